@@ -1,0 +1,10 @@
+//! changegate: enforces change management on GitHub and GitLab through labels, a commit
+//! status and one sticky comment per change.
+//!
+//! Flow: [`server`] (verify, parse into [`model`], store, acknowledge) → [`worker`] (claim,
+//! evaluate with [`policy`], act) → [`store`] (dedup, queue, audit).
+
+pub mod model;
+pub mod policy;
+pub mod rules;
+pub mod server;

@@ -1,0 +1,346 @@
+//! Forge-neutral nouns: what a change is, who acted on it, and what an event did to it.
+//!
+//! Everything past the webhook extractors and the forge adapters speaks only these types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which forge an event came from or an action goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forge {
+    Github,
+    Gitlab,
+}
+
+impl Forge {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Forge::Github => "github",
+            Forge::Gitlab => "gitlab",
+        }
+    }
+
+    /// The brand name as people write it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Forge::Github => "GitHub",
+            Forge::Gitlab => "GitLab",
+        }
+    }
+}
+
+impl fmt::Display for Forge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Forge {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "github" => Ok(Forge::Github),
+            "gitlab" => Ok(Forge::Gitlab),
+            other => Err(format!("unknown forge `{other}` (expected github or gitlab)")),
+        }
+    }
+}
+
+/// A repository (GitHub `owner/name`) or project (GitLab `group/sub/name`), normalized:
+/// no leading or trailing slash. Compared case-insensitively, as both forges do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RepoPath(String);
+
+impl RepoPath {
+    pub fn new(path: &str) -> Self {
+        RepoPath(path.trim().trim_matches('/').to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// GitHub owner, or GitLab top-level namespace: the first path segment.
+    pub fn top_level(&self) -> &str {
+        self.0.split('/').next().unwrap_or("")
+    }
+}
+
+impl PartialEq for RepoPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+impl Eq for RepoPath {}
+
+impl fmt::Display for RepoPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Identity of a repository on its forge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repo {
+    pub path: RepoPath,
+    /// Numeric id on the forge (GitLab's project id is what its API is addressed by).
+    pub id: Option<u64>,
+}
+
+/// A person (or bot) on a forge. GitLab payloads sometimes give only an id (the author),
+/// older ones only a username: both are optional, and equality uses what both sides know.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct User {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+impl User {
+    pub fn named(username: &str) -> Self {
+        User {
+            id: None,
+            username: Some(username.to_string()),
+        }
+    }
+
+    /// Whether two records denote the same account. Unknown when neither the ids nor the
+    /// usernames can be compared; callers treat unknown as "not proven different".
+    pub fn same_as(&self, other: &User) -> Option<bool> {
+        if let (Some(a), Some(b)) = (self.id, other.id) {
+            return Some(a == b);
+        }
+        if let (Some(a), Some(b)) = (&self.username, &other.username) {
+            return Some(a.eq_ignore_ascii_case(b));
+        }
+        None
+    }
+
+    /// How a person is shown in the bot's comment: `@name`, or `user #id`.
+    pub fn mention(&self) -> String {
+        match (&self.username, self.id) {
+            (Some(name), _) => format!("@{name}"),
+            (None, Some(id)) => format!("user #{id}"),
+            (None, None) => "an unknown user".to_string(),
+        }
+    }
+}
+
+impl PartialEq for User {
+    fn eq(&self, other: &Self) -> bool {
+        self.same_as(other) == Some(true)
+    }
+}
+
+/// A label as both forges name it. A scoped label is `Scope::Value` (GitLab's convention,
+/// which changegate applies on GitHub too); the scope is everything before the last `::`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Label(pub String);
+
+impl Label {
+    pub fn new(name: &str) -> Self {
+        Label(name.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `Some(("Scope", "Value"))` for a scoped label.
+    pub fn scoped(&self) -> Option<(&str, &str)> {
+        let idx = self.0.rfind("::")?;
+        Some((&self.0[..idx], &self.0[idx + 2..]))
+    }
+
+    pub fn scope(&self) -> Option<&str> {
+        self.scoped().map(|(s, _)| s)
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Merge request (GitHub pull request) or issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    MergeRequest,
+    Issue,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::MergeRequest => "merge_request",
+            ChangeKind::Issue => "issue",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeState {
+    Open,
+    Closed,
+    Merged,
+}
+
+/// A change as the rules see it: the pull/merge request or issue, in its current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub forge: Forge,
+    pub repo: Repo,
+    pub kind: ChangeKind,
+    /// Pull request / issue number on GitHub, merge request / issue iid on GitLab.
+    pub number: u64,
+    pub title: String,
+    pub description: String,
+    pub author: User,
+    pub labels: Vec<Label>,
+    /// Head commit of a merge request; none for issues (and GitHub comment events).
+    pub head_sha: Option<String>,
+    pub source_branch: Option<String>,
+    pub target_branch: Option<String>,
+    pub draft: bool,
+    pub state: ChangeState,
+    pub web_url: Option<String>,
+}
+
+impl Change {
+    pub fn has_label(&self, label: &Label) -> bool {
+        self.labels.iter().any(|l| l == label)
+    }
+}
+
+/// What happened, in forge-neutral words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Opened,
+    Reopened,
+    Edited,
+    /// Labels changed (GitHub `labeled`/`unlabeled`, GitLab `update` with `changes.labels`).
+    Labeled,
+    /// New commits were pushed (GitHub `synchronize`, GitLab `update` with `oldrev`).
+    Pushed,
+    ReadyForReview,
+    ConvertedToDraft,
+    Closed,
+    Merged,
+    /// A native approval was given (GitHub review `approved`, GitLab `approved`/`approval`).
+    Approved,
+    /// A native approval was withdrawn or dismissed.
+    Unapproved,
+    /// A review that is not an approval (comment, changes requested).
+    Reviewed,
+    Commented,
+    /// Anything else on a change (assignment, milestone…): it may still need re-evaluation.
+    Other,
+}
+
+/// A native review/approval carried by the event itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub reviewer: User,
+    pub approved: bool,
+    /// The commit the review was given on (GitHub `commit_id`).
+    pub commit_sha: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// One webhook delivery about one change, normalized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    pub action: Action,
+    /// The forge's own name for the action (`labeled`, `update`, `approved`…), for the audit log.
+    pub forge_action: String,
+    pub change: Change,
+    /// Who caused the event.
+    pub actor: User,
+    pub labels_added: Vec<Label>,
+    pub labels_removed: Vec<Label>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+    /// The head before a push, when the event is a push.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_head_sha: Option<String>,
+}
+
+/// Everything the receiver can make of a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventPayload {
+    /// A change to evaluate.
+    Change(Box<ChangeEvent>),
+    /// GitHub's `ping` on hook creation.
+    Ping { zen: Option<String> },
+    /// Well-formed but not something the bot acts on; the reason is logged at debug.
+    Ignored { reason: String },
+}
+
+/// A delivery as the server hands it to the store: forge, delivery id, and what it means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub forge: Forge,
+    /// `X-GitHub-Delivery`, or GitLab's `Idempotency-Key` / `X-Gitlab-Event-UUID`.
+    pub delivery_id: Option<String>,
+    /// The event header value (`pull_request`, `Merge Request Hook`…).
+    pub event_name: String,
+    pub payload: EventPayload,
+}
+
+impl Event {
+    pub fn change(&self) -> Option<&ChangeEvent> {
+        match &self.payload {
+            EventPayload::Change(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoped_labels_split_on_the_last_separator() {
+        assert_eq!(
+            Label::new("Peer Approval::Approved").scoped(),
+            Some(("Peer Approval", "Approved"))
+        );
+        assert_eq!(Label::new("a::b::c").scoped(), Some(("a::b", "c")));
+        assert_eq!(Label::new("bug").scoped(), None);
+    }
+
+    #[test]
+    fn users_compare_by_id_then_name() {
+        let a = User {
+            id: Some(1),
+            username: Some("a".into()),
+        };
+        let b = User {
+            id: Some(1),
+            username: None,
+        };
+        assert_eq!(a.same_as(&b), Some(true));
+        assert_eq!(a.same_as(&User::named("A")), Some(true));
+        assert_eq!(b.same_as(&User::named("a")), None);
+        assert_ne!(b, User::named("a"));
+    }
+
+    #[test]
+    fn repo_paths_normalize() {
+        let p = RepoPath::new("/acme/platypus/");
+        assert_eq!(p.as_str(), "acme/platypus");
+        assert_eq!(p.top_level(), "acme");
+        assert_eq!(p, RepoPath::new("ACME/Platypus"));
+    }
+}

@@ -1,0 +1,325 @@
+//! Which approvals count: who applied each approval label, whether they may approve this
+//! change, whether it went stale, and one person per role.
+
+use super::{ChecklistItem, LabelEvent, Snapshot, last_applied};
+use crate::model::{Label, User};
+use crate::rules::{Approval, ApproverGroup, Rules};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// How an approval was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    Label,
+    NativeApproval,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ApprovalState {
+    Met {
+        by: User,
+        at: Option<DateTime<Utc>>,
+        via: Via,
+    },
+    /// No approval given.
+    Missing,
+    /// The label is present but does not count; the bot removes it.
+    Invalid { reason: String },
+    /// The label is present but who applied it, or whether they may, cannot be told yet.
+    Unverified { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalOutcome {
+    pub name: String,
+    pub label: Label,
+    #[serde(flatten)]
+    pub state: ApprovalState,
+}
+
+impl ApprovalOutcome {
+    pub fn is_met(&self) -> bool {
+        matches!(self.state, ApprovalState::Met { .. })
+    }
+}
+
+/// A person who could fill a role, before one-person-one-role is applied.
+#[derive(Clone)]
+struct Candidate {
+    by: User,
+    at: Option<DateTime<Utc>>,
+    via: Via,
+}
+
+/// What the label alone says, before distinctness.
+enum LabelFinding {
+    Absent,
+    Valid(Candidate),
+    /// Applied by the bot for a native approval: valid only while one stands.
+    ByBot,
+    Invalid(String),
+    Unverified(String),
+}
+
+struct Assessment<'a> {
+    approval: &'a Approval,
+    label: LabelFinding,
+    natives: Vec<Candidate>,
+}
+
+impl Assessment<'_> {
+    fn candidates(&self) -> Vec<Candidate> {
+        let mut all = vec![];
+        if let LabelFinding::Valid(c) = &self.label {
+            all.push(c.clone());
+        }
+        all.extend(self.natives.iter().cloned());
+        all
+    }
+
+    fn earliest(&self) -> Option<DateTime<Utc>> {
+        self.candidates().iter().filter_map(|c| c.at).min()
+    }
+}
+
+pub(super) fn assess(rules: &Rules, snap: &Snapshot, labels: &[Label]) -> Vec<ApprovalOutcome> {
+    let mut list: Vec<Assessment> = rules
+        .approvals
+        .iter()
+        .map(|a| Assessment {
+            approval: a,
+            label: label_finding(rules, snap, a, labels),
+            natives: natives(rules, snap, a),
+        })
+        .collect();
+    // Earlier approvals claim their person first; unknown times keep the rules' order.
+    let mut order: Vec<usize> = (0..list.len()).collect();
+    order.sort_by_key(|&i| (list[i].earliest().is_none(), list[i].earliest()));
+    let mut used: Vec<(User, String)> = vec![];
+    let mut states: Vec<Option<ApprovalState>> = vec![None; list.len()];
+    for i in order {
+        let a = &mut list[i];
+        let candidates = a.candidates();
+        let free = candidates.iter().find(|c| {
+            !rules.distinct_approvers || !used.iter().any(|(u, _)| u.same_as(&c.by) == Some(true))
+        });
+        let state = match free {
+            Some(c) => {
+                used.push((c.by.clone(), a.approval.title.clone()));
+                ApprovalState::Met {
+                    by: c.by.clone(),
+                    at: c.at,
+                    via: c.via,
+                }
+            }
+            None => unmet_state(a, &candidates, &used),
+        };
+        states[i] = Some(state);
+    }
+    list.iter()
+        .zip(states)
+        .map(|(a, s)| ApprovalOutcome {
+            name: a.approval.name.clone(),
+            label: a.approval.label.clone(),
+            state: s.unwrap_or(ApprovalState::Missing),
+        })
+        .collect()
+}
+
+fn unmet_state(a: &Assessment, candidates: &[Candidate], used: &[(User, String)]) -> ApprovalState {
+    if let Some(c) = candidates.first() {
+        let role = used
+            .iter()
+            .find(|(u, _)| u.same_as(&c.by) == Some(true))
+            .map(|(_, r)| r.as_str())
+            .unwrap_or("another role");
+        let reason = format!(
+            "{} already approved this change as {role}; one person can fill only one approval role",
+            c.by.mention()
+        );
+        return match a.label {
+            LabelFinding::Valid(_) | LabelFinding::ByBot => ApprovalState::Invalid { reason },
+            _ => ApprovalState::Missing,
+        };
+    }
+    match &a.label {
+        LabelFinding::Absent | LabelFinding::Valid(_) => ApprovalState::Missing,
+        LabelFinding::ByBot => ApprovalState::Invalid {
+            reason: "changegate applied it for a native approval that no longer stands (dismissed, withdrawn, or given on older commits)".into(),
+        },
+        LabelFinding::Invalid(r) => ApprovalState::Invalid { reason: r.clone() },
+        LabelFinding::Unverified(r) => ApprovalState::Unverified { reason: r.clone() },
+    }
+}
+
+fn label_finding(rules: &Rules, snap: &Snapshot, a: &Approval, labels: &[Label]) -> LabelFinding {
+    if !labels.contains(&a.label) {
+        return LabelFinding::Absent;
+    }
+    let Some(ev) = last_applied(snap, &a.label) else {
+        return LabelFinding::Unverified(format!(
+            "there is no record yet of who applied `{}`",
+            a.label
+        ));
+    };
+    if snap.bot.as_ref().is_some_and(|b| b.same_as(&ev.actor) == Some(true)) {
+        return LabelFinding::ByBot;
+    }
+    let who = ev.actor.mention();
+    if !a.author_may_approve && snap.change.author.same_as(&ev.actor) == Some(true) {
+        return LabelFinding::Invalid(format!(
+            "{who} applied `{}` but is the author of this change; nobody approves their own change",
+            a.label
+        ));
+    }
+    if a.reset_on_push && pushed_after(snap, ev) {
+        let sha = snap
+            .last_push
+            .as_ref()
+            .and_then(|p| p.sha.as_deref())
+            .map(|s| format!(" ({})", short(s)))
+            .unwrap_or_default();
+        return LabelFinding::Invalid(format!(
+            "new commits were pushed{sha} after {who} approved; the approval must be given again"
+        ));
+    }
+    let group = rules.group(&a.approvers);
+    match group.and_then(|g| is_member(snap, g, &ev.actor)) {
+        Some(true) => LabelFinding::Valid(Candidate {
+            by: ev.actor.clone(),
+            at: ev.at,
+            via: super::Via::Label,
+        }),
+        Some(false) => LabelFinding::Invalid(format!(
+            "{who} applied `{}` but is not in the approver group `{}`",
+            a.label, a.approvers
+        )),
+        None => LabelFinding::Unverified(format!(
+            "could not check yet whether {who} is in the approver group `{}`",
+            a.approvers
+        )),
+    }
+}
+
+fn pushed_after(snap: &Snapshot, ev: &LabelEvent) -> bool {
+    match (snap.last_push.as_ref().and_then(|p| p.at), ev.at) {
+        (Some(push), Some(applied)) => push > applied,
+        _ => false,
+    }
+}
+
+/// Native approvals that can stand for the role: by a member, not the author, on the head.
+fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
+    if !a.native_approvals {
+        return vec![];
+    }
+    let Some(group) = rules.group(&a.approvers) else {
+        return vec![];
+    };
+    let head = snap.change.head_sha.as_deref();
+    let mut found: Vec<Candidate> = snap
+        .reviews
+        .iter()
+        .filter(|r| r.approved)
+        .filter(|r| match (&r.commit_sha, head) {
+            (Some(c), Some(h)) => c == h,
+            _ => true,
+        })
+        .filter(|r| a.author_may_approve || snap.change.author.same_as(&r.reviewer) != Some(true))
+        .filter(|r| is_member(snap, group, &r.reviewer) == Some(true))
+        .map(|r| Candidate {
+            by: r.reviewer.clone(),
+            at: r.submitted_at,
+            via: Via::NativeApproval,
+        })
+        .collect();
+    found.sort_by_key(|c| (c.at.is_none(), c.at));
+    found
+}
+
+/// Static members answer at once; otherwise what the forge said, if it was asked.
+pub(crate) fn is_member(snap: &Snapshot, group: &ApproverGroup, user: &User) -> Option<bool> {
+    let name = user.username.as_deref().unwrap_or("");
+    if group.users(snap.change.forge).iter().any(|u| u.eq_ignore_ascii_case(name)) {
+        return Some(true);
+    }
+    if let Some(answer) = snap.memberships.get(&group.name, user) {
+        return Some(answer);
+    }
+    // With no forge team for this forge, the static list is the whole group.
+    group.team(snap.change.forge, &snap.change.repo.path).is_none().then_some(false)
+}
+
+/// Users whose membership the evaluator will ask about, per group (for the worker to look up).
+pub fn membership_questions(rules: &Rules, snap: &Snapshot) -> Vec<(String, User)> {
+    let mut out: Vec<(String, User)> = vec![];
+    for a in &rules.approvals {
+        let Some(group) = rules.group(&a.approvers) else { continue };
+        let mut people: Vec<User> = snap
+            .label_events
+            .iter()
+            .filter(|e| e.added && e.label == a.label)
+            .map(|e| e.actor.clone())
+            .collect();
+        if a.native_approvals {
+            people.extend(snap.reviews.iter().filter(|r| r.approved).map(|r| r.reviewer.clone()));
+        }
+        for p in people {
+            let asked = out.iter().any(|(g, u)| g == &group.name && u.same_as(&p) == Some(true));
+            if !asked && is_member(snap, group, &p).is_none() {
+                out.push((group.name.clone(), p));
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn checklist_item(rules: &Rules, snap: &Snapshot, a: &Approval, o: &ApprovalOutcome) -> ChecklistItem {
+    let (met, detail) = match &o.state {
+        ApprovalState::Met { by, at, via } => {
+            let when = at.map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+            let how = match via {
+                Via::Label => String::new(),
+                Via::NativeApproval => " (approved the merge request)".to_string(),
+            };
+            (true, format!("approved by {}{when}{how}", by.mention()))
+        }
+        ApprovalState::Missing => (false, "not given yet".to_string()),
+        ApprovalState::Invalid { reason } => (false, format!("{reason}; the label was removed")),
+        ApprovalState::Unverified { reason } => (false, reason.clone()),
+    };
+    let next_step = (!met).then(|| {
+        let who = rules.group(&a.approvers).map(|g| who(snap, g)).unwrap_or_default();
+        let native = if a.native_approvals { " (or approves the merge request)" } else { "" };
+        format!("{who}, other than the author, applies `{}`{native}.", a.label)
+    });
+    ChecklistItem {
+        title: a.title.clone(),
+        met,
+        detail,
+        next_step,
+    }
+}
+
+/// "A member of @acme/business-owners" / "@alice or @bob".
+fn who(snap: &Snapshot, g: &ApproverGroup) -> String {
+    let mut names: Vec<String> = vec![];
+    if let Some(team) = g.team(snap.change.forge, &snap.change.repo.path) {
+        names.push(format!("a member of {}", team.mention()));
+    }
+    names.extend(g.users(snap.change.forge).iter().map(|u| format!("@{u}")));
+    if names.is_empty() {
+        return format!("A member of `{}`", g.name);
+    }
+    let mut text = names.join(" or ");
+    if let Some(first) = text.get(..1) {
+        text = first.to_uppercase() + &text[1..];
+    }
+    text
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}

@@ -1,0 +1,351 @@
+//! The decision: rules + a change's state in, what the bot should do out. Pure and synchronous.
+
+mod approvals;
+mod conditions;
+#[cfg(test)]
+mod tests;
+
+pub use approvals::{ApprovalOutcome, ApprovalState, Via, membership_questions};
+
+use crate::model::{Change, ChangeEvent, ChangeKind, Label, Review, User};
+use crate::rules::Rules;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One label being applied or removed, as the forge's history records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelEvent {
+    pub label: Label,
+    pub added: bool,
+    pub actor: User,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// The latest push of new commits to the change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Push {
+    pub sha: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Answers to "is this user in this approver group?", keyed by group name and lowercase
+/// username (or `#id`). Static members from the rules are answered by the evaluator itself.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Memberships(HashMap<String, HashMap<String, bool>>);
+
+impl Memberships {
+    pub fn set(&mut self, group: &str, user: &User, member: bool) {
+        if let Some(key) = user_key(user) {
+            self.0.entry(group.to_string()).or_default().insert(key, member);
+        }
+    }
+
+    pub fn get(&self, group: &str, user: &User) -> Option<bool> {
+        self.0.get(group)?.get(&user_key(user)?).copied()
+    }
+}
+
+fn user_key(u: &User) -> Option<String> {
+    u.username
+        .as_ref()
+        .map(|n| n.to_lowercase())
+        .or(u.id.map(|id| format!("#{id}")))
+}
+
+/// Everything the evaluator knows about one change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub change: Change,
+    /// Label history, oldest first.
+    pub label_events: Vec<LabelEvent>,
+    /// Native approvals that currently stand (GitHub reviews, GitLab MR approvals).
+    pub reviews: Vec<Review>,
+    pub last_push: Option<Push>,
+    pub memberships: Memberships,
+    /// The bot's own account: labels it applied stand for native approvals.
+    pub bot: Option<User>,
+}
+
+impl Snapshot {
+    /// What can be known from a webhook payload alone (used by `simulate` and dry runs):
+    /// the labels this event added were applied by its actor, now; a push happened now.
+    pub fn from_event(event: &ChangeEvent, now: DateTime<Utc>) -> Self {
+        let label_events = event
+            .labels_added
+            .iter()
+            .map(|l| LabelEvent {
+                label: l.clone(),
+                added: true,
+                actor: event.actor.clone(),
+                at: Some(now),
+            })
+            .collect();
+        let reviews = event.review.iter().filter(|r| r.approved).cloned().collect();
+        let last_push = event.previous_head_sha.as_ref().map(|_| Push {
+            sha: event.change.head_sha.clone(),
+            at: Some(now),
+        });
+        Snapshot {
+            change: event.change.clone(),
+            label_events,
+            reviews,
+            last_push,
+            memberships: Memberships::default(),
+            bot: None,
+        }
+    }
+}
+
+/// Pass or fail, as the commit status will say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// The change is outside `enforce`: the bot leaves it alone.
+    NotEnforced,
+}
+
+/// A label the bot adds or removes, and why (shown in the audit log and `simulate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelChange {
+    pub label: Label,
+    pub reason: String,
+}
+
+/// One line of the checklist in the bot's comment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChecklistItem {
+    pub title: String,
+    pub met: bool,
+    /// Who satisfied it and when, or why it is not satisfied.
+    pub detail: String,
+    /// What to do next and who can do it, when unmet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<String>,
+}
+
+/// What the rules conclude about one change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub verdict: Verdict,
+    /// Short text for the commit status (at most 140 characters).
+    pub summary: String,
+    pub matched_rules: Vec<String>,
+    pub checklist: Vec<ChecklistItem>,
+    /// Messages of matched rules that do not block.
+    pub notes: Vec<String>,
+    pub approvals: Vec<ApprovalOutcome>,
+    pub add_labels: Vec<LabelChange>,
+    pub remove_labels: Vec<LabelChange>,
+    pub rules_hash: String,
+}
+
+impl Decision {
+    fn not_enforced(rules: &Rules) -> Self {
+        Decision {
+            verdict: Verdict::NotEnforced,
+            summary: "not subject to change management".into(),
+            matched_rules: vec![],
+            checklist: vec![],
+            notes: vec![],
+            approvals: vec![],
+            add_labels: vec![],
+            remove_labels: vec![],
+            rules_hash: rules.hash.clone(),
+        }
+    }
+}
+
+/// Labels as they will be once the decision's changes are applied.
+struct LabelSet {
+    labels: Vec<Label>,
+    add: Vec<LabelChange>,
+    remove: Vec<LabelChange>,
+}
+
+impl LabelSet {
+    fn remove(&mut self, label: &Label, reason: String) {
+        if self.labels.contains(label) {
+            self.labels.retain(|l| l != label);
+            self.add.retain(|c| &c.label != label);
+            self.remove.push(LabelChange {
+                label: label.clone(),
+                reason,
+            });
+        }
+    }
+
+    fn add(&mut self, label: &Label, reason: String) {
+        if !self.labels.contains(label) {
+            self.labels.push(label.clone());
+            self.add.push(LabelChange {
+                label: label.clone(),
+                reason,
+            });
+        }
+    }
+}
+
+/// Evaluates the rules against a change.
+pub fn evaluate(rules: &Rules, snap: &Snapshot) -> Decision {
+    let change = &snap.change;
+    let raw = conditions::Facts {
+        change,
+        labels: &change.labels,
+        approved: &[],
+    };
+    if !rules.enforce.iter().any(|c| conditions::holds(c, &raw)) {
+        return Decision::not_enforced(rules);
+    }
+    let mut set = LabelSet {
+        labels: change.labels.clone(),
+        add: vec![],
+        remove: vec![],
+    };
+    one_value_per_scope(rules, snap, &mut set);
+    let outcomes = approvals::assess(rules, snap, &set.labels);
+    for o in &outcomes {
+        let approval = rules.approval(&o.name);
+        match (&o.state, approval) {
+            (ApprovalState::Invalid { reason }, Some(a)) => {
+                set.remove(&a.label, reason.clone());
+                if let Some(p) = &a.pending_label {
+                    set.add(p, format!("`{}` was removed: approval still needed", a.label));
+                }
+            }
+            (ApprovalState::Met { via: Via::NativeApproval, by, .. }, Some(a)) => {
+                set.add(&a.label, format!("native approval by {}", by.mention()));
+                if let Some(p) = &a.pending_label {
+                    set.remove(p, format!("`{}` is given", a.label));
+                }
+            }
+            _ => {}
+        }
+    }
+    let met: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.is_met())
+        .map(|o| o.name.clone())
+        .collect();
+    apply_rules(rules, snap, set, outcomes, &met)
+}
+
+fn apply_rules(
+    rules: &Rules,
+    snap: &Snapshot,
+    mut set: LabelSet,
+    outcomes: Vec<ApprovalOutcome>,
+    met: &[String],
+) -> Decision {
+    let mut matched = vec![];
+    let mut required: Vec<String> = vec![];
+    let mut checklist = vec![];
+    let mut notes = vec![];
+    for rule in &rules.rules {
+        let facts = conditions::Facts {
+            change: &snap.change,
+            labels: &set.labels,
+            approved: met,
+        };
+        if !conditions::holds(&rule.when, &facts) {
+            continue;
+        }
+        matched.push(rule.name.clone());
+        for l in &rule.add_labels {
+            set.add(l, format!("rule `{}`", rule.name));
+        }
+        for l in &rule.remove_labels {
+            set.remove(l, format!("rule `{}`", rule.name));
+        }
+        for r in &rule.require {
+            if !required.contains(r) {
+                required.push(r.clone());
+            }
+        }
+        match (&rule.message, rule.block) {
+            (msg, true) => checklist.push(ChecklistItem {
+                title: msg.clone().unwrap_or_else(|| format!("Rule `{}`", rule.name)),
+                met: false,
+                detail: format!("required by rule `{}`", rule.name),
+                next_step: None,
+            }),
+            (Some(msg), false) => notes.push(msg.clone()),
+            (None, false) => {}
+        }
+    }
+    for name in &required {
+        if let (Some(o), Some(a)) = (outcomes.iter().find(|o| &o.name == name), rules.approval(name)) {
+            checklist.push(approvals::checklist_item(rules, snap, a, o));
+        }
+    }
+    let failing: Vec<&ChecklistItem> = checklist.iter().filter(|i| !i.met).collect();
+    let verdict = if failing.is_empty() { Verdict::Pass } else { Verdict::Fail };
+    let summary = summary(&failing);
+    Decision {
+        verdict,
+        summary,
+        matched_rules: matched,
+        checklist,
+        notes,
+        approvals: outcomes,
+        add_labels: set.add,
+        remove_labels: set.remove,
+        rules_hash: rules.hash.clone(),
+    }
+}
+
+/// GitHub caps status descriptions at 140 characters.
+const MAX_SUMMARY_CHARS: usize = 140;
+
+fn summary(failing: &[&ChecklistItem]) -> String {
+    let text = if failing.is_empty() {
+        "All change-management requirements are met".to_string()
+    } else {
+        let titles: Vec<&str> = failing.iter().map(|i| i.title.as_str()).collect();
+        format!("Missing: {}", titles.join("; "))
+    };
+    if text.chars().count() <= MAX_SUMMARY_CHARS {
+        text
+    } else {
+        let cut: String = text.chars().take(MAX_SUMMARY_CHARS - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+/// On governed scopes, keep the value applied last and remove the others (GitHub has no
+/// scoped labels; on GitLab this never fires because GitLab already enforces it).
+fn one_value_per_scope(rules: &Rules, snap: &Snapshot, set: &mut LabelSet) {
+    for scope in &rules.scopes {
+        let present: Vec<Label> = set
+            .labels
+            .iter()
+            .filter(|l| l.scope() == Some(scope.name.as_str()))
+            .cloned()
+            .collect();
+        if present.len() < 2 {
+            continue;
+        }
+        let keep = present
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, l)| (last_applied(snap, l).map(|e| e.at), last_applied(snap, l).is_some(), *i))
+            .map(|(_, l)| l.clone());
+        if let Some(keep) = keep {
+            for l in present.iter().filter(|l| **l != keep) {
+                set.remove(l, format!("only one `{}::` label may stand; `{keep}` was applied last", scope.name));
+            }
+        }
+    }
+}
+
+/// The latest event that applied `label`, if the history has one.
+pub(crate) fn last_applied<'a>(snap: &'a Snapshot, label: &Label) -> Option<&'a LabelEvent> {
+    snap.label_events.iter().rev().find(|e| e.added && &e.label == label)
+}
+
+/// Whether a change is a merge request (the only kind that carries a commit status).
+pub fn has_status(change: &Change) -> bool {
+    change.kind == ChangeKind::MergeRequest && change.head_sha.is_some()
+}

@@ -1,0 +1,222 @@
+//! Domain rules (`rules.yaml`): parsing with positions, validation, and the validated
+//! [`Rules`] the policy evaluates.
+
+pub mod schema;
+mod validate;
+
+use crate::model::{ChangeKind, Forge, Label, RepoPath};
+use schema::Pos;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::Path;
+
+/// Validated rules: every reference resolved, every label well-formed.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub enforce: Vec<Condition>,
+    pub scopes: Vec<Scope>,
+    pub groups: Vec<ApproverGroup>,
+    pub approvals: Vec<Approval>,
+    pub distinct_approvers: bool,
+    pub rules: Vec<Rule>,
+    /// SHA-256 of the file's bytes, recorded with every decision.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// A named set of approvers.
+#[derive(Debug, Clone)]
+pub struct ApproverGroup {
+    pub name: String,
+    pub description: Option<String>,
+    /// `org/slug`, possibly with `{owner}`.
+    pub github_team: Option<String>,
+    /// Group path, possibly with `{top_level_group}`.
+    pub gitlab_group: Option<String>,
+    pub github_users: Vec<String>,
+    pub gitlab_users: Vec<String>,
+}
+
+/// Where a group's members live on one forge, for one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum TeamRef {
+    /// GitHub org and team slug.
+    GithubTeam { org: String, slug: String },
+    /// GitLab group full path.
+    GitlabGroup { path: String },
+}
+
+impl TeamRef {
+    /// How people name the team: `@acme/business-owners`.
+    pub fn mention(&self) -> String {
+        match self {
+            TeamRef::GithubTeam { org, slug } => format!("@{org}/{slug}"),
+            TeamRef::GitlabGroup { path } => format!("@{path}"),
+        }
+    }
+}
+
+impl ApproverGroup {
+    /// Static usernames for a forge.
+    pub fn users(&self, forge: Forge) -> &[String] {
+        match forge {
+            Forge::Github => &self.github_users,
+            Forge::Gitlab => &self.gitlab_users,
+        }
+    }
+
+    /// The forge team this group stands for in `repo`, placeholders filled in.
+    pub fn team(&self, forge: Forge, repo: &RepoPath) -> Option<TeamRef> {
+        match forge {
+            Forge::Github => {
+                let full = self.github_team.as_ref()?.replace("{owner}", repo.top_level());
+                let (org, slug) = full.split_once('/')?;
+                Some(TeamRef::GithubTeam {
+                    org: org.to_string(),
+                    slug: slug.to_string(),
+                })
+            }
+            Forge::Gitlab => {
+                let path = self
+                    .gitlab_group
+                    .as_ref()?
+                    .replace("{top_level_group}", repo.top_level());
+                Some(TeamRef::GitlabGroup { path })
+            }
+        }
+    }
+}
+
+/// An approval role.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub name: String,
+    pub title: String,
+    pub label: Label,
+    pub pending_label: Option<Label>,
+    /// Name of an existing approver group.
+    pub approvers: String,
+    pub author_may_approve: bool,
+    pub reset_on_push: bool,
+    pub native_approvals: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub when: Condition,
+    pub require: Vec<String>,
+    pub add_labels: Vec<Label>,
+    pub remove_labels: Vec<Label>,
+    pub block: bool,
+    pub message: Option<String>,
+}
+
+/// A validated condition; every field given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Condition {
+    pub kind: Option<ChangeKind>,
+    pub labels: Vec<Label>,
+    pub any_labels: Vec<Label>,
+    pub not_labels: Vec<Label>,
+    pub has_scope: Vec<String>,
+    pub no_scope: Vec<String>,
+    pub approved: Vec<String>,
+    pub not_approved: Vec<String>,
+    pub target_branch: Vec<String>,
+    pub author: Vec<String>,
+    pub not_author: Vec<String>,
+    pub draft: Option<bool>,
+}
+
+impl Rules {
+    pub fn group(&self, name: &str) -> Option<&ApproverGroup> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    pub fn approval(&self, name: &str) -> Option<&Approval> {
+        self.approvals.iter().find(|a| a.name == name)
+    }
+
+    /// Whether a label's scope is one the rules govern.
+    pub fn governs_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s.name == scope)
+    }
+
+    /// One-line summary for `changegate check`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} rules, {} approvals, {} approver groups, {} scopes",
+            self.rules.len(),
+            self.approvals.len(),
+            self.groups.len(),
+            self.scopes.len()
+        )
+    }
+}
+
+/// One thing wrong with a rules file, at a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Every problem found in one file, printed one per line as `path:line:column: message`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct RulesError {
+    pub path: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for RulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path, p.pos.line, p.pos.column, p.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses and validates rules from text. `path` is only used in messages.
+pub fn parse(path: &str, text: &str) -> Result<Rules, RulesError> {
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+    let err = |problems| RulesError {
+        path: path.to_string(),
+        problems,
+    };
+    let file = validate::deserialize(text).map_err(|p| err(vec![p]))?;
+    validate::validate(file, hash).map_err(err)
+}
+
+/// Reads, parses and validates a rules file.
+pub fn load(path: &Path) -> Result<Rules, RulesError> {
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&shown, &text),
+        Err(e) => Err(RulesError {
+            path: shown,
+            problems: vec![Problem {
+                pos: Pos { line: 1, column: 1 },
+                message: format!("cannot read the rules file: {e}"),
+            }],
+        }),
+    }
+}
+
+/// The JSON Schema of the rules file, for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(schema::RulesFile)).unwrap_or_default()
+}

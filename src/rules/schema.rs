@@ -1,0 +1,239 @@
+//! The rules file as written: strict serde types that remember where each value stands, so
+//! that every problem can be reported as `file:line:column`. `changegate schema` publishes
+//! the JSON Schema generated from these doc comments.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+use std::borrow::Cow;
+
+/// A value with the line and column it was read from.
+#[derive(Debug, Clone)]
+pub struct Sp<T>(pub Spanned<T>);
+
+impl<T> Sp<T> {
+    pub fn value(&self) -> &T {
+        &self.0.value
+    }
+    pub fn pos(&self) -> Pos {
+        Pos {
+            line: self.0.referenced.line(),
+            column: self.0.referenced.column(),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Spanned::deserialize(d).map(Sp)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Sp<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A 1-based line and column in the rules file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub line: u64,
+    pub column: u64,
+}
+
+/// changegate rules: which changes are enforced, which labels and approvals count, and what
+/// the bot does when something is missing.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "changegate rules")]
+pub struct RulesFile {
+    /// Format version of this file. Only `1` exists.
+    pub version: Sp<u32>,
+    /// Which changes the bot enforces at all. A change is enforced when it matches any entry;
+    /// others are left alone (no status, no comment, no labels).
+    pub enforce: Sp<Vec<Sp<Condition>>>,
+    /// Scoped-label families (`Scope::Value`) that the bot governs. A change may carry at most
+    /// one value of each; on GitHub, which lacks scoped labels, the bot keeps the value applied
+    /// last and removes the others. Every `Scope::Value` label named elsewhere in this file must
+    /// be a declared value when its scope is declared here.
+    #[serde(default)]
+    pub scopes: Vec<ScopeDef>,
+    /// Named sets of people allowed to give an approval.
+    #[serde(default)]
+    pub approver_groups: Vec<ApproverGroupDef>,
+    /// Approval roles: a label that only members of a group may apply, never the author.
+    #[serde(default)]
+    pub approvals: Vec<ApprovalDef>,
+    /// When true, one person's approval satisfies at most one approval role on a change
+    /// (a peer reviewer cannot also be the manager who approves it). Default: true.
+    #[serde(default)]
+    pub distinct_approvers: Option<bool>,
+    /// The rules, evaluated in order. Each applies when its `when` holds.
+    #[serde(default)]
+    pub rules: Vec<RuleDef>,
+}
+
+/// A scoped-label family.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeDef {
+    /// The part before `::`, for example `CMT`.
+    pub name: Sp<String>,
+    /// The allowed values, the part after `::`, for example `[Minor, Standard]`.
+    pub values: Vec<Sp<String>>,
+}
+
+/// A named set of approvers. Members come from a forge team/group, a static list, or both.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproverGroupDef {
+    /// Name used by `approvals[].approvers`.
+    pub name: Sp<String>,
+    /// Who these people are, shown in the bot's comment.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// GitHub team as `org/team-slug`; `{owner}` stands for the repository's owner,
+    /// as in `{owner}/business-owners`.
+    #[serde(default)]
+    pub github_team: Option<Sp<String>>,
+    /// GitLab group path; `{top_level_group}` stands for the project's top-level namespace,
+    /// as in `{top_level_group}/business-owners` (`acme/business-owners` for `acme/platypus`).
+    #[serde(default)]
+    pub gitlab_group: Option<Sp<String>>,
+    /// Usernames that belong to the group whatever the forge teams say.
+    #[serde(default)]
+    pub users: Option<StaticUsers>,
+}
+
+/// Static members, per forge.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaticUsers {
+    /// GitHub logins.
+    #[serde(default)]
+    pub github: Vec<Sp<String>>,
+    /// GitLab usernames.
+    #[serde(default)]
+    pub gitlab: Vec<Sp<String>>,
+}
+
+/// An approval role, given by applying a label.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalDef {
+    /// Name used by `rules[].require` and conditions' `approved`.
+    pub name: Sp<String>,
+    /// How the checklist names this approval, for example `Peer review`.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The label that gives the approval, for example `Peer Approval::Approved`.
+    pub label: Sp<String>,
+    /// The label put back when an invalid or stale approval is removed, for example
+    /// `Peer Approval::Needs Approval`. Must be in the same scope as `label`.
+    #[serde(default)]
+    pub pending_label: Option<Sp<String>>,
+    /// The approver group whose members may apply `label`.
+    pub approvers: Sp<String>,
+    /// Whether the change's author may approve it. Default: false (segregation of duties).
+    #[serde(default)]
+    pub author_may_approve: bool,
+    /// Whether new commits pushed after the approval reset it. Default: false.
+    #[serde(default)]
+    pub reset_on_push: bool,
+    /// Whether a native forge approval (GitHub review approving the current head, GitLab merge
+    /// request approval) by a member of the group, not the author, counts; the bot then applies
+    /// `label` itself. Default: false.
+    #[serde(default)]
+    pub native_approvals: bool,
+}
+
+/// One rule.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    /// Unique name, shown in `simulate` and the audit log.
+    pub name: Sp<String>,
+    /// What the rule is for (documentation only).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// When the rule applies; every condition given must hold. Omitted: always.
+    #[serde(default)]
+    pub when: Option<Sp<Condition>>,
+    /// Approvals (names from `approvals`) that must all be present and valid; the status
+    /// fails until they are.
+    #[serde(default)]
+    pub require: Vec<Sp<String>>,
+    /// Labels the bot adds when the rule applies and they are missing.
+    #[serde(default)]
+    pub add_labels: Vec<Sp<String>>,
+    /// Labels the bot removes when the rule applies.
+    #[serde(default)]
+    pub remove_labels: Vec<Sp<String>>,
+    /// When true, the status fails while the rule applies (with `message` as the reason).
+    #[serde(default)]
+    pub block: bool,
+    /// Text for the bot's comment while the rule applies: the reason when it blocks, a note
+    /// otherwise. Markdown.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Which changes something applies to. Every condition given must hold.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// `merge_request` (GitHub pull requests too) or `issue`.
+    #[serde(default)]
+    pub kind: Option<Sp<KindDef>>,
+    /// Labels that must all be present.
+    #[serde(default)]
+    pub labels: Vec<Sp<String>>,
+    /// At least one of these labels must be present.
+    #[serde(default)]
+    pub any_labels: Vec<Sp<String>>,
+    /// None of these labels may be present.
+    #[serde(default)]
+    pub not_labels: Vec<Sp<String>>,
+    /// Scopes (from `scopes`) of which some value must be present.
+    #[serde(default)]
+    pub has_scope: Vec<Sp<String>>,
+    /// Scopes (from `scopes`) of which no value may be present.
+    #[serde(default)]
+    pub no_scope: Vec<Sp<String>>,
+    /// Approvals (from `approvals`) that must be present and valid.
+    #[serde(default)]
+    pub approved: Vec<Sp<String>>,
+    /// Approvals (from `approvals`) that must not be present and valid.
+    #[serde(default)]
+    pub not_approved: Vec<Sp<String>>,
+    /// Target branch patterns (`*` matches any run of characters); one must match.
+    #[serde(default)]
+    pub target_branch: Vec<Sp<String>>,
+    /// Authors (usernames) of whom the change's author must be one.
+    #[serde(default)]
+    pub author: Vec<Sp<String>>,
+    /// Authors (usernames) the change's author must not be.
+    #[serde(default)]
+    pub not_author: Vec<Sp<String>>,
+    /// Whether the change must be a draft (true) or not (false).
+    #[serde(default)]
+    pub draft: Option<bool>,
+}
+
+/// Change kinds.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KindDef {
+    MergeRequest,
+    Issue,
+}

@@ -1,0 +1,370 @@
+//! From the file as written to validated [`Rules`], collecting every problem with its position.
+
+use super::schema::{self, Pos, RulesFile, Sp};
+use super::{Approval, ApproverGroup, Condition, Problem, Rule, Rules, Scope};
+use crate::model::{ChangeKind, Label};
+use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
+use std::collections::HashSet;
+
+/// GitHub refuses label names longer than this; GitLab allows more, so this is the bound.
+const MAX_LABEL_CHARS: usize = 50;
+
+pub(super) fn deserialize(text: &str) -> Result<RulesFile, Problem> {
+    if text.trim().is_empty() {
+        return Err(Problem {
+            pos: Pos { line: 1, column: 1 },
+            message: "the rules file is empty; it needs at least `version: 1` and `enforce`"
+                .into(),
+        });
+    }
+    // serde-saphyr's default budget bounds nesting depth, aliases and sizes.
+    serde_saphyr::from_str(text).map_err(problem_from_yaml)
+}
+
+fn problem_from_yaml(e: serde_saphyr::Error) -> Problem {
+    let pos = e
+        .location()
+        .map(|l| Pos {
+            line: l.line(),
+            column: l.column(),
+        })
+        .unwrap_or(Pos { line: 1, column: 1 });
+    let message = match e.without_snippet() {
+        serde_saphyr::Error::SerdeUnknownField {
+            field, expected, ..
+        } => unknown("key", field, expected.iter().copied()),
+        inner => tidy(&DefaultMessageFormatter.format_message(inner)),
+    };
+    Problem { pos, message }
+}
+
+/// Makes the YAML library's messages say what to write instead.
+fn tidy(message: &str) -> String {
+    let message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    match message.as_str() {
+        "invalid boolean" => "invalid boolean: write true or false".into(),
+        m if m.starts_with("expected ") => format!("wrong type: {m}"),
+        _ => message,
+    }
+}
+
+/// "unknown key `x` (did you mean `y`?); expected one of …"
+fn unknown<'a>(what: &str, name: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> String {
+    let mut msg = format!("unknown {what} `{name}`");
+    if let Some(best) = closest(name, candidates.clone()) {
+        msg.push_str(&format!(" (did you mean `{best}`?)"));
+    }
+    let all: Vec<String> = candidates.map(|c| format!("`{c}`")).collect();
+    if all.is_empty() {
+        msg.push_str(&format!("; no {what}s are defined"));
+    } else {
+        msg.push_str(&format!("; expected one of {}", all.join(", ")));
+    }
+    msg
+}
+
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::normalized_damerau_levenshtein(&name.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.5)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+struct Checker {
+    problems: Vec<Problem>,
+    scopes: Vec<Scope>,
+    group_names: Vec<String>,
+    approval_names: Vec<String>,
+}
+
+impl Checker {
+    fn report(&mut self, pos: Pos, message: impl Into<String>) {
+        self.problems.push(Problem {
+            pos,
+            message: message.into(),
+        });
+    }
+
+    /// Reports names seen twice in one list.
+    fn unique<'a>(&mut self, what: &str, names: impl Iterator<Item = &'a Sp<String>>) {
+        let mut seen = HashSet::new();
+        for n in names {
+            if !seen.insert(n.value().as_str()) {
+                self.report(n.pos(), format!("duplicate {what} name `{}`", n.value()));
+            }
+        }
+    }
+
+    /// A label the forges can hold and, if its scope is declared, one of the scope's values.
+    fn label(&mut self, l: &Sp<String>) -> Label {
+        let name = l.value();
+        let pos = l.pos();
+        if let Some(why) = label_shape_problem(name) {
+            self.report(pos, format!("label `{name}` cannot exist: {why}"));
+            return Label::new(name);
+        }
+        let label = Label::new(name);
+        if let Some((scope, value)) = label.scoped()
+            && let Some(def) = self.scopes.iter().find(|s| s.name == scope)
+            && !def.values.iter().any(|v| v == value)
+        {
+            let candidates: Vec<String> = def.values.iter().map(|v| format!("{scope}::{v}")).collect();
+            let mut msg = format!(
+                "label `{name}` cannot exist: scope `{scope}` has no value `{value}`"
+            );
+            if let Some(best) = closest(name, candidates.iter().map(String::as_str)) {
+                msg.push_str(&format!(" (did you mean `{best}`?)"));
+            }
+            msg.push_str(&format!("; its values are {}", def.values.join(", ")));
+            self.report(pos, msg);
+        }
+        label
+    }
+
+    fn labels(&mut self, list: &[Sp<String>]) -> Vec<Label> {
+        list.iter().map(|l| self.label(l)).collect()
+    }
+
+    fn reference(&mut self, what: &str, n: &Sp<String>, known: &[String]) -> String {
+        if !known.iter().any(|k| k == n.value()) {
+            let msg = unknown(what, n.value(), known.iter().map(String::as_str));
+            self.report(n.pos(), msg);
+        }
+        n.value().clone()
+    }
+
+    fn references(&mut self, what: &str, list: &[Sp<String>], known: &[String]) -> Vec<String> {
+        list.iter().map(|n| self.reference(what, n, known)).collect()
+    }
+
+    fn scope_refs(&mut self, list: &[Sp<String>]) -> Vec<String> {
+        let names: Vec<String> = self.scopes.iter().map(|s| s.name.clone()).collect();
+        self.references("scope", list, &names)
+    }
+
+    fn approval_refs(&mut self, list: &[Sp<String>]) -> Vec<String> {
+        let names = self.approval_names.clone();
+        self.references("approval", list, &names)
+    }
+
+    fn condition(&mut self, c: &schema::Condition) -> Condition {
+        for pattern in &c.target_branch {
+            if pattern.value().trim().is_empty() {
+                self.report(pattern.pos(), "an empty target_branch pattern matches nothing");
+            }
+        }
+        Condition {
+            kind: c.kind.as_ref().map(|k| match k.value() {
+                schema::KindDef::MergeRequest => ChangeKind::MergeRequest,
+                schema::KindDef::Issue => ChangeKind::Issue,
+            }),
+            labels: self.labels(&c.labels),
+            any_labels: self.labels(&c.any_labels),
+            not_labels: self.labels(&c.not_labels),
+            has_scope: self.scope_refs(&c.has_scope),
+            no_scope: self.scope_refs(&c.no_scope),
+            approved: self.approval_refs(&c.approved),
+            not_approved: self.approval_refs(&c.not_approved),
+            target_branch: c.target_branch.iter().map(|p| p.value().clone()).collect(),
+            author: c.author.iter().map(|p| p.value().clone()).collect(),
+            not_author: c.not_author.iter().map(|p| p.value().clone()).collect(),
+            draft: c.draft,
+        }
+    }
+
+    fn scope(&mut self, s: &schema::ScopeDef) -> Scope {
+        let name = s.name.value();
+        if name.trim().is_empty() || name.contains("::") || name.trim() != name {
+            self.report(
+                s.name.pos(),
+                format!("scope name `{name}` is not usable: it must be non-empty, without `::` and without surrounding spaces"),
+            );
+        }
+        if s.values.is_empty() {
+            self.report(s.name.pos(), format!("scope `{name}` has no values"));
+        }
+        self.unique("value", s.values.iter());
+        for v in &s.values {
+            if let Some(why) = label_shape_problem(&format!("{name}::{}", v.value())) {
+                self.report(v.pos(), format!("label `{name}::{}` cannot exist: {why}", v.value()));
+            }
+        }
+        Scope {
+            name: name.clone(),
+            values: s.values.iter().map(|v| v.value().clone()).collect(),
+        }
+    }
+
+    fn group(&mut self, g: &schema::ApproverGroupDef) -> ApproverGroup {
+        let users = g.users.as_ref();
+        let github_users: Vec<String> = users.map(|u| u.github.iter().map(|n| n.value().clone()).collect()).unwrap_or_default();
+        let gitlab_users: Vec<String> = users.map(|u| u.gitlab.iter().map(|n| n.value().clone()).collect()).unwrap_or_default();
+        if g.github_team.is_none() && g.gitlab_group.is_none() && github_users.is_empty() && gitlab_users.is_empty() {
+            self.report(
+                g.name.pos(),
+                format!("approver group `{}` has no members: give github_team, gitlab_group or users", g.name.value()),
+            );
+        }
+        if let Some(team) = &g.github_team {
+            self.team_path(team, "github_team", "{owner}", true);
+        }
+        if let Some(group) = &g.gitlab_group {
+            self.team_path(group, "gitlab_group", "{top_level_group}", false);
+        }
+        for name in users.into_iter().flat_map(|u| u.github.iter().chain(u.gitlab.iter())) {
+            let n = name.value();
+            if n.is_empty() || n.trim() != n || n.contains(char::is_whitespace) || n.starts_with('@') {
+                self.report(name.pos(), format!("`{n}` is not a username: write it without `@` or spaces"));
+            }
+        }
+        ApproverGroup {
+            name: g.name.value().clone(),
+            description: g.description.clone(),
+            github_team: g.github_team.as_ref().map(|t| t.value().clone()),
+            gitlab_group: g.gitlab_group.as_ref().map(|t| t.value().clone()),
+            github_users,
+            gitlab_users,
+        }
+    }
+
+    /// `org/slug` (GitHub) or `group/sub` (GitLab), with only the one placeholder allowed.
+    fn team_path(&mut self, p: &Sp<String>, key: &str, placeholder: &str, exactly_two: bool) {
+        let v = p.value();
+        let rest = v.replace(placeholder, "x");
+        if let Some(bad) = rest.find('{').or_else(|| rest.find('}')) {
+            let tail: String = rest[bad..].chars().take(20).collect();
+            self.report(p.pos(), format!("{key} `{v}` has an unknown placeholder near `{tail}`; the only one is `{placeholder}`"));
+            return;
+        }
+        let segments: Vec<&str> = rest.split('/').collect();
+        let well_formed = segments.iter().all(|s| !s.is_empty() && !s.contains(char::is_whitespace));
+        if !well_formed || (exactly_two && segments.len() != 2) {
+            let shape = if exactly_two { "`org/team-slug`" } else { "a group path like `acme/business-owners`" };
+            self.report(p.pos(), format!("{key} `{v}` must be {shape}"));
+        }
+    }
+
+    fn approval(&mut self, a: &schema::ApprovalDef) -> Approval {
+        let label = self.label(&a.label);
+        let pending_label = a.pending_label.as_ref().map(|p| self.label(p));
+        if label.scoped().is_none() {
+            self.report(a.label.pos(), format!("approval label `{label}` must be scoped, like `Peer Approval::Approved`"));
+        }
+        if let (Some(p), Some(pl)) = (&a.pending_label, &pending_label)
+            && (pl.scope() != label.scope() || pl == &label)
+        {
+            self.report(p.pos(), format!("pending_label `{pl}` must be another value of the scope of `{label}`"));
+        }
+        let groups = self.group_names.clone();
+        let approvers = self.reference("approver group", &a.approvers, &groups);
+        Approval {
+            name: a.name.value().clone(),
+            title: a.title.clone().unwrap_or_else(|| label.to_string()),
+            label,
+            pending_label,
+            approvers,
+            author_may_approve: a.author_may_approve,
+            reset_on_push: a.reset_on_push,
+            native_approvals: a.native_approvals,
+        }
+    }
+
+    fn rule(&mut self, r: &schema::RuleDef, approvals: &[Approval]) -> Rule {
+        let when = r.when.as_ref().map(|c| self.condition(c.value())).unwrap_or_default();
+        let require = self.approval_refs(&r.require);
+        let add_labels = self.labels(&r.add_labels);
+        let remove_labels = self.labels(&r.remove_labels);
+        for (l, sp) in add_labels.iter().zip(&r.add_labels) {
+            if approvals.iter().any(|a| &a.label == l) {
+                self.report(sp.pos(), format!("a rule cannot add the approval label `{l}`: approvals come from people"));
+            }
+        }
+        let does_something = !require.is_empty() || !add_labels.is_empty() || !remove_labels.is_empty() || r.block || r.message.is_some();
+        if !does_something {
+            self.report(r.name.pos(), format!("rule `{}` does nothing: give require, add_labels, remove_labels, block or message", r.name.value()));
+        }
+        Rule {
+            name: r.name.value().clone(),
+            when,
+            require,
+            add_labels,
+            remove_labels,
+            block: r.block,
+            message: r.message.clone(),
+        }
+    }
+}
+
+/// Why a label name cannot exist on both forges, if it cannot.
+fn label_shape_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        return Some("it is empty");
+    }
+    if name.trim() != name {
+        return Some("it starts or ends with a space");
+    }
+    if name.chars().count() > MAX_LABEL_CHARS {
+        return Some("GitHub label names are at most 50 characters");
+    }
+    if name.contains(',') {
+        return Some("GitLab label lists are comma-separated, so a label cannot contain `,`");
+    }
+    if name.chars().any(char::is_control) {
+        return Some("it contains a control character");
+    }
+    if let Some(idx) = name.rfind("::") {
+        let (scope, value) = (&name[..idx], &name[idx + 2..]);
+        if scope.trim().is_empty() || value.trim().is_empty() {
+            return Some("both sides of `::` must be non-empty");
+        }
+        if scope.trim() != scope || value.trim() != value {
+            return Some("no spaces may stand next to `::`");
+        }
+    }
+    None
+}
+
+pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Problem>> {
+    let mut c = Checker {
+        problems: vec![],
+        scopes: vec![],
+        group_names: file.approver_groups.iter().map(|g| g.name.value().clone()).collect(),
+        approval_names: file.approvals.iter().map(|a| a.name.value().clone()).collect(),
+    };
+    if *file.version.value() != 1 {
+        c.report(file.version.pos(), format!("unsupported version {}; only `version: 1` exists", file.version.value()));
+    }
+    c.unique("scope", file.scopes.iter().map(|s| &s.name));
+    c.unique("approver group", file.approver_groups.iter().map(|g| &g.name));
+    c.unique("approval", file.approvals.iter().map(|a| &a.name));
+    c.unique("rule", file.rules.iter().map(|r| &r.name));
+    let scopes = file.scopes.iter().map(|s| c.scope(s)).collect();
+    c.scopes = scopes;
+    let groups: Vec<ApproverGroup> = file.approver_groups.iter().map(|g| c.group(g)).collect();
+    let approvals: Vec<Approval> = file.approvals.iter().map(|a| c.approval(a)).collect();
+    let mut labels_seen = HashSet::new();
+    for (a, def) in approvals.iter().zip(&file.approvals) {
+        if !labels_seen.insert(a.label.clone()) {
+            c.report(def.label.pos(), format!("label `{}` already gives another approval", a.label));
+        }
+    }
+    if file.enforce.value().is_empty() {
+        c.report(file.enforce.pos(), "`enforce` is empty: the bot would act on no change");
+    }
+    let enforce = file.enforce.value().iter().map(|e| c.condition(e.value())).collect();
+    let rules = file.rules.iter().map(|r| c.rule(r, &approvals)).collect();
+    if !c.problems.is_empty() {
+        c.problems.sort_by_key(|p| p.pos);
+        return Err(c.problems);
+    }
+    Ok(Rules {
+        enforce,
+        scopes: c.scopes,
+        groups,
+        approvals,
+        distinct_approvers: file.distinct_approvers.unwrap_or(true),
+        rules,
+        hash,
+    })
+}
