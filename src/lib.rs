@@ -8,3 +8,8 @@ pub mod model;
 pub mod policy;
 pub mod rules;
 pub mod server;
+pub mod actions;
+pub mod comment;
+pub mod settings;
+pub mod store;
+pub mod worker;

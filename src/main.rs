@@ -1,19 +1,17 @@
-//! The `changegate` command: serve, check, simulate, schema.
+//! The `changegate` command: serve, check, simulate, schema, jobs, retry.
 
-use changegate::rules;
-use std::path::PathBuf;
+mod cli;
+
+use clap::Parser;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let path = PathBuf::from(args.get(2).cloned().unwrap_or("rules.yaml".into()));
-    match rules::load(&path) {
-        Ok(r) => {
-            println!("{}: ok: {}", path.display(), r.summary());
-            ExitCode::SUCCESS
-        }
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli).await {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("changegate: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -266,9 +266,9 @@ fn apply_rules(
         }
         match (&rule.message, rule.block) {
             (msg, true) => checklist.push(ChecklistItem {
-                title: msg.clone().unwrap_or_else(|| format!("Rule `{}`", rule.name)),
+                title: rule.title.clone(),
                 met: false,
-                detail: format!("required by rule `{}`", rule.name),
+                detail: msg.clone().unwrap_or_else(|| "required before merge".to_string()),
                 next_step: None,
             }),
             (Some(msg), false) => notes.push(msg.clone()),

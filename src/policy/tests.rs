@@ -127,9 +127,11 @@ fn unclassified_change_fails_and_asks_for_a_cmt_label() {
     assert_eq!(d.verdict, Verdict::Fail);
     assert_eq!(d.matched_rules, vec!["classify"]);
     let item = &d.checklist[0];
+    assert_eq!(item.title, "Classify the change");
     for value in ["CMT::Minor", "CMT::Standard", "CMT::Comprehensive", "CMT::Emergency"] {
-        assert!(item.title.contains(value), "{value} missing from {}", item.title);
+        assert!(item.detail.contains(value), "{value} missing from {}", item.detail);
     }
+    assert_eq!(d.summary, "Missing: Classify the change");
     assert!(d.add_labels.is_empty() && d.remove_labels.is_empty());
 }
 
@@ -442,7 +444,7 @@ fn rules_apply_in_order_and_remove_labels() {
 #[test]
 fn status_summary_fits_github_limit() {
     let long = "x".repeat(200);
-    let rules = custom(&format!("  - name: r\n    block: true\n    message: {long}\n"));
+    let rules = custom(&format!("  - name: r\n    block: true\n    title: {long}\n"));
     let d = Case::mr().eval_with(&rules);
     assert!(d.summary.chars().count() <= 140);
     assert!(d.summary.starts_with("Missing: "));

@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::Path;
 
+/// The rules in force, swapped whole on reload; readers keep the version they started with.
+pub type SharedRules = std::sync::Arc<std::sync::RwLock<std::sync::Arc<Rules>>>;
+
 /// Validated rules: every reference resolved, every label well-formed.
 #[derive(Debug, Clone)]
 pub struct Rules {
@@ -109,6 +112,7 @@ pub struct Approval {
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub name: String,
+    pub title: String,
     pub when: Condition,
     pub require: Vec<String>,
     pub add_labels: Vec<Label>,

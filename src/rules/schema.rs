@@ -166,6 +166,10 @@ pub struct RuleDef {
     /// What the rule is for (documentation only).
     #[serde(default)]
     pub description: Option<String>,
+    /// For a blocking rule: the checklist line and the commit status text while it blocks,
+    /// for example `Classify the change`. Default: the rule's name.
+    #[serde(default)]
+    pub title: Option<String>,
     /// When the rule applies; every condition given must hold. Omitted: always.
     #[serde(default)]
     pub when: Option<Sp<Condition>>,

@@ -286,6 +286,7 @@ impl Checker {
         }
         Rule {
             name: r.name.value().clone(),
+            title: r.title.clone().unwrap_or_else(|| r.name.value().clone()),
             when,
             require,
             add_labels,

@@ -1,10 +1,194 @@
 //! The HTTP edge: one endpoint per forge that caps, verifies, parses, stores and acknowledges.
+//! Nothing here calls a forge: the worker does, after the delivery is on disk.
 
 pub mod github;
 pub mod gitlab;
 pub mod signature;
 
+use crate::model::{Event, EventPayload};
+use crate::store::{Enqueued, Store};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use signature::SignatureError;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Instrument;
+
 /// A body that is not the JSON its event header promises.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed payload: {0}")]
 pub struct ParseError(#[from] serde_json::Error);
+
+/// What the receiver needs: the store, the secrets, and a way to wake the worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub github_secrets: Arc<Vec<Vec<u8>>>,
+    pub gitlab: Arc<gitlab::GitlabVerifier>,
+    pub allow_unsigned: bool,
+    pub max_body_bytes: usize,
+    pub wake: Arc<Notify>,
+}
+
+/// The one error type at the HTTP edge.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthorized(#[from] SignatureError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the delivery could not be stored; retry later")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+impl From<ParseError> for AppError {
+    fn from(e: ParseError) -> Self {
+        AppError::BadRequest(e.to_string())
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unavailable(e) => {
+                tracing::error!(error = format!("{e:#}"), "cannot store delivery");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(%status, error = %self, "webhook refused");
+        }
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+/// The router, with body cap and request tracing. Tests drive this directly.
+pub fn app(state: AppState) -> Router {
+    let limit = state.max_body_bytes;
+    Router::new()
+        .route("/webhooks/github", post(github_webhook))
+        .route("/webhooks/gitlab", post(gitlab_webhook))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn event_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, AppError> {
+    header(headers, name)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| AppError::BadRequest(format!("missing {name} header")))
+}
+
+async fn github_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    if state.github_secrets.is_empty() {
+        if !state.allow_unsigned {
+            return Err(SignatureError::NotConfigured.into());
+        }
+    } else {
+        github::verify(
+            &state.github_secrets,
+            header(&headers, "x-hub-signature-256"),
+            &body,
+        )?;
+    }
+    let name = event_header(&headers, "x-github-event")?;
+    let delivery = header(&headers, "x-github-delivery").map(str::to_string);
+    let event = github::parse(name, delivery, &body)?;
+    accept(&state, event).await
+}
+
+async fn gitlab_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    if !state.gitlab.is_configured() {
+        if !state.allow_unsigned {
+            return Err(SignatureError::NotConfigured.into());
+        }
+    } else {
+        let h = gitlab::GitlabHeaders {
+            token: header(&headers, "x-gitlab-token"),
+            webhook_id: header(&headers, "webhook-id"),
+            webhook_timestamp: header(&headers, "webhook-timestamp"),
+            webhook_signature: header(&headers, "webhook-signature"),
+        };
+        state
+            .gitlab
+            .verify(&h, &body, chrono::Utc::now().timestamp())?;
+    }
+    let name = event_header(&headers, "x-gitlab-event")?;
+    // Idempotency-Key is stable across retries and "Resend Request"; the UUID is older.
+    let delivery = header(&headers, "idempotency-key")
+        .or(header(&headers, "x-gitlab-event-uuid"))
+        .or(header(&headers, "webhook-id"))
+        .map(str::to_string);
+    let event = gitlab::parse(name, delivery, &body)?;
+    accept(&state, event).await
+}
+
+/// Stores a change event (acknowledging only once it is durable) or acknowledges the rest.
+async fn accept(state: &AppState, event: Event) -> Result<Response, AppError> {
+    let delivery = event.delivery_id.clone().unwrap_or_default();
+    match &event.payload {
+        EventPayload::Ping { .. } => {
+            tracing::info!(forge = %event.forge, delivery, "ping");
+            Ok((StatusCode::OK, Json(json!({ "status": "pong" }))).into_response())
+        }
+        EventPayload::Ignored { reason } => {
+            tracing::debug!(forge = %event.forge, delivery, reason, "ignored");
+            Ok((StatusCode::ACCEPTED, Json(json!({ "status": "ignored", "reason": reason }))).into_response())
+        }
+        EventPayload::Change(change) => {
+            let span = tracing::info_span!(
+                "delivery",
+                forge = %event.forge,
+                repo = %change.change.repo.path,
+                number = change.change.number,
+                delivery = %delivery,
+            );
+            store_change(state, &event).instrument(span).await
+        }
+    }
+}
+
+async fn store_change(state: &AppState, event: &Event) -> Result<Response, AppError> {
+    let Some(change) = event.change() else {
+        return Err(AppError::BadRequest("not a change event".into()));
+    };
+    match state
+        .store
+        .enqueue(event, change)
+        .await
+        .map_err(AppError::Unavailable)?
+    {
+        Enqueued::New { .. } => {
+            tracing::info!(event = %event.event_name, action = %change.forge_action, "queued");
+            state.wake.notify_one();
+            Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))).into_response())
+        }
+        Enqueued::Duplicate => {
+            tracing::info!("duplicate delivery acknowledged, not processed again");
+            Ok((StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response())
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The writes a decision calls for, forge-neutral: what `simulate` prints, what a dry run
+//! logs, and what the worker reduces to the minimal diff against the forge's current state.
+
+use crate::comment;
+use crate::model::{Change, Label};
+use crate::policy::{self, Decision, Verdict};
+use serde::Serialize;
+
+/// Pass or fail, in the words of the commit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusState {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum PlannedAction {
+    SetStatus {
+        sha: String,
+        state: StatusState,
+        context: String,
+        description: String,
+    },
+    AddLabels {
+        labels: Vec<Label>,
+    },
+    RemoveLabel {
+        label: Label,
+    },
+    /// Create or edit the sticky comment so that it reads `body`.
+    UpsertComment {
+        body: String,
+    },
+}
+
+/// Every write the decision implies, before comparing with the forge's current state.
+pub fn plan(change: &Change, d: &Decision, status_context: &str) -> Vec<PlannedAction> {
+    if d.verdict == Verdict::NotEnforced {
+        return vec![];
+    }
+    let mut out = vec![];
+    for c in &d.remove_labels {
+        out.push(PlannedAction::RemoveLabel {
+            label: c.label.clone(),
+        });
+    }
+    if !d.add_labels.is_empty() {
+        out.push(PlannedAction::AddLabels {
+            labels: d.add_labels.iter().map(|c| c.label.clone()).collect(),
+        });
+    }
+    if let (true, Some(sha)) = (policy::has_status(change), &change.head_sha) {
+        out.push(PlannedAction::SetStatus {
+            sha: sha.clone(),
+            state: if d.verdict == Verdict::Pass {
+                StatusState::Success
+            } else {
+                StatusState::Failure
+            },
+            context: status_context.to_string(),
+            description: d.summary.clone(),
+        });
+    }
+    out.push(PlannedAction::UpsertComment {
+        body: comment::sticky(change, d),
+    });
+    out
+}

@@ -1,0 +1,267 @@
+//! Subcommands. Each loads only what it needs: `check`, `simulate` and `schema` touch no
+//! network and no database.
+
+use anyhow::{Context, Result};
+use changegate::model::{EventPayload, Forge};
+use changegate::policy::{self, Snapshot};
+use changegate::rules::{self, SharedRules};
+use changegate::server::{self, AppState, gitlab::GitlabVerifier};
+use changegate::settings::{SETTINGS_HELP, Settings};
+use changegate::store::Store;
+use changegate::{actions, worker::Worker};
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{Notify, watch};
+
+#[derive(Parser)]
+#[command(name = "changegate", version, about = "Enforces change management on GitHub and GitLab")]
+pub struct Cli {
+    /// Settings file (default: ./changegate.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive webhooks and enforce the rules.
+    #[command(after_help = SETTINGS_HELP)]
+    Serve,
+    /// Validate a rules file; print `file:line:column: problem` for each mistake.
+    Check {
+        /// The rules file.
+        #[arg(default_value = "rules.yaml")]
+        rules: PathBuf,
+    },
+    /// Evaluate a webhook payload offline and print the change, the decision and the actions.
+    Simulate {
+        #[arg(long)]
+        forge: Forge,
+        /// The event header value: `pull_request`, `Merge Request Hook`, …
+        #[arg(long)]
+        event: String,
+        /// Rules file to evaluate with.
+        #[arg(long, default_value = "rules.yaml")]
+        rules: PathBuf,
+        /// Treat USER as a member of GROUP (repeatable), as the forge would answer.
+        #[arg(long = "member", value_name = "GROUP=USER")]
+        members: Vec<String>,
+        /// Commit status name used in the planned actions.
+        #[arg(long, default_value = "changegate")]
+        context: String,
+        /// The payload file.
+        payload: PathBuf,
+    },
+    /// Print the JSON Schema of the rules file.
+    Schema,
+    /// List jobs that are not done (queued, running, failed).
+    Jobs,
+    /// Queue a failed job again.
+    Retry { id: i64 },
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check { rules } => Ok(check(&rules)),
+        Command::Simulate { forge, event, rules, members, context, payload } => {
+            simulate(forge, &event, &rules, &members, &context, &payload)
+        }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&rules::json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => serve(Settings::load(cli.config.as_deref())?).await,
+        Command::Jobs => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = Store::open(&settings.database.url).await?;
+            for j in store.unfinished_jobs().await? {
+                println!(
+                    "{}\t{}\t{}\tattempts={}\tdelivery={}\t{}",
+                    j.id,
+                    j.state,
+                    j.change_key,
+                    j.attempts,
+                    j.delivery_id.unwrap_or_default(),
+                    j.last_error.unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Retry { id } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = Store::open(&settings.database.url).await?;
+            if store.retry(id).await? {
+                println!("job {id} queued again; a running `changegate serve` will process it");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("changegate: job {id} is not a failed job (see `changegate jobs`)");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match rules::load(path) {
+        Ok(r) => {
+            println!("{}: ok: {}", path.display(), r.summary());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn simulate(
+    forge: Forge,
+    event_name: &str,
+    rules_path: &std::path::Path,
+    members: &[String],
+    context: &str,
+    payload: &std::path::Path,
+) -> Result<ExitCode> {
+    let rules = rules::load(rules_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = std::fs::read(payload).with_context(|| format!("cannot read {}", payload.display()))?;
+    let event = match forge {
+        Forge::Github => server::github::parse(event_name, None, &body)?,
+        Forge::Gitlab => server::gitlab::parse(event_name, None, &body)?,
+    };
+    let output = match &event.payload {
+        EventPayload::Change(c) => {
+            let mut snap = Snapshot::from_event(c, chrono::Utc::now());
+            for m in members {
+                let (group, user) = m
+                    .split_once('=')
+                    .with_context(|| format!("--member `{m}` must be GROUP=USER"))?;
+                snap.memberships.set(group, &changegate::model::User::named(user), true);
+            }
+            let decision = policy::evaluate(&rules, &snap);
+            let planned = actions::plan(&snap.change, &decision, context);
+            serde_json::json!({ "event": event, "decision": decision, "actions": planned })
+        }
+        _ => serde_json::json!({ "event": event, "decision": null, "actions": [] }),
+    };
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(settings: Settings) -> Result<ExitCode> {
+    init_tracing();
+    let rules = rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(path = %settings.rules.path.display(), summary = rules.summary(), "rules loaded");
+    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules)));
+    let store = Store::open(&settings.database.url).await?;
+    let dry_run = settings.is_dry_run();
+    if dry_run {
+        tracing::info!("dry run: actions are logged, no forge is called");
+    }
+    let wake = Arc::new(Notify::new());
+    let state = AppState {
+        store: store.clone(),
+        github_secrets: Arc::new(secret_bytes(&settings.github.webhook_secret)),
+        gitlab: Arc::new(gitlab_verifier(&settings)?),
+        allow_unsigned: settings.allow_unsigned,
+        max_body_bytes: settings.server.max_body_bytes,
+        wake: wake.clone(),
+    };
+    warn_unsigned(&state);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = Worker {
+        store,
+        rules: shared.clone(),
+        dry_run,
+        status_context: settings.status.context.clone(),
+        max_attempts: settings.worker.max_attempts,
+    };
+    let workers = tokio::spawn(worker.run(settings.worker.concurrency, wake, stop_rx));
+    tokio::spawn(reload_on_sighup(settings.rules.path.clone(), shared));
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    tracing::info!(listen = %settings.server.listen, "changegate is listening");
+    axum::serve(listener, server::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    let _ = stop_tx.send(true);
+    let _ = workers.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn secret_bytes(list: &[secrecy::SecretString]) -> Vec<Vec<u8>> {
+    list.iter().map(|s| s.expose_secret().as_bytes().to_vec()).collect()
+}
+
+fn gitlab_verifier(settings: &Settings) -> Result<GitlabVerifier> {
+    let signing_keys = settings
+        .gitlab
+        .signing_token
+        .iter()
+        .map(|t| server::gitlab::signing_key(t.expose_secret()).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(GitlabVerifier {
+        tokens: secret_bytes(&settings.gitlab.webhook_secret),
+        signing_keys,
+        tolerance_secs: settings.gitlab.signature_tolerance_secs,
+    })
+}
+
+fn warn_unsigned(state: &AppState) {
+    for (forge, configured) in [("GitHub", !state.github_secrets.is_empty()), ("GitLab", state.gitlab.is_configured())] {
+        if !configured {
+            if state.allow_unsigned {
+                tracing::warn!("{forge} webhooks are accepted unsigned (allow_unsigned = true)");
+            } else {
+                tracing::warn!("no {forge} webhook secret is configured: every {forge} delivery will be refused with 401");
+            }
+        }
+    }
+}
+
+/// SIGHUP reloads the rules; an invalid file is logged and the last good rules stay.
+async fn reload_on_sighup(path: PathBuf, shared: SharedRules) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            match rules::load(&path) {
+                Ok(new) => {
+                    tracing::info!(summary = new.summary(), "rules reloaded");
+                    if let Ok(mut g) = shared.write() {
+                        *g = Arc::new(new);
+                    }
+                }
+                Err(e) => tracing::error!(problems = %e, "rules reload refused; the previous rules stay in force"),
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHANGEGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}

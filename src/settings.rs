@@ -1,0 +1,368 @@
+//! Process settings: an optional `changegate.toml`, overridden by `CHANGEGATE__SECTION__KEY`
+//! environment variables. Secrets may also come from files (`…_file`), as Kubernetes mounts them.
+
+use anyhow::{Context, Result, bail};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+use std::path::{Path, PathBuf};
+
+/// Every setting, as `changegate serve --help` and README list them.
+pub const SETTINGS_HELP: &str = "\
+SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wins):
+  server.listen                 address to listen on            [default: 127.0.0.1:8080]
+  server.max_body_bytes         largest webhook body accepted   [default: 26214400 (25 MiB)]
+  rules.path                    rules file                      [default: rules.yaml]
+  database.url                  state store                     [default: sqlite://changegate.db]
+  github.api_url                GitHub REST API base URL        [default: https://api.github.com]
+  github.token                  GitHub token (or github.token_file)
+  github.webhook_secret         webhook secret(s), comma-separated in the environment
+                                (or github.webhook_secret_file, one per line)
+  gitlab.url                    GitLab base URL                 [default: https://gitlab.com]
+  gitlab.token                  GitLab token (or gitlab.token_file)
+  gitlab.webhook_secret         X-Gitlab-Token secret(s) (or gitlab.webhook_secret_file)
+  gitlab.signing_token          HMAC signing token(s), whsec_… (or gitlab.signing_token_file)
+  gitlab.signature_tolerance_secs  accepted clock skew of signed deliveries [default: 300]
+  status.context                commit status name              [default: changegate]
+  dry_run                       log actions instead of calling the forges
+                                [default: true when no forge token is set]
+  allow_unsigned                accept webhooks when no secret is configured [default: false]
+  worker.concurrency            changes processed in parallel   [default: 4]
+  worker.max_attempts           tries before a job is left failed [default: 6]
+
+Example: CHANGEGATE__GITHUB__WEBHOOK_SECRET=old,new CHANGEGATE__DATABASE__URL=sqlite:///var/lib/changegate/state.db";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub rules: RulesSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub github: GithubSettings,
+    #[serde(default)]
+    pub gitlab: GitlabSettings,
+    #[serde(default)]
+    pub status: StatusSettings,
+    #[serde(default)]
+    pub worker: WorkerSettings,
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+    #[serde(default)]
+    pub allow_unsigned: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: "127.0.0.1:8080".into(),
+            // GitHub caps payloads at 25 MB.
+            max_body_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesSettings {
+    pub path: PathBuf,
+}
+
+impl Default for RulesSettings {
+    fn default() -> Self {
+        RulesSettings {
+            path: "rules.yaml".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub url: String,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://changegate.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubSettings {
+    pub api_url: String,
+    pub token: Option<SecretString>,
+    pub token_file: Option<PathBuf>,
+    #[serde(deserialize_with = "secrets")]
+    pub webhook_secret: Vec<SecretString>,
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+impl Default for GithubSettings {
+    fn default() -> Self {
+        GithubSettings {
+            api_url: "https://api.github.com".into(),
+            token: None,
+            token_file: None,
+            webhook_secret: vec![],
+            webhook_secret_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitlabSettings {
+    pub url: String,
+    pub token: Option<SecretString>,
+    pub token_file: Option<PathBuf>,
+    #[serde(deserialize_with = "secrets")]
+    pub webhook_secret: Vec<SecretString>,
+    pub webhook_secret_file: Option<PathBuf>,
+    #[serde(deserialize_with = "secrets")]
+    pub signing_token: Vec<SecretString>,
+    pub signing_token_file: Option<PathBuf>,
+    pub signature_tolerance_secs: i64,
+}
+
+impl Default for GitlabSettings {
+    fn default() -> Self {
+        GitlabSettings {
+            url: "https://gitlab.com".into(),
+            token: None,
+            token_file: None,
+            webhook_secret: vec![],
+            webhook_secret_file: None,
+            signing_token: vec![],
+            signing_token_file: None,
+            signature_tolerance_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusSettings {
+    pub context: String,
+}
+
+impl Default for StatusSettings {
+    fn default() -> Self {
+        StatusSettings {
+            context: "changegate".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub max_attempts: u32,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: 4,
+            max_attempts: 6,
+        }
+    }
+}
+
+/// One secret, a list, or a comma-separated string (how the environment gives several).
+fn secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let list = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(str::to_string).collect(),
+        OneOrMany::Many(v) => v,
+    };
+    Ok(list
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
+        .collect())
+}
+
+const SECRET_LIST_KEYS: [&str; 3] = [
+    "github.webhook_secret",
+    "gitlab.webhook_secret",
+    "gitlab.signing_token",
+];
+
+impl Settings {
+    /// Loads `file` (when given, it must exist; otherwise `changegate.toml` if present) and
+    /// the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let env = std::env::vars();
+        Self::load_from(file, env)
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (for tests).
+    pub fn load_from(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut builder = config::Config::builder();
+        builder = match file {
+            Some(path) => builder.add_source(config::File::from(path).required(true)),
+            None => builder.add_source(config::File::with_name("changegate.toml").required(false)),
+        };
+        let vars: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("CHANGEGATE__"))
+            .collect();
+        let mut environment = config::Environment::with_prefix("CHANGEGATE")
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(vars));
+        for key in SECRET_LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        environment = environment.list_separator(",");
+        let cfg = builder.add_source(environment).build().context("cannot read settings")?;
+        let mut settings: Settings = cfg.try_deserialize().context("invalid settings")?;
+        settings.read_secret_files()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn read_secret_files(&mut self) -> Result<()> {
+        if let Some(p) = &self.github.token_file {
+            self.github.token = Some(read_secret(p)?);
+        }
+        if let Some(p) = &self.gitlab.token_file {
+            self.gitlab.token = Some(read_secret(p)?);
+        }
+        if let Some(p) = &self.github.webhook_secret_file {
+            self.github.webhook_secret.extend(read_secret_lines(p)?);
+        }
+        if let Some(p) = &self.gitlab.webhook_secret_file {
+            self.gitlab.webhook_secret.extend(read_secret_lines(p)?);
+        }
+        if let Some(p) = &self.gitlab.signing_token_file {
+            self.gitlab.signing_token.extend(read_secret_lines(p)?);
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<()> {
+        for t in &self.gitlab.signing_token {
+            crate::server::gitlab::signing_key(t.expose_secret()).map_err(anyhow::Error::msg)?;
+        }
+        if self.server.max_body_bytes == 0 {
+            bail!("server.max_body_bytes must be positive");
+        }
+        if self.worker.concurrency == 0 {
+            bail!("worker.concurrency must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Dry run unless told otherwise, when no forge token is configured.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+            .unwrap_or(self.github.token.is_none() && self.gitlab.token.is_none())
+    }
+}
+
+fn read_secret(path: &Path) -> Result<SecretString> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read secret file {}", path.display()))?;
+    Ok(SecretString::from(text.trim().to_string()))
+}
+
+fn read_secret_lines(path: &Path) -> Result<Vec<SecretString>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read secret file {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| SecretString::from(l.to_string()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_a_local_dry_run() {
+        let s = Settings::load_from(Some(Path::new("/nonexistent.toml")), env(&[]));
+        assert!(s.is_err(), "an explicit file must exist");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("c.toml");
+        std::fs::write(&empty, "").unwrap();
+        let s = Settings::load_from(Some(&empty), env(&[])).unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:8080");
+        assert_eq!(s.server.max_body_bytes, 25 * 1024 * 1024);
+        assert_eq!(s.github.api_url, "https://api.github.com");
+        assert_eq!(s.status.context, "changegate");
+        assert!(s.is_dry_run());
+        assert!(!s.allow_unsigned);
+    }
+
+    #[test]
+    fn environment_wins_and_lists_split_on_commas() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "dry_run = true\n[server]\nlisten = \"0.0.0.0:1\"\n[github]\nwebhook_secret = \"file-secret\"\n").unwrap();
+        let secret_file = dir.path().join("gl");
+        std::fs::write(&secret_file, "one\ntwo\n").unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("CHANGEGATE__SERVER__LISTEN", "127.0.0.1:9"),
+                ("CHANGEGATE__GITHUB__WEBHOOK_SECRET", "old,new"),
+                ("CHANGEGATE__GITHUB__TOKEN", "ghp_x"),
+                ("CHANGEGATE__GITLAB__WEBHOOK_SECRET_FILE", secret_file.to_str().unwrap()),
+                ("CHANGEGATE__DRY_RUN", "false"),
+                ("CHANGEGATE__ALLOW_UNSIGNED", "true"),
+                ("CHANGEGATE__SERVER__MAX_BODY_BYTES", "1024"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:9");
+        assert_eq!(s.server.max_body_bytes, 1024);
+        let gh: Vec<&str> = s.github.webhook_secret.iter().map(|x| x.expose_secret()).collect();
+        assert_eq!(gh, vec!["old", "new"]);
+        let gl: Vec<&str> = s.gitlab.webhook_secret.iter().map(|x| x.expose_secret()).collect();
+        assert_eq!(gl, vec!["one", "two"]);
+        assert!(!s.is_dry_run());
+        assert!(s.allow_unsigned);
+        assert!(!format!("{s:?}").contains("ghp_x"), "secrets never print");
+    }
+
+    #[test]
+    fn bad_signing_tokens_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "").unwrap();
+        let bad = Settings::load_from(Some(&file), env(&[("CHANGEGATE__GITLAB__SIGNING_TOKEN", "whsec_!!")]));
+        assert!(bad.is_err());
+        std::fs::write(&file, "[server]\nlisen = \"x\"\n").unwrap();
+        let err = Settings::load_from(Some(&file), env(&[])).unwrap_err();
+        assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+    }
+}
