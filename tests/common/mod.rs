@@ -1,0 +1,135 @@
+//! Test harness: the real router over a temporary SQLite store, signed-request builders, and
+//! the payload corpus from `../shared/corpus/`.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use changegate::rules::{self, SharedRules};
+use changegate::server::{self, AppState, gitlab::GitlabVerifier};
+use changegate::store::Store;
+use changegate::worker::Worker;
+use http_body_util::BodyExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+pub const GITHUB_SECRET: &[u8] = b"test-github-secret";
+pub const GITLAB_TOKEN: &str = "test-gitlab-token";
+
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+/// One row of `manifest.tsv`.
+#[derive(Debug, Clone)]
+pub struct CorpusFile {
+    pub file: String,
+    pub forge: String,
+    pub event_header: String,
+    pub action: String,
+    pub exercises: String,
+    pub body: Vec<u8>,
+}
+
+pub fn corpus() -> Vec<CorpusFile> {
+    let dir = corpus_dir();
+    let manifest = std::fs::read_to_string(dir.join("manifest.tsv")).expect("corpus manifest");
+    manifest
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            CorpusFile {
+                file: cols[0].to_string(),
+                forge: cols[1].to_string(),
+                event_header: cols[2].to_string(),
+                action: cols[3].to_string(),
+                exercises: cols[4].to_string(),
+                body: std::fs::read(dir.join(cols[0])).expect("corpus file"),
+            }
+        })
+        .collect()
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Store,
+    pub worker: Worker,
+    _dir: tempfile::TempDir,
+}
+
+pub fn shipped_rules() -> SharedRules {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.yaml");
+    Arc::new(RwLock::new(Arc::new(rules::load(&path).expect("shipped rules"))))
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(configure: impl FnOnce(&mut AppState)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let store = Store::open(&url).await.expect("store");
+        let mut state = AppState {
+            store: store.clone(),
+            github_secrets: Arc::new(vec![b"old-secret".to_vec(), GITHUB_SECRET.to_vec()]),
+            gitlab: Arc::new(GitlabVerifier {
+                tokens: vec![GITLAB_TOKEN.as_bytes().to_vec()],
+                signing_keys: vec![],
+                tolerance_secs: 300,
+            }),
+            allow_unsigned: false,
+            max_body_bytes: 1024 * 1024,
+            wake: Arc::new(Notify::new()),
+        };
+        configure(&mut state);
+        let worker = Worker {
+            store: store.clone(),
+            rules: shipped_rules(),
+            dry_run: true,
+            status_context: "changegate".into(),
+            max_attempts: 3,
+        };
+        TestApp { router: server::app(state), store, worker, _dir: dir }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let resp = self.router.clone().oneshot(req).await.expect("router answers");
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> (StatusCode, serde_json::Value) {
+        self.send(github_request(event, delivery, body, GITHUB_SECRET)).await
+    }
+
+    pub async fn gitlab(&self, event: &str, delivery: &str, body: &[u8]) -> (StatusCode, serde_json::Value) {
+        self.send(gitlab_request(event, delivery, body, GITLAB_TOKEN)).await
+    }
+}
+
+pub fn github_request(event: &str, delivery: &str, body: &[u8], secret: &[u8]) -> Request<Body> {
+    Request::post("/webhooks/github")
+        .header("content-type", "application/json")
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", server::github::sign(secret, body))
+        .body(Body::from(body.to_vec()))
+        .expect("request")
+}
+
+pub fn gitlab_request(event: &str, delivery: &str, body: &[u8], token: &str) -> Request<Body> {
+    Request::post("/webhooks/gitlab")
+        .header("content-type", "application/json")
+        .header("x-gitlab-event", event)
+        .header("x-gitlab-event-uuid", delivery)
+        .header("x-gitlab-token", token)
+        .body(Body::from(body.to_vec()))
+        .expect("request")
+}
