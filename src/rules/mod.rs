@@ -2,6 +2,8 @@
 //! [`Rules`] the policy evaluates.
 
 pub mod schema;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use crate::model::{ChangeKind, Forge, Label, RepoPath};
