@@ -17,7 +17,11 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, watch};
 
 #[derive(Parser)]
-#[command(name = "changegate", version, about = "Enforces change management on GitHub and GitLab")]
+#[command(
+    name = "changegate",
+    version,
+    about = "Enforces change management on GitHub and GitLab"
+)]
 pub struct Cli {
     /// Settings file (default: ./changegate.toml when present).
     #[arg(long, global = true)]
@@ -67,9 +71,14 @@ enum Command {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { rules } => Ok(check(&rules)),
-        Command::Simulate { forge, event, rules, members, context, payload } => {
-            simulate(forge, &event, &rules, &members, &context, &payload)
-        }
+        Command::Simulate {
+            forge,
+            event,
+            rules,
+            members,
+            context,
+            payload,
+        } => simulate(forge, &event, &rules, &members, &context, &payload),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&rules::json_schema())?);
             Ok(ExitCode::SUCCESS)
@@ -127,7 +136,8 @@ fn simulate(
     payload: &std::path::Path,
 ) -> Result<ExitCode> {
     let rules = rules::load(rules_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let body = std::fs::read(payload).with_context(|| format!("cannot read {}", payload.display()))?;
+    let body =
+        std::fs::read(payload).with_context(|| format!("cannot read {}", payload.display()))?;
     let event = match forge {
         Forge::Github => server::github::parse(event_name, None, &body)?,
         Forge::Gitlab => server::gitlab::parse(event_name, None, &body)?,
@@ -139,7 +149,8 @@ fn simulate(
                 let (group, user) = m
                     .split_once('=')
                     .with_context(|| format!("--member `{m}` must be GROUP=USER"))?;
-                snap.memberships.set(group, &changegate::model::User::named(user), true);
+                snap.memberships
+                    .set(group, &changegate::model::User::named(user), true);
             }
             let decision = policy::evaluate(&rules, &snap);
             let planned = actions::plan(&snap.change, &decision, context);
@@ -195,7 +206,9 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
 }
 
 fn secret_bytes(list: &[secrecy::SecretString]) -> Vec<Vec<u8>> {
-    list.iter().map(|s| s.expose_secret().as_bytes().to_vec()).collect()
+    list.iter()
+        .map(|s| s.expose_secret().as_bytes().to_vec())
+        .collect()
 }
 
 fn gitlab_verifier(settings: &Settings) -> Result<GitlabVerifier> {
@@ -213,12 +226,17 @@ fn gitlab_verifier(settings: &Settings) -> Result<GitlabVerifier> {
 }
 
 fn warn_unsigned(state: &AppState) {
-    for (forge, configured) in [("GitHub", !state.github_secrets.is_empty()), ("GitLab", state.gitlab.is_configured())] {
+    for (forge, configured) in [
+        ("GitHub", !state.github_secrets.is_empty()),
+        ("GitLab", state.gitlab.is_configured()),
+    ] {
         if !configured {
             if state.allow_unsigned {
                 tracing::warn!("{forge} webhooks are accepted unsigned (allow_unsigned = true)");
             } else {
-                tracing::warn!("no {forge} webhook secret is configured: every {forge} delivery will be refused with 401");
+                tracing::warn!(
+                    "no {forge} webhook secret is configured: every {forge} delivery will be refused with 401"
+                );
             }
         }
     }
@@ -229,7 +247,9 @@ async fn reload_on_sighup(path: PathBuf, shared: SharedRules) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
         while hup.recv().await.is_some() {
             match rules::load(&path) {
                 Ok(new) => {
@@ -238,7 +258,9 @@ async fn reload_on_sighup(path: PathBuf, shared: SharedRules) {
                         *g = Arc::new(new);
                     }
                 }
-                Err(e) => tracing::error!(problems = %e, "rules reload refused; the previous rules stay in force"),
+                Err(e) => {
+                    tracing::error!(problems = %e, "rules reload refused; the previous rules stay in force")
+                }
             }
         }
     }
@@ -250,7 +272,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

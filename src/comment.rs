@@ -16,7 +16,11 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
         Verdict::Pass => out.push_str("### ✅ Change management: ready to merge\n\n"),
         Verdict::Fail => out.push_str(&format!(
             "### ⛔ Change management: not ready to merge ({missing} of {total} {} missing)\n\n",
-            if total == 1 { "requirement" } else { "requirements" }
+            if total == 1 {
+                "requirement"
+            } else {
+                "requirements"
+            }
         )),
         Verdict::NotEnforced => {
             out.push_str("### Change management does not apply to this change\n");
@@ -28,7 +32,10 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
     }
     for item in &d.checklist {
         let tick = if item.met { "x" } else { " " };
-        out.push_str(&format!("- [{tick}] **{}** — {}\n", item.title, item.detail));
+        out.push_str(&format!(
+            "- [{tick}] **{}** — {}\n",
+            item.title, item.detail
+        ));
     }
     for note in &d.notes {
         out.push_str(&format!("\n> {}\n", note.replace('\n', "\n> ")));

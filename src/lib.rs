@@ -4,12 +4,12 @@
 //! Flow: [`server`] (verify, parse into [`model`], store, acknowledge) → [`worker`] (claim,
 //! evaluate with [`policy`], act) → [`store`] (dedup, queue, audit).
 
+pub mod actions;
+pub mod comment;
 pub mod model;
 pub mod policy;
 pub mod rules;
 pub mod server;
-pub mod actions;
-pub mod comment;
 pub mod settings;
 pub mod store;
 pub mod worker;

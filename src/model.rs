@@ -43,7 +43,9 @@ impl std::str::FromStr for Forge {
         match s.to_ascii_lowercase().as_str() {
             "github" => Ok(Forge::Github),
             "gitlab" => Ok(Forge::Gitlab),
-            other => Err(format!("unknown forge `{other}` (expected github or gitlab)")),
+            other => Err(format!(
+                "unknown forge `{other}` (expected github or gitlab)"
+            )),
         }
     }
 }

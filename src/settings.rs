@@ -217,7 +217,10 @@ impl Settings {
     }
 
     /// Like [`Settings::load`] with an explicit environment (for tests).
-    pub fn load_from(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
         let mut builder = config::Config::builder();
         builder = match file {
             Some(path) => builder.add_source(config::File::from(path).required(true)),
@@ -235,7 +238,10 @@ impl Settings {
             environment = environment.with_list_parse_key(key);
         }
         environment = environment.list_separator(",");
-        let cfg = builder.add_source(environment).build().context("cannot read settings")?;
+        let cfg = builder
+            .add_source(environment)
+            .build()
+            .context("cannot read settings")?;
         let mut settings: Settings = cfg.try_deserialize().context("invalid settings")?;
         settings.read_secret_files()?;
         settings.check()?;
@@ -303,7 +309,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -335,7 +344,10 @@ mod tests {
                 ("CHANGEGATE__SERVER__LISTEN", "127.0.0.1:9"),
                 ("CHANGEGATE__GITHUB__WEBHOOK_SECRET", "old,new"),
                 ("CHANGEGATE__GITHUB__TOKEN", "ghp_x"),
-                ("CHANGEGATE__GITLAB__WEBHOOK_SECRET_FILE", secret_file.to_str().unwrap()),
+                (
+                    "CHANGEGATE__GITLAB__WEBHOOK_SECRET_FILE",
+                    secret_file.to_str().unwrap(),
+                ),
                 ("CHANGEGATE__DRY_RUN", "false"),
                 ("CHANGEGATE__ALLOW_UNSIGNED", "true"),
                 ("CHANGEGATE__SERVER__MAX_BODY_BYTES", "1024"),
@@ -345,9 +357,19 @@ mod tests {
         .unwrap();
         assert_eq!(s.server.listen, "127.0.0.1:9");
         assert_eq!(s.server.max_body_bytes, 1024);
-        let gh: Vec<&str> = s.github.webhook_secret.iter().map(|x| x.expose_secret()).collect();
+        let gh: Vec<&str> = s
+            .github
+            .webhook_secret
+            .iter()
+            .map(|x| x.expose_secret())
+            .collect();
         assert_eq!(gh, vec!["old", "new"]);
-        let gl: Vec<&str> = s.gitlab.webhook_secret.iter().map(|x| x.expose_secret()).collect();
+        let gl: Vec<&str> = s
+            .gitlab
+            .webhook_secret
+            .iter()
+            .map(|x| x.expose_secret())
+            .collect();
         assert_eq!(gl, vec!["one", "two"]);
         assert!(!s.is_dry_run());
         assert!(s.allow_unsigned);
@@ -359,7 +381,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "").unwrap();
-        let bad = Settings::load_from(Some(&file), env(&[("CHANGEGATE__GITLAB__SIGNING_TOKEN", "whsec_!!")]));
+        let bad = Settings::load_from(
+            Some(&file),
+            env(&[("CHANGEGATE__GITLAB__SIGNING_TOKEN", "whsec_!!")]),
+        );
         assert!(bad.is_err());
         std::fs::write(&file, "[server]\nlisen = \"x\"\n").unwrap();
         let err = Settings::load_from(Some(&file), env(&[])).unwrap_err();

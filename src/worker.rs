@@ -38,7 +38,10 @@ impl Worker {
                     match w.run_one().await {
                         Ok(true) => continue,
                         Ok(false) => {}
-                        Err(e) => tracing::error!(error = format!("{e:#}"), "worker cannot reach the store"),
+                        Err(e) => tracing::error!(
+                            error = format!("{e:#}"),
+                            "worker cannot reach the store"
+                        ),
                     }
                     tokio::select! {
                         _ = wake.notified() => {}
@@ -74,10 +77,14 @@ impl Worker {
         match self.process(&job.event).await {
             Ok(()) => self.store.complete(job.id).await,
             Err(e) => {
-                let retry = (job.attempts < i64::from(self.max_attempts)).then(|| {
-                    crate::store::now_ms() + backoff_ms(job.attempts)
-                });
-                tracing::warn!(error = format!("{e:#}"), attempts = job.attempts, retry = retry.is_some(), "job failed");
+                let retry = (job.attempts < i64::from(self.max_attempts))
+                    .then(|| crate::store::now_ms() + backoff_ms(job.attempts));
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    attempts = job.attempts,
+                    retry = retry.is_some(),
+                    "job failed"
+                );
                 self.store.fail(job.id, &format!("{e:#}"), retry).await
             }
         }
@@ -91,19 +98,33 @@ impl Worker {
         let snapshot = Snapshot::from_event(change_event, chrono::Utc::now());
         let decision = policy::evaluate(&rules, &snapshot);
         let plan = actions::plan(&snapshot.change, &decision, &self.status_context);
-        self.record(event, change_event, "decision", Some(&rules.hash), serde_json::to_value(&decision)?)
-            .await?;
+        self.record(
+            event,
+            change_event,
+            "decision",
+            Some(&rules.hash),
+            serde_json::to_value(&decision)?,
+        )
+        .await?;
         for action in &plan {
             self.perform(event, change_event, &rules, action).await?;
         }
         Ok(())
     }
 
-    async fn perform(&self, event: &Event, c: &ChangeEvent, rules: &Rules, action: &PlannedAction) -> Result<()> {
+    async fn perform(
+        &self,
+        event: &Event,
+        c: &ChangeEvent,
+        rules: &Rules,
+        action: &PlannedAction,
+    ) -> Result<()> {
         if self.dry_run {
             tracing::info!(action = %describe(action), "dry run: would call the forge");
             let detail = serde_json::json!({ "dry_run": true, "planned": action });
-            return self.record(event, c, "action", Some(&rules.hash), detail).await;
+            return self
+                .record(event, c, "action", Some(&rules.hash), detail)
+                .await;
         }
         anyhow::bail!(
             "no {} client is configured to perform `{}`; set a token or run with dry_run",
@@ -112,7 +133,14 @@ impl Worker {
         )
     }
 
-    async fn record(&self, event: &Event, c: &ChangeEvent, kind: &str, hash: Option<&str>, detail: serde_json::Value) -> Result<()> {
+    async fn record(
+        &self,
+        event: &Event,
+        c: &ChangeEvent,
+        kind: &str,
+        hash: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         self.store
             .audit(&AuditRecord {
                 forge: c.change.forge.as_str(),
@@ -148,7 +176,9 @@ fn job_span(job: &Job) -> tracing::Span {
 
 /// Capped exponential backoff with jitter: 1 s, 2 s, 4 s… up to 5 minutes.
 pub fn backoff_ms(attempt: i64) -> i64 {
-    let base = 1000_i64.saturating_mul(1 << attempt.clamp(0, 20)).min(300_000);
+    let base = 1000_i64
+        .saturating_mul(1 << attempt.clamp(0, 20))
+        .min(300_000);
     let jitter = (crate::store::now_ms().rem_euclid(1000)) * base / 4000;
     base + jitter
 }
@@ -156,14 +186,24 @@ pub fn backoff_ms(attempt: i64) -> i64 {
 /// One line per action, for logs.
 pub fn describe(a: &PlannedAction) -> String {
     match a {
-        PlannedAction::SetStatus { sha, state, description, .. } => {
-            format!("set status {state:?} on {} ({description})", sha.get(..7).unwrap_or(sha))
+        PlannedAction::SetStatus {
+            sha,
+            state,
+            description,
+            ..
+        } => {
+            format!(
+                "set status {state:?} on {} ({description})",
+                sha.get(..7).unwrap_or(sha)
+            )
         }
         PlannedAction::AddLabels { labels } => {
             let names: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
             format!("add labels {}", names.join(", "))
         }
         PlannedAction::RemoveLabel { label } => format!("remove label {label}"),
-        PlannedAction::UpsertComment { body } => format!("write the sticky comment ({} bytes)", body.len()),
+        PlannedAction::UpsertComment { body } => {
+            format!("write the sticky comment ({} bytes)", body.len())
+        }
     }
 }

@@ -15,14 +15,27 @@ fn is_change_event(f: &CorpusFile) -> bool {
     match (f.forge.as_str(), f.event_header.as_str()) {
         ("github", "pull_request") => matches!(
             a,
-            "opened" | "reopened" | "edited" | "labeled" | "unlabeled" | "synchronize"
-                | "ready_for_review" | "converted_to_draft" | "closed"
+            "opened"
+                | "reopened"
+                | "edited"
+                | "labeled"
+                | "unlabeled"
+                | "synchronize"
+                | "ready_for_review"
+                | "converted_to_draft"
+                | "closed"
         ),
         ("github", "pull_request_review") => matches!(a, "submitted" | "edited" | "dismissed"),
-        ("github", "issues") => matches!(a, "opened" | "edited" | "labeled" | "unlabeled" | "reopened" | "closed"),
+        ("github", "issues") => matches!(
+            a,
+            "opened" | "edited" | "labeled" | "unlabeled" | "reopened" | "closed"
+        ),
         ("github", "issue_comment") => true,
         ("gitlab", "Merge Request Hook" | "Issue Hook") => true,
-        ("gitlab", "Note Hook") => f.exercises.contains("noteable_type=MergeRequest") || f.exercises.contains("noteable_type=Issue"),
+        ("gitlab", "Note Hook") => {
+            f.exercises.contains("noteable_type=MergeRequest")
+                || f.exercises.contains("noteable_type=Issue")
+        }
         _ => false,
     }
 }
@@ -70,7 +83,11 @@ fn check_against_manifest(f: &CorpusFile, event: &Event) {
     let ch = &c.change;
     let ctx = &f.file;
     if let Some(sha) = fact(f, "head.sha").or(fact(f, "last_commit")) {
-        assert!(ch.head_sha.as_deref().unwrap_or("").starts_with(sha), "{ctx}: head {:?} vs {sha}", ch.head_sha);
+        assert!(
+            ch.head_sha.as_deref().unwrap_or("").starts_with(sha),
+            "{ctx}: head {:?} vs {sha}",
+            ch.head_sha
+        );
     }
     if let Some(base) = fact(f, "base.ref") {
         assert_eq!(ch.target_branch.as_deref(), Some(base), "{ctx}");
@@ -83,7 +100,11 @@ fn check_against_manifest(f: &CorpusFile, event: &Event) {
     }
     // On notes the manifest's author_id is the note's author, not the change's.
     if let Some(id) = fact(f, "author_id").filter(|_| f.event_header != "Note Hook") {
-        assert_eq!(ch.author.id.map(|i| i.to_string()).as_deref(), Some(id), "{ctx}");
+        assert_eq!(
+            ch.author.id.map(|i| i.to_string()).as_deref(),
+            Some(id),
+            "{ctx}"
+        );
     }
     if let Some(project) = fact(f, "project") {
         assert_eq!(ch.repo.path.as_str(), project, "{ctx}");
@@ -92,7 +113,12 @@ fn check_against_manifest(f: &CorpusFile, event: &Event) {
         assert_eq!(ch.number.to_string(), iid, "{ctx}");
     }
     for prefix in ["PR #", "issue #", "!", "#"] {
-        if let Some(rest) = f.exercises.split(" | ").last().and_then(|s| s.strip_prefix(prefix)) {
+        if let Some(rest) = f
+            .exercises
+            .split(" | ")
+            .last()
+            .and_then(|s| s.strip_prefix(prefix))
+        {
             let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
             if !n.is_empty() {
                 assert_eq!(ch.number.to_string(), n, "{ctx}");
@@ -148,17 +174,35 @@ async fn every_corpus_payload_signed_right_is_accepted_and_normalized() {
         };
         let event = parse(f);
         let expected = if f.event_header == "ping" {
-            assert!(matches!(event.payload, EventPayload::Ping { .. }), "{}", f.file);
+            assert!(
+                matches!(event.payload, EventPayload::Ping { .. }),
+                "{}",
+                f.file
+            );
             (StatusCode::OK, "pong")
         } else if is_change_event(f) {
-            assert!(event.change().is_some(), "{}: expected a change event, got {:?}", f.file, event.payload);
+            assert!(
+                event.change().is_some(),
+                "{}: expected a change event, got {:?}",
+                f.file,
+                event.payload
+            );
             queued += 1;
             (StatusCode::ACCEPTED, "queued")
         } else {
-            assert!(matches!(event.payload, EventPayload::Ignored { .. }), "{}: expected ignored", f.file);
+            assert!(
+                matches!(event.payload, EventPayload::Ignored { .. }),
+                "{}: expected ignored",
+                f.file
+            );
             (StatusCode::ACCEPTED, "ignored")
         };
-        assert_eq!((status, body["status"].as_str().unwrap_or("")), expected, "{}: {body}", f.file);
+        assert_eq!(
+            (status, body["status"].as_str().unwrap_or("")),
+            expected,
+            "{}: {body}",
+            f.file
+        );
         check_against_manifest(f, &event);
         if let Some(c) = event.change() {
             let name = f.file.replace(['/', '.'], "_");
@@ -169,7 +213,10 @@ async fn every_corpus_payload_signed_right_is_accepted_and_normalized() {
     // The worker evaluates every queued change (dry run) without failing one.
     let processed = app.worker.drain().await.unwrap();
     assert_eq!(processed as i64, queued);
-    assert!(app.store.unfinished_jobs().await.unwrap().is_empty(), "no job failed");
+    assert!(
+        app.store.unfinished_jobs().await.unwrap().is_empty(),
+        "no job failed"
+    );
 }
 
 #[tokio::test]
@@ -189,37 +236,97 @@ async fn every_corpus_payload_signed_wrong_is_refused_and_nothing_is_stored() {
 #[test]
 fn actions_are_classified_as_the_forges_document_them() {
     let by_file = |name: &str| {
-        let f = corpus().into_iter().find(|f| f.file == name).expect("corpus file");
+        let f = corpus()
+            .into_iter()
+            .find(|f| f.file == name)
+            .expect("corpus file");
         parse(&f).change().map(|c| c.action)
     };
-    assert_eq!(by_file("github/pull_request.synchronize.1.json"), Some(Action::Pushed));
-    assert_eq!(by_file("github/pull_request.labeled.1.json"), Some(Action::Labeled));
-    assert_eq!(by_file("github/pull_request.converted_to_draft.1.json"), Some(Action::ConvertedToDraft));
-    assert_eq!(by_file("github/pull_request_review.dismissed.1.json"), Some(Action::Unapproved));
-    assert_eq!(by_file("github/pull_request_review.submitted.2.json"), Some(Action::Reviewed));
-    assert_eq!(by_file("gitlab/merge_request.update.11.json"), Some(Action::Pushed));
-    assert_eq!(by_file("gitlab/merge_request.update.1.json"), Some(Action::Labeled));
-    assert_eq!(by_file("gitlab/merge_request.update.4.json"), Some(Action::Edited));
-    assert_eq!(by_file("gitlab/merge_request.approved.1.json"), Some(Action::Approved));
-    assert_eq!(by_file("gitlab/merge_request.merge.1.json"), Some(Action::Merged));
-    assert_eq!(by_file("gitlab/merge_request.close.1.json"), Some(Action::Closed));
-    assert_eq!(by_file("gitlab/note.merge_request.2.json"), Some(Action::Commented));
+    assert_eq!(
+        by_file("github/pull_request.synchronize.1.json"),
+        Some(Action::Pushed)
+    );
+    assert_eq!(
+        by_file("github/pull_request.labeled.1.json"),
+        Some(Action::Labeled)
+    );
+    assert_eq!(
+        by_file("github/pull_request.converted_to_draft.1.json"),
+        Some(Action::ConvertedToDraft)
+    );
+    assert_eq!(
+        by_file("github/pull_request_review.dismissed.1.json"),
+        Some(Action::Unapproved)
+    );
+    assert_eq!(
+        by_file("github/pull_request_review.submitted.2.json"),
+        Some(Action::Reviewed)
+    );
+    assert_eq!(
+        by_file("gitlab/merge_request.update.11.json"),
+        Some(Action::Pushed)
+    );
+    assert_eq!(
+        by_file("gitlab/merge_request.update.1.json"),
+        Some(Action::Labeled)
+    );
+    assert_eq!(
+        by_file("gitlab/merge_request.update.4.json"),
+        Some(Action::Edited)
+    );
+    assert_eq!(
+        by_file("gitlab/merge_request.approved.1.json"),
+        Some(Action::Approved)
+    );
+    assert_eq!(
+        by_file("gitlab/merge_request.merge.1.json"),
+        Some(Action::Merged)
+    );
+    assert_eq!(
+        by_file("gitlab/merge_request.close.1.json"),
+        Some(Action::Closed)
+    );
+    assert_eq!(
+        by_file("gitlab/note.merge_request.2.json"),
+        Some(Action::Commented)
+    );
     assert_eq!(by_file("gitlab/note.snippet.1.json"), None);
 }
 
 #[test]
 fn label_deltas_come_from_the_event_not_the_list() {
-    let f = corpus().into_iter().find(|f| f.file == "github/pull_request.unlabeled.1.json").expect("file");
+    let f = corpus()
+        .into_iter()
+        .find(|f| f.file == "github/pull_request.unlabeled.1.json")
+        .expect("file");
     let ev = parse(&f);
     let c = ev.change().expect("change");
     assert_eq!(c.labels_removed.len(), 1);
-    assert!(!c.change.labels.contains(&c.labels_removed[0]), "removed label no longer listed");
-    let f = corpus().into_iter().find(|f| f.file == "gitlab/issue.reopen.1.json").expect("file");
+    assert!(
+        !c.change.labels.contains(&c.labels_removed[0]),
+        "removed label no longer listed"
+    );
+    let f = corpus()
+        .into_iter()
+        .find(|f| f.file == "gitlab/issue.reopen.1.json")
+        .expect("file");
     let ev = parse(&f);
     let c = ev.change().expect("change");
-    assert!(c.labels_added.is_empty(), "reopen repeats an old label delta; it is not applied now");
-    let f = corpus().into_iter().find(|f| f.file == "gitlab/merge_request.update.1.json").expect("file");
+    assert!(
+        c.labels_added.is_empty(),
+        "reopen repeats an old label delta; it is not applied now"
+    );
+    let f = corpus()
+        .into_iter()
+        .find(|f| f.file == "gitlab/merge_request.update.1.json")
+        .expect("file");
     let ev = parse(&f);
-    let added: Vec<&str> = ev.change().expect("change").labels_added.iter().map(|l| l.as_str()).collect();
+    let added: Vec<&str> = ev
+        .change()
+        .expect("change")
+        .labels_added
+        .iter()
+        .map(|l| l.as_str())
+        .collect();
     assert_eq!(added, vec!["good first issue"]);
 }

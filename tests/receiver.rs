@@ -40,7 +40,11 @@ async fn github_signatures() {
     let mut tampered = github_request("pull_request", "b", &body, GITHUB_SECRET);
     *tampered.body_mut() = Body::from([body.as_slice(), b" "].concat());
     assert_eq!(app.send(tampered).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.store.pending().await.unwrap(), 1, "only the valid delivery is stored");
+    assert_eq!(
+        app.store.pending().await.unwrap(),
+        1,
+        "only the valid delivery is stored"
+    );
 }
 
 #[tokio::test]
@@ -53,8 +57,19 @@ async fn no_secret_refuses_everything_unless_unsigned_is_allowed() {
     let body = labeled_pr();
     let (status, json) = closed.github("pull_request", "a", &body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(json["error"].as_str().unwrap().contains("no webhook secret"));
-    assert_eq!(closed.gitlab("Merge Request Hook", "b", &gitlab_mr()).await.0, StatusCode::UNAUTHORIZED);
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("no webhook secret")
+    );
+    assert_eq!(
+        closed
+            .gitlab("Merge Request Hook", "b", &gitlab_mr())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
 
     let open = TestApp::with(|s| {
         s.github_secrets = Arc::new(vec![]);
@@ -93,14 +108,45 @@ async fn gitlab_token_and_signing_token() {
             .unwrap()
     };
     let good = gitlab::sign(&key, "idem-1", now, &body);
-    assert_eq!(app.send(signed(now - 3600, gitlab::sign(&key, "idem-1", now - 3600, &body))).await.0, StatusCode::UNAUTHORIZED, "replayed an hour later");
-    assert_eq!(app.send(signed(now, gitlab::sign(b"other-key-other-key-other-key-00", "idem-1", now, &body))).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.send(signed(now, good.clone())).await.0, StatusCode::ACCEPTED);
-    assert_eq!(app.send(signed(now, good)).await.0, StatusCode::OK, "same Idempotency-Key: duplicate");
+    assert_eq!(
+        app.send(signed(
+            now - 3600,
+            gitlab::sign(&key, "idem-1", now - 3600, &body)
+        ))
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED,
+        "replayed an hour later"
+    );
+    assert_eq!(
+        app.send(signed(
+            now,
+            gitlab::sign(b"other-key-other-key-other-key-00", "idem-1", now, &body)
+        ))
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.send(signed(now, good.clone())).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        app.send(signed(now, good)).await.0,
+        StatusCode::OK,
+        "same Idempotency-Key: duplicate"
+    );
     let token_only = gitlab_request("Merge Request Hook", "x", &body, GITLAB_TOKEN);
-    assert_eq!(app.send(token_only).await.0, StatusCode::UNAUTHORIZED, "the signature is required once configured");
+    assert_eq!(
+        app.send(token_only).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the signature is required once configured"
+    );
     // A signing token as GitLab shows it decodes to the key used above.
-    let token = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(&key));
+    let token = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(&key)
+    );
     assert_eq!(gitlab::signing_key(&token).unwrap(), key);
 }
 
@@ -110,24 +156,46 @@ async fn bad_bodies_and_headers() {
     let (status, json) = app.github("pull_request", "a", b"{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(json["error"].as_str().unwrap().contains("malformed"));
-    let (status, _) = app.github("pull_request", "b", br#"{"action":"opened"}"#).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "valid JSON, not a pull_request payload");
+    let (status, _) = app
+        .github("pull_request", "b", br#"{"action":"opened"}"#)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "valid JSON, not a pull_request payload"
+    );
     let (status, _) = app.github("check_run", "c", b"[1,").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "ignored events still need JSON");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "ignored events still need JSON"
+    );
     let no_event = Request::post("/webhooks/github")
-        .header("x-hub-signature-256", changegate::server::github::sign(GITHUB_SECRET, b"{}"))
+        .header(
+            "x-hub-signature-256",
+            changegate::server::github::sign(GITHUB_SECRET, b"{}"),
+        )
         .body(Body::from("{}"))
         .unwrap();
     let (status, json) = app.send(no_event).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(json["error"].as_str().unwrap().contains("X-GitHub-Event") || json["error"].as_str().unwrap().contains("x-github-event"));
+    assert!(
+        json["error"].as_str().unwrap().contains("X-GitHub-Event")
+            || json["error"].as_str().unwrap().contains("x-github-event")
+    );
     let big = vec![b' '; 65 * 1024];
     let (status, _) = app.github("pull_request", "d", &big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let (status, json) = app.github("deployment", "e", b"{}").await;
-    assert_eq!((status, json["status"].as_str()), (StatusCode::ACCEPTED, Some("ignored")));
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("ignored"))
+    );
     let (status, json) = app.gitlab("System Hook", "f", b"{}").await;
-    assert_eq!((status, json["status"].as_str()), (StatusCode::ACCEPTED, Some("ignored")));
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("ignored"))
+    );
     assert_eq!(app.store.pending().await.unwrap(), 0);
     let health = Request::get("/healthz").body(Body::empty()).unwrap();
     assert_eq!(app.send(health).await.0, StatusCode::OK);
@@ -142,7 +210,9 @@ async fn redelivery_is_acknowledged_once_and_processed_once() {
     assert_eq!((first, second), (StatusCode::ACCEPTED, StatusCode::OK));
     assert_eq!(json["status"], "duplicate");
     // The same GUID on the other forge is another delivery.
-    let (other, _) = app.gitlab("Merge Request Hook", "same-guid", &gitlab_mr()).await;
+    let (other, _) = app
+        .gitlab("Merge Request Hook", "same-guid", &gitlab_mr())
+        .await;
     assert_eq!(other, StatusCode::ACCEPTED);
     assert_eq!(app.worker.drain().await.unwrap(), 2);
 }
@@ -152,7 +222,11 @@ async fn dry_run_worker_records_decision_and_planned_actions() {
     let app = TestApp::new().await;
     app.github("pull_request", "g1", &labeled_pr()).await;
     assert_eq!(app.worker.drain().await.unwrap(), 1);
-    let log = app.store.audit_of("github", "Codertocat/Hello-World", 2).await.unwrap();
+    let log = app
+        .store
+        .audit_of("github", "Codertocat/Hello-World", 2)
+        .await
+        .unwrap();
     let kinds: Vec<&str> = log.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds, vec!["decision", "action", "action"]);
     assert_eq!(log[0].1["verdict"], "fail");
@@ -161,7 +235,12 @@ async fn dry_run_worker_records_decision_and_planned_actions() {
     assert_eq!(log[1].1["planned"]["state"], "failure");
     assert_eq!(log[1].1["dry_run"], true);
     assert_eq!(log[2].1["planned"]["action"], "upsert_comment");
-    assert!(log[2].1["planned"]["body"].as_str().unwrap().contains("CMT::Comprehensive"));
+    assert!(
+        log[2].1["planned"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("CMT::Comprehensive")
+    );
 }
 
 #[tokio::test]
@@ -171,20 +250,41 @@ async fn events_of_one_change_run_in_order_one_at_a_time() {
     for i in 0..3 {
         app.github("pull_request", &format!("o{i}"), &body).await;
     }
-    let first = app.store.claim(std::time::Duration::from_secs(60)).await.unwrap().expect("a job");
+    let first = app
+        .store
+        .claim(std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("a job");
     assert!(
-        app.store.claim(std::time::Duration::from_secs(60)).await.unwrap().is_none(),
+        app.store
+            .claim(std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none(),
         "the change's next event waits while the first runs"
     );
     app.store.complete(first.id).await.unwrap();
-    let second = app.store.claim(std::time::Duration::from_secs(60)).await.unwrap().expect("next job");
+    let second = app
+        .store
+        .claim(std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("next job");
     assert!(second.id > first.id);
     // A job whose lease ran out (its worker died) is taken again.
-    let expired = app.store.claim(std::time::Duration::from_secs(0)).await.unwrap();
+    let expired = app
+        .store
+        .claim(std::time::Duration::from_secs(0))
+        .await
+        .unwrap();
     assert!(expired.is_none(), "second is still leased");
     app.store.fail(second.id, "boom", None).await.unwrap();
     let jobs = app.store.unfinished_jobs().await.unwrap();
     assert_eq!(jobs.iter().filter(|j| j.state == "failed").count(), 1);
     assert!(app.store.retry(second.id).await.unwrap());
-    assert!(!app.store.retry(second.id).await.unwrap(), "only failed jobs are retried");
+    assert!(
+        !app.store.retry(second.id).await.unwrap(),
+        "only failed jobs are retried"
+    );
 }

@@ -12,12 +12,25 @@ use proptest::test_runner::{Config, TestRunner};
 use std::sync::Arc;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 const EVENTS: &[&str] = &[
-    "pull_request", "pull_request_review", "issues", "issue_comment", "ping", "push",
-    "Merge Request Hook", "Issue Hook", "Note Hook", "Confidential Note Hook", "Push Hook", "",
+    "pull_request",
+    "pull_request_review",
+    "issues",
+    "issue_comment",
+    "ping",
+    "push",
+    "Merge Request Hook",
+    "Issue Hook",
+    "Note Hook",
+    "Confidential Note Hook",
+    "Push Hook",
+    "",
 ];
 
 /// Replaces the value at a random path of a JSON document with another type.
@@ -28,7 +41,11 @@ fn mutate(v: &mut serde_json::Value, choices: &[u8], replacement: &serde_json::V
     };
     match v {
         serde_json::Value::Object(m) if !m.is_empty() => {
-            let key = m.keys().nth(*c as usize % m.len()).cloned().unwrap_or_default();
+            let key = m
+                .keys()
+                .nth(*c as usize % m.len())
+                .cloned()
+                .unwrap_or_default();
             if let Some(child) = m.get_mut(&key) {
                 mutate(child, rest, replacement);
             }
@@ -63,19 +80,45 @@ fn mutated_corpus_payloads_never_panic() {
         s.allow_unsigned = true;
     }));
     let files = corpus();
-    let mut runner = TestRunner::new(Config { cases: 400, ..Config::default() });
-    let strategy = (0..files.len(), proptest::collection::vec(any::<u8>(), 1..6), any_json());
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        ..Config::default()
+    });
+    let strategy = (
+        0..files.len(),
+        proptest::collection::vec(any::<u8>(), 1..6),
+        any_json(),
+    );
     runner
         .run(&strategy, |(i, path, replacement)| {
             let f = &files[i];
-            let mut doc: serde_json::Value = serde_json::from_slice(&f.body).expect("corpus is JSON");
+            let mut doc: serde_json::Value =
+                serde_json::from_slice(&f.body).expect("corpus is JSON");
             mutate(&mut doc, &path, &replacement);
             let body = serde_json::to_vec(&doc).expect("json");
-            let uri = if f.forge == "github" { "/webhooks/github" } else { "/webhooks/gitlab" };
-            let header = if f.forge == "github" { "x-github-event" } else { "x-gitlab-event" };
-            let req = Request::post(uri).header(header, &f.event_header).body(Body::from(body)).expect("req");
+            let uri = if f.forge == "github" {
+                "/webhooks/github"
+            } else {
+                "/webhooks/gitlab"
+            };
+            let header = if f.forge == "github" {
+                "x-github-event"
+            } else {
+                "x-gitlab-event"
+            };
+            let req = Request::post(uri)
+                .header(header, &f.event_header)
+                .body(Body::from(body))
+                .expect("req");
             let (status, _) = rt.block_on(app.send(req));
-            prop_assert!(matches!(status, StatusCode::OK | StatusCode::ACCEPTED | StatusCode::BAD_REQUEST), "{}: {status}", f.file);
+            prop_assert!(
+                matches!(
+                    status,
+                    StatusCode::OK | StatusCode::ACCEPTED | StatusCode::BAD_REQUEST
+                ),
+                "{}: {status}",
+                f.file
+            );
             Ok(())
         })
         .expect("no panic and documented answers");
@@ -87,7 +130,10 @@ fn mutated_corpus_payloads_never_panic() {
 fn arbitrary_bodies_and_headers_never_panic() {
     let rt = runtime();
     let app = rt.block_on(TestApp::new());
-    let mut runner = TestRunner::new(Config { cases: 400, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        ..Config::default()
+    });
     let strategy = (
         proptest::collection::vec(any::<u8>(), 0..512),
         proptest::sample::select(EVENTS),
@@ -116,11 +162,23 @@ fn arbitrary_bodies_and_headers_never_panic() {
         .expect("no panic");
     // Correctly signed garbage gets 400 (or 202 when the event is ignored and the body is JSON).
     runner
-        .run(&(proptest::collection::vec(any::<u8>(), 0..256), proptest::sample::select(EVENTS)), |(body, event)| {
-            let (status, _) = rt.block_on(app.github(event, "d", &body));
-            prop_assert!(matches!(status, StatusCode::OK | StatusCode::ACCEPTED | StatusCode::BAD_REQUEST), "{status}");
-            Ok(())
-        })
+        .run(
+            &(
+                proptest::collection::vec(any::<u8>(), 0..256),
+                proptest::sample::select(EVENTS),
+            ),
+            |(body, event)| {
+                let (status, _) = rt.block_on(app.github(event, "d", &body));
+                prop_assert!(
+                    matches!(
+                        status,
+                        StatusCode::OK | StatusCode::ACCEPTED | StatusCode::BAD_REQUEST
+                    ),
+                    "{status}"
+                );
+                Ok(())
+            },
+        )
         .expect("no panic");
 }
 
@@ -128,7 +186,10 @@ fn arbitrary_bodies_and_headers_never_panic() {
 fn arbitrary_rules_files_never_panic() {
     let shipped = include_str!("../rules.yaml");
     let lines: Vec<&str> = shipped.lines().collect();
-    let mut runner = TestRunner::new(Config { cases: 600, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 600,
+        ..Config::default()
+    });
     let strategy = (0..lines.len(), 0..lines.len(), 0u8..4, ".{0,12}");
     runner
         .run(&strategy, |(a, b, op, text)| {

@@ -164,7 +164,11 @@ fn label_finding(rules: &Rules, snap: &Snapshot, a: &Approval, labels: &[Label])
             a.label
         ));
     };
-    if snap.bot.as_ref().is_some_and(|b| b.same_as(&ev.actor) == Some(true)) {
+    if snap
+        .bot
+        .as_ref()
+        .is_some_and(|b| b.same_as(&ev.actor) == Some(true))
+    {
         return LabelFinding::ByBot;
     }
     let who = ev.actor.mention();
@@ -242,21 +246,30 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
 /// Static members answer at once; otherwise what the forge said, if it was asked.
 pub(crate) fn is_member(snap: &Snapshot, group: &ApproverGroup, user: &User) -> Option<bool> {
     let name = user.username.as_deref().unwrap_or("");
-    if group.users(snap.change.forge).iter().any(|u| u.eq_ignore_ascii_case(name)) {
+    if group
+        .users(snap.change.forge)
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(name))
+    {
         return Some(true);
     }
     if let Some(answer) = snap.memberships.get(&group.name, user) {
         return Some(answer);
     }
     // With no forge team for this forge, the static list is the whole group.
-    group.team(snap.change.forge, &snap.change.repo.path).is_none().then_some(false)
+    group
+        .team(snap.change.forge, &snap.change.repo.path)
+        .is_none()
+        .then_some(false)
 }
 
 /// Users whose membership the evaluator will ask about, per group (for the worker to look up).
 pub fn membership_questions(rules: &Rules, snap: &Snapshot) -> Vec<(String, User)> {
     let mut out: Vec<(String, User)> = vec![];
     for a in &rules.approvals {
-        let Some(group) = rules.group(&a.approvers) else { continue };
+        let Some(group) = rules.group(&a.approvers) else {
+            continue;
+        };
         let mut people: Vec<User> = snap
             .label_events
             .iter()
@@ -264,10 +277,17 @@ pub fn membership_questions(rules: &Rules, snap: &Snapshot) -> Vec<(String, User
             .map(|e| e.actor.clone())
             .collect();
         if a.native_approvals {
-            people.extend(snap.reviews.iter().filter(|r| r.approved).map(|r| r.reviewer.clone()));
+            people.extend(
+                snap.reviews
+                    .iter()
+                    .filter(|r| r.approved)
+                    .map(|r| r.reviewer.clone()),
+            );
         }
         for p in people {
-            let asked = out.iter().any(|(g, u)| g == &group.name && u.same_as(&p) == Some(true));
+            let asked = out
+                .iter()
+                .any(|(g, u)| g == &group.name && u.same_as(&p) == Some(true));
             if !asked && is_member(snap, group, &p).is_none() {
                 out.push((group.name.clone(), p));
             }
@@ -276,10 +296,17 @@ pub fn membership_questions(rules: &Rules, snap: &Snapshot) -> Vec<(String, User
     out
 }
 
-pub(super) fn checklist_item(rules: &Rules, snap: &Snapshot, a: &Approval, o: &ApprovalOutcome) -> ChecklistItem {
+pub(super) fn checklist_item(
+    rules: &Rules,
+    snap: &Snapshot,
+    a: &Approval,
+    o: &ApprovalOutcome,
+) -> ChecklistItem {
     let (met, detail) = match &o.state {
         ApprovalState::Met { by, at, via } => {
-            let when = at.map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+            let when = at
+                .map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
             let how = match via {
                 Via::Label => String::new(),
                 Via::NativeApproval => " (approved the merge request)".to_string(),
@@ -291,9 +318,19 @@ pub(super) fn checklist_item(rules: &Rules, snap: &Snapshot, a: &Approval, o: &A
         ApprovalState::Unverified { reason } => (false, reason.clone()),
     };
     let next_step = (!met).then(|| {
-        let who = rules.group(&a.approvers).map(|g| who(snap, g)).unwrap_or_default();
-        let native = if a.native_approvals { " (or approves the merge request)" } else { "" };
-        format!("{who}, other than the author, applies `{}`{native}.", a.label)
+        let who = rules
+            .group(&a.approvers)
+            .map(|g| who(snap, g))
+            .unwrap_or_default();
+        let native = if a.native_approvals {
+            " (or approves the merge request)"
+        } else {
+            ""
+        };
+        format!(
+            "{who}, other than the author, applies `{}`{native}.",
+            a.label
+        )
     });
     ChecklistItem {
         title: a.title.clone(),

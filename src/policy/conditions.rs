@@ -41,7 +41,7 @@ pub fn holds(c: &Condition, f: &Facts) -> bool {
         && !c.not_approved.iter().any(|a| f.is_approved(a))
         && (c.target_branch.is_empty() || target_matches(&c.target_branch, f.change))
         && (c.author.is_empty() || f.author_is(&c.author))
-        && !(!c.not_author.is_empty() && f.author_is(&c.not_author))
+        && !f.author_is(&c.not_author)
         && c.draft.is_none_or(|d| d == f.change.draft)
 }
 

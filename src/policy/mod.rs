@@ -37,7 +37,10 @@ pub struct Memberships(HashMap<String, HashMap<String, bool>>);
 impl Memberships {
     pub fn set(&mut self, group: &str, user: &User, member: bool) {
         if let Some(key) = user_key(user) {
-            self.0.entry(group.to_string()).or_default().insert(key, member);
+            self.0
+                .entry(group.to_string())
+                .or_default()
+                .insert(key, member);
         }
     }
 
@@ -81,7 +84,12 @@ impl Snapshot {
                 at: Some(now),
             })
             .collect();
-        let reviews = event.review.iter().filter(|r| r.approved).cloned().collect();
+        let reviews = event
+            .review
+            .iter()
+            .filter(|r| r.approved)
+            .cloned()
+            .collect();
         let last_push = event.previous_head_sha.as_ref().map(|_| Push {
             sha: event.change.head_sha.clone(),
             at: Some(now),
@@ -212,10 +220,20 @@ pub fn evaluate(rules: &Rules, snap: &Snapshot) -> Decision {
             (ApprovalState::Invalid { reason }, Some(a)) => {
                 set.remove(&a.label, reason.clone());
                 if let Some(p) = &a.pending_label {
-                    set.add(p, format!("`{}` was removed: approval still needed", a.label));
+                    set.add(
+                        p,
+                        format!("`{}` was removed: approval still needed", a.label),
+                    );
                 }
             }
-            (ApprovalState::Met { via: Via::NativeApproval, by, .. }, Some(a)) => {
+            (
+                ApprovalState::Met {
+                    via: Via::NativeApproval,
+                    by,
+                    ..
+                },
+                Some(a),
+            ) => {
                 set.add(&a.label, format!("native approval by {}", by.mention()));
                 if let Some(p) = &a.pending_label {
                     set.remove(p, format!("`{}` is given", a.label));
@@ -268,7 +286,9 @@ fn apply_rules(
             (msg, true) => checklist.push(ChecklistItem {
                 title: rule.title.clone(),
                 met: false,
-                detail: msg.clone().unwrap_or_else(|| "required before merge".to_string()),
+                detail: msg
+                    .clone()
+                    .unwrap_or_else(|| "required before merge".to_string()),
                 next_step: None,
             }),
             (Some(msg), false) => notes.push(msg.clone()),
@@ -276,12 +296,19 @@ fn apply_rules(
         }
     }
     for name in &required {
-        if let (Some(o), Some(a)) = (outcomes.iter().find(|o| &o.name == name), rules.approval(name)) {
+        if let (Some(o), Some(a)) = (
+            outcomes.iter().find(|o| &o.name == name),
+            rules.approval(name),
+        ) {
             checklist.push(approvals::checklist_item(rules, snap, a, o));
         }
     }
     let failing: Vec<&ChecklistItem> = checklist.iter().filter(|i| !i.met).collect();
-    let verdict = if failing.is_empty() { Verdict::Pass } else { Verdict::Fail };
+    let verdict = if failing.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
     let summary = summary(&failing);
     Decision {
         verdict,
@@ -330,11 +357,23 @@ fn one_value_per_scope(rules: &Rules, snap: &Snapshot, set: &mut LabelSet) {
         let keep = present
             .iter()
             .enumerate()
-            .max_by_key(|(i, l)| (last_applied(snap, l).map(|e| e.at), last_applied(snap, l).is_some(), *i))
+            .max_by_key(|(i, l)| {
+                (
+                    last_applied(snap, l).map(|e| e.at),
+                    last_applied(snap, l).is_some(),
+                    *i,
+                )
+            })
             .map(|(_, l)| l.clone());
         if let Some(keep) = keep {
             for l in present.iter().filter(|l| **l != keep) {
-                set.remove(l, format!("only one `{}::` label may stand; `{keep}` was applied last", scope.name));
+                set.remove(
+                    l,
+                    format!(
+                        "only one `{}::` label may stand; `{keep}` was applied last",
+                        scope.name
+                    ),
+                );
             }
         }
     }
@@ -342,7 +381,10 @@ fn one_value_per_scope(rules: &Rules, snap: &Snapshot, set: &mut LabelSet) {
 
 /// The latest event that applied `label`, if the history has one.
 pub(crate) fn last_applied<'a>(snap: &'a Snapshot, label: &Label) -> Option<&'a LabelEvent> {
-    snap.label_events.iter().rev().find(|e| e.added && &e.label == label)
+    snap.label_events
+        .iter()
+        .rev()
+        .find(|e| e.added && &e.label == label)
 }
 
 /// Whether a change is a merge request (the only kind that carries a commit status).

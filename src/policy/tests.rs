@@ -6,13 +6,16 @@ use crate::model::{ChangeState, Forge, Repo, RepoPath};
 use chrono::TimeZone;
 
 fn shipped() -> Rules {
-    crate::rules::parse("rules.yaml", include_str!("../../rules.yaml")).expect("shipped rules are valid")
+    crate::rules::parse("rules.yaml", include_str!("../../rules.yaml"))
+        .expect("shipped rules are valid")
 }
 
 const HEAD: &str = "1111111111111111111111111111111111111111";
 
 fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 2, 10, minute, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 11, 2, 10, minute, 0)
+        .single()
+        .expect("valid time")
 }
 
 /// A GitHub pull request in `acme/platypus` by `alice`, with labels applied by the given
@@ -29,7 +32,10 @@ impl Case {
     fn kind(kind: ChangeKind) -> Self {
         let change = Change {
             forge: Forge::Github,
-            repo: Repo { path: RepoPath::new("acme/platypus"), id: Some(1) },
+            repo: Repo {
+                path: RepoPath::new("acme/platypus"),
+                id: Some(1),
+            },
             kind,
             number: 7,
             title: "Change".into(),
@@ -54,7 +60,11 @@ impl Case {
         ] {
             memberships.set(group, &User::named(user), true);
         }
-        for (group, user) in [("business-owners", "eve"), ("integrations-team", "eve"), ("bt-integration-managers", "eve")] {
+        for (group, user) in [
+            ("business-owners", "eve"),
+            ("integrations-team", "eve"),
+            ("bt-integration-managers", "eve"),
+        ] {
             memberships.set(group, &User::named(user), false);
         }
         Case {
@@ -92,7 +102,10 @@ impl Case {
     }
 
     fn push(mut self, minute: u32) -> Self {
-        self.snap.last_push = Some(Push { sha: Some(HEAD.into()), at: Some(at(minute)) });
+        self.snap.last_push = Some(Push {
+            sha: Some(HEAD.into()),
+            at: Some(at(minute)),
+        });
         self
     }
 
@@ -114,11 +127,19 @@ fn removed(d: &Decision) -> Vec<&str> {
 }
 
 fn state<'a>(d: &'a Decision, name: &str) -> &'a ApprovalState {
-    &d.approvals.iter().find(|o| o.name == name).expect("approval assessed").state
+    &d.approvals
+        .iter()
+        .find(|o| o.name == name)
+        .expect("approval assessed")
+        .state
 }
 
 fn unmet_titles(d: &Decision) -> Vec<&str> {
-    d.checklist.iter().filter(|i| !i.met).map(|i| i.title.as_str()).collect()
+    d.checklist
+        .iter()
+        .filter(|i| !i.met)
+        .map(|i| i.title.as_str())
+        .collect()
 }
 
 #[test]
@@ -128,8 +149,17 @@ fn unclassified_change_fails_and_asks_for_a_cmt_label() {
     assert_eq!(d.matched_rules, vec!["classify"]);
     let item = &d.checklist[0];
     assert_eq!(item.title, "Classify the change");
-    for value in ["CMT::Minor", "CMT::Standard", "CMT::Comprehensive", "CMT::Emergency"] {
-        assert!(item.detail.contains(value), "{value} missing from {}", item.detail);
+    for value in [
+        "CMT::Minor",
+        "CMT::Standard",
+        "CMT::Comprehensive",
+        "CMT::Emergency",
+    ] {
+        assert!(
+            item.detail.contains(value),
+            "{value} missing from {}",
+            item.detail
+        );
     }
     assert_eq!(d.summary, "Missing: Classify the change");
     assert!(d.add_labels.is_empty() && d.remove_labels.is_empty());
@@ -143,14 +173,44 @@ fn approval_matrix_rows() {
     let mgr = ("BT Integration Manager::Approved", "mona");
     type Row<'a> = (&'a str, Vec<(&'a str, &'a str)>, Verdict, Vec<&'a str>);
     let rows: Vec<Row> = vec![
-        ("CMT::Minor", vec![], Verdict::Fail, vec!["BT Integration Manager approval"]),
+        (
+            "CMT::Minor",
+            vec![],
+            Verdict::Fail,
+            vec!["BT Integration Manager approval"],
+        ),
         ("CMT::Minor", vec![mgr], Verdict::Pass, vec![]),
-        ("CMT::Standard", vec![mgr], Verdict::Fail, vec!["Peer review"]),
-        ("CMT::Standard", vec![peer], Verdict::Fail, vec!["BT Integration Manager approval"]),
+        (
+            "CMT::Standard",
+            vec![mgr],
+            Verdict::Fail,
+            vec!["Peer review"],
+        ),
+        (
+            "CMT::Standard",
+            vec![peer],
+            Verdict::Fail,
+            vec!["BT Integration Manager approval"],
+        ),
         ("CMT::Standard", vec![peer, mgr], Verdict::Pass, vec![]),
-        ("CMT::Comprehensive", vec![peer, mgr], Verdict::Fail, vec!["Business owner approval"]),
-        ("CMT::Comprehensive", vec![bo, mgr], Verdict::Fail, vec!["Peer review"]),
-        ("CMT::Comprehensive", vec![bo, peer, mgr], Verdict::Pass, vec![]),
+        (
+            "CMT::Comprehensive",
+            vec![peer, mgr],
+            Verdict::Fail,
+            vec!["Business owner approval"],
+        ),
+        (
+            "CMT::Comprehensive",
+            vec![bo, mgr],
+            Verdict::Fail,
+            vec!["Peer review"],
+        ),
+        (
+            "CMT::Comprehensive",
+            vec![bo, peer, mgr],
+            Verdict::Pass,
+            vec![],
+        ),
         ("CMT::Emergency", vec![], Verdict::Pass, vec![]),
     ];
     for (cmt, approvals, verdict, unmet) in rows {
@@ -169,7 +229,11 @@ fn emergency_passes_with_a_note_about_approvals_owed_after_merge() {
     let d = Case::mr().label("CMT::Emergency", "alice", 0).eval();
     assert_eq!(d.verdict, Verdict::Pass);
     assert!(d.checklist.is_empty());
-    assert!(d.notes.iter().any(|n| n.contains("24 hours")), "{:?}", d.notes);
+    assert!(
+        d.notes.iter().any(|n| n.contains("24 hours")),
+        "{:?}",
+        d.notes
+    );
 }
 
 #[test]
@@ -178,70 +242,139 @@ fn comprehensive_without_business_owner_label_gets_needs_approval() {
     assert_eq!(added(&d), vec!["Business Owner Approval::Needs Approval"]);
     let with_label = Case::mr()
         .label("CMT::Comprehensive", "alice", 0)
-        .label("Business Owner Approval::Needs Approval", "changegate[bot]", 1)
+        .label(
+            "Business Owner Approval::Needs Approval",
+            "changegate[bot]",
+            1,
+        )
         .eval();
     assert!(added(&with_label).is_empty());
 }
 
 #[test]
 fn valid_peer_approval_asks_the_manager_next() {
-    let d = Case::mr().label("CMT::Standard", "alice", 0).label("Peer Approval::Approved", "peter", 1).eval();
+    let d = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .label("Peer Approval::Approved", "peter", 1)
+        .eval();
     assert_eq!(added(&d), vec!["BT Integration Manager::Needs Approval"]);
     // An invalid peer approval does not move the change on.
-    let d = Case::mr().label("CMT::Standard", "alice", 0).label("Peer Approval::Approved", "eve", 1).eval();
+    let d = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .label("Peer Approval::Approved", "eve", 1)
+        .eval();
     assert_eq!(added(&d), vec!["Peer Approval::Needs Approval"]);
 }
 
 #[test]
 fn approval_by_the_author_is_removed_and_pending_put_back() {
     // alice is in integrations-team but authored the change.
-    let d = Case::mr().label("CMT::Standard", "alice", 0).label("Peer Approval::Approved", "alice", 1).eval();
+    let d = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .label("Peer Approval::Approved", "alice", 1)
+        .eval();
     assert_eq!(d.verdict, Verdict::Fail);
     assert_eq!(removed(&d), vec!["Peer Approval::Approved"]);
     assert_eq!(added(&d), vec!["Peer Approval::Needs Approval"]);
-    let ApprovalState::Invalid { reason } = state(&d, "peer") else { panic!("expected invalid") };
-    assert!(reason.contains("@alice") && reason.contains("author"), "{reason}");
-    let item = d.checklist.iter().find(|i| i.title == "Peer review").expect("peer item");
+    let ApprovalState::Invalid { reason } = state(&d, "peer") else {
+        panic!("expected invalid")
+    };
+    assert!(
+        reason.contains("@alice") && reason.contains("author"),
+        "{reason}"
+    );
+    let item = d
+        .checklist
+        .iter()
+        .find(|i| i.title == "Peer review")
+        .expect("peer item");
     assert!(item.detail.contains("removed"));
-    assert!(item.next_step.as_deref().unwrap_or("").contains("@acme/integrations-team"));
+    assert!(
+        item.next_step
+            .as_deref()
+            .unwrap_or("")
+            .contains("@acme/integrations-team")
+    );
 }
 
 #[test]
 fn approval_by_a_non_member_is_removed() {
-    let d = Case::mr().label("CMT::Minor", "alice", 0).label("BT Integration Manager::Approved", "eve", 1).eval();
+    let d = Case::mr()
+        .label("CMT::Minor", "alice", 0)
+        .label("BT Integration Manager::Approved", "eve", 1)
+        .eval();
     assert_eq!(removed(&d), vec!["BT Integration Manager::Approved"]);
     assert_eq!(added(&d), vec!["BT Integration Manager::Needs Approval"]);
-    let ApprovalState::Invalid { reason } = state(&d, "manager") else { panic!("expected invalid") };
-    assert!(reason.contains("@eve") && reason.contains("bt-integration-managers"), "{reason}");
+    let ApprovalState::Invalid { reason } = state(&d, "manager") else {
+        panic!("expected invalid")
+    };
+    assert!(
+        reason.contains("@eve") && reason.contains("bt-integration-managers"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn unknown_membership_or_applier_blocks_without_removing() {
-    let d = Case::mr().label("CMT::Minor", "alice", 0).label("BT Integration Manager::Approved", "stranger", 1).eval();
+    let d = Case::mr()
+        .label("CMT::Minor", "alice", 0)
+        .label("BT Integration Manager::Approved", "stranger", 1)
+        .eval();
     assert_eq!(d.verdict, Verdict::Fail);
     assert!(d.remove_labels.is_empty());
-    assert!(matches!(state(&d, "manager"), ApprovalState::Unverified { .. }));
+    assert!(matches!(
+        state(&d, "manager"),
+        ApprovalState::Unverified { .. }
+    ));
 
     let mut case = Case::mr().label("CMT::Minor", "alice", 0);
-    case.snap.change.labels.push(Label::new("BT Integration Manager::Approved"));
+    case.snap
+        .change
+        .labels
+        .push(Label::new("BT Integration Manager::Approved"));
     let d = case.eval();
-    assert!(matches!(state(&d, "manager"), ApprovalState::Unverified { .. }));
+    assert!(matches!(
+        state(&d, "manager"),
+        ApprovalState::Unverified { .. }
+    ));
     assert!(d.remove_labels.is_empty());
 }
 
 #[test]
 fn native_approval_by_a_peer_counts_and_the_bot_applies_the_label() {
-    let d = Case::mr().label("CMT::Standard", "alice", 0).review("pam", HEAD, 1).eval();
-    assert!(matches!(state(&d, "peer"), ApprovalState::Met { via: Via::NativeApproval, .. }));
-    assert_eq!(added(&d), vec!["Peer Approval::Approved", "BT Integration Manager::Needs Approval"]);
-    let item = d.checklist.iter().find(|i| i.title == "Peer review").expect("peer item");
+    let d = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .review("pam", HEAD, 1)
+        .eval();
+    assert!(matches!(
+        state(&d, "peer"),
+        ApprovalState::Met {
+            via: Via::NativeApproval,
+            ..
+        }
+    ));
+    assert_eq!(
+        added(&d),
+        vec![
+            "Peer Approval::Approved",
+            "BT Integration Manager::Needs Approval"
+        ]
+    );
+    let item = d
+        .checklist
+        .iter()
+        .find(|i| i.title == "Peer review")
+        .expect("peer item");
     assert!(item.met && item.detail.contains("@pam"), "{}", item.detail);
 }
 
 #[test]
 fn native_approvals_that_do_not_count() {
     for (who, sha) in [("alice", HEAD), ("eve", HEAD), ("pam", "0000000")] {
-        let d = Case::mr().label("CMT::Standard", "alice", 0).review(who, sha, 1).eval();
+        let d = Case::mr()
+            .label("CMT::Standard", "alice", 0)
+            .review(who, sha, 1)
+            .eval();
         assert_eq!(*state(&d, "peer"), ApprovalState::Missing, "{who} on {sha}");
         assert!(added(&d).is_empty());
     }
@@ -276,7 +409,9 @@ fn one_person_fills_one_role() {
         .label("BT Integration Manager::Approved", "peter", 2)
         .eval();
     assert!(with_met(&d, "peer"));
-    let ApprovalState::Invalid { reason } = state(&d, "manager") else { panic!("expected invalid") };
+    let ApprovalState::Invalid { reason } = state(&d, "manager") else {
+        panic!("expected invalid")
+    };
     assert!(reason.contains("Peer review"), "{reason}");
     assert_eq!(removed(&d), vec!["BT Integration Manager::Approved"]);
     assert_eq!(d.verdict, Verdict::Fail);
@@ -292,7 +427,8 @@ fn one_person_fills_one_role() {
 
 #[test]
 fn distinct_approvers_can_be_switched_off() {
-    let text = include_str!("../../rules.yaml").replace("distinct_approvers: true", "distinct_approvers: false");
+    let text = include_str!("../../rules.yaml")
+        .replace("distinct_approvers: true", "distinct_approvers: false");
     let rules = crate::rules::parse("r.yaml", &text).expect("valid");
     let d = Case::mr()
         .label("CMT::Standard", "alice", 0)
@@ -310,7 +446,9 @@ fn push_after_peer_approval_resets_it_but_not_the_manager() {
         .label("BT Integration Manager::Approved", "mona", 2)
         .push(3)
         .eval();
-    let ApprovalState::Invalid { reason } = state(&d, "peer") else { panic!("expected invalid") };
+    let ApprovalState::Invalid { reason } = state(&d, "peer") else {
+        panic!("expected invalid")
+    };
     assert!(reason.contains("1111111"), "{reason}");
     assert_eq!(removed(&d), vec!["Peer Approval::Approved"]);
     assert_eq!(added(&d), vec!["Peer Approval::Needs Approval"]);
@@ -327,7 +465,10 @@ fn push_after_peer_approval_resets_it_but_not_the_manager() {
 
 #[test]
 fn two_values_of_a_scope_keep_the_one_applied_last() {
-    let d = Case::mr().label("CMT::Emergency", "alice", 5).label("CMT::Minor", "alice", 1).eval();
+    let d = Case::mr()
+        .label("CMT::Emergency", "alice", 5)
+        .label("CMT::Minor", "alice", 1)
+        .eval();
     assert_eq!(removed(&d), vec!["CMT::Minor"]);
     assert!(d.remove_labels[0].reason.contains("CMT::Emergency"));
     assert_eq!(d.verdict, Verdict::Pass, "evaluated as an emergency");
@@ -349,7 +490,9 @@ fn issues_are_enforced_only_when_classified() {
     let d = Case::kind(ChangeKind::Issue).eval();
     assert_eq!(d.verdict, Verdict::NotEnforced);
     assert!(d.checklist.is_empty() && d.add_labels.is_empty());
-    let d = Case::kind(ChangeKind::Issue).label("CMT::Comprehensive", "alice", 0).eval();
+    let d = Case::kind(ChangeKind::Issue)
+        .label("CMT::Comprehensive", "alice", 0)
+        .eval();
     assert_eq!(d.verdict, Verdict::Fail);
     assert_eq!(added(&d), vec!["Business Owner Approval::Needs Approval"]);
     assert!(!has_status(&Case::kind(ChangeKind::Issue).snap.change));
@@ -374,7 +517,9 @@ fn every_condition_kind() {
     let issue = Case::kind(ChangeKind::Issue);
     assert!(blocks(&rule("{kind: merge_request}"), &mr));
     assert!(!blocks(&rule("{kind: merge_request}"), &issue));
-    let labelled = Case::mr().label("bug", "alice", 0).label("CMT::Minor", "alice", 1);
+    let labelled = Case::mr()
+        .label("bug", "alice", 0)
+        .label("CMT::Minor", "alice", 1);
     assert!(blocks(&rule("{labels: [bug, \"CMT::Minor\"]}"), &labelled));
     assert!(!blocks(&rule("{labels: [bug, other]}"), &labelled));
     assert!(blocks(&rule("{any_labels: [other, bug]}"), &labelled));
@@ -385,7 +530,10 @@ fn every_condition_kind() {
     assert!(!blocks(&rule("{no_scope: [CMT]}"), &labelled));
     assert!(blocks(&rule("{target_branch: [\"ma*\"]}"), &mr));
     assert!(!blocks(&rule("{target_branch: [\"release/*\"]}"), &mr));
-    assert!(!blocks(&rule("{target_branch: [\"*\"]}"), &issue_without_branch()));
+    assert!(!blocks(
+        &rule("{target_branch: [\"*\"]}"),
+        &issue_without_branch()
+    ));
     assert!(blocks(&rule("{author: [ALICE]}"), &mr));
     assert!(!blocks(&rule("{not_author: [alice]}"), &mr));
     assert!(blocks(&rule("{not_author: [bob]}"), &mr));
@@ -394,7 +542,10 @@ fn every_condition_kind() {
     let approved = Case::mr().label("X::Approved", "mona", 0);
     assert!(blocks(&rule("{approved: [m]}"), &approved));
     assert!(!blocks(&rule("{not_approved: [m]}"), &approved));
-    assert!(!blocks(&rule("{approved: [m]}"), &Case::mr().label("X::Approved", "alice", 0)));
+    assert!(!blocks(
+        &rule("{approved: [m]}"),
+        &Case::mr().label("X::Approved", "alice", 0)
+    ));
 }
 
 fn issue_without_branch() -> Case {
@@ -411,10 +562,15 @@ fn static_members_need_no_lookup_and_others_are_not_members() {
     // With no team on this forge, the static list is the whole group: no lookup needed.
     let by_zed = Case::mr().label("X::Approved", "zed", 0);
     assert!(membership_questions(&rules, &by_zed.snap).is_empty());
-    assert!(matches!(state(&by_zed.eval_with(&rules), "m"), ApprovalState::Invalid { .. }));
+    assert!(matches!(
+        state(&by_zed.eval_with(&rules), "m"),
+        ApprovalState::Invalid { .. }
+    ));
     // With a team, unknown people are questions for the forge.
     let shipped = shipped();
-    let case = Case::mr().label("Peer Approval::Approved", "zed", 0).review("yan", HEAD, 1);
+    let case = Case::mr()
+        .label("Peer Approval::Approved", "zed", 0)
+        .review("yan", HEAD, 1);
     let asked: Vec<(String, Option<String>)> = membership_questions(&shipped, &case.snap)
         .into_iter()
         .map(|(g, u)| (g, u.username))
@@ -444,11 +600,16 @@ fn rules_apply_in_order_and_remove_labels() {
 #[test]
 fn status_summary_fits_github_limit() {
     let long = "x".repeat(200);
-    let rules = custom(&format!("  - name: r\n    block: true\n    title: {long}\n"));
+    let rules = custom(&format!(
+        "  - name: r\n    block: true\n    title: {long}\n"
+    ));
     let d = Case::mr().eval_with(&rules);
     assert!(d.summary.chars().count() <= 140);
     assert!(d.summary.starts_with("Missing: "));
-    assert_eq!(Case::mr().label("CMT::Emergency", "a", 0).eval().summary, "All change-management requirements are met");
+    assert_eq!(
+        Case::mr().label("CMT::Emergency", "a", 0).eval().summary,
+        "All change-management requirements are met"
+    );
 }
 
 #[test]

@@ -79,7 +79,10 @@ impl ApproverGroup {
     pub fn team(&self, forge: Forge, repo: &RepoPath) -> Option<TeamRef> {
         match forge {
             Forge::Github => {
-                let full = self.github_team.as_ref()?.replace("{owner}", repo.top_level());
+                let full = self
+                    .github_team
+                    .as_ref()?
+                    .replace("{owner}", repo.top_level());
                 let (org, slug) = full.split_once('/')?;
                 Some(TeamRef::GithubTeam {
                     org: org.to_string(),

@@ -8,7 +8,11 @@ const HEAD: &str = "version: 1\nenforce:\n  - kind: merge_request\nscopes:\n  - 
 fn problems(rest: &str) -> Vec<String> {
     match parse("r.yaml", &format!("{HEAD}{rest}")) {
         Ok(_) => vec![],
-        Err(e) => e.problems.iter().map(|p| format!("{}:{}: {}", p.pos.line, p.pos.column, p.message)).collect(),
+        Err(e) => e
+            .problems
+            .iter()
+            .map(|p| format!("{}:{}: {}", p.pos.line, p.pos.column, p.message))
+            .collect(),
     }
 }
 
@@ -21,7 +25,10 @@ fn one(rest: &str) -> String {
 #[test]
 fn shipped_rules_are_valid() {
     let r = parse("rules.yaml", include_str!("../../rules.yaml")).unwrap();
-    assert_eq!(r.summary(), "7 rules, 3 approvals, 3 approver groups, 4 scopes");
+    assert_eq!(
+        r.summary(),
+        "7 rules, 3 approvals, 3 approver groups, 4 scopes"
+    );
     assert!(r.distinct_approvers);
     assert_eq!(r.hash.len(), 64);
 }
@@ -29,33 +36,53 @@ fn shipped_rules_are_valid() {
 #[test]
 fn unknown_key_suggests_the_closest() {
     assert_eq!(
-        one("rules:\n  - name: a\n    blok: true\n").split(';').next().unwrap(),
+        one("rules:\n  - name: a\n    blok: true\n")
+            .split(';')
+            .next()
+            .unwrap(),
         "12:5: unknown key `blok` (did you mean `block`?)"
     );
-    assert!(one("approvalz: []\n").starts_with("10:1: unknown key `approvalz` (did you mean `approvals`?)"));
+    assert!(
+        one("approvalz: []\n")
+            .starts_with("10:1: unknown key `approvalz` (did you mean `approvals`?)")
+    );
 }
 
 #[test]
 fn wrong_types() {
-    assert_eq!(one("rules:\n  - name: a\n    block: maybe\n"), "12:12: invalid boolean: write true or false");
+    assert_eq!(
+        one("rules:\n  - name: a\n    block: maybe\n"),
+        "12:12: invalid boolean: write true or false"
+    );
     assert!(one("rules:\n  - name: [a]\n    block: true\n").starts_with("11:11: wrong type"));
     assert!(one("rules: 3\n").starts_with("10:8:"));
-    assert!(one("rules:\n  - name: a\n    when: {kind: mr}\n    block: true\n").contains("unknown variant `mr`"));
+    assert!(
+        one("rules:\n  - name: a\n    when: {kind: mr}\n    block: true\n")
+            .contains("unknown variant `mr`")
+    );
 }
 
 #[test]
 fn unknown_references_suggest_the_closest() {
     let approvals = "approvals:\n  - name: peer\n    label: \"P::Approved\"\n    approvers: peer\n";
-    assert!(one(approvals).starts_with("13:16: unknown approver group `peer` (did you mean `peers`?)"));
+    assert!(
+        one(approvals).starts_with("13:16: unknown approver group `peer` (did you mean `peers`?)")
+    );
     let rules = "approvals:\n  - name: peer\n    label: \"P::Approved\"\n    approvers: peers\nrules:\n  - name: a\n    require: [peeer]\n";
     assert!(one(rules).starts_with("16:15: unknown approval `peeer` (did you mean `peer`?)"));
-    assert!(one("rules:\n  - name: a\n    when: {has_scope: [cmt]}\n    block: true\n").starts_with("12:24: unknown scope `cmt` (did you mean `CMT`?)"));
+    assert!(
+        one("rules:\n  - name: a\n    when: {has_scope: [cmt]}\n    block: true\n")
+            .starts_with("12:24: unknown scope `cmt` (did you mean `CMT`?)")
+    );
 }
 
 #[test]
 fn labels_that_cannot_exist() {
     let cases = [
-        ("\"CMT::Majr\"", "scope `CMT` has no value `Majr` (did you mean `CMT::Minor`?)"),
+        (
+            "\"CMT::Majr\"",
+            "scope `CMT` has no value `Majr` (did you mean `CMT::Minor`?)",
+        ),
         ("\"a,b\"", "comma-separated"),
         ("\" x\"", "starts or ends with a space"),
         ("\"::x\"", "both sides of `::`"),
@@ -72,20 +99,34 @@ fn labels_that_cannot_exist() {
 
 #[test]
 fn duplicates_and_rules_that_do_nothing() {
-    let p = problems("rules:\n  - name: a\n    block: true\n  - name: a\n    block: true\n  - name: b\n");
+    let p = problems(
+        "rules:\n  - name: a\n    block: true\n  - name: a\n    block: true\n  - name: b\n",
+    );
     assert_eq!(p.len(), 2, "{p:?}");
     assert_eq!(p[0], "13:11: duplicate rule name `a`");
     assert!(p[1].starts_with("15:11: rule `b` does nothing"));
     let scopes = parse("r.yaml", "version: 1\nenforce: [{}]\nscopes:\n  - name: A\n    values: [x, x]\n  - name: A\n    values: [y]\n").unwrap_err();
     let msgs: Vec<&str> = scopes.problems.iter().map(|p| p.message.as_str()).collect();
-    assert_eq!(msgs, vec!["duplicate value name `x`", "duplicate scope name `A`"]);
+    assert_eq!(
+        msgs,
+        vec!["duplicate value name `x`", "duplicate scope name `A`"]
+    );
 }
 
 #[test]
 fn approval_mistakes() {
     let base = "approvals:\n  - name: p\n    approvers: peers\n";
     assert!(one(&format!("{base}    label: plain\n")).contains("must be scoped"));
-    assert!(one(&format!("{base}    label: \"P::Approved\"\n    pending_label: \"Q::Needs\"\n")).contains("same scope") || one(&format!("{base}    label: \"P::Approved\"\n    pending_label: \"Q::Needs\"\n")).contains("another value of the scope"));
+    assert!(
+        one(&format!(
+            "{base}    label: \"P::Approved\"\n    pending_label: \"Q::Needs\"\n"
+        ))
+        .contains("same scope")
+            || one(&format!(
+                "{base}    label: \"P::Approved\"\n    pending_label: \"Q::Needs\"\n"
+            ))
+            .contains("another value of the scope")
+    );
     let twice = "approvals:\n  - name: p\n    approvers: peers\n    label: \"P::A\"\n  - name: q\n    approvers: peers\n    label: \"P::A\"\n";
     assert!(one(twice).contains("already gives another approval"));
     let forged = "approvals:\n  - name: p\n    approvers: peers\n    label: \"P::A\"\nrules:\n  - name: r\n    add_labels: [\"P::A\"]\n";
@@ -95,25 +136,57 @@ fn approval_mistakes() {
 #[test]
 fn group_mistakes() {
     let p = parse("r.yaml", "version: 1\nenforce: [{}]\napprover_groups:\n  - name: g\n  - name: h\n    github_team: \"{org}/x\"\n  - name: i\n    github_team: \"a/b/c\"\n  - name: j\n    users: {github: [\"@bob\"]}\n").unwrap_err();
-    let msgs: Vec<String> = p.problems.iter().map(|p| format!("{}:{}: {}", p.pos.line, p.pos.column, p.message)).collect();
+    let msgs: Vec<String> = p
+        .problems
+        .iter()
+        .map(|p| format!("{}:{}: {}", p.pos.line, p.pos.column, p.message))
+        .collect();
     assert_eq!(msgs.len(), 4, "{msgs:?}");
     assert!(msgs[0].starts_with("4:11: approver group `g` has no members"));
     assert!(msgs[1].starts_with("6:18: github_team `{org}/x` has an unknown placeholder"));
     assert!(msgs[2].starts_with("8:18: github_team `a/b/c` must be `org/team-slug`"));
-    assert!(msgs[3].starts_with("10:22: `@bob` is not a username"), "{}", msgs[3]);
+    assert!(
+        msgs[3].starts_with("10:22: `@bob` is not a username"),
+        "{}",
+        msgs[3]
+    );
 }
 
 #[test]
 fn file_level_mistakes() {
-    assert_eq!(parse("r.yaml", "").unwrap_err().to_string(), "r.yaml:1:1: the rules file is empty; it needs at least `version: 1` and `enforce`");
-    assert!(parse("r.yaml", "version: 1\n").unwrap_err().to_string().contains("missing field `enforce`"));
-    assert!(parse("r.yaml", "version: 2\nenforce: [{}]\n").unwrap_err().to_string().starts_with("r.yaml:1:10: unsupported version 2"));
-    assert!(parse("r.yaml", "version: 1\nenforce: []\n").unwrap_err().to_string().starts_with("r.yaml:2:10: `enforce` is empty"));
-    let yaml = parse("r.yaml", "version: 1\nenforce: [\n").unwrap_err().to_string();
+    assert_eq!(
+        parse("r.yaml", "").unwrap_err().to_string(),
+        "r.yaml:1:1: the rules file is empty; it needs at least `version: 1` and `enforce`"
+    );
+    assert!(
+        parse("r.yaml", "version: 1\n")
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `enforce`")
+    );
+    assert!(
+        parse("r.yaml", "version: 2\nenforce: [{}]\n")
+            .unwrap_err()
+            .to_string()
+            .starts_with("r.yaml:1:10: unsupported version 2")
+    );
+    assert!(
+        parse("r.yaml", "version: 1\nenforce: []\n")
+            .unwrap_err()
+            .to_string()
+            .starts_with("r.yaml:2:10: `enforce` is empty")
+    );
+    let yaml = parse("r.yaml", "version: 1\nenforce: [\n")
+        .unwrap_err()
+        .to_string();
     assert!(yaml.starts_with("r.yaml:2:"), "{yaml}");
-    let dup = parse("r.yaml", "version: 1\nenforce: [{}]\nversion: 1\n").unwrap_err().to_string();
+    let dup = parse("r.yaml", "version: 1\nenforce: [{}]\nversion: 1\n")
+        .unwrap_err()
+        .to_string();
     assert_eq!(dup, "r.yaml:3:1: duplicate mapping key: version");
-    let missing = load(std::path::Path::new("/nonexistent/rules.yaml")).unwrap_err().to_string();
+    let missing = load(std::path::Path::new("/nonexistent/rules.yaml"))
+        .unwrap_err()
+        .to_string();
     assert!(missing.starts_with("/nonexistent/rules.yaml:1:1: cannot read the rules file"));
 }
 
@@ -122,11 +195,18 @@ fn teams_resolve_per_repository() {
     let r = parse("rules.yaml", include_str!("../../rules.yaml")).unwrap();
     let g = r.group("business-owners").unwrap();
     let repo = crate::model::RepoPath::new("acme/platypus");
-    assert_eq!(g.team(crate::model::Forge::Github, &repo).unwrap().mention(), "@acme/business-owners");
+    assert_eq!(
+        g.team(crate::model::Forge::Github, &repo)
+            .unwrap()
+            .mention(),
+        "@acme/business-owners"
+    );
     let nested = crate::model::RepoPath::new("acme/sub/platypus");
     assert_eq!(
         g.team(crate::model::Forge::Gitlab, &nested),
-        Some(TeamRef::GitlabGroup { path: "acme/business-owners".into() })
+        Some(TeamRef::GitlabGroup {
+            path: "acme/business-owners".into()
+        })
     );
 }
 

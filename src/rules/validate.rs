@@ -13,8 +13,7 @@ pub(super) fn deserialize(text: &str) -> Result<RulesFile, Problem> {
     if text.trim().is_empty() {
         return Err(Problem {
             pos: Pos { line: 1, column: 1 },
-            message: "the rules file is empty; it needs at least `version: 1` and `enforce`"
-                .into(),
+            message: "the rules file is empty; it needs at least `version: 1` and `enforce`".into(),
         });
     }
     // serde-saphyr's default budget bounds nesting depth, aliases and sizes.
@@ -49,7 +48,11 @@ fn tidy(message: &str) -> String {
 }
 
 /// "unknown key `x` (did you mean `y`?); expected one of …"
-fn unknown<'a>(what: &str, name: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> String {
+fn unknown<'a>(
+    what: &str,
+    name: &str,
+    candidates: impl Iterator<Item = &'a str> + Clone,
+) -> String {
     let mut msg = format!("unknown {what} `{name}`");
     if let Some(best) = closest(name, candidates.clone()) {
         msg.push_str(&format!(" (did you mean `{best}`?)"));
@@ -65,7 +68,12 @@ fn unknown<'a>(what: &str, name: &str, candidates: impl Iterator<Item = &'a str>
 
 fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
-        .map(|c| (strsim::normalized_damerau_levenshtein(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::normalized_damerau_levenshtein(&name.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.5)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -109,10 +117,10 @@ impl Checker {
             && let Some(def) = self.scopes.iter().find(|s| s.name == scope)
             && !def.values.iter().any(|v| v == value)
         {
-            let candidates: Vec<String> = def.values.iter().map(|v| format!("{scope}::{v}")).collect();
-            let mut msg = format!(
-                "label `{name}` cannot exist: scope `{scope}` has no value `{value}`"
-            );
+            let candidates: Vec<String> =
+                def.values.iter().map(|v| format!("{scope}::{v}")).collect();
+            let mut msg =
+                format!("label `{name}` cannot exist: scope `{scope}` has no value `{value}`");
             if let Some(best) = closest(name, candidates.iter().map(String::as_str)) {
                 msg.push_str(&format!(" (did you mean `{best}`?)"));
             }
@@ -135,7 +143,9 @@ impl Checker {
     }
 
     fn references(&mut self, what: &str, list: &[Sp<String>], known: &[String]) -> Vec<String> {
-        list.iter().map(|n| self.reference(what, n, known)).collect()
+        list.iter()
+            .map(|n| self.reference(what, n, known))
+            .collect()
     }
 
     fn scope_refs(&mut self, list: &[Sp<String>]) -> Vec<String> {
@@ -151,7 +161,10 @@ impl Checker {
     fn condition(&mut self, c: &schema::Condition) -> Condition {
         for pattern in &c.target_branch {
             if pattern.value().trim().is_empty() {
-                self.report(pattern.pos(), "an empty target_branch pattern matches nothing");
+                self.report(
+                    pattern.pos(),
+                    "an empty target_branch pattern matches nothing",
+                );
             }
         }
         Condition {
@@ -187,7 +200,10 @@ impl Checker {
         self.unique("value", s.values.iter());
         for v in &s.values {
             if let Some(why) = label_shape_problem(&format!("{name}::{}", v.value())) {
-                self.report(v.pos(), format!("label `{name}::{}` cannot exist: {why}", v.value()));
+                self.report(
+                    v.pos(),
+                    format!("label `{name}::{}` cannot exist: {why}", v.value()),
+                );
             }
         }
         Scope {
@@ -198,12 +214,23 @@ impl Checker {
 
     fn group(&mut self, g: &schema::ApproverGroupDef) -> ApproverGroup {
         let users = g.users.as_ref();
-        let github_users: Vec<String> = users.map(|u| u.github.iter().map(|n| n.value().clone()).collect()).unwrap_or_default();
-        let gitlab_users: Vec<String> = users.map(|u| u.gitlab.iter().map(|n| n.value().clone()).collect()).unwrap_or_default();
-        if g.github_team.is_none() && g.gitlab_group.is_none() && github_users.is_empty() && gitlab_users.is_empty() {
+        let github_users: Vec<String> = users
+            .map(|u| u.github.iter().map(|n| n.value().clone()).collect())
+            .unwrap_or_default();
+        let gitlab_users: Vec<String> = users
+            .map(|u| u.gitlab.iter().map(|n| n.value().clone()).collect())
+            .unwrap_or_default();
+        if g.github_team.is_none()
+            && g.gitlab_group.is_none()
+            && github_users.is_empty()
+            && gitlab_users.is_empty()
+        {
             self.report(
                 g.name.pos(),
-                format!("approver group `{}` has no members: give github_team, gitlab_group or users", g.name.value()),
+                format!(
+                    "approver group `{}` has no members: give github_team, gitlab_group or users",
+                    g.name.value()
+                ),
             );
         }
         if let Some(team) = &g.github_team {
@@ -212,10 +239,20 @@ impl Checker {
         if let Some(group) = &g.gitlab_group {
             self.team_path(group, "gitlab_group", "{top_level_group}", false);
         }
-        for name in users.into_iter().flat_map(|u| u.github.iter().chain(u.gitlab.iter())) {
+        for name in users
+            .into_iter()
+            .flat_map(|u| u.github.iter().chain(u.gitlab.iter()))
+        {
             let n = name.value();
-            if n.is_empty() || n.trim() != n || n.contains(char::is_whitespace) || n.starts_with('@') {
-                self.report(name.pos(), format!("`{n}` is not a username: write it without `@` or spaces"));
+            if n.is_empty()
+                || n.trim() != n
+                || n.contains(char::is_whitespace)
+                || n.starts_with('@')
+            {
+                self.report(
+                    name.pos(),
+                    format!("`{n}` is not a username: write it without `@` or spaces"),
+                );
             }
         }
         ApproverGroup {
@@ -238,9 +275,15 @@ impl Checker {
             return;
         }
         let segments: Vec<&str> = rest.split('/').collect();
-        let well_formed = segments.iter().all(|s| !s.is_empty() && !s.contains(char::is_whitespace));
+        let well_formed = segments
+            .iter()
+            .all(|s| !s.is_empty() && !s.contains(char::is_whitespace));
         if !well_formed || (exactly_two && segments.len() != 2) {
-            let shape = if exactly_two { "`org/team-slug`" } else { "a group path like `acme/business-owners`" };
+            let shape = if exactly_two {
+                "`org/team-slug`"
+            } else {
+                "a group path like `acme/business-owners`"
+            };
             self.report(p.pos(), format!("{key} `{v}` must be {shape}"));
         }
     }
@@ -249,12 +292,18 @@ impl Checker {
         let label = self.label(&a.label);
         let pending_label = a.pending_label.as_ref().map(|p| self.label(p));
         if label.scoped().is_none() {
-            self.report(a.label.pos(), format!("approval label `{label}` must be scoped, like `Peer Approval::Approved`"));
+            self.report(
+                a.label.pos(),
+                format!("approval label `{label}` must be scoped, like `Peer Approval::Approved`"),
+            );
         }
         if let (Some(p), Some(pl)) = (&a.pending_label, &pending_label)
             && (pl.scope() != label.scope() || pl == &label)
         {
-            self.report(p.pos(), format!("pending_label `{pl}` must be another value of the scope of `{label}`"));
+            self.report(
+                p.pos(),
+                format!("pending_label `{pl}` must be another value of the scope of `{label}`"),
+            );
         }
         let groups = self.group_names.clone();
         let approvers = self.reference("approver group", &a.approvers, &groups);
@@ -271,16 +320,29 @@ impl Checker {
     }
 
     fn rule(&mut self, r: &schema::RuleDef, approvals: &[Approval]) -> Rule {
-        let when = r.when.as_ref().map(|c| self.condition(c.value())).unwrap_or_default();
+        let when = r
+            .when
+            .as_ref()
+            .map(|c| self.condition(c.value()))
+            .unwrap_or_default();
         let require = self.approval_refs(&r.require);
         let add_labels = self.labels(&r.add_labels);
         let remove_labels = self.labels(&r.remove_labels);
         for (l, sp) in add_labels.iter().zip(&r.add_labels) {
             if approvals.iter().any(|a| &a.label == l) {
-                self.report(sp.pos(), format!("a rule cannot add the approval label `{l}`: approvals come from people"));
+                self.report(
+                    sp.pos(),
+                    format!(
+                        "a rule cannot add the approval label `{l}`: approvals come from people"
+                    ),
+                );
             }
         }
-        let does_something = !require.is_empty() || !add_labels.is_empty() || !remove_labels.is_empty() || r.block || r.message.is_some();
+        let does_something = !require.is_empty()
+            || !add_labels.is_empty()
+            || !remove_labels.is_empty()
+            || r.block
+            || r.message.is_some();
         if !does_something {
             self.report(r.name.pos(), format!("rule `{}` does nothing: give require, add_labels, remove_labels, block or message", r.name.value()));
         }
@@ -330,14 +392,31 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
     let mut c = Checker {
         problems: vec![],
         scopes: vec![],
-        group_names: file.approver_groups.iter().map(|g| g.name.value().clone()).collect(),
-        approval_names: file.approvals.iter().map(|a| a.name.value().clone()).collect(),
+        group_names: file
+            .approver_groups
+            .iter()
+            .map(|g| g.name.value().clone())
+            .collect(),
+        approval_names: file
+            .approvals
+            .iter()
+            .map(|a| a.name.value().clone())
+            .collect(),
     };
     if *file.version.value() != 1 {
-        c.report(file.version.pos(), format!("unsupported version {}; only `version: 1` exists", file.version.value()));
+        c.report(
+            file.version.pos(),
+            format!(
+                "unsupported version {}; only `version: 1` exists",
+                file.version.value()
+            ),
+        );
     }
     c.unique("scope", file.scopes.iter().map(|s| &s.name));
-    c.unique("approver group", file.approver_groups.iter().map(|g| &g.name));
+    c.unique(
+        "approver group",
+        file.approver_groups.iter().map(|g| &g.name),
+    );
     c.unique("approval", file.approvals.iter().map(|a| &a.name));
     c.unique("rule", file.rules.iter().map(|r| &r.name));
     let scopes = file.scopes.iter().map(|s| c.scope(s)).collect();
@@ -347,13 +426,24 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
     let mut labels_seen = HashSet::new();
     for (a, def) in approvals.iter().zip(&file.approvals) {
         if !labels_seen.insert(a.label.clone()) {
-            c.report(def.label.pos(), format!("label `{}` already gives another approval", a.label));
+            c.report(
+                def.label.pos(),
+                format!("label `{}` already gives another approval", a.label),
+            );
         }
     }
     if file.enforce.value().is_empty() {
-        c.report(file.enforce.pos(), "`enforce` is empty: the bot would act on no change");
+        c.report(
+            file.enforce.pos(),
+            "`enforce` is empty: the bot would act on no change",
+        );
     }
-    let enforce = file.enforce.value().iter().map(|e| c.condition(e.value())).collect();
+    let enforce = file
+        .enforce
+        .value()
+        .iter()
+        .map(|e| c.condition(e.value()))
+        .collect();
     let rules = file.rules.iter().map(|r| c.rule(r, &approvals)).collect();
     if !c.problems.is_empty() {
         c.problems.sort_by_key(|p| p.pos);

@@ -2,8 +2,8 @@
 //!
 //! Own partial wire types: only the fields changegate reads, every one tolerant of null.
 
-use super::signature::{self, SignatureError};
 use super::ParseError;
+use super::signature::{self, SignatureError};
 use crate::model::{
     Action, Change, ChangeEvent, ChangeKind, ChangeState, Event, EventPayload, Forge, Label, Repo,
     RepoPath, Review, User,
@@ -35,7 +35,10 @@ pub fn verify(
 
 /// The value GitHub would send in `X-Hub-Signature-256` for `body` (used by tests and tools).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(signature::hmac_sha256(secret, body)))
+    format!(
+        "sha256={}",
+        hex::encode(signature::hmac_sha256(secret, body))
+    )
 }
 
 /// Turns a verified delivery into an [`Event`]. `event` is the `X-GitHub-Event` header.
@@ -182,10 +185,7 @@ struct IssuesEvent {
 }
 
 fn labels(list: &Option<Vec<WireLabel>>) -> Vec<Label> {
-    list.iter()
-        .flatten()
-        .map(|l| Label::new(&l.name))
-        .collect()
+    list.iter().flatten().map(|l| Label::new(&l.name)).collect()
 }
 
 fn pr_change(pr: &PullRequest, repo: &WireRepo) -> Change {
@@ -394,7 +394,14 @@ mod tests {
     fn signature_round_trips_and_rejects_tampering() {
         let body = br#"{"zen":"x"}"#;
         let header = sign(b"s3cret", body);
-        assert!(verify(&[b"other".to_vec(), b"s3cret".to_vec()], Some(&header), body).is_ok());
+        assert!(
+            verify(
+                &[b"other".to_vec(), b"s3cret".to_vec()],
+                Some(&header),
+                body
+            )
+            .is_ok()
+        );
         assert_eq!(
             verify(&[b"s3cret".to_vec()], Some(&header), b"{}"),
             Err(SignatureError::Mismatch)

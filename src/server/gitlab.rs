@@ -51,7 +51,8 @@ impl GitlabVerifier {
     }
 
     fn verify_hmac(&self, h: &GitlabHeaders, body: &[u8], now: i64) -> Result<(), SignatureError> {
-        let (Some(id), Some(ts), Some(sigs)) = (h.webhook_id, h.webhook_timestamp, h.webhook_signature)
+        let (Some(id), Some(ts), Some(sigs)) =
+            (h.webhook_id, h.webhook_timestamp, h.webhook_signature)
         else {
             return Err(SignatureError::Missing);
         };
@@ -228,7 +229,12 @@ fn state(s: Option<&str>) -> ChangeState {
     }
 }
 
-fn change(kind: ChangeKind, n: &Noteable, project: &WireProject, top: &Option<Vec<WireLabel>>) -> Change {
+fn change(
+    kind: ChangeKind,
+    n: &Noteable,
+    project: &WireProject,
+    top: &Option<Vec<WireLabel>>,
+) -> Change {
     // Newer payloads repeat labels under object_attributes; older ones only at top level.
     let label_list = n.labels.as_deref().or(top.as_deref()).unwrap_or(&[]);
     Change {
@@ -259,8 +265,16 @@ fn label_delta(changes: &Changes) -> (Vec<Label>, Vec<Label>) {
     };
     let before = labels(l.previous.as_deref().unwrap_or(&[]));
     let after = labels(l.current.as_deref().unwrap_or(&[]));
-    let added = after.iter().filter(|x| !before.contains(x)).cloned().collect();
-    let removed = before.iter().filter(|x| !after.contains(x)).cloned().collect();
+    let added = after
+        .iter()
+        .filter(|x| !before.contains(x))
+        .cloned()
+        .collect();
+    let removed = before
+        .iter()
+        .filter(|x| !after.contains(x))
+        .cloned()
+        .collect();
     (added, removed)
 }
 
@@ -316,7 +330,11 @@ fn object_event(hook: ObjectHook, kind: ChangeKind, event: &str) -> EventPayload
     EventPayload::Change(Box::new(ChangeEvent {
         action,
         change: change(kind, oa, &hook.project, &hook.labels),
-        previous_head_sha: if action == Action::Pushed { oa.oldrev.clone() } else { None },
+        previous_head_sha: if action == Action::Pushed {
+            oa.oldrev.clone()
+        } else {
+            None
+        },
         forge_action,
         actor,
         labels_added: added,
@@ -341,7 +359,11 @@ struct NoteHook {
 }
 
 fn note(hook: NoteHook) -> EventPayload {
-    let noteable_type = hook.object_attributes.noteable_type.as_deref().unwrap_or("");
+    let noteable_type = hook
+        .object_attributes
+        .noteable_type
+        .as_deref()
+        .unwrap_or("");
     let (kind, noteable) = match (noteable_type, &hook.merge_request, &hook.issue) {
         ("MergeRequest", Some(mr), _) => (ChangeKind::MergeRequest, mr),
         ("Issue", _, Some(issue)) => (ChangeKind::Issue, issue),
@@ -417,9 +439,18 @@ mod tests {
         };
         assert_eq!(check(&list, "1000", body, 1000), Ok(()));
         assert_eq!(check(&good, "1000", body, 2000), Err(SignatureError::Stale));
-        assert_eq!(check(&good, "1000", b"{}", 1000), Err(SignatureError::Mismatch));
-        assert_eq!(check(&good, "1001", body, 1000), Err(SignatureError::Mismatch));
-        assert_eq!(check("v2,xx", "1000", body, 1000), Err(SignatureError::Malformed));
+        assert_eq!(
+            check(&good, "1000", b"{}", 1000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(&good, "1001", body, 1000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check("v2,xx", "1000", body, 1000),
+            Err(SignatureError::Malformed)
+        );
     }
 
     #[test]

@@ -156,7 +156,11 @@ async fn accept(state: &AppState, event: Event) -> Result<Response, AppError> {
         }
         EventPayload::Ignored { reason } => {
             tracing::debug!(forge = %event.forge, delivery, reason, "ignored");
-            Ok((StatusCode::ACCEPTED, Json(json!({ "status": "ignored", "reason": reason }))).into_response())
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "status": "ignored", "reason": reason })),
+            )
+                .into_response())
         }
         EventPayload::Change(change) => {
             let span = tracing::info_span!(

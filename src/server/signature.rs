@@ -50,9 +50,9 @@ pub fn hmac_sha256_matches(key: &[u8], message: &[u8], expected: &[u8]) -> bool 
 /// Constant-time equality of a presented token with any of the configured ones.
 pub fn token_matches(configured: &[Vec<u8>], presented: &[u8]) -> bool {
     // Fold over every secret so timing does not reveal which one matched.
-    configured
-        .iter()
-        .fold(false, |acc, secret| acc | bool::from(secret.ct_eq(presented)))
+    configured.iter().fold(false, |acc, secret| {
+        acc | bool::from(secret.ct_eq(presented))
+    })
 }
 
 #[cfg(test)]

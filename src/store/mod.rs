@@ -168,12 +168,14 @@ impl Store {
     }
 
     pub async fn complete(&self, job_id: i64) -> Result<()> {
-        sqlx::query("UPDATE jobs SET state = 'done', last_error = NULL, updated_at = ? WHERE id = ?")
-            .bind(now_ms())
-            .bind(job_id)
-            .execute(&self.pool)
-            .await
-            .context("cannot mark job done")?;
+        sqlx::query(
+            "UPDATE jobs SET state = 'done', last_error = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(now_ms())
+        .bind(job_id)
+        .execute(&self.pool)
+        .await
+        .context("cannot mark job done")?;
         Ok(())
     }
 
@@ -184,15 +186,17 @@ impl Store {
             Some(t) => ("queued", t),
             None => ("failed", now_ms()),
         };
-        sqlx::query("UPDATE jobs SET state = ?, run_after = ?, last_error = ?, updated_at = ? WHERE id = ?")
-            .bind(state)
-            .bind(run_after)
-            .bind(error)
-            .bind(now_ms())
-            .bind(job_id)
-            .execute(&self.pool)
-            .await
-            .context("cannot record job failure")?;
+        sqlx::query(
+            "UPDATE jobs SET state = ?, run_after = ?, last_error = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(run_after)
+        .bind(error)
+        .bind(now_ms())
+        .bind(job_id)
+        .execute(&self.pool)
+        .await
+        .context("cannot record job failure")?;
         Ok(())
     }
 
@@ -235,9 +239,10 @@ impl Store {
 
     /// Jobs queued or running (tests drain the queue until this is zero).
     pub async fn pending(&self) -> Result<i64> {
-        let n = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
-            .fetch_one(&self.pool)
-            .await?;
+        let n =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(n)
     }
 
@@ -261,7 +266,12 @@ impl Store {
     }
 
     /// Audit records of one change, oldest first, as (kind, detail).
-    pub async fn audit_of(&self, forge: &str, repo: &str, number: u64) -> Result<Vec<(String, serde_json::Value)>> {
+    pub async fn audit_of(
+        &self,
+        forge: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
         let rows = sqlx::query("SELECT kind, detail FROM audit WHERE forge = ? AND repo = ? AND number = ? ORDER BY id")
             .bind(forge)
             .bind(repo)

@@ -63,7 +63,9 @@ pub struct TestApp {
 
 pub fn shipped_rules() -> SharedRules {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.yaml");
-    Arc::new(RwLock::new(Arc::new(rules::load(&path).expect("shipped rules"))))
+    Arc::new(RwLock::new(Arc::new(
+        rules::load(&path).expect("shipped rules"),
+    )))
 }
 
 impl TestApp {
@@ -95,22 +97,47 @@ impl TestApp {
             status_context: "changegate".into(),
             max_attempts: 3,
         };
-        TestApp { router: server::app(state), store, worker, _dir: dir }
+        TestApp {
+            router: server::app(state),
+            store,
+            worker,
+            _dir: dir,
+        }
     }
 
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, serde_json::Value) {
-        let resp = self.router.clone().oneshot(req).await.expect("router answers");
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router answers");
         let status = resp.status();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
-    pub async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> (StatusCode, serde_json::Value) {
-        self.send(github_request(event, delivery, body, GITHUB_SECRET)).await
+    pub async fn github(
+        &self,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+    ) -> (StatusCode, serde_json::Value) {
+        self.send(github_request(event, delivery, body, GITHUB_SECRET))
+            .await
     }
 
-    pub async fn gitlab(&self, event: &str, delivery: &str, body: &[u8]) -> (StatusCode, serde_json::Value) {
-        self.send(gitlab_request(event, delivery, body, GITLAB_TOKEN)).await
+    pub async fn gitlab(
+        &self,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+    ) -> (StatusCode, serde_json::Value) {
+        self.send(gitlab_request(event, delivery, body, GITLAB_TOKEN))
+            .await
     }
 }
 
