@@ -26,8 +26,8 @@ pub enum PlannedAction {
     AddLabels {
         labels: Vec<Label>,
     },
-    RemoveLabel {
-        label: Label,
+    RemoveLabels {
+        labels: Vec<Label>,
     },
     /// Create or edit the sticky comment so that it reads `body`.
     UpsertComment {
@@ -41,9 +41,9 @@ pub fn plan(change: &Change, d: &Decision, status_context: &str) -> Vec<PlannedA
         return vec![];
     }
     let mut out = vec![];
-    for c in &d.remove_labels {
-        out.push(PlannedAction::RemoveLabel {
-            label: c.label.clone(),
+    if !d.remove_labels.is_empty() {
+        out.push(PlannedAction::RemoveLabels {
+            labels: d.remove_labels.iter().map(|c| c.label.clone()).collect(),
         });
     }
     if !d.add_labels.is_empty() {

@@ -8,7 +8,10 @@ use changegate::rules::{self, SharedRules};
 use changegate::server::{self, AppState, gitlab::GitlabVerifier};
 use changegate::settings::{SETTINGS_HELP, Settings};
 use changegate::store::Store;
-use changegate::{actions, worker::Worker};
+use changegate::forge::{RetryPolicy, github::GithubClient, gitlab::GitlabClient};
+use changegate::worker::{ForgeClients, MembershipCache, Worker};
+use changegate::actions;
+use std::time::Duration;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
@@ -186,9 +189,11 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
     let worker = Worker {
         store,
         rules: shared.clone(),
+        forges: Arc::new(forge_clients(&settings)?),
         dry_run,
         status_context: settings.status.context.clone(),
         max_attempts: settings.worker.max_attempts,
+        memberships: MembershipCache::new(Duration::from_secs(settings.worker.membership_ttl_secs)),
     };
     let workers = tokio::spawn(worker.run(settings.worker.concurrency, wake, stop_rx));
     tokio::spawn(reload_on_sighup(settings.rules.path.clone(), shared));
@@ -203,6 +208,24 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
     let _ = stop_tx.send(true);
     let _ = workers.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A client per forge that has a token; the others run offline (payload only, logged).
+fn forge_clients(settings: &Settings) -> Result<ForgeClients> {
+    let github = match &settings.github.token {
+        Some(t) => Some(GithubClient::new(&settings.github.api_url, t.expose_secret(), RetryPolicy::default())?),
+        None => None,
+    };
+    let gitlab = match &settings.gitlab.token {
+        Some(t) => Some(GitlabClient::new(&settings.gitlab.url, t.expose_secret(), RetryPolicy::default())?),
+        None => None,
+    };
+    for (name, client) in [("GitHub", github.is_some()), ("GitLab", gitlab.is_some())] {
+        if !client {
+            tracing::info!("no {name} token: {name} changes are evaluated from the payload and nothing is written");
+        }
+    }
+    Ok(ForgeClients::new(github, gitlab))
 }
 
 fn secret_bytes(list: &[secrecy::SecretString]) -> Vec<Vec<u8>> {

@@ -51,12 +51,6 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
             out.push_str(&format!("- {s}\n"));
         }
     }
-    if !d.remove_labels.is_empty() {
-        out.push_str("\n**Labels removed by changegate**\n");
-        for c in &d.remove_labels {
-            out.push_str(&format!("- `{}`: {}\n", c.label, c.reason));
-        }
-    }
     let what = match change.kind {
         crate::model::ChangeKind::MergeRequest => "merge request",
         crate::model::ChangeKind::Issue => "issue",

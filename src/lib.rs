@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod comment;
+pub mod forge;
 pub mod model;
 pub mod policy;
 pub mod rules;

@@ -28,6 +28,7 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   allow_unsigned                accept webhooks when no secret is configured [default: false]
   worker.concurrency            changes processed in parallel   [default: 4]
   worker.max_attempts           tries before a job is left failed [default: 6]
+  worker.membership_ttl_secs    how long a team membership answer is reused [default: 300]
 
 Example: CHANGEGATE__GITHUB__WEBHOOK_SECRET=old,new CHANGEGATE__DATABASE__URL=sqlite:///var/lib/changegate/state.db";
 
@@ -171,6 +172,7 @@ impl Default for StatusSettings {
 pub struct WorkerSettings {
     pub concurrency: usize,
     pub max_attempts: u32,
+    pub membership_ttl_secs: u64,
 }
 
 impl Default for WorkerSettings {
@@ -178,6 +180,7 @@ impl Default for WorkerSettings {
         WorkerSettings {
             concurrency: 4,
             max_attempts: 6,
+            membership_ttl_secs: 300,
         }
     }
 }

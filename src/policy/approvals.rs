@@ -156,19 +156,39 @@ fn unmet_state(a: &Assessment, candidates: &[Candidate], used: &[(User, String)]
 
 fn label_finding(rules: &Rules, snap: &Snapshot, a: &Approval, labels: &[Label]) -> LabelFinding {
     if !labels.contains(&a.label) {
-        return LabelFinding::Absent;
+        return removed_by_bot(rules, snap, a).unwrap_or(LabelFinding::Absent);
     }
-    let Some(ev) = last_applied(snap, &a.label) else {
-        return LabelFinding::Unverified(format!(
+    match last_applied(snap, &a.label) {
+        Some(ev) => judge(rules, snap, a, ev),
+        None => LabelFinding::Unverified(format!(
             "there is no record yet of who applied `{}`",
             a.label
-        ));
-    };
-    if snap
-        .bot
-        .as_ref()
-        .is_some_and(|b| b.same_as(&ev.actor) == Some(true))
-    {
+        )),
+    }
+}
+
+/// When the bot itself removed the label because it did not count, the same reason, so that
+/// the comment keeps explaining it after the label is gone.
+fn removed_by_bot(rules: &Rules, snap: &Snapshot, a: &Approval) -> Option<LabelFinding> {
+    let bot = snap.bot.as_ref()?;
+    let last = snap.label_events.iter().rposition(|e| e.label == a.label)?;
+    let removal = &snap.label_events[last];
+    if removal.added || bot.same_as(&removal.actor) != Some(true) {
+        return None;
+    }
+    let applied = snap.label_events[..last]
+        .iter()
+        .rev()
+        .find(|e| e.added && e.label == a.label)?;
+    match judge(rules, snap, a, applied) {
+        LabelFinding::Invalid(reason) => Some(LabelFinding::Invalid(reason)),
+        _ => None,
+    }
+}
+
+/// Whether the person who applied the label at `ev` may give this approval.
+fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> LabelFinding {
+    if snap.bot.as_ref().is_some_and(|b| b.same_as(&ev.actor) == Some(true)) {
         return LabelFinding::ByBot;
     }
     let who = ev.actor.mention();

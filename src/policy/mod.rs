@@ -196,15 +196,20 @@ impl LabelSet {
     }
 }
 
-/// Evaluates the rules against a change.
-pub fn evaluate(rules: &Rules, snap: &Snapshot) -> Decision {
-    let change = &snap.change;
-    let raw = conditions::Facts {
+/// Whether the rules' `enforce` selects this change at all.
+pub fn is_enforced(rules: &Rules, change: &Change) -> bool {
+    let facts = conditions::Facts {
         change,
         labels: &change.labels,
         approved: &[],
     };
-    if !rules.enforce.iter().any(|c| conditions::holds(c, &raw)) {
+    rules.enforce.iter().any(|c| conditions::holds(c, &facts))
+}
+
+/// Evaluates the rules against a change.
+pub fn evaluate(rules: &Rules, snap: &Snapshot) -> Decision {
+    let change = &snap.change;
+    if !is_enforced(rules, change) {
         return Decision::not_enforced(rules);
     }
     let mut set = LabelSet {

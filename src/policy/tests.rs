@@ -630,3 +630,31 @@ fn snapshot_from_event_attributes_added_labels_to_the_actor() {
     assert_eq!(snap.label_events[0].actor, User::named("mona"));
     assert!(snap.last_push.is_none());
 }
+
+#[test]
+fn an_approval_the_bot_removed_stays_explained() {
+    // alice (the author) applied the peer label; changegate removed it and put pending back.
+    let mut case = Case::mr().label("CMT::Standard", "alice", 0).label("Peer Approval::Approved", "alice", 1);
+    case.snap.change.labels.retain(|l| l.as_str() != "Peer Approval::Approved");
+    case.snap.label_events.push(LabelEvent {
+        label: Label::new("Peer Approval::Approved"),
+        added: false,
+        actor: User::named("changegate[bot]"),
+        at: Some(at(2)),
+    });
+    let case = case.label("Peer Approval::Needs Approval", "changegate[bot]", 2);
+    let d = case.eval();
+    let ApprovalState::Invalid { reason } = state(&d, "peer") else { panic!("expected the removal explained") };
+    assert!(reason.contains("@alice") && reason.contains("author"), "{reason}");
+    assert!(d.add_labels.is_empty() && d.remove_labels.is_empty(), "converged: nothing more to change");
+    // A label someone else removed is simply missing.
+    let mut case = Case::mr().label("CMT::Standard", "alice", 0).label("Peer Approval::Approved", "alice", 1);
+    case.snap.change.labels.retain(|l| l.as_str() != "Peer Approval::Approved");
+    case.snap.label_events.push(LabelEvent {
+        label: Label::new("Peer Approval::Approved"),
+        added: false,
+        actor: User::named("alice"),
+        at: Some(at(2)),
+    });
+    assert_eq!(*state(&case.eval(), "peer"), ApprovalState::Missing);
+}

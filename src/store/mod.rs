@@ -32,6 +32,8 @@ pub enum Enqueued {
 pub struct Job {
     pub id: i64,
     pub attempts: i64,
+    /// When the delivery was stored, in milliseconds since the epoch.
+    pub received_at: i64,
     pub event: Event,
 }
 
@@ -154,15 +156,17 @@ impl Store {
         .context("cannot claim a job")?;
         let Some(row) = row else { return Ok(None) };
         let (id, attempts, delivery): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        let json: String = sqlx::query_scalar("SELECT event_json FROM deliveries WHERE id = ?")
+        let row = sqlx::query("SELECT event_json, received_at FROM deliveries WHERE id = ?")
             .bind(delivery)
             .fetch_one(&self.pool)
             .await
             .context("cannot read the job's delivery")?;
+        let (json, received_at): (String, i64) = (row.get(0), row.get(1));
         let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
         Ok(Some(Job {
             id,
             attempts,
+            received_at,
             event,
         }))
     }
@@ -286,6 +290,70 @@ impl Store {
                 (r.get(0), serde_json::from_str(&detail).unwrap_or_default())
             })
             .collect())
+    }
+
+    /// Records the change's current head and returns when it last moved: at `pushed_at` when
+    /// the event reports a push, now when the head differs from the one seen before, else as
+    /// remembered (`None` while no move was ever seen).
+    pub async fn note_head(&self, key: &str, head: Option<&str>, pushed_at: Option<i64>) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT head_sha, head_changed_at FROM change_memory WHERE change_key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read change memory")?;
+        let (old_head, old_at): (Option<String>, Option<i64>) = match &row {
+            Some(r) => (r.get(0), r.get(1)),
+            None => (None, None),
+        };
+        let moved = row.is_some() && old_head.as_deref() != head;
+        let changed_at = match (pushed_at, moved) {
+            (Some(t), _) => Some(old_at.map_or(t, |o| o.max(t))),
+            (None, true) => Some(now_ms()),
+            (None, false) => old_at,
+        };
+        sqlx::query(
+            "INSERT INTO change_memory (change_key, head_sha, head_changed_at, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (change_key) DO UPDATE SET head_sha = ?2, head_changed_at = ?3, updated_at = ?4",
+        )
+        .bind(key)
+        .bind(head)
+        .bind(changed_at)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .context("cannot write change memory")?;
+        Ok(changed_at)
+    }
+
+    /// Whether this exact status was the last one written for the change.
+    pub async fn status_is_current(&self, key: &str, sha: &str, state: &str, description: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM change_memory WHERE change_key = ? AND status_sha = ? AND status_state = ? AND status_description = ?",
+        )
+        .bind(key)
+        .bind(sha)
+        .bind(state)
+        .bind(description)
+        .fetch_one(&self.pool)
+        .await
+        .context("cannot read change memory")?;
+        Ok(n > 0)
+    }
+
+    pub async fn remember_status(&self, key: &str, sha: &str, state: &str, description: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO change_memory (change_key, status_sha, status_state, status_description, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (change_key) DO UPDATE SET status_sha = ?2, status_state = ?3, status_description = ?4, updated_at = ?5",
+        )
+        .bind(key)
+        .bind(sha)
+        .bind(state)
+        .bind(description)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .context("cannot write change memory")?;
+        Ok(())
     }
 
     /// Whether the database answers (for readiness).

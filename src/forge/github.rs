@@ -1,0 +1,355 @@
+//! GitHub REST API through octocrab (token auth). Requests are built on absolute URLs from
+//! `github.api_url`, so GitHub Enterprise (`https://HOST/api/v3`) and test fakes work alike.
+
+use super::http::{Reply, RetryPolicy};
+use super::{ChangeRef, Comment, Forge, ForgeError, MAX_PAGES, PER_PAGE};
+use crate::actions::StatusState;
+use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, Review, User};
+use crate::policy::LabelEvent;
+use crate::rules::TeamRef;
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt;
+use octocrab::Octocrab;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Clone)]
+pub struct GithubClient {
+    octo: Octocrab,
+    api: String,
+    retry: RetryPolicy,
+}
+
+impl GithubClient {
+    pub fn new(api_url: &str, token: &str, retry: RetryPolicy) -> Result<Self, ForgeError> {
+        let octo = Octocrab::builder()
+            .personal_token(token.to_string())
+            .set_connect_timeout(Some(super::CONNECT_TIMEOUT))
+            .set_read_timeout(Some(super::REQUEST_TIMEOUT))
+            .build()
+            .map_err(|e| ForgeError::Refused { status: 0, message: format!("cannot build the GitHub client: {e}") })?;
+        Ok(GithubClient { octo, api: api_url.trim_end_matches('/').to_string(), retry })
+    }
+
+    fn repo_url(&self, r: &ChangeRef, rest: &str) -> String {
+        format!("{}/repos/{}{rest}", self.api, r.repo.path)
+    }
+
+    async fn send(&self, method: &str, url: &str, body: Option<&serde_json::Value>) -> Result<Reply, ForgeError> {
+        let result = match method {
+            "GET" => self.octo._get(url).await,
+            "POST" => self.octo._post(url, body).await,
+            "PATCH" => self.octo._patch(url, body).await,
+            "DELETE" => self.octo._delete(url, body).await,
+            _ => self.octo._put(url, body).await,
+        };
+        let resp = result.map_err(|e| ForgeError::Transient(format!("{method} {}: {e}", path_of(url))))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ForgeError::Transient(format!("reading the reply: {e}")))?
+            .to_bytes();
+        log_rate_limit(&headers);
+        Ok(Reply { status, headers, body: bytes.to_vec() })
+    }
+
+    /// One request with the retry policy; `what` names it in errors (no URL, no token).
+    async fn call(&self, idempotent: bool, method: &str, url: &str, body: Option<serde_json::Value>, what: &str) -> Result<Reply, ForgeError> {
+        self.retry
+            .run(idempotent, || async { self.send(method, url, body.as_ref()).await?.check(what) })
+            .await
+    }
+
+    /// Every page of a listing (GitHub's `Link: rel="next"`), up to [`MAX_PAGES`].
+    async fn list<T: serde::de::DeserializeOwned>(&self, url: &str, what: &str) -> Result<Vec<T>, ForgeError> {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let mut next = Some(format!("{url}{sep}per_page={PER_PAGE}"));
+        let mut out = vec![];
+        let mut pages = 0;
+        while let Some(page) = next.take() {
+            let reply = self.call(true, "GET", &page, None, what).await?;
+            out.extend(reply.json::<Vec<T>>()?);
+            pages += 1;
+            if pages < MAX_PAGES {
+                next = reply.header("link").and_then(next_link);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, rel) = part.split_once(';')?;
+        rel.contains("rel=\"next\"").then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
+}
+
+fn path_of(url: &str) -> &str {
+    url.find("/repos/").or(url.find("/orgs/")).map(|i| &url[i..]).unwrap_or(url)
+}
+
+fn log_rate_limit(headers: &::http::HeaderMap) {
+    if let Some(remaining) = headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()) {
+        tracing::trace!(remaining, "GitHub rate limit");
+    }
+}
+
+#[derive(Deserialize)]
+struct WireUser {
+    login: Option<String>,
+    id: Option<u64>,
+}
+
+impl WireUser {
+    fn user(&self) -> User {
+        User { id: self.id, username: self.login.clone() }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireLabel {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct WireRef {
+    #[serde(rename = "ref")]
+    name: Option<String>,
+    sha: Option<String>,
+}
+
+/// A pull request or an issue as the REST API returns it.
+#[derive(Deserialize)]
+struct WireChange {
+    number: u64,
+    title: Option<String>,
+    body: Option<String>,
+    user: Option<WireUser>,
+    #[serde(default)]
+    labels: Vec<WireLabel>,
+    state: Option<String>,
+    draft: Option<bool>,
+    merged: Option<bool>,
+    merged_at: Option<String>,
+    head: Option<WireRef>,
+    base: Option<WireRef>,
+    html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireIssueEvent {
+    event: String,
+    actor: Option<WireUser>,
+    label: Option<WireLabel>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct WireReview {
+    user: Option<WireUser>,
+    state: String,
+    commit_id: Option<String>,
+    submitted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct WireComment {
+    id: u64,
+    body: Option<String>,
+    user: Option<WireUser>,
+}
+
+#[derive(Deserialize)]
+struct WireMembership {
+    state: Option<String>,
+}
+
+impl Forge for GithubClient {
+    async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
+        let path = match r.kind {
+            ChangeKind::MergeRequest => format!("/pulls/{}", r.number),
+            ChangeKind::Issue => format!("/issues/{}", r.number),
+        };
+        let reply = match self.call(true, "GET", &self.repo_url(r, &path), None, "read the change").await {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?,
+        };
+        let w: WireChange = reply.json()?;
+        let merged = w.merged == Some(true) || w.merged_at.is_some();
+        Ok(Some(Change {
+            forge: ForgeKind::Github,
+            repo: r.repo.clone(),
+            kind: r.kind,
+            number: w.number,
+            title: w.title.unwrap_or_default(),
+            description: w.body.unwrap_or_default(),
+            author: w.user.as_ref().map(WireUser::user).unwrap_or_default(),
+            labels: w.labels.iter().map(|l| Label::new(&l.name)).collect(),
+            head_sha: w.head.as_ref().and_then(|h| h.sha.clone()),
+            source_branch: w.head.as_ref().and_then(|h| h.name.clone()),
+            target_branch: w.base.as_ref().and_then(|b| b.name.clone()),
+            draft: w.draft.unwrap_or(false),
+            state: match (w.state.as_deref(), merged) {
+                (_, true) => ChangeState::Merged,
+                (Some("closed"), _) => ChangeState::Closed,
+                _ => ChangeState::Open,
+            },
+            web_url: w.html_url,
+        }))
+    }
+
+    async fn label_events(&self, r: &ChangeRef) -> Result<Vec<LabelEvent>, ForgeError> {
+        let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
+        let events: Vec<WireIssueEvent> = self.list(&url, "read label history").await?;
+        Ok(events
+            .into_iter()
+            .filter(|e| e.event == "labeled" || e.event == "unlabeled")
+            .filter_map(|e| {
+                Some(LabelEvent {
+                    label: Label::new(&e.label?.name),
+                    added: e.event == "labeled",
+                    actor: e.actor.as_ref().map(WireUser::user).unwrap_or_default(),
+                    at: e.created_at,
+                })
+            })
+            .collect())
+    }
+
+    async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(vec![]);
+        }
+        let url = self.repo_url(r, &format!("/pulls/{}/reviews", r.number));
+        let reviews: Vec<WireReview> = self.list(&url, "read reviews").await?;
+        Ok(standing_approvals(reviews))
+    }
+
+    async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
+        let (TeamRef::GithubTeam { org, slug }, Some(login)) = (team, user.username.as_deref()) else {
+            return Ok(false);
+        };
+        let url = format!("{}/orgs/{}/teams/{}/memberships/{}", self.api, enc(org), enc(slug), enc(login));
+        match self.call(true, "GET", &url, None, "read team membership").await {
+            Ok(reply) => Ok(reply.json::<WireMembership>()?.state.as_deref() == Some("active")),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn current_user(&self) -> Result<User, ForgeError> {
+        let reply = self.call(true, "GET", &format!("{}/user", self.api), None, "read the bot's account").await?;
+        Ok(reply.json::<WireUser>()?.user())
+    }
+
+    async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
+        let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
+        let list: Vec<WireComment> = self.list(&url, "read comments").await?;
+        Ok(list
+            .into_iter()
+            .map(|c| Comment {
+                id: c.id,
+                body: c.body.unwrap_or_default(),
+                author: c.user.as_ref().map(WireUser::user).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<(), ForgeError> {
+        let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
+        self.call(false, "POST", &url, Some(json!({ "body": body })), "create the comment").await.map(drop)
+    }
+
+    async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {
+        // PATCH, as the API documents (octocrab's update_comment sends POST).
+        let url = self.repo_url(r, &format!("/issues/comments/{id}"));
+        self.call(true, "PATCH", &url, Some(json!({ "body": body })), "update the comment").await.map(drop)
+    }
+
+    async fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        let url = self.repo_url(r, &format!("/issues/{}/labels", r.number));
+        let names: Vec<&str> = labels.iter().map(Label::as_str).collect();
+        self.call(true, "POST", &url, Some(json!({ "labels": names })), "add labels").await.map(drop)
+    }
+
+    async fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        for label in labels {
+            let url = self.repo_url(r, &format!("/issues/{}/labels/{}", r.number, enc(label.as_str())));
+            match self.call(true, "DELETE", &url, None, "remove a label").await {
+                // Already gone: the goal is reached.
+                Ok(_) | Err(ForgeError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_status(&self, r: &ChangeRef, sha: &str, state: StatusState, context: &str, description: &str) -> Result<(), ForgeError> {
+        let url = self.repo_url(r, &format!("/statuses/{}", enc(sha)));
+        let state = match state {
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+        };
+        let body = json!({ "state": state, "context": context, "description": description });
+        self.call(true, "POST", &url, Some(body), "set the commit status").await.map(drop)
+    }
+}
+
+/// Each reviewer's latest decisive review; approvals among them stand.
+fn standing_approvals(reviews: Vec<WireReview>) -> Vec<Review> {
+    let mut latest: Vec<(User, WireReview)> = vec![];
+    for r in reviews {
+        // A comment-only review does not change a reviewer's verdict.
+        if !matches!(r.state.as_str(), "APPROVED" | "CHANGES_REQUESTED" | "DISMISSED") {
+            continue;
+        }
+        let user = r.user.as_ref().map(WireUser::user).unwrap_or_default();
+        latest.retain(|(u, _)| u.same_as(&user) != Some(true));
+        latest.push((user, r));
+    }
+    latest
+        .into_iter()
+        .filter(|(_, r)| r.state == "APPROVED")
+        .map(|(user, r)| Review { reviewer: user, approved: true, commit_sha: r.commit_id, submitted_at: r.submitted_at })
+        .collect()
+}
+
+fn enc(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_links() {
+        let h = r#"<https://api.github.com/repos/o/r/issues/1/events?page=2>; rel="next", <https://api.github.com/repos/o/r/issues/1/events?page=5>; rel="last""#;
+        assert_eq!(next_link(h).as_deref(), Some("https://api.github.com/repos/o/r/issues/1/events?page=2"));
+        assert_eq!(next_link(r#"<x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn latest_decisive_review_wins() {
+        let review = |login: &str, state: &str| WireReview {
+            user: Some(WireUser { login: Some(login.into()), id: None }),
+            state: state.into(),
+            commit_id: Some("abc".into()),
+            submitted_at: None,
+        };
+        let standing = standing_approvals(vec![
+            review("pam", "APPROVED"),
+            review("pam", "COMMENTED"),
+            review("bob", "APPROVED"),
+            review("bob", "CHANGES_REQUESTED"),
+            review("eve", "DISMISSED"),
+        ]);
+        let who: Vec<_> = standing.iter().map(|r| r.reviewer.username.clone().unwrap()).collect();
+        assert_eq!(who, vec!["pam"]);
+    }
+}

@@ -1,0 +1,294 @@
+//! GitLab REST API v4 through reqwest, with its own wire types. Projects are addressed by
+//! numeric id when the webhook gave one, else by URL-encoded full path.
+
+use super::http::{Reply, RetryPolicy};
+use super::{ChangeRef, Comment, Forge, ForgeError, MAX_PAGES, PER_PAGE};
+use crate::actions::StatusState;
+use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, Review, User};
+use crate::policy::LabelEvent;
+use crate::rules::TeamRef;
+use chrono::{DateTime, Utc};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Clone)]
+pub struct GitlabClient {
+    http: reqwest::Client,
+    api: String,
+    token: String,
+    retry: RetryPolicy,
+}
+
+impl GitlabClient {
+    /// `base_url` is the instance (`https://gitlab.com`); the API lives under `/api/v4`.
+    pub fn new(base_url: &str, token: &str, retry: RetryPolicy) -> Result<Self, ForgeError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(super::CONNECT_TIMEOUT)
+            .timeout(super::REQUEST_TIMEOUT)
+            .user_agent(concat!("changegate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ForgeError::Refused { status: 0, message: format!("cannot build the GitLab client: {e}") })?;
+        Ok(GitlabClient {
+            http,
+            api: format!("{}/api/v4", base_url.trim_end_matches('/')),
+            token: token.to_string(),
+            retry,
+        })
+    }
+
+    fn project(&self, r: &ChangeRef) -> String {
+        let id = match r.repo.id {
+            Some(id) => id.to_string(),
+            None => enc(r.repo.path.as_str()),
+        };
+        format!("{}/projects/{id}", self.api)
+    }
+
+    /// `…/merge_requests/7` or `…/issues/7`.
+    fn change_url(&self, r: &ChangeRef) -> String {
+        let kind = match r.kind {
+            ChangeKind::MergeRequest => "merge_requests",
+            ChangeKind::Issue => "issues",
+        };
+        format!("{}/{kind}/{}", self.project(r), r.number)
+    }
+
+    async fn send(&self, method: reqwest::Method, url: &str, body: Option<&serde_json::Value>) -> Result<Reply, ForgeError> {
+        let mut req = self.http.request(method.clone(), url).header("PRIVATE-TOKEN", &self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| ForgeError::Transient(format!("{method} {}: {}", path_of(url), e.without_url())))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(|e| ForgeError::Transient(format!("reading the reply: {}", e.without_url())))?;
+        Ok(Reply { status, headers, body: bytes.to_vec() })
+    }
+
+    async fn call(&self, idempotent: bool, method: reqwest::Method, url: &str, body: Option<serde_json::Value>, what: &str) -> Result<Reply, ForgeError> {
+        self.retry
+            .run(idempotent, || async { self.send(method.clone(), url, body.as_ref()).await?.check(what) })
+            .await
+    }
+
+    /// Every page of a listing (GitLab's `x-next-page`), up to [`MAX_PAGES`].
+    async fn list<T: serde::de::DeserializeOwned>(&self, url: &str, what: &str) -> Result<Vec<T>, ForgeError> {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let mut out = vec![];
+        let mut page = 1;
+        for _ in 0..MAX_PAGES {
+            let reply = self.call(true, reqwest::Method::GET, &format!("{url}{sep}per_page={PER_PAGE}&page={page}"), None, what).await?;
+            out.extend(reply.json::<Vec<T>>()?);
+            match reply.header("x-next-page").and_then(|p| p.trim().parse::<u32>().ok()) {
+                Some(next) if next > page => page = next,
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// GitLab's membership API takes a numeric user id; look it up when only a name is known.
+    async fn user_id(&self, user: &User) -> Result<Option<u64>, ForgeError> {
+        if let Some(id) = user.id {
+            return Ok(Some(id));
+        }
+        let Some(name) = &user.username else { return Ok(None) };
+        let reply = self.call(true, reqwest::Method::GET, &format!("{}/users?username={}", self.api, enc(name)), None, "find a user").await?;
+        Ok(reply.json::<Vec<WireUser>>()?.first().and_then(|u| u.id))
+    }
+}
+
+fn path_of(url: &str) -> &str {
+    url.find("/api/v4").map(|i| &url[i..]).unwrap_or(url)
+}
+
+fn enc(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+#[derive(Deserialize)]
+struct WireUser {
+    id: Option<u64>,
+    username: Option<String>,
+}
+
+impl WireUser {
+    fn user(&self) -> User {
+        User { id: self.id, username: self.username.clone() }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireChange {
+    iid: u64,
+    title: Option<String>,
+    description: Option<String>,
+    author: Option<WireUser>,
+    #[serde(default)]
+    labels: Vec<String>,
+    state: Option<String>,
+    sha: Option<String>,
+    source_branch: Option<String>,
+    target_branch: Option<String>,
+    draft: Option<bool>,
+    work_in_progress: Option<bool>,
+    web_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireLabelRef {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct WireLabelEvent {
+    action: String,
+    label: Option<WireLabelRef>,
+    user: Option<WireUser>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct WireApprovals {
+    #[serde(default)]
+    approved_by: Vec<WireApprover>,
+}
+
+#[derive(Deserialize)]
+struct WireApprover {
+    user: WireUser,
+}
+
+#[derive(Deserialize)]
+struct WireNote {
+    id: u64,
+    body: Option<String>,
+    author: Option<WireUser>,
+    #[serde(default)]
+    system: bool,
+}
+
+impl Forge for GitlabClient {
+    async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
+        let reply = match self.call(true, reqwest::Method::GET, &self.change_url(r), None, "read the change").await {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?,
+        };
+        let w: WireChange = reply.json()?;
+        Ok(Some(Change {
+            forge: ForgeKind::Gitlab,
+            repo: r.repo.clone(),
+            kind: r.kind,
+            number: w.iid,
+            title: w.title.unwrap_or_default(),
+            description: w.description.unwrap_or_default(),
+            author: w.author.as_ref().map(WireUser::user).unwrap_or_default(),
+            labels: w.labels.iter().map(|l| Label::new(l)).collect(),
+            head_sha: w.sha,
+            source_branch: w.source_branch,
+            target_branch: w.target_branch,
+            draft: w.draft.or(w.work_in_progress).unwrap_or(false),
+            state: match w.state.as_deref() {
+                Some("merged") => ChangeState::Merged,
+                Some("closed") => ChangeState::Closed,
+                _ => ChangeState::Open,
+            },
+            web_url: w.web_url,
+        }))
+    }
+
+    async fn label_events(&self, r: &ChangeRef) -> Result<Vec<LabelEvent>, ForgeError> {
+        let url = format!("{}/resource_label_events", self.change_url(r));
+        let events: Vec<WireLabelEvent> = self.list(&url, "read label history").await?;
+        Ok(events
+            .into_iter()
+            .filter_map(|e| {
+                Some(LabelEvent {
+                    // A deleted label's events have no label: nothing to attribute.
+                    label: Label::new(&e.label?.name),
+                    added: e.action == "add",
+                    actor: e.user.as_ref().map(WireUser::user).unwrap_or_default(),
+                    at: e.created_at,
+                })
+            })
+            .collect())
+    }
+
+    async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(vec![]);
+        }
+        let url = format!("{}/approvals", self.change_url(r));
+        let reply = self.call(true, reqwest::Method::GET, &url, None, "read approvals").await?;
+        // GitLab resets approvals on push when the project says so; the ones listed stand.
+        Ok(reply
+            .json::<WireApprovals>()?
+            .approved_by
+            .into_iter()
+            .map(|a| Review { reviewer: a.user.user(), approved: true, commit_sha: None, submitted_at: None })
+            .collect())
+    }
+
+    async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
+        let TeamRef::GitlabGroup { path } = team else { return Ok(false) };
+        let Some(id) = self.user_id(user).await? else { return Ok(false) };
+        let url = format!("{}/groups/{}/members/all/{id}", self.api, enc(path));
+        match self.call(true, reqwest::Method::GET, &url, None, "read group membership").await {
+            Ok(_) => Ok(true),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn current_user(&self) -> Result<User, ForgeError> {
+        let reply = self.call(true, reqwest::Method::GET, &format!("{}/user", self.api), None, "read the bot's account").await?;
+        Ok(reply.json::<WireUser>()?.user())
+    }
+
+    async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
+        let url = format!("{}/notes?sort=asc&order_by=created_at", self.change_url(r));
+        let notes: Vec<WireNote> = self.list(&url, "read notes").await?;
+        Ok(notes
+            .into_iter()
+            .filter(|n| !n.system)
+            .map(|n| Comment { id: n.id, body: n.body.unwrap_or_default(), author: n.author.as_ref().map(WireUser::user).unwrap_or_default() })
+            .collect())
+    }
+
+    async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<(), ForgeError> {
+        let url = format!("{}/notes", self.change_url(r));
+        self.call(false, reqwest::Method::POST, &url, Some(json!({ "body": body })), "create the note").await.map(drop)
+    }
+
+    async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {
+        let url = format!("{}/notes/{id}", self.change_url(r));
+        self.call(true, reqwest::Method::PUT, &url, Some(json!({ "body": body })), "update the note").await.map(drop)
+    }
+
+    async fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        let list: Vec<&str> = labels.iter().map(Label::as_str).collect();
+        let body = json!({ "add_labels": list.join(",") });
+        self.call(true, reqwest::Method::PUT, &self.change_url(r), Some(body), "add labels").await.map(drop)
+    }
+
+    async fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        let list: Vec<&str> = labels.iter().map(Label::as_str).collect();
+        let body = json!({ "remove_labels": list.join(",") });
+        self.call(true, reqwest::Method::PUT, &self.change_url(r), Some(body), "remove labels").await.map(drop)
+    }
+
+    async fn set_status(&self, r: &ChangeRef, sha: &str, state: StatusState, context: &str, description: &str) -> Result<(), ForgeError> {
+        let url = format!("{}/statuses/{}", self.project(r), enc(sha));
+        let state = match state {
+            StatusState::Success => "success",
+            StatusState::Failure => "failed",
+        };
+        let body = json!({ "state": state, "name": context, "description": description });
+        match self.call(true, reqwest::Method::POST, &url, Some(body), "set the commit status").await {
+            // GitLab refuses to move a status to the state it already has: the goal is reached.
+            Err(ForgeError::Refused { status: 400, message }) if message.contains("Cannot transition status") => Ok(()),
+            other => other.map(drop),
+        }
+    }
+}

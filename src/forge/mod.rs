@@ -1,0 +1,104 @@
+//! The forges as the worker sees them: one small trait, two implementations (GitHub through
+//! octocrab, GitLab through reqwest), typed errors where the worker branches.
+
+pub mod github;
+pub mod gitlab;
+mod http;
+
+pub use http::RetryPolicy;
+
+use crate::actions::StatusState;
+use crate::model::{Change, ChangeEvent, ChangeKind, Label, Repo, Review, User};
+use crate::policy::LabelEvent;
+use crate::rules::TeamRef;
+use std::future::Future;
+use std::time::Duration;
+
+/// Why a forge call failed, in the terms the worker acts on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ForgeError {
+    /// 429, an exhausted rate limit, or a secondary rate limit: try again after the wait.
+    #[error("rate limited by the forge; retry after {}s", retry_after.as_secs())]
+    RateLimited { retry_after: Duration },
+    /// 5xx, a timeout or a connection failure: worth retrying.
+    #[error("the forge is unavailable: {0}")]
+    Transient(String),
+    /// 404 where something had to exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// 401, 403, 422…: retrying will not help.
+    #[error("the forge refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+    /// A 2xx whose body is not what the API documents.
+    #[error("unexpected response from the forge: {0}")]
+    Decode(String),
+}
+
+impl ForgeError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ForgeError::RateLimited { .. } | ForgeError::Transient(_))
+    }
+}
+
+/// Which change a call is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRef {
+    pub repo: Repo,
+    pub kind: ChangeKind,
+    pub number: u64,
+}
+
+impl ChangeRef {
+    pub fn of(event: &ChangeEvent) -> Self {
+        ChangeRef {
+            repo: event.change.repo.clone(),
+            kind: event.change.kind,
+            number: event.change.number,
+        }
+    }
+}
+
+/// A comment (GitHub) or note (GitLab) on a change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    pub id: u64,
+    pub body: String,
+    pub author: User,
+}
+
+/// Everything the worker reads from and writes to a forge.
+pub trait Forge: Send + Sync {
+    /// The change as it is now; `None` when it no longer exists.
+    fn change(&self, r: &ChangeRef) -> impl Future<Output = Result<Option<Change>, ForgeError>> + Send;
+    /// Who applied and removed which label, when; oldest first.
+    fn label_events(&self, r: &ChangeRef) -> impl Future<Output = Result<Vec<LabelEvent>, ForgeError>> + Send;
+    /// Native approvals that currently stand on a merge request.
+    fn approvals(&self, r: &ChangeRef) -> impl Future<Output = Result<Vec<Review>, ForgeError>> + Send;
+    /// Whether `user` belongs to `team`.
+    fn is_member(&self, team: &TeamRef, user: &User) -> impl Future<Output = Result<bool, ForgeError>> + Send;
+    /// The account the bot acts as.
+    fn current_user(&self) -> impl Future<Output = Result<User, ForgeError>> + Send;
+    fn comments(&self, r: &ChangeRef) -> impl Future<Output = Result<Vec<Comment>, ForgeError>> + Send;
+    fn create_comment(&self, r: &ChangeRef, body: &str) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    fn set_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+}
+
+/// Timeouts for every forge request.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many items a page asks for (both forges' maximum is 100).
+pub const PER_PAGE: u32 = 100;
+
+/// Pages read at most per listing, so a change with thousands of events cannot stall a worker.
+pub const MAX_PAGES: u32 = 30;

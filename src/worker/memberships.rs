@@ -1,0 +1,57 @@
+//! Approver-group membership answers from the forges, cached with a TTL: a team's membership
+//! changes rarely, and every evaluation would otherwise ask again.
+
+use crate::model::User;
+use crate::rules::TeamRef;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+pub struct MembershipCache {
+    ttl: Duration,
+    entries: Arc<Mutex<HashMap<(TeamRef, String), (bool, Instant)>>>,
+}
+
+fn key(team: &TeamRef, user: &User) -> Option<(TeamRef, String)> {
+    let who = user
+        .id
+        .map(|id| format!("#{id}"))
+        .or(user.username.as_ref().map(|n| n.to_lowercase()))?;
+    Some((team.clone(), who))
+}
+
+impl MembershipCache {
+    pub fn new(ttl: Duration) -> Self {
+        MembershipCache { ttl, entries: Arc::default() }
+    }
+
+    pub fn get(&self, team: &TeamRef, user: &User) -> Option<bool> {
+        let k = key(team, user)?;
+        let entries = self.entries.lock().ok()?;
+        let (member, at) = entries.get(&k)?;
+        (at.elapsed() < self.ttl).then_some(*member)
+    }
+
+    pub fn put(&self, team: &TeamRef, user: &User, member: bool) {
+        if let (Some(k), Ok(mut entries)) = (key(team, user), self.entries.lock()) {
+            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            entries.insert(k, (member, Instant::now()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_expire() {
+        let team = TeamRef::GithubTeam { org: "acme".into(), slug: "peers".into() };
+        let cache = MembershipCache::new(Duration::from_millis(30));
+        cache.put(&team, &User::named("Pam"), true);
+        assert_eq!(cache.get(&team, &User::named("pam")), Some(true));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(cache.get(&team, &User::named("pam")), None);
+    }
+}

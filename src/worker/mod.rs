@@ -1,0 +1,211 @@
+//! Claims stored jobs one change at a time, evaluates the rules against the change's current
+//! state, and writes the minimal diff (or, in dry-run mode, logs it). Every decision and action
+//! goes to the audit log.
+
+mod enforce;
+mod memberships;
+
+pub use memberships::MembershipCache;
+
+use crate::actions::{self, PlannedAction};
+use crate::forge::ForgeError;
+use crate::forge::github::GithubClient;
+use crate::forge::gitlab::GitlabClient;
+use crate::model::{Forge as ForgeKind, User};
+use crate::policy::{self, Snapshot};
+use crate::rules::{Rules, SharedRules};
+use crate::store::{AuditRecord, Job, Store};
+use anyhow::Result;
+use enforce::JobContext;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, OnceCell, watch};
+use tracing::Instrument;
+
+/// How long a claimed job stays reserved to its worker; past it another worker may take it.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// How often an idle worker looks for work it was not woken for (retries coming due).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// The forge clients configured (a forge without a token has none), and the bot's account
+/// on each, read once.
+#[derive(Default)]
+pub struct ForgeClients {
+    pub github: Option<GithubClient>,
+    pub gitlab: Option<GitlabClient>,
+    github_bot: OnceCell<User>,
+    gitlab_bot: OnceCell<User>,
+}
+
+impl ForgeClients {
+    pub fn new(github: Option<GithubClient>, gitlab: Option<GitlabClient>) -> Self {
+        ForgeClients { github, gitlab, ..Default::default() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    pub store: Store,
+    pub rules: SharedRules,
+    pub forges: Arc<ForgeClients>,
+    pub dry_run: bool,
+    pub status_context: String,
+    pub max_attempts: u32,
+    pub memberships: MembershipCache,
+}
+
+impl Worker {
+    /// Runs `concurrency` loops until `shutdown` turns true.
+    pub async fn run(self, concurrency: usize, wake: Arc<Notify>, shutdown: watch::Receiver<bool>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..concurrency {
+            let (w, wake, mut stop) = (self.clone(), wake.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                while !*stop.borrow() {
+                    match w.run_one().await {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(error = format!("{e:#}"), "worker cannot reach the store"),
+                    }
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Claims and processes one job; false when there was none.
+    pub async fn run_one(&self) -> Result<bool> {
+        let Some(job) = self.store.claim(LEASE).await? else {
+            return Ok(false);
+        };
+        let span = job_span(&job);
+        self.handle(job).instrument(span).await?;
+        Ok(true)
+    }
+
+    /// Processes jobs until none is runnable (tests use this to drain the queue).
+    pub async fn drain(&self) -> Result<usize> {
+        let mut n = 0;
+        while self.run_one().await? {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn handle(&self, job: Job) -> Result<()> {
+        let Err(e) = self.process(&job).await else {
+            return self.store.complete(job.id).await;
+        };
+        let forge_error = e.downcast_ref::<ForgeError>();
+        let retryable = forge_error.is_none_or(ForgeError::is_retryable);
+        let retry = (retryable && job.attempts < i64::from(self.max_attempts)).then(|| {
+            let wait = match forge_error {
+                Some(ForgeError::RateLimited { retry_after }) => retry_after.as_millis() as i64,
+                _ => backoff_ms(job.attempts),
+            };
+            crate::store::now_ms() + wait
+        });
+        if retry.is_some() {
+            tracing::warn!(error = format!("{e:#}"), attempts = job.attempts, "job failed; will retry");
+        } else {
+            tracing::error!(error = format!("{e:#}"), attempts = job.attempts, "job failed; left for `changegate retry`");
+        }
+        self.store.fail(job.id, &format!("{e:#}"), retry).await
+    }
+
+    async fn process(&self, job: &Job) -> Result<()> {
+        let Some(change) = job.event.change() else {
+            return Ok(());
+        };
+        let ctx = JobContext { event: &job.event, change, received_at: job.received_at };
+        let rules = current(&self.rules);
+        match change.change.forge {
+            ForgeKind::Github => match &self.forges.github {
+                Some(c) => self.enforce(c, &self.forges.github_bot, &ctx, &rules).await,
+                None => self.offline(&ctx, &rules).await,
+            },
+            ForgeKind::Gitlab => match &self.forges.gitlab {
+                Some(c) => self.enforce(c, &self.forges.gitlab_bot, &ctx, &rules).await,
+                None => self.offline(&ctx, &rules).await,
+            },
+        }
+    }
+
+    /// Without a client for the forge: evaluate the payload alone and log what would be done.
+    async fn offline(&self, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
+        let snapshot = Snapshot::from_event(job.change, chrono::Utc::now());
+        let decision = policy::evaluate(rules, &snapshot);
+        self.record(job, "decision", Some(&rules.hash), serde_json::to_value(&decision)?).await?;
+        for action in actions::plan(&snapshot.change, &decision, &self.status_context) {
+            tracing::info!(action = %describe(&action), "no {} token: would call the forge", job.change.change.forge.display_name());
+            let detail = serde_json::json!({ "dry_run": true, "planned": action });
+            self.record(job, "action", Some(&rules.hash), detail).await?;
+        }
+        Ok(())
+    }
+
+    async fn record(&self, job: &JobContext<'_>, kind: &str, hash: Option<&str>, detail: serde_json::Value) -> Result<()> {
+        let c = &job.change.change;
+        self.store
+            .audit(&AuditRecord {
+                forge: c.forge.as_str(),
+                repo: c.repo.path.as_str(),
+                number: c.number,
+                delivery_id: job.event.delivery_id.as_deref(),
+                kind,
+                rules_hash: hash,
+                detail,
+            })
+            .await
+    }
+}
+
+fn current(rules: &SharedRules) -> Arc<Rules> {
+    match rules.read() {
+        Ok(g) => g.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn job_span(job: &Job) -> tracing::Span {
+    let c = job.event.change();
+    tracing::info_span!(
+        "job",
+        id = job.id,
+        forge = %job.event.forge,
+        repo = c.map(|c| c.change.repo.path.as_str()).unwrap_or(""),
+        number = c.map(|c| c.change.number).unwrap_or(0),
+        delivery = job.event.delivery_id.as_deref().unwrap_or(""),
+    )
+}
+
+/// Capped exponential backoff with jitter: 1 s, 2 s, 4 s… up to 5 minutes.
+pub fn backoff_ms(attempt: i64) -> i64 {
+    let base = 1000_i64.saturating_mul(1 << attempt.clamp(0, 20)).min(300_000);
+    let jitter = (crate::store::now_ms().rem_euclid(1000)) * base / 4000;
+    base + jitter
+}
+
+/// One line per action, for logs.
+pub fn describe(a: &PlannedAction) -> String {
+    match a {
+        PlannedAction::SetStatus { sha, state, description, .. } => {
+            format!("set status {state:?} on {} ({description})", sha.get(..7).unwrap_or(sha))
+        }
+        PlannedAction::AddLabels { labels } => {
+            let names: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
+            format!("add labels {}", names.join(", "))
+        }
+        PlannedAction::RemoveLabels { labels } => {
+            let names: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
+            format!("remove labels {}", names.join(", "))
+        }
+        PlannedAction::UpsertComment { body } => format!("write the sticky comment ({} bytes)", body.len()),
+    }
+}
