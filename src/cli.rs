@@ -2,21 +2,21 @@
 //! network and no database.
 
 use anyhow::{Context, Result};
+use changegate::actions;
+use changegate::forge::{RetryPolicy, github::GithubClient, gitlab::GitlabClient};
 use changegate::model::{EventPayload, Forge};
 use changegate::policy::{self, Snapshot};
 use changegate::rules::{self, SharedRules};
 use changegate::server::{self, AppState, gitlab::GitlabVerifier};
 use changegate::settings::{SETTINGS_HELP, Settings};
 use changegate::store::Store;
-use changegate::forge::{RetryPolicy, github::GithubClient, gitlab::GitlabClient};
 use changegate::worker::{ForgeClients, MembershipCache, Worker};
-use changegate::actions;
-use std::time::Duration;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 #[derive(Parser)]
@@ -213,16 +213,26 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
 /// A client per forge that has a token; the others run offline (payload only, logged).
 fn forge_clients(settings: &Settings) -> Result<ForgeClients> {
     let github = match &settings.github.token {
-        Some(t) => Some(GithubClient::new(&settings.github.api_url, t.expose_secret(), RetryPolicy::default())?),
+        Some(t) => Some(GithubClient::new(
+            &settings.github.api_url,
+            t.expose_secret(),
+            RetryPolicy::default(),
+        )?),
         None => None,
     };
     let gitlab = match &settings.gitlab.token {
-        Some(t) => Some(GitlabClient::new(&settings.gitlab.url, t.expose_secret(), RetryPolicy::default())?),
+        Some(t) => Some(GitlabClient::new(
+            &settings.gitlab.url,
+            t.expose_secret(),
+            RetryPolicy::default(),
+        )?),
         None => None,
     };
     for (name, client) in [("GitHub", github.is_some()), ("GitLab", gitlab.is_some())] {
         if !client {
-            tracing::info!("no {name} token: {name} changes are evaluated from the payload and nothing is written");
+            tracing::info!(
+                "no {name} token: {name} changes are evaluated from the payload and nothing is written"
+            );
         }
     }
     Ok(ForgeClients::new(github, gitlab))

@@ -28,15 +28,27 @@ impl GithubClient {
             .set_connect_timeout(Some(super::CONNECT_TIMEOUT))
             .set_read_timeout(Some(super::REQUEST_TIMEOUT))
             .build()
-            .map_err(|e| ForgeError::Refused { status: 0, message: format!("cannot build the GitHub client: {e}") })?;
-        Ok(GithubClient { octo, api: api_url.trim_end_matches('/').to_string(), retry })
+            .map_err(|e| ForgeError::Refused {
+                status: 0,
+                message: format!("cannot build the GitHub client: {e}"),
+            })?;
+        Ok(GithubClient {
+            octo,
+            api: api_url.trim_end_matches('/').to_string(),
+            retry,
+        })
     }
 
     fn repo_url(&self, r: &ChangeRef, rest: &str) -> String {
         format!("{}/repos/{}{rest}", self.api, r.repo.path)
     }
 
-    async fn send(&self, method: &str, url: &str, body: Option<&serde_json::Value>) -> Result<Reply, ForgeError> {
+    async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, ForgeError> {
         let result = match method {
             "GET" => self.octo._get(url).await,
             "POST" => self.octo._post(url, body).await,
@@ -44,7 +56,8 @@ impl GithubClient {
             "DELETE" => self.octo._delete(url, body).await,
             _ => self.octo._put(url, body).await,
         };
-        let resp = result.map_err(|e| ForgeError::Transient(format!("{method} {}: {e}", path_of(url))))?;
+        let resp =
+            result.map_err(|e| ForgeError::Transient(format!("{method} {}: {e}", path_of(url))))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp
@@ -54,18 +67,35 @@ impl GithubClient {
             .map_err(|e| ForgeError::Transient(format!("reading the reply: {e}")))?
             .to_bytes();
         log_rate_limit(&headers);
-        Ok(Reply { status, headers, body: bytes.to_vec() })
+        Ok(Reply {
+            status,
+            headers,
+            body: bytes.to_vec(),
+        })
     }
 
     /// One request with the retry policy; `what` names it in errors (no URL, no token).
-    async fn call(&self, idempotent: bool, method: &str, url: &str, body: Option<serde_json::Value>, what: &str) -> Result<Reply, ForgeError> {
+    async fn call(
+        &self,
+        idempotent: bool,
+        method: &str,
+        url: &str,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> Result<Reply, ForgeError> {
         self.retry
-            .run(idempotent, || async { self.send(method, url, body.as_ref()).await?.check(what) })
+            .run(idempotent, || async {
+                self.send(method, url, body.as_ref()).await?.check(what)
+            })
             .await
     }
 
     /// Every page of a listing (GitHub's `Link: rel="next"`), up to [`MAX_PAGES`].
-    async fn list<T: serde::de::DeserializeOwned>(&self, url: &str, what: &str) -> Result<Vec<T>, ForgeError> {
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<Vec<T>, ForgeError> {
         let sep = if url.contains('?') { '&' } else { '?' };
         let mut next = Some(format!("{url}{sep}per_page={PER_PAGE}"));
         let mut out = vec![];
@@ -86,16 +116,27 @@ impl GithubClient {
 fn next_link(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (url, rel) = part.split_once(';')?;
-        rel.contains("rel=\"next\"").then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rel.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
 fn path_of(url: &str) -> &str {
-    url.find("/repos/").or(url.find("/orgs/")).map(|i| &url[i..]).unwrap_or(url)
+    url.find("/repos/")
+        .or(url.find("/orgs/"))
+        .map(|i| &url[i..])
+        .unwrap_or(url)
 }
 
 fn log_rate_limit(headers: &::http::HeaderMap) {
-    if let Some(remaining) = headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()) {
+    if let Some(remaining) = headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+    {
         tracing::trace!(remaining, "GitHub rate limit");
     }
 }
@@ -108,7 +149,10 @@ struct WireUser {
 
 impl WireUser {
     fn user(&self) -> User {
-        User { id: self.id, username: self.login.clone() }
+        User {
+            id: self.id,
+            username: self.login.clone(),
+        }
     }
 }
 
@@ -176,7 +220,16 @@ impl Forge for GithubClient {
             ChangeKind::MergeRequest => format!("/pulls/{}", r.number),
             ChangeKind::Issue => format!("/issues/{}", r.number),
         };
-        let reply = match self.call(true, "GET", &self.repo_url(r, &path), None, "read the change").await {
+        let reply = match self
+            .call(
+                true,
+                "GET",
+                &self.repo_url(r, &path),
+                None,
+                "read the change",
+            )
+            .await
+        {
             Err(ForgeError::NotFound(_)) => return Ok(None),
             other => other?,
         };
@@ -231,11 +284,21 @@ impl Forge for GithubClient {
     }
 
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
-        let (TeamRef::GithubTeam { org, slug }, Some(login)) = (team, user.username.as_deref()) else {
+        let (TeamRef::GithubTeam { org, slug }, Some(login)) = (team, user.username.as_deref())
+        else {
             return Ok(false);
         };
-        let url = format!("{}/orgs/{}/teams/{}/memberships/{}", self.api, enc(org), enc(slug), enc(login));
-        match self.call(true, "GET", &url, None, "read team membership").await {
+        let url = format!(
+            "{}/orgs/{}/teams/{}/memberships/{}",
+            self.api,
+            enc(org),
+            enc(slug),
+            enc(login)
+        );
+        match self
+            .call(true, "GET", &url, None, "read team membership")
+            .await
+        {
             Ok(reply) => Ok(reply.json::<WireMembership>()?.state.as_deref() == Some("active")),
             Err(ForgeError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
@@ -243,7 +306,15 @@ impl Forge for GithubClient {
     }
 
     async fn current_user(&self) -> Result<User, ForgeError> {
-        let reply = self.call(true, "GET", &format!("{}/user", self.api), None, "read the bot's account").await?;
+        let reply = self
+            .call(
+                true,
+                "GET",
+                &format!("{}/user", self.api),
+                None,
+                "read the bot's account",
+            )
+            .await?;
         Ok(reply.json::<WireUser>()?.user())
     }
 
@@ -262,25 +333,55 @@ impl Forge for GithubClient {
 
     async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<(), ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
-        self.call(false, "POST", &url, Some(json!({ "body": body })), "create the comment").await.map(drop)
+        self.call(
+            false,
+            "POST",
+            &url,
+            Some(json!({ "body": body })),
+            "create the comment",
+        )
+        .await
+        .map(drop)
     }
 
     async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {
         // PATCH, as the API documents (octocrab's update_comment sends POST).
         let url = self.repo_url(r, &format!("/issues/comments/{id}"));
-        self.call(true, "PATCH", &url, Some(json!({ "body": body })), "update the comment").await.map(drop)
+        self.call(
+            true,
+            "PATCH",
+            &url,
+            Some(json!({ "body": body })),
+            "update the comment",
+        )
+        .await
+        .map(drop)
     }
 
     async fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/labels", r.number));
         let names: Vec<&str> = labels.iter().map(Label::as_str).collect();
-        self.call(true, "POST", &url, Some(json!({ "labels": names })), "add labels").await.map(drop)
+        self.call(
+            true,
+            "POST",
+            &url,
+            Some(json!({ "labels": names })),
+            "add labels",
+        )
+        .await
+        .map(drop)
     }
 
     async fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
         for label in labels {
-            let url = self.repo_url(r, &format!("/issues/{}/labels/{}", r.number, enc(label.as_str())));
-            match self.call(true, "DELETE", &url, None, "remove a label").await {
+            let url = self.repo_url(
+                r,
+                &format!("/issues/{}/labels/{}", r.number, enc(label.as_str())),
+            );
+            match self
+                .call(true, "DELETE", &url, None, "remove a label")
+                .await
+            {
                 // Already gone: the goal is reached.
                 Ok(_) | Err(ForgeError::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -289,14 +390,23 @@ impl Forge for GithubClient {
         Ok(())
     }
 
-    async fn set_status(&self, r: &ChangeRef, sha: &str, state: StatusState, context: &str, description: &str) -> Result<(), ForgeError> {
+    async fn set_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+    ) -> Result<(), ForgeError> {
         let url = self.repo_url(r, &format!("/statuses/{}", enc(sha)));
         let state = match state {
             StatusState::Success => "success",
             StatusState::Failure => "failure",
         };
         let body = json!({ "state": state, "context": context, "description": description });
-        self.call(true, "POST", &url, Some(body), "set the commit status").await.map(drop)
+        self.call(true, "POST", &url, Some(body), "set the commit status")
+            .await
+            .map(drop)
     }
 }
 
@@ -305,7 +415,10 @@ fn standing_approvals(reviews: Vec<WireReview>) -> Vec<Review> {
     let mut latest: Vec<(User, WireReview)> = vec![];
     for r in reviews {
         // A comment-only review does not change a reviewer's verdict.
-        if !matches!(r.state.as_str(), "APPROVED" | "CHANGES_REQUESTED" | "DISMISSED") {
+        if !matches!(
+            r.state.as_str(),
+            "APPROVED" | "CHANGES_REQUESTED" | "DISMISSED"
+        ) {
             continue;
         }
         let user = r.user.as_ref().map(WireUser::user).unwrap_or_default();
@@ -315,7 +428,12 @@ fn standing_approvals(reviews: Vec<WireReview>) -> Vec<Review> {
     latest
         .into_iter()
         .filter(|(_, r)| r.state == "APPROVED")
-        .map(|(user, r)| Review { reviewer: user, approved: true, commit_sha: r.commit_id, submitted_at: r.submitted_at })
+        .map(|(user, r)| Review {
+            reviewer: user,
+            approved: true,
+            commit_sha: r.commit_id,
+            submitted_at: r.submitted_at,
+        })
         .collect()
 }
 
@@ -330,14 +448,20 @@ mod tests {
     #[test]
     fn next_links() {
         let h = r#"<https://api.github.com/repos/o/r/issues/1/events?page=2>; rel="next", <https://api.github.com/repos/o/r/issues/1/events?page=5>; rel="last""#;
-        assert_eq!(next_link(h).as_deref(), Some("https://api.github.com/repos/o/r/issues/1/events?page=2"));
+        assert_eq!(
+            next_link(h).as_deref(),
+            Some("https://api.github.com/repos/o/r/issues/1/events?page=2")
+        );
         assert_eq!(next_link(r#"<x>; rel="prev""#), None);
     }
 
     #[test]
     fn latest_decisive_review_wins() {
         let review = |login: &str, state: &str| WireReview {
-            user: Some(WireUser { login: Some(login.into()), id: None }),
+            user: Some(WireUser {
+                login: Some(login.into()),
+                id: None,
+            }),
             state: state.into(),
             commit_id: Some("abc".into()),
             submitted_at: None,
@@ -349,7 +473,10 @@ mod tests {
             review("bob", "CHANGES_REQUESTED"),
             review("eve", "DISMISSED"),
         ]);
-        let who: Vec<_> = standing.iter().map(|r| r.reviewer.username.clone().unwrap()).collect();
+        let who: Vec<_> = standing
+            .iter()
+            .map(|r| r.reviewer.username.clone().unwrap())
+            .collect();
         assert_eq!(who, vec!["pam"]);
     }
 }

@@ -28,7 +28,10 @@ impl GitlabClient {
             .timeout(super::REQUEST_TIMEOUT)
             .user_agent(concat!("changegate/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ForgeError::Refused { status: 0, message: format!("cannot build the GitLab client: {e}") })?;
+            .map_err(|e| ForgeError::Refused {
+                status: 0,
+                message: format!("cannot build the GitLab client: {e}"),
+            })?;
         Ok(GitlabClient {
             http,
             api: format!("{}/api/v4", base_url.trim_end_matches('/')),
@@ -54,33 +57,75 @@ impl GitlabClient {
         format!("{}/{kind}/{}", self.project(r), r.number)
     }
 
-    async fn send(&self, method: reqwest::Method, url: &str, body: Option<&serde_json::Value>) -> Result<Reply, ForgeError> {
-        let mut req = self.http.request(method.clone(), url).header("PRIVATE-TOKEN", &self.token);
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, ForgeError> {
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .header("PRIVATE-TOKEN", &self.token);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| ForgeError::Transient(format!("{method} {}: {}", path_of(url), e.without_url())))?;
+        let resp = req.send().await.map_err(|e| {
+            ForgeError::Transient(format!("{method} {}: {}", path_of(url), e.without_url()))
+        })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(|e| ForgeError::Transient(format!("reading the reply: {}", e.without_url())))?;
-        Ok(Reply { status, headers, body: bytes.to_vec() })
+        let bytes = resp.bytes().await.map_err(|e| {
+            ForgeError::Transient(format!("reading the reply: {}", e.without_url()))
+        })?;
+        Ok(Reply {
+            status,
+            headers,
+            body: bytes.to_vec(),
+        })
     }
 
-    async fn call(&self, idempotent: bool, method: reqwest::Method, url: &str, body: Option<serde_json::Value>, what: &str) -> Result<Reply, ForgeError> {
+    async fn call(
+        &self,
+        idempotent: bool,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> Result<Reply, ForgeError> {
         self.retry
-            .run(idempotent, || async { self.send(method.clone(), url, body.as_ref()).await?.check(what) })
+            .run(idempotent, || async {
+                self.send(method.clone(), url, body.as_ref())
+                    .await?
+                    .check(what)
+            })
             .await
     }
 
     /// Every page of a listing (GitLab's `x-next-page`), up to [`MAX_PAGES`].
-    async fn list<T: serde::de::DeserializeOwned>(&self, url: &str, what: &str) -> Result<Vec<T>, ForgeError> {
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<Vec<T>, ForgeError> {
         let sep = if url.contains('?') { '&' } else { '?' };
         let mut out = vec![];
         let mut page = 1;
         for _ in 0..MAX_PAGES {
-            let reply = self.call(true, reqwest::Method::GET, &format!("{url}{sep}per_page={PER_PAGE}&page={page}"), None, what).await?;
+            let reply = self
+                .call(
+                    true,
+                    reqwest::Method::GET,
+                    &format!("{url}{sep}per_page={PER_PAGE}&page={page}"),
+                    None,
+                    what,
+                )
+                .await?;
             out.extend(reply.json::<Vec<T>>()?);
-            match reply.header("x-next-page").and_then(|p| p.trim().parse::<u32>().ok()) {
+            match reply
+                .header("x-next-page")
+                .and_then(|p| p.trim().parse::<u32>().ok())
+            {
                 Some(next) if next > page => page = next,
                 _ => break,
             }
@@ -93,8 +138,18 @@ impl GitlabClient {
         if let Some(id) = user.id {
             return Ok(Some(id));
         }
-        let Some(name) = &user.username else { return Ok(None) };
-        let reply = self.call(true, reqwest::Method::GET, &format!("{}/users?username={}", self.api, enc(name)), None, "find a user").await?;
+        let Some(name) = &user.username else {
+            return Ok(None);
+        };
+        let reply = self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &format!("{}/users?username={}", self.api, enc(name)),
+                None,
+                "find a user",
+            )
+            .await?;
         Ok(reply.json::<Vec<WireUser>>()?.first().and_then(|u| u.id))
     }
 }
@@ -115,7 +170,10 @@ struct WireUser {
 
 impl WireUser {
     fn user(&self) -> User {
-        User { id: self.id, username: self.username.clone() }
+        User {
+            id: self.id,
+            username: self.username.clone(),
+        }
     }
 }
 
@@ -171,7 +229,16 @@ struct WireNote {
 
 impl Forge for GitlabClient {
     async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
-        let reply = match self.call(true, reqwest::Method::GET, &self.change_url(r), None, "read the change").await {
+        let reply = match self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &self.change_url(r),
+                None,
+                "read the change",
+            )
+            .await
+        {
             Err(ForgeError::NotFound(_)) => return Ok(None),
             other => other?,
         };
@@ -220,21 +287,41 @@ impl Forge for GitlabClient {
             return Ok(vec![]);
         }
         let url = format!("{}/approvals", self.change_url(r));
-        let reply = self.call(true, reqwest::Method::GET, &url, None, "read approvals").await?;
+        let reply = self
+            .call(true, reqwest::Method::GET, &url, None, "read approvals")
+            .await?;
         // GitLab resets approvals on push when the project says so; the ones listed stand.
         Ok(reply
             .json::<WireApprovals>()?
             .approved_by
             .into_iter()
-            .map(|a| Review { reviewer: a.user.user(), approved: true, commit_sha: None, submitted_at: None })
+            .map(|a| Review {
+                reviewer: a.user.user(),
+                approved: true,
+                commit_sha: None,
+                submitted_at: None,
+            })
             .collect())
     }
 
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
-        let TeamRef::GitlabGroup { path } = team else { return Ok(false) };
-        let Some(id) = self.user_id(user).await? else { return Ok(false) };
+        let TeamRef::GitlabGroup { path } = team else {
+            return Ok(false);
+        };
+        let Some(id) = self.user_id(user).await? else {
+            return Ok(false);
+        };
         let url = format!("{}/groups/{}/members/all/{id}", self.api, enc(path));
-        match self.call(true, reqwest::Method::GET, &url, None, "read group membership").await {
+        match self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &url,
+                None,
+                "read group membership",
+            )
+            .await
+        {
             Ok(_) => Ok(true),
             Err(ForgeError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
@@ -242,7 +329,15 @@ impl Forge for GitlabClient {
     }
 
     async fn current_user(&self) -> Result<User, ForgeError> {
-        let reply = self.call(true, reqwest::Method::GET, &format!("{}/user", self.api), None, "read the bot's account").await?;
+        let reply = self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &format!("{}/user", self.api),
+                None,
+                "read the bot's account",
+            )
+            .await?;
         Ok(reply.json::<WireUser>()?.user())
     }
 
@@ -252,42 +347,97 @@ impl Forge for GitlabClient {
         Ok(notes
             .into_iter()
             .filter(|n| !n.system)
-            .map(|n| Comment { id: n.id, body: n.body.unwrap_or_default(), author: n.author.as_ref().map(WireUser::user).unwrap_or_default() })
+            .map(|n| Comment {
+                id: n.id,
+                body: n.body.unwrap_or_default(),
+                author: n.author.as_ref().map(WireUser::user).unwrap_or_default(),
+            })
             .collect())
     }
 
     async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<(), ForgeError> {
         let url = format!("{}/notes", self.change_url(r));
-        self.call(false, reqwest::Method::POST, &url, Some(json!({ "body": body })), "create the note").await.map(drop)
+        self.call(
+            false,
+            reqwest::Method::POST,
+            &url,
+            Some(json!({ "body": body })),
+            "create the note",
+        )
+        .await
+        .map(drop)
     }
 
     async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {
         let url = format!("{}/notes/{id}", self.change_url(r));
-        self.call(true, reqwest::Method::PUT, &url, Some(json!({ "body": body })), "update the note").await.map(drop)
+        self.call(
+            true,
+            reqwest::Method::PUT,
+            &url,
+            Some(json!({ "body": body })),
+            "update the note",
+        )
+        .await
+        .map(drop)
     }
 
     async fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
         let list: Vec<&str> = labels.iter().map(Label::as_str).collect();
         let body = json!({ "add_labels": list.join(",") });
-        self.call(true, reqwest::Method::PUT, &self.change_url(r), Some(body), "add labels").await.map(drop)
+        self.call(
+            true,
+            reqwest::Method::PUT,
+            &self.change_url(r),
+            Some(body),
+            "add labels",
+        )
+        .await
+        .map(drop)
     }
 
     async fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
         let list: Vec<&str> = labels.iter().map(Label::as_str).collect();
         let body = json!({ "remove_labels": list.join(",") });
-        self.call(true, reqwest::Method::PUT, &self.change_url(r), Some(body), "remove labels").await.map(drop)
+        self.call(
+            true,
+            reqwest::Method::PUT,
+            &self.change_url(r),
+            Some(body),
+            "remove labels",
+        )
+        .await
+        .map(drop)
     }
 
-    async fn set_status(&self, r: &ChangeRef, sha: &str, state: StatusState, context: &str, description: &str) -> Result<(), ForgeError> {
+    async fn set_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+    ) -> Result<(), ForgeError> {
         let url = format!("{}/statuses/{}", self.project(r), enc(sha));
         let state = match state {
             StatusState::Success => "success",
             StatusState::Failure => "failed",
         };
         let body = json!({ "state": state, "name": context, "description": description });
-        match self.call(true, reqwest::Method::POST, &url, Some(body), "set the commit status").await {
+        match self
+            .call(
+                true,
+                reqwest::Method::POST,
+                &url,
+                Some(body),
+                "set the commit status",
+            )
+            .await
+        {
             // GitLab refuses to move a status to the state it already has: the goal is reached.
-            Err(ForgeError::Refused { status: 400, message }) if message.contains("Cannot transition status") => Ok(()),
+            Err(ForgeError::Refused {
+                status: 400,
+                message,
+            }) if message.contains("Cannot transition status") => Ok(()),
             other => other.map(drop),
         }
     }

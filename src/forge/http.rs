@@ -66,12 +66,17 @@ impl Reply {
         let retry_after = self.header("retry-after").and_then(parse_retry_after);
         let exhausted = self.header("x-ratelimit-remaining") == Some("0");
         let secondary = self.status == 403 && self.message().to_lowercase().contains("rate limit");
-        if self.status != 429 && !(self.status == 403 && (exhausted || secondary || retry_after.is_some())) {
+        if self.status != 429
+            && !(self.status == 403 && (exhausted || secondary || retry_after.is_some()))
+        {
             return None;
         }
-        let reset = self.header("x-ratelimit-reset").and_then(|r| r.parse::<i64>().ok()).map(|epoch| {
-            Duration::from_secs((epoch - chrono::Utc::now().timestamp()).max(1) as u64)
-        });
+        let reset = self
+            .header("x-ratelimit-reset")
+            .and_then(|r| r.parse::<i64>().ok())
+            .map(|epoch| {
+                Duration::from_secs((epoch - chrono::Utc::now().timestamp()).max(1) as u64)
+            });
         // GitHub's docs: without either header, wait at least a minute.
         Some(retry_after.or(reset).unwrap_or(Duration::from_secs(60)))
     }
@@ -128,7 +133,9 @@ impl RetryPolicy {
             };
             let last = !idempotent || attempt >= self.attempts;
             let wait = match &err {
-                ForgeError::RateLimited { retry_after } if *retry_after <= self.max_wait => *retry_after,
+                ForgeError::RateLimited { retry_after } if *retry_after <= self.max_wait => {
+                    *retry_after
+                }
                 ForgeError::Transient(_) => self.backoff(attempt),
                 _ => return Err(err),
             };
@@ -144,7 +151,9 @@ impl RetryPolicy {
         let exp = self.base.saturating_mul(1 << (attempt - 1).min(16));
         let capped = exp.min(self.cap);
         // Jitter up to a quarter of the wait, so that workers do not retry in step.
-        let jitter_ms = (chrono::Utc::now().timestamp_subsec_nanos() as u64 % 1000) * capped.as_millis() as u64 / 4000;
+        let jitter_ms = (chrono::Utc::now().timestamp_subsec_nanos() as u64 % 1000)
+            * capped.as_millis() as u64
+            / 4000;
         capped + Duration::from_millis(jitter_ms)
     }
 }
@@ -171,34 +180,80 @@ mod tests {
     #[test]
     fn classification() {
         assert!(reply(200, &[], "").check("x").is_ok());
-        assert_eq!(reply(404, &[], "").check("x").unwrap_err(), ForgeError::NotFound("x".into()));
-        assert!(matches!(reply(502, &[], "").check("x"), Err(ForgeError::Transient(_))));
         assert_eq!(
-            reply(429, &[("retry-after", "7")], "").check("x").unwrap_err(),
-            ForgeError::RateLimited { retry_after: Duration::from_secs(7) }
+            reply(404, &[], "").check("x").unwrap_err(),
+            ForgeError::NotFound("x".into())
         );
-        let secondary = reply(403, &[], r#"{"message":"You have exceeded a secondary rate limit"}"#);
-        assert_eq!(secondary.check("x").unwrap_err(), ForgeError::RateLimited { retry_after: Duration::from_secs(60) });
+        assert!(matches!(
+            reply(502, &[], "").check("x"),
+            Err(ForgeError::Transient(_))
+        ));
+        assert_eq!(
+            reply(429, &[("retry-after", "7")], "")
+                .check("x")
+                .unwrap_err(),
+            ForgeError::RateLimited {
+                retry_after: Duration::from_secs(7)
+            }
+        );
+        let secondary = reply(
+            403,
+            &[],
+            r#"{"message":"You have exceeded a secondary rate limit"}"#,
+        );
+        assert_eq!(
+            secondary.check("x").unwrap_err(),
+            ForgeError::RateLimited {
+                retry_after: Duration::from_secs(60)
+            }
+        );
         let reset = (chrono::Utc::now().timestamp() + 120).to_string();
-        let primary = reply(403, &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)], "{}");
-        let ForgeError::RateLimited { retry_after } = primary.check("x").unwrap_err() else { panic!() };
+        let primary = reply(
+            403,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &reset),
+            ],
+            "{}",
+        );
+        let ForgeError::RateLimited { retry_after } = primary.check("x").unwrap_err() else {
+            panic!()
+        };
         assert!(retry_after.as_secs() >= 100 && retry_after.as_secs() <= 120);
-        let refused = reply(403, &[], r#"{"message":"Resource not accessible by integration"}"#);
+        let refused = reply(
+            403,
+            &[],
+            r#"{"message":"Resource not accessible by integration"}"#,
+        );
         assert_eq!(
             refused.check("add labels").unwrap_err(),
-            ForgeError::Refused { status: 403, message: "add labels: Resource not accessible by integration".into() }
+            ForgeError::Refused {
+                status: 403,
+                message: "add labels: Resource not accessible by integration".into()
+            }
         );
     }
 
     #[tokio::test]
     async fn retries_transient_failures_then_gives_up() {
-        let policy = RetryPolicy { attempts: 3, base: Duration::from_millis(1), cap: Duration::from_millis(2), max_wait: Duration::from_millis(50) };
+        let policy = RetryPolicy {
+            attempts: 3,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+            max_wait: Duration::from_millis(50),
+        };
         let mut calls = 0;
         let r: Result<u8, _> = policy
             .run(true, || {
                 calls += 1;
                 let n = calls;
-                async move { if n < 3 { Err(ForgeError::Transient("502".into())) } else { Ok(n) } }
+                async move {
+                    if n < 3 {
+                        Err(ForgeError::Transient("502".into()))
+                    } else {
+                        Ok(n)
+                    }
+                }
             })
             .await;
         assert_eq!(r, Ok(3));
@@ -221,7 +276,9 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(calls, 1, "non-idempotent calls are not retried in place");
         let mut calls = 0;
-        let long = ForgeError::RateLimited { retry_after: Duration::from_secs(3600) };
+        let long = ForgeError::RateLimited {
+            retry_after: Duration::from_secs(3600),
+        };
         let r: Result<u8, _> = policy
             .run(true, || {
                 calls += 1;
@@ -229,7 +286,11 @@ mod tests {
                 async move { Err(e) }
             })
             .await;
-        assert_eq!(r, Err(long), "a long rate-limit wait goes back to the queue");
+        assert_eq!(
+            r,
+            Err(long),
+            "a long rate-limit wait goes back to the queue"
+        );
         assert_eq!(calls, 1);
     }
 }

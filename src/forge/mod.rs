@@ -36,7 +36,10 @@ pub enum ForgeError {
 
 impl ForgeError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ForgeError::RateLimited { .. } | ForgeError::Transient(_))
+        matches!(
+            self,
+            ForgeError::RateLimited { .. } | ForgeError::Transient(_)
+        )
     }
 }
 
@@ -69,20 +72,53 @@ pub struct Comment {
 /// Everything the worker reads from and writes to a forge.
 pub trait Forge: Send + Sync {
     /// The change as it is now; `None` when it no longer exists.
-    fn change(&self, r: &ChangeRef) -> impl Future<Output = Result<Option<Change>, ForgeError>> + Send;
+    fn change(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Option<Change>, ForgeError>> + Send;
     /// Who applied and removed which label, when; oldest first.
-    fn label_events(&self, r: &ChangeRef) -> impl Future<Output = Result<Vec<LabelEvent>, ForgeError>> + Send;
+    fn label_events(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Vec<LabelEvent>, ForgeError>> + Send;
     /// Native approvals that currently stand on a merge request.
-    fn approvals(&self, r: &ChangeRef) -> impl Future<Output = Result<Vec<Review>, ForgeError>> + Send;
+    fn approvals(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Vec<Review>, ForgeError>> + Send;
     /// Whether `user` belongs to `team`.
-    fn is_member(&self, team: &TeamRef, user: &User) -> impl Future<Output = Result<bool, ForgeError>> + Send;
+    fn is_member(
+        &self,
+        team: &TeamRef,
+        user: &User,
+    ) -> impl Future<Output = Result<bool, ForgeError>> + Send;
     /// The account the bot acts as.
     fn current_user(&self) -> impl Future<Output = Result<User, ForgeError>> + Send;
-    fn comments(&self, r: &ChangeRef) -> impl Future<Output = Result<Vec<Comment>, ForgeError>> + Send;
-    fn create_comment(&self, r: &ChangeRef, body: &str) -> impl Future<Output = Result<(), ForgeError>> + Send;
-    fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> impl Future<Output = Result<(), ForgeError>> + Send;
-    fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> impl Future<Output = Result<(), ForgeError>> + Send;
-    fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    fn comments(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Vec<Comment>, ForgeError>> + Send;
+    fn create_comment(
+        &self,
+        r: &ChangeRef,
+        body: &str,
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    fn update_comment(
+        &self,
+        r: &ChangeRef,
+        id: u64,
+        body: &str,
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    fn add_labels(
+        &self,
+        r: &ChangeRef,
+        labels: &[Label],
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    fn remove_labels(
+        &self,
+        r: &ChangeRef,
+        labels: &[Label],
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send;
     fn set_status(
         &self,
         r: &ChangeRef,

@@ -188,7 +188,11 @@ fn removed_by_bot(rules: &Rules, snap: &Snapshot, a: &Approval) -> Option<LabelF
 
 /// Whether the person who applied the label at `ev` may give this approval.
 fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> LabelFinding {
-    if snap.bot.as_ref().is_some_and(|b| b.same_as(&ev.actor) == Some(true)) {
+    if snap
+        .bot
+        .as_ref()
+        .is_some_and(|b| b.same_as(&ev.actor) == Some(true))
+    {
         return LabelFinding::ByBot;
     }
     let who = ev.actor.mention();

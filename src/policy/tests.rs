@@ -634,8 +634,14 @@ fn snapshot_from_event_attributes_added_labels_to_the_actor() {
 #[test]
 fn an_approval_the_bot_removed_stays_explained() {
     // alice (the author) applied the peer label; changegate removed it and put pending back.
-    let mut case = Case::mr().label("CMT::Standard", "alice", 0).label("Peer Approval::Approved", "alice", 1);
-    case.snap.change.labels.retain(|l| l.as_str() != "Peer Approval::Approved");
+    let mut case =
+        Case::mr()
+            .label("CMT::Standard", "alice", 0)
+            .label("Peer Approval::Approved", "alice", 1);
+    case.snap
+        .change
+        .labels
+        .retain(|l| l.as_str() != "Peer Approval::Approved");
     case.snap.label_events.push(LabelEvent {
         label: Label::new("Peer Approval::Approved"),
         added: false,
@@ -644,12 +650,26 @@ fn an_approval_the_bot_removed_stays_explained() {
     });
     let case = case.label("Peer Approval::Needs Approval", "changegate[bot]", 2);
     let d = case.eval();
-    let ApprovalState::Invalid { reason } = state(&d, "peer") else { panic!("expected the removal explained") };
-    assert!(reason.contains("@alice") && reason.contains("author"), "{reason}");
-    assert!(d.add_labels.is_empty() && d.remove_labels.is_empty(), "converged: nothing more to change");
+    let ApprovalState::Invalid { reason } = state(&d, "peer") else {
+        panic!("expected the removal explained")
+    };
+    assert!(
+        reason.contains("@alice") && reason.contains("author"),
+        "{reason}"
+    );
+    assert!(
+        d.add_labels.is_empty() && d.remove_labels.is_empty(),
+        "converged: nothing more to change"
+    );
     // A label someone else removed is simply missing.
-    let mut case = Case::mr().label("CMT::Standard", "alice", 0).label("Peer Approval::Approved", "alice", 1);
-    case.snap.change.labels.retain(|l| l.as_str() != "Peer Approval::Approved");
+    let mut case =
+        Case::mr()
+            .label("CMT::Standard", "alice", 0)
+            .label("Peer Approval::Approved", "alice", 1);
+    case.snap
+        .change
+        .labels
+        .retain(|l| l.as_str() != "Peer Approval::Approved");
     case.snap.label_events.push(LabelEvent {
         label: Label::new("Peer Approval::Approved"),
         added: false,

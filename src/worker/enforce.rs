@@ -23,7 +23,13 @@ pub struct JobContext<'a> {
 }
 
 impl Worker {
-    pub(super) async fn enforce<F: Forge>(&self, forge: &F, bot: &OnceCell<User>, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
+    pub(super) async fn enforce<F: Forge>(
+        &self,
+        forge: &F,
+        bot: &OnceCell<User>,
+        job: &JobContext<'_>,
+        rules: &Rules,
+    ) -> Result<()> {
         let r = ChangeRef::of(job.change);
         let Some(change) = forge.change(&r).await? else {
             tracing::info!("the change no longer exists");
@@ -36,16 +42,41 @@ impl Worker {
         let bot = bot.get_or_try_init(|| forge.current_user()).await?.clone();
         let snap = self.snapshot(forge, &r, change, bot, job, rules).await?;
         let decision = policy::evaluate(rules, &snap);
-        self.record(job, "decision", Some(&rules.hash), serde_json::to_value(&decision)?).await?;
+        self.record(
+            job,
+            "decision",
+            Some(&rules.hash),
+            serde_json::to_value(&decision)?,
+        )
+        .await?;
         self.apply(forge, &r, &snap, &decision, job, rules).await
     }
 
-    async fn snapshot<F: Forge>(&self, forge: &F, r: &ChangeRef, change: Change, bot: User, job: &JobContext<'_>, rules: &Rules) -> Result<Snapshot> {
+    async fn snapshot<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        change: Change,
+        bot: User,
+        job: &JobContext<'_>,
+        rules: &Rules,
+    ) -> Result<Snapshot> {
         let label_events = forge.label_events(r).await?;
         let wants_reviews = rules.approvals.iter().any(|a| a.native_approvals);
-        let reviews = if wants_reviews { forge.approvals(r).await? } else { vec![] };
+        let reviews = if wants_reviews {
+            forge.approvals(r).await?
+        } else {
+            vec![]
+        };
         let pushed_hint = (job.change.action == Action::Pushed).then_some(job.received_at);
-        let moved = self.store.note_head(&change_key(job.change), change.head_sha.as_deref(), pushed_hint).await?;
+        let moved = self
+            .store
+            .note_head(
+                &change_key(job.change),
+                change.head_sha.as_deref(),
+                pushed_hint,
+            )
+            .await?;
         let last_push = moved.map(|ms| Push {
             sha: change.head_sha.clone(),
             at: chrono::Utc.timestamp_millis_opt(ms).single(),
@@ -59,7 +90,10 @@ impl Worker {
             bot: Some(bot),
         };
         for (group_name, user) in policy::membership_questions(rules, &snap) {
-            let Some(team) = rules.group(&group_name).and_then(|g| g.team(snap.change.forge, &snap.change.repo.path)) else {
+            let Some(team) = rules
+                .group(&group_name)
+                .and_then(|g| g.team(snap.change.forge, &snap.change.repo.path))
+            else {
                 continue;
             };
             let member = match self.memberships.get(&team, &user) {
@@ -77,50 +111,110 @@ impl Worker {
 
     /// Writes the minimal diff: labels that differ, a status that differs, a comment whose
     /// text differs. A redelivery or an event that changes nothing writes nothing.
-    async fn apply<F: Forge>(&self, forge: &F, r: &ChangeRef, snap: &Snapshot, d: &Decision, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
+    async fn apply<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        snap: &Snapshot,
+        d: &Decision,
+        job: &JobContext<'_>,
+        rules: &Rules,
+    ) -> Result<()> {
         let change = &snap.change;
-        let remove: Vec<Label> = d.remove_labels.iter().map(|c| c.label.clone()).filter(|l| change.has_label(l)).collect();
-        let add: Vec<Label> = d.add_labels.iter().map(|c| c.label.clone()).filter(|l| !change.has_label(l)).collect();
+        let remove: Vec<Label> = d
+            .remove_labels
+            .iter()
+            .map(|c| c.label.clone())
+            .filter(|l| change.has_label(l))
+            .collect();
+        let add: Vec<Label> = d
+            .add_labels
+            .iter()
+            .map(|c| c.label.clone())
+            .filter(|l| !change.has_label(l))
+            .collect();
         if !remove.is_empty() {
-            let action = PlannedAction::RemoveLabels { labels: remove.clone() };
-            self.write(job, rules, &action, forge.remove_labels(r, &remove)).await?;
+            let action = PlannedAction::RemoveLabels {
+                labels: remove.clone(),
+            };
+            self.write(job, rules, &action, forge.remove_labels(r, &remove))
+                .await?;
         }
         if !add.is_empty() {
-            let action = PlannedAction::AddLabels { labels: add.clone() };
-            self.write(job, rules, &action, forge.add_labels(r, &add)).await?;
+            let action = PlannedAction::AddLabels {
+                labels: add.clone(),
+            };
+            self.write(job, rules, &action, forge.add_labels(r, &add))
+                .await?;
         }
         for action in actions::plan(change, d, &self.status_context) {
             match &action {
-                PlannedAction::SetStatus { sha, state, context, description } => {
+                PlannedAction::SetStatus {
+                    sha,
+                    state,
+                    context,
+                    description,
+                } => {
                     let key = change_key(job.change);
                     let state_name = status_name(*state);
-                    if self.store.status_is_current(&key, sha, state_name, description).await? {
+                    if self
+                        .store
+                        .status_is_current(&key, sha, state_name, description)
+                        .await?
+                    {
                         continue;
                     }
-                    self.write(job, rules, &action, forge.set_status(r, sha, *state, context, description)).await?;
+                    self.write(
+                        job,
+                        rules,
+                        &action,
+                        forge.set_status(r, sha, *state, context, description),
+                    )
+                    .await?;
                     if !self.dry_run {
-                        self.store.remember_status(&key, sha, state_name, description).await?;
+                        self.store
+                            .remember_status(&key, sha, state_name, description)
+                            .await?;
                     }
                 }
-                PlannedAction::UpsertComment { body } => self.upsert_comment(forge, r, snap, body, job, rules).await?,
+                PlannedAction::UpsertComment { body } => {
+                    self.upsert_comment(forge, r, snap, body, job, rules)
+                        .await?
+                }
                 _ => {}
             }
         }
         Ok(())
     }
 
-    async fn upsert_comment<F: Forge>(&self, forge: &F, r: &ChangeRef, snap: &Snapshot, body: &str, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
+    async fn upsert_comment<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        snap: &Snapshot,
+        body: &str,
+        job: &JobContext<'_>,
+        rules: &Rules,
+    ) -> Result<()> {
         let comments = forge.comments(r).await?;
         let bot = snap.bot.as_ref();
         // Only the bot's own comment counts: a person quoting the marker must not be edited.
-        let mine = comments
-            .iter()
-            .find(|c| comment::is_sticky(&c.body) && bot.is_none_or(|b| b.same_as(&c.author) != Some(false)));
-        let action = PlannedAction::UpsertComment { body: body.to_string() };
+        let mine = comments.iter().find(|c| {
+            comment::is_sticky(&c.body) && bot.is_none_or(|b| b.same_as(&c.author) != Some(false))
+        });
+        let action = PlannedAction::UpsertComment {
+            body: body.to_string(),
+        };
         match mine {
             Some(c) if c.body.trim_end() == body.trim_end() => Ok(()),
-            Some(c) => self.write(job, rules, &action, forge.update_comment(r, c.id, body)).await,
-            None => self.write(job, rules, &action, forge.create_comment(r, body)).await,
+            Some(c) => {
+                self.write(job, rules, &action, forge.update_comment(r, c.id, body))
+                    .await
+            }
+            None => {
+                self.write(job, rules, &action, forge.create_comment(r, body))
+                    .await
+            }
         }
     }
 
@@ -135,15 +229,34 @@ impl Worker {
         let what = super::describe(action);
         if self.dry_run {
             tracing::info!(action = %what, "dry run: would call the forge");
-            return self.record(job, "action", Some(&rules.hash), json!({ "dry_run": true, "planned": action })).await;
+            return self
+                .record(
+                    job,
+                    "action",
+                    Some(&rules.hash),
+                    json!({ "dry_run": true, "planned": action }),
+                )
+                .await;
         }
         match call.await {
             Ok(()) => {
                 tracing::info!(action = %what, "done");
-                self.record(job, "action", Some(&rules.hash), json!({ "planned": action, "result": "ok" })).await
+                self.record(
+                    job,
+                    "action",
+                    Some(&rules.hash),
+                    json!({ "planned": action, "result": "ok" }),
+                )
+                .await
             }
             Err(e) => {
-                self.record(job, "action_failed", Some(&rules.hash), json!({ "planned": action, "error": e.to_string() })).await?;
+                self.record(
+                    job,
+                    "action_failed",
+                    Some(&rules.hash),
+                    json!({ "planned": action, "error": e.to_string() }),
+                )
+                .await?;
                 Err(e.into())
             }
         }

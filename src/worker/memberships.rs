@@ -23,7 +23,10 @@ fn key(team: &TeamRef, user: &User) -> Option<(TeamRef, String)> {
 
 impl MembershipCache {
     pub fn new(ttl: Duration) -> Self {
-        MembershipCache { ttl, entries: Arc::default() }
+        MembershipCache {
+            ttl,
+            entries: Arc::default(),
+        }
     }
 
     pub fn get(&self, team: &TeamRef, user: &User) -> Option<bool> {
@@ -47,7 +50,10 @@ mod tests {
 
     #[test]
     fn answers_expire() {
-        let team = TeamRef::GithubTeam { org: "acme".into(), slug: "peers".into() };
+        let team = TeamRef::GithubTeam {
+            org: "acme".into(),
+            slug: "peers".into(),
+        };
         let cache = MembershipCache::new(Duration::from_millis(30));
         cache.put(&team, &User::named("Pam"), true);
         assert_eq!(cache.get(&team, &User::named("pam")), Some(true));

@@ -40,7 +40,11 @@ pub struct ForgeClients {
 
 impl ForgeClients {
     pub fn new(github: Option<GithubClient>, gitlab: Option<GitlabClient>) -> Self {
-        ForgeClients { github, gitlab, ..Default::default() }
+        ForgeClients {
+            github,
+            gitlab,
+            ..Default::default()
+        }
     }
 }
 
@@ -66,7 +70,10 @@ impl Worker {
                     match w.run_one().await {
                         Ok(true) => continue,
                         Ok(false) => {}
-                        Err(e) => tracing::error!(error = format!("{e:#}"), "worker cannot reach the store"),
+                        Err(e) => tracing::error!(
+                            error = format!("{e:#}"),
+                            "worker cannot reach the store"
+                        ),
                     }
                     tokio::select! {
                         _ = wake.notified() => {}
@@ -112,9 +119,17 @@ impl Worker {
             crate::store::now_ms() + wait
         });
         if retry.is_some() {
-            tracing::warn!(error = format!("{e:#}"), attempts = job.attempts, "job failed; will retry");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                attempts = job.attempts,
+                "job failed; will retry"
+            );
         } else {
-            tracing::error!(error = format!("{e:#}"), attempts = job.attempts, "job failed; left for `changegate retry`");
+            tracing::error!(
+                error = format!("{e:#}"),
+                attempts = job.attempts,
+                "job failed; left for `changegate retry`"
+            );
         }
         self.store.fail(job.id, &format!("{e:#}"), retry).await
     }
@@ -123,7 +138,11 @@ impl Worker {
         let Some(change) = job.event.change() else {
             return Ok(());
         };
-        let ctx = JobContext { event: &job.event, change, received_at: job.received_at };
+        let ctx = JobContext {
+            event: &job.event,
+            change,
+            received_at: job.received_at,
+        };
         let rules = current(&self.rules);
         match change.change.forge {
             ForgeKind::Github => match &self.forges.github {
@@ -141,16 +160,29 @@ impl Worker {
     async fn offline(&self, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
         let snapshot = Snapshot::from_event(job.change, chrono::Utc::now());
         let decision = policy::evaluate(rules, &snapshot);
-        self.record(job, "decision", Some(&rules.hash), serde_json::to_value(&decision)?).await?;
+        self.record(
+            job,
+            "decision",
+            Some(&rules.hash),
+            serde_json::to_value(&decision)?,
+        )
+        .await?;
         for action in actions::plan(&snapshot.change, &decision, &self.status_context) {
             tracing::info!(action = %describe(&action), "no {} token: would call the forge", job.change.change.forge.display_name());
             let detail = serde_json::json!({ "dry_run": true, "planned": action });
-            self.record(job, "action", Some(&rules.hash), detail).await?;
+            self.record(job, "action", Some(&rules.hash), detail)
+                .await?;
         }
         Ok(())
     }
 
-    async fn record(&self, job: &JobContext<'_>, kind: &str, hash: Option<&str>, detail: serde_json::Value) -> Result<()> {
+    async fn record(
+        &self,
+        job: &JobContext<'_>,
+        kind: &str,
+        hash: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         let c = &job.change.change;
         self.store
             .audit(&AuditRecord {
@@ -187,7 +219,9 @@ fn job_span(job: &Job) -> tracing::Span {
 
 /// Capped exponential backoff with jitter: 1 s, 2 s, 4 s… up to 5 minutes.
 pub fn backoff_ms(attempt: i64) -> i64 {
-    let base = 1000_i64.saturating_mul(1 << attempt.clamp(0, 20)).min(300_000);
+    let base = 1000_i64
+        .saturating_mul(1 << attempt.clamp(0, 20))
+        .min(300_000);
     let jitter = (crate::store::now_ms().rem_euclid(1000)) * base / 4000;
     base + jitter
 }
@@ -195,8 +229,16 @@ pub fn backoff_ms(attempt: i64) -> i64 {
 /// One line per action, for logs.
 pub fn describe(a: &PlannedAction) -> String {
     match a {
-        PlannedAction::SetStatus { sha, state, description, .. } => {
-            format!("set status {state:?} on {} ({description})", sha.get(..7).unwrap_or(sha))
+        PlannedAction::SetStatus {
+            sha,
+            state,
+            description,
+            ..
+        } => {
+            format!(
+                "set status {state:?} on {} ({description})",
+                sha.get(..7).unwrap_or(sha)
+            )
         }
         PlannedAction::AddLabels { labels } => {
             let names: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
@@ -206,6 +248,8 @@ pub fn describe(a: &PlannedAction) -> String {
             let names: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
             format!("remove labels {}", names.join(", "))
         }
-        PlannedAction::UpsertComment { body } => format!("write the sticky comment ({} bytes)", body.len()),
+        PlannedAction::UpsertComment { body } => {
+            format!("write the sticky comment ({} bytes)", body.len())
+        }
     }
 }

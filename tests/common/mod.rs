@@ -5,10 +5,15 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use changegate::forge::{RetryPolicy, github::GithubClient, gitlab::GitlabClient};
 use changegate::rules::{self, SharedRules};
 use changegate::server::{self, AppState, gitlab::GitlabVerifier};
 use changegate::store::Store;
-use changegate::worker::Worker;
+use changegate::worker::{ForgeClients, MembershipCache, Worker};
+use std::time::Duration;
+
+pub mod github_world;
+pub mod gitlab_world;
 use http_body_util::BodyExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -74,6 +79,25 @@ impl TestApp {
     }
 
     pub async fn with(configure: impl FnOnce(&mut AppState)) -> Self {
+        Self::build(configure, ForgeClients::default()).await
+    }
+
+    /// The app with forge clients pointed at fakes (GitHub API base URL, GitLab base URL).
+    pub async fn with_forges(github: Option<&str>, gitlab: Option<&str>) -> Self {
+        let retry = RetryPolicy {
+            attempts: 3,
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(20),
+            max_wait: Duration::from_secs(2),
+        };
+        let gh = github.map(|u| GithubClient::new(u, "gh-token", retry.clone()).expect("client"));
+        let gl = gitlab.map(|u| GitlabClient::new(u, "gl-token", retry.clone()).expect("client"));
+        let mut app = Self::build(|_| {}, ForgeClients::new(gh, gl)).await;
+        app.worker.dry_run = false;
+        app
+    }
+
+    async fn build(configure: impl FnOnce(&mut AppState), forges: ForgeClients) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("state.db").display());
         let store = Store::open(&url).await.expect("store");
@@ -93,9 +117,11 @@ impl TestApp {
         let worker = Worker {
             store: store.clone(),
             rules: shipped_rules(),
+            forges: Arc::new(forges),
             dry_run: true,
             status_context: "changegate".into(),
             max_attempts: 3,
+            memberships: MembershipCache::new(Duration::from_secs(60)),
         };
         TestApp {
             router: server::app(state),

@@ -1,0 +1,384 @@
+//! A fake GitHub on wiremock that keeps state: one repository `acme/platypus`, its pull
+//! requests and issues, label history, reviews, team memberships, comments and statuses. It
+//! answers the REST endpoints the bot uses with the shapes GitHub documents, and records
+//! every call so tests can assert exactly what the bot did.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
+
+pub const BOT: &str = "changegate-bot";
+pub const REPO: &str = "acme/platypus";
+
+#[derive(Clone, Debug)]
+pub struct GhChange {
+    pub number: u64,
+    pub is_pr: bool,
+    pub author: String,
+    pub labels: Vec<String>,
+    pub head: String,
+    pub state: String,
+}
+
+#[derive(Default)]
+pub struct GhState {
+    pub changes: Vec<GhChange>,
+    /// (number, event json)
+    pub events: Vec<(u64, Value)>,
+    pub reviews: Vec<(u64, Value)>,
+    /// (team slug, login)
+    pub members: Vec<(String, String)>,
+    /// (id, number, body, login)
+    pub comments: Vec<(u64, u64, String, String)>,
+    pub statuses: Vec<(String, Value)>,
+    pub calls: Vec<String>,
+    /// Failures to answer before serving normally: (method and path prefix, response).
+    pub failures: VecDeque<(String, ResponseTemplate)>,
+    clock: i64,
+}
+
+pub struct GithubWorld {
+    pub server: MockServer,
+    pub state: Arc<Mutex<GhState>>,
+}
+
+/// Answers every request from the shared state.
+struct Responder(Arc<Mutex<GhState>>);
+
+fn user(login: &str) -> Value {
+    let id = login.bytes().map(u64::from).sum::<u64>();
+    json!({ "login": login, "id": id, "type": "User" })
+}
+
+impl GhState {
+    fn tick(&mut self) -> String {
+        self.clock += 1;
+        chrono::DateTime::from_timestamp(1_767_225_600 + self.clock * 60, 0)
+            .unwrap()
+            .to_rfc3339()
+    }
+
+    fn change(&mut self, n: u64) -> Option<&mut GhChange> {
+        self.changes.iter_mut().find(|c| c.number == n)
+    }
+
+    pub fn label_event(&mut self, n: u64, label: &str, added: bool, actor: &str) {
+        let at = self.tick();
+        let event = if added { "labeled" } else { "unlabeled" };
+        self.events.push((n, json!({ "event": event, "actor": user(actor), "label": { "name": label, "color": "ededed" }, "created_at": at })));
+    }
+}
+
+impl GithubWorld {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state: Arc<Mutex<GhState>> = Arc::default();
+        Mock::given(any())
+            .respond_with(Responder(state.clone()))
+            .mount(&server)
+            .await;
+        GithubWorld { server, state }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// A pull request by `author` with no labels.
+    pub fn open_pr(&self, number: u64, author: &str, head: &str) {
+        self.state.lock().unwrap().changes.push(GhChange {
+            number,
+            is_pr: true,
+            author: author.into(),
+            labels: vec![],
+            head: head.into(),
+            state: "open".into(),
+        });
+    }
+
+    pub fn open_issue(&self, number: u64, author: &str) {
+        self.state.lock().unwrap().changes.push(GhChange {
+            number,
+            is_pr: false,
+            author: author.into(),
+            labels: vec![],
+            head: String::new(),
+            state: "open".into(),
+        });
+    }
+
+    /// `actor` applies `label` (recorded in the label history with the next timestamp).
+    pub fn add_label(&self, number: u64, label: &str, actor: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.change(number).unwrap().labels.push(label.into());
+        s.label_event(number, label, true, actor);
+    }
+
+    pub fn push(&self, number: u64, head: &str) {
+        self.state.lock().unwrap().change(number).unwrap().head = head.into();
+    }
+
+    pub fn approve(&self, number: u64, reviewer: &str, commit: &str) {
+        let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        s.reviews.push((number, json!({ "id": 1, "user": user(reviewer), "state": "APPROVED", "commit_id": commit, "submitted_at": at, "body": "" })));
+    }
+
+    pub fn member(&self, team: &str, login: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .members
+            .push((team.into(), login.into()));
+    }
+
+    pub fn fail_next(&self, prefix: &str, response: ResponseTemplate) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .push_back((prefix.into(), response));
+    }
+
+    pub fn labels(&self, number: u64) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .change(number)
+            .unwrap()
+            .labels
+            .clone()
+    }
+
+    pub fn comments(&self, number: u64) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .comments
+            .iter()
+            .filter(|c| c.1 == number)
+            .map(|c| c.2.clone())
+            .collect()
+    }
+
+    /// The last status posted for `sha`: (state, description).
+    pub fn status(&self, sha: &str) -> Option<(String, String)> {
+        let s = self.state.lock().unwrap();
+        s.statuses
+            .iter()
+            .rev()
+            .find(|(h, _)| h == sha)
+            .map(|(_, v)| {
+                (
+                    v["state"].as_str().unwrap_or("").to_string(),
+                    v["description"].as_str().unwrap_or("").to_string(),
+                )
+            })
+    }
+
+    /// Every call so far, as `METHOD /path`.
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// The calls that write (anything but GET).
+    pub fn writes(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !c.starts_with("GET "))
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        self.state.lock().unwrap().calls.clear();
+    }
+}
+
+fn json_reply(status: u16, v: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(v)
+}
+
+fn not_found() -> ResponseTemplate {
+    json_reply(
+        404,
+        json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest" }),
+    )
+}
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut s = self.0.lock().unwrap();
+        let path = req.url.path().to_string();
+        let method = req.method.as_str().to_string();
+        let call = format!(
+            "{method} {}",
+            percent_encoding::percent_decode_str(&path).decode_utf8_lossy()
+        );
+        s.calls.push(call.clone());
+        if let Some(i) = s
+            .failures
+            .iter()
+            .position(|(p, _)| call.starts_with(p.as_str()))
+        {
+            return s.failures.remove(i).map(|(_, r)| r).unwrap();
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let parts: Vec<String> = path
+            .trim_start_matches('/')
+            .split('/')
+            .map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let p: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let repo_ok = p.len() > 2 && format!("{}/{}", p[1], p[2]) == REPO;
+        match (method.as_str(), p.as_slice()) {
+            ("GET", ["user"]) => json_reply(200, user(BOT)),
+            ("GET", ["orgs", "acme", "teams", team, "memberships", login]) => {
+                if s.members
+                    .iter()
+                    .any(|(t, l)| t == team && l.eq_ignore_ascii_case(login))
+                {
+                    json_reply(
+                        200,
+                        json!({ "url": "x", "role": "member", "state": "active" }),
+                    )
+                } else {
+                    not_found()
+                }
+            }
+            (_, ["repos", _, _, rest @ ..]) if repo_ok => route_repo(&mut s, &method, rest, &body),
+            _ => not_found(),
+        }
+    }
+}
+
+fn change_json(c: &GhChange) -> Value {
+    let labels: Vec<Value> = c
+        .labels
+        .iter()
+        .map(|l| json!({ "id": 1, "name": l, "color": "ededed", "default": false }))
+        .collect();
+    let mut v = json!({
+        "number": c.number, "title": "Change", "body": null, "user": user(&c.author), "labels": labels,
+        "state": c.state, "html_url": format!("https://github.com/{REPO}/pull/{}", c.number),
+    });
+    if c.is_pr {
+        v["draft"] = json!(false);
+        v["merged"] = json!(false);
+        v["merged_at"] = Value::Null;
+        v["head"] = json!({ "ref": "feature", "sha": c.head });
+        v["base"] = json!({ "ref": "main", "sha": "0000000000000000000000000000000000000000" });
+    }
+    v
+}
+
+fn route_repo(s: &mut GhState, method: &str, rest: &[&str], body: &Value) -> ResponseTemplate {
+    let num = |x: &str| x.parse::<u64>().unwrap_or(0);
+    match (method, rest) {
+        ("GET", ["pulls", n]) => match s.change(num(n)).filter(|c| c.is_pr) {
+            Some(c) => json_reply(200, change_json(c)),
+            None => not_found(),
+        },
+        ("GET", ["issues", n]) => match s.change(num(n)) {
+            Some(c) => json_reply(200, change_json(c)),
+            None => not_found(),
+        },
+        ("GET", ["issues", n, "events"]) => {
+            let list: Vec<Value> = s
+                .events
+                .iter()
+                .filter(|(k, _)| *k == num(n))
+                .map(|(_, v)| v.clone())
+                .collect();
+            json_reply(200, json!(list))
+        }
+        ("GET", ["pulls", n, "reviews"]) => {
+            let list: Vec<Value> = s
+                .reviews
+                .iter()
+                .filter(|(k, _)| *k == num(n))
+                .map(|(_, v)| v.clone())
+                .collect();
+            json_reply(200, json!(list))
+        }
+        ("POST", ["issues", n, "labels"]) => {
+            let Some(names) = body["labels"].as_array() else {
+                return json_reply(422, json!({ "message": "Invalid request." }));
+            };
+            for name in names.iter().filter_map(Value::as_str) {
+                let c = s.change(num(n)).unwrap();
+                if !c.labels.iter().any(|l| l == name) {
+                    c.labels.push(name.into());
+                    s.label_event(num(n), name, true, BOT);
+                }
+            }
+            let labels = s.change(num(n)).unwrap().labels.clone();
+            json_reply(
+                200,
+                json!(
+                    labels
+                        .iter()
+                        .map(|l| json!({ "name": l }))
+                        .collect::<Vec<_>>()
+                ),
+            )
+        }
+        ("DELETE", ["issues", n, "labels", name]) => {
+            let c = s.change(num(n)).unwrap();
+            if !c.labels.iter().any(|l| l == name) {
+                return json_reply(404, json!({ "message": "Label does not exist" }));
+            }
+            c.labels.retain(|l| l != name);
+            s.label_event(num(n), name, false, BOT);
+            json_reply(200, json!([]))
+        }
+        ("POST", ["statuses", sha]) => {
+            let state = body["state"].as_str().unwrap_or("");
+            if !["error", "failure", "pending", "success"].contains(&state)
+                || body["context"].as_str().is_none()
+            {
+                return json_reply(422, json!({ "message": "Validation Failed" }));
+            }
+            s.statuses.push((sha.to_string(), body.clone()));
+            json_reply(
+                201,
+                json!({ "id": s.statuses.len(), "state": state, "context": body["context"] }),
+            )
+        }
+        ("GET", ["issues", n, "comments"]) => {
+            let list: Vec<Value> = s
+                .comments
+                .iter()
+                .filter(|c| c.1 == num(n))
+                .map(|c| json!({ "id": c.0, "body": c.2, "user": user(&c.3) }))
+                .collect();
+            json_reply(200, json!(list))
+        }
+        ("POST", ["issues", n, "comments"]) => {
+            let Some(text) = body["body"].as_str() else {
+                return json_reply(422, json!({ "message": "Validation Failed" }));
+            };
+            let id = 1000 + s.comments.len() as u64;
+            s.comments.push((id, num(n), text.into(), BOT.into()));
+            json_reply(201, json!({ "id": id, "body": text, "user": user(BOT) }))
+        }
+        ("PATCH", ["issues", "comments", id]) => {
+            let Some(text) = body["body"].as_str() else {
+                return json_reply(422, json!({ "message": "Validation Failed" }));
+            };
+            match s.comments.iter_mut().find(|c| c.0 == num(id)) {
+                Some(c) => {
+                    c.2 = text.into();
+                    json_reply(200, json!({ "id": c.0, "body": text }))
+                }
+                None => not_found(),
+            }
+        }
+        _ => not_found(),
+    }
+}

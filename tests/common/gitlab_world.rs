@@ -1,0 +1,443 @@
+//! A fake GitLab (REST API v4) on wiremock that keeps state: project `acme/platypus` (id 42),
+//! its merge requests and issues, resource label events, approvals, group members, notes and
+//! commit statuses. Scoped labels behave as on GitLab: adding `Scope::Value` removes the
+//! other values of the scope. Every call is recorded.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
+
+pub const BOT: &str = "changegate-bot";
+pub const PROJECT: &str = "acme/platypus";
+pub const PROJECT_ID: u64 = 42;
+
+pub fn user_id(name: &str) -> u64 {
+    name.bytes().map(u64::from).sum::<u64>()
+}
+
+fn user(name: &str) -> Value {
+    json!({ "id": user_id(name), "username": name, "name": name, "state": "active" })
+}
+
+#[derive(Clone, Debug)]
+pub struct GlChange {
+    pub iid: u64,
+    pub is_mr: bool,
+    pub author: String,
+    pub labels: Vec<String>,
+    pub sha: String,
+}
+
+#[derive(Default)]
+pub struct GlState {
+    pub changes: Vec<GlChange>,
+    pub label_events: Vec<(u64, Value)>,
+    pub approvals: Vec<(u64, String)>,
+    /// (group full path, username)
+    pub members: Vec<(String, String)>,
+    /// (id, iid, body, author)
+    pub notes: Vec<(u64, u64, String, String)>,
+    pub statuses: Vec<(String, Value)>,
+    pub calls: Vec<String>,
+    pub failures: VecDeque<(String, ResponseTemplate)>,
+    clock: i64,
+}
+
+impl GlState {
+    fn tick(&mut self) -> String {
+        self.clock += 1;
+        chrono::DateTime::from_timestamp(1_767_225_600 + self.clock * 60, 0)
+            .unwrap()
+            .to_rfc3339()
+    }
+
+    fn change(&mut self, iid: u64, mr: bool) -> Option<&mut GlChange> {
+        self.changes
+            .iter_mut()
+            .find(|c| c.iid == iid && c.is_mr == mr)
+    }
+
+    /// Adds a label as GitLab does, removing the scope's other values.
+    fn apply_label(&mut self, iid: u64, mr: bool, label: &str, actor: &str) {
+        let scope = label.rfind("::").map(|i| label[..i].to_string());
+        let Some(c) = self.change(iid, mr) else {
+            return;
+        };
+        if c.labels.iter().any(|l| l == label) {
+            return;
+        }
+        let displaced: Vec<String> = c
+            .labels
+            .iter()
+            .filter(|l| scope.is_some() && l.rfind("::").map(|i| l[..i].to_string()) == scope)
+            .cloned()
+            .collect();
+        c.labels.retain(|l| !displaced.contains(l));
+        c.labels.push(label.into());
+        for d in displaced {
+            self.event(iid, &d, false, actor);
+        }
+        self.event(iid, label, true, actor);
+    }
+
+    fn remove_label(&mut self, iid: u64, mr: bool, label: &str, actor: &str) {
+        let Some(c) = self.change(iid, mr) else {
+            return;
+        };
+        if c.labels.iter().any(|l| l == label) {
+            c.labels.retain(|l| l != label);
+            self.event(iid, label, false, actor);
+        }
+    }
+
+    fn event(&mut self, iid: u64, label: &str, added: bool, actor: &str) {
+        let at = self.tick();
+        let action = if added { "add" } else { "remove" };
+        let id = self.label_events.len() + 1;
+        self.label_events.push((
+            iid,
+            json!({ "id": id, "user": user(actor), "created_at": at, "resource_type": "MergeRequest", "resource_id": iid,
+                    "label": { "id": 7, "name": label, "color": "#428BCA", "description": null }, "action": action }),
+        ));
+    }
+}
+
+pub struct GitlabWorld {
+    pub server: MockServer,
+    pub state: Arc<Mutex<GlState>>,
+}
+
+struct Responder(Arc<Mutex<GlState>>);
+
+impl GitlabWorld {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state: Arc<Mutex<GlState>> = Arc::default();
+        Mock::given(any())
+            .respond_with(Responder(state.clone()))
+            .mount(&server)
+            .await;
+        GitlabWorld { server, state }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    pub fn open_mr(&self, iid: u64, author: &str, sha: &str) {
+        self.state.lock().unwrap().changes.push(GlChange {
+            iid,
+            is_mr: true,
+            author: author.into(),
+            labels: vec![],
+            sha: sha.into(),
+        });
+    }
+
+    pub fn open_issue(&self, iid: u64, author: &str) {
+        self.state.lock().unwrap().changes.push(GlChange {
+            iid,
+            is_mr: false,
+            author: author.into(),
+            labels: vec![],
+            sha: String::new(),
+        });
+    }
+
+    pub fn add_label(&self, iid: u64, label: &str, actor: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .apply_label(iid, true, label, actor);
+    }
+
+    pub fn add_issue_label(&self, iid: u64, label: &str, actor: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .apply_label(iid, false, label, actor);
+    }
+
+    pub fn approve(&self, iid: u64, who: &str) {
+        self.state.lock().unwrap().approvals.push((iid, who.into()));
+    }
+
+    pub fn member(&self, group: &str, username: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .members
+            .push((group.into(), username.into()));
+    }
+
+    pub fn fail_next(&self, prefix: &str, response: ResponseTemplate) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .push_back((prefix.into(), response));
+    }
+
+    pub fn labels(&self, iid: u64) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.changes
+            .iter()
+            .find(|c| c.iid == iid && c.is_mr)
+            .map(|c| c.labels.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn issue_labels(&self, iid: u64) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.changes
+            .iter()
+            .find(|c| c.iid == iid && !c.is_mr)
+            .map(|c| c.labels.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn notes(&self, iid: u64) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .notes
+            .iter()
+            .filter(|n| n.1 == iid)
+            .map(|n| n.2.clone())
+            .collect()
+    }
+
+    pub fn status(&self, sha: &str) -> Option<(String, String, String)> {
+        let s = self.state.lock().unwrap();
+        s.statuses
+            .iter()
+            .rev()
+            .find(|(h, _)| h == sha)
+            .map(|(_, v)| {
+                let f = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                (f("state"), f("name"), f("description"))
+            })
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn writes(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !c.starts_with("GET "))
+            .collect()
+    }
+}
+
+fn reply(status: u16, v: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(v)
+}
+
+fn not_found() -> ResponseTemplate {
+    reply(404, json!({ "message": "404 Not found" }))
+}
+
+fn change_json(c: &GlChange) -> Value {
+    let mut v = json!({
+        "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": "",
+        "state": "opened", "author": user(&c.author), "labels": c.labels,
+        "web_url": format!("https://gitlab.example.com/{PROJECT}/-/merge_requests/{}", c.iid),
+    });
+    if c.is_mr {
+        v["sha"] = json!(c.sha);
+        v["source_branch"] = json!("feature");
+        v["target_branch"] = json!("main");
+        v["draft"] = json!(false);
+        v["work_in_progress"] = json!(false);
+    }
+    v
+}
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut s = self.0.lock().unwrap();
+        let parts: Vec<String> = req
+            .url
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let method = req.method.as_str().to_string();
+        let call = format!("{method} /{}", parts.join("/"));
+        s.calls.push(call.clone());
+        if let Some(i) = s
+            .failures
+            .iter()
+            .position(|(p, _)| call.starts_with(p.as_str()))
+        {
+            return s.failures.remove(i).map(|(_, r)| r).unwrap();
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let p: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let Some(rest) = p.strip_prefix(&["api", "v4"]) else {
+            return not_found();
+        };
+        match (method.as_str(), rest) {
+            ("GET", ["user"]) => reply(200, user(BOT)),
+            ("GET", ["users"]) => {
+                let name = req
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == "username")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                reply(200, json!([user(&name)]))
+            }
+            ("GET", ["groups", group, "members", "all", id]) => {
+                let found = s
+                    .members
+                    .iter()
+                    .any(|(g, u)| g == group && user_id(u).to_string() == *id);
+                if found {
+                    reply(
+                        200,
+                        json!({ "id": id.parse::<u64>().unwrap_or(0), "access_level": 30 }),
+                    )
+                } else {
+                    not_found()
+                }
+            }
+            (_, ["projects", project, tail @ ..])
+                if *project == PROJECT_ID.to_string() || *project == PROJECT =>
+            {
+                route_project(&mut s, &method, tail, &body)
+            }
+            _ => not_found(),
+        }
+    }
+}
+
+fn route_project(s: &mut GlState, method: &str, tail: &[&str], body: &Value) -> ResponseTemplate {
+    let num = |x: &str| x.parse::<u64>().unwrap_or(0);
+    match (method, tail) {
+        ("POST", ["statuses", sha]) => {
+            let state = body["state"].as_str().unwrap_or("");
+            if ![
+                "pending", "running", "success", "failed", "canceled", "skipped",
+            ]
+            .contains(&state)
+            {
+                return reply(
+                    400,
+                    json!({ "message": "state does not have a valid value" }),
+                );
+            }
+            s.statuses.push((sha.to_string(), body.clone()));
+            reply(
+                201,
+                json!({ "id": s.statuses.len(), "sha": sha, "status": state, "name": body["name"] }),
+            )
+        }
+        (_, [kind @ ("merge_requests" | "issues"), iid, rest @ ..]) => {
+            let mr = *kind == "merge_requests";
+            let iid = num(iid);
+            if s.change(iid, mr).is_none() {
+                return not_found();
+            }
+            route_change(s, method, iid, mr, rest, body)
+        }
+        _ => not_found(),
+    }
+}
+
+fn route_change(
+    s: &mut GlState,
+    method: &str,
+    iid: u64,
+    mr: bool,
+    rest: &[&str],
+    body: &Value,
+) -> ResponseTemplate {
+    match (method, rest) {
+        ("GET", []) => reply(200, change_json(s.change(iid, mr).unwrap())),
+        ("PUT", []) => {
+            let split = |k: &str| -> Vec<String> {
+                body[k]
+                    .as_str()
+                    .map(|v| {
+                        v.split(',')
+                            .map(|x| x.trim().to_string())
+                            .filter(|x| !x.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            for l in split("remove_labels") {
+                s.remove_label(iid, mr, &l, BOT);
+            }
+            for l in split("add_labels") {
+                s.apply_label(iid, mr, &l, BOT);
+            }
+            reply(200, change_json(s.change(iid, mr).unwrap()))
+        }
+        ("GET", ["resource_label_events"]) => {
+            let list: Vec<Value> = s
+                .label_events
+                .iter()
+                .filter(|(k, _)| *k == iid)
+                .map(|(_, v)| v.clone())
+                .collect();
+            reply(200, json!(list))
+        }
+        ("GET", ["approvals"]) => {
+            let by: Vec<Value> = s
+                .approvals
+                .iter()
+                .filter(|(k, _)| *k == iid)
+                .map(|(_, u)| json!({ "user": user(u) }))
+                .collect();
+            reply(
+                200,
+                json!({ "id": 900 + iid, "iid": iid, "approved": !by.is_empty(), "approved_by": by }),
+            )
+        }
+        ("GET", ["notes"]) => {
+            let list: Vec<Value> = s
+                .notes
+                .iter()
+                .filter(|n| n.1 == iid)
+                .map(|n| json!({ "id": n.0, "body": n.2, "author": user(&n.3), "system": false, "noteable_iid": iid }))
+                .collect();
+            reply(200, json!(list))
+        }
+        ("POST", ["notes"]) => {
+            let Some(text) = body["body"].as_str() else {
+                return reply(400, json!({ "error": "body is missing" }));
+            };
+            let id = 5000 + s.notes.len() as u64;
+            s.notes.push((id, iid, text.into(), BOT.into()));
+            reply(
+                201,
+                json!({ "id": id, "body": text, "author": user(BOT), "system": false }),
+            )
+        }
+        ("PUT", ["notes", id]) => {
+            let Some(text) = body["body"].as_str() else {
+                return reply(400, json!({ "error": "body is missing" }));
+            };
+            let id: u64 = id.parse().unwrap_or(0);
+            match s.notes.iter_mut().find(|n| n.0 == id) {
+                Some(n) => {
+                    n.2 = text.into();
+                    reply(200, json!({ "id": id, "body": text }))
+                }
+                None => not_found(),
+            }
+        }
+        _ => not_found(),
+    }
+}
