@@ -23,7 +23,22 @@ pub struct GithubClient {
 
 impl GithubClient {
     pub fn new(api_url: &str, token: &str, retry: RetryPolicy) -> Result<Self, ForgeError> {
-        let octo = Octocrab::builder()
+        Self::with_headers(api_url, token, retry, vec![])
+    }
+
+    /// A client that sends `headers` on every request (the contract test asks the API mock
+    /// for schema-generated answers this way).
+    pub fn with_headers(
+        api_url: &str,
+        token: &str,
+        retry: RetryPolicy,
+        headers: Vec<(::http::HeaderName, String)>,
+    ) -> Result<Self, ForgeError> {
+        let mut builder = Octocrab::builder();
+        for (name, value) in headers {
+            builder = builder.add_header(name, value);
+        }
+        let octo = builder
             .personal_token(token.to_string())
             .set_connect_timeout(Some(super::CONNECT_TIMEOUT))
             .set_read_timeout(Some(super::REQUEST_TIMEOUT))
@@ -105,7 +120,11 @@ impl GithubClient {
             out.extend(reply.json::<Vec<T>>()?);
             pages += 1;
             if pages < MAX_PAGES {
-                next = reply.header("link").and_then(next_link);
+                // Follow only links to the configured API: the token must not go elsewhere.
+                next = reply
+                    .header("link")
+                    .and_then(next_link)
+                    .filter(|n| n.starts_with(&format!("{}/", self.api)));
             }
         }
         Ok(out)
@@ -141,16 +160,19 @@ fn log_rate_limit(headers: &::http::HeaderMap) {
     }
 }
 
+// Wire types are lenient where the OpenAPI description is: ids are signed integers there,
+// labels may be plain strings, timestamps are read if they parse.
+
 #[derive(Deserialize)]
 struct WireUser {
     login: Option<String>,
-    id: Option<u64>,
+    id: Option<i64>,
 }
 
 impl WireUser {
     fn user(&self) -> User {
         User {
-            id: self.id,
+            id: self.id.and_then(|i| u64::try_from(i).ok()),
             username: self.login.clone(),
         }
     }
@@ -159,6 +181,29 @@ impl WireUser {
 #[derive(Deserialize)]
 struct WireLabel {
     name: String,
+}
+
+/// An issue's label: an object, or just its name.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WireLabelEntry {
+    Name(String),
+    Object { name: Option<String> },
+}
+
+impl WireLabelEntry {
+    fn label(&self) -> Option<Label> {
+        match self {
+            WireLabelEntry::Name(n) => Some(Label::new(n)),
+            WireLabelEntry::Object { name } => name.as_deref().map(Label::new),
+        }
+    }
+}
+
+fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
+    s.as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[derive(Deserialize)]
@@ -171,12 +216,11 @@ struct WireRef {
 /// A pull request or an issue as the REST API returns it.
 #[derive(Deserialize)]
 struct WireChange {
-    number: u64,
     title: Option<String>,
     body: Option<String>,
     user: Option<WireUser>,
     #[serde(default)]
-    labels: Vec<WireLabel>,
+    labels: Vec<WireLabelEntry>,
     state: Option<String>,
     draft: Option<bool>,
     merged: Option<bool>,
@@ -191,7 +235,7 @@ struct WireIssueEvent {
     event: String,
     actor: Option<WireUser>,
     label: Option<WireLabel>,
-    created_at: Option<DateTime<Utc>>,
+    created_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -199,12 +243,12 @@ struct WireReview {
     user: Option<WireUser>,
     state: String,
     commit_id: Option<String>,
-    submitted_at: Option<DateTime<Utc>>,
+    submitted_at: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct WireComment {
-    id: u64,
+    id: i64,
     body: Option<String>,
     user: Option<WireUser>,
 }
@@ -239,11 +283,11 @@ impl Forge for GithubClient {
             forge: ForgeKind::Github,
             repo: r.repo.clone(),
             kind: r.kind,
-            number: w.number,
+            number: r.number,
             title: w.title.unwrap_or_default(),
             description: w.body.unwrap_or_default(),
             author: w.user.as_ref().map(WireUser::user).unwrap_or_default(),
-            labels: w.labels.iter().map(|l| Label::new(&l.name)).collect(),
+            labels: w.labels.iter().filter_map(WireLabelEntry::label).collect(),
             head_sha: w.head.as_ref().and_then(|h| h.sha.clone()),
             source_branch: w.head.as_ref().and_then(|h| h.name.clone()),
             target_branch: w.base.as_ref().and_then(|b| b.name.clone()),
@@ -268,7 +312,7 @@ impl Forge for GithubClient {
                     label: Label::new(&e.label?.name),
                     added: e.event == "labeled",
                     actor: e.actor.as_ref().map(WireUser::user).unwrap_or_default(),
-                    at: e.created_at,
+                    at: time(&e.created_at),
                 })
             })
             .collect())
@@ -323,10 +367,12 @@ impl Forge for GithubClient {
         let list: Vec<WireComment> = self.list(&url, "read comments").await?;
         Ok(list
             .into_iter()
-            .map(|c| Comment {
-                id: c.id,
-                body: c.body.unwrap_or_default(),
-                author: c.user.as_ref().map(WireUser::user).unwrap_or_default(),
+            .filter_map(|c| {
+                Some(Comment {
+                    id: u64::try_from(c.id).ok()?,
+                    body: c.body.unwrap_or_default(),
+                    author: c.user.as_ref().map(WireUser::user).unwrap_or_default(),
+                })
             })
             .collect())
     }
@@ -432,7 +478,7 @@ fn standing_approvals(reviews: Vec<WireReview>) -> Vec<Review> {
             reviewer: user,
             approved: true,
             commit_sha: r.commit_id,
-            submitted_at: r.submitted_at,
+            submitted_at: time(&r.submitted_at),
         })
         .collect()
 }

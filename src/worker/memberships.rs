@@ -7,10 +7,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// (team, user) → (member?, when the forge said so).
+type Answers = HashMap<(TeamRef, String), (bool, Instant)>;
+
 #[derive(Clone)]
 pub struct MembershipCache {
     ttl: Duration,
-    entries: Arc<Mutex<HashMap<(TeamRef, String), (bool, Instant)>>>,
+    entries: Arc<Mutex<Answers>>,
 }
 
 fn key(team: &TeamRef, user: &User) -> Option<(TeamRef, String)> {

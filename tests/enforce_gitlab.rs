@@ -1,0 +1,279 @@
+//! End to end on GitLab: signed webhooks (corpus payloads adapted to each scenario) through the
+//! real router and store, the worker against a stateful fake GitLab, and the exact API calls.
+
+mod common;
+
+use common::gitlab_world::{BOT, GitlabWorld, PROJECT_ID, user_id};
+use common::*;
+use serde_json::{Value, json};
+use wiremock::ResponseTemplate;
+
+const SHA: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+
+struct Setup {
+    app: TestApp,
+    gl: GitlabWorld,
+}
+
+async fn setup() -> Setup {
+    let gl = GitlabWorld::start().await;
+    for (group, who) in [
+        ("acme/business-owners", "olivia"),
+        ("acme/integrations-team", "peter"),
+        ("acme/integrations-team", "pam"),
+        ("acme/bt-integration-managers", "mona"),
+    ] {
+        gl.member(group, who);
+    }
+    gl.open_mr(3, "alice", SHA);
+    let app = TestApp::with_forges(None, Some(&gl.url())).await;
+    Setup { app, gl }
+}
+
+/// The corpus `merge_request.update.1` payload, moved to acme/platypus!3 in its current state.
+fn mr_payload(s: &Setup, action: &str, actor: &str, oldrev: Option<&str>) -> Vec<u8> {
+    let path = corpus_dir().join("gitlab/merge_request.update.1.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let labels: Vec<Value> =
+        s.gl.labels(3)
+            .iter()
+            .map(|l| json!({ "id": 1, "title": l }))
+            .collect();
+    v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
+    v["project"]["id"] = json!(PROJECT_ID);
+    v["project"]["path_with_namespace"] = json!("acme/platypus");
+    let oa = &mut v["object_attributes"];
+    oa["iid"] = json!(3);
+    oa["action"] = json!(action);
+    oa["author_id"] = json!(user_id("alice"));
+    oa["last_commit"]["id"] = json!(SHA);
+    oa["labels"] = json!(labels);
+    if let Some(old) = oldrev {
+        oa["oldrev"] = json!(old);
+    }
+    v["labels"] = json!(labels);
+    serde_json::to_vec(&v).unwrap()
+}
+
+impl Setup {
+    async fn deliver(&self, action: &str, actor: &str, delivery: &str) -> u16 {
+        let body = mr_payload(self, action, actor, None);
+        let (status, _) = self.app.gitlab("Merge Request Hook", delivery, &body).await;
+        self.app.worker.drain().await.unwrap();
+        status.as_u16()
+    }
+
+    fn note(&self) -> String {
+        let all = self.gl.notes(3);
+        assert_eq!(all.len(), 1, "exactly one sticky note: {all:?}");
+        all[0].clone()
+    }
+}
+
+const MR: &str = "/api/v4/projects/42/merge_requests/3";
+
+#[tokio::test]
+async fn unclassified_merge_request_fails_with_a_named_status() {
+    let s = setup().await;
+    assert_eq!(s.deliver("open", "alice", "u1").await, 202);
+    assert_eq!(
+        s.gl.writes(),
+        vec![
+            format!("POST /api/v4/projects/42/statuses/{SHA}"),
+            format!("POST {MR}/notes")
+        ]
+    );
+    assert_eq!(
+        s.gl.status(SHA),
+        Some((
+            "failed".into(),
+            "changegate".into(),
+            "Missing: Classify the change".into()
+        ))
+    );
+    assert!(s.note().contains("CMT::Comprehensive"));
+}
+
+#[tokio::test]
+async fn a_valid_approval_passes_and_the_note_says_who() {
+    let s = setup().await;
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    s.deliver("update", "mona", "u1").await;
+    assert_eq!(s.gl.status(SHA).unwrap().0, "success");
+    assert!(s.note().contains("approved by @mona"), "{}", s.note());
+    assert!(s.gl.calls().contains(&format!(
+        "GET /api/v4/groups/acme/bt-integration-managers/members/all/{}",
+        user_id("mona")
+    )));
+    assert!(
+        s.gl.calls()
+            .contains(&format!("GET {MR}/resource_label_events"))
+    );
+}
+
+#[tokio::test]
+async fn the_authors_approval_is_removed_with_one_update() {
+    let s = setup().await;
+    s.gl.member("acme/integrations-team", "alice");
+    s.gl.add_label(3, "CMT::Standard", "alice");
+    s.gl.add_label(3, "Peer Approval::Approved", "alice");
+    s.deliver("update", "alice", "u1").await;
+    let writes = s.gl.writes();
+    assert_eq!(writes[0], format!("PUT {MR}"), "{writes:?}");
+    assert_eq!(writes[1], format!("PUT {MR}"), "{writes:?}");
+    assert_eq!(
+        s.gl.labels(3),
+        vec!["CMT::Standard", "Peer Approval::Needs Approval"]
+    );
+    assert!(
+        s.note()
+            .contains("@alice applied `Peer Approval::Approved` but is the author of this change")
+    );
+    assert_eq!(s.gl.status(SHA).unwrap().0, "failed");
+    // Converged: the label events the bot caused change nothing more.
+    let before = s.gl.writes().len();
+    s.deliver("update", BOT, "u2").await;
+    assert_eq!(s.gl.writes().len(), before);
+}
+
+#[tokio::test]
+async fn a_merge_request_approval_by_a_peer_applies_the_peer_label() {
+    let s = setup().await;
+    s.gl.add_label(3, "CMT::Standard", "alice");
+    s.gl.approve(3, "pam");
+    let path = corpus_dir().join("gitlab/merge_request.approved.1.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["user"] = json!({ "username": "pam" });
+    v["project"]["id"] = json!(PROJECT_ID);
+    v["project"]["path_with_namespace"] = json!("acme/platypus");
+    v["object_attributes"]["iid"] = json!(3);
+    s.app
+        .gitlab("Merge Request Hook", "a1", &serde_json::to_vec(&v).unwrap())
+        .await;
+    s.app.worker.drain().await.unwrap();
+    assert_eq!(
+        s.gl.labels(3),
+        vec![
+            "CMT::Standard",
+            "Peer Approval::Approved",
+            "BT Integration Manager::Needs Approval"
+        ]
+    );
+    assert!(
+        s.note()
+            .contains("approved by @pam (approved the merge request)"),
+        "{}",
+        s.note()
+    );
+    // An approval by the author does not count.
+    let s = setup().await;
+    s.gl.member("acme/integrations-team", "alice");
+    s.gl.add_label(3, "CMT::Standard", "alice");
+    s.gl.approve(3, "alice");
+    s.deliver("approved", "alice", "a2").await;
+    assert_eq!(s.gl.labels(3), vec!["CMT::Standard"]);
+}
+
+#[tokio::test]
+async fn one_person_one_role_and_a_push_resets_the_peer() {
+    let s = setup().await;
+    s.gl.member("acme/bt-integration-managers", "peter");
+    s.gl.add_label(3, "CMT::Standard", "alice");
+    s.gl.add_label(3, "Peer Approval::Approved", "peter");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "peter");
+    s.deliver("update", "peter", "u1").await;
+    assert_eq!(
+        s.gl.labels(3),
+        vec![
+            "CMT::Standard",
+            "Peer Approval::Approved",
+            "BT Integration Manager::Needs Approval"
+        ]
+    );
+    assert!(
+        s.note()
+            .contains("@peter already approved this change as Peer review")
+    );
+    // New commits: GitLab's `update` with oldrev.
+    let body = mr_payload(
+        &s,
+        "update",
+        "alice",
+        Some("0000000000000000000000000000000000000000"),
+    );
+    s.app.gitlab("Merge Request Hook", "u2", &body).await;
+    s.app.worker.drain().await.unwrap();
+    assert!(
+        s.gl.labels(3)
+            .contains(&"Peer Approval::Needs Approval".to_string()),
+        "{:?}",
+        s.gl.labels(3)
+    );
+    assert!(s.note().contains("new commits were pushed"), "{}", s.note());
+}
+
+#[tokio::test]
+async fn change_issues_get_labels_and_a_note() {
+    let s = setup().await;
+    s.gl.open_issue(5, "alice");
+    s.gl.add_issue_label(5, "CMT::Comprehensive", "alice");
+    let path = corpus_dir().join("gitlab/issue.update.1.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["project"]["id"] = json!(PROJECT_ID);
+    v["project"]["path_with_namespace"] = json!("acme/platypus");
+    v["object_attributes"]["iid"] = json!(5);
+    v["labels"] = json!([{ "title": "CMT::Comprehensive" }]);
+    s.app
+        .gitlab("Issue Hook", "i1", &serde_json::to_vec(&v).unwrap())
+        .await;
+    s.app.worker.drain().await.unwrap();
+    assert_eq!(
+        s.gl.writes(),
+        vec![
+            "PUT /api/v4/projects/42/issues/5",
+            "POST /api/v4/projects/42/issues/5/notes"
+        ]
+    );
+    assert_eq!(
+        s.gl.issue_labels(5),
+        vec![
+            "CMT::Comprehensive",
+            "Business Owner Approval::Needs Approval"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn redelivery_and_failures() {
+    let s = setup().await;
+    s.gl.fail_next(&format!("GET {MR}"), ResponseTemplate::new(500));
+    s.gl.fail_next(&format!("GET {MR}"), ResponseTemplate::new(502));
+    assert_eq!(s.deliver("open", "alice", "same").await, 202);
+    assert_eq!(
+        s.deliver("open", "alice", "same").await,
+        200,
+        "same Idempotency-Key"
+    );
+    assert_eq!(
+        s.gl.calls()
+            .iter()
+            .filter(|c| *c == &format!("GET {MR}"))
+            .count(),
+        3
+    );
+    assert_eq!(s.gl.writes().len(), 2);
+    // Another event with nothing new: no write at all.
+    s.deliver("update", "alice", "other").await;
+    assert_eq!(s.gl.writes().len(), 2);
+    // The note was edited in place when its text changed, never duplicated.
+    s.gl.add_label(3, "CMT::Emergency", "alice");
+    s.deliver("update", "alice", "third").await;
+    assert!(
+        s.gl.writes().contains(&format!("PUT {MR}/notes/5000")),
+        "{:?}",
+        s.gl.writes()
+    );
+    assert!(s.note().contains("24 hours"));
+    assert_eq!(s.gl.status(SHA).unwrap().0, "success");
+}
