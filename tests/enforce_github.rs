@@ -273,6 +273,10 @@ async fn the_authors_own_approval_is_removed_and_explained() {
     s.deliver("labeled", Some("Peer Approval::Needs Approval"), BOT, "d3")
         .await;
     assert_eq!(s.gh.writes(), Vec::<String>::new());
+    // A later event by a person re-evaluates from the forge's history: still nothing to
+    // write, and the explanation stays in the comment.
+    s.deliver("edited", None, "alice", "d4").await;
+    assert_eq!(s.gh.writes(), Vec::<String>::new());
     assert!(
         s.comment().contains("is the author of this change"),
         "the explanation stays"

@@ -171,6 +171,17 @@ impl Store {
         }))
     }
 
+    /// Keeps a running job reserved to its worker (called while the job runs).
+    pub async fn extend_lease(&self, job_id: i64, lease: Duration) -> Result<()> {
+        sqlx::query("UPDATE jobs SET locked_until = ? WHERE id = ? AND state = 'running'")
+            .bind(now_ms() + lease.as_millis() as i64)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await
+            .context("cannot extend job lease")?;
+        Ok(())
+    }
+
     pub async fn complete(&self, job_id: i64) -> Result<()> {
         sqlx::query(
             "UPDATE jobs SET state = 'done', last_error = NULL, updated_at = ? WHERE id = ?",

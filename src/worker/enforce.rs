@@ -31,6 +31,10 @@ impl Worker {
         rules: &Rules,
     ) -> Result<()> {
         let r = ChangeRef::of(job.change);
+        if self.caused_by_bot(forge, bot, job).await? {
+            tracing::debug!("the bot's own label or comment change: already accounted for");
+            return Ok(());
+        }
         let Some(change) = forge.change(&r).await? else {
             tracing::info!("the change no longer exists");
             return Ok(());
@@ -50,6 +54,21 @@ impl Worker {
         )
         .await?;
         self.apply(forge, &r, &snap, &decision, job, rules).await
+    }
+
+    /// Label and comment events the bot itself caused carry nothing it did not already
+    /// decide on; skipping them saves a full evaluation per write.
+    async fn caused_by_bot<F: Forge>(
+        &self,
+        forge: &F,
+        bot: &OnceCell<User>,
+        job: &JobContext<'_>,
+    ) -> Result<bool> {
+        if !matches!(job.change.action, Action::Labeled | Action::Commented) {
+            return Ok(false);
+        }
+        let bot = bot.get_or_try_init(|| forge.current_user()).await?;
+        Ok(bot.same_as(&job.change.actor) == Some(true))
     }
 
     async fn snapshot<F: Forge>(

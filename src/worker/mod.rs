@@ -106,7 +106,22 @@ impl Worker {
     }
 
     async fn handle(&self, job: Job) -> Result<()> {
-        let Err(e) = self.process(&job).await else {
+        // Renew the lease while the job runs, so that retries and slow forges never let
+        // another worker take the same job.
+        let heartbeat = {
+            let (store, id) = (self.store.clone(), job.id);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(LEASE / 3).await;
+                    if let Err(e) = store.extend_lease(id, LEASE).await {
+                        tracing::warn!(error = format!("{e:#}"), "cannot renew the job's lease");
+                    }
+                }
+            })
+        };
+        let result = self.process(&job).await;
+        heartbeat.abort();
+        let Err(e) = result else {
             return self.store.complete(job.id).await;
         };
         let forge_error = e.downcast_ref::<ForgeError>();
