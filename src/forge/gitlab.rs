@@ -34,7 +34,8 @@ impl GitlabClient {
             })?;
         Ok(GitlabClient {
             http,
-            api: format!("{}/api/v4", base_url.trim_end_matches('/')),
+            // Accept the instance URL (documented) or the API base people sometimes paste.
+            api: format!("{}/api/v4", base_url.trim_end_matches('/').trim_end_matches("/api/v4")),
             token: token.to_string(),
             retry,
         })
