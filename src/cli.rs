@@ -92,11 +92,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let store = Store::open(&settings.database.url).await?;
             for j in store.unfinished_jobs().await? {
                 println!(
-                    "{}\t{}\t{}\tattempts={}\tdelivery={}\t{}",
+                    "{}\t{}\t{}\tattempts={}\twrites={}\tdelivery={}\t{}",
                     j.id,
                     j.state,
                     j.change_key,
                     j.attempts,
+                    j.writes,
                     j.delivery_id.unwrap_or_default(),
                     j.last_error.unwrap_or_default()
                 );
@@ -171,6 +172,10 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
     tracing::info!(path = %settings.rules.path.display(), summary = rules.summary(), "rules loaded");
     let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules)));
     let store = Store::open(&settings.database.url).await?;
+    let orphans = store.release_orphans().await?;
+    if orphans > 0 {
+        tracing::info!(jobs = orphans, "jobs interrupted by the last shutdown are queued again");
+    }
     let dry_run = settings.is_dry_run();
     if dry_run {
         tracing::info!("dry run: actions are logged, no forge is called");
@@ -194,6 +199,7 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
         status_context: settings.status.context.clone(),
         max_attempts: settings.worker.max_attempts,
         memberships: MembershipCache::new(Duration::from_secs(settings.worker.membership_ttl_secs)),
+        lease: Duration::from_secs(settings.worker.lease_secs),
     };
     let workers = tokio::spawn(worker.run(settings.worker.concurrency, wake, stop_rx));
     tokio::spawn(reload_on_sighup(settings.rules.path.clone(), shared));

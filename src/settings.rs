@@ -29,6 +29,7 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   worker.concurrency            changes processed in parallel   [default: 4]
   worker.max_attempts           tries before a job is left failed [default: 6]
   worker.membership_ttl_secs    how long a team membership answer is reused [default: 300]
+  worker.lease_secs             a job whose worker died is taken again after this [default: 60]
 
 Example: CHANGEGATE__GITHUB__WEBHOOK_SECRET=old,new CHANGEGATE__DATABASE__URL=sqlite:///var/lib/changegate/state.db";
 
@@ -173,6 +174,7 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub membership_ttl_secs: u64,
+    pub lease_secs: u64,
 }
 
 impl Default for WorkerSettings {
@@ -181,6 +183,7 @@ impl Default for WorkerSettings {
             concurrency: 4,
             max_attempts: 6,
             membership_ttl_secs: 300,
+            lease_secs: 60,
         }
     }
 }
@@ -276,6 +279,9 @@ impl Settings {
         }
         if self.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be positive");
+        }
+        if self.worker.lease_secs < 3 {
+            bail!("worker.lease_secs must be at least 3");
         }
         if self.worker.concurrency == 0 {
             bail!("worker.concurrency must be at least 1");

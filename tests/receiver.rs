@@ -264,7 +264,7 @@ async fn events_of_one_change_run_in_order_one_at_a_time() {
             .is_none(),
         "the change's next event waits while the first runs"
     );
-    app.store.complete(first.id).await.unwrap();
+    app.store.complete(first.id, 0).await.unwrap();
     let second = app
         .store
         .claim(std::time::Duration::from_secs(60))

@@ -1,10 +1,17 @@
-//! Durable state: deliveries (dedup), the job queue, and the audit log. SQLite, embedded.
+//! Durable state: deliveries (dedup), the job queue, change memory and the audit log.
+//! SQLite embedded by default; PostgreSQL (`postgres://…`) for several replicas. One set of
+//! queries through sqlx's `Any` driver; only the job claim differs (`FOR UPDATE SKIP LOCKED`).
+
+mod audit;
+mod memory;
+
+pub use audit::{AuditRecord, AuditRow};
 
 use crate::model::{ChangeEvent, Event};
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -13,9 +20,16 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 /// What storing a delivery did.
@@ -25,6 +39,13 @@ pub enum Enqueued {
     New { job_id: i64 },
     /// The forge's delivery id was seen before: acknowledged, not processed again.
     Duplicate,
+}
+
+/// Webhook work goes before reconcile work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Webhook = 0,
+    Reconcile = 1,
 }
 
 /// A claimed job with its event.
@@ -44,21 +65,9 @@ pub struct JobRow {
     pub change_key: String,
     pub state: String,
     pub attempts: i64,
+    pub writes: i64,
     pub last_error: Option<String>,
     pub delivery_id: Option<String>,
-}
-
-/// One audit record.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditRecord<'a> {
-    pub forge: &'a str,
-    pub repo: &'a str,
-    pub number: u64,
-    pub delivery_id: Option<&'a str>,
-    /// `delivery`, `decision`, `action`, `action_failed`.
-    pub kind: &'a str,
-    pub rules_hash: Option<&'a str>,
-    pub detail: serde_json::Value,
 }
 
 /// The key that serializes work on one change.
@@ -72,108 +81,147 @@ pub fn change_key(c: &ChangeEvent) -> String {
     )
 }
 
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     pub async fn open(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .with_context(|| format!("invalid database.url `{url}`"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a delivery acknowledged is on disk, even across a power loss.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("database.url `{}` must start with sqlite:// or postgres://", redact(url));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("invalid database.url `{}`", redact(&url)))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL for concurrent readers; FULL: an acknowledged delivery survives a
+                        // power loss; busy_timeout: writers wait instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
-            .with_context(|| format!("cannot open the database at `{url}`"))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .context("cannot apply database migrations")?;
-        Ok(Store { pool })
+            .with_context(|| format!("cannot open the database at `{}`", redact(&url)))?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await.context("cannot apply database migrations")?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Stores a change event and queues its job in one transaction.
     pub async fn enqueue(&self, event: &Event, change: &ChangeEvent) -> Result<Enqueued> {
+        self.enqueue_with(event, change, Priority::Webhook).await
+    }
+
+    pub async fn enqueue_with(&self, event: &Event, change: &ChangeEvent, priority: Priority) -> Result<Enqueued> {
         let now = now_ms();
         let json = serde_json::to_string(event).context("cannot serialize event")?;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
         )
         .bind(event.forge.as_str())
-        .bind(&event.delivery_id)
-        .bind(&event.event_name)
+        .bind(event.delivery_id.clone())
+        .bind(event.event_name.clone())
         .bind(now)
-        .bind(&json)
+        .bind(json)
         .fetch_optional(&mut *tx)
         .await
         .context("cannot store delivery")?;
         let Some(row) = row else {
             return Ok(Enqueued::Duplicate);
         };
-        let delivery: i64 = row.get(0);
+        let delivery: i64 = row.try_get(0)?;
         let job_id: i64 = sqlx::query(
-            "INSERT INTO jobs (delivery, change_key, run_after, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO jobs (delivery, change_key, priority, run_after, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4, $4) RETURNING id",
         )
         .bind(delivery)
         .bind(change_key(change))
-        .bind(now)
-        .bind(now)
+        .bind(priority as i64)
         .bind(now)
         .fetch_one(&mut *tx)
         .await
         .context("cannot queue job")?
-        .get(0);
+        .try_get(0)?;
         tx.commit().await.context("cannot commit delivery")?;
         Ok(Enqueued::New { job_id })
     }
 
+    /// Whether a job for the change is waiting or running (reconcile does not queue another).
+    pub async fn has_pending(&self, key: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE change_key = $1 AND state IN ('queued', 'running')")
+            .bind(key.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Claims the next runnable job: the oldest pending job of a change that has no older
-    /// unfinished job, or a running job whose lease expired (its worker died).
+    /// unfinished job, or a running job whose lease expired (its worker died); webhook work
+    /// first. On PostgreSQL the row lock keeps two replicas off the same job.
     pub async fn claim(&self, lease: Duration) -> Result<Option<Job>> {
         let now = now_ms();
         let until = now + lease.as_millis() as i64;
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', locked_until = ?1, attempts = attempts + 1, updated_at = ?2
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
              WHERE id = (
                SELECT j.id FROM jobs j
-               WHERE ((j.state = 'queued' AND j.run_after <= ?2)
-                      OR (j.state = 'running' AND j.locked_until <= ?2))
+               WHERE ((j.state = 'queued' AND j.run_after <= $2)
+                      OR (j.state = 'running' AND j.locked_until <= $2))
                  AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
                                  AND k.id < j.id AND k.state IN ('queued', 'running'))
-               ORDER BY j.id LIMIT 1)
-             RETURNING id, attempts, delivery",
-        )
-        .bind(until)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await
-        .context("cannot claim a job")?;
+               ORDER BY j.priority, j.id LIMIT 1 {lock})
+             RETURNING id, attempts, delivery"
+        );
+        let row = sqlx::query(&sql)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot claim a job")?;
         let Some(row) = row else { return Ok(None) };
-        let (id, attempts, delivery): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        let row = sqlx::query("SELECT event_json, received_at FROM deliveries WHERE id = ?")
+        let (id, attempts, delivery): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let row = sqlx::query("SELECT event_json, received_at FROM deliveries WHERE id = $1")
             .bind(delivery)
             .fetch_one(&self.pool)
             .await
             .context("cannot read the job's delivery")?;
-        let (json, received_at): (String, i64) = (row.get(0), row.get(1));
+        let (json, received_at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
         let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
-        Ok(Some(Job {
-            id,
-            attempts,
-            received_at,
-            event,
-        }))
+        Ok(Some(Job { id, attempts, received_at, event }))
     }
 
     /// Keeps a running job reserved to its worker (called while the job runs).
     pub async fn extend_lease(&self, job_id: i64, lease: Duration) -> Result<()> {
-        sqlx::query("UPDATE jobs SET locked_until = ? WHERE id = ? AND state = 'running'")
+        sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running'")
             .bind(now_ms() + lease.as_millis() as i64)
             .bind(job_id)
             .execute(&self.pool)
@@ -182,15 +230,15 @@ impl Store {
         Ok(())
     }
 
-    pub async fn complete(&self, job_id: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'done', last_error = NULL, updated_at = ? WHERE id = ?",
-        )
-        .bind(now_ms())
-        .bind(job_id)
-        .execute(&self.pool)
-        .await
-        .context("cannot mark job done")?;
+    /// Marks a job done, with how many forge writes it made.
+    pub async fn complete(&self, job_id: i64, writes: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = 'done', writes = $1, last_error = NULL, updated_at = $2 WHERE id = $3")
+            .bind(writes)
+            .bind(now_ms())
+            .bind(job_id)
+            .execute(&self.pool)
+            .await
+            .context("cannot mark job done")?;
         Ok(())
     }
 
@@ -201,49 +249,71 @@ impl Store {
             Some(t) => ("queued", t),
             None => ("failed", now_ms()),
         };
-        sqlx::query(
-            "UPDATE jobs SET state = ?, run_after = ?, last_error = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(state)
-        .bind(run_after)
-        .bind(error)
-        .bind(now_ms())
-        .bind(job_id)
-        .execute(&self.pool)
-        .await
-        .context("cannot record job failure")?;
+        sqlx::query("UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4 WHERE id = $5")
+            .bind(state)
+            .bind(run_after)
+            .bind(error.to_string())
+            .bind(now_ms())
+            .bind(job_id)
+            .execute(&self.pool)
+            .await
+            .context("cannot record job failure")?;
         Ok(())
+    }
+
+    /// A single SQLite file serves one process: jobs it was running when it died can be
+    /// taken again at once instead of after their lease.
+    pub async fn release_orphans(&self) -> Result<u64> {
+        if self.backend != Backend::Sqlite {
+            return Ok(0);
+        }
+        let done = sqlx::query("UPDATE jobs SET state = 'queued', locked_until = 0 WHERE state = 'running'")
+            .execute(&self.pool)
+            .await
+            .context("cannot release orphaned jobs")?;
+        Ok(done.rows_affected())
     }
 
     /// Jobs not done, oldest first (`changegate jobs`).
     pub async fn unfinished_jobs(&self) -> Result<Vec<JobRow>> {
-        let rows = sqlx::query(
-            "SELECT j.id, j.change_key, j.state, j.attempts, j.last_error, d.delivery_id
-             FROM jobs j JOIN deliveries d ON d.id = j.delivery
-             WHERE j.state != 'done' ORDER BY j.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .context("cannot list jobs")?;
-        Ok(rows
-            .into_iter()
-            .map(|r| JobRow {
-                id: r.get(0),
-                change_key: r.get(1),
-                state: r.get(2),
-                attempts: r.get(3),
-                last_error: r.get(4),
-                delivery_id: r.get(5),
+        self.jobs_where("j.state != 'done'").await
+    }
+
+    /// The jobs with these ids (reconcile waits for its own).
+    pub async fn jobs_by_id(&self, ids: &[i64]) -> Result<Vec<JobRow>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        self.jobs_where(&format!("j.id IN ({})", list.join(","))).await
+    }
+
+    async fn jobs_where(&self, condition: &str) -> Result<Vec<JobRow>> {
+        let sql = format!(
+            "SELECT j.id, j.change_key, j.state, j.attempts, j.writes, j.last_error, d.delivery_id
+             FROM jobs j JOIN deliveries d ON d.id = j.delivery WHERE {condition} ORDER BY j.id"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await.context("cannot list jobs")?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(JobRow {
+                    id: r.try_get(0)?,
+                    change_key: r.try_get(1)?,
+                    state: r.try_get(2)?,
+                    attempts: r.try_get(3)?,
+                    writes: r.try_get(4)?,
+                    last_error: r.try_get(5)?,
+                    delivery_id: r.try_get(6)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Queues a failed job again, with its attempts reset (`changegate retry ID`).
     pub async fn retry(&self, job_id: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, updated_at = ? WHERE id = ? AND state = 'failed'",
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $1, updated_at = $1 WHERE id = $2 AND state = 'failed'",
         )
-        .bind(now_ms())
         .bind(now_ms())
         .bind(job_id)
         .execute(&self.pool)
@@ -254,139 +324,58 @@ impl Store {
 
     /// Jobs queued or running (tests drain the queue until this is zero).
     pub async fn pending(&self) -> Result<i64> {
-        let n =
-            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
-                .fetch_one(&self.pool)
-                .await?;
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n)
-    }
-
-    pub async fn audit(&self, r: &AuditRecord<'_>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit (at, forge, repo, number, delivery_id, kind, rules_hash, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(now_ms())
-        .bind(r.forge)
-        .bind(r.repo)
-        .bind(r.number as i64)
-        .bind(r.delivery_id)
-        .bind(r.kind)
-        .bind(r.rules_hash)
-        .bind(r.detail.to_string())
-        .execute(&self.pool)
-        .await
-        .context("cannot write audit record")?;
-        Ok(())
-    }
-
-    /// Audit records of one change, oldest first, as (kind, detail).
-    pub async fn audit_of(
-        &self,
-        forge: &str,
-        repo: &str,
-        number: u64,
-    ) -> Result<Vec<(String, serde_json::Value)>> {
-        let rows = sqlx::query("SELECT kind, detail FROM audit WHERE forge = ? AND repo = ? AND number = ? ORDER BY id")
-            .bind(forge)
-            .bind(repo)
-            .bind(number as i64)
-            .fetch_all(&self.pool)
-            .await
-            .context("cannot read audit log")?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let detail: String = r.get(1);
-                (r.get(0), serde_json::from_str(&detail).unwrap_or_default())
-            })
-            .collect())
-    }
-
-    /// Records the change's current head and returns when it last moved: at `pushed_at` when
-    /// the event reports a push, now when the head differs from the one seen before, else as
-    /// remembered (`None` while no move was ever seen).
-    pub async fn note_head(
-        &self,
-        key: &str,
-        head: Option<&str>,
-        pushed_at: Option<i64>,
-    ) -> Result<Option<i64>> {
-        let row =
-            sqlx::query("SELECT head_sha, head_changed_at FROM change_memory WHERE change_key = ?")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await
-                .context("cannot read change memory")?;
-        let (old_head, old_at): (Option<String>, Option<i64>) = match &row {
-            Some(r) => (r.get(0), r.get(1)),
-            None => (None, None),
-        };
-        let moved = row.is_some() && old_head.as_deref() != head;
-        let changed_at = match (pushed_at, moved) {
-            (Some(t), _) => Some(old_at.map_or(t, |o| o.max(t))),
-            (None, true) => Some(now_ms()),
-            (None, false) => old_at,
-        };
-        sqlx::query(
-            "INSERT INTO change_memory (change_key, head_sha, head_changed_at, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (change_key) DO UPDATE SET head_sha = ?2, head_changed_at = ?3, updated_at = ?4",
-        )
-        .bind(key)
-        .bind(head)
-        .bind(changed_at)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await
-        .context("cannot write change memory")?;
-        Ok(changed_at)
-    }
-
-    /// Whether this exact status was the last one written for the change.
-    pub async fn status_is_current(
-        &self,
-        key: &str,
-        sha: &str,
-        state: &str,
-        description: &str,
-    ) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM change_memory WHERE change_key = ? AND status_sha = ? AND status_state = ? AND status_description = ?",
-        )
-        .bind(key)
-        .bind(sha)
-        .bind(state)
-        .bind(description)
-        .fetch_one(&self.pool)
-        .await
-        .context("cannot read change memory")?;
-        Ok(n > 0)
-    }
-
-    pub async fn remember_status(
-        &self,
-        key: &str,
-        sha: &str,
-        state: &str,
-        description: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO change_memory (change_key, status_sha, status_state, status_description, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (change_key) DO UPDATE SET status_sha = ?2, status_state = ?3, status_description = ?4, updated_at = ?5",
-        )
-        .bind(key)
-        .bind(sha)
-        .bind(state)
-        .bind(description)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await
-        .context("cannot write change memory")?;
-        Ok(())
     }
 
     /// Whether the database answers (for readiness).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(super::redact("postgres://bot:s3cret@db:5432/cg"), "postgres://bot:***@db:5432/cg");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn migrations_are_kept_equivalent() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let names = |d: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(dir.join(d)).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names("sqlite"), names("postgres"));
+        for name in names("sqlite") {
+            let norm = |d: &str| {
+                std::fs::read_to_string(dir.join(d).join(&name))
+                    .unwrap()
+                    .replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+                    .lines()
+                    .filter(|l| !l.starts_with("-- Kept equivalent"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(norm("sqlite"), norm("postgres"), "{name} differs beyond the id column type");
+        }
     }
 }

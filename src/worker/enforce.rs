@@ -13,6 +13,7 @@ use crate::store::change_key;
 use anyhow::Result;
 use chrono::TimeZone;
 use serde_json::json;
+use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::OnceCell;
 
 /// What the job knows besides the event.
@@ -20,6 +21,8 @@ pub struct JobContext<'a> {
     pub event: &'a Event,
     pub change: &'a ChangeEvent,
     pub received_at: i64,
+    /// Forge writes made so far (reconcile reports changes by it).
+    pub writes: AtomicI64,
 }
 
 impl Worker {
@@ -259,6 +262,7 @@ impl Worker {
         }
         match call.await {
             Ok(()) => {
+                job.writes.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(action = %what, "done");
                 self.record(
                     job,

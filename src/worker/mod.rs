@@ -18,11 +18,13 @@ use crate::store::{AuditRecord, Job, Store};
 use anyhow::Result;
 use enforce::JobContext;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, OnceCell, watch};
 use tracing::Instrument;
 
-/// How long a claimed job stays reserved to its worker; past it another worker may take it.
+/// How long a claimed job stays reserved to its worker by default; past it another worker
+/// may take it.
 pub const LEASE: Duration = Duration::from_secs(60);
 
 /// How often an idle worker looks for work it was not woken for (retries coming due).
@@ -57,6 +59,7 @@ pub struct Worker {
     pub status_context: String,
     pub max_attempts: u32,
     pub memberships: MembershipCache,
+    pub lease: Duration,
 }
 
 impl Worker {
@@ -88,7 +91,7 @@ impl Worker {
 
     /// Claims and processes one job; false when there was none.
     pub async fn run_one(&self) -> Result<bool> {
-        let Some(job) = self.store.claim(LEASE).await? else {
+        let Some(job) = self.store.claim(self.lease).await? else {
             return Ok(false);
         };
         let span = job_span(&job);
@@ -107,22 +110,22 @@ impl Worker {
 
     async fn handle(&self, job: Job) -> Result<()> {
         // Renew the lease while the job runs, so that retries and slow forges never let
-        // another worker take the same job.
-        let heartbeat = {
-            let (store, id) = (self.store.clone(), job.id);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(LEASE / 3).await;
-                    if let Err(e) = store.extend_lease(id, LEASE).await {
-                        tracing::warn!(error = format!("{e:#}"), "cannot renew the job's lease");
-                    }
+        // another worker take the same job. Both stop together if this worker dies.
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(self.lease / 3).await;
+                if let Err(e) = self.store.extend_lease(job.id, self.lease).await {
+                    tracing::warn!(error = format!("{e:#}"), "cannot renew the job's lease");
                 }
-            })
+            }
         };
-        let result = self.process(&job).await;
-        heartbeat.abort();
-        let Err(e) = result else {
-            return self.store.complete(job.id).await;
+        let result = tokio::select! {
+            r = self.process(&job) => r,
+            _ = heartbeat => unreachable!("the heartbeat never ends"),
+        };
+        let e = match result {
+            Ok(writes) => return self.store.complete(job.id, writes).await,
+            Err(e) => e,
         };
         let forge_error = e.downcast_ref::<ForgeError>();
         let retryable = forge_error.is_none_or(ForgeError::is_retryable);
@@ -149,17 +152,19 @@ impl Worker {
         self.store.fail(job.id, &format!("{e:#}"), retry).await
     }
 
-    async fn process(&self, job: &Job) -> Result<()> {
+    /// Processes one job; the number of forge writes it made.
+    async fn process(&self, job: &Job) -> Result<i64> {
         let Some(change) = job.event.change() else {
-            return Ok(());
+            return Ok(0);
         };
         let ctx = JobContext {
             event: &job.event,
             change,
             received_at: job.received_at,
+            writes: AtomicI64::new(0),
         };
         let rules = current(&self.rules);
-        match change.change.forge {
+        let outcome = match change.change.forge {
             ForgeKind::Github => match &self.forges.github {
                 Some(c) => self.enforce(c, &self.forges.github_bot, &ctx, &rules).await,
                 None => self.offline(&ctx, &rules).await,
@@ -168,7 +173,8 @@ impl Worker {
                 Some(c) => self.enforce(c, &self.forges.gitlab_bot, &ctx, &rules).await,
                 None => self.offline(&ctx, &rules).await,
             },
-        }
+        };
+        outcome.map(|()| ctx.writes.load(Ordering::Relaxed))
     }
 
     /// Without a client for the forge: evaluate the payload alone and log what would be done.

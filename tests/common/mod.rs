@@ -122,6 +122,7 @@ impl TestApp {
             status_context: "changegate".into(),
             max_attempts: 3,
             memberships: MembershipCache::new(Duration::from_secs(60)),
+            lease: Duration::from_secs(60),
         };
         TestApp {
             router: server::app(state),
