@@ -36,6 +36,8 @@ pub struct GhState {
     pub calls: Vec<String>,
     /// Failures to answer before serving normally: (method and path prefix, response).
     pub failures: VecDeque<(String, ResponseTemplate)>,
+    /// Added to every answer (a slow forge).
+    pub delay: std::time::Duration,
     clock: i64,
 }
 
@@ -212,48 +214,36 @@ impl Respond for Responder {
         let mut s = self.0.lock().unwrap();
         let path = req.url.path().to_string();
         let method = req.method.as_str().to_string();
-        let call = format!(
-            "{method} {}",
-            percent_encoding::percent_decode_str(&path).decode_utf8_lossy()
-        );
+        let call = format!("{method} {}", percent_encoding::percent_decode_str(&path).decode_utf8_lossy());
         s.calls.push(call.clone());
-        if let Some(i) = s
-            .failures
-            .iter()
-            .position(|(p, _)| call.starts_with(p.as_str()))
-        {
+        if let Some(i) = s.failures.iter().position(|(p, _)| call.starts_with(p.as_str())) {
             return s.failures.remove(i).map(|(_, r)| r).unwrap();
         }
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let parts: Vec<String> = path
-            .trim_start_matches('/')
-            .split('/')
-            .map(|p| {
-                percent_encoding::percent_decode_str(p)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .collect();
-        let p: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let repo_ok = p.len() > 2 && format!("{}/{}", p[1], p[2]) == REPO;
-        match (method.as_str(), p.as_slice()) {
-            ("GET", ["user"]) => json_reply(200, user(BOT)),
-            ("GET", ["orgs", "acme", "teams", team, "memberships", login]) => {
-                if s.members
-                    .iter()
-                    .any(|(t, l)| t == team && l.eq_ignore_ascii_case(login))
-                {
-                    json_reply(
-                        200,
-                        json!({ "url": "x", "role": "member", "state": "active" }),
-                    )
-                } else {
-                    not_found()
-                }
+        let delay = s.delay;
+        answer(&mut s, req, &path, &method).set_delay(delay)
+    }
+}
+
+fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let parts: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned())
+        .collect();
+    let p: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let repo_ok = p.len() > 2 && format!("{}/{}", p[1], p[2]) == REPO;
+    match (method, p.as_slice()) {
+        ("GET", ["user"]) => json_reply(200, user(BOT)),
+        ("GET", ["orgs", "acme", "teams", team, "memberships", login]) => {
+            if s.members.iter().any(|(t, l)| t == team && l.eq_ignore_ascii_case(login)) {
+                json_reply(200, json!({ "url": "x", "role": "member", "state": "active" }))
+            } else {
+                not_found()
             }
-            (_, ["repos", _, _, rest @ ..]) if repo_ok => route_repo(&mut s, &method, rest, &body),
-            _ => not_found(),
         }
+        (_, ["repos", _, _, rest @ ..]) if repo_ok => route_repo(s, method, rest, &body),
+        _ => not_found(),
     }
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 pub mod github_world;
 pub mod gitlab_world;
+pub mod pg;
 use http_body_util::BodyExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -100,7 +101,21 @@ impl TestApp {
     async fn build(configure: impl FnOnce(&mut AppState), forges: ForgeClients) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("state.db").display());
-        let store = Store::open(&url).await.expect("store");
+        Self::build_on(&url, dir, configure, forges).await
+    }
+
+    /// The app on the database at `url` (PostgreSQL tests), acting on the given fakes.
+    pub async fn on_database(url: &str, github: Option<&str>) -> Self {
+        let retry = RetryPolicy { attempts: 3, base: Duration::from_millis(5), cap: Duration::from_millis(20), max_wait: Duration::from_secs(2) };
+        let gh = github.map(|u| GithubClient::new(u, "gh-token", retry.clone()).expect("client"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut app = Self::build_on(url, dir, |_| {}, ForgeClients::new(gh, None)).await;
+        app.worker.dry_run = github.is_none();
+        app
+    }
+
+    async fn build_on(url: &str, dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState), forges: ForgeClients) -> Self {
+        let store = Store::open(url).await.expect("store");
         let mut state = AppState {
             store: store.clone(),
             github_secrets: Arc::new(vec![b"old-secret".to_vec(), GITHUB_SECRET.to_vec()]),
