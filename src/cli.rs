@@ -6,6 +6,7 @@ use changegate::actions;
 use changegate::forge::{RetryPolicy, github::GithubClient, gitlab::GitlabClient};
 use changegate::model::{EventPayload, Forge};
 use changegate::policy::{self, Snapshot};
+use changegate::reconcile;
 use changegate::rules::{self, SharedRules};
 use changegate::server::{self, AppState, gitlab::GitlabVerifier};
 use changegate::settings::{SETTINGS_HELP, Settings};
@@ -69,6 +70,34 @@ enum Command {
     Jobs,
     /// Queue a failed job again.
     Retry { id: i64 },
+    /// Evaluate every open change of a repository now (catches missed webhooks); waits for
+    /// the evaluations and prints how many changes were checked and changed.
+    Reconcile {
+        #[arg(long)]
+        forge: Forge,
+        /// OWNER/NAME on GitHub, the project's full path on GitLab.
+        #[arg(long)]
+        repo: String,
+    },
+    /// Export the audit evidence of a repository's changes: classification, approvals with
+    /// approver and time, decisions and the final status.
+    Audit {
+        #[arg(long)]
+        forge: Forge,
+        #[arg(long)]
+        repo: String,
+        /// Only records from this date (2026-01-31) or time (RFC 3339) on.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: AuditFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    Json,
+    Csv,
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -103,6 +132,24 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile { forge, repo } => {
+            reconcile_now(Settings::load(cli.config.as_deref())?, forge, &repo).await
+        }
+        Command::Audit {
+            forge,
+            repo,
+            since,
+            format,
+        } => {
+            audit(
+                Settings::load(cli.config.as_deref())?,
+                forge,
+                &repo,
+                since.as_deref(),
+                format,
+            )
+            .await
         }
         Command::Retry { id } => {
             let settings = Settings::load(cli.config.as_deref())?;
@@ -174,7 +221,10 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
     let store = Store::open(&settings.database.url).await?;
     let orphans = store.release_orphans().await?;
     if orphans > 0 {
-        tracing::info!(jobs = orphans, "jobs interrupted by the last shutdown are queued again");
+        tracing::info!(
+            jobs = orphans,
+            "jobs interrupted by the last shutdown are queued again"
+        );
     }
     let dry_run = settings.is_dry_run();
     if dry_run {
@@ -191,16 +241,13 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
     };
     warn_unsigned(&state);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = Worker {
-        store,
-        rules: shared.clone(),
-        forges: Arc::new(forge_clients(&settings)?),
-        dry_run,
-        status_context: settings.status.context.clone(),
-        max_attempts: settings.worker.max_attempts,
-        memberships: MembershipCache::new(Duration::from_secs(settings.worker.membership_ttl_secs)),
-        lease: Duration::from_secs(settings.worker.lease_secs),
-    };
+    let worker = build_worker(&settings, store.clone(), shared.clone(), dry_run)?;
+    tokio::spawn(periodic(
+        settings.reconcile.interval_secs,
+        settings.reconcile.repositories.clone(),
+        settings.audit.retention_days,
+        worker.clone(),
+    ));
     let workers = tokio::spawn(worker.run(settings.worker.concurrency, wake, stop_rx));
     tokio::spawn(reload_on_sighup(settings.rules.path.clone(), shared));
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
@@ -213,6 +260,172 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
         .context("server failed")?;
     let _ = stop_tx.send(true);
     let _ = workers.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build_worker(
+    settings: &Settings,
+    store: Store,
+    rules: SharedRules,
+    dry_run: bool,
+) -> Result<Worker> {
+    Ok(Worker {
+        store,
+        rules,
+        forges: Arc::new(forge_clients(settings)?),
+        dry_run,
+        status_context: settings.status.context.clone(),
+        max_attempts: settings.worker.max_attempts,
+        memberships: MembershipCache::new(Duration::from_secs(settings.worker.membership_ttl_secs)),
+        lease: Duration::from_secs(settings.worker.lease_secs),
+    })
+}
+
+/// One reconcile pass over a repository through the worker's client for its forge.
+async fn reconcile_pass(
+    worker: &Worker,
+    forge: Forge,
+    repo: &changegate::model::RepoPath,
+) -> Result<reconcile::Pass> {
+    let rules = worker
+        .rules
+        .read()
+        .map(|g| g.clone())
+        .map_err(|_| anyhow::anyhow!("rules lock poisoned"))?;
+    let missing = || {
+        anyhow::anyhow!(
+            "no {} token is configured: reconcile reads the forge's API",
+            forge.display_name()
+        )
+    };
+    match forge {
+        Forge::Github => {
+            reconcile::pass(
+                &worker.store,
+                worker.forges.github.as_ref().ok_or_else(missing)?,
+                &rules,
+                forge,
+                repo,
+            )
+            .await
+        }
+        Forge::Gitlab => {
+            reconcile::pass(
+                &worker.store,
+                worker.forges.gitlab.as_ref().ok_or_else(missing)?,
+                &rules,
+                forge,
+                repo,
+            )
+            .await
+        }
+    }
+}
+
+/// The periodic reconcile of the configured repositories, and the audit retention purge.
+async fn periodic(interval_secs: u64, targets: Vec<String>, retention_days: u64, worker: Worker) {
+    const PURGE_EVERY: Duration = Duration::from_secs(3600);
+    let interval = Duration::from_secs(interval_secs.max(1));
+    let mut last_reconcile: Option<std::time::Instant> = None;
+    let mut last_purge: Option<std::time::Instant> = None;
+    loop {
+        if interval_secs > 0 && last_reconcile.is_none_or(|t| t.elapsed() >= interval) {
+            last_reconcile = Some(std::time::Instant::now());
+            for target in &targets {
+                let outcome = match reconcile::parse_target(target) {
+                    Ok((forge, repo)) => reconcile_pass(&worker, forge, &repo).await,
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(p) => tracing::info!(
+                        target,
+                        listed = p.listed,
+                        checked = p.checked,
+                        queued = p.queued.len(),
+                        "reconcile pass"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(target, error = format!("{e:#}"), "reconcile pass failed")
+                    }
+                }
+            }
+        }
+        if retention_days > 0 && last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+            last_purge = Some(std::time::Instant::now());
+            match worker
+                .store
+                .purge_older_than(retention_days as i64 * 86_400_000)
+                .await
+            {
+                Ok(n) => tracing::info!(records = n, retention_days, "old audit records purged"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "audit purge failed"),
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+async fn reconcile_now(settings: Settings, forge: Forge, repo: &str) -> Result<ExitCode> {
+    init_tracing();
+    let rules = rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules)));
+    let store = Store::open(&settings.database.url).await?;
+    let worker = build_worker(&settings, store.clone(), shared, settings.is_dry_run())?;
+    let path = changegate::model::RepoPath::new(repo);
+    let pass = reconcile_pass(&worker, forge, &path).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let running = tokio::spawn(worker.clone().run(
+        settings.worker.concurrency,
+        Arc::new(Notify::new()),
+        stop_rx,
+    ));
+    let jobs = reconcile::wait(&store, &pass.queued, Duration::from_secs(600)).await;
+    let _ = stop_tx.send(true);
+    let _ = running.await;
+    let jobs = jobs?;
+    let changed = jobs.iter().filter(|j| j.writes > 0).count();
+    let failed = jobs.iter().filter(|j| j.state == "failed").count();
+    println!(
+        "{} {path}: {} open changes, {} checked, {} evaluated again, {} changed, {} failed",
+        forge.display_name(),
+        pass.listed,
+        pass.checked,
+        jobs.len(),
+        changed,
+        failed
+    );
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn audit(
+    settings: Settings,
+    forge: Forge,
+    repo: &str,
+    since: Option<&str>,
+    format: AuditFormat,
+) -> Result<ExitCode> {
+    let since_ms = match since {
+        Some(s) => changegate::report::parse_since(s).map_err(anyhow::Error::msg)?,
+        None => 0,
+    };
+    // The classification is the first scope the rules declare (CMT in the shipped file).
+    let scope = rules::load(&settings.rules.path)
+        .ok()
+        .and_then(|r| r.scopes.first().map(|s| s.name.clone()))
+        .unwrap_or_else(|| "CMT".into());
+    let store = Store::open(&settings.database.url).await?;
+    let rows = store
+        .audit_rows(forge.as_str(), repo, None, since_ms)
+        .await?;
+    let records = changegate::report::build(&rows, &scope);
+    match format {
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&records)?),
+        AuditFormat::Csv => print!("{}", changegate::report::to_csv(&records)),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,6 +9,8 @@ pub mod comment;
 pub mod forge;
 pub mod model;
 pub mod policy;
+pub mod reconcile;
+pub mod report;
 pub mod rules;
 pub mod server;
 pub mod settings;

@@ -214,6 +214,9 @@ pub struct Change {
     pub draft: bool,
     pub state: ChangeState,
     pub web_url: Option<String>,
+    /// The forge's last-update time, as it writes it (read from the API; reconcile compares it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
 }
 
 impl Change {

@@ -30,6 +30,9 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   worker.max_attempts           tries before a job is left failed [default: 6]
   worker.membership_ttl_secs    how long a team membership answer is reused [default: 300]
   worker.lease_secs             a job whose worker died is taken again after this [default: 60]
+  reconcile.interval_secs       seconds between reconcile passes, 0 = off [default: 900]
+  reconcile.repositories        github:owner/name, gitlab:group/project (comma-separated)
+  audit.retention_days          days of audit records kept, 0 = forever [default: 0]
 
 Example: CHANGEGATE__GITHUB__WEBHOOK_SECRET=old,new CHANGEGATE__DATABASE__URL=sqlite:///var/lib/changegate/state.db";
 
@@ -50,6 +53,10 @@ pub struct Settings {
     pub status: StatusSettings,
     #[serde(default)]
     pub worker: WorkerSettings,
+    #[serde(default)]
+    pub reconcile: ReconcileSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
     #[serde(default)]
     pub dry_run: Option<bool>,
     #[serde(default)]
@@ -188,6 +195,40 @@ impl Default for WorkerSettings {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileSettings {
+    /// Seconds between passes; 0 turns the periodic reconcile off.
+    pub interval_secs: u64,
+    /// `github:owner/name` or `gitlab:group/project`.
+    #[serde(deserialize_with = "list")]
+    pub repositories: Vec<String>,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            interval_secs: 900,
+            repositories: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Days of audit records (and finished jobs) kept; 0 keeps them forever.
+    pub retention_days: u64,
+}
+
+/// A list, or a comma-separated string (how the environment gives several).
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(secrets(d)?
+        .into_iter()
+        .map(|s| s.expose_secret().to_string())
+        .collect())
+}
+
 /// One secret, a list, or a comma-separated string (how the environment gives several).
 fn secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
     #[derive(Deserialize)]
@@ -208,10 +249,11 @@ fn secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Erro
         .collect())
 }
 
-const SECRET_LIST_KEYS: [&str; 3] = [
+const LIST_KEYS: [&str; 4] = [
     "github.webhook_secret",
     "gitlab.webhook_secret",
     "gitlab.signing_token",
+    "reconcile.repositories",
 ];
 
 impl Settings {
@@ -240,7 +282,7 @@ impl Settings {
             .prefix_separator("__")
             .separator("__")
             .source(Some(vars));
-        for key in SECRET_LIST_KEYS {
+        for key in LIST_KEYS {
             environment = environment.with_list_parse_key(key);
         }
         environment = environment.list_separator(",");

@@ -21,7 +21,12 @@ fn payload(n: u64, labels: &[&str]) -> Vec<u8> {
     v["repository"]["full_name"] = json!("acme/platypus");
     v["pull_request"]["number"] = json!(n);
     v["pull_request"]["head"]["sha"] = json!(head(n));
-    v["pull_request"]["labels"] = json!(labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>());
+    v["pull_request"]["labels"] = json!(
+        labels
+            .iter()
+            .map(|l| json!({ "name": l }))
+            .collect::<Vec<_>>()
+    );
     serde_json::to_vec(&v).unwrap()
 }
 
@@ -57,16 +62,31 @@ async fn one_change_never_runs_on_two_replicas_at_once() {
     let a = TestApp::on_database(&url, None).await;
     let b = TestApp::on_database(&url, None).await;
     for i in 0..3 {
-        a.github("pull_request", &format!("x{i}"), &payload(1, &[])).await;
+        a.github("pull_request", &format!("x{i}"), &payload(1, &[]))
+            .await;
     }
     a.github("pull_request", "y", &payload(2, &[])).await;
     let lease = Duration::from_secs(30);
-    let first = a.store.claim(lease).await.unwrap().expect("first job of #1");
+    let first = a
+        .store
+        .claim(lease)
+        .await
+        .unwrap()
+        .expect("first job of #1");
     let other = b.store.claim(lease).await.unwrap().expect("the job of #2");
-    assert_eq!(other.event.change().unwrap().change.number, 2, "#1's next job waits for its first");
+    assert_eq!(
+        other.event.change().unwrap().change.number,
+        2,
+        "#1's next job waits for its first"
+    );
     assert!(b.store.claim(lease).await.unwrap().is_none());
     a.store.complete(first.id, 0).await.unwrap();
-    let next = b.store.claim(lease).await.unwrap().expect("#1's second job");
+    let next = b
+        .store
+        .claim(lease)
+        .await
+        .unwrap()
+        .expect("#1's second job");
     assert_eq!(next.event.change().unwrap().change.number, 1);
     assert!(next.id > first.id);
 }
@@ -98,13 +118,19 @@ async fn three_replicas_and_a_kill_lose_nothing_and_do_nothing_twice() {
     // A few hundred deliveries for a few dozen changes, spread over the replicas' receivers.
     for i in 0..CHANGES * PER_CHANGE {
         let n = 1 + i % CHANGES;
-        let (status, _) = replicas[(i % 3) as usize].github("pull_request", &format!("d{i}"), &payload(n, &[])).await;
+        let (status, _) = replicas[(i % 3) as usize]
+            .github("pull_request", &format!("d{i}"), &payload(n, &[]))
+            .await;
         assert_eq!(status.as_u16(), 202);
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut handles = vec![];
     for app in &replicas {
-        handles.push(tokio::spawn(app.worker.clone().run(2, std::sync::Arc::new(Notify::new()), stop_rx.clone())));
+        handles.push(tokio::spawn(app.worker.clone().run(
+            2,
+            std::sync::Arc::new(Notify::new()),
+            stop_rx.clone(),
+        )));
     }
     // Kill the first replica mid-way, as SIGKILL would: its in-flight jobs just stop.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -112,20 +138,37 @@ async fn three_replicas_and_a_kill_lose_nothing_and_do_nothing_twice() {
     let store = &replicas[1].store;
     let start = Instant::now();
     while store.pending().await.unwrap() > 0 {
-        assert!(start.elapsed() < Duration::from_secs(120), "the queue did not drain");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the queue did not drain"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = stop_tx.send(true);
     let all: Vec<i64> = (1..=(CHANGES * PER_CHANGE) as i64).collect();
     let jobs = store.jobs_by_id(&all).await.unwrap();
     assert_eq!(jobs.len() as u64, CHANGES * PER_CHANGE);
-    assert!(jobs.iter().all(|j| j.state == "done"), "every delivery processed");
+    assert!(
+        jobs.iter().all(|j| j.state == "done"),
+        "every delivery processed"
+    );
     let reruns: i64 = jobs.iter().map(|j| j.attempts - 1).sum();
-    assert!(reruns >= 1, "the killed replica's job was taken over after its lease");
+    assert!(
+        reruns >= 1,
+        "the killed replica's job was taken over after its lease"
+    );
     for n in 1..=CHANGES {
-        assert_eq!(gh.comments(n).len(), 1, "#{n}: one sticky comment, never a second");
+        assert_eq!(
+            gh.comments(n).len(),
+            1,
+            "#{n}: one sticky comment, never a second"
+        );
         let expected = if n % 2 == 0 { "success" } else { "failure" };
-        assert_eq!(gh.status(&head(n)).map(|s| s.0).as_deref(), Some(expected), "#{n}");
+        assert_eq!(
+            gh.status(&head(n)).map(|s| s.0).as_deref(),
+            Some(expected),
+            "#{n}"
+        );
     }
     for h in handles.into_iter().skip(1) {
         h.await.unwrap();

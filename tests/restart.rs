@@ -9,7 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn serve(db: &str, port: u16) -> Child {
@@ -18,7 +22,10 @@ fn serve(db: &str, port: u16) -> Child {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("CHANGEGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("CHANGEGATE__DATABASE__URL", db)
-        .env("CHANGEGATE__GITHUB__WEBHOOK_SECRET", std::str::from_utf8(GITHUB_SECRET).unwrap())
+        .env(
+            "CHANGEGATE__GITHUB__WEBHOOK_SECRET",
+            std::str::from_utf8(GITHUB_SECRET).unwrap(),
+        )
         .env("CHANGEGATE__WORKER__LEASE_SECS", "3")
         .env("CHANGEGATE__WORKER__CONCURRENCY", "1")
         .env("CHANGEGATE_LOG", "warn")
@@ -31,12 +38,18 @@ fn serve(db: &str, port: u16) -> Child {
 async fn wait_ready(client: &reqwest::Client, port: u16) {
     let start = Instant::now();
     loop {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
             && r.status().is_success()
         {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "serve did not come up");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "serve did not come up"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -79,7 +92,10 @@ async fn burst_kill_restart(db: &str) {
     let mut second = serve(db, port);
     let start = Instant::now();
     while store.pending().await.unwrap() > 0 {
-        assert!(start.elapsed() < Duration::from_secs(60), "the restarted process did not drain the queue");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the restarted process did not drain the queue"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     second.kill().unwrap();
@@ -87,9 +103,19 @@ async fn burst_kill_restart(db: &str) {
     let all: Vec<i64> = (1..=N as i64).collect();
     let jobs = store.jobs_by_id(&all).await.unwrap();
     assert_eq!(jobs.len(), N, "every acknowledged delivery was stored");
-    assert!(jobs.iter().all(|j| j.state == "done"), "every delivery processed");
-    let decisions = store.audit_rows("github", "Codertocat/Hello-World", Some(2), 0).await.unwrap();
-    let mut seen: Vec<String> = decisions.iter().filter(|r| r.kind == "decision").filter_map(|r| r.delivery_id.clone()).collect();
+    assert!(
+        jobs.iter().all(|j| j.state == "done"),
+        "every delivery processed"
+    );
+    let decisions = store
+        .audit_rows("github", "Codertocat/Hello-World", Some(2), 0)
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = decisions
+        .iter()
+        .filter(|r| r.kind == "decision")
+        .filter_map(|r| r.delivery_id.clone())
+        .collect();
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), N, "a decision for every delivery");

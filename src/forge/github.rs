@@ -19,6 +19,9 @@ pub struct GithubClient {
     octo: Octocrab,
     api: String,
     retry: RetryPolicy,
+    /// URL → (ETag, answer) of listings, for conditional requests.
+    etags:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (String, CachedReply)>>>,
 }
 
 impl GithubClient {
@@ -51,6 +54,7 @@ impl GithubClient {
             octo,
             api: api_url.trim_end_matches('/').to_string(),
             retry,
+            etags: Default::default(),
         })
     }
 
@@ -129,6 +133,103 @@ impl GithubClient {
         }
         Ok(out)
     }
+}
+
+impl GithubClient {
+    /// A GET that sends `If-None-Match` with the ETag of the last answer for the URL; a 304
+    /// (which does not count against the rate limit) reuses that answer.
+    async fn get_conditional(&self, url: &str, what: &str) -> Result<Reply, ForgeError> {
+        let cached = self.etags.lock().ok().and_then(|c| c.get(url).cloned());
+        let reply = self
+            .retry
+            .run(true, || async {
+                let mut headers = ::http::HeaderMap::new();
+                if let Some((etag, _)) = &cached
+                    && let Ok(v) = etag.parse()
+                {
+                    headers.insert(::http::header::IF_NONE_MATCH, v);
+                }
+                let resp = self
+                    .octo
+                    ._get_with_headers(url, Some(headers))
+                    .await
+                    .map_err(|e| ForgeError::Transient(format!("GET {}: {e}", path_of(url))))?;
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let body = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| ForgeError::Transient(format!("reading the reply: {e}")))?
+                    .to_bytes()
+                    .to_vec();
+                let reply = Reply {
+                    status,
+                    headers,
+                    body,
+                };
+                if status == 304 {
+                    Ok(reply)
+                } else {
+                    reply.check(what)
+                }
+            })
+            .await?;
+        if reply.status == 304
+            && let Some((_, old)) = cached
+        {
+            return Ok(Reply {
+                status: 200,
+                headers: old.headers.clone(),
+                body: old.body.clone(),
+            });
+        }
+        if let (Some(etag), Ok(mut c)) =
+            (reply.header("etag").map(str::to_string), self.etags.lock())
+        {
+            c.insert(
+                url.to_string(),
+                (
+                    etag,
+                    CachedReply {
+                        headers: reply.headers.clone(),
+                        body: reply.body.clone(),
+                    },
+                ),
+            );
+        }
+        Ok(reply)
+    }
+
+    /// Every page of a listing, each page conditional (see [`Self::get_conditional`]).
+    async fn list_conditional<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<Vec<T>, ForgeError> {
+        let mut next = Some(format!("{url}&per_page={PER_PAGE}"));
+        let mut out = vec![];
+        let mut pages = 0;
+        while let Some(page) = next.take() {
+            let reply = self.get_conditional(&page, what).await?;
+            out.extend(reply.json::<Vec<T>>()?);
+            pages += 1;
+            if pages < MAX_PAGES {
+                next = reply
+                    .header("link")
+                    .and_then(next_link)
+                    .filter(|n| n.starts_with(&format!("{}/", self.api)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An answer kept for conditional requests.
+#[derive(Clone)]
+struct CachedReply {
+    headers: ::http::HeaderMap,
+    body: Vec<u8>,
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -216,6 +317,7 @@ struct WireRef {
 /// A pull request or an issue as the REST API returns it.
 #[derive(Deserialize)]
 struct WireChange {
+    number: Option<i64>,
     title: Option<String>,
     body: Option<String>,
     user: Option<WireUser>,
@@ -228,6 +330,40 @@ struct WireChange {
     head: Option<WireRef>,
     base: Option<WireRef>,
     html_url: Option<String>,
+    updated_at: Option<String>,
+    /// Present on issues that are pull requests.
+    pull_request: Option<serde::de::IgnoredAny>,
+}
+
+impl WireChange {
+    fn into_change(self, repo: &crate::model::Repo, kind: ChangeKind, number: u64) -> Change {
+        let merged = self.merged == Some(true) || self.merged_at.is_some();
+        Change {
+            forge: ForgeKind::Github,
+            repo: repo.clone(),
+            kind,
+            number,
+            title: self.title.unwrap_or_default(),
+            description: self.body.unwrap_or_default(),
+            author: self.user.as_ref().map(WireUser::user).unwrap_or_default(),
+            labels: self
+                .labels
+                .iter()
+                .filter_map(WireLabelEntry::label)
+                .collect(),
+            head_sha: self.head.as_ref().and_then(|h| h.sha.clone()),
+            source_branch: self.head.as_ref().and_then(|h| h.name.clone()),
+            target_branch: self.base.as_ref().and_then(|b| b.name.clone()),
+            draft: self.draft.unwrap_or(false),
+            state: match (self.state.as_deref(), merged) {
+                (_, true) => ChangeState::Merged,
+                (Some("closed"), _) => ChangeState::Closed,
+                _ => ChangeState::Open,
+            },
+            web_url: self.html_url,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -278,27 +414,36 @@ impl Forge for GithubClient {
             other => other?,
         };
         let w: WireChange = reply.json()?;
-        let merged = w.merged == Some(true) || w.merged_at.is_some();
-        Ok(Some(Change {
-            forge: ForgeKind::Github,
-            repo: r.repo.clone(),
-            kind: r.kind,
-            number: r.number,
-            title: w.title.unwrap_or_default(),
-            description: w.body.unwrap_or_default(),
-            author: w.user.as_ref().map(WireUser::user).unwrap_or_default(),
-            labels: w.labels.iter().filter_map(WireLabelEntry::label).collect(),
-            head_sha: w.head.as_ref().and_then(|h| h.sha.clone()),
-            source_branch: w.head.as_ref().and_then(|h| h.name.clone()),
-            target_branch: w.base.as_ref().and_then(|b| b.name.clone()),
-            draft: w.draft.unwrap_or(false),
-            state: match (w.state.as_deref(), merged) {
-                (_, true) => ChangeState::Merged,
-                (Some("closed"), _) => ChangeState::Closed,
-                _ => ChangeState::Open,
-            },
-            web_url: w.html_url,
-        }))
+        Ok(Some(w.into_change(&r.repo, r.kind, r.number)))
+    }
+
+    async fn open_changes(&self, repo: &crate::model::Repo) -> Result<Vec<Change>, ForgeError> {
+        let base = format!("{}/repos/{}", self.api, repo.path);
+        let pulls: Vec<WireChange> = self
+            .list_conditional(
+                &format!("{base}/pulls?state=open"),
+                "list open pull requests",
+            )
+            .await?;
+        let issues: Vec<WireChange> = self
+            .list_conditional(&format!("{base}/issues?state=open"), "list open issues")
+            .await?;
+        let to_change = |w: WireChange, kind| {
+            let n = w.number.and_then(|n| u64::try_from(n).ok())?;
+            Some(w.into_change(repo, kind, n))
+        };
+        let mut out: Vec<Change> = pulls
+            .into_iter()
+            .filter_map(|w| to_change(w, ChangeKind::MergeRequest))
+            .collect();
+        // The issues listing includes pull requests; they are listed above already.
+        out.extend(
+            issues
+                .into_iter()
+                .filter(|w| w.pull_request.is_none())
+                .filter_map(|w| to_change(w, ChangeKind::Issue)),
+        );
+        Ok(out)
     }
 
     async fn label_events(&self, r: &ChangeRef) -> Result<Vec<LabelEvent>, ForgeError> {

@@ -35,7 +35,10 @@ impl GitlabClient {
         Ok(GitlabClient {
             http,
             // Accept the instance URL (documented) or the API base people sometimes paste.
-            api: format!("{}/api/v4", base_url.trim_end_matches('/').trim_end_matches("/api/v4")),
+            api: format!(
+                "{}/api/v4",
+                base_url.trim_end_matches('/').trim_end_matches("/api/v4")
+            ),
             token: token.to_string(),
             retry,
         })
@@ -193,6 +196,33 @@ struct WireChange {
     draft: Option<bool>,
     work_in_progress: Option<bool>,
     web_url: Option<String>,
+    updated_at: Option<String>,
+}
+
+impl WireChange {
+    fn into_change(self, repo: &crate::model::Repo, kind: ChangeKind) -> Change {
+        Change {
+            forge: ForgeKind::Gitlab,
+            repo: repo.clone(),
+            kind,
+            number: self.iid,
+            title: self.title.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            author: self.author.as_ref().map(WireUser::user).unwrap_or_default(),
+            labels: self.labels.iter().map(|l| Label::new(l)).collect(),
+            head_sha: self.sha,
+            source_branch: self.source_branch,
+            target_branch: self.target_branch,
+            draft: self.draft.or(self.work_in_progress).unwrap_or(false),
+            state: match self.state.as_deref() {
+                Some("merged") => ChangeState::Merged,
+                Some("closed") => ChangeState::Closed,
+                _ => ChangeState::Open,
+            },
+            web_url: self.web_url,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -244,26 +274,38 @@ impl Forge for GitlabClient {
             other => other?,
         };
         let w: WireChange = reply.json()?;
-        Ok(Some(Change {
-            forge: ForgeKind::Gitlab,
-            repo: r.repo.clone(),
-            kind: r.kind,
-            number: w.iid,
-            title: w.title.unwrap_or_default(),
-            description: w.description.unwrap_or_default(),
-            author: w.author.as_ref().map(WireUser::user).unwrap_or_default(),
-            labels: w.labels.iter().map(|l| Label::new(l)).collect(),
-            head_sha: w.sha,
-            source_branch: w.source_branch,
-            target_branch: w.target_branch,
-            draft: w.draft.or(w.work_in_progress).unwrap_or(false),
-            state: match w.state.as_deref() {
-                Some("merged") => ChangeState::Merged,
-                Some("closed") => ChangeState::Closed,
-                _ => ChangeState::Open,
-            },
-            web_url: w.web_url,
-        }))
+        Ok(Some(w.into_change(&r.repo, r.kind)))
+    }
+
+    async fn open_changes(&self, repo: &crate::model::Repo) -> Result<Vec<Change>, ForgeError> {
+        let r = ChangeRef {
+            repo: repo.clone(),
+            kind: ChangeKind::MergeRequest,
+            number: 0,
+        };
+        let project = self.project(&r);
+        let mrs: Vec<WireChange> = self
+            .list(
+                &format!("{project}/merge_requests?state=opened"),
+                "list open merge requests",
+            )
+            .await?;
+        let issues: Vec<WireChange> = self
+            .list(
+                &format!("{project}/issues?state=opened"),
+                "list open issues",
+            )
+            .await?;
+        let mut out: Vec<Change> = mrs
+            .into_iter()
+            .map(|w| w.into_change(repo, ChangeKind::MergeRequest))
+            .collect();
+        out.extend(
+            issues
+                .into_iter()
+                .map(|w| w.into_change(repo, ChangeKind::Issue)),
+        );
+        Ok(out)
     }
 
     async fn label_events(&self, r: &ChangeRef) -> Result<Vec<LabelEvent>, ForgeError> {

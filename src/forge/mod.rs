@@ -76,6 +76,11 @@ pub trait Forge: Send + Sync {
         &self,
         r: &ChangeRef,
     ) -> impl Future<Output = Result<Option<Change>, ForgeError>> + Send;
+    /// Open merge requests and issues of a repository, as listed (for reconcile).
+    fn open_changes(
+        &self,
+        repo: &Repo,
+    ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
     /// Who applied and removed which label, when; oldest first.
     fn label_events(
         &self,

@@ -48,6 +48,7 @@ impl Case {
             draft: false,
             state: ChangeState::Open,
             web_url: None,
+            updated_at: None,
         };
         let mut memberships = Memberships::default();
         for (group, user) in [

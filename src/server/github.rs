@@ -205,6 +205,7 @@ fn pr_change(pr: &PullRequest, repo: &WireRepo) -> Change {
         draft: pr.draft.unwrap_or(false),
         state: state(pr.state.as_deref(), merged),
         web_url: pr.html_url.clone(),
+        updated_at: None,
     }
 }
 
@@ -328,6 +329,7 @@ fn issue_change(issue: &Issue, repo: &WireRepo) -> Change {
         draft: false,
         state: state(issue.state.as_deref(), false),
         web_url: issue.html_url.clone(),
+        updated_at: None,
     }
 }
 

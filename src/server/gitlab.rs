@@ -255,6 +255,7 @@ fn change(
         draft: n.draft.or(n.work_in_progress).unwrap_or(false),
         state: state(n.state.as_deref()),
         web_url: n.url.clone(),
+        updated_at: None,
     }
 }
 

@@ -51,7 +51,12 @@ impl Store {
     }
 
     /// Audit records of one change, oldest first, as (kind, detail).
-    pub async fn audit_of(&self, forge: &str, repo: &str, number: u64) -> Result<Vec<(String, serde_json::Value)>> {
+    pub async fn audit_of(
+        &self,
+        forge: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
         Ok(self
             .audit_rows(forge, repo, Some(number), 0)
             .await?
@@ -61,7 +66,13 @@ impl Store {
     }
 
     /// Audit records of a repository (or one change of it) since `since_ms`, oldest first.
-    pub async fn audit_rows(&self, forge: &str, repo: &str, number: Option<u64>, since_ms: i64) -> Result<Vec<AuditRow>> {
+    pub async fn audit_rows(
+        &self,
+        forge: &str,
+        repo: &str,
+        number: Option<u64>,
+        since_ms: i64,
+    ) -> Result<Vec<AuditRow>> {
         let rows = sqlx::query(
             "SELECT at, number, delivery_id, kind, rules_hash, detail FROM audit
              WHERE forge = $1 AND LOWER(repo) = LOWER($2) AND ($3 < 0 OR number = $3) AND at >= $4
@@ -93,8 +104,14 @@ impl Store {
     pub async fn purge_older_than(&self, keep_ms: i64) -> Result<u64> {
         let cutoff = now_ms() - keep_ms;
         let mut tx = self.pool.begin().await?;
-        let audit = sqlx::query("DELETE FROM audit WHERE at < $1").bind(cutoff).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at < $1").bind(cutoff).execute(&mut *tx).await?;
+        let audit = sqlx::query("DELETE FROM audit WHERE at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM deliveries WHERE received_at < $1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.delivery = deliveries.id)")
             .bind(cutoff)
             .execute(&mut *tx)

@@ -8,12 +8,19 @@ impl Store {
     /// Records the change's current head and returns when it last moved: at `pushed_at` when
     /// the event reports a push, now when the head differs from the one seen before, else as
     /// remembered (`None` while no move was ever seen).
-    pub async fn note_head(&self, key: &str, head: Option<&str>, pushed_at: Option<i64>) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT head_sha, head_changed_at FROM change_memory WHERE change_key = $1")
-            .bind(key.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .context("cannot read change memory")?;
+    pub async fn note_head(
+        &self,
+        key: &str,
+        head: Option<&str>,
+        pushed_at: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT head_sha, head_changed_at FROM change_memory WHERE change_key = $1",
+        )
+        .bind(key.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .context("cannot read change memory")?;
         let (old_head, old_at): (Option<String>, Option<i64>) = match &row {
             Some(r) => (r.try_get(0)?, r.try_get(1)?),
             None => (None, None),
@@ -39,7 +46,13 @@ impl Store {
     }
 
     /// Whether this exact status was the last one written for the change.
-    pub async fn status_is_current(&self, key: &str, sha: &str, state: &str, description: &str) -> Result<bool> {
+    pub async fn status_is_current(
+        &self,
+        key: &str,
+        sha: &str,
+        state: &str,
+        description: &str,
+    ) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM change_memory WHERE change_key = $1 AND status_sha = $2 AND status_state = $3 AND status_description = $4",
         )
@@ -53,7 +66,13 @@ impl Store {
         Ok(n > 0)
     }
 
-    pub async fn remember_status(&self, key: &str, sha: &str, state: &str, description: &str) -> Result<()> {
+    pub async fn remember_status(
+        &self,
+        key: &str,
+        sha: &str,
+        state: &str,
+        description: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO change_memory (change_key, status_sha, status_state, status_description, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (change_key) DO UPDATE SET status_sha = $2, status_state = $3, status_description = $4, updated_at = $5",
@@ -71,11 +90,12 @@ impl Store {
 
     /// The forge's update time of the change when it was last evaluated (for reconcile).
     pub async fn seen_updated_at(&self, key: &str) -> Result<Option<String>> {
-        let v: Option<Option<String>> = sqlx::query_scalar("SELECT seen_updated_at FROM change_memory WHERE change_key = $1")
-            .bind(key.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .context("cannot read change memory")?;
+        let v: Option<Option<String>> =
+            sqlx::query_scalar("SELECT seen_updated_at FROM change_memory WHERE change_key = $1")
+                .bind(key.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .context("cannot read change memory")?;
         Ok(v.flatten())
     }
 

@@ -93,7 +93,10 @@ impl Store {
         } else if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else {
-            anyhow::bail!("database.url `{}` must start with sqlite:// or postgres://", redact(url));
+            anyhow::bail!(
+                "database.url `{}` must start with sqlite:// or postgres://",
+                redact(url)
+            );
         };
         let url = match backend {
             Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
@@ -122,7 +125,10 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await.context("cannot apply database migrations")?;
+        migrator
+            .run(&pool)
+            .await
+            .context("cannot apply database migrations")?;
         Ok(Store { pool, backend })
     }
 
@@ -135,7 +141,12 @@ impl Store {
         self.enqueue_with(event, change, Priority::Webhook).await
     }
 
-    pub async fn enqueue_with(&self, event: &Event, change: &ChangeEvent, priority: Priority) -> Result<Enqueued> {
+    pub async fn enqueue_with(
+        &self,
+        event: &Event,
+        change: &ChangeEvent,
+        priority: Priority,
+    ) -> Result<Enqueued> {
         let now = now_ms();
         let json = serde_json::to_string(event).context("cannot serialize event")?;
         let mut tx = self.pool.begin().await?;
@@ -173,10 +184,12 @@ impl Store {
 
     /// Whether a job for the change is waiting or running (reconcile does not queue another).
     pub async fn has_pending(&self, key: &str) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE change_key = $1 AND state IN ('queued', 'running')")
-            .bind(key.to_string())
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE change_key = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(key.to_string())
+        .fetch_one(&self.pool)
+        .await?;
         Ok(n > 0)
     }
 
@@ -208,7 +221,8 @@ impl Store {
             .await
             .context("cannot claim a job")?;
         let Some(row) = row else { return Ok(None) };
-        let (id, attempts, delivery): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let (id, attempts, delivery): (i64, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         let row = sqlx::query("SELECT event_json, received_at FROM deliveries WHERE id = $1")
             .bind(delivery)
             .fetch_one(&self.pool)
@@ -216,7 +230,12 @@ impl Store {
             .context("cannot read the job's delivery")?;
         let (json, received_at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
         let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
-        Ok(Some(Job { id, attempts, received_at, event }))
+        Ok(Some(Job {
+            id,
+            attempts,
+            received_at,
+            event,
+        }))
     }
 
     /// Keeps a running job reserved to its worker (called while the job runs).
@@ -267,10 +286,12 @@ impl Store {
         if self.backend != Backend::Sqlite {
             return Ok(0);
         }
-        let done = sqlx::query("UPDATE jobs SET state = 'queued', locked_until = 0 WHERE state = 'running'")
-            .execute(&self.pool)
-            .await
-            .context("cannot release orphaned jobs")?;
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', locked_until = 0 WHERE state = 'running'",
+        )
+        .execute(&self.pool)
+        .await
+        .context("cannot release orphaned jobs")?;
         Ok(done.rows_affected())
     }
 
@@ -285,7 +306,8 @@ impl Store {
             return Ok(vec![]);
         }
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-        self.jobs_where(&format!("j.id IN ({})", list.join(","))).await
+        self.jobs_where(&format!("j.id IN ({})", list.join(",")))
+            .await
     }
 
     async fn jobs_where(&self, condition: &str) -> Result<Vec<JobRow>> {
@@ -293,7 +315,10 @@ impl Store {
             "SELECT j.id, j.change_key, j.state, j.attempts, j.writes, j.last_error, d.delivery_id
              FROM jobs j JOIN deliveries d ON d.id = j.delivery WHERE {condition} ORDER BY j.id"
         );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await.context("cannot list jobs")?;
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot list jobs")?;
         rows.into_iter()
             .map(|r| {
                 Ok(JobRow {
@@ -324,9 +349,10 @@ impl Store {
 
     /// Jobs queued or running (tests drain the queue until this is zero).
     pub async fn pending(&self) -> Result<i64> {
-        let n = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
-            .fetch_one(&self.pool)
-            .await?;
+        let n =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(n)
     }
 
@@ -352,7 +378,10 @@ fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_never_print() {
-        assert_eq!(super::redact("postgres://bot:s3cret@db:5432/cg"), "postgres://bot:***@db:5432/cg");
+        assert_eq!(
+            super::redact("postgres://bot:s3cret@db:5432/cg"),
+            "postgres://bot:***@db:5432/cg"
+        );
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 
@@ -360,7 +389,10 @@ mod tests {
     fn migrations_are_kept_equivalent() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         let names = |d: &str| {
-            let mut v: Vec<String> = std::fs::read_dir(dir.join(d)).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            let mut v: Vec<String> = std::fs::read_dir(dir.join(d))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
             v.sort();
             v
         };
@@ -375,7 +407,11 @@ mod tests {
                     .collect::<Vec<_>>()
                     .join("\n")
             };
-            assert_eq!(norm("sqlite"), norm("postgres"), "{name} differs beyond the id column type");
+            assert_eq!(
+                norm("sqlite"),
+                norm("postgres"),
+                "{name} differs beyond the id column type"
+            );
         }
     }
 }

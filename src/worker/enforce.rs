@@ -49,14 +49,15 @@ impl Worker {
         let bot = bot.get_or_try_init(|| forge.current_user()).await?.clone();
         let snap = self.snapshot(forge, &r, change, bot, job, rules).await?;
         let decision = policy::evaluate(rules, &snap);
-        self.record(
-            job,
-            "decision",
-            Some(&rules.hash),
-            serde_json::to_value(&decision)?,
-        )
-        .await?;
-        self.apply(forge, &r, &snap, &decision, job, rules).await
+        self.record_decision(job, rules, &snap, &decision, "forge")
+            .await?;
+        self.apply(forge, &r, &snap, &decision, job, rules).await?;
+        if let Some(updated) = &snap.change.updated_at {
+            self.store
+                .remember_seen(&change_key(job.change), updated)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Label and comment events the bot itself caused carry nothing it did not already

@@ -181,13 +181,8 @@ impl Worker {
     async fn offline(&self, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
         let snapshot = Snapshot::from_event(job.change, chrono::Utc::now());
         let decision = policy::evaluate(rules, &snapshot);
-        self.record(
-            job,
-            "decision",
-            Some(&rules.hash),
-            serde_json::to_value(&decision)?,
-        )
-        .await?;
+        self.record_decision(job, rules, &snapshot, &decision, "payload")
+            .await?;
         for action in actions::plan(&snapshot.change, &decision, &self.status_context) {
             tracing::info!(action = %describe(&action), "no {} token: would call the forge", job.change.change.forge.display_name());
             let detail = serde_json::json!({ "dry_run": true, "planned": action });
@@ -195,6 +190,31 @@ impl Worker {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The decision with what it was made on: the change's state and labels at the time, and
+    /// whether they were read from the forge or only from the payload.
+    async fn record_decision(
+        &self,
+        job: &JobContext<'_>,
+        rules: &Rules,
+        snap: &Snapshot,
+        d: &policy::Decision,
+        source: &str,
+    ) -> Result<()> {
+        let mut detail = serde_json::to_value(d)?;
+        detail["change"] = serde_json::json!({
+            "kind": snap.change.kind,
+            "state": snap.change.state,
+            "title": snap.change.title,
+            "labels": snap.change.labels,
+            "head_sha": snap.change.head_sha,
+            "author": snap.change.author,
+            "web_url": snap.change.web_url,
+        });
+        detail["source"] = serde_json::json!(source);
+        self.record(job, "decision", Some(&rules.hash), detail)
+            .await
     }
 
     async fn record(

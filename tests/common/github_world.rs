@@ -20,6 +20,8 @@ pub struct GhChange {
     pub labels: Vec<String>,
     pub head: String,
     pub state: String,
+    /// Bumped on every change, like GitHub's `updated_at`.
+    pub updated: i64,
 }
 
 #[derive(Default)]
@@ -68,6 +70,9 @@ impl GhState {
 
     pub fn label_event(&mut self, n: u64, label: &str, added: bool, actor: &str) {
         let at = self.tick();
+        if let Some(c) = self.change(n) {
+            c.updated += 1;
+        }
         let event = if added { "labeled" } else { "unlabeled" };
         self.events.push((n, json!({ "event": event, "actor": user(actor), "label": { "name": label, "color": "ededed" }, "created_at": at })));
     }
@@ -97,6 +102,7 @@ impl GithubWorld {
             labels: vec![],
             head: head.into(),
             state: "open".into(),
+            updated: 0,
         });
     }
 
@@ -108,6 +114,7 @@ impl GithubWorld {
             labels: vec![],
             head: String::new(),
             state: "open".into(),
+            updated: 0,
         });
     }
 
@@ -119,7 +126,10 @@ impl GithubWorld {
     }
 
     pub fn push(&self, number: u64, head: &str) {
-        self.state.lock().unwrap().change(number).unwrap().head = head.into();
+        let mut s = self.state.lock().unwrap();
+        let c = s.change(number).unwrap();
+        c.head = head.into();
+        c.updated += 1;
     }
 
     pub fn approve(&self, number: u64, reviewer: &str, commit: &str) {
@@ -214,9 +224,16 @@ impl Respond for Responder {
         let mut s = self.0.lock().unwrap();
         let path = req.url.path().to_string();
         let method = req.method.as_str().to_string();
-        let call = format!("{method} {}", percent_encoding::percent_decode_str(&path).decode_utf8_lossy());
+        let call = format!(
+            "{method} {}",
+            percent_encoding::percent_decode_str(&path).decode_utf8_lossy()
+        );
         s.calls.push(call.clone());
-        if let Some(i) = s.failures.iter().position(|(p, _)| call.starts_with(p.as_str())) {
+        if let Some(i) = s
+            .failures
+            .iter()
+            .position(|(p, _)| call.starts_with(p.as_str()))
+        {
             return s.failures.remove(i).map(|(_, r)| r).unwrap();
         }
         let delay = s.delay;
@@ -229,35 +246,61 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
     let parts: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
-        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned())
+        .map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let p: Vec<&str> = parts.iter().map(String::as_str).collect();
     let repo_ok = p.len() > 2 && format!("{}/{}", p[1], p[2]) == REPO;
     match (method, p.as_slice()) {
         ("GET", ["user"]) => json_reply(200, user(BOT)),
         ("GET", ["orgs", "acme", "teams", team, "memberships", login]) => {
-            if s.members.iter().any(|(t, l)| t == team && l.eq_ignore_ascii_case(login)) {
-                json_reply(200, json!({ "url": "x", "role": "member", "state": "active" }))
+            if s.members
+                .iter()
+                .any(|(t, l)| t == team && l.eq_ignore_ascii_case(login))
+            {
+                json_reply(
+                    200,
+                    json!({ "url": "x", "role": "member", "state": "active" }),
+                )
             } else {
                 not_found()
             }
         }
-        (_, ["repos", _, _, rest @ ..]) if repo_ok => route_repo(s, method, rest, &body),
+        (_, ["repos", _, _, rest @ ..]) if repo_ok => {
+            let etag = req
+                .headers
+                .get("if-none-match")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            route_repo(s, method, rest, &body, etag)
+        }
         _ => not_found(),
     }
 }
 
 fn change_json(c: &GhChange) -> Value {
+    change_json_as(c, false)
+}
+
+fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
     let labels: Vec<Value> = c
         .labels
         .iter()
         .map(|l| json!({ "id": 1, "name": l, "color": "ededed", "default": false }))
         .collect();
+    let updated = chrono::DateTime::from_timestamp(1_767_225_600 + c.updated * 60, 0)
+        .unwrap()
+        .to_rfc3339();
     let mut v = json!({
-        "number": c.number, "title": "Change", "body": null, "user": user(&c.author), "labels": labels,
+        "number": c.number, "title": "Change", "body": null, "user": user(&c.author), "labels": labels, "updated_at": updated,
         "state": c.state, "html_url": format!("https://github.com/{REPO}/pull/{}", c.number),
     });
-    if c.is_pr {
+    if c.is_pr && as_issue {
+        v["pull_request"] = json!({ "url": "x" });
+    } else if c.is_pr {
         v["draft"] = json!(false);
         v["merged"] = json!(false);
         v["merged_at"] = Value::Null;
@@ -267,7 +310,28 @@ fn change_json(c: &GhChange) -> Value {
     v
 }
 
-fn route_repo(s: &mut GhState, method: &str, rest: &[&str], body: &Value) -> ResponseTemplate {
+/// A listing with an ETag; `If-None-Match` with the same tag gets 304, as on GitHub.
+fn listing(items: Vec<Value>, if_none_match: Option<String>) -> ResponseTemplate {
+    let body = json!(items);
+    let tag = format!(
+        "\"{:x}\"",
+        body.to_string()
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+    );
+    if if_none_match.as_deref() == Some(tag.as_str()) {
+        return ResponseTemplate::new(304).insert_header("etag", tag.as_str());
+    }
+    json_reply(200, body).insert_header("etag", tag.as_str())
+}
+
+fn route_repo(
+    s: &mut GhState,
+    method: &str,
+    rest: &[&str],
+    body: &Value,
+    etag: Option<String>,
+) -> ResponseTemplate {
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, rest) {
         ("GET", ["pulls", n]) => match s.change(num(n)).filter(|c| c.is_pr) {
@@ -278,6 +342,18 @@ fn route_repo(s: &mut GhState, method: &str, rest: &[&str], body: &Value) -> Res
             Some(c) => json_reply(200, change_json(c)),
             None => not_found(),
         },
+        ("GET", ["pulls"]) => listing(
+            s.changes
+                .iter()
+                .filter(|c| c.is_pr)
+                .map(|c| change_json_as(c, false))
+                .collect(),
+            etag,
+        ),
+        ("GET", ["issues"]) => listing(
+            s.changes.iter().map(|c| change_json_as(c, true)).collect(),
+            etag,
+        ),
         ("GET", ["issues", n, "events"]) => {
             let list: Vec<Value> = s
                 .events
@@ -355,6 +431,9 @@ fn route_repo(s: &mut GhState, method: &str, rest: &[&str], body: &Value) -> Res
             };
             let id = 1000 + s.comments.len() as u64;
             s.comments.push((id, num(n), text.into(), BOT.into()));
+            if let Some(c) = s.change(num(n)) {
+                c.updated += 1;
+            }
             json_reply(201, json!({ "id": id, "body": text, "user": user(BOT) }))
         }
         ("PATCH", ["issues", "comments", id]) => {

@@ -244,7 +244,7 @@ fn not_found() -> ResponseTemplate {
 fn change_json(c: &GlChange) -> Value {
     let mut v = json!({
         "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": "",
-        "state": "opened", "author": user(&c.author), "labels": c.labels,
+        "state": "opened", "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
         "web_url": format!("https://gitlab.example.com/{PROJECT}/-/merge_requests/{}", c.iid),
     });
     if c.is_mr {
@@ -341,6 +341,16 @@ fn route_project(s: &mut GlState, method: &str, tail: &[&str], body: &Value) -> 
                 201,
                 json!({ "id": s.statuses.len(), "sha": sha, "status": state, "name": body["name"] }),
             )
+        }
+        ("GET", [kind @ ("merge_requests" | "issues")]) => {
+            let mr = *kind == "merge_requests";
+            let list: Vec<Value> = s
+                .changes
+                .iter()
+                .filter(|c| c.is_mr == mr)
+                .map(change_json)
+                .collect();
+            reply(200, json!(list))
         }
         (_, [kind @ ("merge_requests" | "issues"), iid, rest @ ..]) => {
             let mr = *kind == "merge_requests";

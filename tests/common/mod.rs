@@ -106,7 +106,12 @@ impl TestApp {
 
     /// The app on the database at `url` (PostgreSQL tests), acting on the given fakes.
     pub async fn on_database(url: &str, github: Option<&str>) -> Self {
-        let retry = RetryPolicy { attempts: 3, base: Duration::from_millis(5), cap: Duration::from_millis(20), max_wait: Duration::from_secs(2) };
+        let retry = RetryPolicy {
+            attempts: 3,
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(20),
+            max_wait: Duration::from_secs(2),
+        };
         let gh = github.map(|u| GithubClient::new(u, "gh-token", retry.clone()).expect("client"));
         let dir = tempfile::tempdir().expect("tempdir");
         let mut app = Self::build_on(url, dir, |_| {}, ForgeClients::new(gh, None)).await;
@@ -114,7 +119,12 @@ impl TestApp {
         app
     }
 
-    async fn build_on(url: &str, dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState), forges: ForgeClients) -> Self {
+    async fn build_on(
+        url: &str,
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut AppState),
+        forges: ForgeClients,
+    ) -> Self {
         let store = Store::open(url).await.expect("store");
         let mut state = AppState {
             store: store.clone(),

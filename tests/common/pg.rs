@@ -13,7 +13,9 @@ pub fn base_url() -> Option<String> {
                 std::env::var("CI").is_err(),
                 "CHANGEGATE_TEST_DATABASE_URL is not set: .ci/run must point the tests at PostgreSQL"
             );
-            eprintln!("skipping: set CHANGEGATE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests");
+            eprintln!(
+                "skipping: set CHANGEGATE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests"
+            );
             None
         }
     }
@@ -23,14 +25,21 @@ pub fn base_url() -> Option<String> {
 pub async fn fresh_schema(base: &str) -> String {
     sqlx::any::install_default_drivers();
     let schema = format!("cg_test_{}_{}", std::process::id(), rand_suffix());
-    let pool = sqlx::AnyPool::connect(base).await.expect("PostgreSQL reachable");
-    pool.execute(format!("CREATE SCHEMA {schema}").as_str()).await.expect("create schema");
+    let pool = sqlx::AnyPool::connect(base)
+        .await
+        .expect("PostgreSQL reachable");
+    pool.execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .expect("create schema");
     pool.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
 
 fn rand_suffix() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{:x}", nanos % 0xffff_ffff_ffff)
 }

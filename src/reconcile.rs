@@ -1,0 +1,110 @@
+//! Reconcile: GitLab does not retry a failed webhook and GitHub redelivers only by hand, so a
+//! missed webhook must not leave a change unenforced. List a repository's open changes,
+//! and queue an evaluation (behind webhook work) for each enforced one that changed since it
+//! was last evaluated.
+
+use crate::forge::Forge;
+use crate::model::{
+    Action, ChangeEvent, Event, EventPayload, Forge as ForgeKind, Repo, RepoPath, User,
+};
+use crate::policy;
+use crate::rules::Rules;
+use crate::store::{Enqueued, JobRow, Priority, Store, change_key};
+use anyhow::{Context, Result};
+use std::time::{Duration, Instant};
+
+/// What one reconcile pass found.
+#[derive(Debug, Default, Clone)]
+pub struct Pass {
+    /// Open changes listed.
+    pub listed: usize,
+    /// Of those, subject to the rules.
+    pub checked: usize,
+    /// Jobs queued for the ones that changed since their last evaluation.
+    pub queued: Vec<i64>,
+}
+
+/// A configured repository: `github:owner/name` or `gitlab:group/project`.
+pub fn parse_target(s: &str) -> Result<(ForgeKind, RepoPath)> {
+    let (forge, path) = s.split_once(':').with_context(|| {
+        format!("reconcile target `{s}` must be forge:path, like github:acme/platypus")
+    })?;
+    let forge: ForgeKind = forge.parse().map_err(anyhow::Error::msg)?;
+    Ok((forge, RepoPath::new(path)))
+}
+
+/// Lists the repository's open changes and queues those that need an evaluation.
+pub async fn pass<F: Forge>(
+    store: &Store,
+    forge: &F,
+    rules: &Rules,
+    kind: ForgeKind,
+    path: &RepoPath,
+) -> Result<Pass> {
+    let repo = Repo {
+        path: path.clone(),
+        id: None,
+    };
+    let changes = forge.open_changes(&repo).await?;
+    let mut out = Pass {
+        listed: changes.len(),
+        ..Pass::default()
+    };
+    for change in changes {
+        if !policy::is_enforced(rules, &change) {
+            continue;
+        }
+        out.checked += 1;
+        let event = ChangeEvent {
+            action: Action::Other,
+            forge_action: "reconcile".into(),
+            change,
+            actor: User::default(),
+            labels_added: vec![],
+            labels_removed: vec![],
+            review: None,
+            previous_head_sha: None,
+        };
+        let key = change_key(&event);
+        let seen = store.seen_updated_at(&key).await?;
+        let unchanged = seen.is_some() && seen == event.change.updated_at;
+        if unchanged || store.has_pending(&key).await? {
+            continue;
+        }
+        let wrapped = Event {
+            forge: kind,
+            delivery_id: None,
+            event_name: "reconcile".into(),
+            payload: EventPayload::Change(Box::new(event.clone())),
+        };
+        if let Enqueued::New { job_id } = store
+            .enqueue_with(&wrapped, &event, Priority::Reconcile)
+            .await?
+        {
+            out.queued.push(job_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Waits until the jobs are done or failed; their rows.
+pub async fn wait(store: &Store, ids: &[i64], timeout: Duration) -> Result<Vec<JobRow>> {
+    let start = Instant::now();
+    loop {
+        let jobs = store.jobs_by_id(ids).await?;
+        if jobs
+            .iter()
+            .all(|j| j.state == "done" || j.state == "failed")
+        {
+            return Ok(jobs);
+        }
+        if start.elapsed() > timeout {
+            anyhow::bail!(
+                "reconcile: {} jobs still unfinished after {}s",
+                jobs.iter().filter(|j| j.state != "done").count(),
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
