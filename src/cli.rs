@@ -454,7 +454,10 @@ fn forge_clients(settings: &Settings) -> Result<ForgeClients> {
             );
         }
     }
-    Ok(ForgeClients::new(github, gitlab))
+    Ok(ForgeClients::new(github, gitlab).with_bots(
+        settings.github.bot_login.as_deref(),
+        settings.gitlab.bot_username.as_deref(),
+    ))
 }
 
 fn secret_bytes(list: &[secrecy::SecretString]) -> Vec<Vec<u8>> {

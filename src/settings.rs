@@ -17,11 +17,13 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   github.token                  GitHub token (or github.token_file)
   github.webhook_secret         webhook secret(s), comma-separated in the environment
                                 (or github.webhook_secret_file, one per line)
+  github.bot_login              the bot's GitHub login (default: asked with GET /user)
   gitlab.url                    GitLab base URL                 [default: https://gitlab.com]
   gitlab.token                  GitLab token (or gitlab.token_file)
   gitlab.webhook_secret         X-Gitlab-Token secret(s) (or gitlab.webhook_secret_file)
   gitlab.signing_token          HMAC signing token(s), whsec_… (or gitlab.signing_token_file)
   gitlab.signature_tolerance_secs  accepted clock skew of signed deliveries [default: 300]
+  gitlab.bot_username           the bot's GitLab username (default: asked with GET /user)
   status.context                commit status name              [default: changegate]
   dry_run                       log actions instead of calling the forges
                                 [default: true when no forge token is set]
@@ -117,6 +119,8 @@ pub struct GithubSettings {
     #[serde(deserialize_with = "secrets")]
     pub webhook_secret: Vec<SecretString>,
     pub webhook_secret_file: Option<PathBuf>,
+    /// The bot's login; asked with `GET /user` when unset.
+    pub bot_login: Option<String>,
 }
 
 impl Default for GithubSettings {
@@ -127,6 +131,7 @@ impl Default for GithubSettings {
             token_file: None,
             webhook_secret: vec![],
             webhook_secret_file: None,
+            bot_login: None,
         }
     }
 }
@@ -144,6 +149,8 @@ pub struct GitlabSettings {
     pub signing_token: Vec<SecretString>,
     pub signing_token_file: Option<PathBuf>,
     pub signature_tolerance_secs: i64,
+    /// The bot's username; asked with `GET /user` when unset.
+    pub bot_username: Option<String>,
 }
 
 impl Default for GitlabSettings {
@@ -157,6 +164,7 @@ impl Default for GitlabSettings {
             signing_token: vec![],
             signing_token_file: None,
             signature_tolerance_secs: 300,
+            bot_username: None,
         }
     }
 }

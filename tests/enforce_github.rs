@@ -631,3 +631,16 @@ async fn dry_run_reads_but_never_writes() {
         .collect();
     assert_eq!(planned, vec!["add_labels", "set_status", "upsert_comment"]);
 }
+
+#[tokio::test]
+async fn a_token_that_cannot_read_its_own_account_still_enforces() {
+    let s = setup().await;
+    s.gh.fail_next(
+        "GET /user",
+        ResponseTemplate::new(403)
+            .set_body_json(json!({ "message": "Resource not accessible by integration" })),
+    );
+    s.deliver("opened", None, "alice", "d").await;
+    assert_eq!(s.gh.writes(), vec![status_post(), COMMENT_POST.to_string()]);
+    assert!(s.app.store.unfinished_jobs().await.unwrap().is_empty());
+}

@@ -29,7 +29,7 @@ impl Worker {
     pub(super) async fn enforce<F: Forge>(
         &self,
         forge: &F,
-        bot: &OnceCell<User>,
+        bot: &OnceCell<Option<User>>,
         job: &JobContext<'_>,
         rules: &Rules,
     ) -> Result<()> {
@@ -46,7 +46,7 @@ impl Worker {
             tracing::debug!("not subject to change management");
             return Ok(());
         }
-        let bot = bot.get_or_try_init(|| forge.current_user()).await?.clone();
+        let bot = identity(forge, bot).await?;
         let snap = self.snapshot(forge, &r, change, bot, job, rules).await?;
         let decision = policy::evaluate(rules, &snap);
         self.record_decision(job, rules, &snap, &decision, "forge")
@@ -65,14 +65,14 @@ impl Worker {
     async fn caused_by_bot<F: Forge>(
         &self,
         forge: &F,
-        bot: &OnceCell<User>,
+        bot: &OnceCell<Option<User>>,
         job: &JobContext<'_>,
     ) -> Result<bool> {
         if !matches!(job.change.action, Action::Labeled | Action::Commented) {
             return Ok(false);
         }
-        let bot = bot.get_or_try_init(|| forge.current_user()).await?;
-        Ok(bot.same_as(&job.change.actor) == Some(true))
+        let bot = identity(forge, bot).await?;
+        Ok(bot.is_some_and(|b| b.same_as(&job.change.actor) == Some(true)))
     }
 
     async fn snapshot<F: Forge>(
@@ -80,7 +80,7 @@ impl Worker {
         forge: &F,
         r: &ChangeRef,
         change: Change,
-        bot: User,
+        bot: Option<User>,
         job: &JobContext<'_>,
         rules: &Rules,
     ) -> Result<Snapshot> {
@@ -110,7 +110,7 @@ impl Worker {
             reviews,
             last_push,
             memberships: Default::default(),
-            bot: Some(bot),
+            bot,
         };
         for (group_name, user) in policy::membership_questions(rules, &snap) {
             let Some(team) = rules
@@ -285,6 +285,24 @@ impl Worker {
             }
         }
     }
+}
+
+/// The bot's own account: configured, or asked once. When the forge will not say (a token that
+/// may not read its user), the bot works without it rather than not at all.
+async fn identity<F: Forge>(forge: &F, cell: &OnceCell<Option<User>>) -> Result<Option<User>> {
+    let found = cell
+        .get_or_try_init(|| async {
+            match forge.current_user().await {
+                Ok(u) => Ok(Some(u)),
+                Err(e) if e.is_retryable() => Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the bot's own account; set github.bot_login / gitlab.bot_username");
+                    Ok(None)
+                }
+            }
+        })
+        .await?;
+    Ok(found.clone())
 }
 
 fn status_name(s: StatusState) -> &'static str {

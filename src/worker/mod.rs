@@ -36,8 +36,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 pub struct ForgeClients {
     pub github: Option<GithubClient>,
     pub gitlab: Option<GitlabClient>,
-    github_bot: OnceCell<User>,
-    gitlab_bot: OnceCell<User>,
+    github_bot: OnceCell<Option<User>>,
+    gitlab_bot: OnceCell<Option<User>>,
 }
 
 impl ForgeClients {
@@ -47,6 +47,17 @@ impl ForgeClients {
             gitlab,
             ..Default::default()
         }
+    }
+
+    /// Names the bot's accounts instead of asking the forges (`GET /user`).
+    pub fn with_bots(mut self, github: Option<&str>, gitlab: Option<&str>) -> Self {
+        if let Some(login) = github {
+            self.github_bot = OnceCell::new_with(Some(Some(User::named(login))));
+        }
+        if let Some(name) = gitlab {
+            self.gitlab_bot = OnceCell::new_with(Some(Some(User::named(name))));
+        }
+        self
     }
 }
 
