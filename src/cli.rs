@@ -233,6 +233,7 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
     let wake = Arc::new(Notify::new());
     let state = AppState {
         store: store.clone(),
+        writer: changegate::store::DeliveryWriter::spawn(store.clone()),
         github_secrets: Arc::new(secret_bytes(&settings.github.webhook_secret)),
         gitlab: Arc::new(gitlab_verifier(&settings)?),
         allow_unsigned: settings.allow_unsigned,

@@ -6,7 +6,7 @@ pub mod gitlab;
 pub mod signature;
 
 use crate::model::{Event, EventPayload};
-use crate::store::{Enqueued, Store};
+use crate::store::{DeliveryWriter, Enqueued, Store};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -30,6 +30,8 @@ pub struct ParseError(#[from] serde_json::Error);
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Group-commits deliveries to `store`.
+    pub writer: DeliveryWriter,
     pub github_secrets: Arc<Vec<Vec<u8>>>,
     pub gitlab: Arc<gitlab::GitlabVerifier>,
     pub allow_unsigned: bool,
@@ -180,8 +182,8 @@ async fn store_change(state: &AppState, event: &Event) -> Result<Response, AppEr
         return Err(AppError::BadRequest("not a change event".into()));
     };
     match state
-        .store
-        .enqueue(event, change)
+        .writer
+        .enqueue(event.clone())
         .await
         .map_err(AppError::Unavailable)?
     {

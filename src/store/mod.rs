@@ -3,9 +3,11 @@
 //! queries through sqlx's `Any` driver; only the job claim differs (`FOR UPDATE SKIP LOCKED`).
 
 mod audit;
+mod batch;
 mod memory;
 
 pub use audit::{AuditRecord, AuditRow};
+pub use batch::DeliveryWriter;
 
 use crate::model::{ChangeEvent, Event};
 use anyhow::{Context, Result};
@@ -147,39 +149,59 @@ impl Store {
         change: &ChangeEvent,
         priority: Priority,
     ) -> Result<Enqueued> {
+        debug_assert_eq!(event.change(), Some(change));
+        let mut results = self.enqueue_batch(&[event], priority).await?;
+        results.pop().context("no result for the delivery")
+    }
+
+    /// Stores change events and queues their jobs in one transaction, in order; a delivery id
+    /// seen before (or twice in the batch) is a duplicate.
+    pub async fn enqueue_batch(
+        &self,
+        events: &[&Event],
+        priority: Priority,
+    ) -> Result<Vec<Enqueued>> {
         let now = now_ms();
-        let json = serde_json::to_string(event).context("cannot serialize event")?;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
-        )
-        .bind(event.forge.as_str())
-        .bind(event.delivery_id.clone())
-        .bind(event.event_name.clone())
-        .bind(now)
-        .bind(json)
-        .fetch_optional(&mut *tx)
-        .await
-        .context("cannot store delivery")?;
-        let Some(row) = row else {
-            return Ok(Enqueued::Duplicate);
-        };
-        let delivery: i64 = row.try_get(0)?;
-        let job_id: i64 = sqlx::query(
-            "INSERT INTO jobs (delivery, change_key, priority, run_after, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4, $4) RETURNING id",
-        )
-        .bind(delivery)
-        .bind(change_key(change))
-        .bind(priority as i64)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .context("cannot queue job")?
-        .try_get(0)?;
-        tx.commit().await.context("cannot commit delivery")?;
-        Ok(Enqueued::New { job_id })
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            let Some(change) = event.change() else {
+                anyhow::bail!("only change events are queued");
+            };
+            let json = serde_json::to_string(event).context("cannot serialize event")?;
+            let row = sqlx::query(
+                "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
+            )
+            .bind(event.forge.as_str())
+            .bind(event.delivery_id.clone())
+            .bind(event.event_name.clone())
+            .bind(now)
+            .bind(json)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("cannot store delivery")?;
+            let Some(row) = row else {
+                out.push(Enqueued::Duplicate);
+                continue;
+            };
+            let delivery: i64 = row.try_get(0)?;
+            let job_id: i64 = sqlx::query(
+                "INSERT INTO jobs (delivery, change_key, priority, run_after, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4, $4) RETURNING id",
+            )
+            .bind(delivery)
+            .bind(change_key(change))
+            .bind(priority as i64)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .context("cannot queue job")?
+            .try_get(0)?;
+            out.push(Enqueued::New { job_id });
+        }
+        tx.commit().await.context("cannot commit deliveries")?;
+        Ok(out)
     }
 
     /// Whether a job for the change is waiting or running (reconcile does not queue another).

@@ -128,6 +128,7 @@ impl TestApp {
         let store = Store::open(url).await.expect("store");
         let mut state = AppState {
             store: store.clone(),
+            writer: changegate::store::DeliveryWriter::spawn(store.clone()),
             github_secrets: Arc::new(vec![b"old-secret".to_vec(), GITHUB_SECRET.to_vec()]),
             gitlab: Arc::new(GitlabVerifier {
                 tokens: vec![GITLAB_TOKEN.as_bytes().to_vec()],
