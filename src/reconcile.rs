@@ -77,10 +77,7 @@ pub async fn pass<F: Forge>(
             event_name: "reconcile".into(),
             payload: EventPayload::Change(Box::new(event.clone())),
         };
-        if let Enqueued::New { job_id } = store
-            .enqueue_with(&wrapped, &event, Priority::Reconcile)
-            .await?
-        {
+        if let Enqueued::New { job_id } = store.enqueue_with(&wrapped, Priority::Reconcile).await? {
             out.queued.push(job_id);
         }
     }

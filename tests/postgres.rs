@@ -61,23 +61,17 @@ async fn one_change_never_runs_on_two_replicas_at_once() {
     let url = pg::fresh_schema(&base).await;
     let a = TestApp::on_database(&url, None).await;
     let b = TestApp::on_database(&url, None).await;
-    for i in 0..3 {
-        a.github("pull_request", &format!("x{i}"), &payload(1, &[]))
-            .await;
-    }
+    a.github("pull_request", "x0", &payload(1, &[])).await;
     a.github("pull_request", "y", &payload(2, &[])).await;
     let lease = Duration::from_secs(30);
-    let first = a
-        .store
-        .claim(lease)
-        .await
-        .unwrap()
-        .expect("first job of #1");
+    let first = a.store.claim(lease).await.unwrap().expect("the job of #1");
+    assert_eq!(first.event.change().unwrap().change.number, 1);
+    a.github("pull_request", "x1", &payload(1, &[])).await;
     let other = b.store.claim(lease).await.unwrap().expect("the job of #2");
     assert_eq!(
         other.event.change().unwrap().change.number,
         2,
-        "#1's next job waits for its first"
+        "#1's new event waits while #1 runs"
     );
     assert!(b.store.claim(lease).await.unwrap().is_none());
     a.store.complete(first.id, 0).await.unwrap();
@@ -86,7 +80,7 @@ async fn one_change_never_runs_on_two_replicas_at_once() {
         .claim(lease)
         .await
         .unwrap()
-        .expect("#1's second job");
+        .expect("#1's later event");
     assert_eq!(next.event.change().unwrap().change.number, 1);
     assert!(next.id > first.id);
 }
@@ -152,11 +146,13 @@ async fn three_replicas_and_a_kill_lose_nothing_and_do_nothing_twice() {
         jobs.iter().all(|j| j.state == "done"),
         "every delivery processed"
     );
-    let reruns: i64 = jobs.iter().map(|j| j.attempts - 1).sum();
-    assert!(
-        reruns >= 1,
-        "the killed replica's job was taken over after its lease"
+    let covered = jobs.iter().filter(|j| j.covered_by.is_some()).count();
+    let runs = jobs.len() - covered;
+    eprintln!(
+        "{runs} runs for {} deliveries ({covered} covered by a later run of their change)",
+        jobs.len()
     );
+    assert!(runs as u64 >= CHANGES, "every change ran at least once");
     for n in 1..=CHANGES {
         assert_eq!(
             gh.comments(n).len(),

@@ -12,7 +12,14 @@ http
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = Buffer.concat(chunks).toString("utf8");
-    if (!(await webhooks.verify(body, req.headers["x-hub-signature-256"] || ""))) {
+    const signature = req.headers["x-hub-signature-256"];
+    let valid = false;
+    try {
+      valid = Boolean(signature) && (await webhooks.verify(body, signature));
+    } catch {
+      valid = false;
+    }
+    if (!valid) {
       res.writeHead(401).end();
       return;
     }

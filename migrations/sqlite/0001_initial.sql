@@ -13,7 +13,8 @@ CREATE TABLE deliveries (
 );
 
 -- Jobs: the queue. One job per delivery; jobs of one change run one at a time, in order;
--- priority 0 (webhooks) before 1 (reconcile).
+-- priority 0 (webhooks) before 1 (reconcile). A job whose change has newer queued jobs when it
+-- is claimed is covered by the newest (which reads the forge afterwards): covered_by.
 CREATE TABLE jobs (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     delivery      BIGINT  NOT NULL REFERENCES deliveries(id),
@@ -24,12 +25,14 @@ CREATE TABLE jobs (
     run_after     BIGINT  NOT NULL,
     locked_until  BIGINT  NOT NULL DEFAULT 0,
     writes        BIGINT  NOT NULL DEFAULT 0,
+    pushed        BIGINT  NOT NULL DEFAULT 0,
+    covered_by    BIGINT,
     last_error    TEXT,
     created_at    BIGINT  NOT NULL,
     updated_at    BIGINT  NOT NULL
 );
 CREATE INDEX jobs_pending ON jobs (state, priority, id);
-CREATE INDEX jobs_change ON jobs (change_key, state);
+CREATE INDEX jobs_change ON jobs (change_key, state, id);
 
 -- Audit: every delivery, decision and forge action, for auditors.
 CREATE TABLE audit (

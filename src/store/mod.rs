@@ -57,6 +57,8 @@ pub struct Job {
     pub attempts: i64,
     /// When the delivery was stored, in milliseconds since the epoch.
     pub received_at: i64,
+    /// When the latest push among this job and the ones it covers was received.
+    pub pushed_at: Option<i64>,
     pub event: Event,
 }
 
@@ -68,6 +70,8 @@ pub struct JobRow {
     pub state: String,
     pub attempts: i64,
     pub writes: i64,
+    /// The job whose run covered this one (a newer event of the same change).
+    pub covered_by: Option<i64>,
     pub last_error: Option<String>,
     pub delivery_id: Option<String>,
 }
@@ -139,17 +143,11 @@ impl Store {
     }
 
     /// Stores a change event and queues its job in one transaction.
-    pub async fn enqueue(&self, event: &Event, change: &ChangeEvent) -> Result<Enqueued> {
-        self.enqueue_with(event, change, Priority::Webhook).await
+    pub async fn enqueue(&self, event: &Event) -> Result<Enqueued> {
+        self.enqueue_with(event, Priority::Webhook).await
     }
 
-    pub async fn enqueue_with(
-        &self,
-        event: &Event,
-        change: &ChangeEvent,
-        priority: Priority,
-    ) -> Result<Enqueued> {
-        debug_assert_eq!(event.change(), Some(change));
+    pub async fn enqueue_with(&self, event: &Event, priority: Priority) -> Result<Enqueued> {
         let mut results = self.enqueue_batch(&[event], priority).await?;
         results.pop().context("no result for the delivery")
     }
@@ -187,12 +185,13 @@ impl Store {
             };
             let delivery: i64 = row.try_get(0)?;
             let job_id: i64 = sqlx::query(
-                "INSERT INTO jobs (delivery, change_key, priority, run_after, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $4, $4) RETURNING id",
+                "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5, $5) RETURNING id",
             )
             .bind(delivery)
             .bind(change_key(change))
             .bind(priority as i64)
+            .bind(i64::from(change.action == crate::model::Action::Pushed))
             .bind(now)
             .fetch_one(&mut *tx)
             .await
@@ -218,44 +217,100 @@ impl Store {
     /// Claims the next runnable job: the oldest pending job of a change that has no older
     /// unfinished job, or a running job whose lease expired (its worker died); webhook work
     /// first. On PostgreSQL the row lock keeps two replicas off the same job.
+    ///
+    /// Newer jobs of the same change already queued are covered by one run: the newest is the
+    /// one run (the worker reads the forge's current state after every one of them was stored)
+    /// and the others are marked done, covered by it. A burst of events for one change costs
+    /// one evaluation.
     pub async fn claim(&self, lease: Duration) -> Result<Option<Job>> {
         let now = now_ms();
-        let until = now + lease.as_millis() as i64;
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let sql = format!(
+        let until = now + lease.as_millis() as i64;
+        // The transaction starts with a write, so that SQLite takes its write lock first (a
+        // read first would make a concurrent commit fail it instead of waiting).
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(&format!(
             "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
              WHERE id = (
                SELECT j.id FROM jobs j
                WHERE ((j.state = 'queued' AND j.run_after <= $2)
                       OR (j.state = 'running' AND j.locked_until <= $2))
                  AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
-                                 AND k.id < j.id AND k.state IN ('queued', 'running'))
+                                 AND k.state IN ('queued', 'running') AND k.id < j.id)
                ORDER BY j.priority, j.id LIMIT 1 {lock})
-             RETURNING id, attempts, delivery"
-        );
-        let row = sqlx::query(&sql)
-            .bind(until)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .context("cannot claim a job")?;
-        let Some(row) = row else { return Ok(None) };
-        let (id, attempts, delivery): (i64, i64, i64) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+             RETURNING id, change_key, attempts, delivery"
+        ))
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("cannot claim a job")?;
+        let Some(claimed) = claimed else {
+            return Ok(None);
+        };
+        let first: i64 = claimed.try_get(0)?;
+        let key: String = claimed.try_get(1)?;
+        let newest: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued' AND id > $2 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(key.clone())
+        .bind(first)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("cannot claim a job")?;
+        let (id, row) = match newest {
+            None => (first, claimed),
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE jobs SET state = 'done', covered_by = $1, updated_at = $2
+                     WHERE change_key = $3 AND id >= $4 AND id < $1 AND state IN ('queued', 'running')",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(key)
+                .bind(first)
+                .execute(&mut *tx)
+                .await
+                .context("cannot mark covered jobs")?;
+                let row = sqlx::query(
+                    "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
+                     WHERE id = $3 RETURNING id, change_key, attempts, delivery",
+                )
+                .bind(until)
+                .bind(now)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .context("cannot claim a job")?;
+                (id, row)
+            }
+        };
+        let (attempts, delivery): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
         let row = sqlx::query("SELECT event_json, received_at FROM deliveries WHERE id = $1")
             .bind(delivery)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .context("cannot read the job's delivery")?;
         let (json, received_at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+        // The latest push among the job and those it covers: approvals before it are stale.
+        let pushed_at: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(d.received_at) FROM jobs j JOIN deliveries d ON d.id = j.delivery
+             WHERE (j.id = $1 OR j.covered_by = $1) AND j.pushed = 1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .context("cannot read covered pushes")?;
+        tx.commit().await.context("cannot claim a job")?;
         let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
         Ok(Some(Job {
             id,
             attempts,
             received_at,
+            pushed_at,
             event,
         }))
     }
@@ -334,7 +389,7 @@ impl Store {
 
     async fn jobs_where(&self, condition: &str) -> Result<Vec<JobRow>> {
         let sql = format!(
-            "SELECT j.id, j.change_key, j.state, j.attempts, j.writes, j.last_error, d.delivery_id
+            "SELECT j.id, j.change_key, j.state, j.attempts, j.writes, j.last_error, d.delivery_id, j.covered_by
              FROM jobs j JOIN deliveries d ON d.id = j.delivery WHERE {condition} ORDER BY j.id"
         );
         let rows = sqlx::query(&sql)
@@ -351,6 +406,7 @@ impl Store {
                     writes: r.try_get(4)?,
                     last_error: r.try_get(5)?,
                     delivery_id: r.try_get(6)?,
+                    covered_by: r.try_get(7)?,
                 })
             })
             .collect()

@@ -20,7 +20,8 @@ use tokio::sync::OnceCell;
 pub struct JobContext<'a> {
     pub event: &'a Event,
     pub change: &'a ChangeEvent,
-    pub received_at: i64,
+    /// When the latest push among the events this job covers arrived.
+    pub pushed_at: Option<i64>,
     /// Forge writes made so far (reconcile reports changes by it).
     pub writes: AtomicI64,
 }
@@ -91,7 +92,7 @@ impl Worker {
         } else {
             vec![]
         };
-        let pushed_hint = (job.change.action == Action::Pushed).then_some(job.received_at);
+        let pushed_hint = job.pushed_at;
         let moved = self
             .store
             .note_head(

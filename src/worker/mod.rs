@@ -171,7 +171,7 @@ impl Worker {
         let ctx = JobContext {
             event: &job.event,
             change,
-            received_at: job.received_at,
+            pushed_at: job.pushed_at,
             writes: AtomicI64::new(0),
         };
         let rules = current(&self.rules);
