@@ -16,7 +16,7 @@ use common::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 const DELIVERIES: usize = 2000;
 const CHANGES: u64 = 50;
@@ -93,7 +93,7 @@ async fn run(label: &str, db_url: &str) {
     // 2. Process: 4 worker loops drain the queue against the fake forge.
     let start = Instant::now();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(app.worker.clone().run(4, Arc::new(Notify::new()), stop_rx));
+    let worker = tokio::spawn(app.worker.clone().run(4, app.wake.clone(), stop_rx));
     while app.store.pending().await.unwrap() > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -108,6 +108,130 @@ async fn run(label: &str, db_url: &str) {
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         DELIVERIES as f64 / process_secs,
         calls as f64 / DELIVERIES as f64,
+    );
+}
+
+/// The forge API calls one event costs, per scenario, with the shipped rules.
+async fn calls_per_scenario() {
+    let gh = GithubWorld::start().await;
+    gh.member("bt-integration-managers", "mona");
+    gh.open_pr(1, "alice", &format!("{:040}", 1));
+    let app = TestApp::with_forges(Some(&gh.url()), None).await;
+    let deliver = |delivery: &'static str,
+                   action: &'static str,
+                   label: Option<&'static str>,
+                   sender: &'static str| {
+        let mut v: Value = serde_json::from_slice(&payload(1)).unwrap();
+        v["action"] = json!(action);
+        v["sender"] = json!({ "login": sender, "id": 1 });
+        match label {
+            Some(l) => v["label"] = json!({ "name": l }),
+            None => {
+                v.as_object_mut().unwrap().remove("label");
+            }
+        }
+        (delivery, serde_json::to_vec(&v).unwrap())
+    };
+    println!("| scenario | reads | writes | calls |");
+    println!("|---|---|---|---|");
+    let scenarios = [
+        (
+            "opened, cold caches (bot account read once)",
+            None,
+            deliver("c1", "opened", None, "alice"),
+        ),
+        (
+            "labeled CMT::Minor (verdict and comment change)",
+            Some("CMT::Minor"),
+            deliver("c2", "labeled", Some("CMT::Minor"), "alice"),
+        ),
+        (
+            "the same delivery again",
+            None,
+            deliver("c2", "labeled", Some("CMT::Minor"), "alice"),
+        ),
+        (
+            "edited, nothing changes",
+            None,
+            deliver("c3", "edited", None, "alice"),
+        ),
+        (
+            "labeled manager approval, new approver (membership asked)",
+            Some("BT Integration Manager::Approved"),
+            deliver(
+                "c4",
+                "labeled",
+                Some("BT Integration Manager::Approved"),
+                "mona",
+            ),
+        ),
+        (
+            "edited after it, warm caches, nothing changes",
+            None,
+            deliver("c5", "edited", None, "alice"),
+        ),
+    ];
+    for (name, label, (delivery, body)) in scenarios {
+        if let Some(l) = label {
+            let who = if l.starts_with("BT") { "mona" } else { "alice" };
+            gh.add_label(1, l, who);
+        }
+        gh.clear_calls();
+        app.github("pull_request", delivery, &body).await;
+        app.worker.drain().await.unwrap();
+        let calls = gh.calls();
+        let reads = calls.iter().filter(|c| c.starts_with("GET ")).count();
+        println!(
+            "| {name} | {reads} | {} | {} |",
+            calls.len() - reads,
+            calls.len()
+        );
+    }
+}
+
+/// Delivery → status and comment written on the fake forge, for new changes at a fixed rate.
+async fn end_to_end_latency(rate: u64, seconds: u64) {
+    let gh = GithubWorld::start().await;
+    let n = rate * seconds;
+    for i in 1..=n {
+        gh.open_pr(i, "alice", &format!("{i:040}"));
+    }
+    let app = TestApp::with_forges(Some(&gh.url()), None).await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(app.worker.clone().run(4, app.wake.clone(), stop_rx));
+    let mut sent = vec![];
+    let start = Instant::now();
+    for i in 1..=n {
+        let due = start + Duration::from_micros(i * 1_000_000 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        sent.push(Instant::now());
+        app.github("pull_request", &format!("e2e-{i}"), &payload(i))
+            .await;
+    }
+    while app.store.pending().await.unwrap() > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop_tx.send(true);
+    worker.await.unwrap();
+    let calls = gh.timed_calls();
+    let mut lat: Vec<Duration> = (1..=n)
+        .filter_map(|i| {
+            let comment = format!("POST /repos/acme/platypus/issues/{i}/comments");
+            let done = calls
+                .iter()
+                .filter(|(c, _)| *c == comment)
+                .map(|(_, t)| *t)
+                .max()?;
+            Some(done - sent[(i - 1) as usize])
+        })
+        .collect();
+    lat.sort();
+    println!(
+        "| {rate}/s for {seconds} s | {} of {n} | {:.1} | {:.1} | {:.1} |",
+        lat.len(),
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
 }
 
@@ -128,5 +252,14 @@ fn main() {
             Ok(Ok(_)) => run("PostgreSQL", &pg::fresh_schema(&base).await).await,
             _ => println!("| PostgreSQL | not reachable at {base} |"),
         }
+        println!();
+        println!("Forge API calls per event (GitHub, shipped rules):");
+        calls_per_scenario().await;
+        println!();
+        println!("Delivery -> status and comment written (fake GitHub on loopback, SQLite, 4 worker loops):");
+        println!("| load | changes done | p50 ms | p99 ms | max ms |");
+        println!("|---|---|---|---|---|");
+        end_to_end_latency(50, 6).await;
+        end_to_end_latency(120, 5).await;
     });
 }

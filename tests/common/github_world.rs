@@ -36,6 +36,8 @@ pub struct GhState {
     pub comments: Vec<(u64, u64, String, String)>,
     pub statuses: Vec<(String, Value)>,
     pub calls: Vec<String>,
+    /// When each call arrived (benchmarks measure latency from it).
+    pub times: Vec<std::time::Instant>,
     /// Failures to answer before serving normally: (method and path prefix, response).
     pub failures: VecDeque<(String, ResponseTemplate)>,
     /// Added to every answer (a slow forge).
@@ -204,7 +206,19 @@ impl GithubWorld {
     }
 
     pub fn clear_calls(&self) {
-        self.state.lock().unwrap().calls.clear();
+        let mut s = self.state.lock().unwrap();
+        s.calls.clear();
+        s.times.clear();
+    }
+
+    /// Calls with the time each arrived.
+    pub fn timed_calls(&self) -> Vec<(String, std::time::Instant)> {
+        let s = self.state.lock().unwrap();
+        s.calls
+            .iter()
+            .cloned()
+            .zip(s.times.iter().copied())
+            .collect()
     }
 }
 
@@ -229,6 +243,7 @@ impl Respond for Responder {
             percent_encoding::percent_decode_str(&path).decode_utf8_lossy()
         );
         s.calls.push(call.clone());
+        s.times.push(std::time::Instant::now());
         if let Some(i) = s
             .failures
             .iter()

@@ -62,6 +62,8 @@ pub fn corpus() -> Vec<CorpusFile> {
 
 pub struct TestApp {
     pub router: Router,
+    /// The receiver's signal that work was queued (pass it to `Worker::run`).
+    pub wake: Arc<Notify>,
     pub store: Store,
     pub worker: Worker,
     _dir: tempfile::TempDir,
@@ -140,6 +142,7 @@ impl TestApp {
             wake: Arc::new(Notify::new()),
         };
         configure(&mut state);
+        let wake = state.wake.clone();
         let worker = Worker {
             store: store.clone(),
             rules: shipped_rules(),
@@ -152,6 +155,7 @@ impl TestApp {
         };
         TestApp {
             router: server::app(state),
+            wake,
             store,
             worker,
             _dir: dir,
