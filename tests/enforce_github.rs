@@ -644,3 +644,47 @@ async fn a_token_that_cannot_read_its_own_account_still_enforces() {
     assert_eq!(s.gh.writes(), vec![status_post(), COMMENT_POST.to_string()]);
     assert!(s.app.store.unfinished_jobs().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_sticky_comment_is_edited_without_listing_and_rewritten_when_deleted() {
+    let s = setup().await;
+    s.deliver("opened", None, "alice", "d1").await;
+    // The text changes: one edit, no listing of comments.
+    s.gh.add_label(7, "CMT::Emergency", "alice");
+    s.gh.clear_calls();
+    s.deliver("labeled", Some("CMT::Emergency"), "alice", "d2")
+        .await;
+    assert!(
+        s.gh.calls()
+            .contains(&"PATCH /repos/acme/platypus/issues/comments/1000".to_string())
+    );
+    assert!(
+        !s.gh
+            .calls()
+            .contains(&"GET /repos/acme/platypus/issues/7/comments".to_string())
+    );
+    // Someone deletes it: GitHub says so with issue_comment `deleted`; the bot writes it again.
+    s.gh.state.lock().unwrap().comments.clear();
+    let path = corpus_dir().join("github/issue_comment.deleted.1.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["repository"]["full_name"] = json!("acme/platypus");
+    v["issue"]["number"] = json!(7);
+    v["issue"]["pull_request"] =
+        json!({ "url": "https://api.github.com/repos/acme/platypus/pulls/7" });
+    v["sender"] = gh_user("alice");
+    s.app
+        .github("issue_comment", "d3", &serde_json::to_vec(&v).unwrap())
+        .await;
+    s.app.worker.drain().await.unwrap();
+    assert!(s.comment().contains("24 hours"));
+    // Deleted without a webhook, then the text changes: the edit finds it gone and recreates.
+    s.gh.state.lock().unwrap().comments.clear();
+    s.gh.add_label(7, "CMT::Minor", "alice");
+    s.deliver("labeled", Some("CMT::Minor"), "alice", "d4")
+        .await;
+    assert!(
+        s.comment().contains("BT Integration Manager"),
+        "{}",
+        s.comment()
+    );
+}

@@ -50,8 +50,9 @@ CREATE INDEX audit_change ON audit (forge, repo, number, at);
 CREATE INDEX audit_at ON audit (at);
 
 -- What the worker remembers about a change between events: when its head last moved (for
--- approvals that new commits reset), the last status it wrote (to skip identical writes), and
--- the forge's update time at the last decision (for reconcile).
+-- approvals that new commits reset), the last status it wrote (to skip identical writes), the
+-- forge's update time at the last decision (for reconcile), and its sticky comment's id and
+-- text hash (to edit it without listing comments, and not at all when unchanged).
 CREATE TABLE change_memory (
     change_key          TEXT PRIMARY KEY,
     head_sha            TEXT,
@@ -60,5 +61,7 @@ CREATE TABLE change_memory (
     status_state        TEXT,
     status_description  TEXT,
     seen_updated_at     TEXT,
+    comment_id          BIGINT,
+    comment_hash        TEXT,
     updated_at          BIGINT NOT NULL
 );

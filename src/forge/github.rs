@@ -264,6 +264,12 @@ fn log_rate_limit(headers: &::http::HeaderMap) {
 // Wire types are lenient where the OpenAPI description is: ids are signed integers there,
 // labels may be plain strings, timestamps are read if they parse.
 
+/// The id of something just created.
+#[derive(Deserialize)]
+struct CreatedId {
+    id: i64,
+}
+
 #[derive(Deserialize)]
 struct WireUser {
     login: Option<String>,
@@ -522,7 +528,7 @@ impl Forge for GithubClient {
             .collect())
     }
 
-    async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<(), ForgeError> {
+    async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
         self.call(
             false,
@@ -531,8 +537,9 @@ impl Forge for GithubClient {
             Some(json!({ "body": body })),
             "create the comment",
         )
-        .await
-        .map(drop)
+        .await?
+        .json::<CreatedId>()
+        .map(|c| u64::try_from(c.id).unwrap_or(0))
     }
 
     async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {

@@ -166,6 +166,12 @@ fn enc(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
+/// The id of something just created.
+#[derive(Deserialize)]
+struct CreatedId {
+    id: i64,
+}
+
 #[derive(Deserialize)]
 struct WireUser {
     id: Option<u64>,
@@ -398,7 +404,7 @@ impl Forge for GitlabClient {
             .collect())
     }
 
-    async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<(), ForgeError> {
+    async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {
         let url = format!("{}/notes", self.change_url(r));
         self.call(
             false,
@@ -407,8 +413,9 @@ impl Forge for GitlabClient {
             Some(json!({ "body": body })),
             "create the note",
         )
-        .await
-        .map(drop)
+        .await?
+        .json::<CreatedId>()
+        .map(|c| u64::try_from(c.id).unwrap_or(0))
     }
 
     async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {

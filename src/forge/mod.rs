@@ -103,11 +103,12 @@ pub trait Forge: Send + Sync {
         &self,
         r: &ChangeRef,
     ) -> impl Future<Output = Result<Vec<Comment>, ForgeError>> + Send;
+    /// Creates a comment; its id.
     fn create_comment(
         &self,
         r: &ChangeRef,
         body: &str,
-    ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    ) -> impl Future<Output = Result<u64, ForgeError>> + Send;
     fn update_comment(
         &self,
         r: &ChangeRef,

@@ -113,3 +113,34 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The sticky comment last written on the change: (id, SHA-256 of its text).
+    pub async fn cached_comment(&self, key: &str) -> Result<Option<(u64, String)>> {
+        let row =
+            sqlx::query("SELECT comment_id, comment_hash FROM change_memory WHERE change_key = $1")
+                .bind(key.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .context("cannot read change memory")?;
+        let Some(row) = row else { return Ok(None) };
+        let (id, hash): (Option<i64>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(id.zip(hash).map(|(id, h)| (id as u64, h)))
+    }
+
+    /// Remembers (or, with `None`, forgets) the sticky comment of the change.
+    pub async fn remember_comment(&self, key: &str, comment: Option<(u64, &str)>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO change_memory (change_key, comment_id, comment_hash, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (change_key) DO UPDATE SET comment_id = $2, comment_hash = $3, updated_at = $4",
+        )
+        .bind(key.to_string())
+        .bind(comment.map(|(id, _)| id as i64))
+        .bind(comment.map(|(_, h)| h.to_string()))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .context("cannot write change memory")?;
+        Ok(())
+    }
+}

@@ -13,6 +13,7 @@ use crate::store::change_key;
 use anyhow::Result;
 use chrono::TimeZone;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::OnceCell;
 
@@ -211,6 +212,9 @@ impl Worker {
         Ok(())
     }
 
+    /// Creates or edits the sticky comment. Its id and text hash are remembered, so that an
+    /// unchanged text costs no call and a changed one a single edit; a comment that is gone
+    /// (deleted by someone) is found or created again from the listing.
     async fn upsert_comment<F: Forge>(
         &self,
         forge: &F,
@@ -220,36 +224,69 @@ impl Worker {
         job: &JobContext<'_>,
         rules: &Rules,
     ) -> Result<()> {
+        let key = change_key(job.change);
+        let hash = hex::encode(Sha256::digest(body.trim_end().as_bytes()));
+        let action = PlannedAction::UpsertComment {
+            body: body.to_string(),
+        };
+        let deleted =
+            job.change.action == Action::Commented && job.change.forge_action == "deleted";
+        if let Some((id, known)) = self.store.cached_comment(&key).await?.filter(|_| !deleted) {
+            if known == hash {
+                return Ok(());
+            }
+            match self
+                .write(job, rules, &action, forge.update_comment(r, id, body))
+                .await
+            {
+                Ok(_) => return self.remember_comment(&key, id, &hash).await,
+                Err(e)
+                    if matches!(
+                        e.downcast_ref::<ForgeError>(),
+                        Some(ForgeError::NotFound(_))
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let comments = forge.comments(r).await?;
         let bot = snap.bot.as_ref();
         // Only the bot's own comment counts: a person quoting the marker must not be edited.
         let mine = comments.iter().find(|c| {
             comment::is_sticky(&c.body) && bot.is_none_or(|b| b.same_as(&c.author) != Some(false))
         });
-        let action = PlannedAction::UpsertComment {
-            body: body.to_string(),
-        };
-        match mine {
-            Some(c) if c.body.trim_end() == body.trim_end() => Ok(()),
-            Some(c) => {
-                self.write(job, rules, &action, forge.update_comment(r, c.id, body))
-                    .await
-            }
+        let id = match mine {
+            Some(c) if c.body.trim_end() == body.trim_end() => Some(c.id),
+            Some(c) => self
+                .write(job, rules, &action, forge.update_comment(r, c.id, body))
+                .await?
+                .map(|()| c.id),
             None => {
                 self.write(job, rules, &action, forge.create_comment(r, body))
-                    .await
+                    .await?
             }
+        };
+        match id {
+            Some(id) => self.remember_comment(&key, id, &hash).await,
+            None => Ok(()),
         }
     }
 
-    /// Performs one write (or logs it in dry-run mode) and records it in the audit log.
-    async fn write(
+    async fn remember_comment(&self, key: &str, id: u64, hash: &str) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        self.store.remember_comment(key, Some((id, hash))).await
+    }
+
+    /// Performs one write (or logs it in dry-run mode) and records it in the audit log; what
+    /// the call returned, or `None` in dry-run mode.
+    async fn write<T>(
         &self,
         job: &JobContext<'_>,
         rules: &Rules,
         action: &PlannedAction,
-        call: impl std::future::Future<Output = Result<(), ForgeError>>,
-    ) -> Result<()> {
+        call: impl std::future::Future<Output = Result<T, ForgeError>>,
+    ) -> Result<Option<T>> {
         let what = super::describe(action);
         if self.dry_run {
             tracing::info!(action = %what, "dry run: would call the forge");
@@ -260,10 +297,11 @@ impl Worker {
                     Some(&rules.hash),
                     json!({ "dry_run": true, "planned": action }),
                 )
-                .await;
+                .await
+                .map(|()| None);
         }
         match call.await {
-            Ok(()) => {
+            Ok(value) => {
                 job.writes.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(action = %what, "done");
                 self.record(
@@ -272,7 +310,8 @@ impl Worker {
                     Some(&rules.hash),
                     json!({ "planned": action, "result": "ok" }),
                 )
-                .await
+                .await?;
+                Ok(Some(value))
             }
             Err(e) => {
                 self.record(
