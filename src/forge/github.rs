@@ -109,18 +109,41 @@ impl GithubClient {
             .await
     }
 
-    /// Every page of a listing (GitHub's `Link: rel="next"`), up to [`MAX_PAGES`].
     async fn list<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
         what: &str,
+    ) -> Result<Vec<T>, ForgeError> {
+        self.pages(url, what, false).await
+    }
+
+    /// Every page of a listing, each page conditional (see [`Self::get_conditional`]).
+    async fn list_conditional<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<Vec<T>, ForgeError> {
+        self.pages(url, what, true).await
+    }
+
+    /// Every page of a listing (GitHub's `Link: rel="next"`), up to [`MAX_PAGES`]; with
+    /// `conditional`, each page is asked with its last ETag.
+    async fn pages<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+        conditional: bool,
     ) -> Result<Vec<T>, ForgeError> {
         let sep = if url.contains('?') { '&' } else { '?' };
         let mut next = Some(format!("{url}{sep}per_page={PER_PAGE}"));
         let mut out = vec![];
         let mut pages = 0;
         while let Some(page) = next.take() {
-            let reply = self.call(true, "GET", &page, None, what).await?;
+            let reply = if conditional {
+                self.get_conditional(&page, what).await?
+            } else {
+                self.call(true, "GET", &page, None, what).await?
+            };
             out.extend(reply.json::<Vec<T>>()?);
             pages += 1;
             if pages < MAX_PAGES {
@@ -199,29 +222,6 @@ impl GithubClient {
             );
         }
         Ok(reply)
-    }
-
-    /// Every page of a listing, each page conditional (see [`Self::get_conditional`]).
-    async fn list_conditional<T: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-        what: &str,
-    ) -> Result<Vec<T>, ForgeError> {
-        let mut next = Some(format!("{url}&per_page={PER_PAGE}"));
-        let mut out = vec![];
-        let mut pages = 0;
-        while let Some(page) = next.take() {
-            let reply = self.get_conditional(&page, what).await?;
-            out.extend(reply.json::<Vec<T>>()?);
-            pages += 1;
-            if pages < MAX_PAGES {
-                next = reply
-                    .header("link")
-                    .and_then(next_link)
-                    .filter(|n| n.starts_with(&format!("{}/", self.api)));
-            }
-        }
-        Ok(out)
     }
 }
 

@@ -60,6 +60,16 @@ pub fn corpus() -> Vec<CorpusFile> {
         .collect()
 }
 
+/// Fast retries for tests: three tries, milliseconds apart; rate-limit waits up to 2 s.
+fn test_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        base: Duration::from_millis(5),
+        cap: Duration::from_millis(20),
+        max_wait: Duration::from_secs(2),
+    }
+}
+
 pub struct TestApp {
     pub router: Router,
     /// The receiver's signal that work was queued (pass it to `Worker::run`).
@@ -87,12 +97,7 @@ impl TestApp {
 
     /// The app with forge clients pointed at fakes (GitHub API base URL, GitLab base URL).
     pub async fn with_forges(github: Option<&str>, gitlab: Option<&str>) -> Self {
-        let retry = RetryPolicy {
-            attempts: 3,
-            base: Duration::from_millis(5),
-            cap: Duration::from_millis(20),
-            max_wait: Duration::from_secs(2),
-        };
+        let retry = test_retry();
         let gh = github.map(|u| GithubClient::new(u, "gh-token", retry.clone()).expect("client"));
         let gl = gitlab.map(|u| GitlabClient::new(u, "gl-token", retry.clone()).expect("client"));
         let mut app = Self::build(|_| {}, ForgeClients::new(gh, gl)).await;
@@ -108,12 +113,7 @@ impl TestApp {
 
     /// The app on the database at `url` (PostgreSQL tests), acting on the given fakes.
     pub async fn on_database(url: &str, github: Option<&str>) -> Self {
-        let retry = RetryPolicy {
-            attempts: 3,
-            base: Duration::from_millis(5),
-            cap: Duration::from_millis(20),
-            max_wait: Duration::from_secs(2),
-        };
+        let retry = test_retry();
         let gh = github.map(|u| GithubClient::new(u, "gh-token", retry.clone()).expect("client"));
         let dir = tempfile::tempdir().expect("tempdir");
         let mut app = Self::build_on(url, dir, |_| {}, ForgeClients::new(gh, None)).await;
