@@ -454,7 +454,8 @@ impl Forge for GithubClient {
 
     async fn label_events(&self, r: &ChangeRef) -> Result<Vec<LabelEvent>, ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
-        let events: Vec<WireIssueEvent> = self.list(&url, "read label history").await?;
+        let events: Vec<WireIssueEvent> =
+            super::empty_if_missing(self.list(&url, "read label history").await)?;
         Ok(events
             .into_iter()
             .filter(|e| e.event == "labeled" || e.event == "unlabeled")
@@ -474,7 +475,8 @@ impl Forge for GithubClient {
             return Ok(vec![]);
         }
         let url = self.repo_url(r, &format!("/pulls/{}/reviews", r.number));
-        let reviews: Vec<WireReview> = self.list(&url, "read reviews").await?;
+        let reviews: Vec<WireReview> =
+            super::empty_if_missing(self.list(&url, "read reviews").await)?;
         Ok(standing_approvals(reviews))
     }
 
@@ -515,7 +517,8 @@ impl Forge for GithubClient {
 
     async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
-        let list: Vec<WireComment> = self.list(&url, "read comments").await?;
+        let list: Vec<WireComment> =
+            super::empty_if_missing(self.list(&url, "read comments").await)?;
         Ok(list
             .into_iter()
             .filter_map(|c| {

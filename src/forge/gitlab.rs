@@ -316,7 +316,8 @@ impl Forge for GitlabClient {
 
     async fn label_events(&self, r: &ChangeRef) -> Result<Vec<LabelEvent>, ForgeError> {
         let url = format!("{}/resource_label_events", self.change_url(r));
-        let events: Vec<WireLabelEvent> = self.list(&url, "read label history").await?;
+        let events: Vec<WireLabelEvent> =
+            super::empty_if_missing(self.list(&url, "read label history").await)?;
         Ok(events
             .into_iter()
             .filter_map(|e| {
@@ -336,9 +337,14 @@ impl Forge for GitlabClient {
             return Ok(vec![]);
         }
         let url = format!("{}/approvals", self.change_url(r));
-        let reply = self
+        let reply = match self
             .call(true, reqwest::Method::GET, &url, None, "read approvals")
-            .await?;
+            .await
+        {
+            // GitLab Free answers 404 where Premium has merge request approvals.
+            Err(ForgeError::NotFound(_)) => return Ok(vec![]),
+            other => other?,
+        };
         // GitLab resets approvals on push when the project says so; the ones listed stand.
         Ok(reply
             .json::<WireApprovals>()?
@@ -392,7 +398,7 @@ impl Forge for GitlabClient {
 
     async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
         let url = format!("{}/notes?sort=asc&order_by=created_at", self.change_url(r));
-        let notes: Vec<WireNote> = self.list(&url, "read notes").await?;
+        let notes: Vec<WireNote> = super::empty_if_missing(self.list(&url, "read notes").await)?;
         Ok(notes
             .into_iter()
             .filter(|n| !n.system)

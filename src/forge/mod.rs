@@ -34,6 +34,15 @@ pub enum ForgeError {
     Decode(String),
 }
 
+/// A listing that is not there (an instance without that API, a resource just deleted)
+/// counts as empty: the change's own read decides whether the change exists.
+pub(crate) fn empty_if_missing<T>(r: Result<Vec<T>, ForgeError>) -> Result<Vec<T>, ForgeError> {
+    match r {
+        Err(ForgeError::NotFound(_)) => Ok(vec![]),
+        other => other,
+    }
+}
+
 impl ForgeError {
     pub fn is_retryable(&self) -> bool {
         matches!(
