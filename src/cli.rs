@@ -214,10 +214,21 @@ fn simulate(
 }
 
 async fn serve(settings: Settings) -> Result<ExitCode> {
-    init_tracing();
-    let rules = rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    tracing::info!(path = %settings.rules.path.display(), summary = rules.summary(), "rules loaded");
-    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules)));
+    init_tracing(settings.log.json);
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    // Invalid rules at start do not stop the receiver: deliveries are stored, /readyz fails,
+    // and work starts once a valid file is in place.
+    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules::watch::nothing())));
+    let watch = rules::watch::RulesWatch {
+        path: settings.rules.path.clone(),
+        shared: shared.clone(),
+        ready: Arc::default(),
+    };
+    let rules_ready = watch.ready.clone();
+    watch.reload();
+    tokio::spawn(watch.run());
     let store = Store::open(&settings.database.url).await?;
     let orphans = store.release_orphans().await?;
     if orphans > 0 {
@@ -239,18 +250,25 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
         allow_unsigned: settings.allow_unsigned,
         max_body_bytes: settings.server.max_body_bytes,
         wake: wake.clone(),
+        metrics: Some(metrics),
+        rules_ready: rules_ready.clone(),
     };
     warn_unsigned(&state);
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = build_worker(&settings, store.clone(), shared.clone(), dry_run)?;
-    tokio::spawn(periodic(
+    let (interval, targets, retention) = (
         settings.reconcile.interval_secs,
         settings.reconcile.repositories.clone(),
         settings.audit.retention_days,
-        worker.clone(),
-    ));
-    let workers = tokio::spawn(worker.run(settings.worker.concurrency, wake, stop_rx));
-    tokio::spawn(reload_on_sighup(settings.rules.path.clone(), shared));
+    );
+    let concurrency = settings.worker.concurrency;
+    let workers = tokio::spawn(async move {
+        while !rules_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        tokio::spawn(periodic(interval, targets, retention, worker.clone()));
+        worker.run(concurrency, wake, stop_rx).await;
+    });
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
@@ -260,6 +278,7 @@ async fn serve(settings: Settings) -> Result<ExitCode> {
         .await
         .context("server failed")?;
     let _ = stop_tx.send(true);
+    workers.abort();
     let _ = workers.await;
     Ok(ExitCode::SUCCESS)
 }
@@ -367,7 +386,7 @@ async fn periodic(interval_secs: u64, targets: Vec<String>, retention_days: u64,
 }
 
 async fn reconcile_now(settings: Settings, forge: Forge, repo: &str) -> Result<ExitCode> {
-    init_tracing();
+    init_tracing(settings.log.json);
     let rules = rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules)));
     let store = Store::open(&settings.database.url).await?;
@@ -498,30 +517,6 @@ fn warn_unsigned(state: &AppState) {
     }
 }
 
-/// SIGHUP reloads the rules; an invalid file is logged and the last good rules stay.
-async fn reload_on_sighup(path: PathBuf, shared: SharedRules) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            match rules::load(&path) {
-                Ok(new) => {
-                    tracing::info!(summary = new.summary(), "rules reloaded");
-                    if let Ok(mut g) = shared.write() {
-                        *g = Arc::new(new);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(problems = %e, "rules reload refused; the previous rules stay in force")
-                }
-            }
-        }
-    }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -539,8 +534,16 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn init_tracing() {
+/// Logs to stderr, as text or (`log.json`) one JSON object per line; `CHANGEGATE_LOG` filters.
+fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHANGEGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
+    }
 }

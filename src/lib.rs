@@ -15,4 +15,5 @@ pub mod rules;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod worker;

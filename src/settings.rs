@@ -35,6 +35,7 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   reconcile.interval_secs       seconds between reconcile passes, 0 = off [default: 900]
   reconcile.repositories        github:owner/name, gitlab:group/project (comma-separated)
   audit.retention_days          days of audit records kept, 0 = forever [default: 0]
+  log.json                      log one JSON object per line [default: false]
 
 Example: CHANGEGATE__GITHUB__WEBHOOK_SECRET=old,new CHANGEGATE__DATABASE__URL=sqlite:///var/lib/changegate/state.db";
 
@@ -59,6 +60,8 @@ pub struct Settings {
     pub reconcile: ReconcileSettings,
     #[serde(default)]
     pub audit: AuditSettings,
+    #[serde(default)]
+    pub log: LogSettings,
     #[serde(default)]
     pub dry_run: Option<bool>,
     #[serde(default)]
@@ -220,6 +223,13 @@ impl Default for ReconcileSettings {
             repositories: vec![],
         }
     }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// One JSON object per line instead of text.
+    pub json: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]

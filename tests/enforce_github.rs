@@ -692,8 +692,14 @@ async fn the_sticky_comment_is_edited_without_listing_and_rewritten_when_deleted
 #[tokio::test]
 async fn a_missing_listing_counts_as_empty() {
     let s = setup().await;
-    s.gh.fail_next("GET /repos/acme/platypus/pulls/7/reviews", ResponseTemplate::new(404));
-    s.gh.fail_next("GET /repos/acme/platypus/issues/7/events", ResponseTemplate::new(404));
+    s.gh.fail_next(
+        "GET /repos/acme/platypus/pulls/7/reviews",
+        ResponseTemplate::new(404),
+    );
+    s.gh.fail_next(
+        "GET /repos/acme/platypus/issues/7/events",
+        ResponseTemplate::new(404),
+    );
     s.deliver("opened", None, "alice", "d").await;
     assert_eq!(s.gh.writes(), vec![status_post(), COMMENT_POST.to_string()]);
     assert!(s.app.store.unfinished_jobs().await.unwrap().is_empty());

@@ -104,7 +104,10 @@ impl GithubClient {
     ) -> Result<Reply, ForgeError> {
         self.retry
             .run(idempotent, || async {
-                self.send(method, url, body.as_ref()).await?.check(what)
+                self.send(method, url, body.as_ref())
+                    .await?
+                    .observe("github", what)
+                    .check(what)
             })
             .await
     }
@@ -190,7 +193,8 @@ impl GithubClient {
                     status,
                     headers,
                     body,
-                };
+                }
+                .observe("github", what);
                 if status == 304 {
                     Ok(reply)
                 } else {

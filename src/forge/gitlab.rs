@@ -101,6 +101,7 @@ impl GitlabClient {
             .run(idempotent, || async {
                 self.send(method.clone(), url, body.as_ref())
                     .await?
+                    .observe("gitlab", what)
                     .check(what)
             })
             .await

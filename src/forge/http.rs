@@ -16,6 +16,20 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// Counts the call (forge, what it does, status) and records the rate limit left.
+    pub fn observe(self, forge: &'static str, what: &str) -> Self {
+        let what = what.to_string();
+        metrics::counter!(crate::telemetry::FORGE_CALLS, "forge" => forge, "endpoint" => what, "status" => self.status.to_string())
+            .increment(1);
+        let remaining = self
+            .header("x-ratelimit-remaining")
+            .or(self.header("ratelimit-remaining"));
+        if let Some(left) = remaining.and_then(|v| v.parse::<f64>().ok()) {
+            metrics::gauge!(crate::telemetry::RATE_LIMIT_REMAINING, "forge" => forge).set(left);
+        }
+        self
+    }
+
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ForgeError> {
         serde_json::from_slice(&self.body).map_err(|e| ForgeError::Decode(e.to_string()))
     }

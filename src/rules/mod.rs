@@ -5,6 +5,7 @@ pub mod schema;
 #[cfg(test)]
 mod tests;
 mod validate;
+pub mod watch;
 
 use crate::model::{ChangeKind, Forge, Label, RepoPath};
 use schema::Pos;

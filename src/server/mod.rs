@@ -37,6 +37,10 @@ pub struct AppState {
     pub allow_unsigned: bool,
     pub max_body_bytes: usize,
     pub wake: Arc<Notify>,
+    /// Renders /metrics; none when no recorder is installed.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// False while no valid rules were ever loaded: /readyz fails, deliveries are still stored.
+    pub rules_ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The one error type at the HTTP edge.
@@ -80,6 +84,8 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks/github", post(github_webhook))
         .route("/webhooks/gitlab", post(gitlab_webhook))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_page))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
@@ -100,7 +106,56 @@ async fn github_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, AppError> {
+) -> Response {
+    let event = header(&headers, "x-github-event").unwrap_or("").to_string();
+    let result = github_delivery(&state, &headers, &body).await;
+    observed("github", &event, result)
+}
+
+async fn gitlab_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let event = header(&headers, "x-gitlab-event").unwrap_or("").to_string();
+    let result = gitlab_delivery(&state, &headers, &body).await;
+    observed("gitlab", &event, result)
+}
+
+/// Counts the delivery by forge, event and outcome, and answers.
+fn observed(
+    forge: &'static str,
+    event: &str,
+    result: Result<(StatusCode, &'static str), AppError>,
+) -> Response {
+    let outcome = match &result {
+        Ok((_, status)) => *status,
+        Err(AppError::Unauthorized(_)) => {
+            metrics::counter!(crate::telemetry::SIGNATURE_FAILURES, "forge" => forge).increment(1);
+            "unauthorized"
+        }
+        Err(AppError::BadRequest(_)) => "bad_request",
+        Err(AppError::Unavailable(_)) => "unavailable",
+    };
+    // Unknown event names are not labels: they would grow the metric without bound.
+    let event = if outcome == "ignored" || outcome == "unauthorized" {
+        "other"
+    } else {
+        event
+    };
+    metrics::counter!(crate::telemetry::WEBHOOKS, "forge" => forge, "event" => event.to_string(), "outcome" => outcome)
+        .increment(1);
+    match result {
+        Ok((code, status)) => (code, Json(json!({ "status": status }))).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn github_delivery(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StatusCode, &'static str), AppError> {
     if state.github_secrets.is_empty() {
         if !state.allow_unsigned {
             return Err(SignatureError::NotConfigured.into());
@@ -108,61 +163,57 @@ async fn github_webhook(
     } else {
         github::verify(
             &state.github_secrets,
-            header(&headers, "x-hub-signature-256"),
-            &body,
+            header(headers, "x-hub-signature-256"),
+            body,
         )?;
     }
-    let name = event_header(&headers, "x-github-event")?;
-    let delivery = header(&headers, "x-github-delivery").map(str::to_string);
-    let event = github::parse(name, delivery, &body)?;
-    accept(&state, event).await
+    let name = event_header(headers, "x-github-event")?;
+    let delivery = header(headers, "x-github-delivery").map(str::to_string);
+    let event = github::parse(name, delivery, body)?;
+    accept(state, event).await
 }
 
-async fn gitlab_webhook(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+async fn gitlab_delivery(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StatusCode, &'static str), AppError> {
     if !state.gitlab.is_configured() {
         if !state.allow_unsigned {
             return Err(SignatureError::NotConfigured.into());
         }
     } else {
         let h = gitlab::GitlabHeaders {
-            token: header(&headers, "x-gitlab-token"),
-            webhook_id: header(&headers, "webhook-id"),
-            webhook_timestamp: header(&headers, "webhook-timestamp"),
-            webhook_signature: header(&headers, "webhook-signature"),
+            token: header(headers, "x-gitlab-token"),
+            webhook_id: header(headers, "webhook-id"),
+            webhook_timestamp: header(headers, "webhook-timestamp"),
+            webhook_signature: header(headers, "webhook-signature"),
         };
         state
             .gitlab
-            .verify(&h, &body, chrono::Utc::now().timestamp())?;
+            .verify(&h, body, chrono::Utc::now().timestamp())?;
     }
-    let name = event_header(&headers, "x-gitlab-event")?;
+    let name = event_header(headers, "x-gitlab-event")?;
     // Idempotency-Key is stable across retries and "Resend Request"; the UUID is older.
-    let delivery = header(&headers, "idempotency-key")
-        .or(header(&headers, "x-gitlab-event-uuid"))
-        .or(header(&headers, "webhook-id"))
+    let delivery = header(headers, "idempotency-key")
+        .or(header(headers, "x-gitlab-event-uuid"))
+        .or(header(headers, "webhook-id"))
         .map(str::to_string);
-    let event = gitlab::parse(name, delivery, &body)?;
-    accept(&state, event).await
+    let event = gitlab::parse(name, delivery, body)?;
+    accept(state, event).await
 }
 
 /// Stores a change event (acknowledging only once it is durable) or acknowledges the rest.
-async fn accept(state: &AppState, event: Event) -> Result<Response, AppError> {
+async fn accept(state: &AppState, event: Event) -> Result<(StatusCode, &'static str), AppError> {
     let delivery = event.delivery_id.clone().unwrap_or_default();
     match &event.payload {
         EventPayload::Ping { .. } => {
             tracing::info!(forge = %event.forge, delivery, "ping");
-            Ok((StatusCode::OK, Json(json!({ "status": "pong" }))).into_response())
+            Ok((StatusCode::OK, "pong"))
         }
         EventPayload::Ignored { reason } => {
             tracing::debug!(forge = %event.forge, delivery, reason, "ignored");
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({ "status": "ignored", "reason": reason })),
-            )
-                .into_response())
+            Ok((StatusCode::ACCEPTED, "ignored"))
         }
         EventPayload::Change(change) => {
             let span = tracing::info_span!(
@@ -177,10 +228,10 @@ async fn accept(state: &AppState, event: Event) -> Result<Response, AppError> {
     }
 }
 
-async fn store_change(state: &AppState, event: &Event) -> Result<Response, AppError> {
-    let Some(change) = event.change() else {
-        return Err(AppError::BadRequest("not a change event".into()));
-    };
+async fn store_change(
+    state: &AppState,
+    event: &Event,
+) -> Result<(StatusCode, &'static str), AppError> {
     match state
         .writer
         .enqueue(event.clone())
@@ -188,13 +239,46 @@ async fn store_change(state: &AppState, event: &Event) -> Result<Response, AppEr
         .map_err(AppError::Unavailable)?
     {
         Enqueued::New { .. } => {
-            tracing::info!(event = %event.event_name, action = %change.forge_action, "queued");
+            if let Some(c) = event.change() {
+                tracing::info!(event = %event.event_name, action = %c.forge_action, "queued");
+            }
             state.wake.notify_one();
-            Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))).into_response())
+            Ok((StatusCode::ACCEPTED, "queued"))
         }
         Enqueued::Duplicate => {
             tracing::info!("duplicate delivery acknowledged, not processed again");
-            Ok((StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response())
+            Ok((StatusCode::OK, "duplicate"))
         }
     }
+}
+
+/// Ready when the store answers and valid rules are loaded.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let rules = state.rules_ready.load(std::sync::atomic::Ordering::Relaxed);
+    let store = state.store.ping().await;
+    let code = if rules && store {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(json!({ "store": store, "rules": rules }))).into_response()
+}
+
+/// Prometheus metrics; queue depth and age are sampled now.
+async fn metrics_page(State(state): State<AppState>) -> Response {
+    let Some(handle) = &state.metrics else {
+        return (StatusCode::NOT_FOUND, "metrics are not enabled").into_response();
+    };
+    if let Ok((depth, age)) = state.store.queue_stats().await {
+        metrics::gauge!(crate::telemetry::QUEUE_DEPTH).set(depth as f64);
+        metrics::gauge!(crate::telemetry::QUEUE_AGE).set(age);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        handle.render(),
+    )
+        .into_response()
 }

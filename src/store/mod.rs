@@ -434,6 +434,19 @@ impl Store {
         Ok(n)
     }
 
+    /// Jobs queued or running, and the age in seconds of the oldest waiting one.
+    pub async fn queue_stats(&self) -> Result<(i64, f64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(created_at) FROM jobs WHERE state IN ('queued', 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .context("cannot read the queue")?;
+        let (depth, oldest): (i64, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
+        let age = oldest.map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
+        Ok((depth, age))
+    }
+
     /// Whether the database answers (for readiness).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

@@ -130,12 +130,18 @@ impl Worker {
                 }
             }
         };
+        let started = std::time::Instant::now();
         let result = tokio::select! {
             r = self.process(&job) => r,
             _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
+        let seconds = started.elapsed().as_secs_f64();
         let e = match result {
-            Ok(writes) => return self.store.complete(job.id, writes).await,
+            Ok(writes) => {
+                metrics::histogram!(crate::telemetry::JOB_SECONDS, "outcome" => "done")
+                    .record(seconds);
+                return self.store.complete(job.id, writes).await;
+            }
             Err(e) => e,
         };
         let forge_error = e.downcast_ref::<ForgeError>();
@@ -147,6 +153,8 @@ impl Worker {
             };
             crate::store::now_ms() + wait
         });
+        let outcome = if retry.is_some() { "retry" } else { "failed" };
+        metrics::histogram!(crate::telemetry::JOB_SECONDS, "outcome" => outcome).record(seconds);
         if retry.is_some() {
             tracing::warn!(
                 error = format!("{e:#}"),
@@ -213,6 +221,12 @@ impl Worker {
         d: &policy::Decision,
         source: &str,
     ) -> Result<()> {
+        let verdict = match d.verdict {
+            policy::Verdict::Pass => "pass",
+            policy::Verdict::Fail => "fail",
+            policy::Verdict::NotEnforced => "not_enforced",
+        };
+        metrics::counter!(crate::telemetry::DECISIONS, "verdict" => verdict).increment(1);
         let mut detail = serde_json::to_value(d)?;
         detail["change"] = serde_json::json!({
             "kind": snap.change.kind,

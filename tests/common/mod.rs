@@ -140,6 +140,8 @@ impl TestApp {
             allow_unsigned: false,
             max_body_bytes: 1024 * 1024,
             wake: Arc::new(Notify::new()),
+            metrics: None,
+            rules_ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         };
         configure(&mut state);
         let wake = state.wake.clone();

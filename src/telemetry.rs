@@ -1,0 +1,34 @@
+//! Metric names, in one place, so that dashboards and alerts can rely on them.
+
+/// Webhooks received, by `forge`, `event` and `outcome` (queued, duplicate, ignored, pong,
+/// unauthorized, bad_request, unavailable).
+pub const WEBHOOKS: &str = "changegate_webhooks_received_total";
+/// Deliveries refused for their signature, by `forge`.
+pub const SIGNATURE_FAILURES: &str = "changegate_signature_failures_total";
+/// Jobs queued or running (sampled when /metrics is read).
+pub const QUEUE_DEPTH: &str = "changegate_queue_depth";
+/// Age in seconds of the oldest job waiting (sampled when /metrics is read).
+pub const QUEUE_AGE: &str = "changegate_queue_oldest_age_seconds";
+/// Seconds a job took to run, by `outcome` (done, retry, failed).
+pub const JOB_SECONDS: &str = "changegate_job_duration_seconds";
+/// Forge API calls, by `forge`, `endpoint` (what the call does) and `status`.
+pub const FORGE_CALLS: &str = "changegate_forge_calls_total";
+/// Requests left in the forge's rate-limit window, by `forge` (from its headers).
+pub const RATE_LIMIT_REMAINING: &str = "changegate_forge_rate_limit_remaining";
+/// Decisions made, by `verdict` (pass, fail, not_enforced).
+pub const DECISIONS: &str = "changegate_decisions_total";
+/// Rules reloads, by `result` (ok, invalid).
+pub const RULES_RELOADS: &str = "changegate_rules_reloads_total";
+
+/// Every metric name, for the test that keeps them stable.
+pub const ALL: [&str; 9] = [
+    WEBHOOKS,
+    SIGNATURE_FAILURES,
+    QUEUE_DEPTH,
+    QUEUE_AGE,
+    JOB_SECONDS,
+    FORGE_CALLS,
+    RATE_LIMIT_REMAINING,
+    DECISIONS,
+    RULES_RELOADS,
+];

@@ -1,0 +1,166 @@
+//! Operating `changegate serve`: readiness, metrics, rules reloaded without a restart.
+
+mod common;
+
+use common::*;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path, port: u16) -> Serve {
+    Serve(
+        Command::new(env!("CARGO_BIN_EXE_changegate"))
+            .arg("serve")
+            .env("CHANGEGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "CHANGEGATE__DATABASE__URL",
+                format!("sqlite://{}", dir.join("s.db").display()),
+            )
+            .env("CHANGEGATE__RULES__PATH", dir.join("rules.yaml"))
+            .env(
+                "CHANGEGATE__GITHUB__WEBHOOK_SECRET",
+                std::str::from_utf8(GITHUB_SECRET).unwrap(),
+            )
+            .env("CHANGEGATE__LOG__JSON", "true")
+            .env("CHANGEGATE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts"),
+    )
+}
+
+async fn until<F: AsyncFn() -> bool>(what: &str, f: F) {
+    let start = Instant::now();
+    while !f().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_metrics_and_rules_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules_path = dir.path().join("rules.yaml");
+    std::fs::write(&rules_path, "version: 1\nenforce: [{kind: merge_rquest}]\n").unwrap();
+    let port = free_port();
+    let _serve = serve(dir.path(), port);
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    until("healthz", async || {
+        client.get(url("/healthz")).send().await.is_ok()
+    })
+    .await;
+
+    // Invalid rules at start: not ready, but deliveries are still stored.
+    let ready = client.get(url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    let body = std::fs::read(corpus_dir().join("github/pull_request.opened.1.json")).unwrap();
+    let post = |delivery: &'static str| {
+        client
+            .post(url("/webhooks/github"))
+            .header("x-github-event", "pull_request")
+            .header("x-github-delivery", delivery)
+            .header(
+                "x-hub-signature-256",
+                changegate::server::github::sign(GITHUB_SECRET, &body),
+            )
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(post("m1").await.unwrap().status().as_u16(), 202);
+    let wrong = client
+        .post(url("/webhooks/github"))
+        .header("x-github-event", "pull_request")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+
+    // A valid file is picked up without a restart; the stored delivery is then processed.
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"),
+        &rules_path,
+    )
+    .unwrap();
+    until("ready", async || {
+        client
+            .get(url("/readyz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16() == 200)
+            .unwrap_or(false)
+    })
+    .await;
+    let metrics = async || {
+        client
+            .get(url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    until("the decision", async || {
+        metrics()
+            .await
+            .contains("changegate_decisions_total{verdict=\"fail\"} 1")
+    })
+    .await;
+
+    // An invalid edit is refused and counted; the last good rules stay (still ready).
+    std::fs::write(&rules_path, "version: 1\nenforce: []\n").unwrap();
+    until("the refusal", async || {
+        metrics()
+            .await
+            .contains("changegate_rules_reloads_total{result=\"invalid\"}")
+    })
+    .await;
+    assert_eq!(
+        client
+            .get(url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+
+    let page = metrics().await;
+    for name in [
+        "changegate_webhooks_received_total{forge=\"github\",event=\"pull_request\",outcome=\"queued\"} 1",
+        "changegate_webhooks_received_total{forge=\"github\",event=\"other\",outcome=\"unauthorized\"} 1",
+        "changegate_signature_failures_total{forge=\"github\"} 1",
+        "changegate_queue_depth 0",
+        "changegate_queue_oldest_age_seconds 0",
+        "changegate_job_duration_seconds",
+        "changegate_rules_reloads_total{result=\"ok\"} 1",
+    ] {
+        assert!(page.contains(name), "{name} missing from:\n{page}");
+    }
+    for name in changegate::telemetry::ALL {
+        assert!(name.starts_with("changegate_"), "{name}");
+    }
+}
