@@ -66,6 +66,11 @@ enum Command {
     },
     /// Print the JSON Schema of the rules file.
     Schema,
+    /// Exit 0 when URL answers 2xx (a container health check without curl).
+    Probe {
+        #[arg(default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
     /// List jobs that are not done (queued, running, failed).
     Jobs,
     /// Queue a failed job again.
@@ -111,6 +116,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             context,
             payload,
         } => simulate(forge, &event, &rules, &members, &context, &payload),
+        Command::Probe { url } => {
+            let ok = reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()?
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&rules::json_schema())?);
             Ok(ExitCode::SUCCESS)
