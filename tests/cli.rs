@@ -189,3 +189,50 @@ fn serve_help_lists_every_setting() {
         assert!(out.contains(key), "{key} missing from serve --help");
     }
 }
+
+#[test]
+fn simulate_compares_two_versions_of_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let stricter = dir.path().join("stricter.yaml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap();
+    std::fs::write(&stricter, text.replace("  - name: minor-change\n    when:\n      labels: [\"CMT::Minor\"]\n    require: [manager]", "  - name: minor-change\n    when:\n      labels: [\"CMT::Minor\"]\n    require: [peer, manager]")).unwrap();
+    let mut payload: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("../shared/corpus/github/pull_request.labeled.1.json").unwrap(),
+    )
+    .unwrap();
+    payload["pull_request"]["labels"] = serde_json::json!([{"name": "CMT::Minor"}]);
+    let file = dir.path().join("p.json");
+    std::fs::write(&file, payload.to_string()).unwrap();
+    let (code, out, err) = changegate(&[
+        "simulate",
+        "--forge",
+        "github",
+        "--event",
+        "pull_request",
+        "--compare",
+        stricter.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["decision"]["summary"],
+        "Missing: BT Integration Manager approval"
+    );
+    assert_eq!(
+        v["compare"]["decision"]["summary"],
+        "Missing: Peer review; BT Integration Manager approval"
+    );
+    let changes: Vec<&str> = v["compare"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            "status: \"Missing: BT Integration Manager approval\" -> \"Missing: Peer review; BT Integration Manager approval\""
+        ]
+    );
+}
