@@ -87,6 +87,18 @@ enum Command {
         #[arg(long)]
         repo: String,
     },
+    /// Read a live change and print each rule's verdict and why (nothing is written).
+    Explain {
+        #[arg(long)]
+        forge: Forge,
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        number: u64,
+        /// The number is an issue's, not a merge/pull request's.
+        #[arg(long)]
+        issue: bool,
+    },
     /// Export the audit evidence of a repository's changes: classification, approvals with
     /// approver and time, decisions and the final status.
     Audit {
@@ -166,6 +178,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Reconcile { forge, repo } => {
             reconcile_now(Settings::load(cli.config.as_deref())?, forge, &repo).await
+        }
+        Command::Explain {
+            forge,
+            repo,
+            number,
+            issue,
+        } => {
+            explain(
+                Settings::load(cli.config.as_deref())?,
+                forge,
+                &repo,
+                number,
+                issue,
+            )
+            .await
         }
         Command::Audit {
             forge,
@@ -498,6 +525,115 @@ async fn reconcile_now(settings: Settings, forge: Forge, repo: &str) -> Result<E
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn explain(
+    settings: Settings,
+    forge: Forge,
+    repo: &str,
+    number: u64,
+    issue: bool,
+) -> Result<ExitCode> {
+    let rules = Arc::new(rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let store = Store::open(&settings.database.url).await?;
+    let worker = build_worker(&settings, store, Arc::new(RwLock::new(rules.clone())), true)?;
+    let r = changegate::forge::ChangeRef {
+        repo: changegate::model::Repo {
+            path: changegate::model::RepoPath::new(repo),
+            id: None,
+        },
+        kind: if issue {
+            changegate::model::ChangeKind::Issue
+        } else {
+            changegate::model::ChangeKind::MergeRequest
+        },
+        number,
+    };
+    let missing = || {
+        anyhow::anyhow!(
+            "no {} token is configured: explain reads the forge's API",
+            forge.display_name()
+        )
+    };
+    let bot = worker.forges.bot(forge);
+    let found = match forge {
+        Forge::Github => {
+            worker
+                .explain(
+                    worker.forges.github.as_ref().ok_or_else(missing)?,
+                    bot,
+                    &r,
+                    &rules,
+                )
+                .await?
+        }
+        Forge::Gitlab => {
+            worker
+                .explain(
+                    worker.forges.gitlab.as_ref().ok_or_else(missing)?,
+                    bot,
+                    &r,
+                    &rules,
+                )
+                .await?
+        }
+    };
+    let Some((snap, d)) = found else {
+        eprintln!(
+            "changegate: {} {repo}#{number} does not exist",
+            forge.display_name()
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    let c = &snap.change;
+    let head = c
+        .head_sha
+        .as_deref()
+        .map(|h| format!(", head {}", h.get(..7).unwrap_or(h)))
+        .unwrap_or_default();
+    println!(
+        "{} {repo}#{number}: {} by {}, {:?}{head}",
+        forge.display_name(),
+        c.kind.as_str(),
+        c.author.mention(),
+        c.state
+    );
+    println!(
+        "labels: {}",
+        c.labels
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("verdict: {:?} — {}", d.verdict, d.summary);
+    println!("rules:");
+    for (name, why) in policy::explain_rules(&rules, &snap, &d) {
+        if why.is_empty() {
+            println!("  applies  {name}");
+        } else {
+            println!("  -        {name}: {}", why.join("; "));
+        }
+    }
+    println!("checklist:");
+    for item in &d.checklist {
+        println!(
+            "  [{}] {}: {}",
+            if item.met { "x" } else { " " },
+            item.title,
+            item.detail
+        );
+    }
+    for note in &d.notes {
+        println!("note: {note}");
+    }
+    for l in &d.add_labels {
+        println!("would add `{}`: {}", l.label, l.reason);
+    }
+    for l in &d.remove_labels {
+        println!("would remove `{}`: {}", l.label, l.reason);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn audit(

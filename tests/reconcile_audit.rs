@@ -262,3 +262,52 @@ async fn reconcile_and_audit_commands() {
     assert_ne!(code, 0);
     assert!(err.contains("--since `soon`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_prints_each_rules_verdict_and_why() {
+    let gh = github_with_missed_webhooks().await;
+    gh.add_label(8, "CMT::Standard", "alice");
+    gh.add_label(8, "Peer Approval::Approved", "alice");
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![
+        (
+            "CHANGEGATE__DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+        ),
+        ("CHANGEGATE__GITHUB__TOKEN", "test-token".to_string()),
+        ("CHANGEGATE__GITHUB__API_URL", gh.url()),
+    ];
+    gh.clear_calls();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        changegate(
+            &[
+                "explain",
+                "--forge",
+                "github",
+                "--repo",
+                "acme/platypus",
+                "--number",
+                "8",
+            ],
+            &env,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("verdict: Fail — Missing: Peer review; BT Integration Manager approval"),
+        "{out}"
+    );
+    assert!(out.contains("  applies  standard-change"), "{out}");
+    assert!(
+        out.contains("  -        minor-change: label `CMT::Minor` is missing"),
+        "{out}"
+    );
+    assert!(out.contains("would remove `Peer Approval::Approved`: @alice applied `Peer Approval::Approved` but is the author"), "{out}");
+    assert!(
+        gh.writes().is_empty(),
+        "explain writes nothing: {:?}",
+        gh.writes()
+    );
+}

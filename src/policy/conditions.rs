@@ -45,6 +45,70 @@ pub fn holds(c: &Condition, f: &Facts) -> bool {
         && c.draft.is_none_or(|d| d == f.change.draft)
 }
 
+/// The conditions that do not hold, in words (for `changegate explain`).
+pub fn failing(c: &Condition, f: &Facts) -> Vec<String> {
+    let mut out = vec![];
+    if let Some(k) = c.kind.filter(|k| *k != f.change.kind) {
+        out.push(format!("kind is not {}", k.as_str()));
+    }
+    out.extend(
+        c.labels
+            .iter()
+            .filter(|l| !f.has(l))
+            .map(|l| format!("label `{l}` is missing")),
+    );
+    if !c.any_labels.is_empty() && !c.any_labels.iter().any(|l| f.has(l)) {
+        out.push("none of any_labels is present".into());
+    }
+    out.extend(
+        c.not_labels
+            .iter()
+            .filter(|l| f.has(l))
+            .map(|l| format!("label `{l}` is present")),
+    );
+    out.extend(
+        c.has_scope
+            .iter()
+            .filter(|s| !f.has_scope(s))
+            .map(|s| format!("no `{s}::` label")),
+    );
+    out.extend(
+        c.no_scope
+            .iter()
+            .filter(|s| f.has_scope(s))
+            .map(|s| format!("a `{s}::` label is present")),
+    );
+    out.extend(
+        c.approved
+            .iter()
+            .filter(|a| !f.is_approved(a))
+            .map(|a| format!("approval `{a}` is not given")),
+    );
+    out.extend(
+        c.not_approved
+            .iter()
+            .filter(|a| f.is_approved(a))
+            .map(|a| format!("approval `{a}` is given")),
+    );
+    if !c.target_branch.is_empty() && !target_matches(&c.target_branch, f.change) {
+        out.push("the target branch matches no pattern".into());
+    }
+    if !c.author.is_empty() && !f.author_is(&c.author) {
+        out.push("the author is not listed".into());
+    }
+    if f.author_is(&c.not_author) {
+        out.push("the author is excluded".into());
+    }
+    if let Some(d) = c.draft.filter(|d| *d != f.change.draft) {
+        out.push(if d {
+            "not a draft".into()
+        } else {
+            "a draft".into()
+        });
+    }
+    out
+}
+
 fn target_matches(patterns: &[String], change: &Change) -> bool {
     let Some(target) = change.target_branch.as_deref() else {
         return false;

@@ -196,6 +196,37 @@ impl LabelSet {
     }
 }
 
+/// Each rule and, when it does not apply, the conditions that fail — judged on the labels as
+/// the decision leaves them (for `changegate explain`).
+pub fn explain_rules(rules: &Rules, snap: &Snapshot, d: &Decision) -> Vec<(String, Vec<String>)> {
+    let mut labels = snap.change.labels.clone();
+    labels.retain(|l| !d.remove_labels.iter().any(|c| &c.label == l));
+    labels.extend(d.add_labels.iter().map(|c| c.label.clone()));
+    let approved: Vec<String> = d
+        .approvals
+        .iter()
+        .filter(|a| a.is_met())
+        .map(|a| a.name.clone())
+        .collect();
+    let facts = conditions::Facts {
+        change: &snap.change,
+        labels: &labels,
+        approved: &approved,
+    };
+    rules
+        .rules
+        .iter()
+        .map(|r| {
+            let why = if d.matched_rules.contains(&r.name) {
+                vec![]
+            } else {
+                conditions::failing(&r.when, &facts)
+            };
+            (r.name.clone(), why)
+        })
+        .collect()
+}
+
 /// Whether the rules' `enforce` selects this change at all.
 pub fn is_enforced(rules: &Rules, change: &Change) -> bool {
     let facts = conditions::Facts {

@@ -45,6 +45,17 @@ impl Store {
         Ok(changed_at)
     }
 
+    /// When the change's head last moved, as remembered (read-only).
+    pub async fn head_changed_at(&self, key: &str) -> Result<Option<i64>> {
+        let v: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT head_changed_at FROM change_memory WHERE change_key = $1")
+                .bind(key.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .context("cannot read change memory")?;
+        Ok(v.flatten())
+    }
+
     /// Whether this exact status was the last one written for the change.
     pub async fn status_is_current(
         &self,

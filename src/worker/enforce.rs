@@ -62,6 +62,33 @@ impl Worker {
         Ok(())
     }
 
+    /// Reads a change and evaluates it without writing anything (`changegate explain`).
+    pub async fn explain<F: Forge>(
+        &self,
+        forge: &F,
+        bot: &OnceCell<Option<User>>,
+        r: &ChangeRef,
+        rules: &Rules,
+    ) -> Result<Option<(Snapshot, Decision)>> {
+        let Some(change) = forge.change(r).await? else {
+            return Ok(None);
+        };
+        let bot = identity(forge, bot).await?;
+        let key = format!(
+            "{}:{}:{}:{}",
+            change.forge,
+            change.repo.path.as_str().to_lowercase(),
+            change.kind.as_str(),
+            change.number
+        );
+        let moved = self.store.head_changed_at(&key).await?;
+        let snap = self
+            .read_snapshot(forge, r, change, bot, moved, rules)
+            .await?;
+        let decision = policy::evaluate(rules, &snap);
+        Ok(Some((snap, decision)))
+    }
+
     /// Label and comment events the bot itself caused carry nothing it did not already
     /// decide on; skipping them saves a full evaluation per write.
     async fn caused_by_bot<F: Forge>(
@@ -86,6 +113,29 @@ impl Worker {
         job: &JobContext<'_>,
         rules: &Rules,
     ) -> Result<Snapshot> {
+        let moved = self
+            .store
+            .note_head(
+                &change_key(job.change),
+                change.head_sha.as_deref(),
+                job.pushed_at,
+            )
+            .await?;
+        self.read_snapshot(forge, r, change, bot, moved, rules)
+            .await
+    }
+
+    /// The change's state as the forge tells it now (history, approvals, memberships), with the
+    /// time its head last moved (`moved`, from the change memory).
+    async fn read_snapshot<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        change: Change,
+        bot: Option<User>,
+        moved: Option<i64>,
+        rules: &Rules,
+    ) -> Result<Snapshot> {
         let label_events = forge.label_events(r).await?;
         let wants_reviews = rules.approvals.iter().any(|a| a.native_approvals);
         let reviews = if wants_reviews {
@@ -93,15 +143,6 @@ impl Worker {
         } else {
             vec![]
         };
-        let pushed_hint = job.pushed_at;
-        let moved = self
-            .store
-            .note_head(
-                &change_key(job.change),
-                change.head_sha.as_deref(),
-                pushed_hint,
-            )
-            .await?;
         let last_push = moved.map(|ms| Push {
             sha: change.head_sha.clone(),
             at: chrono::Utc.timestamp_millis_opt(ms).single(),

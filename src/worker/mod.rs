@@ -49,6 +49,14 @@ impl ForgeClients {
         }
     }
 
+    /// The cached bot account of a forge.
+    pub fn bot(&self, forge: ForgeKind) -> &OnceCell<Option<User>> {
+        match forge {
+            ForgeKind::Github => &self.github_bot,
+            ForgeKind::Gitlab => &self.gitlab_bot,
+        }
+    }
+
     /// Names the bot's accounts instead of asking the forges (`GET /user`).
     pub fn with_bots(mut self, github: Option<&str>, gitlab: Option<&str>) -> Self {
         if let Some(login) = github {
