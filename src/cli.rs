@@ -666,13 +666,23 @@ async fn audit(
 
 /// A client per forge that has a token; the others run offline (payload only, logged).
 fn forge_clients(settings: &Settings) -> Result<ForgeClients> {
-    let github = match &settings.github.token {
-        Some(t) => Some(GithubClient::new(
+    let github = match (
+        &settings.github.app_id,
+        &settings.github.private_key,
+        &settings.github.token,
+    ) {
+        (Some(id), Some(key), _) => Some(GithubClient::app(
+            &settings.github.api_url,
+            *id,
+            key.expose_secret(),
+            RetryPolicy::default(),
+        )?),
+        (_, _, Some(t)) => Some(GithubClient::new(
             &settings.github.api_url,
             t.expose_secret(),
             RetryPolicy::default(),
         )?),
-        None => None,
+        _ => None,
     };
     let gitlab = match &settings.gitlab.token {
         Some(t) => Some(GitlabClient::new(

@@ -18,6 +18,8 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   github.webhook_secret         webhook secret(s), comma-separated in the environment
                                 (or github.webhook_secret_file, one per line)
   github.bot_login              the bot's GitHub login (default: asked with GET /user)
+  github.app_id                 GitHub App mode: the App id (with github.private_key[_file]);
+                                installation tokens, check runs instead of statuses
   gitlab.url                    GitLab base URL                 [default: https://gitlab.com]
   gitlab.token                  GitLab token (or gitlab.token_file)
   gitlab.webhook_secret         X-Gitlab-Token secret(s) (or gitlab.webhook_secret_file)
@@ -124,6 +126,11 @@ pub struct GithubSettings {
     pub webhook_secret_file: Option<PathBuf>,
     /// The bot's login; asked with `GET /user` when unset.
     pub bot_login: Option<String>,
+    /// GitHub App mode: the App's id (with `private_key`); check runs instead of statuses.
+    pub app_id: Option<u64>,
+    /// The App's RSA private key (PEM), or `private_key_file`.
+    pub private_key: Option<SecretString>,
+    pub private_key_file: Option<PathBuf>,
 }
 
 impl Default for GithubSettings {
@@ -135,6 +142,9 @@ impl Default for GithubSettings {
             webhook_secret: vec![],
             webhook_secret_file: None,
             bot_login: None,
+            app_id: None,
+            private_key: None,
+            private_key_file: None,
         }
     }
 }
@@ -318,6 +328,9 @@ impl Settings {
         if let Some(p) = &self.github.token_file {
             self.github.token = Some(read_secret(p)?);
         }
+        if let Some(p) = &self.github.private_key_file {
+            self.github.private_key = Some(read_secret(p)?);
+        }
         if let Some(p) = &self.gitlab.token_file {
             self.gitlab.token = Some(read_secret(p)?);
         }
@@ -337,6 +350,11 @@ impl Settings {
         for t in &self.gitlab.signing_token {
             crate::server::gitlab::signing_key(t.expose_secret()).map_err(anyhow::Error::msg)?;
         }
+        if self.github.app_id.is_some() != self.github.private_key.is_some() {
+            bail!(
+                "GitHub App mode needs both github.app_id and github.private_key (or private_key_file)"
+            );
+        }
         if self.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be positive");
         }
@@ -351,8 +369,9 @@ impl Settings {
 
     /// Dry run unless told otherwise, when no forge token is configured.
     pub fn is_dry_run(&self) -> bool {
+        let github = self.github.token.is_some() || self.github.app_id.is_some();
         self.dry_run
-            .unwrap_or(self.github.token.is_none() && self.gitlab.token.is_none())
+            .unwrap_or(!github && self.gitlab.token.is_none())
     }
 }
 

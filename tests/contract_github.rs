@@ -101,8 +101,15 @@ async fn github_client_requests_match_the_official_openapi_description() {
         .head_sha
         .unwrap_or_else(|| "6dcb09b5b57875f334f61aebed695e2e4193db5e".into());
     for state in [StatusState::Failure, StatusState::Success] {
-        gh.set_status(&pr, &sha, state, "changegate", "Missing: Peer review")
-            .await
-            .expect("POST statuses/{sha}");
+        gh.set_status(
+            &pr,
+            &sha,
+            state,
+            "changegate",
+            "Missing: Peer review",
+            "- [ ] Peer review",
+        )
+        .await
+        .expect("POST statuses/{sha}");
     }
 }

@@ -704,3 +704,14 @@ async fn a_missing_listing_counts_as_empty() {
     assert_eq!(s.gh.writes(), vec![status_post(), COMMENT_POST.to_string()]);
     assert!(s.app.store.unfinished_jobs().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn every_call_carries_the_token() {
+    let s = setup().await;
+    s.deliver("opened", None, "alice", "d").await;
+    let calls = s.gh.authorized_calls();
+    assert!(!calls.is_empty());
+    for (call, auth) in calls {
+        assert_eq!(auth, "Bearer gh-token", "{call}");
+    }
+}

@@ -16,9 +16,11 @@ use serde_json::json;
 
 #[derive(Clone)]
 pub struct GithubClient {
-    octo: Octocrab,
+    octo: std::sync::Arc<Octocrab>,
     api: String,
     retry: RetryPolicy,
+    /// GitHub App mode: installation tokens per owner, check runs instead of statuses.
+    app: Option<std::sync::Arc<super::github_app::AppAuth>>,
     /// URL → (ETag, answer) of listings, for conditional requests.
     etags:
         std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (String, CachedReply)>>>,
@@ -41,7 +43,14 @@ impl GithubClient {
         for (name, value) in headers {
             builder = builder.add_header(name, value);
         }
+        // Requests go out as paths on this base: octocrab sends credentials only to
+        // api.github.com or to its base URI, never to a host named in an absolute URL.
         let octo = builder
+            .base_uri(api_url.trim_end_matches('/'))
+            .map_err(|e| ForgeError::Refused {
+                status: 0,
+                message: format!("invalid github.api_url: {e}"),
+            })?
             .personal_token(token.to_string())
             .set_connect_timeout(Some(super::CONNECT_TIMEOUT))
             .set_read_timeout(Some(super::REQUEST_TIMEOUT))
@@ -51,11 +60,42 @@ impl GithubClient {
                 message: format!("cannot build the GitHub client: {e}"),
             })?;
         Ok(GithubClient {
-            octo,
+            octo: std::sync::Arc::new(octo),
             api: api_url.trim_end_matches('/').to_string(),
             retry,
+            app: None,
             etags: Default::default(),
         })
+    }
+
+    /// A client authenticated as a GitHub App installation (App id and RSA private key).
+    pub fn app(
+        api_url: &str,
+        app_id: u64,
+        private_key_pem: &str,
+        retry: RetryPolicy,
+    ) -> Result<Self, ForgeError> {
+        let auth = super::github_app::AppAuth::new(
+            api_url.trim_end_matches('/'),
+            app_id,
+            private_key_pem,
+        )?;
+        let mut client = Self::with_headers(api_url, "unused-in-app-mode", retry, vec![])?;
+        client.app = Some(std::sync::Arc::new(auth));
+        Ok(client)
+    }
+
+    /// `url` as a path on the API base (see the builder).
+    fn path<'a>(&self, url: &'a str) -> &'a str {
+        url.strip_prefix(&self.api).unwrap_or(url)
+    }
+
+    /// The octocrab client to send `url` with.
+    async fn octo_for(&self, url: &str) -> Result<std::sync::Arc<Octocrab>, ForgeError> {
+        match &self.app {
+            Some(app) => app.client_for(url).await,
+            None => Ok(self.octo.clone()),
+        }
     }
 
     fn repo_url(&self, r: &ChangeRef, rest: &str) -> String {
@@ -68,12 +108,14 @@ impl GithubClient {
         url: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, ForgeError> {
+        let octo = self.octo_for(url).await?;
+        let path = self.path(url);
         let result = match method {
-            "GET" => self.octo._get(url).await,
-            "POST" => self.octo._post(url, body).await,
-            "PATCH" => self.octo._patch(url, body).await,
-            "DELETE" => self.octo._delete(url, body).await,
-            _ => self.octo._put(url, body).await,
+            "GET" => octo._get(path).await,
+            "POST" => octo._post(path, body).await,
+            "PATCH" => octo._patch(path, body).await,
+            "DELETE" => octo._delete(path, body).await,
+            _ => octo._put(path, body).await,
         };
         let resp =
             result.map_err(|e| ForgeError::Transient(format!("{method} {}: {e}", path_of(url))))?;
@@ -176,8 +218,9 @@ impl GithubClient {
                     headers.insert(::http::header::IF_NONE_MATCH, v);
                 }
                 let resp = self
-                    .octo
-                    ._get_with_headers(url, Some(headers))
+                    .octo_for(url)
+                    .await?
+                    ._get_with_headers(self.path(url), Some(headers))
                     .await
                     .map_err(|e| ForgeError::Transient(format!("GET {}: {e}", path_of(url))))?;
                 let status = resp.status().as_u16();
@@ -507,6 +550,9 @@ impl Forge for GithubClient {
     }
 
     async fn current_user(&self) -> Result<User, ForgeError> {
+        if let Some(app) = &self.app {
+            return app.bot().await;
+        }
         let reply = self
             .call(
                 true,
@@ -602,12 +648,25 @@ impl Forge for GithubClient {
         state: StatusState,
         context: &str,
         description: &str,
+        summary: &str,
     ) -> Result<(), ForgeError> {
-        let url = self.repo_url(r, &format!("/statuses/{}", enc(sha)));
-        let state = match state {
-            StatusState::Success => "success",
-            StatusState::Failure => "failure",
+        let (state, conclusion) = match state {
+            StatusState::Success => ("success", "success"),
+            StatusState::Failure => ("failure", "failure"),
         };
+        if self.app.is_some() {
+            // Only this App can write its check runs: a status could be posted by anyone.
+            let url = self.repo_url(r, "/check-runs");
+            let body = json!({
+                "name": context, "head_sha": sha, "status": "completed", "conclusion": conclusion,
+                "output": { "title": description, "summary": summary },
+            });
+            return self
+                .call(true, "POST", &url, Some(body), "create a check run")
+                .await
+                .map(drop);
+        }
+        let url = self.repo_url(r, &format!("/statuses/{}", enc(sha)));
         let body = json!({ "state": state, "context": context, "description": description });
         self.call(true, "POST", &url, Some(body), "set the commit status")
             .await

@@ -473,6 +473,7 @@ impl Forge for GitlabClient {
         state: StatusState,
         context: &str,
         description: &str,
+        _summary: &str,
     ) -> Result<(), ForgeError> {
         let url = format!("{}/statuses/{}", self.project(r), enc(sha));
         let state = match state {

@@ -2,6 +2,7 @@
 //! octocrab, GitLab through reqwest), typed errors where the worker branches.
 
 pub mod github;
+pub mod github_app;
 pub mod gitlab;
 mod http;
 
@@ -134,6 +135,8 @@ pub trait Forge: Send + Sync {
         r: &ChangeRef,
         labels: &[Label],
     ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    /// Sets the verdict on the head commit: a commit status, or (GitHub App) a check run whose
+    /// summary is `summary` (the checklist).
     fn set_status(
         &self,
         r: &ChangeRef,
@@ -141,6 +144,7 @@ pub trait Forge: Send + Sync {
         state: StatusState,
         context: &str,
         description: &str,
+        summary: &str,
     ) -> impl Future<Output = Result<(), ForgeError>> + Send;
 }
 

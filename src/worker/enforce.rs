@@ -213,6 +213,8 @@ impl Worker {
             self.write(job, rules, &action, forge.add_labels(r, &add))
                 .await?;
         }
+        // A check run's summary carries the checklist (GitHub App mode).
+        let summary = comment::sticky(change, d).replacen(comment::MARKER, "", 1);
         for action in actions::plan(change, d, &self.status_context) {
             match &action {
                 PlannedAction::SetStatus {
@@ -234,7 +236,7 @@ impl Worker {
                         job,
                         rules,
                         &action,
-                        forge.set_status(r, sha, *state, context, description),
+                        forge.set_status(r, sha, *state, context, description, summary.trim()),
                     )
                     .await?;
                     if !self.dry_run {

@@ -38,6 +38,12 @@ pub struct GhState {
     pub calls: Vec<String>,
     /// When each call arrived (benchmarks measure latency from it).
     pub times: Vec<std::time::Instant>,
+    /// The Authorization header of each call.
+    pub auth: Vec<String>,
+    /// GitHub App: seconds an installation token lives, and how many were minted.
+    pub token_lifetime: i64,
+    pub tokens_minted: u64,
+    pub check_runs: Vec<Value>,
     /// Failures to answer before serving normally: (method and path prefix, response).
     pub failures: VecDeque<(String, ResponseTemplate)>,
     /// Added to every answer (a slow forge).
@@ -209,6 +215,17 @@ impl GithubWorld {
         let mut s = self.state.lock().unwrap();
         s.calls.clear();
         s.times.clear();
+        s.auth.clear();
+    }
+
+    /// Calls with the Authorization header each carried.
+    pub fn authorized_calls(&self) -> Vec<(String, String)> {
+        let s = self.state.lock().unwrap();
+        s.calls
+            .iter()
+            .cloned()
+            .zip(s.auth.iter().cloned())
+            .collect()
     }
 
     /// Calls with the time each arrived.
@@ -244,6 +261,13 @@ impl Respond for Responder {
         );
         s.calls.push(call.clone());
         s.times.push(std::time::Instant::now());
+        let auth = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        s.auth.push(auth);
         if let Some(i) = s
             .failures
             .iter()
@@ -271,6 +295,32 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
     let repo_ok = p.len() > 2 && format!("{}/{}", p[1], p[2]) == REPO;
     match (method, p.as_slice()) {
         ("GET", ["user"]) => json_reply(200, user(BOT)),
+        ("GET", ["app"]) => json_reply(
+            200,
+            json!({ "id": 1, "slug": "changegate", "name": "changegate" }),
+        ),
+        ("GET", ["repos", "acme", "platypus", "installation"])
+        | ("GET", ["orgs", "acme", "installation"]) => {
+            json_reply(200, json!({ "id": 42, "account": { "login": "acme" } }))
+        }
+        ("POST", ["app", "installations", "42", "access_tokens"]) => {
+            s.tokens_minted += 1;
+            let lifetime = if s.token_lifetime == 0 {
+                3600
+            } else {
+                s.token_lifetime
+            };
+            let expires = chrono::Utc::now() + chrono::Duration::seconds(lifetime);
+            json_reply(
+                201,
+                json!({
+                    "token": format!("ghs_{}", s.tokens_minted),
+                    "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "permissions": { "issues": "write", "pull_requests": "write", "checks": "write", "members": "read" },
+                    "repository_selection": "all",
+                }),
+            )
+        }
         ("GET", ["orgs", "acme", "teams", team, "memberships", login]) => {
             if s.members
                 .iter()
@@ -429,6 +479,18 @@ fn route_repo(
             json_reply(
                 201,
                 json!({ "id": s.statuses.len(), "state": state, "context": body["context"] }),
+            )
+        }
+        ("POST", ["check-runs"]) => {
+            if body["head_sha"].as_str().is_none()
+                || !["success", "failure"].contains(&body["conclusion"].as_str().unwrap_or(""))
+            {
+                return json_reply(422, json!({ "message": "Validation Failed" }));
+            }
+            s.check_runs.push(body.clone());
+            json_reply(
+                201,
+                json!({ "id": s.check_runs.len(), "status": "completed" }),
             )
         }
         ("GET", ["issues", n, "comments"]) => {
