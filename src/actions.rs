@@ -29,6 +29,11 @@ pub enum PlannedAction {
     RemoveLabels {
         labels: Vec<Label>,
     },
+    /// Approve the merge request as the bot (or withdraw that approval).
+    SetApproval {
+        sha: String,
+        approve: bool,
+    },
     /// Create or edit the sticky comment so that it reads `body`.
     UpsertComment {
         body: String,

@@ -404,6 +404,7 @@ fn build_worker(
         max_attempts: settings.worker.max_attempts,
         memberships: MembershipCache::new(Duration::from_secs(settings.worker.membership_ttl_secs)),
         lease: Duration::from_secs(settings.worker.lease_secs),
+        approval_projects: settings.gitlab.approval_projects.clone(),
     })
 }
 

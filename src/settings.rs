@@ -26,6 +26,7 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   gitlab.signing_token          HMAC signing token(s), whsec_… (or gitlab.signing_token_file)
   gitlab.signature_tolerance_secs  accepted clock skew of signed deliveries [default: 300]
   gitlab.bot_username           the bot's GitLab username (default: asked with GET /user)
+  gitlab.approval_projects      projects (globs) where the bot approves/unapproves as the verdict changes
   status.context                commit status name              [default: changegate]
   dry_run                       log actions instead of calling the forges
                                 [default: true when no forge token is set]
@@ -164,6 +165,10 @@ pub struct GitlabSettings {
     pub signature_tolerance_secs: i64,
     /// The bot's username; asked with `GET /user` when unset.
     pub bot_username: Option<String>,
+    /// Projects (path patterns, `*` wildcard) where the bot approves passing merge requests
+    /// and withdraws its approval from failing ones, for an approval rule requiring the bot.
+    #[serde(deserialize_with = "list")]
+    pub approval_projects: Vec<String>,
 }
 
 impl Default for GitlabSettings {
@@ -178,6 +183,7 @@ impl Default for GitlabSettings {
             signing_token_file: None,
             signature_tolerance_secs: 300,
             bot_username: None,
+            approval_projects: vec![],
         }
     }
 }
@@ -277,7 +283,8 @@ fn secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Erro
         .collect())
 }
 
-const LIST_KEYS: [&str; 4] = [
+const LIST_KEYS: [&str; 5] = [
+    "gitlab.approval_projects",
     "github.webhook_secret",
     "gitlab.webhook_secret",
     "gitlab.signing_token",

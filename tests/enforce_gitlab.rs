@@ -277,3 +277,41 @@ async fn redelivery_and_failures() {
     assert!(s.note().contains("24 hours"));
     assert_eq!(s.gl.status(SHA).unwrap().0, "success");
 }
+
+#[tokio::test]
+async fn in_approval_mode_the_bot_approves_and_withdraws_as_the_verdict_changes() {
+    let mut s = setup().await;
+    s.app.worker.approval_projects = vec!["acme/*".into()];
+    s.deliver("open", "alice", "p1").await;
+    assert!(
+        !s.gl
+            .writes()
+            .iter()
+            .any(|w| w.ends_with("/approve") || w.ends_with("/unapprove")),
+        "failing: nothing to approve"
+    );
+    s.gl.add_label(3, "CMT::Emergency", "alice");
+    s.deliver("update", "alice", "p2").await;
+    assert!(
+        s.gl.writes().contains(&format!("POST {MR}/approve")),
+        "{:?}",
+        s.gl.writes()
+    );
+    // Redelivered or unchanged: no second approval.
+    s.deliver("update", "alice", "p3").await;
+    assert_eq!(
+        s.gl.writes()
+            .iter()
+            .filter(|w| w.ends_with("/approve"))
+            .count(),
+        1
+    );
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.deliver("update", "alice", "p4").await;
+    assert!(
+        s.gl.writes().contains(&format!("POST {MR}/unapprove")),
+        "{:?}",
+        s.gl.writes()
+    );
+    assert!(s.gl.state.lock().unwrap().approvals.is_empty());
+}

@@ -466,6 +466,27 @@ impl Forge for GitlabClient {
         .map(drop)
     }
 
+    async fn set_approval(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        approve: bool,
+    ) -> Result<(), ForgeError> {
+        let (path, body, what) = if approve {
+            (
+                "approve",
+                json!({ "sha": sha }),
+                "approve the merge request",
+            )
+        } else {
+            ("unapprove", json!({}), "withdraw the approval")
+        };
+        let url = format!("{}/{path}", self.change_url(r));
+        self.call(true, reqwest::Method::POST, &url, Some(body), what)
+            .await
+            .map(drop)
+    }
+
     async fn set_status(
         &self,
         r: &ChangeRef,

@@ -135,6 +135,17 @@ pub trait Forge: Send + Sync {
         r: &ChangeRef,
         labels: &[Label],
     ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+    /// Approves (or withdraws the approval of) the merge request as the bot, for an approval
+    /// rule that only the bot's account satisfies. Forges without such rules do nothing.
+    fn set_approval(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        approve: bool,
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send {
+        let _ = (r, sha, approve);
+        async { Ok(()) }
+    }
     /// Sets the verdict on the head commit: a commit status, or (GitHub App) a check run whose
     /// summary is `summary` (the checklist).
     fn set_status(

@@ -6,6 +6,7 @@ mod conditions;
 mod tests;
 
 pub use approvals::{ApprovalOutcome, ApprovalState, Via, membership_questions};
+pub use conditions::glob;
 
 use crate::model::{Change, ChangeEvent, ChangeKind, Label, Review, User};
 use crate::rules::Rules;

@@ -137,7 +137,8 @@ impl Worker {
         rules: &Rules,
     ) -> Result<Snapshot> {
         let label_events = forge.label_events(r).await?;
-        let wants_reviews = rules.approvals.iter().any(|a| a.native_approvals);
+        let wants_reviews =
+            rules.approvals.iter().any(|a| a.native_approvals) || self.approves(&change);
         let reviews = if wants_reviews {
             forge.approvals(r).await?
         } else {
@@ -213,6 +214,7 @@ impl Worker {
             self.write(job, rules, &action, forge.add_labels(r, &add))
                 .await?;
         }
+        self.set_bot_approval(forge, r, snap, d, job, rules).await?;
         // A check run's summary carries the checklist (GitHub App mode).
         let summary = comment::sticky(change, d).replacen(comment::MARKER, "", 1);
         for action in actions::plan(change, d, &self.status_context) {
@@ -253,6 +255,50 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Whether the bot approves merge requests of this project (a GitLab approval rule that only
+    /// its account satisfies: unlike a commit status, nobody else can fake it).
+    fn approves(&self, change: &Change) -> bool {
+        change.forge == crate::model::Forge::Gitlab
+            && change.kind == crate::model::ChangeKind::MergeRequest
+            && self
+                .approval_projects
+                .iter()
+                .any(|p| policy::glob(p, change.repo.path.as_str()))
+    }
+
+    async fn set_bot_approval<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        snap: &Snapshot,
+        d: &Decision,
+        job: &JobContext<'_>,
+        rules: &Rules,
+    ) -> Result<()> {
+        let (true, Some(sha), Some(bot)) = (
+            self.approves(&snap.change),
+            snap.change.head_sha.as_deref(),
+            snap.bot.as_ref(),
+        ) else {
+            return Ok(());
+        };
+        let approving = snap
+            .reviews
+            .iter()
+            .any(|rv| rv.approved && bot.same_as(&rv.reviewer) == Some(true));
+        let pass = d.verdict == policy::Verdict::Pass;
+        if pass == approving {
+            return Ok(());
+        }
+        let action = PlannedAction::SetApproval {
+            sha: sha.to_string(),
+            approve: pass,
+        };
+        self.write(job, rules, &action, forge.set_approval(r, sha, pass))
+            .await
+            .map(drop)
     }
 
     /// Creates or edits the sticky comment. Its id and text hash are remembered, so that an

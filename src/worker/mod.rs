@@ -79,6 +79,9 @@ pub struct Worker {
     pub max_attempts: u32,
     pub memberships: MembershipCache,
     pub lease: Duration,
+    /// GitLab projects (path patterns, `*` wildcard) where the bot also approves a passing
+    /// merge request and withdraws its approval from a failing one.
+    pub approval_projects: Vec<String>,
 }
 
 impl Worker {
@@ -321,6 +324,13 @@ pub fn describe(a: &PlannedAction) -> String {
         PlannedAction::RemoveLabels { labels } => {
             let names: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
             format!("remove labels {}", names.join(", "))
+        }
+        PlannedAction::SetApproval { approve, .. } => {
+            if *approve {
+                "approve the merge request as the bot".into()
+            } else {
+                "withdraw the bot's approval".into()
+            }
         }
         PlannedAction::UpsertComment { body } => {
             format!("write the sticky comment ({} bytes)", body.len())

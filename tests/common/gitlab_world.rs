@@ -403,6 +403,21 @@ fn route_change(
                 .collect();
             reply(200, json!(list))
         }
+        ("POST", ["approve"]) => {
+            if s.approvals.iter().any(|(k, u)| *k == iid && u == BOT) {
+                return reply(401, json!({ "message": "401 Unauthorized" }));
+            }
+            s.approvals.push((iid, BOT.into()));
+            reply(201, json!({ "iid": iid, "approved": true }))
+        }
+        ("POST", ["unapprove"]) => {
+            let before = s.approvals.len();
+            s.approvals.retain(|(k, u)| !(*k == iid && u == BOT));
+            if s.approvals.len() == before {
+                return not_found();
+            }
+            reply(201, json!({ "iid": iid, "approved": false }))
+        }
         ("GET", ["approvals"]) => {
             let by: Vec<Value> = s
                 .approvals

@@ -154,6 +154,7 @@ impl TestApp {
             max_attempts: 3,
             memberships: MembershipCache::new(Duration::from_secs(60)),
             lease: Duration::from_secs(60),
+            approval_projects: vec![],
         };
         TestApp {
             router: server::app(state),
