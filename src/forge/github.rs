@@ -8,7 +8,6 @@ use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, R
 use crate::policy::LabelEvent;
 use crate::rules::TeamRef;
 use chrono::{DateTime, Utc};
-use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
@@ -119,20 +118,7 @@ impl GithubClient {
         };
         let resp =
             result.map_err(|e| ForgeError::Transient(format!("{method} {}: {e}", path_of(url))))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ForgeError::Transient(format!("reading the reply: {e}")))?
-            .to_bytes();
-        log_rate_limit(&headers);
-        Ok(Reply {
-            status,
-            headers,
-            body: bytes.to_vec(),
-        })
+        Reply::read(resp).await
     }
 
     /// One request with the retry policy; `what` names it in errors (no URL, no token).
@@ -223,22 +209,8 @@ impl GithubClient {
                     ._get_with_headers(self.path(url), Some(headers))
                     .await
                     .map_err(|e| ForgeError::Transient(format!("GET {}: {e}", path_of(url))))?;
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                let body = resp
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|e| ForgeError::Transient(format!("reading the reply: {e}")))?
-                    .to_bytes()
-                    .to_vec();
-                let reply = Reply {
-                    status,
-                    headers,
-                    body,
-                }
-                .observe("github", what);
-                if status == 304 {
+                let reply = Reply::read(resp).await?.observe("github", what);
+                if reply.status == 304 {
                     Ok(reply)
                 } else {
                     reply.check(what)
@@ -297,15 +269,6 @@ fn path_of(url: &str) -> &str {
         .or(url.find("/orgs/"))
         .map(|i| &url[i..])
         .unwrap_or(url)
-}
-
-fn log_rate_limit(headers: &::http::HeaderMap) {
-    if let Some(remaining) = headers
-        .get("x-ratelimit-remaining")
-        .and_then(|v| v.to_str().ok())
-    {
-        tracing::trace!(remaining, "GitHub rate limit");
-    }
 }
 
 // Wire types are lenient where the OpenAPI description is: ids are signed integers there,

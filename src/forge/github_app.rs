@@ -102,29 +102,16 @@ impl AppAuth {
     }
 
     async fn get_as_app<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ForgeError> {
-        use http_body_util::BodyExt;
         let path = url.strip_prefix(&self.api).unwrap_or(url);
         let resp = self
             .app
             ._get(path)
             .await
             .map_err(|e| ForgeError::Transient(format!("GitHub App request: {e}")))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ForgeError::Transient(format!("reading the reply: {e}")))?
-            .to_bytes()
-            .to_vec();
-        super::http::Reply {
-            status,
-            headers,
-            body,
-        }
-        .observe("github", "GitHub App")
-        .check("GitHub App")?
-        .json()
+        super::http::Reply::read(resp)
+            .await?
+            .observe("github", "GitHub App")
+            .check("GitHub App")?
+            .json()
     }
 }

@@ -16,6 +16,29 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// Reads a response whole (status, headers, body).
+    pub async fn read<B>(resp: ::http::Response<B>) -> Result<Reply, ForgeError>
+    where
+        B: http_body::Body,
+        B::Error: std::fmt::Display,
+    {
+        use http_body_util::BodyExt;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ForgeError::Transient(format!("reading the reply: {e}")))?
+            .to_bytes()
+            .to_vec();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
     /// Counts the call (forge, what it does, status) and records the rate limit left.
     pub fn observe(self, forge: &'static str, what: &str) -> Self {
         let what = what.to_string();
