@@ -67,8 +67,12 @@ enum Command {
         /// The payload file.
         payload: PathBuf,
     },
-    /// Print the JSON Schema of the rules file.
-    Schema,
+    /// Print the JSON Schema of the rules file (or, with --repository, of a repository's own
+    /// rules file).
+    Schema {
+        #[arg(long)]
+        repository: bool,
+    },
     /// Exit 0 when URL answers 2xx (a container health check without curl).
     Probe {
         #[arg(default_value = "http://127.0.0.1:8080/healthz")]
@@ -154,8 +158,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&rules::json_schema())?);
+        Command::Schema { repository } => {
+            let schema = if repository {
+                rules::repository_json_schema()
+            } else {
+                rules::json_schema()
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => serve(Settings::load(cli.config.as_deref())?).await,
@@ -405,6 +414,7 @@ fn build_worker(
         memberships: MembershipCache::new(Duration::from_secs(settings.worker.membership_ttl_secs)),
         lease: Duration::from_secs(settings.worker.lease_secs),
         approval_projects: settings.gitlab.approval_projects.clone(),
+        repo_rules: Default::default(),
     })
 }
 

@@ -715,3 +715,66 @@ async fn every_call_carries_the_token() {
         assert_eq!(auth, "Bearer gh-token", "{call}");
     }
 }
+
+#[tokio::test]
+async fn a_repository_can_tighten_its_rules_and_a_broken_file_is_named() {
+    let mut s = setup().await;
+    let central = format!(
+        "{}\nrepository_rules:\n  path: .changegate.yaml\n",
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
+    );
+    let central = changegate::rules::parse("rules.yaml", &central).unwrap();
+    s.app.worker.rules = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(central)));
+    s.gh.state.lock().unwrap().files.push((
+        ".changegate.yaml".into(),
+        "version: 1\nrules:\n  - name: minor-needs-a-peer-here\n    when: {labels: [\"CMT::Minor\"]}\n    require: [peer]\n".into(),
+    ));
+    s.gh.add_label(7, "CMT::Minor", "alice");
+    s.gh.add_label(7, "BT Integration Manager::Approved", "mona");
+    s.deliver(
+        "labeled",
+        Some("BT Integration Manager::Approved"),
+        "mona",
+        "r1",
+    )
+    .await;
+    assert!(
+        s.gh.calls()
+            .contains(&"GET /repos/acme/platypus/contents/.changegate.yaml".to_string())
+    );
+    assert_eq!(
+        s.gh.status(H1).unwrap(),
+        ("failure".into(), "Missing: Peer review".into()),
+        "tightened by the repository"
+    );
+
+    // A file that tries to loosen is refused; the organization's rules apply and the comment says why.
+    let mut s = setup().await;
+    let central = format!(
+        "{}\nrepository_rules:\n  path: .changegate.yaml\n",
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
+    );
+    s.app.worker.rules = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(
+        changegate::rules::parse("rules.yaml", &central).unwrap(),
+    )));
+    s.gh.state.lock().unwrap().files.push((
+        ".changegate.yaml".into(),
+        "version: 1\ndistinct_approvers: false\n".into(),
+    ));
+    s.gh.add_label(7, "CMT::Minor", "alice");
+    s.gh.add_label(7, "BT Integration Manager::Approved", "mona");
+    s.deliver(
+        "labeled",
+        Some("BT Integration Manager::Approved"),
+        "mona",
+        "r2",
+    )
+    .await;
+    assert_eq!(s.gh.status(H1).unwrap().0, "success");
+    assert!(
+        s.comment()
+            .contains(".changegate.yaml:2:21: a repository cannot turn distinct_approvers off"),
+        "{}",
+        s.comment()
+    );
+}

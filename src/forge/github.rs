@@ -433,6 +433,34 @@ impl Forge for GithubClient {
         Ok(Some(w.into_change(&r.repo, r.kind, r.number)))
     }
 
+    async fn repo_file(
+        &self,
+        repo: &crate::model::Repo,
+        path: &str,
+    ) -> Result<Option<super::RepoFile>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Contents {
+            content: Option<String>,
+            sha: String,
+        }
+        let encoded: Vec<String> = path.split('/').map(enc).collect();
+        let url = format!(
+            "{}/repos/{}/contents/{}",
+            self.api,
+            repo.path,
+            encoded.join("/")
+        );
+        let reply = match self
+            .call(true, "GET", &url, None, "read the repository rules")
+            .await
+        {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?,
+        };
+        let c: Contents = reply.json()?;
+        super::decode_file(c.content.as_deref().unwrap_or(""), c.sha).map(Some)
+    }
+
     async fn open_changes(&self, repo: &crate::model::Repo) -> Result<Vec<Change>, ForgeError> {
         let base = format!("{}/repos/{}", self.api, repo.path);
         let pulls: Vec<WireChange> = self

@@ -284,6 +284,44 @@ impl Forge for GitlabClient {
         Ok(Some(w.into_change(&r.repo, r.kind)))
     }
 
+    async fn repo_file(
+        &self,
+        repo: &crate::model::Repo,
+        path: &str,
+    ) -> Result<Option<super::RepoFile>, ForgeError> {
+        #[derive(Deserialize)]
+        struct File {
+            content: String,
+            blob_id: String,
+        }
+        let r = ChangeRef {
+            repo: repo.clone(),
+            kind: ChangeKind::MergeRequest,
+            number: 0,
+        };
+        // `HEAD` is the default branch.
+        let url = format!(
+            "{}/repository/files/{}?ref=HEAD",
+            self.project(&r),
+            enc(path)
+        );
+        let reply = match self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &url,
+                None,
+                "read the repository rules",
+            )
+            .await
+        {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?,
+        };
+        let f: File = reply.json()?;
+        super::decode_file(&f.content, f.blob_id).map(Some)
+    }
+
     async fn open_changes(&self, repo: &crate::model::Repo) -> Result<Vec<Change>, ForgeError> {
         let r = ChangeRef {
             repo: repo.clone(),

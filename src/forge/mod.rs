@@ -79,6 +79,26 @@ pub struct Comment {
     pub author: User,
 }
 
+/// A file read from a repository's default branch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoFile {
+    pub text: String,
+    /// The blob's sha: an unchanged file need not be parsed again.
+    pub sha: String,
+}
+
+/// Decodes the base64 `content` both forges answer with (GitHub wraps it in newlines).
+pub(crate) fn decode_file(content: &str, sha: String) -> Result<RepoFile, ForgeError> {
+    use base64::Engine;
+    let compact: String = content.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| ForgeError::Decode(format!("file content is not base64: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ForgeError::Decode("the file is not UTF-8 text".into()))?;
+    Ok(RepoFile { text, sha })
+}
+
 /// Everything the worker reads from and writes to a forge.
 pub trait Forge: Send + Sync {
     /// The change as it is now; `None` when it no longer exists.
@@ -86,6 +106,12 @@ pub trait Forge: Send + Sync {
         &self,
         r: &ChangeRef,
     ) -> impl Future<Output = Result<Option<Change>, ForgeError>> + Send;
+    /// A file on the repository's default branch; `None` when there is none.
+    fn repo_file(
+        &self,
+        repo: &Repo,
+        path: &str,
+    ) -> impl Future<Output = Result<Option<RepoFile>, ForgeError>> + Send;
     /// Open merge requests and issues of a repository, as listed (for reconcile).
     fn open_changes(
         &self,

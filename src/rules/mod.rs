@@ -27,6 +27,10 @@ pub struct Rules {
     pub rules: Vec<Rule>,
     /// SHA-256 of the file's bytes, recorded with every decision.
     pub hash: String,
+    /// The file's text, when repositories may add to it (`repository_rules`).
+    pub source: Option<std::sync::Arc<str>>,
+    /// The path of repositories' own rules files, when allowed.
+    pub repository_rules: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +212,75 @@ pub fn parse(path: &str, text: &str) -> Result<Rules, RulesError> {
         problems,
     };
     let file = validate::deserialize(text).map_err(|p| err(vec![p]))?;
+    let repository_rules = file
+        .repository_rules
+        .as_ref()
+        .map(|r| r.path.value().clone());
+    let mut rules = validate::validate(file, hash).map_err(err)?;
+    if repository_rules.is_some() {
+        rules.source = Some(text.into());
+        rules.repository_rules = repository_rules;
+    }
+    Ok(rules)
+}
+
+/// The central rules with a repository's additions (tighten only). Problems are reported
+/// against the repository's file (`path`).
+pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules, RulesError> {
+    let err = |problems| RulesError {
+        path: path.to_string(),
+        problems,
+    };
+    let Some(source) = &central.source else {
+        return Err(err(vec![Problem {
+            pos: schema::Pos { line: 1, column: 1 },
+            message: "the central rules do not allow repository rules (`repository_rules`)".into(),
+        }]));
+    };
+    let mut file = validate::deserialize(source).map_err(|p| err(vec![p]))?;
+    let extra = validate::deserialize_repo(text).map_err(|p| err(vec![p]))?;
+    let mut problems = vec![];
+    if let Some(d) = &extra.distinct_approvers
+        && !*d.value()
+    {
+        problems.push(Problem {
+            pos: d.pos(),
+            message:
+                "a repository cannot turn distinct_approvers off: it may only tighten the rules"
+                    .into(),
+        });
+    }
+    for r in &extra.rules {
+        if let Some(l) = r.remove_labels.first() {
+            problems.push(Problem {
+                pos: l.pos(),
+                message: "repository rules cannot remove labels; they may only add requirements"
+                    .into(),
+            });
+        }
+    }
+    if *extra.version.value() != 1 {
+        problems.push(Problem {
+            pos: extra.version.pos(),
+            message: format!(
+                "unsupported version {}; only `version: 1` exists",
+                extra.version.value()
+            ),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(err(problems));
+    }
+    let mut enforce = std::mem::take(&mut file.enforce.0.value);
+    enforce.extend(extra.enforce);
+    file.enforce.0.value = enforce;
+    file.scopes.extend(extra.scopes);
+    file.approver_groups.extend(extra.approver_groups);
+    file.approvals.extend(extra.approvals);
+    file.rules.extend(extra.rules);
+    let hash = hex::encode(Sha256::digest(
+        format!("{}\n{text}", central.hash).as_bytes(),
+    ));
     validate::validate(file, hash).map_err(err)
 }
 
@@ -229,4 +302,9 @@ pub fn load(path: &Path) -> Result<Rules, RulesError> {
 /// The JSON Schema of the rules file, for editors.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(schema::RulesFile)).unwrap_or_default()
+}
+
+/// The JSON Schema of a repository's own rules file.
+pub fn repository_json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(schema::RepoRulesFile)).unwrap_or_default()
 }

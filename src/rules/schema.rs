@@ -81,6 +81,43 @@ pub struct RulesFile {
     /// The rules, evaluated in order. Each applies when its `when` holds.
     #[serde(default)]
     pub rules: Vec<RuleDef>,
+    /// Lets repositories add to these rules with a file of their own on their default branch.
+    /// It can add enforce entries, scopes, approver groups, approvals and rules (which only add
+    /// requirements): a team can tighten its process, never loosen the organization's.
+    #[serde(default)]
+    pub repository_rules: Option<RepositoryRulesDef>,
+}
+
+/// Where repositories keep their own rules.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryRulesDef {
+    /// The file's path in the repository, for example `.changegate.yaml`.
+    pub path: Sp<String>,
+}
+
+/// A repository's own rules: additions to the central file, in the same language.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "changegate repository rules")]
+pub struct RepoRulesFile {
+    /// Format version of this file. Only `1` exists.
+    pub version: Sp<u32>,
+    /// More changes to enforce.
+    #[serde(default)]
+    pub enforce: Vec<Sp<Condition>>,
+    #[serde(default)]
+    pub scopes: Vec<ScopeDef>,
+    #[serde(default)]
+    pub approver_groups: Vec<ApproverGroupDef>,
+    #[serde(default)]
+    pub approvals: Vec<ApprovalDef>,
+    /// Must stay true when given: one person, one approval role.
+    #[serde(default)]
+    pub distinct_approvers: Option<Sp<bool>>,
+    /// More rules, evaluated after the central ones.
+    #[serde(default)]
+    pub rules: Vec<RuleDef>,
 }
 
 /// A scoped-label family.

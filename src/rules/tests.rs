@@ -217,3 +217,61 @@ fn schema_describes_the_file() {
     assert!(s["properties"]["rules"].is_object());
     assert!(s.to_string().contains("native_approvals"));
 }
+
+fn central_allowing_repositories() -> Rules {
+    let text = format!(
+        "{}\nrepository_rules:\n  path: .changegate.yaml\n",
+        include_str!("../../rules.yaml")
+    );
+    parse("rules.yaml", &text).unwrap()
+}
+
+#[test]
+fn repositories_may_add_rules() {
+    let central = central_allowing_repositories();
+    assert_eq!(
+        central.repository_rules.as_deref(),
+        Some(".changegate.yaml")
+    );
+    let repo = "version: 1\nrules:\n  - name: minor-needs-a-peer-here\n    when: {labels: [\"CMT::Minor\"]}\n    require: [peer]\n";
+    let merged = with_repository(&central, ".changegate.yaml", repo).unwrap();
+    assert_eq!(merged.rules.len(), central.rules.len() + 1);
+    assert_ne!(merged.hash, central.hash);
+    assert!(
+        merged
+            .rules
+            .iter()
+            .any(|r| r.name == "minor-needs-a-peer-here" && r.require == vec!["peer".to_string()])
+    );
+}
+
+#[test]
+fn repositories_cannot_loosen() {
+    let central = central_allowing_repositories();
+    let problems = |text: &str| {
+        with_repository(&central, ".changegate.yaml", text)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        problems("version: 1\ndistinct_approvers: false\n"),
+        ".changegate.yaml:2:21: a repository cannot turn distinct_approvers off: it may only tighten the rules"
+    );
+    assert!(
+        problems("version: 1\nrules:\n  - name: x\n    remove_labels: [\"CMT::Minor\"]\n")
+            .contains("cannot remove labels")
+    );
+    // Redefining a central rule or group is a duplicate, reported in the repository's file.
+    assert!(
+        problems("version: 1\nrules:\n  - name: classify\n    block: true\n")
+            .starts_with(".changegate.yaml:3:11: duplicate rule name `classify`")
+    );
+    assert!(problems("version: 1\nrulez: []\n").contains("did you mean `rules`"));
+    let plain = parse("rules.yaml", include_str!("../../rules.yaml")).unwrap();
+    assert!(
+        with_repository(&plain, ".changegate.yaml", "version: 1\n")
+            .unwrap_err()
+            .to_string()
+            .contains("do not allow repository rules")
+    );
+}

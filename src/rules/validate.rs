@@ -9,6 +9,16 @@ use std::collections::HashSet;
 /// GitHub refuses label names longer than this; GitLab allows more, so this is the bound.
 const MAX_LABEL_CHARS: usize = 50;
 
+pub(super) fn deserialize_repo(text: &str) -> Result<schema::RepoRulesFile, Problem> {
+    if text.trim().is_empty() {
+        return Err(Problem {
+            pos: Pos { line: 1, column: 1 },
+            message: "the repository rules file is empty; it needs at least `version: 1`".into(),
+        });
+    }
+    serde_saphyr::from_str(text).map_err(problem_from_yaml)
+}
+
 pub(super) fn deserialize(text: &str) -> Result<RulesFile, Problem> {
     if text.trim().is_empty() {
         return Err(Problem {
@@ -457,5 +467,7 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         distinct_approvers: file.distinct_approvers.unwrap_or(true),
         rules,
         hash,
+        source: None,
+        repository_rules: None,
     })
 }

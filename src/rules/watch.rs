@@ -87,6 +87,8 @@ pub fn nothing() -> Rules {
         distinct_approvers: true,
         rules: vec![],
         hash: "none".into(),
+        source: None,
+        repository_rules: None,
     }
 }
 

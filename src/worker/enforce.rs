@@ -33,7 +33,7 @@ impl Worker {
         forge: &F,
         bot: &OnceCell<Option<User>>,
         job: &JobContext<'_>,
-        rules: &Rules,
+        central: std::sync::Arc<Rules>,
     ) -> Result<()> {
         let r = ChangeRef::of(job.change);
         if self.caused_by_bot(forge, bot, job).await? {
@@ -44,13 +44,20 @@ impl Worker {
             tracing::info!("the change no longer exists");
             return Ok(());
         };
+        let effective = self.rules_for(forge, &r.repo, central).await?;
+        let rules = &*effective.rules;
         if !policy::is_enforced(rules, &change) {
             tracing::debug!("not subject to change management");
             return Ok(());
         }
         let bot = identity(forge, bot).await?;
         let snap = self.snapshot(forge, &r, change, bot, job, rules).await?;
-        let decision = policy::evaluate(rules, &snap);
+        let mut decision = policy::evaluate(rules, &snap);
+        if let Some(problem) = &effective.problem {
+            decision.notes.push(format!(
+                "This repository's own rules file is not valid, so only the organization's rules apply:\n```\n{problem}\n```"
+            ));
+        }
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
         self.apply(forge, &r, &snap, &decision, job, rules).await?;

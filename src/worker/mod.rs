@@ -4,8 +4,10 @@
 
 mod enforce;
 mod memberships;
+mod repo_rules;
 
 pub use memberships::MembershipCache;
+pub use repo_rules::RepoRulesCache;
 
 use crate::actions::{self, PlannedAction};
 use crate::forge::ForgeError;
@@ -82,6 +84,8 @@ pub struct Worker {
     /// GitLab projects (path patterns, `*` wildcard) where the bot also approves a passing
     /// merge request and withdraws its approval from a failing one.
     pub approval_projects: Vec<String>,
+    /// Repositories' own rules files, merged with the central rules.
+    pub repo_rules: RepoRulesCache,
 }
 
 impl Worker {
@@ -196,11 +200,17 @@ impl Worker {
         let rules = current(&self.rules);
         let outcome = match change.change.forge {
             ForgeKind::Github => match &self.forges.github {
-                Some(c) => self.enforce(c, &self.forges.github_bot, &ctx, &rules).await,
+                Some(c) => {
+                    self.enforce(c, &self.forges.github_bot, &ctx, rules.clone())
+                        .await
+                }
                 None => self.offline(&ctx, &rules).await,
             },
             ForgeKind::Gitlab => match &self.forges.gitlab {
-                Some(c) => self.enforce(c, &self.forges.gitlab_bot, &ctx, &rules).await,
+                Some(c) => {
+                    self.enforce(c, &self.forges.gitlab_bot, &ctx, rules.clone())
+                        .await
+                }
                 None => self.offline(&ctx, &rules).await,
             },
         };

@@ -44,6 +44,8 @@ pub struct GhState {
     pub token_lifetime: i64,
     pub tokens_minted: u64,
     pub check_runs: Vec<Value>,
+    /// Files on the default branch, by path.
+    pub files: Vec<(String, String)>,
     /// Failures to answer before serving normally: (method and path prefix, response).
     pub failures: VecDeque<(String, ResponseTemplate)>,
     /// Added to every answer (a slow forge).
@@ -480,6 +482,30 @@ fn route_repo(
                 201,
                 json!({ "id": s.statuses.len(), "state": state, "context": body["context"] }),
             )
+        }
+        ("GET", ["contents", path @ ..]) => {
+            let path = path.join("/");
+            match s.files.iter().find(|(p, _)| *p == path) {
+                Some((_, text)) => {
+                    use base64::Engine;
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+                    // GitHub wraps the content at 60 characters.
+                    let wrapped: Vec<String> = b64
+                        .as_bytes()
+                        .chunks(60)
+                        .map(|c| String::from_utf8_lossy(c).into_owned())
+                        .collect();
+                    let sha = format!(
+                        "{:040x}",
+                        text.len() as u128 * 7919 + text.bytes().map(u128::from).sum::<u128>()
+                    );
+                    json_reply(
+                        200,
+                        json!({ "type": "file", "encoding": "base64", "path": path, "content": wrapped.join("\n") + "\n", "sha": sha }),
+                    )
+                }
+                None => not_found(),
+            }
         }
         ("POST", ["check-runs"]) => {
             if body["head_sha"].as_str().is_none()

@@ -42,6 +42,8 @@ pub struct GlState {
     pub statuses: Vec<(String, Value)>,
     pub calls: Vec<String>,
     pub failures: VecDeque<(String, ResponseTemplate)>,
+    /// Files on the default branch, by path.
+    pub files: Vec<(String, String)>,
     clock: i64,
 }
 
@@ -324,6 +326,17 @@ impl Respond for Responder {
 fn route_project(s: &mut GlState, method: &str, tail: &[&str], body: &Value) -> ResponseTemplate {
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, tail) {
+        ("GET", ["repository", "files", path]) => match s.files.iter().find(|(p, _)| p == path) {
+            Some((_, text)) => {
+                use base64::Engine;
+                let content = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+                reply(
+                    200,
+                    json!({ "file_name": path, "file_path": path, "encoding": "base64", "content": content, "ref": "main", "blob_id": format!("{:040x}", text.len()) }),
+                )
+            }
+            None => reply(404, json!({ "message": "404 File Not Found" })),
+        },
         ("POST", ["statuses", sha]) => {
             let state = body["state"].as_str().unwrap_or("");
             if ![

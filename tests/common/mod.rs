@@ -155,6 +155,7 @@ impl TestApp {
             memberships: MembershipCache::new(Duration::from_secs(60)),
             lease: Duration::from_secs(60),
             approval_projects: vec![],
+            repo_rules: Default::default(),
         };
         TestApp {
             router: server::app(state),
