@@ -44,7 +44,9 @@ impl Worker {
             tracing::info!("the change no longer exists");
             return Ok(());
         };
-        let effective = self.rules_for(forge, &r.repo, central).await?;
+        let effective = self
+            .rules_for(forge, change.forge, &r.repo, central)
+            .await?;
         let rules = &*effective.rules;
         if !policy::is_enforced(rules, &change) {
             tracing::debug!("not subject to change management");

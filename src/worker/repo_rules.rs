@@ -4,7 +4,7 @@
 
 use super::Worker;
 use crate::forge::Forge;
-use crate::model::Repo;
+use crate::model::{Forge as ForgeKind, Repo};
 use crate::rules::{self, Rules};
 use anyhow::Result;
 use std::collections::HashMap;
@@ -80,10 +80,6 @@ impl Worker {
         );
         Ok(Effective { rules, problem })
     }
-}
-
-fn forge_name(repo: &Repo) -> &str {
-    repo.path.top_level()
 }
 
 impl RepoRulesCache {
