@@ -36,6 +36,7 @@ impl Worker {
     pub(super) async fn rules_for<F: Forge>(
         &self,
         forge: &F,
+        kind: ForgeKind,
         repo: &Repo,
         central: Arc<Rules>,
     ) -> Result<Effective> {
@@ -45,11 +46,7 @@ impl Worker {
                 problem: None,
             });
         };
-        let key = format!(
-            "{:?}:{}",
-            forge_name(repo),
-            repo.path.as_str().to_lowercase()
-        );
+        let key = format!("{kind}:{}", repo.path.as_str().to_lowercase());
         if let Some(hit) = self.repo_rules.fresh(&key, &central.hash) {
             return Ok(hit);
         }
