@@ -1,0 +1,149 @@
+//! Commands that read what happened or what would happen: explain, audit.
+
+use super::AuditFormat;
+use super::serve::build_worker;
+use anyhow::Result;
+use changegate::model::Forge;
+use changegate::policy::{self};
+use changegate::rules;
+use changegate::settings::Settings;
+use changegate::store::Store;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+
+pub(super) async fn explain(
+    settings: Settings,
+    forge: Forge,
+    repo: &str,
+    number: u64,
+    issue: bool,
+) -> Result<ExitCode> {
+    let rules = Arc::new(rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let store = Store::open(&settings.database.url).await?;
+    let worker = build_worker(&settings, store, Arc::new(RwLock::new(rules.clone())), true)?;
+    let r = changegate::forge::ChangeRef {
+        repo: changegate::model::Repo {
+            path: changegate::model::RepoPath::new(repo),
+            id: None,
+        },
+        kind: if issue {
+            changegate::model::ChangeKind::Issue
+        } else {
+            changegate::model::ChangeKind::MergeRequest
+        },
+        number,
+    };
+    let missing = || {
+        anyhow::anyhow!(
+            "no {} token is configured: explain reads the forge's API",
+            forge.display_name()
+        )
+    };
+    let bot = worker.forges.bot(forge);
+    let found = match forge {
+        Forge::Github => {
+            worker
+                .explain(
+                    worker.forges.github.as_ref().ok_or_else(missing)?,
+                    bot,
+                    &r,
+                    &rules,
+                )
+                .await?
+        }
+        Forge::Gitlab => {
+            worker
+                .explain(
+                    worker.forges.gitlab.as_ref().ok_or_else(missing)?,
+                    bot,
+                    &r,
+                    &rules,
+                )
+                .await?
+        }
+    };
+    let Some((snap, d)) = found else {
+        eprintln!(
+            "changegate: {} {repo}#{number} does not exist",
+            forge.display_name()
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    let c = &snap.change;
+    let head = c
+        .head_sha
+        .as_deref()
+        .map(|h| format!(", head {}", h.get(..7).unwrap_or(h)))
+        .unwrap_or_default();
+    println!(
+        "{} {repo}#{number}: {} by {}, {:?}{head}",
+        forge.display_name(),
+        c.kind.as_str(),
+        c.author.mention(),
+        c.state
+    );
+    println!(
+        "labels: {}",
+        c.labels
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("verdict: {:?} — {}", d.verdict, d.summary);
+    println!("rules:");
+    for (name, why) in policy::explain_rules(&rules, &snap, &d) {
+        if why.is_empty() {
+            println!("  applies  {name}");
+        } else {
+            println!("  -        {name}: {}", why.join("; "));
+        }
+    }
+    println!("checklist:");
+    for item in &d.checklist {
+        println!(
+            "  [{}] {}: {}",
+            if item.met { "x" } else { " " },
+            item.title,
+            item.detail
+        );
+    }
+    for note in &d.notes {
+        println!("note: {note}");
+    }
+    for l in &d.add_labels {
+        println!("would add `{}`: {}", l.label, l.reason);
+    }
+    for l in &d.remove_labels {
+        println!("would remove `{}`: {}", l.label, l.reason);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn audit(
+    settings: Settings,
+    forge: Forge,
+    repo: &str,
+    since: Option<&str>,
+    format: AuditFormat,
+) -> Result<ExitCode> {
+    let since_ms = match since {
+        Some(s) => changegate::report::parse_since(s).map_err(anyhow::Error::msg)?,
+        None => 0,
+    };
+    // The classification is the first scope the rules declare (CMT in the shipped file).
+    let scope = rules::load(&settings.rules.path)
+        .ok()
+        .and_then(|r| r.scopes.first().map(|s| s.name.clone()))
+        .unwrap_or_else(|| "CMT".into());
+    let store = Store::open(&settings.database.url).await?;
+    let rows = store
+        .audit_rows(forge.as_str(), repo, None, since_ms)
+        .await?;
+    let records = changegate::report::build(&rows, &scope);
+    match format {
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&records)?),
+        AuditFormat::Csv => print!("{}", changegate::report::to_csv(&records)),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,232 @@
+//! Subcommands. Each loads only what it needs: `check`, `simulate` and `schema` touch no
+//! network and no database.
+
+use anyhow::Result;
+use changegate::model::Forge;
+use changegate::rules;
+use changegate::settings::{SETTINGS_HELP, Settings};
+use changegate::store::Store;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+mod inspect;
+mod offline;
+mod serve;
+
+use inspect::{audit, explain};
+use offline::{check, simulate};
+use serve::{reconcile_now, serve};
+
+#[derive(Parser)]
+#[command(
+    name = "changegate",
+    version,
+    about = "Enforces change management on GitHub and GitLab"
+)]
+pub struct Cli {
+    /// Settings file (default: ./changegate.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive webhooks and enforce the rules.
+    #[command(after_help = SETTINGS_HELP)]
+    Serve,
+    /// Validate a rules file; print `file:line:column: problem` for each mistake.
+    Check {
+        /// The rules file.
+        #[arg(default_value = "rules.yaml")]
+        rules: PathBuf,
+    },
+    /// Evaluate a webhook payload offline and print the change, the decision and the actions.
+    Simulate {
+        #[arg(long)]
+        forge: Forge,
+        /// The event header value: `pull_request`, `Merge Request Hook`, …
+        #[arg(long)]
+        event: String,
+        /// Rules file to evaluate with.
+        #[arg(long, default_value = "rules.yaml")]
+        rules: PathBuf,
+        /// Treat USER as a member of GROUP (repeatable), as the forge would answer.
+        #[arg(long = "member", value_name = "GROUP=USER")]
+        members: Vec<String>,
+        /// Commit status name used in the planned actions.
+        #[arg(long, default_value = "changegate")]
+        context: String,
+        /// A second rules file: also evaluate with it and show what would change.
+        #[arg(long, value_name = "RULES")]
+        compare: Option<PathBuf>,
+        /// The payload file.
+        payload: PathBuf,
+    },
+    /// Print the JSON Schema of the rules file (or, with --repository, of a repository's own
+    /// rules file).
+    Schema {
+        #[arg(long)]
+        repository: bool,
+    },
+    /// Exit 0 when URL answers 2xx (a container health check without curl).
+    Probe {
+        #[arg(default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
+    /// List jobs that are not done (queued, running, failed).
+    Jobs,
+    /// Queue a failed job again.
+    Retry { id: i64 },
+    /// Evaluate every open change of a repository now (catches missed webhooks); waits for
+    /// the evaluations and prints how many changes were checked and changed.
+    Reconcile {
+        #[arg(long)]
+        forge: Forge,
+        /// OWNER/NAME on GitHub, the project's full path on GitLab.
+        #[arg(long)]
+        repo: String,
+    },
+    /// Read a live change and print each rule's verdict and why (nothing is written).
+    Explain {
+        #[arg(long)]
+        forge: Forge,
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        number: u64,
+        /// The number is an issue's, not a merge/pull request's.
+        #[arg(long)]
+        issue: bool,
+    },
+    /// Export the audit evidence of a repository's changes: classification, approvals with
+    /// approver and time, decisions and the final status.
+    Audit {
+        #[arg(long)]
+        forge: Forge,
+        #[arg(long)]
+        repo: String,
+        /// Only records from this date (2026-01-31) or time (RFC 3339) on.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: AuditFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    Json,
+    Csv,
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check { rules } => Ok(check(&rules)),
+        Command::Simulate {
+            forge,
+            event,
+            rules,
+            members,
+            context,
+            compare,
+            payload,
+        } => simulate(
+            forge,
+            &event,
+            &rules,
+            &members,
+            &context,
+            compare.as_deref(),
+            &payload,
+        ),
+        Command::Probe { url } => {
+            let ok = reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()?
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Schema { repository } => {
+            let schema = if repository {
+                rules::repository_json_schema()
+            } else {
+                rules::json_schema()
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => serve(Settings::load(cli.config.as_deref())?).await,
+        Command::Jobs => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = Store::open(&settings.database.url).await?;
+            for j in store.unfinished_jobs().await? {
+                println!(
+                    "{}\t{}\t{}\tattempts={}\twrites={}\tdelivery={}\t{}",
+                    j.id,
+                    j.state,
+                    j.change_key,
+                    j.attempts,
+                    j.writes,
+                    j.delivery_id.unwrap_or_default(),
+                    j.last_error.unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile { forge, repo } => {
+            reconcile_now(Settings::load(cli.config.as_deref())?, forge, &repo).await
+        }
+        Command::Explain {
+            forge,
+            repo,
+            number,
+            issue,
+        } => {
+            explain(
+                Settings::load(cli.config.as_deref())?,
+                forge,
+                &repo,
+                number,
+                issue,
+            )
+            .await
+        }
+        Command::Audit {
+            forge,
+            repo,
+            since,
+            format,
+        } => {
+            audit(
+                Settings::load(cli.config.as_deref())?,
+                forge,
+                &repo,
+                since.as_deref(),
+                format,
+            )
+            .await
+        }
+        Command::Retry { id } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = Store::open(&settings.database.url).await?;
+            if store.retry(id).await? {
+                println!("job {id} queued again; a running `changegate serve` will process it");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("changegate: job {id} is not a failed job (see `changegate jobs`)");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}

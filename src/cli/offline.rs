@@ -1,0 +1,105 @@
+//! Commands that need no network and no database: check, simulate.
+
+use anyhow::{Context, Result};
+use changegate::actions;
+use changegate::model::{EventPayload, Forge};
+use changegate::policy::{self, Snapshot};
+use changegate::rules;
+use changegate::server;
+use std::process::ExitCode;
+
+pub(super) fn check(path: &std::path::Path) -> ExitCode {
+    match rules::load(path) {
+        Ok(r) => {
+            println!("{}: ok: {}", path.display(), r.summary());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(super) fn simulate(
+    forge: Forge,
+    event_name: &str,
+    rules_path: &std::path::Path,
+    members: &[String],
+    context: &str,
+    compare: Option<&std::path::Path>,
+    payload: &std::path::Path,
+) -> Result<ExitCode> {
+    let load = |p: &std::path::Path| rules::load(p).map_err(|e| anyhow::anyhow!("{e}"));
+    let rules = load(rules_path)?;
+    let other = compare.map(load).transpose()?;
+    let body =
+        std::fs::read(payload).with_context(|| format!("cannot read {}", payload.display()))?;
+    let event = match forge {
+        Forge::Github => server::github::parse(event_name, None, &body)?,
+        Forge::Gitlab => server::gitlab::parse(event_name, None, &body)?,
+    };
+    let EventPayload::Change(c) = &event.payload else {
+        let output = serde_json::json!({ "event": event, "decision": null, "actions": [] });
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut snap = Snapshot::from_event(c, chrono::Utc::now());
+    for m in members {
+        let (group, user) = m
+            .split_once('=')
+            .with_context(|| format!("--member `{m}` must be GROUP=USER"))?;
+        snap.memberships
+            .set(group, &changegate::model::User::named(user), true);
+    }
+    let decision = policy::evaluate(&rules, &snap);
+    let planned = actions::plan(&snap.change, &decision, context);
+    let mut output =
+        serde_json::json!({ "event": event, "decision": decision, "actions": planned });
+    if let Some(other) = other {
+        let theirs = policy::evaluate(&other, &snap);
+        let their_actions = actions::plan(&snap.change, &theirs, context);
+        output["compare"] = serde_json::json!({
+            "rules": compare.map(|p| p.display().to_string()),
+            "decision": theirs,
+            "actions": their_actions,
+            "changes": differences(&decision, &theirs),
+        });
+    }
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a rules edit would change for one change, in words.
+fn differences(before: &policy::Decision, after: &policy::Decision) -> Vec<String> {
+    let mut out = vec![];
+    if before.verdict != after.verdict {
+        out.push(format!(
+            "verdict: {:?} -> {:?}",
+            before.verdict, after.verdict
+        ));
+    }
+    if before.summary != after.summary {
+        out.push(format!(
+            "status: \"{}\" -> \"{}\"",
+            before.summary, after.summary
+        ));
+    }
+    let names = |d: &policy::Decision, add: bool| -> Vec<String> {
+        let list = if add { &d.add_labels } else { &d.remove_labels };
+        list.iter().map(|c| c.label.to_string()).collect()
+    };
+    for (what, add) in [("labels added", true), ("labels removed", false)] {
+        let (b, a) = (names(before, add), names(after, add));
+        if b != a {
+            out.push(format!("{what}: {b:?} -> {a:?}"));
+        }
+    }
+    if before.matched_rules != after.matched_rules {
+        out.push(format!(
+            "rules applied: {:?} -> {:?}",
+            before.matched_rules, after.matched_rules
+        ));
+    }
+    out
+}

@@ -1,0 +1,339 @@
+//! serve and reconcile: the long-running process and its building blocks.
+
+use anyhow::{Context, Result};
+use changegate::forge::{RetryPolicy, github::GithubClient, gitlab::GitlabClient};
+use changegate::model::Forge;
+use changegate::reconcile;
+use changegate::rules::{self, SharedRules};
+use changegate::server::{self, AppState, gitlab::GitlabVerifier};
+use changegate::settings::Settings;
+use changegate::store::Store;
+use changegate::worker::{ForgeClients, MembershipCache, Worker};
+use secrecy::ExposeSecret;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
+    init_tracing(settings.log.json);
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    // Invalid rules at start do not stop the receiver: deliveries are stored, /readyz fails,
+    // and work starts once a valid file is in place.
+    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules::watch::nothing())));
+    let watch = rules::watch::RulesWatch {
+        path: settings.rules.path.clone(),
+        shared: shared.clone(),
+        ready: Arc::default(),
+    };
+    let rules_ready = watch.ready.clone();
+    watch.reload();
+    tokio::spawn(watch.run());
+    let store = Store::open(&settings.database.url).await?;
+    let orphans = store.release_orphans().await?;
+    if orphans > 0 {
+        tracing::info!(
+            jobs = orphans,
+            "jobs interrupted by the last shutdown are queued again"
+        );
+    }
+    let dry_run = settings.is_dry_run();
+    if dry_run {
+        tracing::info!("dry run: actions are logged, no forge is called");
+    }
+    let wake = Arc::new(Notify::new());
+    let state = AppState {
+        store: store.clone(),
+        writer: changegate::store::DeliveryWriter::spawn(store.clone()),
+        github_secrets: Arc::new(secret_bytes(&settings.github.webhook_secret)),
+        gitlab: Arc::new(gitlab_verifier(&settings)?),
+        allow_unsigned: settings.allow_unsigned,
+        max_body_bytes: settings.server.max_body_bytes,
+        wake: wake.clone(),
+        metrics: Some(metrics),
+        rules_ready: rules_ready.clone(),
+    };
+    warn_unsigned(&state);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = build_worker(&settings, store.clone(), shared.clone(), dry_run)?;
+    let (interval, targets, retention) = (
+        settings.reconcile.interval_secs,
+        settings.reconcile.repositories.clone(),
+        settings.audit.retention_days,
+    );
+    let concurrency = settings.worker.concurrency;
+    let workers = tokio::spawn(async move {
+        while !rules_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        tokio::spawn(periodic(interval, targets, retention, worker.clone()));
+        worker.run(concurrency, wake, stop_rx).await;
+    });
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    tracing::info!(listen = %settings.server.listen, "changegate is listening");
+    axum::serve(listener, server::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    let _ = stop_tx.send(true);
+    workers.abort();
+    let _ = workers.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn build_worker(
+    settings: &Settings,
+    store: Store,
+    rules: SharedRules,
+    dry_run: bool,
+) -> Result<Worker> {
+    Ok(Worker {
+        store,
+        rules,
+        forges: Arc::new(forge_clients(settings)?),
+        dry_run,
+        status_context: settings.status.context.clone(),
+        max_attempts: settings.worker.max_attempts,
+        memberships: MembershipCache::new(Duration::from_secs(settings.worker.membership_ttl_secs)),
+        lease: Duration::from_secs(settings.worker.lease_secs),
+        approval_projects: settings.gitlab.approval_projects.clone(),
+        repo_rules: Default::default(),
+    })
+}
+
+/// One reconcile pass over a repository through the worker's client for its forge.
+async fn reconcile_pass(
+    worker: &Worker,
+    forge: Forge,
+    repo: &changegate::model::RepoPath,
+) -> Result<reconcile::Pass> {
+    let rules = worker
+        .rules
+        .read()
+        .map(|g| g.clone())
+        .map_err(|_| anyhow::anyhow!("rules lock poisoned"))?;
+    let missing = || {
+        anyhow::anyhow!(
+            "no {} token is configured: reconcile reads the forge's API",
+            forge.display_name()
+        )
+    };
+    match forge {
+        Forge::Github => {
+            reconcile::pass(
+                &worker.store,
+                worker.forges.github.as_ref().ok_or_else(missing)?,
+                &rules,
+                forge,
+                repo,
+            )
+            .await
+        }
+        Forge::Gitlab => {
+            reconcile::pass(
+                &worker.store,
+                worker.forges.gitlab.as_ref().ok_or_else(missing)?,
+                &rules,
+                forge,
+                repo,
+            )
+            .await
+        }
+    }
+}
+
+/// The periodic reconcile of the configured repositories, and the audit retention purge.
+async fn periodic(interval_secs: u64, targets: Vec<String>, retention_days: u64, worker: Worker) {
+    const PURGE_EVERY: Duration = Duration::from_secs(3600);
+    let interval = Duration::from_secs(interval_secs.max(1));
+    let mut last_reconcile: Option<std::time::Instant> = None;
+    let mut last_purge: Option<std::time::Instant> = None;
+    loop {
+        if interval_secs > 0 && last_reconcile.is_none_or(|t| t.elapsed() >= interval) {
+            last_reconcile = Some(std::time::Instant::now());
+            for target in &targets {
+                let outcome = match reconcile::parse_target(target) {
+                    Ok((forge, repo)) => reconcile_pass(&worker, forge, &repo).await,
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(p) => tracing::info!(
+                        target,
+                        listed = p.listed,
+                        checked = p.checked,
+                        queued = p.queued.len(),
+                        "reconcile pass"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(target, error = format!("{e:#}"), "reconcile pass failed")
+                    }
+                }
+            }
+        }
+        if retention_days > 0 && last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+            last_purge = Some(std::time::Instant::now());
+            match worker
+                .store
+                .purge_older_than(retention_days as i64 * 86_400_000)
+                .await
+            {
+                Ok(n) => tracing::info!(records = n, retention_days, "old audit records purged"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "audit purge failed"),
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+pub(super) async fn reconcile_now(
+    settings: Settings,
+    forge: Forge,
+    repo: &str,
+) -> Result<ExitCode> {
+    init_tracing(settings.log.json);
+    let rules = rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules)));
+    let store = Store::open(&settings.database.url).await?;
+    let worker = build_worker(&settings, store.clone(), shared, settings.is_dry_run())?;
+    let path = changegate::model::RepoPath::new(repo);
+    let pass = reconcile_pass(&worker, forge, &path).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let running = tokio::spawn(worker.clone().run(
+        settings.worker.concurrency,
+        Arc::new(Notify::new()),
+        stop_rx,
+    ));
+    let jobs = reconcile::wait(&store, &pass.queued, Duration::from_secs(600)).await;
+    let _ = stop_tx.send(true);
+    let _ = running.await;
+    let jobs = jobs?;
+    let changed = jobs.iter().filter(|j| j.writes > 0).count();
+    let failed = jobs.iter().filter(|j| j.state == "failed").count();
+    println!(
+        "{} {path}: {} open changes, {} checked, {} evaluated again, {} changed, {} failed",
+        forge.display_name(),
+        pass.listed,
+        pass.checked,
+        jobs.len(),
+        changed,
+        failed
+    );
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A client per forge that has a token; the others run offline (payload only, logged).
+fn forge_clients(settings: &Settings) -> Result<ForgeClients> {
+    let github = match (
+        &settings.github.app_id,
+        &settings.github.private_key,
+        &settings.github.token,
+    ) {
+        (Some(id), Some(key), _) => Some(GithubClient::app(
+            &settings.github.api_url,
+            *id,
+            key.expose_secret(),
+            RetryPolicy::default(),
+        )?),
+        (_, _, Some(t)) => Some(GithubClient::new(
+            &settings.github.api_url,
+            t.expose_secret(),
+            RetryPolicy::default(),
+        )?),
+        _ => None,
+    };
+    let gitlab = match &settings.gitlab.token {
+        Some(t) => Some(GitlabClient::new(
+            &settings.gitlab.url,
+            t.expose_secret(),
+            RetryPolicy::default(),
+        )?),
+        None => None,
+    };
+    for (name, client) in [("GitHub", github.is_some()), ("GitLab", gitlab.is_some())] {
+        if !client {
+            tracing::info!(
+                "no {name} token: {name} changes are evaluated from the payload and nothing is written"
+            );
+        }
+    }
+    Ok(ForgeClients::new(github, gitlab).with_bots(
+        settings.github.bot_login.as_deref(),
+        settings.gitlab.bot_username.as_deref(),
+    ))
+}
+
+fn secret_bytes(list: &[secrecy::SecretString]) -> Vec<Vec<u8>> {
+    list.iter()
+        .map(|s| s.expose_secret().as_bytes().to_vec())
+        .collect()
+}
+
+fn gitlab_verifier(settings: &Settings) -> Result<GitlabVerifier> {
+    let signing_keys = settings
+        .gitlab
+        .signing_token
+        .iter()
+        .map(|t| server::gitlab::signing_key(t.expose_secret()).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(GitlabVerifier {
+        tokens: secret_bytes(&settings.gitlab.webhook_secret),
+        signing_keys,
+        tolerance_secs: settings.gitlab.signature_tolerance_secs,
+    })
+}
+
+fn warn_unsigned(state: &AppState) {
+    for (forge, configured) in [
+        ("GitHub", !state.github_secrets.is_empty()),
+        ("GitLab", state.gitlab.is_configured()),
+    ] {
+        if !configured {
+            if state.allow_unsigned {
+                tracing::warn!("{forge} webhooks are accepted unsigned (allow_unsigned = true)");
+            } else {
+                tracing::warn!(
+                    "no {forge} webhook secret is configured: every {forge} delivery will be refused with 401"
+                );
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// Logs to stderr, as text or (`log.json`) one JSON object per line; `CHANGEGATE_LOG` filters.
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHANGEGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
