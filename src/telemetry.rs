@@ -1,7 +1,7 @@
 //! Metric names, in one place, so that dashboards and alerts can rely on them.
 
 /// Webhooks received, by `forge`, `event` and `outcome` (queued, duplicate, ignored, pong,
-/// unauthorized, bad_request, unavailable).
+/// unauthorized, bad_request, too_large, unavailable).
 pub const WEBHOOKS: &str = "changegate_webhooks_received_total";
 /// Deliveries refused for their signature, by `forge`.
 pub const SIGNATURE_FAILURES: &str = "changegate_signature_failures_total";

@@ -88,6 +88,14 @@ async fn readiness_metrics_and_rules_reload() {
             .send()
     };
     assert_eq!(post("m1").await.unwrap().status().as_u16(), 202);
+    let big = client
+        .post(url("/webhooks/github"))
+        .header("x-github-event", "pull_request")
+        .body(vec![b' '; 26 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status().as_u16(), 413);
     let wrong = client
         .post(url("/webhooks/github"))
         .header("x-github-event", "pull_request")
@@ -153,6 +161,7 @@ async fn readiness_metrics_and_rules_reload() {
         "changegate_webhooks_received_total{forge=\"github\",event=\"pull_request\",outcome=\"queued\"} 1",
         "changegate_webhooks_received_total{forge=\"github\",event=\"other\",outcome=\"unauthorized\"} 1",
         "changegate_signature_failures_total{forge=\"github\"} 1",
+        "changegate_webhooks_received_total{forge=\"github\",event=\"other\",outcome=\"too_large\"} 1",
         "changegate_queue_depth 0",
         "changegate_queue_oldest_age_seconds 0",
         "changegate_job_duration_seconds",

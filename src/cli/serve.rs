@@ -122,26 +122,21 @@ async fn reconcile_pass(
             forge.display_name()
         )
     };
+    let target = changegate::model::Repo {
+        path: repo.clone(),
+        id: None,
+    };
+    // Enforced changes are chosen with the repository's own rules, when it has some.
     match forge {
         Forge::Github => {
-            reconcile::pass(
-                &worker.store,
-                worker.forges.github.as_ref().ok_or_else(missing)?,
-                &rules,
-                forge,
-                repo,
-            )
-            .await
+            let client = worker.forges.github.as_ref().ok_or_else(missing)?;
+            let effective = worker.rules_for(client, forge, &target, rules).await?;
+            reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await
         }
         Forge::Gitlab => {
-            reconcile::pass(
-                &worker.store,
-                worker.forges.gitlab.as_ref().ok_or_else(missing)?,
-                &rules,
-                forge,
-                repo,
-            )
-            .await
+            let client = worker.forges.gitlab.as_ref().ok_or_else(missing)?;
+            let effective = worker.rules_for(client, forge, &target, rules).await?;
+            reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await
         }
     }
 }

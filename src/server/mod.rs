@@ -88,8 +88,23 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics_page))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn(count_too_large))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Bodies over the limit are refused before any handler runs; count them here.
+async fn count_too_large(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let forge = match req.uri().path() {
+        "/webhooks/github" => "github",
+        "/webhooks/gitlab" => "gitlab",
+        _ => return next.run(req).await,
+    };
+    let response = next.run(req).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        metrics::counter!(crate::telemetry::WEBHOOKS, "forge" => forge, "event" => "other", "outcome" => "too_large").increment(1);
+    }
+    response
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -33,7 +33,8 @@ struct Entry {
 pub struct RepoRulesCache(Arc<Mutex<HashMap<String, Entry>>>);
 
 impl Worker {
-    pub(super) async fn rules_for<F: Forge>(
+    /// The rules in force for a repository: the central ones, with its own file if allowed.
+    pub async fn rules_for<F: Forge>(
         &self,
         forge: &F,
         kind: ForgeKind,
