@@ -719,12 +719,7 @@ async fn every_call_carries_the_token() {
 #[tokio::test]
 async fn a_repository_can_tighten_its_rules_and_a_broken_file_is_named() {
     let mut s = setup().await;
-    let central = format!(
-        "{}\nrepository_rules:\n  path: .changegate.yaml\n",
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
-    );
-    let central = changegate::rules::parse("rules.yaml", &central).unwrap();
-    s.app.worker.rules = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(central)));
+    s.app.worker.rules = rules_allowing_repositories();
     s.gh.state.lock().unwrap().files.push((
         ".changegate.yaml".into(),
         "version: 1\nrules:\n  - name: minor-needs-a-peer-here\n    when: {labels: [\"CMT::Minor\"]}\n    require: [peer]\n".into(),
@@ -750,13 +745,7 @@ async fn a_repository_can_tighten_its_rules_and_a_broken_file_is_named() {
 
     // A file that tries to loosen is refused; the organization's rules apply and the comment says why.
     let mut s = setup().await;
-    let central = format!(
-        "{}\nrepository_rules:\n  path: .changegate.yaml\n",
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
-    );
-    s.app.worker.rules = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(
-        changegate::rules::parse("rules.yaml", &central).unwrap(),
-    )));
+    s.app.worker.rules = rules_allowing_repositories();
     s.gh.state.lock().unwrap().files.push((
         ".changegate.yaml".into(),
         "version: 1\ndistinct_approvers: false\n".into(),

@@ -319,13 +319,7 @@ async fn in_approval_mode_the_bot_approves_and_withdraws_as_the_verdict_changes(
 #[tokio::test]
 async fn a_project_can_tighten_its_rules() {
     let mut s = setup().await;
-    let central = format!(
-        "{}\nrepository_rules:\n  path: .changegate.yaml\n",
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
-    );
-    s.app.worker.rules = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(
-        changegate::rules::parse("rules.yaml", &central).unwrap(),
-    )));
+    s.app.worker.rules = rules_allowing_repositories();
     s.gl.state.lock().unwrap().files.push((
         ".changegate.yaml".into(),
         "version: 1\nrules:\n  - name: emergencies-still-need-a-manager\n    when: {labels: [\"CMT::Emergency\"]}\n    require: [manager]\n".into(),

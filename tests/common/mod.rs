@@ -79,6 +79,16 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// The shipped rules, allowing repositories a `.changegate.yaml` of their own.
+pub fn rules_allowing_repositories() -> SharedRules {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.yaml");
+    let text = std::fs::read_to_string(path).expect("shipped rules");
+    let text = format!("{text}\nrepository_rules:\n  path: .changegate.yaml\n");
+    Arc::new(RwLock::new(Arc::new(
+        rules::parse("rules.yaml", &text).expect("valid rules"),
+    )))
+}
+
 pub fn shipped_rules() -> SharedRules {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.yaml");
     Arc::new(RwLock::new(Arc::new(
