@@ -37,6 +37,17 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
             item.title, item.detail
         ));
     }
+    // Approval labels that did not count are explained in the checklist already.
+    let removed: Vec<String> = d
+        .remove_labels
+        .iter()
+        .filter(|c| !d.approvals.iter().any(|a| a.label == c.label))
+        .map(|c| format!("- `{}`: {}\n", c.label, c.reason))
+        .collect();
+    if !removed.is_empty() {
+        out.push_str("\n**Labels changegate removed**\n");
+        out.push_str(&removed.concat());
+    }
     for note in &d.notes {
         out.push_str(&format!("\n> {}\n", note.replace('\n', "\n> ")));
     }

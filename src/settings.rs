@@ -27,6 +27,7 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   gitlab.signature_tolerance_secs  accepted clock skew of signed deliveries [default: 300]
   gitlab.bot_username           the bot's GitLab username (default: asked with GET /user)
   gitlab.approval_projects      projects (globs) where the bot approves/unapproves as the verdict changes
+  gitlab.min_access_level       least access level of a direct group member who approves [default: 30]
   status.context                commit status name              [default: changegate]
   dry_run                       log actions instead of calling the forges
                                 [default: true when no forge token is set]
@@ -169,6 +170,9 @@ pub struct GitlabSettings {
     /// and withdraws its approval from failing ones, for an approval rule requiring the bot.
     #[serde(deserialize_with = "list")]
     pub approval_projects: Vec<String>,
+    /// The least access level (GitLab's numbers: 30 Developer) a direct group member needs
+    /// for the group to count them as an approver.
+    pub min_access_level: u32,
 }
 
 impl Default for GitlabSettings {
@@ -184,6 +188,7 @@ impl Default for GitlabSettings {
             signature_tolerance_secs: 300,
             bot_username: None,
             approval_projects: vec![],
+            min_access_level: 30,
         }
     }
 }

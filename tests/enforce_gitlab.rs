@@ -103,7 +103,7 @@ async fn a_valid_approval_passes_and_the_note_says_who() {
     assert_eq!(s.gl.status(SHA).unwrap().0, "success");
     assert!(s.note().contains("approved by @mona"), "{}", s.note());
     assert!(s.gl.calls().contains(&format!(
-        "GET /api/v4/groups/acme/bt-integration-managers/members/all/{}",
+        "GET /api/v4/groups/acme/bt-integration-managers/members/{}",
         user_id("mona")
     )));
     assert!(
@@ -160,9 +160,10 @@ async fn a_merge_request_approval_by_a_peer_applies_the_peer_label() {
             "BT Integration Manager::Needs Approval"
         ]
     );
+    // GitLab says when (`approved_at`), so the note does too.
     assert!(
         s.note()
-            .contains("approved by @pam (approved the merge request)"),
+            .contains("approved by @pam on 2026-01-01 00:03 UTC (approved the merge request)"),
         "{}",
         s.note()
     );
@@ -195,14 +196,15 @@ async fn one_person_one_role_and_a_push_resets_the_peer() {
         s.note()
             .contains("@peter already approved this change as Peer review")
     );
-    // New commits: GitLab's `update` with oldrev.
-    let body = mr_payload(
-        &s,
-        "update",
-        "alice",
-        Some("0000000000000000000000000000000000000000"),
-    );
-    s.app.gitlab("Merge Request Hook", "u2", &body).await;
+    // New commits: GitLab records a diff version and sends `update` with oldrev.
+    const NEW: &str = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+    s.gl.push(3, NEW);
+    let mut v: Value =
+        serde_json::from_slice(&mr_payload(&s, "update", "alice", Some(SHA))).unwrap();
+    v["object_attributes"]["last_commit"]["id"] = json!(NEW);
+    s.app
+        .gitlab("Merge Request Hook", "u2", &serde_json::to_vec(&v).unwrap())
+        .await;
     s.app.worker.drain().await.unwrap();
     assert!(
         s.gl.labels(3)
@@ -335,5 +337,133 @@ async fn a_project_can_tighten_its_rules() {
     assert_eq!(
         s.gl.status(SHA).unwrap().2,
         "Missing: BT Integration Manager approval"
+    );
+}
+
+/// Issue 9 item 2: only direct, active, unexpired members at Developer or above approve.
+#[tokio::test]
+async fn inherited_guest_pending_blocked_and_expired_members_do_not_approve() {
+    let cases: Vec<(&str, Value)> = vec![
+        // A member of the parent group only: GitLab lists them under `members/all`.
+        ("acme", json!({ "access_level": 50, "state": "active" })),
+        (
+            "acme/bt-integration-managers",
+            json!({ "access_level": 10, "state": "active" }),
+        ),
+        (
+            "acme/bt-integration-managers",
+            json!({ "access_level": 5, "state": "active" }),
+        ),
+        (
+            "acme/bt-integration-managers",
+            json!({ "access_level": 30, "state": "active", "membership_state": "awaiting" }),
+        ),
+        (
+            "acme/bt-integration-managers",
+            json!({ "access_level": 30, "state": "blocked" }),
+        ),
+        (
+            "acme/bt-integration-managers",
+            json!({ "access_level": 40, "state": "active", "expires_at": "2020-01-01" }),
+        ),
+    ];
+    for (group, fields) in cases {
+        let s = setup().await;
+        s.gl.member_as(group, "mallory", fields.clone());
+        s.gl.add_label(3, "CMT::Minor", "alice");
+        s.gl.add_label(3, "BT Integration Manager::Approved", "mallory");
+        s.deliver("update", "mallory", "u1").await;
+        assert_eq!(s.gl.status(SHA).unwrap().0, "failed", "{group} {fields}");
+        assert_eq!(
+            s.gl.labels(3),
+            vec!["CMT::Minor", "BT Integration Manager::Needs Approval"],
+            "{group} {fields}"
+        );
+        assert!(
+            s.note().contains("is not in the approver group"),
+            "{}",
+            s.note()
+        );
+    }
+    // A Maintainer whose membership has not expired counts.
+    let s = setup().await;
+    s.gl.member_as(
+        "acme/bt-integration-managers",
+        "mallory",
+        json!({ "access_level": 40, "state": "active", "membership_state": "active", "expires_at": "2999-01-01" }),
+    );
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mallory");
+    s.deliver("update", "mallory", "u1").await;
+    assert_eq!(s.gl.status(SHA).unwrap().0, "success");
+}
+
+/// Issue 9 item 9: a native approval from before the head's push does not count for a role
+/// that pushes reset, and the bot's own approval never counts as a peer's.
+#[tokio::test]
+async fn native_approvals_before_the_push_and_the_bots_own_do_not_count() {
+    const NEW: &str = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+    let s = setup().await;
+    s.gl.add_label(3, "CMT::Standard", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    s.gl.approve(3, "pam");
+    // New commits after pam approved; GitLab (without "reset approvals on push") keeps it.
+    s.gl.push(3, NEW);
+    let mut v: Value =
+        serde_json::from_slice(&mr_payload(&s, "update", "alice", Some(SHA))).unwrap();
+    v["object_attributes"]["last_commit"]["id"] = json!(NEW);
+    s.app
+        .gitlab("Merge Request Hook", "p1", &serde_json::to_vec(&v).unwrap())
+        .await;
+    s.app.worker.drain().await.unwrap();
+    assert_eq!(s.gl.status(NEW).unwrap().0, "failed");
+    assert!(s.note().contains("- [ ] **Peer review**"), "{}", s.note());
+    // pam approves again, after the push: it counts.
+    s.gl.approve(3, "pam");
+    s.deliver("approved", "pam", "p2").await;
+    assert_eq!(s.gl.status(NEW).unwrap().0, "success");
+
+    // The bot's approval, even as a member of the peers' group, is no peer review.
+    let s = setup().await;
+    s.gl.member("acme/integrations-team", BOT);
+    s.gl.add_label(3, "CMT::Standard", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    s.gl.approve(3, BOT);
+    s.deliver("approved", "mona", "b1").await;
+    assert_eq!(s.gl.status(SHA).unwrap().0, "failed");
+    assert!(
+        !s.gl
+            .labels(3)
+            .contains(&"Peer Approval::Approved".to_string())
+    );
+}
+
+/// Issue 9 item 10: the project's path comes from GitLab, not from the delivery, so a
+/// delivery naming another namespace cannot bring its own approver groups.
+#[tokio::test]
+async fn a_delivery_cannot_rename_the_project_to_choose_its_approvers() {
+    let s = setup().await;
+    s.gl.member("evil/bt-integration-managers", "mallory");
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mallory");
+    let mut v: Value = serde_json::from_slice(&mr_payload(&s, "update", "mallory", None)).unwrap();
+    v["project"]["path_with_namespace"] = json!("evil/x");
+    v["project"]["namespace"] = json!("evil");
+    s.app
+        .gitlab("Merge Request Hook", "e1", &serde_json::to_vec(&v).unwrap())
+        .await;
+    s.app.worker.drain().await.unwrap();
+    assert_eq!(s.gl.status(SHA).unwrap().0, "failed");
+    assert!(
+        s.gl.calls().iter().all(|c| !c.contains("/groups/evil")),
+        "{:?}",
+        s.gl.calls()
+    );
+    assert!(
+        s.note().contains(
+            "@mallory applied `BT Integration Manager::Approved` but is not in the approver group"
+        ),
+        "{}",
+        s.note()
     );
 }

@@ -245,11 +245,14 @@ fn forge_clients(settings: &Settings) -> Result<ForgeClients> {
         _ => None,
     };
     let gitlab = match &settings.gitlab.token {
-        Some(t) => Some(GitlabClient::new(
-            &settings.gitlab.url,
-            t.expose_secret(),
-            RetryPolicy::default(),
-        )?),
+        Some(t) => Some(
+            GitlabClient::new(
+                &settings.gitlab.url,
+                t.expose_secret(),
+                RetryPolicy::default(),
+            )?
+            .with_min_access_level(settings.gitlab.min_access_level),
+        ),
         None => None,
     };
     for (name, client) in [("GitHub", github.is_some()), ("GitLab", gitlab.is_some())] {

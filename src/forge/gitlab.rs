@@ -18,6 +18,8 @@ pub struct GitlabClient {
     api: String,
     token: String,
     retry: RetryPolicy,
+    /// The least access level of a direct member who counts as a group member.
+    min_access_level: u32,
 }
 
 impl GitlabClient {
@@ -41,7 +43,14 @@ impl GitlabClient {
             ),
             token: token.to_string(),
             retry,
+            min_access_level: 30,
         })
+    }
+
+    /// Counts group members only from this access level up (GitLab: 30 Developer).
+    pub fn with_min_access_level(mut self, level: u32) -> Self {
+        self.min_access_level = level;
+        self
     }
 
     fn project(&self, r: &ChangeRef) -> String {
@@ -138,6 +147,24 @@ impl GitlabClient {
         Ok(out)
     }
 
+    /// The project's full path, from `GET /projects/:id`.
+    async fn project_path(&self, r: &ChangeRef) -> Result<String, ForgeError> {
+        #[derive(Deserialize)]
+        struct Project {
+            path_with_namespace: String,
+        }
+        let reply = self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &self.project(r),
+                None,
+                "read the project",
+            )
+            .await?;
+        Ok(reply.json::<Project>()?.path_with_namespace)
+    }
+
     /// GitLab's membership API takes a numeric user id; look it up when only a name is known.
     async fn user_id(&self, user: &User) -> Result<Option<u64>, ForgeError> {
         if let Some(id) = user.id {
@@ -204,9 +231,24 @@ struct WireChange {
     work_in_progress: Option<bool>,
     web_url: Option<String>,
     updated_at: Option<String>,
+    references: Option<WireReferences>,
+}
+
+#[derive(Deserialize)]
+struct WireReferences {
+    /// `group/project!7` or `group/project#7`.
+    full: Option<String>,
 }
 
 impl WireChange {
+    /// The project's path as GitLab names it (`references.full` without the `!iid`/`#iid`).
+    fn project_path(&self) -> Option<String> {
+        let full = self.references.as_ref()?.full.as_deref()?;
+        let end = full.rfind(['!', '#'])?;
+        let path = full[..end].trim();
+        (!path.is_empty()).then(|| path.to_string())
+    }
+
     fn into_change(self, repo: &crate::model::Repo, kind: ChangeKind) -> Change {
         Change {
             forge: ForgeKind::Gitlab,
@@ -254,6 +296,40 @@ struct WireApprovals {
 #[derive(Deserialize)]
 struct WireApprover {
     user: WireUser,
+    /// GitLab 17.x and later say when.
+    approved_at: Option<DateTime<Utc>>,
+}
+
+/// A direct member of a group.
+#[derive(Deserialize)]
+struct WireMember {
+    /// The account's state (`active`, `blocked`…).
+    state: Option<String>,
+    /// `active`, or `awaiting` for an invitation not yet accepted.
+    membership_state: Option<String>,
+    access_level: Option<u32>,
+    /// `YYYY-MM-DD`: access ends on that day.
+    expires_at: Option<chrono::NaiveDate>,
+}
+
+impl WireMember {
+    /// Whether this membership makes its user an approver today.
+    fn counts(&self, min_access_level: u32, today: chrono::NaiveDate) -> bool {
+        self.state.as_deref() == Some("active")
+            && self
+                .membership_state
+                .as_deref()
+                .is_none_or(|s| s == "active")
+            && self.access_level.is_some_and(|l| l >= min_access_level)
+            && self.expires_at.is_none_or(|d| d > today)
+    }
+}
+
+/// One diff version of a merge request: a push, with GitLab's own time.
+#[derive(Deserialize)]
+struct WireVersion {
+    head_commit_sha: Option<String>,
+    created_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -281,7 +357,41 @@ impl Forge for GitlabClient {
             other => other?,
         };
         let w: WireChange = reply.json()?;
-        Ok(Some(w.into_change(&r.repo, r.kind)))
+        // The payload's path is not signed by anything the project owns: the API says
+        // which project this id is, and approver groups follow from that.
+        let path = match w.project_path() {
+            Some(p) => p,
+            None => self.project_path(r).await?,
+        };
+        let repo = crate::model::Repo {
+            path: crate::model::RepoPath::new(&path),
+            id: r.repo.id,
+        };
+        Ok(Some(w.into_change(&repo, r.kind)))
+    }
+
+    async fn head_pushed_at(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+    ) -> Result<Option<DateTime<Utc>>, ForgeError> {
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(None);
+        }
+        // Newest first; the first page holds the current head.
+        let url = format!("{}/versions?per_page=20", self.change_url(r));
+        let reply = match self
+            .call(true, reqwest::Method::GET, &url, None, "read diff versions")
+            .await
+        {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?,
+        };
+        Ok(reply
+            .json::<Vec<WireVersion>>()?
+            .into_iter()
+            .find(|v| v.head_commit_sha.as_deref() == Some(sha))
+            .and_then(|v| v.created_at))
     }
 
     async fn repo_file(
@@ -393,7 +503,7 @@ impl Forge for GitlabClient {
                 reviewer: a.user.user(),
                 approved: true,
                 commit_sha: None,
-                submitted_at: None,
+                submitted_at: a.approved_at,
             })
             .collect())
     }
@@ -405,7 +515,9 @@ impl Forge for GitlabClient {
         let Some(id) = self.user_id(user).await? else {
             return Ok(false);
         };
-        let url = format!("{}/groups/{}/members/all/{id}", self.api, enc(path));
+        // Direct members only: `/members/all` would count everyone who inherits access from
+        // a parent group (every member of `acme` in `acme/managers`).
+        let url = format!("{}/groups/{}/members/{id}", self.api, enc(path));
         match self
             .call(
                 true,
@@ -416,7 +528,9 @@ impl Forge for GitlabClient {
             )
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(reply) => Ok(reply
+                .json::<WireMember>()?
+                .counts(self.min_access_level, Utc::now().date_naive())),
             Err(ForgeError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
         }

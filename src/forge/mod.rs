@@ -127,6 +127,17 @@ pub trait Forge: Send + Sync {
         &self,
         r: &ChangeRef,
     ) -> impl Future<Output = Result<Vec<Review>, ForgeError>> + Send;
+    /// When the forge itself says the head `sha` was pushed (GitLab's diff versions); `None`
+    /// where it does not say, and the worker's own record of head moves stands.
+    fn head_pushed_at(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+    ) -> impl Future<Output = Result<Option<chrono::DateTime<chrono::Utc>>, ForgeError>> + Send
+    {
+        let _ = (r, sha);
+        async { Ok(None) }
+    }
     /// Whether `user` belongs to `team`.
     fn is_member(
         &self,

@@ -188,11 +188,7 @@ fn removed_by_bot(rules: &Rules, snap: &Snapshot, a: &Approval) -> Option<LabelF
 
 /// Whether the person who applied the label at `ev` may give this approval.
 fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> LabelFinding {
-    if snap
-        .bot
-        .as_ref()
-        .is_some_and(|b| b.same_as(&ev.actor) == Some(true))
-    {
+    if is_bot(snap, &ev.actor) {
         return LabelFinding::ByBot;
     }
     let who = ev.actor.mention();
@@ -231,6 +227,19 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
     }
 }
 
+fn is_bot(snap: &Snapshot, user: &User) -> bool {
+    snap.bot
+        .as_ref()
+        .is_some_and(|b| b.same_as(user) == Some(true))
+}
+
+fn approved_after_push(snap: &Snapshot, at: Option<DateTime<Utc>>) -> bool {
+    match (snap.last_push.as_ref().and_then(|p| p.at), at) {
+        (Some(push), Some(approved)) => approved >= push,
+        _ => false,
+    }
+}
+
 fn pushed_after(snap: &Snapshot, ev: &LabelEvent) -> bool {
     match (snap.last_push.as_ref().and_then(|p| p.at), ev.at) {
         (Some(push), Some(applied)) => push > applied,
@@ -251,9 +260,14 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
         .reviews
         .iter()
         .filter(|r| r.approved)
+        // The bot approves passing changes itself (GitLab approval mode): never a peer.
+        .filter(|r| !is_bot(snap, &r.reviewer))
         .filter(|r| match (&r.commit_sha, head) {
             (Some(c), Some(h)) => c == h,
-            _ => true,
+            (Some(_), None) => false,
+            // No commit (GitLab): when pushes reset the role, only an approval given after
+            // the head's push is known to be on it.
+            (None, _) => !a.reset_on_push || approved_after_push(snap, r.submitted_at),
         })
         .filter(|r| a.author_may_approve || snap.change.author.same_as(&r.reviewer) != Some(true))
         .filter(|r| is_member(snap, group, &r.reviewer) == Some(true))

@@ -45,6 +45,16 @@ pub fn holds(c: &Condition, f: &Facts) -> bool {
         && c.draft.is_none_or(|d| d == f.change.draft)
 }
 
+/// Whether a condition looks at `scope` (a label of it, or its presence or absence): such a
+/// rule decides something about the change's classification.
+pub fn names_scope(c: &Condition, scope: &str) -> bool {
+    let of_scope = |l: &Label| l.scope() == Some(scope);
+    c.labels.iter().any(of_scope)
+        || c.any_labels.iter().any(of_scope)
+        || c.has_scope.iter().any(|s| s == scope)
+        || c.no_scope.iter().any(|s| s == scope)
+}
+
 /// The conditions that do not hold, in words (for `changegate explain`).
 pub fn failing(c: &Condition, f: &Facts) -> Vec<String> {
     let mut out = vec![];

@@ -249,6 +249,7 @@ pub fn evaluate(rules: &Rules, snap: &Snapshot) -> Decision {
         add: vec![],
         remove: vec![],
     };
+    undeclared_values(rules, &mut set);
     one_value_per_scope(rules, snap, &mut set);
     let outcomes = approvals::assess(rules, snap, &set.labels);
     for o in &outcomes {
@@ -340,6 +341,9 @@ fn apply_rules(
             checklist.push(approvals::checklist_item(rules, snap, a, o));
         }
     }
+    if let Some(item) = uncovered(rules, &set.labels, &matched) {
+        checklist.insert(0, item);
+    }
     let failing: Vec<&ChecklistItem> = checklist.iter().filter(|i| !i.met).collect();
     let verdict = if failing.is_empty() {
         Verdict::Pass
@@ -376,6 +380,75 @@ fn summary(failing: &[&ChecklistItem]) -> String {
         let cut: String = text.chars().take(MAX_SUMMARY_CHARS - 1).collect();
         format!("{cut}…")
     }
+}
+
+/// A label of a governed scope whose value the rules do not declare (`CMT::Trivial`) would
+/// otherwise classify a change that no rule covers: it is removed and counts for nothing.
+fn undeclared_values(rules: &Rules, set: &mut LabelSet) {
+    let undeclared: Vec<(Label, String)> = set
+        .labels
+        .iter()
+        .filter_map(|l| {
+            let (scope, value) = l.scoped()?;
+            let declared = rules.scopes.iter().find(|s| s.name == scope)?;
+            (!declared.values.iter().any(|v| v == value)).then(|| {
+                let values: Vec<String> = declared
+                    .values
+                    .iter()
+                    .map(|v| format!("`{scope}::{v}`"))
+                    .collect();
+                (
+                    l.clone(),
+                    format!(
+                        "`{l}` is not a value the rules declare for `{scope}::` (one of {})",
+                        values.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect();
+    for (label, reason) in undeclared {
+        set.remove(&label, reason);
+    }
+}
+
+/// Fail closed when no rule speaks for the change: with a classification scope (the first
+/// scope the rules declare), some matched rule must name that scope in its conditions; with
+/// no scopes at all, some rule must match. Otherwise nobody decided what the change needs.
+fn uncovered(rules: &Rules, labels: &[Label], matched: &[String]) -> Option<ChecklistItem> {
+    let Some(scope) = rules.classification() else {
+        return matched.is_empty().then(|| ChecklistItem {
+            title: "No rule applies".into(),
+            met: false,
+            detail: "no rule of the change-management policy applies to this change, so changegate cannot tell what it needs; a maintainer must add one to the rules".into(),
+            next_step: None,
+        });
+    };
+    let covering = rules
+        .rules
+        .iter()
+        .any(|r| matched.contains(&r.name) && conditions::names_scope(&r.when, scope));
+    if covering {
+        return None;
+    }
+    let current: Vec<String> = labels
+        .iter()
+        .filter(|l| l.scope() == Some(scope))
+        .map(|l| format!("`{l}`"))
+        .collect();
+    let what = if current.is_empty() {
+        format!("no `{scope}::` label")
+    } else {
+        current.join(", ")
+    };
+    Some(ChecklistItem {
+        title: "No rule covers this classification".into(),
+        met: false,
+        detail: format!(
+            "the change has {what} and no rule of the policy covers that classification, so changegate cannot tell which approvals it needs; a maintainer must add a rule for it"
+        ),
+        next_step: None,
+    })
 }
 
 /// On governed scopes, keep the value applied last and remove the others (GitHub has no

@@ -500,9 +500,13 @@ fn issues_are_enforced_only_when_classified() {
     assert!(has_status(&Case::mr().snap.change));
 }
 
+/// Rules that speak for both classified and unclassified changes, so that the rule under
+/// test is the only one that decides.
+const COVER: &str = "  - name: classified\n    when: {has_scope: [CMT]}\n    message: classified\n  - name: unclassified\n    when: {no_scope: [CMT]}\n    message: unclassified\n";
+
 fn custom(rules_yaml: &str) -> Rules {
     let text = format!(
-        "version: 1\nenforce:\n  - {{}}\nscopes:\n  - name: CMT\n    values: [Minor]\napprover_groups:\n  - name: g\n    users: {{github: [mona]}}\napprovals:\n  - name: m\n    label: \"X::Approved\"\n    approvers: g\nrules:\n{rules_yaml}"
+        "version: 1\nenforce:\n  - {{}}\nscopes:\n  - name: CMT\n    values: [Minor]\napprover_groups:\n  - name: g\n    users: {{github: [mona]}}\napprovals:\n  - name: m\n    label: \"X::Approved\"\n    approvers: g\nrules:\n{rules_yaml}{COVER}"
     );
     crate::rules::parse("custom.yaml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -593,8 +597,8 @@ fn rules_apply_in_order_and_remove_labels() {
     let d = Case::mr().label("stale", "alice", 0).eval_with(&rules);
     assert_eq!(added(&d), vec!["triage"]);
     assert_eq!(removed(&d), vec!["stale"]);
-    assert_eq!(d.matched_rules, vec!["add", "then"]);
-    assert_eq!(d.notes, vec!["noted"]);
+    assert_eq!(d.matched_rules, vec!["add", "then", "unclassified"]);
+    assert_eq!(d.notes, vec!["noted", "unclassified"]);
     assert_eq!(d.verdict, Verdict::Pass);
 }
 
@@ -678,4 +682,61 @@ fn an_approval_the_bot_removed_stays_explained() {
         at: Some(at(2)),
     });
     assert_eq!(*state(&case.eval(), "peer"), ApprovalState::Missing);
+}
+
+#[test]
+fn an_undeclared_value_of_a_declared_scope_is_removed_and_leaves_the_change_unclassified() {
+    for forge in [Forge::Github, Forge::Gitlab] {
+        let mut case = Case::mr().label("CMT::Trivial", "alice", 0);
+        case.snap.change.forge = forge;
+        let d = case.eval();
+        assert_eq!(d.verdict, Verdict::Fail, "{forge}");
+        assert_eq!(removed(&d), vec!["CMT::Trivial"]);
+        assert!(
+            d.remove_labels[0].reason.contains("not a value"),
+            "{:?}",
+            d.remove_labels
+        );
+        assert_eq!(unmet_titles(&d), vec!["Classify the change"]);
+        let comment = crate::comment::sticky(&case.snap.change, &d);
+        assert!(
+            comment.contains("`CMT::Trivial`: `CMT::Trivial` is not a value"),
+            "{comment}"
+        );
+    }
+    // Next to a declared value, the undeclared one goes and the declared one decides.
+    let d = Case::mr()
+        .label("CMT::Minor", "alice", 0)
+        .label("CMT::Trivial", "alice", 1)
+        .eval();
+    assert_eq!(removed(&d), vec!["CMT::Trivial"]);
+    assert_eq!(unmet_titles(&d), vec!["BT Integration Manager approval"]);
+    // An undeclared value of an approval scope is no approval either.
+    let d = Case::mr()
+        .label("CMT::Minor", "alice", 0)
+        .label("BT Integration Manager::Approved!", "mona", 1)
+        .eval();
+    assert_eq!(removed(&d), vec!["BT Integration Manager::Approved!"]);
+    assert_eq!(d.verdict, Verdict::Fail);
+}
+
+#[test]
+fn an_enforced_change_that_no_classification_rule_covers_fails() {
+    // A value declared without a rule for it: nobody said what such a change needs.
+    let yaml = include_str!("../../rules.yaml").replace(
+        "values: [Minor, Standard, Comprehensive, Emergency]",
+        "values: [Minor, Standard, Comprehensive, Emergency, Trivial]",
+    );
+    let rules = crate::rules::parse("rules.yaml", &yaml).expect("valid");
+    let d = Case::mr()
+        .label("CMT::Trivial", "alice", 0)
+        .eval_with(&rules);
+    assert_eq!(d.verdict, Verdict::Fail);
+    assert_eq!(unmet_titles(&d), vec!["No rule covers this classification"]);
+    assert!(d.checklist[0].detail.contains("`CMT::Trivial`"));
+    // Rules without scopes: a change no rule matches fails.
+    let text = "version: 1\nenforce:\n  - {}\nrules:\n  - name: only-main\n    when: {target_branch: [release]}\n    block: true\n";
+    let rules = crate::rules::parse("r.yaml", text).expect("valid");
+    let d = Case::mr().eval_with(&rules);
+    assert_eq!(unmet_titles(&d), vec!["No rule applies"]);
 }

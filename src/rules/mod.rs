@@ -157,6 +157,11 @@ impl Rules {
         self.approvals.iter().find(|a| a.name == name)
     }
 
+    /// The scope that classifies changes (`CMT`): the first one declared.
+    pub fn classification(&self) -> Option<&str> {
+        self.scopes.first().map(|s| s.name.as_str())
+    }
+
     /// Whether a label's scope is one the rules govern.
     pub fn governs_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s.name == scope)

@@ -9,7 +9,7 @@ mod memory;
 pub use audit::{AuditRecord, AuditRow};
 pub use batch::DeliveryWriter;
 
-use crate::model::{ChangeEvent, Event};
+use crate::model::{Change, ChangeEvent, Event};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -60,6 +60,8 @@ pub struct Job {
     /// When the latest push among this job and the ones it covers was received.
     pub pushed_at: Option<i64>,
     pub event: Event,
+    /// The older events of the change folded into this run, oldest first.
+    pub covered: Vec<Event>,
 }
 
 /// A job as `changegate jobs` lists it.
@@ -78,12 +80,17 @@ pub struct JobRow {
 
 /// The key that serializes work on one change.
 pub fn change_key(c: &ChangeEvent) -> String {
+    key_of(&c.change)
+}
+
+/// The key of a change's memory (`forge:path:kind:number`).
+pub fn key_of(c: &Change) -> String {
     format!(
         "{}:{}:{}:{}",
-        c.change.forge,
-        c.change.repo.path.as_str().to_lowercase(),
-        c.change.kind.as_str(),
-        c.change.number
+        c.forge,
+        c.repo.path.as_str().to_lowercase(),
+        c.kind.as_str(),
+        c.number
     )
 }
 
@@ -264,6 +271,18 @@ impl Store {
         let (id, row) = match newest {
             None => (first, claimed),
             Some(id) => {
+                // What earlier runs had covered is now covered by this one: a job's covered
+                // set is always every event folded into its run.
+                sqlx::query(
+                    "UPDATE jobs SET covered_by = $1 WHERE covered_by IN
+                       (SELECT id FROM jobs WHERE change_key = $2 AND id >= $3 AND id < $1)",
+                )
+                .bind(id)
+                .bind(key.clone())
+                .bind(first)
+                .execute(&mut *tx)
+                .await
+                .context("cannot mark covered jobs")?;
                 sqlx::query(
                     "UPDATE jobs SET state = 'done', covered_by = $1, updated_at = $2
                      WHERE change_key = $3 AND id >= $4 AND id < $1 AND state IN ('queued', 'running')",
@@ -304,14 +323,27 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .context("cannot read covered pushes")?;
+        let covered: Vec<String> = sqlx::query_scalar(
+            "SELECT d.event_json FROM jobs j JOIN deliveries d ON d.id = j.delivery
+             WHERE j.covered_by = $1 ORDER BY j.id",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .context("cannot read covered events")?;
         tx.commit().await.context("cannot claim a job")?;
         let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
+        let covered = covered
+            .iter()
+            .map(|j| serde_json::from_str(j).context("stored event is unreadable"))
+            .collect::<Result<Vec<Event>>>()?;
         Ok(Some(Job {
             id,
             attempts,
             received_at,
             pushed_at,
             event,
+            covered,
         }))
     }
 

@@ -9,7 +9,7 @@ use crate::forge::{ChangeRef, Forge, ForgeError};
 use crate::model::{Action, Change, ChangeEvent, Event, Label, User};
 use crate::policy::{self, Decision, Push, Snapshot};
 use crate::rules::Rules;
-use crate::store::change_key;
+use crate::store::key_of;
 use anyhow::Result;
 use chrono::TimeZone;
 use serde_json::json;
@@ -23,6 +23,8 @@ pub struct JobContext<'a> {
     pub change: &'a ChangeEvent,
     /// When the latest push among the events this job covers arrived.
     pub pushed_at: Option<i64>,
+    /// Older events of the change folded into this run.
+    pub covered: &'a [Event],
     /// Forge writes made so far (reconcile reports changes by it).
     pub writes: AtomicI64,
 }
@@ -65,7 +67,7 @@ impl Worker {
         self.apply(forge, &r, &snap, &decision, job, rules).await?;
         if let Some(updated) = &snap.change.updated_at {
             self.store
-                .remember_seen(&change_key(job.change), updated)
+                .remember_seen(&key_of(&snap.change), updated)
                 .await?;
         }
         Ok(())
@@ -83,14 +85,7 @@ impl Worker {
             return Ok(None);
         };
         let bot = identity(forge, bot).await?;
-        let key = format!(
-            "{}:{}:{}:{}",
-            change.forge,
-            change.repo.path.as_str().to_lowercase(),
-            change.kind.as_str(),
-            change.number
-        );
-        let moved = self.store.head_changed_at(&key).await?;
+        let moved = self.store.head_changed_at(&key_of(&change)).await?;
         let snap = self
             .read_snapshot(forge, r, change, bot, moved, rules)
             .await?;
@@ -99,18 +94,26 @@ impl Worker {
     }
 
     /// Label and comment events the bot itself caused carry nothing it did not already
-    /// decide on; skipping them saves a full evaluation per write.
+    /// decide on; skipping them saves a full evaluation per write. Only when every event
+    /// folded into the run is the bot's: one person's event among them must be evaluated.
     async fn caused_by_bot<F: Forge>(
         &self,
         forge: &F,
         bot: &OnceCell<Option<User>>,
         job: &JobContext<'_>,
     ) -> Result<bool> {
-        if !matches!(job.change.action, Action::Labeled | Action::Commented) {
+        let mut events =
+            std::iter::once(Some(job.change)).chain(job.covered.iter().map(Event::change));
+        if !events
+            .clone()
+            .all(|e| e.is_some_and(|e| matches!(e.action, Action::Labeled | Action::Commented)))
+        {
             return Ok(false);
         }
-        let bot = identity(forge, bot).await?;
-        Ok(bot.is_some_and(|b| b.same_as(&job.change.actor) == Some(true)))
+        let Some(bot) = identity(forge, bot).await? else {
+            return Ok(false);
+        };
+        Ok(events.all(|e| e.is_some_and(|e| bot.same_as(&e.actor) == Some(true))))
     }
 
     async fn snapshot<F: Forge>(
@@ -124,11 +127,7 @@ impl Worker {
     ) -> Result<Snapshot> {
         let moved = self
             .store
-            .note_head(
-                &change_key(job.change),
-                change.head_sha.as_deref(),
-                job.pushed_at,
-            )
+            .note_head(&key_of(&change), change.head_sha.as_deref(), job.pushed_at)
             .await?;
         self.read_snapshot(forge, r, change, bot, moved, rules)
             .await
@@ -153,9 +152,17 @@ impl Worker {
         } else {
             vec![]
         };
-        let last_push = moved.map(|ms| Push {
+        // The forge's own time for the current head where it has one (GitLab's diff
+        // versions), else when the bot saw the head move (the webhook's arrival).
+        let resets = rules.approvals.iter().any(|a| a.reset_on_push);
+        let forge_pushed = match (&change.head_sha, resets) {
+            (Some(sha), true) => forge.head_pushed_at(r, sha).await?,
+            _ => None,
+        };
+        let seen_moved = moved.and_then(|ms| chrono::Utc.timestamp_millis_opt(ms).single());
+        let last_push = forge_pushed.or(seen_moved).map(|at| Push {
             sha: change.head_sha.clone(),
-            at: chrono::Utc.timestamp_millis_opt(ms).single(),
+            at: Some(at),
         });
         let mut snap = Snapshot {
             change,
@@ -234,7 +241,7 @@ impl Worker {
                     context,
                     description,
                 } => {
-                    let key = change_key(job.change);
+                    let key = key_of(change);
                     let state_name = status_name(*state);
                     if self
                         .store
@@ -322,7 +329,7 @@ impl Worker {
         job: &JobContext<'_>,
         rules: &Rules,
     ) -> Result<()> {
-        let key = change_key(job.change);
+        let key = key_of(&snap.change);
         let hash = hex::encode(Sha256::digest(body.trim_end().as_bytes()));
         let action = PlannedAction::UpsertComment {
             body: body.to_string(),

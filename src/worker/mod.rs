@@ -195,6 +195,7 @@ impl Worker {
             event: &job.event,
             change,
             pushed_at: job.pushed_at,
+            covered: &job.covered,
             writes: AtomicI64::new(0),
         };
         let rules = current(&self.rules);

@@ -28,15 +28,20 @@ pub struct GlChange {
     pub author: String,
     pub labels: Vec<String>,
     pub sha: String,
+    /// Diff versions, oldest first: (head sha, created_at), as GitLab records pushes.
+    pub versions: Vec<(String, String)>,
+    /// Where GitLab says the project lives (`references.full`), normally `PROJECT`.
+    pub project_path: String,
 }
 
 #[derive(Default)]
 pub struct GlState {
     pub changes: Vec<GlChange>,
     pub label_events: Vec<(u64, Value)>,
-    pub approvals: Vec<(u64, String)>,
-    /// (group full path, username)
-    pub members: Vec<(String, String)>,
+    /// (iid, username, approved_at)
+    pub approvals: Vec<(u64, String, String)>,
+    /// (group full path, username, member json: access_level, state, expires_at…)
+    pub members: Vec<(String, String, Value)>,
     /// (id, iid, body, author)
     pub notes: Vec<(u64, u64, String, String)>,
     pub statuses: Vec<(String, Value)>,
@@ -129,12 +134,16 @@ impl GitlabWorld {
     }
 
     pub fn open_mr(&self, iid: u64, author: &str, sha: &str) {
-        self.state.lock().unwrap().changes.push(GlChange {
+        let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        s.changes.push(GlChange {
             iid,
             is_mr: true,
             author: author.into(),
             labels: vec![],
             sha: sha.into(),
+            versions: vec![(sha.into(), at)],
+            project_path: PROJECT.into(),
         });
     }
 
@@ -145,7 +154,18 @@ impl GitlabWorld {
             author: author.into(),
             labels: vec![],
             sha: String::new(),
+            versions: vec![],
+            project_path: PROJECT.into(),
         });
+    }
+
+    /// New commits: the head moves and GitLab records a diff version at the next tick.
+    pub fn push(&self, iid: u64, sha: &str) {
+        let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        let c = s.change(iid, true).unwrap();
+        c.sha = sha.into();
+        c.versions.push((sha.into(), at));
     }
 
     pub fn add_label(&self, iid: u64, label: &str, actor: &str) {
@@ -162,16 +182,25 @@ impl GitlabWorld {
             .apply_label(iid, false, label, actor);
     }
 
+    /// `who` approves the merge request now (GitLab records `approved_at`).
     pub fn approve(&self, iid: u64, who: &str) {
-        self.state.lock().unwrap().approvals.push((iid, who.into()));
+        let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        s.approvals.push((iid, who.into(), at));
     }
 
+    /// A direct, active Developer of `group`.
     pub fn member(&self, group: &str, username: &str) {
+        self.member_as(group, username, json!({ "access_level": 30, "state": "active", "membership_state": "active", "expires_at": null }));
+    }
+
+    /// A direct member of `group` with the given member fields.
+    pub fn member_as(&self, group: &str, username: &str, fields: Value) {
         self.state
             .lock()
             .unwrap()
             .members
-            .push((group.into(), username.into()));
+            .push((group.into(), username.into(), fields));
     }
 
     pub fn fail_next(&self, prefix: &str, response: ResponseTemplate) {
@@ -248,6 +277,7 @@ fn change_json(c: &GlChange) -> Value {
         "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": "",
         "state": "opened", "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
         "web_url": format!("https://gitlab.example.com/{PROJECT}/-/merge_requests/{}", c.iid),
+        "references": { "short": format!("!{}", c.iid), "full": format!("{}{}{}", c.project_path, if c.is_mr { "!" } else { "#" }, c.iid) },
     });
     if c.is_mr {
         v["sha"] = json!(c.sha);
@@ -299,20 +329,44 @@ impl Respond for Responder {
                     .unwrap_or_default();
                 reply(200, json!([user(&name)]))
             }
-            ("GET", ["groups", group, "members", "all", id]) => {
-                let found = s
+            // Direct members only, as GitLab documents `members/:user_id`.
+            ("GET", ["groups", group, "members", id]) => {
+                match s
                     .members
                     .iter()
-                    .any(|(g, u)| g == group && user_id(u).to_string() == *id);
-                if found {
-                    reply(
-                        200,
-                        json!({ "id": id.parse::<u64>().unwrap_or(0), "access_level": 30 }),
-                    )
-                } else {
-                    not_found()
+                    .find(|(g, u, _)| g == group && user_id(u).to_string() == *id)
+                {
+                    Some((_, u, fields)) => {
+                        let mut m = user(u);
+                        for (k, v) in fields.as_object().unwrap() {
+                            m[k] = v.clone();
+                        }
+                        reply(200, m)
+                    }
+                    None => not_found(),
                 }
             }
+            // Including members inherited from ancestor groups.
+            ("GET", ["groups", group, "members", "all", id]) => {
+                let found = s.members.iter().find(|(g, u, _)| {
+                    (group == g || group.starts_with(&format!("{g}/")))
+                        && user_id(u).to_string() == *id
+                });
+                match found {
+                    Some((_, u, fields)) => {
+                        let mut m = user(u);
+                        for (k, v) in fields.as_object().unwrap() {
+                            m[k] = v.clone();
+                        }
+                        reply(200, m)
+                    }
+                    None => not_found(),
+                }
+            }
+            ("GET", ["projects", project]) if *project == PROJECT_ID.to_string() => reply(
+                200,
+                json!({ "id": PROJECT_ID, "path_with_namespace": PROJECT, "default_branch": "main" }),
+            ),
             (_, ["projects", project, tail @ ..])
                 if *project == PROJECT_ID.to_string() || *project == PROJECT =>
             {
@@ -417,15 +471,16 @@ fn route_change(
             reply(200, json!(list))
         }
         ("POST", ["approve"]) => {
-            if s.approvals.iter().any(|(k, u)| *k == iid && u == BOT) {
+            if s.approvals.iter().any(|(k, u, _)| *k == iid && u == BOT) {
                 return reply(401, json!({ "message": "401 Unauthorized" }));
             }
-            s.approvals.push((iid, BOT.into()));
+            let at = s.tick();
+            s.approvals.push((iid, BOT.into(), at));
             reply(201, json!({ "iid": iid, "approved": true }))
         }
         ("POST", ["unapprove"]) => {
             let before = s.approvals.len();
-            s.approvals.retain(|(k, u)| !(*k == iid && u == BOT));
+            s.approvals.retain(|(k, u, _)| !(*k == iid && u == BOT));
             if s.approvals.len() == before {
                 return not_found();
             }
@@ -435,13 +490,24 @@ fn route_change(
             let by: Vec<Value> = s
                 .approvals
                 .iter()
-                .filter(|(k, _)| *k == iid)
-                .map(|(_, u)| json!({ "user": user(u) }))
+                .filter(|(k, _, _)| *k == iid)
+                .map(|(_, u, at)| json!({ "user": user(u), "approved_at": at }))
                 .collect();
             reply(
                 200,
                 json!({ "id": 900 + iid, "iid": iid, "approved": !by.is_empty(), "approved_by": by }),
             )
+        }
+        ("GET", ["versions"]) => {
+            let c = s.change(iid, mr).unwrap();
+            let list: Vec<Value> = c
+                .versions
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, (sha, at))| json!({ "id": i + 1, "head_commit_sha": sha, "base_commit_sha": "0000000000000000000000000000000000000000", "start_commit_sha": "0000000000000000000000000000000000000000", "created_at": at, "merge_request_id": 900 + iid, "state": "collected", "real_size": "1" }))
+                .collect();
+            reply(200, json!(list))
         }
         ("GET", ["notes"]) => {
             let list: Vec<Value> = s
