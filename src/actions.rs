@@ -12,6 +12,18 @@ use serde::Serialize;
 pub enum StatusState {
     Success,
     Failure,
+    /// The bot could not verify the change (a job that failed for good).
+    Error,
+}
+
+impl StatusState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+            StatusState::Error => "error",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -277,6 +277,10 @@ pub struct ChangeEvent {
     /// The head before a push, when the event is a push.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_head_sha: Option<String>,
+    /// The target branch before, when the event retargeted the change (GitHub
+    /// `changes.base`, GitLab `changes.target_branch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_target_branch: Option<String>,
 }
 
 /// Everything the receiver can make of a delivery.

@@ -64,6 +64,7 @@ pub async fn pass<F: Forge>(
             labels_removed: vec![],
             review: None,
             previous_head_sha: None,
+            previous_target_branch: None,
         };
         let key = change_key(&event);
         let seen = store.seen_updated_at(&key).await?;

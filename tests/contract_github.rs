@@ -77,7 +77,9 @@ async fn github_client_requests_match_the_official_openapi_description() {
             .await
             .expect("GET issues/{n}")
             .expect("an issue");
-        gh.label_events(&pr).await.expect("GET issues/{n}/events");
+        gh.label_events(&pr, &[])
+            .await
+            .expect("GET issues/{n}/events");
         gh.approvals(&pr).await.expect("GET pulls/{n}/reviews");
         gh.is_member(&team, &User::named("pam"))
             .await
@@ -100,7 +102,14 @@ async fn github_client_requests_match_the_official_openapi_description() {
     let sha = change
         .head_sha
         .unwrap_or_else(|| "6dcb09b5b57875f334f61aebed695e2e4193db5e".into());
-    for state in [StatusState::Failure, StatusState::Success] {
+    gh.current_status(&pr, &sha, "changegate")
+        .await
+        .expect("GET commits/{ref}/status");
+    for state in [
+        StatusState::Failure,
+        StatusState::Success,
+        StatusState::Error,
+    ] {
         gh.set_status(
             &pr,
             &sha,

@@ -3,91 +3,12 @@
 
 mod common;
 
-use common::github_world::{BOT, GithubWorld};
+use common::github_setup::*;
+use common::github_world::BOT;
 use common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use wiremock::ResponseTemplate;
-
-const H1: &str = "1111111111111111111111111111111111111111";
-const H2: &str = "2222222222222222222222222222222222222222";
-
-struct Setup {
-    app: TestApp,
-    gh: GithubWorld,
-}
-
-/// acme/platypus with its teams: olivia owns the business, peter and pam are peers, mona and
-/// peter are integration managers, alice (a peer too) authors the changes.
-async fn setup() -> Setup {
-    let gh = GithubWorld::start().await;
-    for (team, who) in [
-        ("business-owners", "olivia"),
-        ("integrations-team", "peter"),
-        ("integrations-team", "pam"),
-        ("integrations-team", "alice"),
-        ("bt-integration-managers", "mona"),
-        ("bt-integration-managers", "peter"),
-    ] {
-        gh.member(team, who);
-    }
-    gh.open_pr(7, "alice", H1);
-    let app = TestApp::with_forges(Some(&gh.url()), None).await;
-    Setup { app, gh }
-}
-
-fn gh_user(login: &str) -> Value {
-    json!({ "login": login, "id": login.bytes().map(u64::from).sum::<u64>(), "type": "User" })
-}
-
-/// The corpus `pull_request.labeled` payload, moved to acme/platypus#7 in its current state.
-fn pr_payload(s: &Setup, action: &str, label: Option<&str>, sender: &str) -> Vec<u8> {
-    let path = corpus_dir().join("github/pull_request.labeled.1.json");
-    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    v["action"] = json!(action);
-    v["number"] = json!(7);
-    v["repository"]["full_name"] = json!("acme/platypus");
-    v["repository"]["owner"]["login"] = json!("acme");
-    let pr = &mut v["pull_request"];
-    pr["number"] = json!(7);
-    pr["user"] = gh_user("alice");
-    pr["head"]["sha"] = json!(s.gh.state.lock().unwrap().changes[0].head);
-    pr["labels"] = json!(
-        s.gh.labels(7)
-            .iter()
-            .map(|l| json!({ "name": l }))
-            .collect::<Vec<_>>()
-    );
-    match label {
-        Some(l) => v["label"] = json!({ "name": l }),
-        None => {
-            v.as_object_mut().unwrap().remove("label");
-        }
-    }
-    v["sender"] = gh_user(sender);
-    serde_json::to_vec(&v).unwrap()
-}
-
-impl Setup {
-    async fn deliver(
-        &self,
-        action: &str,
-        label: Option<&str>,
-        sender: &str,
-        delivery: &str,
-    ) -> u16 {
-        let body = pr_payload(self, action, label, sender);
-        let (status, _) = self.app.github("pull_request", delivery, &body).await;
-        self.app.worker.drain().await.unwrap();
-        status.as_u16()
-    }
-
-    fn comment(&self) -> String {
-        let all = self.gh.comments(7);
-        assert_eq!(all.len(), 1, "exactly one sticky comment: {all:?}");
-        all[0].clone()
-    }
-}
 
 fn status_post() -> String {
     format!("POST /repos/acme/platypus/statuses/{H1}")
@@ -115,7 +36,8 @@ async fn unclassified_change_fails_and_asks_to_classify() {
         assert!(c.contains(v), "{c}");
     }
     assert!(c.contains("not ready to merge"));
-    // The reads: the pull request, the bot's account, label history, reviews, comments.
+    // The reads: the pull request, the bot's account, label history, reviews, the head's
+    // current status (someone else may have posted one), comments.
     let reads: Vec<String> =
         s.gh.calls()
             .into_iter()
@@ -128,6 +50,7 @@ async fn unclassified_change_fails_and_asks_to_classify() {
             "GET /user",
             "GET /repos/acme/platypus/issues/7/events",
             "GET /repos/acme/platypus/pulls/7/reviews",
+            "GET /repos/acme/platypus/commits/1111111111111111111111111111111111111111/status",
             "GET /repos/acme/platypus/issues/7/comments",
         ]
     );
@@ -251,9 +174,9 @@ async fn the_authors_own_approval_is_removed_and_explained() {
     assert_eq!(
         s.gh.writes(),
         vec![
+            status_post(),
             "DELETE /repos/acme/platypus/issues/7/labels/Peer Approval::Approved".to_string(),
             LABELS_POST.to_string(),
-            status_post(),
             COMMENT_POST.to_string(),
         ]
     );
@@ -397,9 +320,9 @@ async fn new_commits_reset_the_peer_approval() {
     assert_eq!(
         s.gh.writes(),
         vec![
+            format!("POST /repos/acme/platypus/statuses/{H2}"),
             "DELETE /repos/acme/platypus/issues/7/labels/Peer Approval::Approved".to_string(),
             LABELS_POST.to_string(),
-            format!("POST /repos/acme/platypus/statuses/{H2}"),
             "PATCH /repos/acme/platypus/issues/comments/1000".to_string(),
         ]
     );
@@ -466,9 +389,10 @@ async fn deliveries_out_of_order_still_reach_the_current_verdict() {
     s.app.github("pull_request", "old", &opened).await;
     s.app.worker.drain().await.unwrap();
     assert_eq!(s.gh.status(H1).unwrap().0, "success");
+    // A pass is written last, after the comment.
     assert_eq!(
         s.gh.writes(),
-        vec![status_post(), COMMENT_POST.to_string()],
+        vec![COMMENT_POST.to_string(), status_post()],
         "the older event found nothing to change"
     );
 }
@@ -629,7 +553,8 @@ async fn dry_run_reads_but_never_writes() {
         .filter(|(k, _)| k == "action")
         .map(|(_, d)| d["planned"]["action"].as_str().unwrap())
         .collect();
-    assert_eq!(planned, vec!["add_labels", "set_status", "upsert_comment"]);
+    // A failing verdict is written first.
+    assert_eq!(planned, vec!["set_status", "add_labels", "upsert_comment"]);
 }
 
 #[tokio::test]

@@ -119,9 +119,15 @@ async fn the_authors_approval_is_removed_with_one_update() {
     s.gl.add_label(3, "CMT::Standard", "alice");
     s.gl.add_label(3, "Peer Approval::Approved", "alice");
     s.deliver("update", "alice", "u1").await;
+    // The failing status first, then the labels.
     let writes = s.gl.writes();
-    assert_eq!(writes[0], format!("PUT {MR}"), "{writes:?}");
+    assert_eq!(
+        writes[0],
+        format!("POST /api/v4/projects/42/statuses/{SHA}"),
+        "{writes:?}"
+    );
     assert_eq!(writes[1], format!("PUT {MR}"), "{writes:?}");
+    assert_eq!(writes[2], format!("PUT {MR}"), "{writes:?}");
     assert_eq!(
         s.gl.labels(3),
         vec!["CMT::Standard", "Peer Approval::Needs Approval"]

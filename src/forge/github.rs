@@ -2,10 +2,10 @@
 //! `github.api_url`, so GitHub Enterprise (`https://HOST/api/v3`) and test fakes work alike.
 
 use super::http::{Reply, RetryPolicy};
-use super::{ChangeRef, Comment, Forge, ForgeError, MAX_PAGES, PER_PAGE};
+use super::{ChangeRef, Comment, Forge, ForgeError, MAX_PAGES, PER_PAGE, Page};
 use crate::actions::StatusState;
 use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, Review, User};
-use crate::policy::LabelEvent;
+use crate::policy::{History, LabelEvent};
 use crate::rules::TeamRef;
 use chrono::{DateTime, Utc};
 use octocrab::Octocrab;
@@ -177,15 +177,36 @@ impl GithubClient {
             };
             out.extend(reply.json::<Vec<T>>()?);
             pages += 1;
-            if pages < MAX_PAGES {
-                // Follow only links to the configured API: the token must not go elsewhere.
-                next = reply
-                    .header("link")
-                    .and_then(next_link)
-                    .filter(|n| n.starts_with(&format!("{}/", self.api)));
+            // Follow only links to the configured API: the token must not go elsewhere.
+            next = reply
+                .header("link")
+                .and_then(|l| link(l, "next"))
+                .filter(|n| n.starts_with(&format!("{}/", self.api)));
+            if next.is_some() && pages >= MAX_PAGES {
+                // Never a silent cut: a partial listing could hide what decides.
+                return Err(ForgeError::TooLong(what.to_string()));
             }
         }
         Ok(out)
+    }
+
+    /// Page `n` of a listing (conditional), with what its `Link` header says of the rest.
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        n: u32,
+        what: &str,
+    ) -> Result<Page<T>, ForgeError> {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let reply = self
+            .get_conditional(&format!("{url}{sep}per_page={PER_PAGE}&page={n}"), what)
+            .await?;
+        let links = reply.header("link").unwrap_or("");
+        Ok(Page {
+            items: reply.json()?,
+            last: link(links, "last").and_then(|u| page_number(&u)),
+            has_next: link(links, "next").is_some(),
+        })
     }
 }
 
@@ -251,17 +272,27 @@ struct CachedReply {
     body: Vec<u8>,
 }
 
-/// The `rel="next"` URL of a `Link` header.
-fn next_link(link: &str) -> Option<String> {
-    link.split(',').find_map(|part| {
-        let (url, rel) = part.split_once(';')?;
-        rel.contains("rel=\"next\"").then(|| {
+/// The URL a `Link` header gives for `rel` (`next`, `last`).
+fn link(header: &str, rel: &str) -> Option<String> {
+    let wanted = format!("rel=\"{rel}\"");
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params.contains(&wanted).then(|| {
             url.trim()
                 .trim_start_matches('<')
                 .trim_end_matches('>')
                 .to_string()
         })
     })
+}
+
+/// The `page` query parameter of a URL.
+fn page_number(url: &str) -> Option<u32> {
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("page="))
+        .and_then(|v| v.parse().ok())
 }
 
 fn path_of(url: &str) -> &str {
@@ -490,11 +521,32 @@ impl Forge for GithubClient {
         Ok(out)
     }
 
-    async fn label_events(&self, r: &ChangeRef) -> Result<Vec<LabelEvent>, ForgeError> {
+    async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
-        let events: Vec<WireIssueEvent> =
-            super::empty_if_missing(self.list(&url, "read label history").await)?;
-        Ok(events
+        let read = super::read_history(
+            "label history",
+            |n| self.page::<WireIssueEvent>(&url, n, "read label history"),
+            |events| {
+                crate::policy::holds_latest(
+                    current,
+                    events.iter().filter_map(|e| {
+                        let name = e.label.as_ref()?.name.as_str();
+                        Some((name, e.event == "labeled"))
+                    }),
+                )
+            },
+        )
+        .await;
+        let events = match read {
+            Err(ForgeError::NotFound(_)) => vec![],
+            other => other?,
+        };
+        let retargeted_at = events
+            .iter()
+            .filter(|e| e.event == "base_ref_changed")
+            .filter_map(|e| time(&e.created_at))
+            .max();
+        let labels = events
             .into_iter()
             .filter(|e| e.event == "labeled" || e.event == "unlabeled")
             .filter_map(|e| {
@@ -505,7 +557,11 @@ impl Forge for GithubClient {
                     at: time(&e.created_at),
                 })
             })
-            .collect())
+            .collect();
+        Ok(History {
+            labels,
+            retargeted_at,
+        })
     }
 
     async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
@@ -632,6 +688,79 @@ impl Forge for GithubClient {
         Ok(())
     }
 
+    async fn current_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(StatusState, String)>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Combined {
+            #[serde(default)]
+            statuses: Vec<WireStatus>,
+        }
+        #[derive(Deserialize)]
+        struct WireStatus {
+            state: Option<String>,
+            context: Option<String>,
+            description: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct CheckRuns {
+            #[serde(default)]
+            check_runs: Vec<WireCheckRun>,
+        }
+        #[derive(Deserialize)]
+        struct WireCheckRun {
+            conclusion: Option<String>,
+            output: Option<WireOutput>,
+        }
+        #[derive(Deserialize)]
+        struct WireOutput {
+            title: Option<String>,
+        }
+        let state = |s: Option<&str>| match s {
+            Some("success") => Some(StatusState::Success),
+            Some("failure") => Some(StatusState::Failure),
+            Some("error") => Some(StatusState::Error),
+            _ => None,
+        };
+        if self.app.is_some() {
+            let url = self.repo_url(
+                r,
+                &format!(
+                    "/commits/{}/check-runs?check_name={}&filter=latest",
+                    enc(sha),
+                    enc(context)
+                ),
+            );
+            let runs: CheckRuns = self
+                .get_conditional(&url, "read the check run")
+                .await?
+                .json()?;
+            return Ok(runs.check_runs.into_iter().next().and_then(|c| {
+                let title = c.output.and_then(|o| o.title).unwrap_or_default();
+                Some((state(c.conclusion.as_deref())?, title))
+            }));
+        }
+        // The combined status lists the latest status of each context (a 304 is free).
+        let url = self.repo_url(r, &format!("/commits/{}/status?per_page=100", enc(sha)));
+        let combined: Combined = self
+            .get_conditional(&url, "read the commit status")
+            .await?
+            .json()?;
+        Ok(combined
+            .statuses
+            .into_iter()
+            .find(|s| s.context.as_deref() == Some(context))
+            .and_then(|s| {
+                Some((
+                    state(s.state.as_deref())?,
+                    s.description.unwrap_or_default(),
+                ))
+            }))
+    }
+
     async fn set_status(
         &self,
         r: &ChangeRef,
@@ -644,6 +773,7 @@ impl Forge for GithubClient {
         let (state, conclusion) = match state {
             StatusState::Success => ("success", "success"),
             StatusState::Failure => ("failure", "failure"),
+            StatusState::Error => ("error", "failure"),
         };
         if self.app.is_some() {
             // Only this App can write its check runs: a status could be posted by anyone.
@@ -704,10 +834,11 @@ mod tests {
     fn next_links() {
         let h = r#"<https://api.github.com/repos/o/r/issues/1/events?page=2>; rel="next", <https://api.github.com/repos/o/r/issues/1/events?page=5>; rel="last""#;
         assert_eq!(
-            next_link(h).as_deref(),
+            link(h, "next").as_deref(),
             Some("https://api.github.com/repos/o/r/issues/1/events?page=2")
         );
-        assert_eq!(next_link(r#"<x>; rel="prev""#), None);
+        assert_eq!(link(h, "last").as_deref().and_then(page_number), Some(5));
+        assert_eq!(link(r#"<x>; rel="prev""#, "next"), None);
     }
 
     #[test]

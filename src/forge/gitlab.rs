@@ -2,10 +2,10 @@
 //! numeric id when the webhook gave one, else by URL-encoded full path.
 
 use super::http::{Reply, RetryPolicy};
-use super::{ChangeRef, Comment, Forge, ForgeError, MAX_PAGES, PER_PAGE};
+use super::{ChangeRef, Comment, Forge, ForgeError, MAX_PAGES, PER_PAGE, Page};
 use crate::actions::StatusState;
 use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, Review, User};
-use crate::policy::LabelEvent;
+use crate::policy::{History, LabelEvent};
 use crate::rules::TeamRef;
 use chrono::{DateTime, Utc};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -116,35 +116,51 @@ impl GitlabClient {
             .await
     }
 
-    /// Every page of a listing (GitLab's `x-next-page`), up to [`MAX_PAGES`].
+    /// Every page of a listing (GitLab's `x-next-page`), up to [`MAX_PAGES`]; a longer one is
+    /// an error, never silently cut.
     async fn list<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
         what: &str,
     ) -> Result<Vec<T>, ForgeError> {
-        let sep = if url.contains('?') { '&' } else { '?' };
         let mut out = vec![];
-        let mut page = 1;
-        for _ in 0..MAX_PAGES {
-            let reply = self
-                .call(
-                    true,
-                    reqwest::Method::GET,
-                    &format!("{url}{sep}per_page={PER_PAGE}&page={page}"),
-                    None,
-                    what,
-                )
-                .await?;
-            out.extend(reply.json::<Vec<T>>()?);
-            match reply
-                .header("x-next-page")
-                .and_then(|p| p.trim().parse::<u32>().ok())
-            {
-                Some(next) if next > page => page = next,
-                _ => break,
+        let mut n = 1;
+        loop {
+            let mut page = self.page::<T>(url, n, what).await?;
+            out.append(&mut page.items);
+            if !page.has_next {
+                return Ok(out);
             }
+            if n >= MAX_PAGES {
+                return Err(ForgeError::TooLong(what.to_string()));
+            }
+            n += 1;
         }
-        Ok(out)
+    }
+
+    /// Page `n` of a listing, with GitLab's `x-total-pages` and `x-next-page`.
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        n: u32,
+        what: &str,
+    ) -> Result<Page<T>, ForgeError> {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let reply = self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &format!("{url}{sep}per_page={PER_PAGE}&page={n}"),
+                None,
+                what,
+            )
+            .await?;
+        let number = |h: &str| reply.header(h).and_then(|p| p.trim().parse::<u32>().ok());
+        Ok(Page {
+            items: reply.json()?,
+            last: number("x-total-pages"),
+            has_next: number("x-next-page").is_some_and(|next| next > n),
+        })
     }
 
     /// The project's full path, from `GET /projects/:id`.
@@ -463,11 +479,26 @@ impl Forge for GitlabClient {
         Ok(out)
     }
 
-    async fn label_events(&self, r: &ChangeRef) -> Result<Vec<LabelEvent>, ForgeError> {
+    async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         let url = format!("{}/resource_label_events", self.change_url(r));
-        let events: Vec<WireLabelEvent> =
-            super::empty_if_missing(self.list(&url, "read label history").await)?;
-        Ok(events
+        let read = super::read_history(
+            "label history",
+            |n| self.page::<WireLabelEvent>(&url, n, "read label history"),
+            |events| {
+                crate::policy::holds_latest(
+                    current,
+                    events
+                        .iter()
+                        .filter_map(|e| Some((e.label.as_ref()?.name.as_str(), e.action == "add"))),
+                )
+            },
+        )
+        .await;
+        let events = match read {
+            Err(ForgeError::NotFound(_)) => vec![],
+            other => other?,
+        };
+        let labels = events
             .into_iter()
             .filter_map(|e| {
                 Some(LabelEvent {
@@ -478,7 +509,12 @@ impl Forge for GitlabClient {
                     at: e.created_at,
                 })
             })
-            .collect())
+            .collect();
+        // GitLab keeps no event for a retarget; the webhook and the bot's memory tell it.
+        Ok(History {
+            labels,
+            retargeted_at: None,
+        })
     }
 
     async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
@@ -639,6 +675,52 @@ impl Forge for GitlabClient {
             .map(drop)
     }
 
+    async fn current_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(StatusState, String)>, ForgeError> {
+        #[derive(Deserialize)]
+        struct WireStatus {
+            status: Option<String>,
+            name: Option<String>,
+            description: Option<String>,
+        }
+        let url = format!(
+            "{}/repository/commits/{}/statuses?name={}",
+            self.project(r),
+            enc(sha),
+            enc(context)
+        );
+        let reply = match self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &url,
+                None,
+                "read the commit status",
+            )
+            .await
+        {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?,
+        };
+        // Newest first; GitLab lists the latest status of each name unless `all` is asked.
+        Ok(reply
+            .json::<Vec<WireStatus>>()?
+            .into_iter()
+            .find(|s| s.name.as_deref() == Some(context))
+            .and_then(|s| {
+                let state = match s.status.as_deref() {
+                    Some("success") => StatusState::Success,
+                    Some("failed") => StatusState::Failure,
+                    _ => return None,
+                };
+                Some((state, s.description.unwrap_or_default()))
+            }))
+    }
+
     async fn set_status(
         &self,
         r: &ChangeRef,
@@ -651,7 +733,7 @@ impl Forge for GitlabClient {
         let url = format!("{}/statuses/{}", self.project(r), enc(sha));
         let state = match state {
             StatusState::Success => "success",
-            StatusState::Failure => "failed",
+            StatusState::Failure | StatusState::Error => "failed",
         };
         let body = json!({ "state": state, "name": context, "description": description });
         match self

@@ -10,7 +10,7 @@ pub use http::RetryPolicy;
 
 use crate::actions::StatusState;
 use crate::model::{Change, ChangeEvent, ChangeKind, Label, Repo, Review, User};
-use crate::policy::LabelEvent;
+use crate::policy::History;
 use crate::rules::TeamRef;
 use std::future::Future;
 use std::time::Duration;
@@ -33,6 +33,10 @@ pub enum ForgeError {
     /// A 2xx whose body is not what the API documents.
     #[error("unexpected response from the forge: {0}")]
     Decode(String),
+    /// A listing longer than the bot reads, where what decides the verdict was not reached:
+    /// the change cannot be verified (never evaluated on a partial history).
+    #[error("the {0} is longer than changegate reads")]
+    TooLong(String),
 }
 
 /// A listing that is not there (an instance without that API, a resource just deleted)
@@ -117,11 +121,14 @@ pub trait Forge: Send + Sync {
         &self,
         repo: &Repo,
     ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
-    /// Who applied and removed which label, when; oldest first.
+    /// Who applied and removed which label, when, oldest first, and when the target branch
+    /// last changed. Read completely, or at least far back enough to hold the latest
+    /// application of each of `current` (the labels the change carries); else `TooLong`.
     fn label_events(
         &self,
         r: &ChangeRef,
-    ) -> impl Future<Output = Result<Vec<LabelEvent>, ForgeError>> + Send;
+        current: &[Label],
+    ) -> impl Future<Output = Result<History, ForgeError>> + Send;
     /// Native approvals that currently stand on a merge request.
     fn approvals(
         &self,
@@ -183,6 +190,14 @@ pub trait Forge: Send + Sync {
         let _ = (r, sha, approve);
         async { Ok(()) }
     }
+    /// The verdict the head commit carries now under `context` (state and description), as
+    /// anyone last wrote it; `None` when there is none or it is not a verdict (pending).
+    fn current_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        context: &str,
+    ) -> impl Future<Output = Result<Option<(StatusState, String)>, ForgeError>> + Send;
     /// Sets the verdict on the head commit: a commit status, or (GitHub App) a check run whose
     /// summary is `summary` (the checklist).
     fn set_status(
@@ -205,3 +220,53 @@ pub const PER_PAGE: u32 = 100;
 
 /// Pages read at most per listing, so a change with thousands of events cannot stall a worker.
 pub const MAX_PAGES: u32 = 30;
+
+/// One page of a listing: its items, the last page's number when the forge says it, and
+/// whether a next page exists.
+pub(crate) struct Page<T> {
+    pub items: Vec<T>,
+    pub last: Option<u32>,
+    pub has_next: bool,
+}
+
+/// Reads a chronological listing (oldest first) whose newest entries decide: every page when
+/// there are at most [`MAX_PAGES`], else from the last page backwards until `enough` holds for
+/// what was read. Errs with `TooLong` rather than return a history that may miss the newest
+/// entries. `fetch(n)` reads page `n` (from 1).
+pub(crate) async fn read_history<T, F, Fut>(
+    what: &str,
+    fetch: F,
+    enough: impl Fn(&[T]) -> bool,
+) -> Result<Vec<T>, ForgeError>
+where
+    F: Fn(u32) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ForgeError>>,
+{
+    let first = fetch(1).await?;
+    if let Some(last) = first.last.filter(|&l| l > MAX_PAGES) {
+        // Newest pages first, each put before what was read, until enough is known.
+        let mut tail: Vec<T> = vec![];
+        for n in (last + 1 - MAX_PAGES..=last).rev() {
+            let mut page = fetch(n).await?.items;
+            page.append(&mut tail);
+            tail = page;
+            if enough(&tail) {
+                return Ok(tail);
+            }
+        }
+        return Err(ForgeError::TooLong(what.to_string()));
+    }
+    let mut has_next = first.has_next;
+    let mut out = first.items;
+    let mut n = 1;
+    while has_next {
+        if n >= MAX_PAGES {
+            return Err(ForgeError::TooLong(what.to_string()));
+        }
+        n += 1;
+        let mut page = fetch(n).await?;
+        has_next = page.has_next;
+        out.append(&mut page.items);
+    }
+    Ok(out)
+}

@@ -198,15 +198,11 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
             a.label
         ));
     }
-    if a.reset_on_push && pushed_after(snap, ev) {
-        let sha = snap
-            .last_push
-            .as_ref()
-            .and_then(|p| p.sha.as_deref())
-            .map(|s| format!(" ({})", short(s)))
-            .unwrap_or_default();
+    if a.reset_on_push
+        && let Some(what) = reset_since(snap, ev.at)
+    {
         return LabelFinding::Invalid(format!(
-            "new commits were pushed{sha} after {who} approved; the approval must be given again"
+            "{what} after {who} approved; the approval must be given again"
         ));
     }
     let group = rules.group(&a.approvers);
@@ -233,17 +229,50 @@ fn is_bot(snap: &Snapshot, user: &User) -> bool {
         .is_some_and(|b| b.same_as(user) == Some(true))
 }
 
+/// Whether an approval without a commit was given after the head's push and after any
+/// retarget; unknown times do not prove it.
 fn approved_after_push(snap: &Snapshot, at: Option<DateTime<Utc>>) -> bool {
-    match (snap.last_push.as_ref().and_then(|p| p.at), at) {
-        (Some(push), Some(approved)) => approved >= push,
-        _ => false,
+    let (Some(push), Some(at)) = (snap.last_push.as_ref().and_then(|p| p.at), at) else {
+        return false;
+    };
+    at >= push && !retargeted_since(snap, Some(at))
+}
+
+/// Whether the target branch changed after `at` (or at an unknown time).
+fn retargeted_since(snap: &Snapshot, at: Option<DateTime<Utc>>) -> bool {
+    snap.retarget.as_ref().is_some_and(|r| match (r.at, at) {
+        (Some(t), Some(a)) => t > a,
+        _ => true,
+    })
+}
+
+/// What reset approvals given at `at`: new commits pushed later, or the target branch changed
+/// later (the later of the two), in words for the comment.
+fn reset_since(snap: &Snapshot, at: Option<DateTime<Utc>>) -> Option<String> {
+    let push = snap.last_push.as_ref().and_then(|p| Some((p.at?, p)));
+    let retarget = snap.retarget.as_ref().and_then(|r| Some((r.at?, r)));
+    let after = |t: DateTime<Utc>| at.is_none_or(|a| t > a);
+    let pushed = push.filter(|(t, _)| after(*t) && at.is_some());
+    let retargeted = retarget.filter(|(t, _)| after(*t));
+    match (pushed, retargeted) {
+        (Some((pt, _)), Some((rt, r))) if rt >= pt => Some(retarget_words(r)),
+        (None, Some((_, r))) => Some(retarget_words(r)),
+        (Some((_, p)), _) => {
+            let sha = p
+                .sha
+                .as_deref()
+                .map(|s| format!(" ({})", short(s)))
+                .unwrap_or_default();
+            Some(format!("new commits were pushed{sha}"))
+        }
+        (None, None) => None,
     }
 }
 
-fn pushed_after(snap: &Snapshot, ev: &LabelEvent) -> bool {
-    match (snap.last_push.as_ref().and_then(|p| p.at), ev.at) {
-        (Some(push), Some(applied)) => push > applied,
-        _ => false,
+fn retarget_words(r: &super::Retarget) -> String {
+    match &r.from {
+        Some(from) => format!("the target branch changed (from `{from}`)"),
+        None => "the target branch changed".to_string(),
     }
 }
 
@@ -263,7 +292,9 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
         // The bot approves passing changes itself (GitLab approval mode): never a peer.
         .filter(|r| !is_bot(snap, &r.reviewer))
         .filter(|r| match (&r.commit_sha, head) {
-            (Some(c), Some(h)) => c == h,
+            (Some(c), Some(h)) => {
+                c == h && !(a.reset_on_push && retargeted_since(snap, r.submitted_at))
+            }
             (Some(_), None) => false,
             // No commit (GitLab): when pushes reset the role, only an approval given after
             // the head's push is known to be on it.

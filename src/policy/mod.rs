@@ -23,10 +23,41 @@ pub struct LabelEvent {
     pub at: Option<DateTime<Utc>>,
 }
 
+/// A change's label history as the forge tells it, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    pub labels: Vec<LabelEvent>,
+    /// When the target branch last changed, where the forge records it (GitHub's
+    /// `base_ref_changed` event).
+    pub retargeted_at: Option<DateTime<Utc>>,
+}
+
+/// Whether a history (oldest first; `(label, added)` per entry) holds the latest application
+/// of each of `current`: enough to judge every label the change carries.
+pub fn holds_latest<'a>(
+    current: &[Label],
+    entries: impl DoubleEndedIterator<Item = (&'a str, bool)> + Clone,
+) -> bool {
+    current.iter().all(|l| {
+        entries
+            .clone()
+            .any(|(name, added)| added && name == l.as_str())
+    })
+}
+
 /// The latest push of new commits to the change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Push {
     pub sha: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// The latest change of a merge request's target branch: approvals that new commits reset
+/// are reset by it too (the same commits now merge into something else).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Retarget {
+    /// The branch before, when known.
+    pub from: Option<String>,
     pub at: Option<DateTime<Utc>>,
 }
 
@@ -66,9 +97,15 @@ pub struct Snapshot {
     /// Native approvals that currently stand (GitHub reviews, GitLab MR approvals).
     pub reviews: Vec<Review>,
     pub last_push: Option<Push>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retarget: Option<Retarget>,
     pub memberships: Memberships,
     /// The bot's own account: labels it applied stand for native approvals.
     pub bot: Option<User>,
+    /// What could not be read completely (a history longer than the bot reads): the change
+    /// cannot be verified and fails.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
 }
 
 impl Snapshot {
@@ -95,13 +132,19 @@ impl Snapshot {
             sha: event.change.head_sha.clone(),
             at: Some(now),
         });
+        let retarget = event.previous_target_branch.as_ref().map(|from| Retarget {
+            from: Some(from.clone()),
+            at: Some(now),
+        });
         Snapshot {
             change: event.change.clone(),
             label_events,
             reviews,
             last_push,
+            retarget,
             memberships: Memberships::default(),
             bot: None,
+            incomplete: vec![],
         }
     }
 }
@@ -344,6 +387,20 @@ fn apply_rules(
     if let Some(item) = uncovered(rules, &set.labels, &matched) {
         checklist.insert(0, item);
     }
+    if !snap.incomplete.is_empty() {
+        checklist.insert(
+            0,
+            ChecklistItem {
+                title: "History too long to verify".into(),
+                met: false,
+                detail: format!(
+                    "changegate could not read all of {}, so it cannot tell who gave which approval; it blocks rather than guess",
+                    snap.incomplete.join(" and ")
+                ),
+                next_step: None,
+            },
+        );
+    }
     let failing: Vec<&ChecklistItem> = checklist.iter().filter(|i| !i.met).collect();
     let verdict = if failing.is_empty() {
         Verdict::Pass
@@ -365,7 +422,7 @@ fn apply_rules(
 }
 
 /// GitHub caps status descriptions at 140 characters.
-const MAX_SUMMARY_CHARS: usize = 140;
+pub const MAX_SUMMARY_CHARS: usize = 140;
 
 fn summary(failing: &[&ChecklistItem]) -> String {
     let text = if failing.is_empty() {

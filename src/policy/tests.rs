@@ -74,6 +74,8 @@ impl Case {
                 label_events: vec![],
                 reviews: vec![],
                 last_push: None,
+                retarget: None,
+                incomplete: vec![],
                 memberships,
                 bot: Some(User::named("changegate[bot]")),
             },
@@ -629,6 +631,7 @@ fn snapshot_from_event_attributes_added_labels_to_the_actor() {
         labels_removed: vec![],
         review: None,
         previous_head_sha: None,
+        previous_target_branch: None,
     };
     let snap = Snapshot::from_event(&event, at(5));
     assert_eq!(snap.label_events.len(), 1);

@@ -143,6 +143,8 @@ struct PullRequestEvent {
     sender: Option<WireUser>,
     repository: WireRepo,
     before: Option<String>,
+    /// On `edited`: what changed; `base.ref.from` when the base branch did.
+    changes: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -276,6 +278,12 @@ fn pull_request(ev: PullRequestEvent) -> EventPayload {
         } else {
             None
         },
+        previous_target_branch: ev
+            .changes
+            .as_ref()
+            .and_then(|c| c.pointer("/base/ref/from"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
     }))
 }
 
@@ -306,6 +314,7 @@ fn review(ev: ReviewEvent) -> EventPayload {
         labels_removed: vec![],
         review: Some(review),
         previous_head_sha: None,
+        previous_target_branch: None,
     }))
 }
 
@@ -353,6 +362,7 @@ fn issues(ev: IssuesEvent) -> EventPayload {
         labels_removed: removed,
         review: None,
         previous_head_sha: None,
+        previous_target_branch: None,
     }))
 }
 
@@ -379,6 +389,7 @@ fn comment(ev: CommentEvent) -> EventPayload {
         labels_removed: vec![],
         review: None,
         previous_head_sha: None,
+        previous_target_branch: None,
     }))
 }
 

@@ -192,6 +192,7 @@ struct Previous<T> {
 struct Changes {
     labels: Option<Previous<Vec<WireLabel>>>,
     draft: Option<Previous<bool>>,
+    target_branch: Option<Previous<String>>,
 }
 
 /// `changes` is an object in every documented payload; anything else counts as empty.
@@ -336,6 +337,10 @@ fn object_event(hook: ObjectHook, kind: ChangeKind, event: &str) -> EventPayload
         } else {
             None
         },
+        previous_target_branch: changes
+            .target_branch
+            .as_ref()
+            .and_then(|t| t.previous.clone()),
         forge_action,
         actor,
         labels_added: added,
@@ -383,6 +388,7 @@ fn note(hook: NoteHook) -> EventPayload {
         labels_removed: vec![],
         review: None,
         previous_head_sha: None,
+        previous_target_branch: None,
     }))
 }
 

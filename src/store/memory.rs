@@ -4,6 +4,15 @@ use super::{Store, now_ms};
 use anyhow::{Context, Result};
 use sqlx::Row;
 
+/// A change's own verdict on its head, as remembered for changes sharing that head.
+pub struct Verdict<'a> {
+    pub sha: &'a str,
+    pub pass: bool,
+    pub open: bool,
+    pub summary: &'a str,
+    pub number: u64,
+}
+
 impl Store {
     /// Records the change's current head and returns when it last moved: at `pushed_at` when
     /// the event reports a push, now when the head differs from the one seen before, else as
@@ -45,6 +54,17 @@ impl Store {
         Ok(changed_at)
     }
 
+    /// The head the change had when last evaluated.
+    pub async fn remembered_head(&self, key: &str) -> Result<Option<String>> {
+        let v: Option<Option<String>> =
+            sqlx::query_scalar("SELECT head_sha FROM change_memory WHERE change_key = $1")
+                .bind(key.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .context("cannot read change memory")?;
+        Ok(v.flatten())
+    }
+
     /// When the change's head last moved, as remembered (read-only).
     pub async fn head_changed_at(&self, key: &str) -> Result<Option<i64>> {
         let v: Option<Option<i64>> =
@@ -56,47 +76,110 @@ impl Store {
         Ok(v.flatten())
     }
 
-    /// Whether this exact status was the last one written for the change.
-    pub async fn status_is_current(
+    /// Records the change's target branch and returns when it last changed and from what:
+    /// at `changed` when the event reports a retarget (previous branch, time), now when it
+    /// differs from the one seen before, else as remembered.
+    pub async fn note_target(
         &self,
         key: &str,
-        sha: &str,
-        state: &str,
-        description: &str,
-    ) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM change_memory WHERE change_key = $1 AND status_sha = $2 AND status_state = $3 AND status_description = $4",
+        target: Option<&str>,
+        changed: Option<(&str, i64)>,
+    ) -> Result<Option<(i64, Option<String>)>> {
+        let row = sqlx::query(
+            "SELECT target_branch, target_changed_at, target_previous FROM change_memory WHERE change_key = $1",
         )
         .bind(key.to_string())
-        .bind(sha.to_string())
-        .bind(state.to_string())
-        .bind(description.to_string())
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
         .context("cannot read change memory")?;
-        Ok(n > 0)
-    }
-
-    pub async fn remember_status(
-        &self,
-        key: &str,
-        sha: &str,
-        state: &str,
-        description: &str,
-    ) -> Result<()> {
+        let (old, old_at, old_prev): (Option<String>, Option<i64>, Option<String>) = match &row {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?),
+            None => (None, None, None),
+        };
+        let moved = old.is_some() && old.as_deref() != target;
+        let (at, prev) = match (changed, moved) {
+            (Some((prev, t)), _) if old_at.is_none_or(|o| t > o) => {
+                (Some(t), Some(prev.to_string()))
+            }
+            (_, true) => (Some(now_ms()), old.clone()),
+            _ => (old_at, old_prev),
+        };
         sqlx::query(
-            "INSERT INTO change_memory (change_key, status_sha, status_state, status_description, updated_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (change_key) DO UPDATE SET status_sha = $2, status_state = $3, status_description = $4, updated_at = $5",
+            "INSERT INTO change_memory (change_key, target_branch, target_changed_at, target_previous, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (change_key) DO UPDATE SET target_branch = $2, target_changed_at = $3, target_previous = $4, updated_at = $5",
         )
         .bind(key.to_string())
-        .bind(sha.to_string())
-        .bind(state.to_string())
-        .bind(description.to_string())
+        .bind(target.map(str::to_string))
+        .bind(at)
+        .bind(prev.clone())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .context("cannot write change memory")?;
+        Ok(at.map(|t| (t, prev)))
+    }
+
+    /// The last retarget remembered (time, previous branch), read-only.
+    pub async fn target_changed(&self, key: &str) -> Result<Option<(i64, Option<String>)>> {
+        let row = sqlx::query(
+            "SELECT target_changed_at, target_previous FROM change_memory WHERE change_key = $1",
+        )
+        .bind(key.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .context("cannot read change memory")?;
+        let Some(row) = row else { return Ok(None) };
+        let (at, prev): (Option<i64>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(at.map(|t| (t, prev)))
+    }
+
+    /// Records the change's own verdict on its head commit.
+    pub async fn remember_verdict(&self, key: &str, v: &Verdict<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO change_memory (change_key, verdict_sha, verdict_pass, verdict_open, verdict_summary, verdict_number, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (change_key) DO UPDATE SET verdict_sha = $2, verdict_pass = $3, verdict_open = $4, verdict_summary = $5, verdict_number = $6, updated_at = $7",
+        )
+        .bind(key.to_string())
+        .bind(v.sha.to_string())
+        .bind(i64::from(v.pass))
+        .bind(i64::from(v.open))
+        .bind(v.summary.to_string())
+        .bind(v.number as i64)
         .bind(now_ms())
         .execute(&self.pool)
         .await
         .context("cannot write change memory")?;
         Ok(())
+    }
+
+    /// Other open changes whose keys start with `prefix` (same forge, repository and kind)
+    /// that fail on the same head commit: (number, summary).
+    pub async fn failing_on_same_head(
+        &self,
+        key: &str,
+        prefix: &str,
+        sha: &str,
+    ) -> Result<Vec<(u64, String)>> {
+        let rows = sqlx::query(
+            "SELECT verdict_number, verdict_summary FROM change_memory
+             WHERE substr(change_key, 1, length($1)) = $1 AND change_key <> $2
+               AND verdict_sha = $3 AND verdict_pass = 0 AND verdict_open = 1
+             ORDER BY verdict_number",
+        )
+        .bind(prefix.to_string())
+        .bind(key.to_string())
+        .bind(sha.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read change memory")?;
+        rows.iter()
+            .map(|r| {
+                let n: Option<i64> = r.try_get(0)?;
+                let summary: Option<String> = r.try_get(1)?;
+                Ok((n.unwrap_or(0) as u64, summary.unwrap_or_default()))
+            })
+            .collect()
     }
 
     /// The forge's update time of the change when it was last evaluated (for reconcile).

@@ -8,6 +8,7 @@ mod memory;
 
 pub use audit::{AuditRecord, AuditRow};
 pub use batch::DeliveryWriter;
+pub use memory::Verdict;
 
 use crate::model::{Change, ChangeEvent, Event};
 use anyhow::{Context, Result};

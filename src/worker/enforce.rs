@@ -3,7 +3,7 @@
 //! wrong verdict, because the verdict comes from what the forge says now.
 
 use super::Worker;
-use crate::actions::{self, PlannedAction, StatusState};
+use crate::actions::{self, PlannedAction};
 use crate::comment;
 use crate::forge::{ChangeRef, Forge, ForgeError};
 use crate::model::{Action, Change, ChangeEvent, Event, Label, User};
@@ -23,6 +23,8 @@ pub struct JobContext<'a> {
     pub change: &'a ChangeEvent,
     /// When the latest push among the events this job covers arrived.
     pub pushed_at: Option<i64>,
+    /// When the job's own delivery arrived.
+    pub received_at: i64,
     /// Older events of the change folded into this run.
     pub covered: &'a [Event],
     /// Forge writes made so far (reconcile reports changes by it).
@@ -85,9 +87,13 @@ impl Worker {
             return Ok(None);
         };
         let bot = identity(forge, bot).await?;
-        let moved = self.store.head_changed_at(&key_of(&change)).await?;
+        let key = key_of(&change);
+        let seen = Seen {
+            moved: self.store.head_changed_at(&key).await?,
+            retarget: self.store.target_changed(&key).await?,
+        };
         let snap = self
-            .read_snapshot(forge, r, change, bot, moved, rules)
+            .read_snapshot(forge, r, change, bot, seen, rules)
             .await?;
         let decision = policy::evaluate(rules, &snap);
         Ok(Some((snap, decision)))
@@ -125,33 +131,55 @@ impl Worker {
         job: &JobContext<'_>,
         rules: &Rules,
     ) -> Result<Snapshot> {
+        let key = key_of(&change);
         let moved = self
             .store
-            .note_head(&key_of(&change), change.head_sha.as_deref(), job.pushed_at)
+            .note_head(&key, change.head_sha.as_deref(), job.pushed_at)
             .await?;
-        self.read_snapshot(forge, r, change, bot, moved, rules)
-            .await
+        // A retarget the delivery (or the newest one folded into it) reports, at its arrival.
+        let reported = job
+            .change
+            .previous_target_branch
+            .as_deref()
+            .or_else(|| {
+                job.covered
+                    .iter()
+                    .rev()
+                    .filter_map(Event::change)
+                    .find_map(|e| e.previous_target_branch.as_deref())
+            })
+            .map(|from| (from, job.received_at));
+        let retarget = self
+            .store
+            .note_target(&key, change.target_branch.as_deref(), reported)
+            .await?;
+        let seen = Seen { moved, retarget };
+        self.read_snapshot(forge, r, change, bot, seen, rules).await
     }
 
-    /// The change's state as the forge tells it now (history, approvals, memberships), with the
-    /// time its head last moved (`moved`, from the change memory).
+    /// The change's state as the forge tells it now (history, approvals, memberships), with
+    /// what the change memory saw of head moves and retargets.
     async fn read_snapshot<F: Forge>(
         &self,
         forge: &F,
         r: &ChangeRef,
         change: Change,
         bot: Option<User>,
-        moved: Option<i64>,
+        seen: Seen,
         rules: &Rules,
     ) -> Result<Snapshot> {
-        let label_events = forge.label_events(r).await?;
+        let mut incomplete = vec![];
+        let history = complete_or(forge.label_events(r, &change.labels).await, &mut incomplete)?
+            .unwrap_or_default();
         let wants_reviews =
             rules.approvals.iter().any(|a| a.native_approvals) || self.approves(&change);
         let reviews = if wants_reviews {
-            forge.approvals(r).await?
+            complete_or(forge.approvals(r).await, &mut incomplete)?.unwrap_or_default()
         } else {
             vec![]
         };
+        let retarget = latest_retarget(seen.retarget, history.retargeted_at);
+        let moved = seen.moved;
         // The forge's own time for the current head where it has one (GitLab's diff
         // versions), else when the bot saw the head move (the webhook's arrival).
         let resets = rules.approvals.iter().any(|a| a.reset_on_push);
@@ -166,11 +194,13 @@ impl Worker {
         });
         let mut snap = Snapshot {
             change,
-            label_events,
+            label_events: history.labels,
             reviews,
             last_push,
+            retarget,
             memberships: Default::default(),
             bot,
+            incomplete,
         };
         for (group_name, user) in policy::membership_questions(rules, &snap) {
             let Some(team) = rules
@@ -192,8 +222,10 @@ impl Worker {
         Ok(snap)
     }
 
-    /// Writes the minimal diff: labels that differ, a status that differs, a comment whose
-    /// text differs. A redelivery or an event that changes nothing writes nothing.
+    /// Writes the minimal diff: labels that differ, a status that differs from the one the
+    /// head carries, a comment whose text differs. A failing verdict is written first and a
+    /// passing one last, so that a write failing half-way never leaves a pass standing that
+    /// the rules no longer give.
     async fn apply<F: Forge>(
         &self,
         forge: &F,
@@ -204,6 +236,51 @@ impl Worker {
         rules: &Rules,
     ) -> Result<()> {
         let change = &snap.change;
+        let passing = d.verdict == policy::Verdict::Pass;
+        let mut status = None;
+        let mut body = None;
+        for action in actions::plan(change, d, &self.status_context) {
+            match action {
+                PlannedAction::SetStatus { .. } => {
+                    status = Some(self.combined_status(change, action).await?)
+                }
+                PlannedAction::UpsertComment { body: b } => body = Some(b),
+                _ => {}
+            }
+        }
+        // A check run's summary carries the checklist (GitHub App mode).
+        let summary = comment::sticky(change, d).replacen(comment::MARKER, "", 1);
+        if !passing {
+            if let Some(s) = &status {
+                self.write_status(forge, r, job, rules, s, summary.trim())
+                    .await?;
+            }
+            self.set_bot_approval(forge, r, snap, d, job, rules).await?;
+        }
+        self.write_labels(forge, r, change, d, job, rules).await?;
+        if let Some(body) = &body {
+            self.upsert_comment(forge, r, snap, body, job, rules)
+                .await?;
+        }
+        if passing {
+            self.set_bot_approval(forge, r, snap, d, job, rules).await?;
+            if let Some(s) = &status {
+                self.write_status(forge, r, job, rules, s, summary.trim())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_labels<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        change: &Change,
+        d: &Decision,
+        job: &JobContext<'_>,
+        rules: &Rules,
+    ) -> Result<()> {
         let remove: Vec<Label> = d
             .remove_labels
             .iter()
@@ -229,46 +306,6 @@ impl Worker {
             };
             self.write(job, rules, &action, forge.add_labels(r, &add))
                 .await?;
-        }
-        self.set_bot_approval(forge, r, snap, d, job, rules).await?;
-        // A check run's summary carries the checklist (GitHub App mode).
-        let summary = comment::sticky(change, d).replacen(comment::MARKER, "", 1);
-        for action in actions::plan(change, d, &self.status_context) {
-            match &action {
-                PlannedAction::SetStatus {
-                    sha,
-                    state,
-                    context,
-                    description,
-                } => {
-                    let key = key_of(change);
-                    let state_name = status_name(*state);
-                    if self
-                        .store
-                        .status_is_current(&key, sha, state_name, description)
-                        .await?
-                    {
-                        continue;
-                    }
-                    self.write(
-                        job,
-                        rules,
-                        &action,
-                        forge.set_status(r, sha, *state, context, description, summary.trim()),
-                    )
-                    .await?;
-                    if !self.dry_run {
-                        self.store
-                            .remember_status(&key, sha, state_name, description)
-                            .await?;
-                    }
-                }
-                PlannedAction::UpsertComment { body } => {
-                    self.upsert_comment(forge, r, snap, body, job, rules)
-                        .await?
-                }
-                _ => {}
-            }
         }
         Ok(())
     }
@@ -385,7 +422,7 @@ impl Worker {
 
     /// Performs one write (or logs it in dry-run mode) and records it in the audit log; what
     /// the call returned, or `None` in dry-run mode.
-    async fn write<T>(
+    pub(super) async fn write<T>(
         &self,
         job: &JobContext<'_>,
         rules: &Rules,
@@ -432,6 +469,47 @@ impl Worker {
     }
 }
 
+/// What the change memory saw: when the head last moved, and the last retarget (time and
+/// previous branch), in milliseconds since the epoch.
+struct Seen {
+    moved: Option<i64>,
+    retarget: Option<(i64, Option<String>)>,
+}
+
+/// A listing read completely, or `None` with what was too long to read noted in
+/// `incomplete` (the policy then blocks); other errors stay errors.
+fn complete_or<T>(
+    read: Result<T, ForgeError>,
+    incomplete: &mut Vec<String>,
+) -> Result<Option<T>, ForgeError> {
+    match read {
+        Ok(v) => Ok(Some(v)),
+        Err(ForgeError::TooLong(what)) => {
+            incomplete.push(format!("the {what}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The later of the retarget the bot saw and the one the forge records.
+fn latest_retarget(
+    seen: Option<(i64, Option<String>)>,
+    forge: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<policy::Retarget> {
+    let seen =
+        seen.and_then(|(ms, from)| Some((chrono::Utc.timestamp_millis_opt(ms).single()?, from)));
+    match (seen, forge) {
+        (Some((at, from)), Some(f)) if at >= f => Some(policy::Retarget { from, at: Some(at) }),
+        (_, Some(f)) => Some(policy::Retarget {
+            from: None,
+            at: Some(f),
+        }),
+        (Some((at, from)), None) => Some(policy::Retarget { from, at: Some(at) }),
+        (None, None) => None,
+    }
+}
+
 /// The bot's own account: configured, or asked once. When the forge will not say (a token that
 /// may not read its user), the bot works without it rather than not at all.
 async fn identity<F: Forge>(forge: &F, cell: &OnceCell<Option<User>>) -> Result<Option<User>> {
@@ -448,11 +526,4 @@ async fn identity<F: Forge>(forge: &F, cell: &OnceCell<Option<User>>) -> Result<
         })
         .await?;
     Ok(found.clone())
-}
-
-fn status_name(s: StatusState) -> &'static str {
-    match s {
-        StatusState::Success => "success",
-        StatusState::Failure => "failure",
-    }
 }

@@ -5,6 +5,7 @@
 mod enforce;
 mod memberships;
 mod repo_rules;
+mod status;
 
 pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
@@ -182,8 +183,39 @@ impl Worker {
                 attempts = job.attempts,
                 "job failed; left for `changegate retry`"
             );
+            if let Err(report) = self.unverifiable(&job, &e.to_string()).await {
+                tracing::error!(
+                    error = format!("{report:#}"),
+                    "cannot mark the change as unverified on the forge"
+                );
+            }
         }
         self.store.fail(job.id, &format!("{e:#}"), retry).await
+    }
+
+    /// Marks the change of a job that failed for good as not verified (an error status).
+    async fn unverifiable(&self, job: &Job, error: &str) -> Result<()> {
+        let Some(change) = job.event.change() else {
+            return Ok(());
+        };
+        let ctx = JobContext {
+            event: &job.event,
+            change,
+            pushed_at: job.pushed_at,
+            received_at: job.received_at,
+            covered: &job.covered,
+            writes: AtomicI64::new(0),
+        };
+        match change.change.forge {
+            ForgeKind::Github => match &self.forges.github {
+                Some(c) => self.report_unverifiable(c, &ctx, error).await,
+                None => Ok(()),
+            },
+            ForgeKind::Gitlab => match &self.forges.gitlab {
+                Some(c) => self.report_unverifiable(c, &ctx, error).await,
+                None => Ok(()),
+            },
+        }
     }
 
     /// Processes one job; the number of forge writes it made.
@@ -195,6 +227,7 @@ impl Worker {
             event: &job.event,
             change,
             pushed_at: job.pushed_at,
+            received_at: job.received_at,
             covered: &job.covered,
             writes: AtomicI64::new(0),
         };

@@ -19,6 +19,8 @@ pub struct GhChange {
     pub author: String,
     pub labels: Vec<String>,
     pub head: String,
+    /// The base branch (`main` unless retargeted).
+    pub base: String,
     pub state: String,
     /// Bumped on every change, like GitHub's `updated_at`.
     pub updated: i64,
@@ -50,6 +52,8 @@ pub struct GhState {
     pub failures: VecDeque<(String, ResponseTemplate)>,
     /// Added to every answer (a slow forge).
     pub delay: std::time::Duration,
+    /// The fake's own base URL, for the links it writes.
+    pub base: String,
     clock: i64,
 }
 
@@ -96,6 +100,7 @@ impl GithubWorld {
             .respond_with(Responder(state.clone()))
             .mount(&server)
             .await;
+        state.lock().unwrap().base = server.uri();
         GithubWorld { server, state }
     }
 
@@ -111,6 +116,7 @@ impl GithubWorld {
             author: author.into(),
             labels: vec![],
             head: head.into(),
+            base: "main".into(),
             state: "open".into(),
             updated: 0,
         });
@@ -123,6 +129,7 @@ impl GithubWorld {
             author: author.into(),
             labels: vec![],
             head: String::new(),
+            base: String::new(),
             state: "open".into(),
             updated: 0,
         });
@@ -133,6 +140,34 @@ impl GithubWorld {
         let mut s = self.state.lock().unwrap();
         s.change(number).unwrap().labels.push(label.into());
         s.label_event(number, label, true, actor);
+    }
+
+    /// `actor` removes `label`.
+    pub fn remove_label(&self, number: u64, label: &str, actor: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.change(number).unwrap().labels.retain(|l| l != label);
+        s.label_event(number, label, false, actor);
+    }
+
+    /// `actor` changes the pull request's base branch (GitHub records `base_ref_changed`).
+    pub fn retarget(&self, number: u64, base: &str, actor: &str) {
+        let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        let c = s.change(number).unwrap();
+        c.base = base.into();
+        c.updated += 1;
+        s.events.push((
+            number,
+            json!({ "event": "base_ref_changed", "actor": user(actor), "created_at": at }),
+        ));
+    }
+
+    /// Someone with write access posts a status under any context.
+    pub fn post_status(&self, sha: &str, state: &str, context: &str, description: &str) {
+        self.state.lock().unwrap().statuses.push((
+            sha.into(),
+            json!({ "state": state, "context": context, "description": description }),
+        ));
     }
 
     pub fn push(&self, number: u64, head: &str) {
@@ -342,7 +377,12 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
                 .get("if-none-match")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            route_repo(s, method, rest, &body, etag)
+            let query: Vec<(String, String)> = req
+                .url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            route_repo(s, method, rest, &body, etag, &query)
         }
         _ => not_found(),
     }
@@ -372,9 +412,65 @@ fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
         v["merged"] = json!(false);
         v["merged_at"] = Value::Null;
         v["head"] = json!({ "ref": "feature", "sha": c.head });
-        v["base"] = json!({ "ref": "main", "sha": "0000000000000000000000000000000000000000" });
+        v["base"] = json!({ "ref": c.base, "sha": "0000000000000000000000000000000000000000" });
     }
     v
+}
+
+/// One page of a listing (`per_page`, `page`) with GitHub's `Link` header and an ETag.
+fn paged(
+    items: Vec<Value>,
+    query: &[(String, String)],
+    base: &str,
+    path: &str,
+    if_none_match: Option<String>,
+) -> ResponseTemplate {
+    let param = |k: &str, default: usize| {
+        query
+            .iter()
+            .find(|(q, _)| q == k)
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let per_page = param("per_page", 30).clamp(1, 100);
+    let page = param("page", 1).max(1);
+    let last = items.len().div_ceil(per_page).max(1);
+    let chunk: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let link =
+        |p: usize, rel: &str| format!("<{base}{path}?per_page={per_page}&page={p}>; rel=\"{rel}\"");
+    let mut links = vec![];
+    if page < last {
+        links.push(link(page + 1, "next"));
+        links.push(link(last, "last"));
+    }
+    if page > 1 {
+        links.push(link(1, "first"));
+        links.push(link(page - 1, "prev"));
+    }
+    let reply = listing(chunk, if_none_match);
+    if links.is_empty() {
+        reply
+    } else {
+        reply.insert_header("link", links.join(", ").as_str())
+    }
+}
+
+/// A body with an ETag; `If-None-Match` with the same tag gets 304, as on GitHub.
+fn with_etag(body: Value, if_none_match: Option<String>) -> ResponseTemplate {
+    let tag = format!(
+        "\"{:x}\"",
+        body.to_string()
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+    );
+    if if_none_match.as_deref() == Some(tag.as_str()) {
+        return ResponseTemplate::new(304).insert_header("etag", tag.as_str());
+    }
+    json_reply(200, body).insert_header("etag", tag.as_str())
 }
 
 /// A listing with an ETag; `If-None-Match` with the same tag gets 304, as on GitHub.
@@ -398,6 +494,7 @@ fn route_repo(
     rest: &[&str],
     body: &Value,
     etag: Option<String>,
+    query: &[(String, String)],
 ) -> ResponseTemplate {
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, rest) {
@@ -428,7 +525,46 @@ fn route_repo(
                 .filter(|(k, _)| *k == num(n))
                 .map(|(_, v)| v.clone())
                 .collect();
-            json_reply(200, json!(list))
+            let base = s.base.clone();
+            paged(
+                list,
+                query,
+                &base,
+                &format!("/repos/{REPO}/issues/{n}/events"),
+                etag,
+            )
+        }
+        ("GET", ["commits", sha, "status"]) => {
+            // The latest status of each context, newest first, as GitHub combines them.
+            let mut seen: Vec<String> = vec![];
+            let mut latest: Vec<Value> = vec![];
+            for (_, v) in s.statuses.iter().rev().filter(|(h, _)| h == sha) {
+                let ctx = v["context"].as_str().unwrap_or("").to_string();
+                if !seen.contains(&ctx) {
+                    seen.push(ctx);
+                    latest.push(json!({ "state": v["state"], "context": v["context"], "description": v["description"], "target_url": null }));
+                }
+            }
+            let state = if latest.iter().any(|v| v["state"] != "success") {
+                "failure"
+            } else {
+                "success"
+            };
+            let body = json!({ "state": state, "sha": sha, "total_count": latest.len(), "statuses": latest });
+            with_etag(body, etag)
+        }
+        ("GET", ["commits", sha, "check-runs"]) => {
+            let runs: Vec<Value> = s
+                .check_runs
+                .iter()
+                .rev()
+                .filter(|v| v["head_sha"] == *sha)
+                .cloned()
+                .collect();
+            with_etag(
+                json!({ "total_count": runs.len(), "check_runs": runs }),
+                etag,
+            )
         }
         ("GET", ["pulls", n, "reviews"]) => {
             let list: Vec<Value> = s

@@ -370,14 +370,25 @@ impl Respond for Responder {
             (_, ["projects", project, tail @ ..])
                 if *project == PROJECT_ID.to_string() || *project == PROJECT =>
             {
-                route_project(&mut s, &method, tail, &body)
+                let query: Vec<(String, String)> = req
+                    .url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                route_project(&mut s, &method, tail, &body, &query)
             }
             _ => not_found(),
         }
     }
 }
 
-fn route_project(s: &mut GlState, method: &str, tail: &[&str], body: &Value) -> ResponseTemplate {
+fn route_project(
+    s: &mut GlState,
+    method: &str,
+    tail: &[&str],
+    body: &Value,
+    query: &[(String, String)],
+) -> ResponseTemplate {
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, tail) {
         ("GET", ["repository", "files", path]) => match s.files.iter().find(|(p, _)| p == path) {
@@ -391,6 +402,30 @@ fn route_project(s: &mut GlState, method: &str, tail: &[&str], body: &Value) -> 
             }
             None => reply(404, json!({ "message": "404 File Not Found" })),
         },
+        ("GET", ["repository", "commits", sha, "statuses"]) => {
+            // Newest first, the latest of each name (GitLab's default without `all`).
+            let name = query
+                .iter()
+                .find(|(k, _)| k == "name")
+                .map(|(_, v)| v.clone());
+            let mut seen: Vec<String> = vec![];
+            let mut list: Vec<Value> = vec![];
+            for (i, (_, v)) in s
+                .statuses
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, (h, _))| h == sha)
+            {
+                let n = v["name"].as_str().unwrap_or("default").to_string();
+                if seen.contains(&n) || name.as_ref().is_some_and(|w| *w != n) {
+                    continue;
+                }
+                seen.push(n.clone());
+                list.push(json!({ "id": i + 1, "sha": sha, "ref": "feature", "status": v["state"], "name": n, "description": v["description"], "allow_failure": false }));
+            }
+            reply(200, json!(list))
+        }
         ("POST", ["statuses", sha]) => {
             let state = body["state"].as_str().unwrap_or("");
             if ![

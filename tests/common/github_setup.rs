@@ -1,0 +1,87 @@
+//! The GitHub scenario most end-to-end tests start from: acme/platypus#7 by alice on the fake
+//! GitHub, its teams, and signed `pull_request` deliveries in the change's current state.
+#![allow(dead_code)]
+
+use super::github_world::GithubWorld;
+use super::*;
+use serde_json::{Value, json};
+
+pub const H1: &str = "1111111111111111111111111111111111111111";
+pub const H2: &str = "2222222222222222222222222222222222222222";
+
+pub struct Setup {
+    pub app: TestApp,
+    pub gh: GithubWorld,
+}
+
+/// acme/platypus with its teams: olivia owns the business, peter and pam are peers, mona and
+/// peter are integration managers, alice (a peer too) authors the changes.
+pub async fn setup() -> Setup {
+    let gh = GithubWorld::start().await;
+    for (team, who) in [
+        ("business-owners", "olivia"),
+        ("integrations-team", "peter"),
+        ("integrations-team", "pam"),
+        ("integrations-team", "alice"),
+        ("bt-integration-managers", "mona"),
+        ("bt-integration-managers", "peter"),
+    ] {
+        gh.member(team, who);
+    }
+    gh.open_pr(7, "alice", H1);
+    let app = TestApp::with_forges(Some(&gh.url()), None).await;
+    Setup { app, gh }
+}
+
+pub fn gh_user(login: &str) -> Value {
+    json!({ "login": login, "id": login.bytes().map(u64::from).sum::<u64>(), "type": "User" })
+}
+
+/// The corpus `pull_request.labeled` payload, moved to acme/platypus#7 in its current state.
+pub fn pr_payload(s: &Setup, action: &str, label: Option<&str>, sender: &str) -> Vec<u8> {
+    let path = corpus_dir().join("github/pull_request.labeled.1.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["action"] = json!(action);
+    v["number"] = json!(7);
+    v["repository"]["full_name"] = json!("acme/platypus");
+    v["repository"]["owner"]["login"] = json!("acme");
+    let pr = &mut v["pull_request"];
+    pr["number"] = json!(7);
+    pr["user"] = gh_user("alice");
+    pr["head"]["sha"] = json!(s.gh.state.lock().unwrap().changes[0].head);
+    pr["labels"] = json!(
+        s.gh.labels(7)
+            .iter()
+            .map(|l| json!({ "name": l }))
+            .collect::<Vec<_>>()
+    );
+    match label {
+        Some(l) => v["label"] = json!({ "name": l }),
+        None => {
+            v.as_object_mut().unwrap().remove("label");
+        }
+    }
+    v["sender"] = gh_user(sender);
+    serde_json::to_vec(&v).unwrap()
+}
+
+impl Setup {
+    pub async fn deliver(
+        &self,
+        action: &str,
+        label: Option<&str>,
+        sender: &str,
+        delivery: &str,
+    ) -> u16 {
+        let body = pr_payload(self, action, label, sender);
+        let (status, _) = self.app.github("pull_request", delivery, &body).await;
+        self.app.worker.drain().await.unwrap();
+        status.as_u16()
+    }
+
+    pub fn comment(&self) -> String {
+        let all = self.gh.comments(7);
+        assert_eq!(all.len(), 1, "exactly one sticky comment: {all:?}");
+        all[0].clone()
+    }
+}
