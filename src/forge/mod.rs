@@ -123,7 +123,7 @@ pub trait Forge: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
     /// Who applied and removed which label, when, oldest first, and when the target branch
     /// last changed. Read completely, or at least far back enough to hold the latest
-    /// application of each of `current` (the labels the change carries); else `TooLong`.
+    /// application of each of `current` (the labels that decide); else `TooLong`.
     fn label_events(
         &self,
         r: &ChangeRef,

@@ -45,6 +45,22 @@ pub fn holds_latest<'a>(
     })
 }
 
+/// The labels whose latest application decides the verdict: approval labels (who applied
+/// them), and the values of a governed scope carrying more than one (which came last).
+pub fn deciding_labels(rules: &Rules, labels: &[Label]) -> Vec<Label> {
+    labels
+        .iter()
+        .filter(|l| {
+            rules.approvals.iter().any(|a| &a.label == *l)
+                || l.scope().is_some_and(|scope| {
+                    rules.governs_scope(scope)
+                        && labels.iter().filter(|o| o.scope() == Some(scope)).count() > 1
+                })
+        })
+        .cloned()
+        .collect()
+}
+
 /// The latest push of new commits to the change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Push {

@@ -255,6 +255,41 @@ pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules,
                     .into(),
         });
     }
+    // The central file's labels (its scopes' values, its approvals' labels) classify and
+    // approve: a repository may neither apply them by a rule nor reuse them for a role.
+    let governed = |name: &str| {
+        let label = Label::new(name);
+        label.scope().is_some_and(|s| central.governs_scope(s))
+            || central
+                .approvals
+                .iter()
+                .any(|a| a.label == label || a.pending_label.as_ref() == Some(&label))
+    };
+    for r in &extra.rules {
+        for l in r.add_labels.iter().filter(|l| governed(l.value())) {
+            problems.push(Problem {
+                pos: l.pos(),
+                message: format!(
+                    "repository rules cannot add `{}`: the organization's rules govern that label",
+                    l.value()
+                ),
+            });
+        }
+    }
+    for a in &extra.approvals {
+        for l in std::iter::once(&a.label)
+            .chain(a.pending_label.as_ref())
+            .filter(|l| governed(l.value()))
+        {
+            problems.push(Problem {
+                pos: l.pos(),
+                message: format!(
+                    "a repository approval cannot use `{}`: the organization's rules govern that label",
+                    l.value()
+                ),
+            });
+        }
+    }
     for r in &extra.rules {
         if let Some(l) = r.remove_labels.first() {
             problems.push(Problem {

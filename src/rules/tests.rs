@@ -275,3 +275,53 @@ fn repositories_cannot_loosen() {
             .contains("do not allow repository rules")
     );
 }
+
+#[test]
+fn repositories_cannot_touch_the_central_labels() {
+    let central = central_allowing_repositories();
+    let problems = |text: &str| {
+        with_repository(&central, ".changegate.yaml", text)
+            .unwrap_err()
+            .to_string()
+    };
+    // A rule that classifies every change as an emergency.
+    assert_eq!(
+        problems("version: 1\nrules:\n  - name: x\n    add_labels: [\"CMT::Emergency\"]\n"),
+        ".changegate.yaml:4:18: repository rules cannot add `CMT::Emergency`: the organization's rules govern that label"
+    );
+    // Any value of a central scope, declared or not, and central approval labels.
+    assert!(
+        problems(
+            "version: 1\nrules:\n  - name: x\n    add_labels: [\"Peer Approval::Approved\"]\n"
+        )
+        .contains("cannot add `Peer Approval::Approved`")
+    );
+    // A role whose label classifies, or stands for a central approval.
+    let role = |label: &str, pending: &str| {
+        format!(
+            "version: 1\napprover_groups:\n  - name: mine\n    users: {{github: [mallory]}}\napprovals:\n  - name: mine\n    label: \"{label}\"\n    pending_label: \"{pending}\"\n    approvers: mine\n"
+        )
+    };
+    let text = problems(&role("CMT::Minor", "Team::Waiting"));
+    assert!(
+        text.starts_with(".changegate.yaml:7:12: a repository approval cannot use `CMT::Minor`"),
+        "{text}"
+    );
+    let text = problems(&role("Team::Approved", "BT Integration Manager::Approved"));
+    assert!(
+        text.contains("cannot use `BT Integration Manager::Approved`"),
+        "{text}"
+    );
+    // Labels of the repository's own scopes are fine.
+    assert!(
+        with_repository(
+            &central,
+            ".changegate.yaml",
+            &format!(
+                "{}scopes:\n  - name: Team\n    values: [Approved, Waiting]\n",
+                role("Team::Approved", "Team::Waiting")
+            )
+        )
+        .is_ok()
+    );
+}

@@ -169,7 +169,8 @@ impl Worker {
         rules: &Rules,
     ) -> Result<Snapshot> {
         let mut incomplete = vec![];
-        let history = complete_or(forge.label_events(r, &change.labels).await, &mut incomplete)?
+        let deciding = policy::deciding_labels(rules, &change.labels);
+        let history = complete_or(forge.label_events(r, &deciding).await, &mut incomplete)?
             .unwrap_or_default();
         let wants_reviews =
             rules.approvals.iter().any(|a| a.native_approvals) || self.approves(&change);

@@ -39,18 +39,34 @@ pub fn gh_user(login: &str) -> Value {
 
 /// The corpus `pull_request.labeled` payload, moved to acme/platypus#7 in its current state.
 pub fn pr_payload(s: &Setup, action: &str, label: Option<&str>, sender: &str) -> Vec<u8> {
+    serde_json::to_vec(&pr_event(s, 7, action, label, sender)).unwrap()
+}
+
+/// The corpus `pull_request.labeled` payload, moved to pull request `number` of acme/platypus
+/// in its current state on the fake.
+pub fn pr_event(s: &Setup, number: u64, action: &str, label: Option<&str>, sender: &str) -> Value {
     let path = corpus_dir().join("github/pull_request.labeled.1.json");
     let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let c =
+        s.gh.state
+            .lock()
+            .unwrap()
+            .changes
+            .iter()
+            .find(|c| c.number == number)
+            .cloned()
+            .expect("the pull request exists on the fake");
     v["action"] = json!(action);
-    v["number"] = json!(7);
+    v["number"] = json!(number);
     v["repository"]["full_name"] = json!("acme/platypus");
     v["repository"]["owner"]["login"] = json!("acme");
     let pr = &mut v["pull_request"];
-    pr["number"] = json!(7);
-    pr["user"] = gh_user("alice");
-    pr["head"]["sha"] = json!(s.gh.state.lock().unwrap().changes[0].head);
+    pr["number"] = json!(number);
+    pr["user"] = gh_user(&c.author);
+    pr["head"]["sha"] = json!(c.head);
+    pr["base"]["ref"] = json!(c.base);
     pr["labels"] = json!(
-        s.gh.labels(7)
+        c.labels
             .iter()
             .map(|l| json!({ "name": l }))
             .collect::<Vec<_>>()
@@ -62,7 +78,7 @@ pub fn pr_payload(s: &Setup, action: &str, label: Option<&str>, sender: &str) ->
         }
     }
     v["sender"] = gh_user(sender);
-    serde_json::to_vec(&v).unwrap()
+    v
 }
 
 impl Setup {
