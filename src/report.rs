@@ -264,6 +264,15 @@ pub fn to_csv(records: &[ChangeRecord]) -> String {
 }
 
 fn csv_field(f: &str) -> String {
+    // A cell a spreadsheet would run as a formula (a title like `=HYPERLINK(…)`) is prefixed
+    // with `'` so that it is shown as text (OWASP, CSV injection).
+    let neutral;
+    let f = if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        neutral = format!("'{f}");
+        neutral.as_str()
+    } else {
+        f
+    };
     if f.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", f.replace('"', "\"\""))
     } else {
@@ -361,5 +370,22 @@ mod tests {
         assert_eq!(parse_since("1970-01-01T00:00:01Z").unwrap(), 1_000);
         assert!(parse_since("yesterday").is_err());
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+
+    #[test]
+    fn formula_cells_are_neutralized() {
+        for (cell, shown) in [
+            (
+                "=HYPERLINK(\"http://evil\")",
+                "\"'=HYPERLINK(\"\"http://evil\"\")\"",
+            ),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("plain title", "plain title"),
+        ] {
+            assert_eq!(super::csv_field(cell), shown, "{cell}");
+        }
     }
 }

@@ -473,3 +473,28 @@ async fn a_delivery_cannot_rename_the_project_to_choose_its_approvers() {
         s.note()
     );
 }
+
+/// Issue 9 item 12: someone whose commits are in the merge request cannot approve it.
+#[tokio::test]
+async fn a_peer_who_pushed_commits_cannot_approve_by_label_or_natively() {
+    const NEW: &str = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+    let s = setup().await;
+    s.gl.add_label(3, "CMT::Standard", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    s.gl.push_commit_by(3, NEW, "pam");
+    s.gl.approve(3, "pam");
+    s.gl.add_label(3, "Peer Approval::Approved", "pam");
+    let mut v: Value = serde_json::from_slice(&mr_payload(&s, "update", "pam", None)).unwrap();
+    v["object_attributes"]["last_commit"]["id"] = json!(NEW);
+    s.app
+        .gitlab("Merge Request Hook", "c1", &serde_json::to_vec(&v).unwrap())
+        .await;
+    s.app.worker.drain().await.unwrap();
+    assert_eq!(s.gl.status(NEW).unwrap().0, "failed");
+    assert!(
+        s.note()
+            .contains("@pam applied `Peer Approval::Approved` but authored commits"),
+        "{}",
+        s.note()
+    );
+}

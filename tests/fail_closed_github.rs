@@ -333,3 +333,27 @@ async fn a_repository_file_cannot_classify_changes_or_reuse_central_labels() {
         "{c}"
     );
 }
+
+#[tokio::test]
+async fn a_peer_who_pushed_commits_to_the_change_cannot_approve_it() {
+    let s = setup().await;
+    s.gh.add_label(7, "CMT::Standard", "alice");
+    s.gh.add_label(7, "BT Integration Manager::Approved", "mona");
+    // pam, a peer, pushes her own commit to alice's branch, then approves the change.
+    s.gh.push_commit_by(7, H2, "pam");
+    s.gh.add_label(7, "Peer Approval::Approved", "pam");
+    s.gh.approve(7, "pam", H2);
+    s.deliver("labeled", Some("Peer Approval::Approved"), "pam", "d1")
+        .await;
+    assert_eq!(s.gh.status(H2).unwrap().0, "failure");
+    let c = s.comment();
+    assert!(
+        c.contains("@pam applied `Peer Approval::Approved` but authored commits of this change"),
+        "{c}"
+    );
+    assert!(
+        !s.gh
+            .labels(7)
+            .contains(&"Peer Approval::Approved".to_string())
+    );
+}

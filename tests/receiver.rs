@@ -132,9 +132,25 @@ async fn gitlab_token_and_signing_token() {
         StatusCode::ACCEPTED
     );
     assert_eq!(
-        app.send(signed(now, good)).await.0,
+        app.send(signed(now, good.clone())).await.0,
         StatusCode::OK,
         "same Idempotency-Key: duplicate"
+    );
+    // The same signed delivery replayed under a new, unsigned Idempotency-Key and UUID: the
+    // signed webhook-id decides, so it is still a duplicate.
+    let replay = Request::post("/webhooks/gitlab")
+        .header("x-gitlab-event", "Merge Request Hook")
+        .header("idempotency-key", "fresh-key")
+        .header("x-gitlab-event-uuid", "fresh-uuid")
+        .header("webhook-id", "idem-1")
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", good)
+        .body(Body::from(body.clone()))
+        .unwrap();
+    assert_eq!(
+        app.send(replay).await.0,
+        StatusCode::OK,
+        "replay is a duplicate"
     );
     let token_only = gitlab_request("Merge Request Hook", "x", &body, GITLAB_TOKEN);
     assert_eq!(

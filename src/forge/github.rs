@@ -574,6 +574,33 @@ impl Forge for GithubClient {
         Ok(standing_approvals(reviews))
     }
 
+    async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        #[derive(Deserialize)]
+        struct WireCommit {
+            author: Option<WireUser>,
+            committer: Option<WireUser>,
+        }
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(vec![]);
+        }
+        let url = self.repo_url(r, &format!("/pulls/{}/commits", r.number));
+        let commits: Vec<WireCommit> = self.list_conditional(&url, "read commits").await?;
+        let mut out: Vec<User> = vec![];
+        for u in commits
+            .iter()
+            .flat_map(|c| [&c.author, &c.committer])
+            .flatten()
+            .map(WireUser::user)
+        {
+            // `web-flow` commits what people do in GitHub's web interface: not a person.
+            let web_flow = u.username.as_deref() == Some("web-flow");
+            if !web_flow && !out.iter().any(|o| o.same_as(&u) == Some(true)) {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
         let (TeamRef::GithubTeam { org, slug }, Some(login)) = (team, user.username.as_deref())
         else {

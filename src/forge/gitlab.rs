@@ -544,6 +544,46 @@ impl Forge for GitlabClient {
             .collect())
     }
 
+    async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        #[derive(Deserialize)]
+        struct WireCommit {
+            author_email: Option<String>,
+            committer_email: Option<String>,
+        }
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(vec![]);
+        }
+        let url = format!("{}/commits", self.change_url(r));
+        let commits: Vec<WireCommit> = self.list(&url, "read commits").await?;
+        let mut emails: Vec<String> = commits
+            .into_iter()
+            .flat_map(|c| [c.author_email, c.committer_email])
+            .flatten()
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| e.contains('@') && !e.ends_with("@users.noreply.gitlab.com"))
+            .collect();
+        emails.sort();
+        emails.dedup();
+        // GitLab's commits name e-mails, not accounts: an account whose public e-mail (or,
+        // for an administrator's token, any e-mail) is the commit's counts.
+        let mut out: Vec<User> = vec![];
+        for email in emails {
+            let url = format!("{}/users?search={}", self.api, enc(&email));
+            let found: Vec<WireUser> = self
+                .call(
+                    true,
+                    reqwest::Method::GET,
+                    &url,
+                    None,
+                    "find a commit author",
+                )
+                .await?
+                .json()?;
+            out.extend(found.iter().map(WireUser::user));
+        }
+        Ok(out)
+    }
+
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
         let TeamRef::GitlabGroup { path } = team else {
             return Ok(false);

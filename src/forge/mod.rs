@@ -145,6 +145,12 @@ pub trait Forge: Send + Sync {
         let _ = (r, sha);
         async { Ok(None) }
     }
+    /// The accounts that authored or committed the merge request's commits, as far as the
+    /// forge links commits to accounts.
+    fn commit_authors(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Vec<User>, ForgeError>> + Send;
     /// Whether `user` belongs to `team`.
     fn is_member(
         &self,

@@ -198,6 +198,12 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
             a.label
         ));
     }
+    if !a.author_may_approve && committed(rules, snap, &ev.actor) {
+        return LabelFinding::Invalid(format!(
+            "{who} applied `{}` but authored commits of this change; nobody approves their own code",
+            a.label
+        ));
+    }
     if a.reset_on_push
         && let Some(what) = reset_since(snap, ev.at)
     {
@@ -221,6 +227,15 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
             a.approvers
         )),
     }
+}
+
+/// Whether `user` authored or committed commits of the change, when the rules say so counts.
+fn committed(rules: &Rules, snap: &Snapshot, user: &User) -> bool {
+    rules.commit_authors_are_authors
+        && snap
+            .commit_authors
+            .iter()
+            .any(|c| c.same_as(user) == Some(true))
 }
 
 fn is_bot(snap: &Snapshot, user: &User) -> bool {
@@ -300,7 +315,11 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
             // the head's push is known to be on it.
             (None, _) => !a.reset_on_push || approved_after_push(snap, r.submitted_at),
         })
-        .filter(|r| a.author_may_approve || snap.change.author.same_as(&r.reviewer) != Some(true))
+        .filter(|r| {
+            a.author_may_approve
+                || (snap.change.author.same_as(&r.reviewer) != Some(true)
+                    && !committed(rules, snap, &r.reviewer))
+        })
         .filter(|r| is_member(snap, group, &r.reviewer) == Some(true))
         .map(|r| Candidate {
             by: r.reviewer.clone(),

@@ -118,6 +118,10 @@ pub struct Snapshot {
     pub memberships: Memberships,
     /// The bot's own account: labels it applied stand for native approvals.
     pub bot: Option<User>,
+    /// Accounts that authored or committed the merge request's commits (read only when the
+    /// rules count them as authors and someone approved).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commit_authors: Vec<User>,
     /// What could not be read completely (a history longer than the bot reads): the change
     /// cannot be verified and fails.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -160,6 +164,7 @@ impl Snapshot {
             retarget,
             memberships: Memberships::default(),
             bot: None,
+            commit_authors: vec![],
             incomplete: vec![],
         }
     }

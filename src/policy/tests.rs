@@ -75,6 +75,7 @@ impl Case {
                 reviews: vec![],
                 last_push: None,
                 retarget: None,
+                commit_authors: vec![],
                 incomplete: vec![],
                 memberships,
                 bot: Some(User::named("changegate[bot]")),
@@ -742,4 +743,121 @@ fn an_enforced_change_that_no_classification_rule_covers_fails() {
     let rules = crate::rules::parse("r.yaml", text).expect("valid");
     let d = Case::mr().eval_with(&rules);
     assert_eq!(unmet_titles(&d), vec!["No rule applies"]);
+}
+
+#[test]
+fn commit_authors_cannot_approve_unless_the_rules_say_so() {
+    let mut case = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .label("Peer Approval::Approved", "pam", 1)
+        .label("BT Integration Manager::Approved", "mona", 2)
+        .review("peter", HEAD, 3);
+    case.snap.commit_authors = vec![User::named("pam"), User::named("peter")];
+    let d = case.eval();
+    assert_eq!(d.verdict, Verdict::Fail);
+    assert!(
+        matches!(state(&d, "peer"), ApprovalState::Invalid { reason } if reason.contains("authored commits")),
+        "{:?}",
+        state(&d, "peer")
+    );
+    // Switched off, the committer's approval counts again.
+    let yaml = format!(
+        "{}\ncommit_authors_are_authors: false\n",
+        include_str!("../../rules.yaml")
+    );
+    let rules = crate::rules::parse("rules.yaml", &yaml).expect("valid");
+    assert_eq!(case.eval_with(&rules).verdict, Verdict::Pass);
+}
+
+#[test]
+fn native_approvals_need_a_time_after_the_push_and_are_never_the_bots() {
+    let mut case = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .label("BT Integration Manager::Approved", "mona", 1)
+        .push(5);
+    // A GitLab approval: no commit, given before the push.
+    case.snap.reviews.push(Review {
+        reviewer: User::named("pam"),
+        approved: true,
+        commit_sha: None,
+        submitted_at: Some(at(4)),
+    });
+    assert!(!with_met(&case.eval(), "peer"));
+    case.snap.reviews[0].submitted_at = None;
+    assert!(
+        !with_met(&case.eval(), "peer"),
+        "an unknown time proves nothing"
+    );
+    case.snap.reviews[0].submitted_at = Some(at(6));
+    assert!(with_met(&case.eval(), "peer"));
+    // The bot's own approval, even on the head, is nobody's review.
+    let mut case = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .label("BT Integration Manager::Approved", "mona", 1)
+        .review("changegate[bot]", HEAD, 2);
+    case.snap
+        .memberships
+        .set("integrations-team", &User::named("changegate[bot]"), true);
+    assert!(!with_met(&case.eval(), "peer"));
+}
+
+#[test]
+fn a_retarget_resets_push_reset_approvals_labels_and_reviews() {
+    let mut case = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .label("Peer Approval::Approved", "pam", 1)
+        .label("BT Integration Manager::Approved", "mona", 2)
+        .review("peter", HEAD, 3);
+    assert_eq!(case.eval().verdict, Verdict::Pass);
+    case.snap.retarget = Some(Retarget {
+        from: Some("develop".into()),
+        at: Some(at(4)),
+    });
+    let d = case.eval();
+    assert_eq!(d.verdict, Verdict::Fail);
+    assert!(
+        matches!(state(&d, "peer"), ApprovalState::Invalid { reason }
+        if reason.contains("the target branch changed (from `develop`) after @pam approved"))
+    );
+    assert!(
+        with_met(&d, "manager"),
+        "the manager's approval does not reset"
+    );
+    // Approvals given after the retarget count.
+    let d = case.label("Peer Approval::Approved", "pam", 5).eval();
+    assert_eq!(d.verdict, Verdict::Pass);
+}
+
+#[test]
+fn an_incomplete_history_blocks() {
+    let mut case = Case::mr().label("CMT::Minor", "alice", 0).label(
+        "BT Integration Manager::Approved",
+        "mona",
+        1,
+    );
+    assert_eq!(case.eval().verdict, Verdict::Pass);
+    case.snap.incomplete = vec!["the label history".into()];
+    let d = case.eval();
+    assert_eq!(d.verdict, Verdict::Fail);
+    assert_eq!(unmet_titles(&d)[0], "History too long to verify");
+}
+
+#[test]
+fn deciding_labels_are_approvals_and_contested_scopes() {
+    let rules = shipped();
+    let labels: Vec<Label> = [
+        "CMT::Minor",
+        "bug",
+        "Peer Approval::Approved",
+        "BT Integration Manager::Needs Approval",
+    ]
+    .iter()
+    .map(|l| Label::new(l))
+    .collect();
+    assert_eq!(
+        deciding_labels(&rules, &labels),
+        vec![Label::new("Peer Approval::Approved")]
+    );
+    let two = vec![Label::new("CMT::Minor"), Label::new("CMT::Standard")];
+    assert_eq!(deciding_labels(&rules, &two), two);
 }

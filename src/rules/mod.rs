@@ -24,6 +24,8 @@ pub struct Rules {
     pub groups: Vec<ApproverGroup>,
     pub approvals: Vec<Approval>,
     pub distinct_approvers: bool,
+    /// People whose commits are in a merge request count as its authors.
+    pub commit_authors_are_authors: bool,
     pub rules: Vec<Rule>,
     /// SHA-256 of the file's bytes, recorded with every decision.
     pub hash: String,

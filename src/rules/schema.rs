@@ -78,6 +78,10 @@ pub struct RulesFile {
     /// (a peer reviewer cannot also be the manager who approves it). Default: true.
     #[serde(default)]
     pub distinct_approvers: Option<bool>,
+    /// When true, whoever authored or committed commits of a merge request counts as one of
+    /// its authors: they cannot approve it, as its author cannot. Default: true.
+    #[serde(default)]
+    pub commit_authors_are_authors: Option<bool>,
     /// The rules, evaluated in order. Each applies when its `when` holds.
     #[serde(default)]
     pub rules: Vec<RuleDef>,

@@ -465,6 +465,7 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         groups,
         approvals,
         distinct_approvers: file.distinct_approvers.unwrap_or(true),
+        commit_authors_are_authors: file.commit_authors_are_authors.unwrap_or(true),
         rules,
         hash,
         source: None,

@@ -85,6 +85,7 @@ pub fn nothing() -> Rules {
         groups: vec![],
         approvals: vec![],
         distinct_approvers: true,
+        commit_authors_are_authors: true,
         rules: vec![],
         hash: "none".into(),
         source: None,

@@ -32,6 +32,11 @@ pub struct GitlabHeaders<'a> {
 }
 
 impl GitlabVerifier {
+    /// Whether deliveries are signed (`webhook-id` is then part of what is signed).
+    pub fn signs(&self) -> bool {
+        !self.signing_keys.is_empty()
+    }
+
     pub fn is_configured(&self) -> bool {
         !self.tokens.is_empty() || !self.signing_keys.is_empty()
     }

@@ -209,11 +209,17 @@ async fn gitlab_delivery(
             .verify(&h, body, chrono::Utc::now().timestamp())?;
     }
     let name = event_header(headers, "x-gitlab-event")?;
-    // Idempotency-Key is stable across retries and "Resend Request"; the UUID is older.
-    let delivery = header(headers, "idempotency-key")
-        .or(header(headers, "x-gitlab-event-uuid"))
-        .or(header(headers, "webhook-id"))
-        .map(str::to_string);
+    // With a signing token, `webhook-id` is signed with the body: a replay under a new,
+    // unsigned Idempotency-Key must still be a duplicate. Otherwise Idempotency-Key (stable
+    // across retries and "Resend Request"), then the older UUID.
+    let delivery = if state.gitlab.signs() {
+        header(headers, "webhook-id")
+    } else {
+        header(headers, "idempotency-key")
+            .or(header(headers, "x-gitlab-event-uuid"))
+            .or(header(headers, "webhook-id"))
+    }
+    .map(str::to_string);
     let event = gitlab::parse(name, delivery, body)?;
     accept(state, event).await
 }

@@ -179,6 +179,14 @@ impl Worker {
         } else {
             vec![]
         };
+        // Commit authors matter only when someone approved: read them then.
+        let approved = reviews.iter().any(|rv| rv.approved)
+            || rules.approvals.iter().any(|a| change.has_label(&a.label));
+        let commit_authors = if rules.commit_authors_are_authors && approved {
+            complete_or(forge.commit_authors(r).await, &mut incomplete)?.unwrap_or_default()
+        } else {
+            vec![]
+        };
         let retarget = latest_retarget(seen.retarget, history.retargeted_at);
         let moved = seen.moved;
         // The forge's own time for the current head where it has one (GitLab's diff
@@ -201,6 +209,7 @@ impl Worker {
             retarget,
             memberships: Default::default(),
             bot,
+            commit_authors,
             incomplete,
         };
         for (group_name, user) in policy::membership_questions(rules, &snap) {

@@ -21,6 +21,8 @@ pub struct GhChange {
     pub head: String,
     /// The base branch (`main` unless retargeted).
     pub base: String,
+    /// The commits' (author, committer) accounts; the pull request's author's by default.
+    pub commits: Vec<(String, String)>,
     pub state: String,
     /// Bumped on every change, like GitHub's `updated_at`.
     pub updated: i64,
@@ -116,6 +118,7 @@ impl GithubWorld {
             author: author.into(),
             labels: vec![],
             head: head.into(),
+            commits: vec![(author.into(), author.into())],
             base: "main".into(),
             state: "open".into(),
             updated: 0,
@@ -129,6 +132,7 @@ impl GithubWorld {
             author: author.into(),
             labels: vec![],
             head: String::new(),
+            commits: vec![],
             base: String::new(),
             state: "open".into(),
             updated: 0,
@@ -168,6 +172,15 @@ impl GithubWorld {
             sha.into(),
             json!({ "state": state, "context": context, "description": description }),
         ));
+    }
+
+    /// `who` pushes a commit they authored to the pull request (the head moves).
+    pub fn push_commit_by(&self, number: u64, head: &str, who: &str) {
+        let mut s = self.state.lock().unwrap();
+        let c = s.change(number).unwrap();
+        c.head = head.into();
+        c.commits.push((who.into(), who.into()));
+        c.updated += 1;
     }
 
     pub fn push(&self, number: u64, head: &str) {
@@ -566,6 +579,18 @@ fn route_repo(
                 etag,
             )
         }
+        ("GET", ["pulls", n, "commits"]) => match s.change(num(n)).filter(|c| c.is_pr) {
+            Some(c) => {
+                let list: Vec<Value> = c
+                    .commits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (a, m))| json!({ "sha": format!("{i:040x}"), "commit": { "message": "work", "author": { "name": a, "email": format!("{a}@example.com") }, "committer": { "name": m, "email": format!("{m}@example.com") } }, "author": user(a), "committer": user(m) }))
+                    .collect();
+                listing(list, etag)
+            }
+            None => not_found(),
+        },
         ("GET", ["pulls", n, "reviews"]) => {
             let list: Vec<Value> = s
                 .reviews

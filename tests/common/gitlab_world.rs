@@ -32,6 +32,8 @@ pub struct GlChange {
     pub versions: Vec<(String, String)>,
     /// Where GitLab says the project lives (`references.full`), normally `PROJECT`.
     pub project_path: String,
+    /// The commits' (author, committer) usernames; their e-mails are `name@example.com`.
+    pub commits: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -144,6 +146,7 @@ impl GitlabWorld {
             sha: sha.into(),
             versions: vec![(sha.into(), at)],
             project_path: PROJECT.into(),
+            commits: vec![(author.into(), author.into())],
         });
     }
 
@@ -156,7 +159,18 @@ impl GitlabWorld {
             sha: String::new(),
             versions: vec![],
             project_path: PROJECT.into(),
+            commits: vec![],
         });
+    }
+
+    /// `who` pushes a commit they authored: the head moves, GitLab records a diff version.
+    pub fn push_commit_by(&self, iid: u64, sha: &str, who: &str) {
+        self.push(iid, sha);
+        let mut s = self.state.lock().unwrap();
+        s.change(iid, true)
+            .unwrap()
+            .commits
+            .push((who.into(), who.into()));
     }
 
     /// New commits: the head moves and GitLab records a diff version at the next tick.
@@ -321,13 +335,20 @@ impl Respond for Responder {
         match (method.as_str(), rest) {
             ("GET", ["user"]) => reply(200, user(BOT)),
             ("GET", ["users"]) => {
-                let name = req
-                    .url
-                    .query_pairs()
-                    .find(|(k, _)| k == "username")
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default();
-                reply(200, json!([user(&name)]))
+                let param = |name: &str| {
+                    req.url
+                        .query_pairs()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.into_owned())
+                };
+                // `search` matches a public e-mail exactly (every fake user shows one).
+                if let Some(q) = param("search") {
+                    return match q.strip_suffix("@example.com") {
+                        Some(name) => reply(200, json!([user(name)])),
+                        None => reply(200, json!([])),
+                    };
+                }
+                reply(200, json!([user(&param("username").unwrap_or_default())]))
             }
             // Direct members only, as GitLab documents `members/:user_id`.
             ("GET", ["groups", group, "members", id]) => {
@@ -532,6 +553,16 @@ fn route_change(
                 200,
                 json!({ "id": 900 + iid, "iid": iid, "approved": !by.is_empty(), "approved_by": by }),
             )
+        }
+        ("GET", ["commits"]) => {
+            let c = s.change(iid, mr).unwrap();
+            let list: Vec<Value> = c
+                .commits
+                .iter()
+                .enumerate()
+                .map(|(i, (a, m))| json!({ "id": format!("{i:040x}"), "short_id": format!("{i:08x}"), "title": "work", "author_name": a, "author_email": format!("{a}@example.com"), "committer_name": m, "committer_email": format!("{m}@example.com") }))
+                .collect();
+            reply(200, json!(list))
         }
         ("GET", ["versions"]) => {
             let c = s.change(iid, mr).unwrap();
