@@ -11,6 +11,8 @@ pub const SETTINGS_HELP: &str = "\
 SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wins):
   server.listen                 address to listen on            [default: 127.0.0.1:8080]
   server.max_body_bytes         largest webhook body accepted   [default: 26214400 (25 MiB)]
+  server.max_buffered_bytes     body bytes held at once, all requests [default: 67108864 (64 MiB)]
+  server.read_timeout_secs      time to send a whole body       [default: 30]
   rules.path                    rules file                      [default: rules.yaml]
   database.url                  state store                     [default: sqlite://changegate.db]
   github.api_url                GitHub REST API base URL        [default: https://api.github.com]
@@ -77,6 +79,11 @@ pub struct Settings {
 pub struct ServerSettings {
     pub listen: String,
     pub max_body_bytes: usize,
+    /// Bytes of request bodies held at once, by all requests together (a quarter kept for
+    /// bodies of webhook size); past it a request waits briefly, then gets 503.
+    pub max_buffered_bytes: usize,
+    /// Seconds a request has to send its whole body.
+    pub read_timeout_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -85,6 +92,8 @@ impl Default for ServerSettings {
             listen: "127.0.0.1:8080".into(),
             // GitHub caps payloads at 25 MB.
             max_body_bytes: 25 * 1024 * 1024,
+            max_buffered_bytes: 64 * 1024 * 1024,
+            read_timeout_secs: 30,
         }
     }
 }
@@ -369,6 +378,18 @@ impl Settings {
         }
         if self.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be positive");
+        }
+        let share = crate::server::intake::BodyBudget::large_share(self.server.max_buffered_bytes);
+        if share < self.server.max_body_bytes {
+            bail!(
+                "server.max_buffered_bytes ({}) must leave room for one body of server.max_body_bytes ({}) after the quarter kept for small bodies: set it to at least {}",
+                self.server.max_buffered_bytes,
+                self.server.max_body_bytes,
+                self.server.max_body_bytes.div_ceil(3) * 4
+            );
+        }
+        if self.server.read_timeout_secs == 0 {
+            bail!("server.read_timeout_secs must be at least 1");
         }
         if self.worker.lease_secs < 3 {
             bail!("worker.lease_secs must be at least 3");

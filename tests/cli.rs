@@ -173,6 +173,9 @@ fn serve_help_lists_every_setting() {
     for key in [
         "server.listen",
         "server.max_body_bytes",
+        "server.max_buffered_bytes",
+        "server.read_timeout_secs",
+        "gitlab.min_access_level",
         "rules.path",
         "database.url",
         "github.api_url",

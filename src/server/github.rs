@@ -33,6 +33,21 @@ pub fn verify(
     }
 }
 
+/// Whether a signature header could verify at all (present, `sha256=` and 64 hex digits):
+/// checked before the body is read.
+pub fn precheck(header: Option<&str>) -> Result<(), SignatureError> {
+    let hex_sig = header
+        .ok_or(SignatureError::Missing)?
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed)?;
+    if hex_sig.len() == 64 && hex_sig.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(SignatureError::Malformed)
+    }
+}
+
 /// The value GitHub would send in `X-Hub-Signature-256` for `body` (used by tests and tools).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     format!(

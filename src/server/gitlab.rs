@@ -41,6 +41,29 @@ impl GitlabVerifier {
         !self.tokens.is_empty() || !self.signing_keys.is_empty()
     }
 
+    /// What can be checked before the body is read: the token, and that a signature with a
+    /// fresh timestamp is there when signing is configured.
+    pub fn precheck(&self, h: &GitlabHeaders, now: i64) -> Result<(), SignatureError> {
+        if !self.tokens.is_empty() {
+            let token = h.token.ok_or(SignatureError::Missing)?;
+            if !signature::token_matches(&self.tokens, token.as_bytes()) {
+                return Err(SignatureError::Mismatch);
+            }
+        }
+        if !self.signing_keys.is_empty() {
+            let (Some(_), Some(ts), Some(_)) =
+                (h.webhook_id, h.webhook_timestamp, h.webhook_signature)
+            else {
+                return Err(SignatureError::Missing);
+            };
+            let ts: i64 = ts.trim().parse().map_err(|_| SignatureError::Malformed)?;
+            if (now - ts).abs() > self.tolerance_secs {
+                return Err(SignatureError::Stale);
+            }
+        }
+        Ok(())
+    }
+
     /// Every configured mechanism must pass; several secrets per mechanism allow rotation.
     pub fn verify(&self, h: &GitlabHeaders, body: &[u8], now: i64) -> Result<(), SignatureError> {
         if !self.tokens.is_empty() {

@@ -3,16 +3,18 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod intake;
 pub mod signature;
 
 use crate::model::{Event, EventPayload};
 use crate::store::{DeliveryWriter, Enqueued, Store};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use intake::IntakeError;
 use serde_json::json;
 use signature::SignatureError;
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub gitlab: Arc<gitlab::GitlabVerifier>,
     pub allow_unsigned: bool,
     pub max_body_bytes: usize,
+    /// Room for bodies being received, shared by all requests.
+    pub intake: Arc<intake::BodyBudget>,
     pub wake: Arc<Notify>,
     /// Renders /metrics; none when no recorder is installed.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -52,6 +56,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("the delivery could not be stored; retry later")]
     Unavailable(#[source] anyhow::Error),
+    #[error("{0}")]
+    Intake(#[from] intake::IntakeError),
 }
 
 impl From<ParseError> for AppError {
@@ -62,18 +68,31 @@ impl From<ParseError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        use intake::IntakeError;
         let status = match &self {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::Intake(IntakeError::Read(_)) => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::Unavailable(e) => {
                 tracing::error!(error = format!("{e:#}"), "cannot store delivery");
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            AppError::Intake(IntakeError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Intake(IntakeError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Intake(IntakeError::Timeout) => StatusCode::REQUEST_TIMEOUT,
         };
-        if status != StatusCode::SERVICE_UNAVAILABLE {
+        if !matches!(self, AppError::Unavailable(_)) {
             tracing::warn!(%status, error = %self, "webhook refused");
         }
-        (status, Json(json!({ "error": self.to_string() }))).into_response()
+        let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        response
     }
 }
 
@@ -117,24 +136,62 @@ fn event_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, AppEr
         .ok_or_else(|| AppError::BadRequest(format!("missing {name} header")))
 }
 
-async fn github_webhook(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let event = header(&headers, "x-github-event").unwrap_or("").to_string();
-    let result = github_delivery(&state, &headers, &body).await;
+async fn github_webhook(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let event = header(&parts.headers, "x-github-event")
+        .unwrap_or("")
+        .to_string();
+    let result = async {
+        // Refuse what cannot be signed before reading a byte of the body.
+        if !state.github_secrets.is_empty() {
+            github::precheck(header(&parts.headers, "x-hub-signature-256"))?;
+        }
+        let (body, _held) = read_body(&state, &parts.headers, body).await?;
+        github_delivery(&state, &parts.headers, &body).await
+    }
+    .await;
     observed("github", &event, result)
 }
 
-async fn gitlab_webhook(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let event = header(&headers, "x-gitlab-event").unwrap_or("").to_string();
-    let result = gitlab_delivery(&state, &headers, &body).await;
+async fn gitlab_webhook(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let event = header(&parts.headers, "x-gitlab-event")
+        .unwrap_or("")
+        .to_string();
+    let result = async {
+        if state.gitlab.is_configured() {
+            state.gitlab.precheck(
+                &gitlab_headers(&parts.headers),
+                chrono::Utc::now().timestamp(),
+            )?;
+        }
+        let (body, _held) = read_body(&state, &parts.headers, body).await?;
+        gitlab_delivery(&state, &parts.headers, &body).await
+    }
+    .await;
     observed("gitlab", &event, result)
+}
+
+/// The body, read within the shared budget; the room it holds is released when `Held` drops.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<(Bytes, intake::Held), AppError> {
+    let declared = header(headers, "content-length").and_then(|v| v.trim().parse().ok());
+    Ok(state
+        .intake
+        .read(body, declared, state.max_body_bytes)
+        .await?)
+}
+
+fn gitlab_headers(headers: &HeaderMap) -> gitlab::GitlabHeaders<'_> {
+    gitlab::GitlabHeaders {
+        token: header(headers, "x-gitlab-token"),
+        webhook_id: header(headers, "webhook-id"),
+        webhook_timestamp: header(headers, "webhook-timestamp"),
+        webhook_signature: header(headers, "webhook-signature"),
+    }
 }
 
 /// Counts the delivery by forge, event and outcome, and answers.
@@ -149,8 +206,10 @@ fn observed(
             metrics::counter!(crate::telemetry::SIGNATURE_FAILURES, "forge" => forge).increment(1);
             "unauthorized"
         }
-        Err(AppError::BadRequest(_)) => "bad_request",
-        Err(AppError::Unavailable(_)) => "unavailable",
+        Err(AppError::BadRequest(_)) | Err(AppError::Intake(IntakeError::Read(_))) => "bad_request",
+        Err(AppError::Unavailable(_)) | Err(AppError::Intake(IntakeError::Busy)) => "unavailable",
+        Err(AppError::Intake(IntakeError::TooLarge)) => "too_large",
+        Err(AppError::Intake(IntakeError::Timeout)) => "timeout",
     };
     // Unknown event names are not labels: they would grow the metric without bound.
     let event = if outcome == "ignored" || outcome == "unauthorized" {
@@ -198,15 +257,11 @@ async fn gitlab_delivery(
             return Err(SignatureError::NotConfigured.into());
         }
     } else {
-        let h = gitlab::GitlabHeaders {
-            token: header(headers, "x-gitlab-token"),
-            webhook_id: header(headers, "webhook-id"),
-            webhook_timestamp: header(headers, "webhook-timestamp"),
-            webhook_signature: header(headers, "webhook-signature"),
-        };
-        state
-            .gitlab
-            .verify(&h, body, chrono::Utc::now().timestamp())?;
+        state.gitlab.verify(
+            &gitlab_headers(headers),
+            body,
+            chrono::Utc::now().timestamp(),
+        )?;
     }
     let name = event_header(headers, "x-gitlab-event")?;
     // With a signing token, `webhook-id` is signed with the body: a replay under a new,

@@ -150,6 +150,10 @@ impl TestApp {
             }),
             allow_unsigned: false,
             max_body_bytes: 1024 * 1024,
+            intake: Arc::new(changegate::server::intake::BodyBudget::new(
+                64 * 1024 * 1024,
+                Duration::from_secs(30),
+            )),
             wake: Arc::new(Notify::new()),
             metrics: None,
             rules_ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
