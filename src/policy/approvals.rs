@@ -192,6 +192,12 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
         return LabelFinding::ByBot;
     }
     let who = ev.actor.mention();
+    if !a.author_may_approve && snap.change.author.same_as(&ev.actor).is_none() {
+        return LabelFinding::Unverified(format!(
+            "cannot tell whether {who}, who applied `{}`, is the author of this change",
+            a.label
+        ));
+    }
     if !a.author_may_approve && snap.change.author.same_as(&ev.actor) == Some(true) {
         return LabelFinding::Invalid(format!(
             "{who} applied `{}` but is the author of this change; nobody approves their own change",
@@ -267,7 +273,7 @@ fn reset_since(snap: &Snapshot, at: Option<DateTime<Utc>>) -> Option<String> {
     let push = snap.last_push.as_ref().and_then(|p| Some((p.at?, p)));
     let retarget = snap.retarget.as_ref().and_then(|r| Some((r.at?, r)));
     let after = |t: DateTime<Utc>| at.is_none_or(|a| t > a);
-    let pushed = push.filter(|(t, _)| after(*t) && at.is_some());
+    let pushed = push.filter(|(t, _)| after(*t));
     let retargeted = retarget.filter(|(t, _)| after(*t));
     match (pushed, retargeted) {
         (Some((pt, _)), Some((rt, r))) if rt >= pt => Some(retarget_words(r)),
@@ -317,7 +323,7 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
         })
         .filter(|r| {
             a.author_may_approve
-                || (snap.change.author.same_as(&r.reviewer) != Some(true)
+                || (snap.change.author.same_as(&r.reviewer) == Some(false)
                     && !committed(rules, snap, &r.reviewer))
         })
         .filter(|r| is_member(snap, group, &r.reviewer) == Some(true))

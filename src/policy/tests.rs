@@ -861,3 +861,28 @@ fn deciding_labels_are_approvals_and_contested_scopes() {
     let two = vec![Label::new("CMT::Minor"), Label::new("CMT::Standard")];
     assert_eq!(deciding_labels(&rules, &two), two);
 }
+
+#[test]
+fn unknown_authors_and_times_do_not_pass() {
+    // The change's author is not known: nobody's approval can be told apart from theirs.
+    let mut case = Case::mr().label("CMT::Minor", "alice", 0).label(
+        "BT Integration Manager::Approved",
+        "mona",
+        1,
+    );
+    case.snap.change.author = User::default();
+    let d = case.eval();
+    assert_eq!(d.verdict, Verdict::Fail);
+    assert!(matches!(
+        state(&d, "manager"),
+        ApprovalState::Unverified { .. }
+    ));
+    // A peer label with no time, and a push known: it may predate the push.
+    let mut case = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .label("Peer Approval::Approved", "pam", 1)
+        .label("BT Integration Manager::Approved", "mona", 2)
+        .push(3);
+    case.snap.label_events[1].at = None;
+    assert!(!with_met(&case.eval(), "peer"));
+}
