@@ -584,7 +584,8 @@ impl Forge for GithubClient {
             return Ok(vec![]);
         }
         let url = self.repo_url(r, &format!("/pulls/{}/commits", r.number));
-        let commits: Vec<WireCommit> = self.list_conditional(&url, "read commits").await?;
+        let commits: Vec<WireCommit> =
+            super::empty_if_missing(self.list_conditional(&url, "read commits").await)?;
         let mut out: Vec<User> = vec![];
         for u in commits
             .iter()
@@ -761,10 +762,10 @@ impl Forge for GithubClient {
                     enc(context)
                 ),
             );
-            let runs: CheckRuns = self
-                .get_conditional(&url, "read the check run")
-                .await?
-                .json()?;
+            let runs: CheckRuns = match self.get_conditional(&url, "read the check run").await {
+                Err(ForgeError::NotFound(_)) => return Ok(None),
+                other => other?.json()?,
+            };
             return Ok(runs.check_runs.into_iter().next().and_then(|c| {
                 let title = c.output.and_then(|o| o.title).unwrap_or_default();
                 Some((state(c.conclusion.as_deref())?, title))
@@ -772,10 +773,11 @@ impl Forge for GithubClient {
         }
         // The combined status lists the latest status of each context (a 304 is free).
         let url = self.repo_url(r, &format!("/commits/{}/status?per_page=100", enc(sha)));
-        let combined: Combined = self
-            .get_conditional(&url, "read the commit status")
-            .await?
-            .json()?;
+        // None known: the verdict is written.
+        let combined: Combined = match self.get_conditional(&url, "read the commit status").await {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?.json()?,
+        };
         Ok(combined
             .statuses
             .into_iter()

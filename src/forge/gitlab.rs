@@ -554,7 +554,8 @@ impl Forge for GitlabClient {
             return Ok(vec![]);
         }
         let url = format!("{}/commits", self.change_url(r));
-        let commits: Vec<WireCommit> = self.list(&url, "read commits").await?;
+        let commits: Vec<WireCommit> =
+            super::empty_if_missing(self.list(&url, "read commits").await)?;
         let mut emails: Vec<String> = commits
             .into_iter()
             .flat_map(|c| [c.author_email, c.committer_email])
