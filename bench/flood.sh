@@ -12,7 +12,6 @@ FLOOD=${FLOOD:-12}
 PORT=${PORT:-18083}
 SECRET=flood-secret
 PAYLOAD=tests/fixtures/github/pull_request.labeled.1.json
-[[ -f $PAYLOAD ]] || PAYLOAD=../shared/corpus/github/pull_request.labeled.1.json
 
 say() { printf 'flood: %s\n' "$*" >&2; }
 TMP=$(mktemp -d)

@@ -3,7 +3,7 @@
 #
 # Builds the release binary, starts changegate (SQLite in a temporary folder, durable before
 # every 202) and the Node reference (@octokit/webhooks 14.2.0: verify, parse, one rule, no
-# storage), signs a real payload from ../shared/corpus, runs the same wrk load against each in
+# storage), signs a real payload from tests/fixtures, runs the same wrk load against each in
 # turn, measures the floor (HMAC verify + typed parse, criterion), and prints one table with
 # the ratios. Stops every process it started. Env: DURATION (10s), CONNECTIONS (32), THREADS (2).
 set -euo pipefail
@@ -14,7 +14,7 @@ THREADS=${THREADS:-2}
 CG_PORT=${CG_PORT:-18081}
 NODE_PORT=${NODE_PORT:-18082}
 SECRET=bench-secret
-PAYLOAD=../shared/corpus/github/pull_request.labeled.1.json
+PAYLOAD=tests/fixtures/github/pull_request.labeled.1.json
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

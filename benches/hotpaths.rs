@@ -14,7 +14,7 @@ const SECRET: &[u8] = b"bench-secret";
 
 fn payload() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/github/pull_request.labeled.1.json");
+        .join("tests/fixtures/github/pull_request.labeled.1.json");
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(path).expect("corpus")).expect("json");
     serde_json::to_vec(&v).expect("compact")

@@ -61,7 +61,7 @@ fn check_reports_each_problem_as_path_line_column() {
 
 #[test]
 fn simulate_prints_the_change_the_decision_and_the_actions() {
-    let payload = "../shared/corpus/gitlab/merge_request.update.1.json";
+    let payload = "tests/fixtures/gitlab/merge_request.update.1.json";
     let (code, out, err) = changegate(&[
         "simulate",
         "--forge",
@@ -95,7 +95,7 @@ fn simulate_prints_the_change_the_decision_and_the_actions() {
 fn simulate_uses_the_given_rules_and_memberships() {
     let dir = tempfile::tempdir().unwrap();
     let mut payload: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string("../shared/corpus/github/pull_request.labeled.1.json").unwrap(),
+        &std::fs::read_to_string("tests/fixtures/github/pull_request.labeled.1.json").unwrap(),
     )
     .unwrap();
     payload["pull_request"]["labels"] =
@@ -200,7 +200,7 @@ fn simulate_compares_two_versions_of_the_rules() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap();
     std::fs::write(&stricter, text.replace("  - name: minor-change\n    when:\n      labels: [\"CMT::Minor\"]\n    require: [manager]", "  - name: minor-change\n    when:\n      labels: [\"CMT::Minor\"]\n    require: [peer, manager]")).unwrap();
     let mut payload: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string("../shared/corpus/github/pull_request.labeled.1.json").unwrap(),
+        &std::fs::read_to_string("tests/fixtures/github/pull_request.labeled.1.json").unwrap(),
     )
     .unwrap();
     payload["pull_request"]["labels"] = serde_json::json!([{"name": "CMT::Minor"}]);

@@ -1,5 +1,5 @@
 //! Contract test: the GitHub client against a Prism mock of GitHub's official OpenAPI
-//! description (`../shared/contracts/github-mock.sh`). Prism refuses (4xx) any request whose
+//! description (`.ci/github-mock.sh`). Prism refuses (4xx) any request whose
 //! method, path, query or body the description does not allow, and answers with the spec's
 //! examples, so this checks both the requests' shapes and that the client reads the documented
 //! responses. `.ci/run` starts the mock and sets CHANGEGATE_GITHUB_CONTRACT_URL; in CI the test

@@ -1,4 +1,4 @@
-//! Every real payload of `../shared/corpus/` through the real router, signed right and wrong,
+//! Every real payload of `tests/fixtures/` through the real router, signed right and wrong,
 //! and the normalized model checked against the facts the manifest states about each file.
 
 mod common;

@@ -1,5 +1,6 @@
 //! Test harness: the real router over a temporary SQLite store, signed-request builders, and
-//! the payload corpus from `../shared/corpus/`.
+//! the payload corpus in `tests/fixtures/` (real GitHub and GitLab payloads, sources and
+//! licences in its README).
 #![allow(dead_code)]
 
 use axum::Router;
@@ -26,7 +27,7 @@ pub const GITHUB_SECRET: &[u8] = b"test-github-secret";
 pub const GITLAB_TOKEN: &str = "test-gitlab-token";
 
 pub fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// One row of `manifest.tsv`.
