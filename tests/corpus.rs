@@ -212,7 +212,7 @@ async fn every_corpus_payload_signed_right_is_accepted_and_normalized() {
     assert_eq!(app.store.pending().await.unwrap(), queued);
     // The worker evaluates every queued change (dry run); a change's earlier events are
     // covered by the run of its latest.
-    let runs = app.worker.drain().await.unwrap();
+    let runs = app.drain().await;
     assert!(runs > 0 && runs as i64 <= queued);
     assert!(
         app.store.unfinished_jobs().await.unwrap().is_empty(),

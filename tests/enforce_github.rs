@@ -237,7 +237,7 @@ async fn a_peers_approving_review_stands_for_the_label() {
     s.gh.approve(7, "pam", H1);
     let body = pr_payload(&s, "opened", None, "pam");
     s.app.github("pull_request", "r1", &body).await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(
         s.gh.labels(7),
         vec![
@@ -387,7 +387,7 @@ async fn deliveries_out_of_order_still_reach_the_current_verdict() {
     // The newer event arrives first, then the older one.
     s.app.github("pull_request", "new", &labeled).await;
     s.app.github("pull_request", "old", &opened).await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(s.gh.status(H1).unwrap().0, "success");
     // A pass is written last, after the comment.
     assert_eq!(
@@ -451,6 +451,7 @@ async fn a_rate_limited_forge_is_waited_for() {
 #[tokio::test]
 async fn a_secondary_rate_limit_longer_than_the_wait_requeues_the_job() {
     let s = setup().await;
+    s.app.expect_failed_jobs(1);
     s.gh.fail_next(
         "GET /repos/acme/platypus/pulls/7",
         ResponseTemplate::new(403)
@@ -474,6 +475,7 @@ async fn a_secondary_rate_limit_longer_than_the_wait_requeues_the_job() {
 #[tokio::test]
 async fn a_refused_write_leaves_the_job_failed_and_visible() {
     let s = setup().await;
+    s.app.expect_failed_jobs(1);
     s.gh.fail_next(
         "POST /repos/acme/platypus/statuses",
         ResponseTemplate::new(403).set_body_json(
@@ -494,7 +496,7 @@ async fn a_refused_write_leaves_the_job_failed_and_visible() {
         jobs[0].last_error
     );
     assert!(s.app.store.retry(jobs[0].id).await.unwrap());
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert!(s.app.store.unfinished_jobs().await.unwrap().is_empty());
     assert_eq!(s.gh.status(H1).unwrap().0, "failure");
 }
@@ -513,7 +515,7 @@ async fn change_issues_get_labels_and_a_comment_but_no_status() {
     s.app
         .github("issues", "i1", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(
         s.gh.writes(),
         vec![
@@ -530,7 +532,7 @@ async fn change_issues_get_labels_and_a_comment_but_no_status() {
     s.app
         .github("issues", "i2", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(s.gh.calls(), vec!["GET /repos/acme/platypus/issues/10"]);
 }
 
@@ -600,7 +602,7 @@ async fn the_sticky_comment_is_edited_without_listing_and_rewritten_when_deleted
     s.app
         .github("issue_comment", "d3", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert!(s.comment().contains("24 hours"));
     // Deleted without a webhook, then the text changes: the edit finds it gone and recreates.
     s.gh.state.lock().unwrap().comments.clear();

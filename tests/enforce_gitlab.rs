@@ -59,7 +59,7 @@ impl Setup {
     async fn deliver(&self, action: &str, actor: &str, delivery: &str) -> u16 {
         let body = mr_payload(self, action, actor, None);
         let (status, _) = self.app.gitlab("Merge Request Hook", delivery, &body).await;
-        self.app.worker.drain().await.unwrap();
+        self.app.drain().await;
         status.as_u16()
     }
 
@@ -157,7 +157,7 @@ async fn a_merge_request_approval_by_a_peer_applies_the_peer_label() {
     s.app
         .gitlab("Merge Request Hook", "a1", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(
         s.gl.labels(3),
         vec![
@@ -211,7 +211,7 @@ async fn one_person_one_role_and_a_push_resets_the_peer() {
     s.app
         .gitlab("Merge Request Hook", "u2", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert!(
         s.gl.labels(3)
             .contains(&"Peer Approval::Needs Approval".to_string()),
@@ -235,7 +235,7 @@ async fn change_issues_get_labels_and_a_note() {
     s.app
         .gitlab("Issue Hook", "i1", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(
         s.gl.writes(),
         vec![
@@ -421,7 +421,7 @@ async fn native_approvals_before_the_push_and_the_bots_own_do_not_count() {
     s.app
         .gitlab("Merge Request Hook", "p1", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(s.gl.status(NEW).unwrap().0, "failed");
     assert!(s.note().contains("- [ ] **Peer review**"), "{}", s.note());
     // pam approves again, after the push: it counts.
@@ -458,7 +458,7 @@ async fn a_delivery_cannot_rename_the_project_to_choose_its_approvers() {
     s.app
         .gitlab("Merge Request Hook", "e1", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(s.gl.status(SHA).unwrap().0, "failed");
     assert!(
         s.gl.calls().iter().all(|c| !c.contains("/groups/evil")),
@@ -489,7 +489,7 @@ async fn a_peer_who_pushed_commits_cannot_approve_by_label_or_natively() {
     s.app
         .gitlab("Merge Request Hook", "c1", &serde_json::to_vec(&v).unwrap())
         .await;
-    s.app.worker.drain().await.unwrap();
+    s.app.drain().await;
     assert_eq!(s.gl.status(NEW).unwrap().0, "failed");
     assert!(
         s.note()

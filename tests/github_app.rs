@@ -42,7 +42,7 @@ async fn app_mode_uses_installation_tokens_and_check_runs() {
     gh.open_pr(7, "alice", &"1".repeat(40));
     let app = app_with(&gh).await;
     app.github("pull_request", "a1", &payload(7)).await;
-    app.worker.drain().await.unwrap();
+    app.drain().await;
     let s = gh.state.lock().unwrap();
     assert_eq!(s.check_runs.len(), 1, "a check run, not a status");
     assert!(s.statuses.is_empty());
@@ -91,10 +91,10 @@ async fn installation_tokens_are_refreshed_before_they_expire() {
     gh.state.lock().unwrap().token_lifetime = 20;
     let app = app_with(&gh).await;
     app.github("pull_request", "b1", &payload(7)).await;
-    app.worker.drain().await.unwrap();
+    app.drain().await;
     let first = gh.state.lock().unwrap().tokens_minted;
     app.github("pull_request", "b2", &payload(8)).await;
-    app.worker.drain().await.unwrap();
+    app.drain().await;
     let second = gh.state.lock().unwrap().tokens_minted;
     assert!(
         second > first && first >= 1,
@@ -107,6 +107,6 @@ async fn installation_tokens_are_refreshed_before_they_expire() {
     let app2 = app_with(&gh2).await;
     app2.github("pull_request", "c1", &payload(7)).await;
     app2.github("pull_request", "c2", &payload(8)).await;
-    app2.worker.drain().await.unwrap();
+    app2.drain().await;
     assert_eq!(gh2.state.lock().unwrap().tokens_minted, 1);
 }

@@ -230,14 +230,14 @@ async fn redelivery_is_acknowledged_once_and_processed_once() {
         .gitlab("Merge Request Hook", "same-guid", &gitlab_mr())
         .await;
     assert_eq!(other, StatusCode::ACCEPTED);
-    assert_eq!(app.worker.drain().await.unwrap(), 2);
+    assert_eq!(app.drain().await, 2);
 }
 
 #[tokio::test]
 async fn dry_run_worker_records_decision_and_planned_actions() {
     let app = TestApp::new().await;
     app.github("pull_request", "g1", &labeled_pr()).await;
-    assert_eq!(app.worker.drain().await.unwrap(), 1);
+    assert_eq!(app.drain().await, 1);
     let log = app
         .store
         .audit_of("github", "Codertocat/Hello-World", 2)

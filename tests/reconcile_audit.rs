@@ -41,7 +41,7 @@ async fn reconcile_enforces_changes_whose_webhooks_were_missed() {
         (4, 3, 3),
         "issue #10 has no CMT:: label"
     );
-    app.worker.drain().await.unwrap();
+    app.drain().await;
     assert_eq!(gh.status(H7).unwrap().0, "success");
     assert_eq!(gh.status(H8).unwrap().0, "failure");
     assert!(
@@ -53,7 +53,7 @@ async fn reconcile_enforces_changes_whose_webhooks_were_missed() {
     let second = reconcile::pass(&app.store, client, &rules, Forge::Github, &repo)
         .await
         .unwrap();
-    app.worker.drain().await.unwrap();
+    app.drain().await;
     let jobs = app.store.jobs_by_id(&second.queued).await.unwrap();
     assert!(jobs.iter().all(|j| j.writes == 0), "{jobs:?}");
     // Now nothing changed: nothing is queued, and the listings were conditional (304).
@@ -113,7 +113,7 @@ async fn reconcile_on_gitlab() {
         gl.calls()
             .contains(&"GET /api/v4/projects/acme/platypus/merge_requests".to_string())
     );
-    app.worker.drain().await.unwrap();
+    app.drain().await;
     assert_eq!(gl.status("abc").unwrap().0, "failed");
     assert_eq!(gl.notes(3).len(), 1);
 }

@@ -89,13 +89,16 @@ async fn collect(
     max: usize,
 ) -> Result<(Bytes, Held), IntakeError> {
     let mut held: Option<OwnedSemaphorePermit> = None;
-    let mut buf: Vec<u8> = vec![];
+    // The chunks as they came, joined once at the end: a growing buffer would hold up to
+    // twice the body while it doubles.
+    let mut chunks: Vec<Bytes> = vec![];
+    let mut len = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| read_error(&e))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        if buf.len() + data.len() > max {
+        if len + data.len() > max {
             return Err(IntakeError::TooLarge);
         }
         let n = u32::try_from(data.len()).map_err(|_| IntakeError::TooLarge)?;
@@ -107,9 +110,20 @@ async fn collect(
             Some(h) => h.merge(permit),
             None => held = Some(permit),
         }
-        buf.extend_from_slice(&data);
+        len += data.len();
+        chunks.push(data);
     }
-    Ok((Bytes::from(buf), Held(held)))
+    let body = match chunks.len() {
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut whole = Vec::with_capacity(len);
+            for c in chunks.drain(..) {
+                whole.extend_from_slice(&c);
+            }
+            Bytes::from(whole)
+        }
+    };
+    Ok((body, Held(held)))
 }
 
 /// The body limit layer's error means the body was too large; anything else is a read error.

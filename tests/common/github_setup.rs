@@ -91,8 +91,67 @@ impl Setup {
     ) -> u16 {
         let body = pr_payload(self, action, label, sender);
         let (status, _) = self.app.github("pull_request", delivery, &body).await;
-        self.app.worker.drain().await.unwrap();
+        self.app.drain().await;
         status.as_u16()
+    }
+
+    /// A fresh delivery id.
+    fn next_delivery(&self) -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        format!("verb-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// `who` applies `label` to #7 on the fake GitHub, which sends the `labeled` webhook.
+    pub async fn apply_label(&self, who: &str, label: &str) {
+        self.gh.add_label(7, label, who);
+        self.deliver("labeled", Some(label), who, &self.next_delivery())
+            .await;
+    }
+
+    /// `who` removes `label` from #7; the `unlabeled` webhook follows.
+    pub async fn remove_label(&self, who: &str, label: &str) {
+        self.gh.remove_label(7, label, who);
+        self.deliver("unlabeled", Some(label), who, &self.next_delivery())
+            .await;
+    }
+
+    /// `who` pushes a commit (head `sha`) to #7; the `synchronize` webhook follows.
+    pub async fn push(&self, who: &str, sha: &str) {
+        self.gh.push_commit_by(7, sha, who);
+        self.deliver("synchronize", None, who, &self.next_delivery())
+            .await;
+    }
+
+    /// `who` submits an approving review on #7's head; the `pull_request_review` webhook
+    /// (GitHub's own example, moved to #7) follows.
+    pub async fn approve(&self, who: &str) {
+        let head = self.gh.state.lock().unwrap().changes[0].head.clone();
+        self.gh.approve(7, who, &head);
+        let path = corpus_dir().join("github/pull_request_review.submitted.2.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let pr = pr_event(self, 7, "labeled", None, who);
+        v["pull_request"] = pr["pull_request"].clone();
+        v["repository"] = pr["repository"].clone();
+        v["review"]["user"] = gh_user(who);
+        v["review"]["state"] = json!("approved");
+        v["review"]["commit_id"] = json!(head);
+        v["sender"] = gh_user(who);
+        let (status, _) = self
+            .app
+            .github(
+                "pull_request_review",
+                &self.next_delivery(),
+                &serde_json::to_vec(&v).unwrap(),
+            )
+            .await;
+        assert_eq!(status.as_u16(), 202);
+        self.app.drain().await;
+    }
+
+    /// The last status on `sha`: (state, description).
+    pub fn status_of(&self, sha: &str) -> (String, String) {
+        self.gh.status(sha).expect("a status was written")
     }
 
     pub fn comment(&self) -> String {

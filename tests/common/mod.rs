@@ -73,6 +73,9 @@ fn test_retry() -> RetryPolicy {
 }
 
 pub struct TestApp {
+    /// Jobs this test expects to fail or retry; any other failed or retrying job fails the
+    /// test when the queue is drained.
+    pub expected_failures: std::sync::atomic::AtomicUsize,
     pub router: Router,
     /// The receiver's signal that work was queued (pass it to `Worker::run`).
     pub wake: Arc<Notify>,
@@ -174,12 +177,41 @@ impl TestApp {
             repo_rules: Default::default(),
         };
         TestApp {
+            expected_failures: Default::default(),
             router: server::app(state),
             wake,
             store,
             worker,
             _dir: dir,
         }
+    }
+
+    /// Runs every runnable job, then fails the test if a job failed or is waiting to retry,
+    /// beyond the ones the test said it expects ([`Self::expect_failed_jobs`]).
+    pub async fn drain(&self) -> usize {
+        let n = self.worker.drain().await.expect("the store answers");
+        let troubled: Vec<_> = self
+            .store
+            .unfinished_jobs()
+            .await
+            .expect("the store answers")
+            .into_iter()
+            .filter(|j| j.state == "failed" || j.last_error.is_some())
+            .collect();
+        let expected = self
+            .expected_failures
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            troubled.len() <= expected,
+            "jobs failed or are retrying, and the test did not expect it: {troubled:#?}"
+        );
+        n
+    }
+
+    /// Says that `n` jobs of this test are expected to fail or wait for a retry.
+    pub fn expect_failed_jobs(&self, n: usize) {
+        self.expected_failures
+            .store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, serde_json::Value) {

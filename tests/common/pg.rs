@@ -13,7 +13,10 @@ pub fn base_url() -> Option<String> {
                 std::env::var("CI").is_err(),
                 "CHANGEGATE_TEST_DATABASE_URL is not set: .ci/run must point the tests at PostgreSQL"
             );
-            eprintln!(
+            // Straight to the handle: the test harness captures `eprintln!` of passing tests.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipping: set CHANGEGATE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests"
             );
             None
