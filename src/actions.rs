@@ -1,30 +1,12 @@
 //! The writes a decision calls for, forge-neutral: what `simulate` prints, what a dry run
 //! logs, and what the worker reduces to the minimal diff against the forge's current state.
 
+pub use crate::model::StatusState;
+
 use crate::comment;
 use crate::model::{Change, Label};
 use crate::policy::{self, Decision, Verdict};
 use serde::Serialize;
-
-/// Pass or fail, in the words of the commit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusState {
-    Success,
-    Failure,
-    /// The bot could not verify the change (a job that failed for good).
-    Error,
-}
-
-impl StatusState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StatusState::Success => "success",
-            StatusState::Failure => "failure",
-            StatusState::Error => "error",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]

@@ -315,6 +315,76 @@ impl Event {
     }
 }
 
+/// One label being applied or removed, as the forge's history records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelEvent {
+    pub label: Label,
+    pub added: bool,
+    pub actor: User,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A change's label history as the forge tells it, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    pub labels: Vec<LabelEvent>,
+    /// When the target branch last changed, where the forge records it (GitHub's
+    /// `base_ref_changed` event).
+    pub retargeted_at: Option<DateTime<Utc>>,
+}
+
+/// Whether a history (oldest first; `(label, added)` per entry) holds the latest application
+/// of each of `current`: enough to judge every label the change carries.
+pub fn holds_latest<'a>(
+    current: &[Label],
+    entries: impl DoubleEndedIterator<Item = (&'a str, bool)> + Clone,
+) -> bool {
+    current.iter().all(|l| {
+        entries
+            .clone()
+            .any(|(name, added)| added && name == l.as_str())
+    })
+}
+
+/// Where a group's members live on one forge, for one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub enum TeamRef {
+    /// GitHub org and team slug.
+    GithubTeam { org: String, slug: String },
+    /// GitLab group full path.
+    GitlabGroup { path: String },
+}
+
+impl TeamRef {
+    /// How people name the team: `@acme/business-owners`.
+    pub fn mention(&self) -> String {
+        match self {
+            TeamRef::GithubTeam { org, slug } => format!("@{org}/{slug}"),
+            TeamRef::GitlabGroup { path } => format!("@{path}"),
+        }
+    }
+}
+
+/// Pass or fail, in the words of the commit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusState {
+    Success,
+    Failure,
+    /// The bot could not verify the change (a job that failed for good).
+    Error,
+}
+
+impl StatusState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+            StatusState::Error => "error",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

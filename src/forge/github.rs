@@ -3,10 +3,11 @@
 
 use super::http::{Reply, RetryPolicy};
 use super::{ChangeRef, Comment, Forge, ForgeError, MAX_PAGES, PER_PAGE, Page};
-use crate::actions::StatusState;
-use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, Review, User};
-use crate::policy::{History, LabelEvent};
-use crate::rules::TeamRef;
+use crate::model::{
+    Change, ChangeKind, ChangeState, Forge as ForgeKind, History, Label, LabelEvent, Review,
+    StatusState, TeamRef, User,
+};
+use ::http::Method;
 use chrono::{DateTime, Utc};
 use octocrab::Octocrab;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -103,18 +104,24 @@ impl GithubClient {
 
     async fn send(
         &self,
-        method: &str,
+        method: &Method,
         url: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, ForgeError> {
         let octo = self.octo_for(url).await?;
         let path = self.path(url);
-        let result = match method {
-            "GET" => octo._get(path).await,
-            "POST" => octo._post(path, body).await,
-            "PATCH" => octo._patch(path, body).await,
-            "DELETE" => octo._delete(path, body).await,
-            _ => octo._put(path, body).await,
+        let result = match *method {
+            Method::GET => octo._get(path).await,
+            Method::POST => octo._post(path, body).await,
+            Method::PATCH => octo._patch(path, body).await,
+            Method::DELETE => octo._delete(path, body).await,
+            Method::PUT => octo._put(path, body).await,
+            _ => {
+                return Err(ForgeError::Refused {
+                    status: 0,
+                    message: format!("{method} is not a method the bot sends"),
+                });
+            }
         };
         let resp =
             result.map_err(|e| ForgeError::Transient(format!("{method} {}: {e}", path_of(url))))?;
@@ -125,14 +132,14 @@ impl GithubClient {
     async fn call(
         &self,
         idempotent: bool,
-        method: &str,
+        method: Method,
         url: &str,
         body: Option<serde_json::Value>,
         what: &str,
     ) -> Result<Reply, ForgeError> {
         self.retry
             .run(idempotent, || async {
-                self.send(method, url, body.as_ref())
+                self.send(&method, url, body.as_ref())
                     .await?
                     .observe("github", what)
                     .check(what)
@@ -173,7 +180,7 @@ impl GithubClient {
             let reply = if conditional {
                 self.get_conditional(&page, what).await?
             } else {
-                self.call(true, "GET", &page, None, what).await?
+                self.call(true, Method::GET, &page, None, what).await?
             };
             out.extend(reply.json::<Vec<T>>()?);
             pages += 1;
@@ -201,11 +208,15 @@ impl GithubClient {
         let reply = self
             .get_conditional(&format!("{url}{sep}per_page={PER_PAGE}&page={n}"), what)
             .await?;
+        // Only links on the configured API describe this listing (as for following them).
         let links = reply.header("link").unwrap_or("");
+        let on_api = |u: &String| u.starts_with(&format!("{}/", self.api));
         Ok(Page {
             items: reply.json()?,
-            last: link(links, "last").and_then(|u| page_number(&u)),
-            has_next: link(links, "next").is_some(),
+            last: link(links, "last")
+                .filter(on_api)
+                .and_then(|u| page_number(&u)),
+            has_next: link(links, "next").filter(on_api).is_some(),
         })
     }
 }
@@ -450,7 +461,7 @@ impl Forge for GithubClient {
         let reply = match self
             .call(
                 true,
-                "GET",
+                Method::GET,
                 &self.repo_url(r, &path),
                 None,
                 "read the change",
@@ -482,7 +493,7 @@ impl Forge for GithubClient {
             encoded.join("/")
         );
         let reply = match self
-            .call(true, "GET", &url, None, "read the repository rules")
+            .call(true, Method::GET, &url, None, "read the repository rules")
             .await
         {
             Err(ForgeError::NotFound(_)) => return Ok(None),
@@ -527,7 +538,7 @@ impl Forge for GithubClient {
             "label history",
             |n| self.page::<WireIssueEvent>(&url, n, "read label history"),
             |events| {
-                crate::policy::holds_latest(
+                crate::model::holds_latest(
                     current,
                     events.iter().filter_map(|e| {
                         let name = e.label.as_ref()?.name.as_str();
@@ -615,7 +626,7 @@ impl Forge for GithubClient {
             enc(login)
         );
         match self
-            .call(true, "GET", &url, None, "read team membership")
+            .call(true, Method::GET, &url, None, "read team membership")
             .await
         {
             Ok(reply) => Ok(reply.json::<WireMembership>()?.state.as_deref() == Some("active")),
@@ -631,7 +642,7 @@ impl Forge for GithubClient {
         let reply = self
             .call(
                 true,
-                "GET",
+                Method::GET,
                 &format!("{}/user", self.api),
                 None,
                 "read the bot's account",
@@ -660,7 +671,7 @@ impl Forge for GithubClient {
         let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
         self.call(
             false,
-            "POST",
+            Method::POST,
             &url,
             Some(json!({ "body": body })),
             "create the comment",
@@ -675,7 +686,7 @@ impl Forge for GithubClient {
         let url = self.repo_url(r, &format!("/issues/comments/{id}"));
         self.call(
             true,
-            "PATCH",
+            Method::PATCH,
             &url,
             Some(json!({ "body": body })),
             "update the comment",
@@ -689,7 +700,7 @@ impl Forge for GithubClient {
         let names: Vec<&str> = labels.iter().map(Label::as_str).collect();
         self.call(
             true,
-            "POST",
+            Method::POST,
             &url,
             Some(json!({ "labels": names })),
             "add labels",
@@ -705,7 +716,7 @@ impl Forge for GithubClient {
                 &format!("/issues/{}/labels/{}", r.number, enc(label.as_str())),
             );
             match self
-                .call(true, "DELETE", &url, None, "remove a label")
+                .call(true, Method::DELETE, &url, None, "remove a label")
                 .await
             {
                 // Already gone: the goal is reached.
@@ -812,15 +823,21 @@ impl Forge for GithubClient {
                 "output": { "title": description, "summary": summary },
             });
             return self
-                .call(true, "POST", &url, Some(body), "create a check run")
+                .call(true, Method::POST, &url, Some(body), "create a check run")
                 .await
                 .map(drop);
         }
         let url = self.repo_url(r, &format!("/statuses/{}", enc(sha)));
         let body = json!({ "state": state, "context": context, "description": description });
-        self.call(true, "POST", &url, Some(body), "set the commit status")
-            .await
-            .map(drop)
+        self.call(
+            true,
+            Method::POST,
+            &url,
+            Some(body),
+            "set the commit status",
+        )
+        .await
+        .map(drop)
     }
 }
 

@@ -3,10 +3,10 @@
 
 use super::http::{Reply, RetryPolicy};
 use super::{ChangeRef, Comment, Forge, ForgeError, MAX_PAGES, PER_PAGE, Page};
-use crate::actions::StatusState;
-use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, Review, User};
-use crate::policy::{History, LabelEvent};
-use crate::rules::TeamRef;
+use crate::model::{
+    Change, ChangeKind, ChangeState, Forge as ForgeKind, History, Label, LabelEvent, Review,
+    StatusState, TeamRef, User,
+};
 use chrono::{DateTime, Utc};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
@@ -485,7 +485,7 @@ impl Forge for GitlabClient {
             "label history",
             |n| self.page::<WireLabelEvent>(&url, n, "read label history"),
             |events| {
-                crate::policy::holds_latest(
+                crate::model::holds_latest(
                     current,
                     events
                         .iter()

@@ -8,10 +8,9 @@ mod http;
 
 pub use http::RetryPolicy;
 
-use crate::actions::StatusState;
-use crate::model::{Change, ChangeEvent, ChangeKind, Label, Repo, Review, User};
-use crate::policy::History;
-use crate::rules::TeamRef;
+use crate::model::{
+    Change, ChangeEvent, ChangeKind, History, Label, Repo, Review, StatusState, TeamRef, User,
+};
 use std::future::Future;
 use std::time::Duration;
 

@@ -31,18 +31,26 @@ impl Facts<'_> {
 }
 
 pub fn holds(c: &Condition, f: &Facts) -> bool {
-    c.kind.is_none_or(|k| k == f.change.kind)
-        && c.labels.iter().all(|l| f.has(l))
-        && (c.any_labels.is_empty() || c.any_labels.iter().any(|l| f.has(l)))
-        && !c.not_labels.iter().any(|l| f.has(l))
-        && c.has_scope.iter().all(|s| f.has_scope(s))
-        && !c.no_scope.iter().any(|s| f.has_scope(s))
-        && c.approved.iter().all(|a| f.is_approved(a))
-        && !c.not_approved.iter().any(|a| f.is_approved(a))
-        && (c.target_branch.is_empty() || target_matches(&c.target_branch, f.change))
-        && (c.author.is_empty() || f.author_is(&c.author))
-        && !f.author_is(&c.not_author)
-        && c.draft.is_none_or(|d| d == f.change.draft)
+    check(c, f, &mut |ok, _| {
+        if ok {
+            Flow::Continue(())
+        } else {
+            Flow::Break(())
+        }
+    })
+    .is_continue()
+}
+
+/// The conditions that do not hold, in words (for `changegate explain`).
+pub fn failing(c: &Condition, f: &Facts) -> Vec<String> {
+    let mut out = vec![];
+    let _ = check(c, f, &mut |ok, why| {
+        if !ok {
+            out.push(why());
+        }
+        Flow::Continue(())
+    });
+    out
 }
 
 /// Whether a condition looks at `scope` (a label of it, or its presence or absence): such a
@@ -55,68 +63,65 @@ pub fn names_scope(c: &Condition, scope: &str) -> bool {
         || c.no_scope.iter().any(|s| s == scope)
 }
 
-/// The conditions that do not hold, in words (for `changegate explain`).
-pub fn failing(c: &Condition, f: &Facts) -> Vec<String> {
-    let mut out = vec![];
-    if let Some(k) = c.kind.filter(|k| *k != f.change.kind) {
-        out.push(format!("kind is not {}", k.as_str()));
+type Flow = std::ops::ControlFlow<()>;
+
+/// Each condition once: whether it holds, and (only when asked) why not.
+fn check(
+    c: &Condition,
+    f: &Facts,
+    visit: &mut dyn FnMut(bool, &dyn Fn() -> String) -> Flow,
+) -> Flow {
+    if let Some(k) = c.kind {
+        visit(k == f.change.kind, &|| {
+            format!("kind is not {}", k.as_str())
+        })?;
     }
-    out.extend(
-        c.labels
-            .iter()
-            .filter(|l| !f.has(l))
-            .map(|l| format!("label `{l}` is missing")),
-    );
-    if !c.any_labels.is_empty() && !c.any_labels.iter().any(|l| f.has(l)) {
-        out.push("none of any_labels is present".into());
+    for l in &c.labels {
+        visit(f.has(l), &|| format!("label `{l}` is missing"))?;
     }
-    out.extend(
-        c.not_labels
-            .iter()
-            .filter(|l| f.has(l))
-            .map(|l| format!("label `{l}` is present")),
-    );
-    out.extend(
-        c.has_scope
-            .iter()
-            .filter(|s| !f.has_scope(s))
-            .map(|s| format!("no `{s}::` label")),
-    );
-    out.extend(
-        c.no_scope
-            .iter()
-            .filter(|s| f.has_scope(s))
-            .map(|s| format!("a `{s}::` label is present")),
-    );
-    out.extend(
-        c.approved
-            .iter()
-            .filter(|a| !f.is_approved(a))
-            .map(|a| format!("approval `{a}` is not given")),
-    );
-    out.extend(
-        c.not_approved
-            .iter()
-            .filter(|a| f.is_approved(a))
-            .map(|a| format!("approval `{a}` is given")),
-    );
-    if !c.target_branch.is_empty() && !target_matches(&c.target_branch, f.change) {
-        out.push("the target branch matches no pattern".into());
+    if !c.any_labels.is_empty() {
+        visit(c.any_labels.iter().any(|l| f.has(l)), &|| {
+            "none of any_labels is present".into()
+        })?;
     }
-    if !c.author.is_empty() && !f.author_is(&c.author) {
-        out.push("the author is not listed".into());
+    for l in &c.not_labels {
+        visit(!f.has(l), &|| format!("label `{l}` is present"))?;
     }
-    if f.author_is(&c.not_author) {
-        out.push("the author is excluded".into());
+    for s in &c.has_scope {
+        visit(f.has_scope(s), &|| format!("no `{s}::` label"))?;
     }
-    if let Some(d) = c.draft.filter(|d| *d != f.change.draft) {
-        out.push(if d {
-            "not a draft".into()
-        } else {
-            "a draft".into()
-        });
+    for s in &c.no_scope {
+        visit(!f.has_scope(s), &|| format!("a `{s}::` label is present"))?;
     }
-    out
+    for a in &c.approved {
+        visit(f.is_approved(a), &|| format!("approval `{a}` is not given"))?;
+    }
+    for a in &c.not_approved {
+        visit(!f.is_approved(a), &|| format!("approval `{a}` is given"))?;
+    }
+    if !c.target_branch.is_empty() {
+        visit(target_matches(&c.target_branch, f.change), &|| {
+            "the target branch matches no pattern".into()
+        })?;
+    }
+    if !c.author.is_empty() {
+        visit(f.author_is(&c.author), &|| {
+            "the author is not listed".into()
+        })?;
+    }
+    visit(!f.author_is(&c.not_author), &|| {
+        "the author is excluded".into()
+    })?;
+    if let Some(d) = c.draft {
+        visit(d == f.change.draft, &|| {
+            if d {
+                "not a draft".into()
+            } else {
+                "a draft".into()
+            }
+        })?;
+    }
+    Flow::Continue(())
 }
 
 fn target_matches(patterns: &[String], change: &Change) -> bool {

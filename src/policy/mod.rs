@@ -8,42 +8,13 @@ mod tests;
 pub use approvals::{ApprovalOutcome, ApprovalState, Via, membership_questions};
 pub use conditions::glob;
 
+pub use crate::model::{History, LabelEvent, holds_latest};
+
 use crate::model::{Change, ChangeEvent, ChangeKind, Label, Review, User};
 use crate::rules::Rules;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
-
-/// One label being applied or removed, as the forge's history records it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LabelEvent {
-    pub label: Label,
-    pub added: bool,
-    pub actor: User,
-    pub at: Option<DateTime<Utc>>,
-}
-
-/// A change's label history as the forge tells it, oldest first.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct History {
-    pub labels: Vec<LabelEvent>,
-    /// When the target branch last changed, where the forge records it (GitHub's
-    /// `base_ref_changed` event).
-    pub retargeted_at: Option<DateTime<Utc>>,
-}
-
-/// Whether a history (oldest first; `(label, added)` per entry) holds the latest application
-/// of each of `current`: enough to judge every label the change carries.
-pub fn holds_latest<'a>(
-    current: &[Label],
-    entries: impl DoubleEndedIterator<Item = (&'a str, bool)> + Clone,
-) -> bool {
-    current.iter().all(|l| {
-        entries
-            .clone()
-            .any(|(name, added)| added && name == l.as_str())
-    })
-}
 
 /// The labels whose latest application decides the verdict: approval labels (who applied
 /// them), and the values of a governed scope carrying more than one (which came last).

@@ -7,6 +7,8 @@ mod tests;
 mod validate;
 pub mod watch;
 
+pub use crate::model::TeamRef;
+
 use crate::model::{ChangeKind, Forge, Label, RepoPath};
 use schema::Pos;
 use sha2::{Digest, Sha256};
@@ -52,25 +54,6 @@ pub struct ApproverGroup {
     pub gitlab_group: Option<String>,
     pub github_users: Vec<String>,
     pub gitlab_users: Vec<String>,
-}
-
-/// Where a group's members live on one forge, for one repository.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-pub enum TeamRef {
-    /// GitHub org and team slug.
-    GithubTeam { org: String, slug: String },
-    /// GitLab group full path.
-    GitlabGroup { path: String },
-}
-
-impl TeamRef {
-    /// How people name the team: `@acme/business-owners`.
-    pub fn mention(&self) -> String {
-        match self {
-            TeamRef::GithubTeam { org, slug } => format!("@{org}/{slug}"),
-            TeamRef::GitlabGroup { path } => format!("@{path}"),
-        }
-    }
 }
 
 impl ApproverGroup {
