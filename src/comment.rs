@@ -72,6 +72,12 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
     out
 }
 
+/// SHA-256 of a comment's text (trailing whitespace aside), remembered to skip unchanged edits.
+pub fn hash(body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(body.trim_end().as_bytes()))
+}
+
 /// Whether a comment body is the bot's sticky comment.
 pub fn is_sticky(body: &str) -> bool {
     body.trim_start().starts_with(MARKER)

@@ -53,12 +53,12 @@ pub(super) fn simulate(
             .set(group, &changegate::model::User::named(user), true);
     }
     let decision = policy::evaluate(&rules, &snap);
-    let planned = actions::plan(&snap.change, &decision, context);
+    let planned = actions::plan(&snap, &decision, &actions::Known::default(), context);
     let mut output =
         serde_json::json!({ "event": event, "decision": decision, "actions": planned });
     if let Some(other) = other {
         let theirs = policy::evaluate(&other, &snap);
-        let their_actions = actions::plan(&snap.change, &theirs, context);
+        let their_actions = actions::plan(&snap, &theirs, &actions::Known::default(), context);
         output["compare"] = serde_json::json!({
             "rules": compare.map(|p| p.display().to_string()),
             "decision": theirs,

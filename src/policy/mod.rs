@@ -423,12 +423,16 @@ fn summary(failing: &[&ChecklistItem]) -> String {
         let titles: Vec<&str> = failing.iter().map(|i| i.title.as_str()).collect();
         format!("Missing: {}", titles.join("; "))
     };
+    clip(&text)
+}
+
+/// A status description within GitHub's limit.
+pub fn clip(text: &str) -> String {
     if text.chars().count() <= MAX_SUMMARY_CHARS {
-        text
-    } else {
-        let cut: String = text.chars().take(MAX_SUMMARY_CHARS - 1).collect();
-        format!("{cut}…")
+        return text.to_string();
     }
+    let cut: String = text.chars().take(MAX_SUMMARY_CHARS - 1).collect();
+    format!("{cut}…")
 }
 
 /// A label of a governed scope whose value the rules do not declare (`CMT::Trivial`) would

@@ -3,17 +3,16 @@
 //! wrong verdict, because the verdict comes from what the forge says now.
 
 use super::Worker;
-use crate::actions::{self, PlannedAction};
+use crate::actions::{self, Known, PlannedAction};
 use crate::comment;
 use crate::forge::{ChangeRef, Forge, ForgeError};
-use crate::model::{Action, Change, ChangeEvent, Event, Label, User};
+use crate::model::{Action, Change, ChangeEvent, Event, User};
 use crate::policy::{self, Decision, Push, Snapshot};
 use crate::rules::Rules;
 use crate::store::key_of;
 use anyhow::Result;
 use chrono::TimeZone;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::OnceCell;
 
@@ -232,10 +231,9 @@ impl Worker {
         Ok(snap)
     }
 
-    /// Writes the minimal diff: labels that differ, a status that differs from the one the
-    /// head carries, a comment whose text differs. A failing verdict is written first and a
-    /// passing one last, so that a write failing half-way never leaves a pass standing that
-    /// the rules no longer give.
+    /// Brings the forge to the decision: gathers what is known of its current state (the
+    /// head's status, changes sharing the head, the comment last written), plans the minimal,
+    /// ordered writes ([`actions::plan`], pure) and performs them in that order.
     async fn apply<F: Forge>(
         &self,
         forge: &F,
@@ -245,79 +243,81 @@ impl Worker {
         job: &JobContext<'_>,
         rules: &Rules,
     ) -> Result<()> {
-        let change = &snap.change;
-        let passing = d.verdict == policy::Verdict::Pass;
-        let mut status = None;
-        let mut body = None;
-        for action in actions::plan(change, d, &self.status_context) {
-            match action {
-                PlannedAction::SetStatus { .. } => {
-                    status = Some(self.combined_status(change, action).await?)
-                }
-                PlannedAction::UpsertComment { body: b } => body = Some(b),
-                _ => {}
-            }
-        }
+        let known = self.known(forge, r, snap, d, job).await?;
         // A check run's summary carries the checklist (GitHub App mode).
-        let summary = comment::sticky(change, d).replacen(comment::MARKER, "", 1);
-        if !passing {
-            if let Some(s) = &status {
-                self.write_status(forge, r, job, rules, s, summary.trim())
-                    .await?;
-            }
-            self.set_bot_approval(forge, r, snap, d, job, rules).await?;
-        }
-        self.write_labels(forge, r, change, d, job, rules).await?;
-        if let Some(body) = &body {
-            self.upsert_comment(forge, r, snap, body, job, rules)
+        let summary = comment::sticky(&snap.change, d).replacen(comment::MARKER, "", 1);
+        for action in actions::plan(snap, d, &known, &self.status_context) {
+            self.perform(forge, r, snap, &action, summary.trim(), job, rules)
                 .await?;
-        }
-        if passing {
-            self.set_bot_approval(forge, r, snap, d, job, rules).await?;
-            if let Some(s) = &status {
-                self.write_status(forge, r, job, rules, s, summary.trim())
-                    .await?;
-            }
         }
         Ok(())
     }
 
-    async fn write_labels<F: Forge>(
+    async fn known<F: Forge>(
         &self,
         forge: &F,
         r: &ChangeRef,
-        change: &Change,
+        snap: &Snapshot,
         d: &Decision,
+        job: &JobContext<'_>,
+    ) -> Result<Known> {
+        let change = &snap.change;
+        let key = key_of(change);
+        let mut known = Known {
+            approval_mode: self.approves(change),
+            ..Known::default()
+        };
+        if let (true, Some(sha)) = (policy::has_status(change), &change.head_sha) {
+            known.failing_same_head = self.same_head(change, sha, d).await?;
+            // The forge is asked, not the bot's memory: a status someone else posted must go.
+            known.status = forge.current_status(r, sha, &self.status_context).await?;
+        }
+        // A deleted sticky comment is written again, whatever was remembered.
+        let deleted =
+            job.change.action == Action::Commented && job.change.forge_action == "deleted";
+        if !deleted {
+            known.comment_hash = self.store.cached_comment(&key).await?.map(|(_, h)| h);
+        }
+        Ok(known)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn perform<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        snap: &Snapshot,
+        action: &PlannedAction,
+        summary: &str,
         job: &JobContext<'_>,
         rules: &Rules,
     ) -> Result<()> {
-        let remove: Vec<Label> = d
-            .remove_labels
-            .iter()
-            .map(|c| c.label.clone())
-            .filter(|l| change.has_label(l))
-            .collect();
-        let add: Vec<Label> = d
-            .add_labels
-            .iter()
-            .map(|c| c.label.clone())
-            .filter(|l| !change.has_label(l))
-            .collect();
-        if !remove.is_empty() {
-            let action = PlannedAction::RemoveLabels {
-                labels: remove.clone(),
-            };
-            self.write(job, rules, &action, forge.remove_labels(r, &remove))
-                .await?;
+        match action {
+            PlannedAction::SetStatus {
+                sha,
+                state,
+                context,
+                description,
+            } => {
+                let call = forge.set_status(r, sha, *state, context, description, summary);
+                self.write(job, rules, action, call).await.map(drop)
+            }
+            PlannedAction::RemoveLabels { labels } => self
+                .write(job, rules, action, forge.remove_labels(r, labels))
+                .await
+                .map(drop),
+            PlannedAction::AddLabels { labels } => self
+                .write(job, rules, action, forge.add_labels(r, labels))
+                .await
+                .map(drop),
+            PlannedAction::SetApproval { sha, approve } => self
+                .write(job, rules, action, forge.set_approval(r, sha, *approve))
+                .await
+                .map(drop),
+            PlannedAction::UpsertComment { body } => {
+                self.upsert_comment(forge, r, snap, body, job, rules).await
+            }
         }
-        if !add.is_empty() {
-            let action = PlannedAction::AddLabels {
-                labels: add.clone(),
-            };
-            self.write(job, rules, &action, forge.add_labels(r, &add))
-                .await?;
-        }
-        Ok(())
     }
 
     /// Whether the bot approves merge requests of this project (a GitLab approval rule that only
@@ -329,39 +329,6 @@ impl Worker {
                 .approval_projects
                 .iter()
                 .any(|p| policy::glob(p, change.repo.path.as_str()))
-    }
-
-    async fn set_bot_approval<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        snap: &Snapshot,
-        d: &Decision,
-        job: &JobContext<'_>,
-        rules: &Rules,
-    ) -> Result<()> {
-        let (true, Some(sha), Some(bot)) = (
-            self.approves(&snap.change),
-            snap.change.head_sha.as_deref(),
-            snap.bot.as_ref(),
-        ) else {
-            return Ok(());
-        };
-        let approving = snap
-            .reviews
-            .iter()
-            .any(|rv| rv.approved && bot.same_as(&rv.reviewer) == Some(true));
-        let pass = d.verdict == policy::Verdict::Pass;
-        if pass == approving {
-            return Ok(());
-        }
-        let action = PlannedAction::SetApproval {
-            sha: sha.to_string(),
-            approve: pass,
-        };
-        self.write(job, rules, &action, forge.set_approval(r, sha, pass))
-            .await
-            .map(drop)
     }
 
     /// Creates or edits the sticky comment. Its id and text hash are remembered, so that an
@@ -377,7 +344,7 @@ impl Worker {
         rules: &Rules,
     ) -> Result<()> {
         let key = key_of(&snap.change);
-        let hash = hex::encode(Sha256::digest(body.trim_end().as_bytes()));
+        let hash = comment::hash(body);
         let action = PlannedAction::UpsertComment {
             body: body.to_string(),
         };

@@ -257,7 +257,8 @@ impl Worker {
         let decision = policy::evaluate(rules, &snapshot);
         self.record_decision(job, rules, &snapshot, &decision, "payload")
             .await?;
-        for action in actions::plan(&snapshot.change, &decision, &self.status_context) {
+        let known = actions::Known::default();
+        for action in actions::plan(&snapshot, &decision, &known, &self.status_context) {
             tracing::info!(action = %describe(&action), "no {} token: would call the forge", job.change.change.forge.display_name());
             let detail = serde_json::json!({ "dry_run": true, "planned": action });
             self.record(job, "action", Some(&rules.hash), detail)

@@ -1,52 +1,37 @@
-//! The verdict on the head commit: one status per commit, so changes sharing a head pass only
-//! together; written whenever the forge shows something else (a status anyone with write
-//! access posted, or one gone stale); and an error status when a job fails for good.
+//! The head commit's verdict beyond one change: changes sharing a head pass only together
+//! (the planner keeps the commit failing while another open one fails), and an error status
+//! when a job fails for good.
 
 use super::Worker;
 use super::enforce::JobContext;
 use crate::actions::{PlannedAction, StatusState};
 use crate::forge::{ChangeRef, Forge};
 use crate::model::{Change, ChangeState};
-use crate::policy::MAX_SUMMARY_CHARS;
-use crate::rules::Rules;
-use crate::store::{Verdict, key_of};
+use crate::policy::{Decision, Verdict};
+use crate::store::{Verdict as StoredVerdict, key_of};
 use anyhow::Result;
 
 impl Worker {
-    /// The status to write for `change`, given its own planned status: its verdict is
-    /// remembered, and a pass turns into a failure while another open change with the same
-    /// head commit fails (branch protection reads the commit's status, not the change's).
-    pub(super) async fn combined_status(
+    /// Remembers the change's own verdict on its head, and returns the other open changes
+    /// with that head that fail (the planner then keeps the commit failing).
+    pub(super) async fn same_head(
         &self,
         change: &Change,
-        planned: PlannedAction,
-    ) -> Result<PlannedAction> {
-        let PlannedAction::SetStatus {
-            sha,
-            state,
-            context,
-            description,
-        } = planned
-        else {
-            return Ok(planned);
-        };
+        sha: &str,
+        d: &Decision,
+    ) -> Result<Vec<(u64, String)>> {
         let key = key_of(change);
-        let verdict = Verdict {
-            sha: &sha,
-            pass: state == StatusState::Success,
+        let pass = d.verdict == Verdict::Pass;
+        let verdict = StoredVerdict {
+            sha,
+            pass,
             open: change.state == ChangeState::Open,
-            summary: &description,
+            summary: &d.summary,
             number: change.number,
         };
         self.store.remember_verdict(&key, &verdict).await?;
-        let mut out = PlannedAction::SetStatus {
-            sha: sha.clone(),
-            state,
-            context: context.clone(),
-            description,
-        };
-        if state != StatusState::Success {
-            return Ok(out);
+        if !pass {
+            return Ok(vec![]);
         }
         let prefix = format!(
             "{}:{}:{}:",
@@ -54,52 +39,7 @@ impl Worker {
             change.repo.path.as_str().to_lowercase(),
             change.kind.as_str()
         );
-        let others = self.store.failing_on_same_head(&key, &prefix, &sha).await?;
-        if let Some((number, summary)) = others.first() {
-            out = PlannedAction::SetStatus {
-                sha,
-                state: StatusState::Failure,
-                context,
-                description: clip(&format!(
-                    "#{number} has the same head commit and fails: {summary}"
-                )),
-            };
-        }
-        Ok(out)
-    }
-
-    /// Writes the status unless the head already carries exactly it. The forge is asked,
-    /// not the bot's memory: a status posted by someone else must be overwritten.
-    pub(super) async fn write_status<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        job: &JobContext<'_>,
-        rules: &Rules,
-        action: &PlannedAction,
-        summary: &str,
-    ) -> Result<()> {
-        let PlannedAction::SetStatus {
-            sha,
-            state,
-            context,
-            description,
-        } = action
-        else {
-            return Ok(());
-        };
-        let current = forge.current_status(r, sha, context).await?;
-        if current.as_ref() == Some(&(*state, description.clone())) {
-            return Ok(());
-        }
-        self.write(
-            job,
-            rules,
-            action,
-            forge.set_status(r, sha, *state, context, description, summary),
-        )
-        .await
-        .map(drop)
+        self.store.failing_on_same_head(&key, &prefix, sha).await
     }
 
     /// After a job failed for good: the head says the bot could not verify the change, so a
@@ -122,7 +62,8 @@ impl Worker {
         if !crate::policy::has_status(change) {
             return Ok(());
         }
-        let description = clip(&format!("changegate could not verify this change: {error}"));
+        let description =
+            crate::policy::clip(&format!("changegate could not verify this change: {error}"));
         let action = PlannedAction::SetStatus {
             sha: sha.clone(),
             state: StatusState::Error,
@@ -141,13 +82,4 @@ impl Worker {
         );
         self.write(job, &rules, &action, call).await.map(drop)
     }
-}
-
-/// Status descriptions are at most 140 characters on GitHub.
-fn clip(text: &str) -> String {
-    if text.chars().count() <= MAX_SUMMARY_CHARS {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(MAX_SUMMARY_CHARS - 1).collect();
-    format!("{cut}…")
 }
