@@ -31,7 +31,12 @@ async fn reconcile_enforces_changes_whose_webhooks_were_missed() {
     let gh = github_with_missed_webhooks().await;
     let app = TestApp::with_forges(Some(&gh.url()), None).await;
     let rules = app.worker.rules.read().unwrap().clone();
-    let client = app.worker.forges.github.as_ref().unwrap();
+    let client = &app
+        .worker
+        .forges
+        .get(changegate::model::Forge::Github)
+        .unwrap()
+        .client;
     let repo = RepoPath::new("acme/platypus");
     let first = reconcile::pass(&app.store, client, &rules, Forge::Github, &repo)
         .await
@@ -98,7 +103,12 @@ async fn reconcile_on_gitlab() {
     gl.add_issue_label(5, "CMT::Minor", "alice");
     let app = TestApp::with_forges(None, Some(&gl.url())).await;
     let rules = app.worker.rules.read().unwrap().clone();
-    let client = app.worker.forges.gitlab.as_ref().unwrap();
+    let client = &app
+        .worker
+        .forges
+        .get(changegate::model::Forge::Gitlab)
+        .unwrap()
+        .client;
     let pass = reconcile::pass(
         &app.store,
         client,

@@ -39,29 +39,10 @@ pub(super) async fn explain(
             forge.display_name()
         )
     };
-    let bot = worker.forges.bot(forge);
-    let found = match forge {
-        Forge::Github => {
-            worker
-                .explain(
-                    worker.forges.github.as_ref().ok_or_else(missing)?,
-                    bot,
-                    &r,
-                    &rules,
-                )
-                .await?
-        }
-        Forge::Gitlab => {
-            worker
-                .explain(
-                    worker.forges.gitlab.as_ref().ok_or_else(missing)?,
-                    bot,
-                    &r,
-                    &rules,
-                )
-                .await?
-        }
-    };
+    let connected = worker.forges.get(forge).ok_or_else(missing)?;
+    let found = worker
+        .explain(&connected.client, &connected.bot, &r, &rules)
+        .await?;
     let Some((snap, d)) = found else {
         eprintln!(
             "changegate: {} {repo}#{number} does not exist",

@@ -131,18 +131,9 @@ async fn reconcile_pass(
         id: None,
     };
     // Enforced changes are chosen with the repository's own rules, when it has some.
-    match forge {
-        Forge::Github => {
-            let client = worker.forges.github.as_ref().ok_or_else(missing)?;
-            let effective = worker.rules_for(client, forge, &target, rules).await?;
-            reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await
-        }
-        Forge::Gitlab => {
-            let client = worker.forges.gitlab.as_ref().ok_or_else(missing)?;
-            let effective = worker.rules_for(client, forge, &target, rules).await?;
-            reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await
-        }
-    }
+    let client = &worker.forges.get(forge).ok_or_else(missing)?.client;
+    let effective = worker.rules_for(client, forge, &target, rules).await?;
+    reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await
 }
 
 /// The periodic reconcile of the configured repositories, and the audit retention purge.

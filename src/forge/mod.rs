@@ -1,11 +1,13 @@
 //! The forges as the worker sees them: one small trait, two implementations (GitHub through
 //! octocrab, GitLab through reqwest), typed errors where the worker branches.
 
+mod client;
 pub mod github;
 pub mod github_app;
 pub mod gitlab;
 mod http;
 
+pub use client::ForgeClient;
 pub use http::RetryPolicy;
 
 use crate::model::{

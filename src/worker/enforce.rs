@@ -3,8 +3,7 @@
 //! wrong verdict, because the verdict comes from what the forge says now.
 
 use super::Worker;
-use crate::actions::{self, Known, PlannedAction};
-use crate::comment;
+use super::execute::Target;
 use crate::forge::{ChangeRef, Forge, ForgeError};
 use crate::model::{Action, Change, ChangeEvent, Event, User};
 use crate::policy::{self, Decision, Push, Snapshot};
@@ -12,8 +11,7 @@ use crate::rules::Rules;
 use crate::store::key_of;
 use anyhow::Result;
 use chrono::TimeZone;
-use serde_json::json;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use tokio::sync::OnceCell;
 
 /// What the job knows besides the event.
@@ -65,7 +63,13 @@ impl Worker {
         }
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
-        self.apply(forge, &r, &snap, &decision, job, rules).await?;
+        let target = Target {
+            forge,
+            r: &r,
+            job,
+            rules,
+        };
+        self.apply(&target, &snap, &decision).await?;
         if let Some(updated) = &snap.change.updated_at {
             self.store
                 .remember_seen(&key_of(&snap.change), updated)
@@ -231,218 +235,15 @@ impl Worker {
         Ok(snap)
     }
 
-    /// Brings the forge to the decision: gathers what is known of its current state (the
-    /// head's status, changes sharing the head, the comment last written), plans the minimal,
-    /// ordered writes ([`actions::plan`], pure) and performs them in that order.
-    async fn apply<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        snap: &Snapshot,
-        d: &Decision,
-        job: &JobContext<'_>,
-        rules: &Rules,
-    ) -> Result<()> {
-        let known = self.known(forge, r, snap, d, job).await?;
-        // A check run's summary carries the checklist (GitHub App mode).
-        let summary = comment::sticky(&snap.change, d).replacen(comment::MARKER, "", 1);
-        for action in actions::plan(snap, d, &known, &self.status_context) {
-            self.perform(forge, r, snap, &action, summary.trim(), job, rules)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn known<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        snap: &Snapshot,
-        d: &Decision,
-        job: &JobContext<'_>,
-    ) -> Result<Known> {
-        let change = &snap.change;
-        let key = key_of(change);
-        let mut known = Known {
-            approval_mode: self.approves(change),
-            ..Known::default()
-        };
-        if let (true, Some(sha)) = (policy::has_status(change), &change.head_sha) {
-            known.failing_same_head = self.same_head(change, sha, d).await?;
-            // The forge is asked, not the bot's memory: a status someone else posted must go.
-            known.status = forge.current_status(r, sha, &self.status_context).await?;
-        }
-        // A deleted sticky comment is written again, whatever was remembered.
-        let deleted =
-            job.change.action == Action::Commented && job.change.forge_action == "deleted";
-        if !deleted {
-            known.comment_hash = self.store.cached_comment(&key).await?.map(|(_, h)| h);
-        }
-        Ok(known)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn perform<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        snap: &Snapshot,
-        action: &PlannedAction,
-        summary: &str,
-        job: &JobContext<'_>,
-        rules: &Rules,
-    ) -> Result<()> {
-        match action {
-            PlannedAction::SetStatus {
-                sha,
-                state,
-                context,
-                description,
-            } => {
-                let call = forge.set_status(r, sha, *state, context, description, summary);
-                self.write(job, rules, action, call).await.map(drop)
-            }
-            PlannedAction::RemoveLabels { labels } => self
-                .write(job, rules, action, forge.remove_labels(r, labels))
-                .await
-                .map(drop),
-            PlannedAction::AddLabels { labels } => self
-                .write(job, rules, action, forge.add_labels(r, labels))
-                .await
-                .map(drop),
-            PlannedAction::SetApproval { sha, approve } => self
-                .write(job, rules, action, forge.set_approval(r, sha, *approve))
-                .await
-                .map(drop),
-            PlannedAction::UpsertComment { body } => {
-                self.upsert_comment(forge, r, snap, body, job, rules).await
-            }
-        }
-    }
-
     /// Whether the bot approves merge requests of this project (a GitLab approval rule that only
     /// its account satisfies: unlike a commit status, nobody else can fake it).
-    fn approves(&self, change: &Change) -> bool {
+    pub(super) fn approves(&self, change: &Change) -> bool {
         change.forge == crate::model::Forge::Gitlab
             && change.kind == crate::model::ChangeKind::MergeRequest
             && self
                 .approval_projects
                 .iter()
                 .any(|p| policy::glob(p, change.repo.path.as_str()))
-    }
-
-    /// Creates or edits the sticky comment. Its id and text hash are remembered, so that an
-    /// unchanged text costs no call and a changed one a single edit; a comment that is gone
-    /// (deleted by someone) is found or created again from the listing.
-    async fn upsert_comment<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        snap: &Snapshot,
-        body: &str,
-        job: &JobContext<'_>,
-        rules: &Rules,
-    ) -> Result<()> {
-        let key = key_of(&snap.change);
-        let hash = comment::hash(body);
-        let action = PlannedAction::UpsertComment {
-            body: body.to_string(),
-        };
-        let deleted =
-            job.change.action == Action::Commented && job.change.forge_action == "deleted";
-        if let Some((id, known)) = self.store.cached_comment(&key).await?.filter(|_| !deleted) {
-            if known == hash {
-                return Ok(());
-            }
-            match self
-                .write(job, rules, &action, forge.update_comment(r, id, body))
-                .await
-            {
-                Ok(_) => return self.remember_comment(&key, id, &hash).await,
-                Err(e)
-                    if matches!(
-                        e.downcast_ref::<ForgeError>(),
-                        Some(ForgeError::NotFound(_))
-                    ) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let comments = forge.comments(r).await?;
-        let bot = snap.bot.as_ref();
-        // Only the bot's own comment counts: a person quoting the marker must not be edited.
-        let mine = comments.iter().find(|c| {
-            comment::is_sticky(&c.body) && bot.is_none_or(|b| b.same_as(&c.author) != Some(false))
-        });
-        let id = match mine {
-            Some(c) if c.body.trim_end() == body.trim_end() => Some(c.id),
-            Some(c) => self
-                .write(job, rules, &action, forge.update_comment(r, c.id, body))
-                .await?
-                .map(|()| c.id),
-            None => {
-                self.write(job, rules, &action, forge.create_comment(r, body))
-                    .await?
-            }
-        };
-        match id {
-            Some(id) => self.remember_comment(&key, id, &hash).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn remember_comment(&self, key: &str, id: u64, hash: &str) -> Result<()> {
-        if self.dry_run {
-            return Ok(());
-        }
-        self.store.remember_comment(key, Some((id, hash))).await
-    }
-
-    /// Performs one write (or logs it in dry-run mode) and records it in the audit log; what
-    /// the call returned, or `None` in dry-run mode.
-    pub(super) async fn write<T>(
-        &self,
-        job: &JobContext<'_>,
-        rules: &Rules,
-        action: &PlannedAction,
-        call: impl std::future::Future<Output = Result<T, ForgeError>>,
-    ) -> Result<Option<T>> {
-        let what = super::describe(action);
-        if self.dry_run {
-            tracing::info!(action = %what, "dry run: would call the forge");
-            return self
-                .record(
-                    job,
-                    "action",
-                    Some(&rules.hash),
-                    json!({ "dry_run": true, "planned": action }),
-                )
-                .await
-                .map(|()| None);
-        }
-        match call.await {
-            Ok(value) => {
-                job.writes.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(action = %what, "done");
-                self.record(
-                    job,
-                    "action",
-                    Some(&rules.hash),
-                    json!({ "planned": action, "result": "ok" }),
-                )
-                .await?;
-                Ok(Some(value))
-            }
-            Err(e) => {
-                self.record(
-                    job,
-                    "action_failed",
-                    Some(&rules.hash),
-                    json!({ "planned": action, "error": e.to_string() }),
-                )
-                .await?;
-                Err(e.into())
-            }
-        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! goes to the audit log.
 
 mod enforce;
+mod execute;
 mod memberships;
 mod repo_rules;
 mod status;
@@ -11,9 +12,9 @@ pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
 
 use crate::actions::{self, PlannedAction};
-use crate::forge::ForgeError;
 use crate::forge::github::GithubClient;
 use crate::forge::gitlab::GitlabClient;
+use crate::forge::{ForgeClient, ForgeError};
 use crate::model::{Forge as ForgeKind, User};
 use crate::policy::{self, Snapshot};
 use crate::rules::{Rules, SharedRules};
@@ -33,40 +34,50 @@ pub const LEASE: Duration = Duration::from_secs(60);
 /// How often an idle worker looks for work it was not woken for (retries coming due).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// The forge clients configured (a forge without a token has none), and the bot's account
-/// on each, read once.
+/// A forge the bot can call: its client, and the bot's own account there (read once).
+pub struct Connected {
+    pub client: ForgeClient,
+    pub bot: OnceCell<Option<User>>,
+}
+
+impl Connected {
+    fn new(client: ForgeClient) -> Self {
+        Connected {
+            client,
+            bot: OnceCell::new(),
+        }
+    }
+}
+
+/// The forges configured (a forge without a token has none).
 #[derive(Default)]
 pub struct ForgeClients {
-    pub github: Option<GithubClient>,
-    pub gitlab: Option<GitlabClient>,
-    github_bot: OnceCell<Option<User>>,
-    gitlab_bot: OnceCell<Option<User>>,
+    github: Option<Connected>,
+    gitlab: Option<Connected>,
 }
 
 impl ForgeClients {
     pub fn new(github: Option<GithubClient>, gitlab: Option<GitlabClient>) -> Self {
         ForgeClients {
-            github,
-            gitlab,
-            ..Default::default()
+            github: github.map(|c| Connected::new(ForgeClient::Github(c))),
+            gitlab: gitlab.map(|c| Connected::new(ForgeClient::Gitlab(c))),
         }
     }
 
-    /// The cached bot account of a forge.
-    pub fn bot(&self, forge: ForgeKind) -> &OnceCell<Option<User>> {
+    /// The connection to `forge`, when a token is configured for it.
+    pub fn get(&self, forge: ForgeKind) -> Option<&Connected> {
         match forge {
-            ForgeKind::Github => &self.github_bot,
-            ForgeKind::Gitlab => &self.gitlab_bot,
+            ForgeKind::Github => self.github.as_ref(),
+            ForgeKind::Gitlab => self.gitlab.as_ref(),
         }
     }
 
     /// Names the bot's accounts instead of asking the forges (`GET /user`).
     pub fn with_bots(mut self, github: Option<&str>, gitlab: Option<&str>) -> Self {
-        if let Some(login) = github {
-            self.github_bot = OnceCell::new_with(Some(Some(User::named(login))));
-        }
-        if let Some(name) = gitlab {
-            self.gitlab_bot = OnceCell::new_with(Some(Some(User::named(name))));
+        for (connected, name) in [(&mut self.github, github), (&mut self.gitlab, gitlab)] {
+            if let (Some(c), Some(name)) = (connected, name) {
+                c.bot = OnceCell::new_with(Some(Some(User::named(name))));
+            }
         }
         self
     }
@@ -206,15 +217,9 @@ impl Worker {
             covered: &job.covered,
             writes: AtomicI64::new(0),
         };
-        match change.change.forge {
-            ForgeKind::Github => match &self.forges.github {
-                Some(c) => self.report_unverifiable(c, &ctx, error).await,
-                None => Ok(()),
-            },
-            ForgeKind::Gitlab => match &self.forges.gitlab {
-                Some(c) => self.report_unverifiable(c, &ctx, error).await,
-                None => Ok(()),
-            },
+        match self.forges.get(change.change.forge) {
+            Some(c) => self.report_unverifiable(&c.client, &ctx, error).await,
+            None => Ok(()),
         }
     }
 
@@ -232,21 +237,9 @@ impl Worker {
             writes: AtomicI64::new(0),
         };
         let rules = current(&self.rules);
-        let outcome = match change.change.forge {
-            ForgeKind::Github => match &self.forges.github {
-                Some(c) => {
-                    self.enforce(c, &self.forges.github_bot, &ctx, rules.clone())
-                        .await
-                }
-                None => self.offline(&ctx, &rules).await,
-            },
-            ForgeKind::Gitlab => match &self.forges.gitlab {
-                Some(c) => {
-                    self.enforce(c, &self.forges.gitlab_bot, &ctx, rules.clone())
-                        .await
-                }
-                None => self.offline(&ctx, &rules).await,
-            },
+        let outcome = match self.forges.get(change.change.forge) {
+            Some(c) => self.enforce(&c.client, &c.bot, &ctx, rules.clone()).await,
+            None => self.offline(&ctx, &rules).await,
         };
         outcome.map(|()| ctx.writes.load(Ordering::Relaxed))
     }

@@ -1,0 +1,101 @@
+//! One handle for either forge: the worker, reconcile and `explain` hold a `ForgeClient` and
+//! never branch on which forge it is.
+
+use super::github::GithubClient;
+use super::gitlab::GitlabClient;
+use super::{ChangeRef, Comment, Forge, ForgeError, RepoFile};
+use crate::model::{Change, History, Label, Repo, Review, StatusState, TeamRef, User};
+use chrono::{DateTime, Utc};
+
+/// A configured forge client.
+#[derive(Clone)]
+pub enum ForgeClient {
+    Github(GithubClient),
+    Gitlab(GitlabClient),
+}
+
+/// Calls the same method on whichever client this is.
+macro_rules! each {
+    ($self:ident, $c:ident => $call:expr) => {
+        match $self {
+            ForgeClient::Github($c) => $call.await,
+            ForgeClient::Gitlab($c) => $call.await,
+        }
+    };
+}
+
+impl Forge for ForgeClient {
+    async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
+        each!(self, c => c.change(r))
+    }
+    async fn repo_file(&self, repo: &Repo, path: &str) -> Result<Option<RepoFile>, ForgeError> {
+        each!(self, c => c.repo_file(repo, path))
+    }
+    async fn open_changes(&self, repo: &Repo) -> Result<Vec<Change>, ForgeError> {
+        each!(self, c => c.open_changes(repo))
+    }
+    async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
+        each!(self, c => c.label_events(r, current))
+    }
+    async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
+        each!(self, c => c.approvals(r))
+    }
+    async fn head_pushed_at(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+    ) -> Result<Option<DateTime<Utc>>, ForgeError> {
+        each!(self, c => c.head_pushed_at(r, sha))
+    }
+    async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        each!(self, c => c.commit_authors(r))
+    }
+    async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
+        each!(self, c => c.is_member(team, user))
+    }
+    async fn current_user(&self) -> Result<User, ForgeError> {
+        each!(self, c => c.current_user())
+    }
+    async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
+        each!(self, c => c.comments(r))
+    }
+    async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {
+        each!(self, c => c.create_comment(r, body))
+    }
+    async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {
+        each!(self, c => c.update_comment(r, id, body))
+    }
+    async fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        each!(self, c => c.add_labels(r, labels))
+    }
+    async fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        each!(self, c => c.remove_labels(r, labels))
+    }
+    async fn set_approval(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        approve: bool,
+    ) -> Result<(), ForgeError> {
+        each!(self, c => c.set_approval(r, sha, approve))
+    }
+    async fn current_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(StatusState, String)>, ForgeError> {
+        each!(self, c => c.current_status(r, sha, context))
+    }
+    async fn set_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+        summary: &str,
+    ) -> Result<(), ForgeError> {
+        each!(self, c => c.set_status(r, sha, state, context, description, summary))
+    }
+}
