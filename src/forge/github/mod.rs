@@ -1,0 +1,407 @@
+//! GitHub REST API through octocrab (token auth, or a GitHub App's installation tokens).
+//! Requests are paths on `github.api_url`, so GitHub Enterprise (`https://HOST/api/v3`) and test
+//! fakes work alike. `client.rs` holds the plumbing, `wire.rs` the answers' shapes.
+
+mod client;
+mod wire;
+
+pub use client::GithubClient;
+
+use super::{ChangeRef, Comment, Forge, ForgeError};
+use crate::model::{
+    Change, ChangeKind, History, Label, LabelEvent, Review, StatusState, TeamRef, User,
+};
+use ::http::Method;
+use client::enc;
+use serde::Deserialize;
+use serde_json::json;
+use wire::*;
+
+impl Forge for GithubClient {
+    async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
+        let path = match r.kind {
+            ChangeKind::MergeRequest => format!("/pulls/{}", r.number),
+            ChangeKind::Issue => format!("/issues/{}", r.number),
+        };
+        let reply = match self
+            .call(
+                true,
+                Method::GET,
+                &self.repo_url(r, &path),
+                None,
+                "read the change",
+            )
+            .await
+        {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?,
+        };
+        let w: WireChange = reply.json()?;
+        Ok(Some(w.into_change(&r.repo, r.kind, r.number)))
+    }
+
+    async fn repo_file(
+        &self,
+        repo: &crate::model::Repo,
+        path: &str,
+    ) -> Result<Option<super::RepoFile>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Contents {
+            content: Option<String>,
+            sha: String,
+        }
+        let encoded: Vec<String> = path.split('/').map(enc).collect();
+        let url = format!(
+            "{}/repos/{}/contents/{}",
+            self.api,
+            repo.path,
+            encoded.join("/")
+        );
+        let reply = match self
+            .call(true, Method::GET, &url, None, "read the repository rules")
+            .await
+        {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?,
+        };
+        let c: Contents = reply.json()?;
+        super::decode_file(c.content.as_deref().unwrap_or(""), c.sha).map(Some)
+    }
+
+    async fn open_changes(&self, repo: &crate::model::Repo) -> Result<Vec<Change>, ForgeError> {
+        let base = format!("{}/repos/{}", self.api, repo.path);
+        let pulls: Vec<WireChange> = self
+            .list_conditional(
+                &format!("{base}/pulls?state=open"),
+                "list open pull requests",
+            )
+            .await?;
+        let issues: Vec<WireChange> = self
+            .list_conditional(&format!("{base}/issues?state=open"), "list open issues")
+            .await?;
+        let to_change = |w: WireChange, kind| {
+            let n = w.number.and_then(|n| u64::try_from(n).ok())?;
+            Some(w.into_change(repo, kind, n))
+        };
+        let mut out: Vec<Change> = pulls
+            .into_iter()
+            .filter_map(|w| to_change(w, ChangeKind::MergeRequest))
+            .collect();
+        // The issues listing includes pull requests; they are listed above already.
+        out.extend(
+            issues
+                .into_iter()
+                .filter(|w| w.pull_request.is_none())
+                .filter_map(|w| to_change(w, ChangeKind::Issue)),
+        );
+        Ok(out)
+    }
+
+    async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
+        let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
+        let read = super::read_history(
+            "label history",
+            |n| self.page::<WireIssueEvent>(&url, n, "read label history"),
+            |events| {
+                crate::model::holds_latest(
+                    current,
+                    events.iter().filter_map(|e| {
+                        let name = e.label.as_ref()?.name.as_str();
+                        Some((name, e.event == "labeled"))
+                    }),
+                )
+            },
+        )
+        .await;
+        let events = match read {
+            Err(ForgeError::NotFound(_)) => vec![],
+            other => other?,
+        };
+        let retargeted_at = events
+            .iter()
+            .filter(|e| e.event == "base_ref_changed")
+            .filter_map(|e| time(&e.created_at))
+            .max();
+        let labels = events
+            .into_iter()
+            .filter(|e| e.event == "labeled" || e.event == "unlabeled")
+            .filter_map(|e| {
+                Some(LabelEvent {
+                    label: Label::new(&e.label?.name),
+                    added: e.event == "labeled",
+                    actor: e.actor.as_ref().map(WireUser::user).unwrap_or_default(),
+                    at: time(&e.created_at),
+                })
+            })
+            .collect();
+        Ok(History {
+            labels,
+            retargeted_at,
+        })
+    }
+
+    async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(vec![]);
+        }
+        let url = self.repo_url(r, &format!("/pulls/{}/reviews", r.number));
+        let reviews: Vec<WireReview> =
+            super::empty_if_missing(self.list(&url, "read reviews").await)?;
+        Ok(standing_approvals(reviews))
+    }
+
+    async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        #[derive(Deserialize)]
+        struct WireCommit {
+            author: Option<WireUser>,
+            committer: Option<WireUser>,
+        }
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(vec![]);
+        }
+        let url = self.repo_url(r, &format!("/pulls/{}/commits", r.number));
+        let commits: Vec<WireCommit> =
+            super::empty_if_missing(self.list_conditional(&url, "read commits").await)?;
+        let mut out: Vec<User> = vec![];
+        for u in commits
+            .iter()
+            .flat_map(|c| [&c.author, &c.committer])
+            .flatten()
+            .map(WireUser::user)
+        {
+            // `web-flow` commits what people do in GitHub's web interface: not a person.
+            let web_flow = u.username.as_deref() == Some("web-flow");
+            if !web_flow && !out.iter().any(|o| o.same_as(&u) == Some(true)) {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
+        let (TeamRef::GithubTeam { org, slug }, Some(login)) = (team, user.username.as_deref())
+        else {
+            return Ok(false);
+        };
+        let url = format!(
+            "{}/orgs/{}/teams/{}/memberships/{}",
+            self.api,
+            enc(org),
+            enc(slug),
+            enc(login)
+        );
+        match self
+            .call(true, Method::GET, &url, None, "read team membership")
+            .await
+        {
+            Ok(reply) => Ok(reply.json::<WireMembership>()?.state.as_deref() == Some("active")),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn current_user(&self) -> Result<User, ForgeError> {
+        if let Some(app) = &self.app {
+            return app.bot().await;
+        }
+        let reply = self
+            .call(
+                true,
+                Method::GET,
+                &format!("{}/user", self.api),
+                None,
+                "read the bot's account",
+            )
+            .await?;
+        Ok(reply.json::<WireUser>()?.user())
+    }
+
+    async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
+        let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
+        let list: Vec<WireComment> =
+            super::empty_if_missing(self.list(&url, "read comments").await)?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                Some(Comment {
+                    id: u64::try_from(c.id).ok()?,
+                    body: c.body.unwrap_or_default(),
+                    author: c.user.as_ref().map(WireUser::user).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {
+        let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
+        self.call(
+            false,
+            Method::POST,
+            &url,
+            Some(json!({ "body": body })),
+            "create the comment",
+        )
+        .await?
+        .json::<CreatedId>()
+        .map(|c| u64::try_from(c.id).unwrap_or(0))
+    }
+
+    async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {
+        // PATCH, as the API documents (octocrab's update_comment sends POST).
+        let url = self.repo_url(r, &format!("/issues/comments/{id}"));
+        self.call(
+            true,
+            Method::PATCH,
+            &url,
+            Some(json!({ "body": body })),
+            "update the comment",
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        let url = self.repo_url(r, &format!("/issues/{}/labels", r.number));
+        let names: Vec<&str> = labels.iter().map(Label::as_str).collect();
+        self.call(
+            true,
+            Method::POST,
+            &url,
+            Some(json!({ "labels": names })),
+            "add labels",
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        for label in labels {
+            let url = self.repo_url(
+                r,
+                &format!("/issues/{}/labels/{}", r.number, enc(label.as_str())),
+            );
+            match self
+                .call(true, Method::DELETE, &url, None, "remove a label")
+                .await
+            {
+                // Already gone: the goal is reached.
+                Ok(_) | Err(ForgeError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn current_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(StatusState, String)>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Combined {
+            #[serde(default)]
+            statuses: Vec<WireStatus>,
+        }
+        #[derive(Deserialize)]
+        struct WireStatus {
+            state: Option<String>,
+            context: Option<String>,
+            description: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct CheckRuns {
+            #[serde(default)]
+            check_runs: Vec<WireCheckRun>,
+        }
+        #[derive(Deserialize)]
+        struct WireCheckRun {
+            conclusion: Option<String>,
+            output: Option<WireOutput>,
+        }
+        #[derive(Deserialize)]
+        struct WireOutput {
+            title: Option<String>,
+        }
+        let state = |s: Option<&str>| match s {
+            Some("success") => Some(StatusState::Success),
+            Some("failure") => Some(StatusState::Failure),
+            Some("error") => Some(StatusState::Error),
+            _ => None,
+        };
+        if self.app.is_some() {
+            let url = self.repo_url(
+                r,
+                &format!(
+                    "/commits/{}/check-runs?check_name={}&filter=latest",
+                    enc(sha),
+                    enc(context)
+                ),
+            );
+            let runs: CheckRuns = match self.get_conditional(&url, "read the check run").await {
+                Err(ForgeError::NotFound(_)) => return Ok(None),
+                other => other?.json()?,
+            };
+            return Ok(runs.check_runs.into_iter().next().and_then(|c| {
+                let title = c.output.and_then(|o| o.title).unwrap_or_default();
+                Some((state(c.conclusion.as_deref())?, title))
+            }));
+        }
+        // The combined status lists the latest status of each context (a 304 is free).
+        let url = self.repo_url(r, &format!("/commits/{}/status?per_page=100", enc(sha)));
+        // None known: the verdict is written.
+        let combined: Combined = match self.get_conditional(&url, "read the commit status").await {
+            Err(ForgeError::NotFound(_)) => return Ok(None),
+            other => other?.json()?,
+        };
+        Ok(combined
+            .statuses
+            .into_iter()
+            .find(|s| s.context.as_deref() == Some(context))
+            .and_then(|s| {
+                Some((
+                    state(s.state.as_deref())?,
+                    s.description.unwrap_or_default(),
+                ))
+            }))
+    }
+
+    async fn set_status(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+        summary: &str,
+    ) -> Result<(), ForgeError> {
+        let (state, conclusion) = match state {
+            StatusState::Success => ("success", "success"),
+            StatusState::Failure => ("failure", "failure"),
+            StatusState::Error => ("error", "failure"),
+        };
+        if self.app.is_some() {
+            // Only this App can write its check runs: a status could be posted by anyone.
+            let url = self.repo_url(r, "/check-runs");
+            let body = json!({
+                "name": context, "head_sha": sha, "status": "completed", "conclusion": conclusion,
+                "output": { "title": description, "summary": summary },
+            });
+            return self
+                .call(true, Method::POST, &url, Some(body), "create a check run")
+                .await
+                .map(drop);
+        }
+        let url = self.repo_url(r, &format!("/statuses/{}", enc(sha)));
+        let body = json!({ "state": state, "context": context, "description": description });
+        self.call(
+            true,
+            Method::POST,
+            &url,
+            Some(body),
+            "set the commit status",
+        )
+        .await
+        .map(drop)
+    }
+}
