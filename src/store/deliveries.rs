@@ -1,0 +1,86 @@
+//! Deliveries: each webhook stored once (deduplicated by the forge's delivery id) with its job,
+//! in one transaction, before it is acknowledged.
+
+use super::{Store, change_key, now_ms};
+use crate::model::Event;
+use anyhow::{Context, Result};
+use sqlx::Row;
+
+/// What storing a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored, with a job to process it.
+    New { job_id: i64 },
+    /// The forge's delivery id was seen before: acknowledged, not processed again.
+    Duplicate,
+}
+
+/// Webhook work goes before reconcile work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Webhook = 0,
+    Reconcile = 1,
+}
+
+impl Store {
+    /// Stores a change event and queues its job in one transaction.
+    pub async fn enqueue(&self, event: &Event) -> Result<Enqueued> {
+        self.enqueue_with(event, Priority::Webhook).await
+    }
+
+    pub async fn enqueue_with(&self, event: &Event, priority: Priority) -> Result<Enqueued> {
+        let mut results = self.enqueue_batch(&[event], priority).await?;
+        results.pop().context("no result for the delivery")
+    }
+
+    /// Stores change events and queues their jobs in one transaction, in order; a delivery id
+    /// seen before (or twice in the batch) is a duplicate.
+    pub async fn enqueue_batch(
+        &self,
+        events: &[&Event],
+        priority: Priority,
+    ) -> Result<Vec<Enqueued>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            let Some(change) = event.change() else {
+                anyhow::bail!("only change events are queued");
+            };
+            let json = serde_json::to_string(event).context("cannot serialize event")?;
+            let row = sqlx::query(
+                "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
+            )
+            .bind(event.forge.as_str())
+            .bind(event.delivery_id.clone())
+            .bind(event.event_name.clone())
+            .bind(now)
+            .bind(json)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("cannot store delivery")?;
+            let Some(row) = row else {
+                out.push(Enqueued::Duplicate);
+                continue;
+            };
+            let delivery: i64 = row.try_get(0)?;
+            let job_id: i64 = sqlx::query(
+                "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5, $5) RETURNING id",
+            )
+            .bind(delivery)
+            .bind(change_key(change))
+            .bind(priority as i64)
+            .bind(i64::from(change.action == crate::model::Action::Pushed))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .context("cannot queue job")?
+            .try_get(0)?;
+            out.push(Enqueued::New { job_id });
+        }
+        tx.commit().await.context("cannot commit deliveries")?;
+        Ok(out)
+    }
+}

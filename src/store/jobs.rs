@@ -1,0 +1,330 @@
+//! The job queue: claims (one change at a time, webhook work first, leases), coverage of a
+//! change's queued events by one run, failures and retries, and the listings `changegate jobs`
+//! shows.
+
+use super::{Backend, Store, now_ms};
+use crate::model::Event;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sqlx::Row;
+use std::time::Duration;
+
+/// A claimed job with its event.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub attempts: i64,
+    /// When the delivery was stored, in milliseconds since the epoch.
+    pub received_at: i64,
+    /// When the latest push among this job and the ones it covers was received.
+    pub pushed_at: Option<i64>,
+    pub event: Event,
+    /// The older events of the change folded into this run, oldest first.
+    pub covered: Vec<Event>,
+}
+
+/// A job as `changegate jobs` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRow {
+    pub id: i64,
+    pub change_key: String,
+    pub state: String,
+    pub attempts: i64,
+    pub writes: i64,
+    /// The job whose run covered this one (a newer event of the same change).
+    pub covered_by: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivery_id: Option<String>,
+}
+
+impl Store {
+    /// Whether a job for the change is waiting or running (reconcile does not queue another).
+    pub async fn has_pending(&self, key: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE change_key = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(key.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Claims the next runnable job: the oldest pending job of a change that has no older
+    /// unfinished job, or a running job whose lease expired (its worker died); webhook work
+    /// first. On PostgreSQL the row lock keeps two replicas off the same job.
+    ///
+    /// Newer jobs of the same change already queued are covered by one run: the newest is the
+    /// one run (the worker reads the forge's current state after every one of them was stored)
+    /// and the others are marked done, covered by it. A burst of events for one change costs
+    /// one evaluation.
+    pub async fn claim(&self, lease: Duration) -> Result<Option<Job>> {
+        let until = now_ms() + lease.as_millis() as i64;
+        // The transaction starts with a write, so that SQLite takes its write lock first (a
+        // read first would make a concurrent commit fail it instead of waiting).
+        let mut tx = self.pool.begin().await?;
+        let Some((first, key)) = take_next(&mut tx, self.backend, until).await? else {
+            return Ok(None);
+        };
+        let id = cover_newer(&mut tx, first, &key, until).await?;
+        let job = load(&mut tx, id).await?;
+        tx.commit().await.context("cannot claim a job")?;
+        Ok(Some(job))
+    }
+
+    /// Keeps a running job reserved to its worker (called while the job runs).
+    pub async fn extend_lease(&self, job_id: i64, lease: Duration) -> Result<()> {
+        sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running'")
+            .bind(now_ms() + lease.as_millis() as i64)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await
+            .context("cannot extend job lease")?;
+        Ok(())
+    }
+
+    /// Marks a job done, with how many forge writes it made.
+    pub async fn complete(&self, job_id: i64, writes: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = 'done', writes = $1, last_error = NULL, updated_at = $2 WHERE id = $3")
+            .bind(writes)
+            .bind(now_ms())
+            .bind(job_id)
+            .execute(&self.pool)
+            .await
+            .context("cannot mark job done")?;
+        Ok(())
+    }
+
+    /// Records a failure: queued again at `retry_at`, or left `failed` (visible in
+    /// `changegate jobs`) when there is no retry.
+    pub async fn fail(&self, job_id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+        let (state, run_after) = match retry_at {
+            Some(t) => ("queued", t),
+            None => ("failed", now_ms()),
+        };
+        sqlx::query("UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4 WHERE id = $5")
+            .bind(state)
+            .bind(run_after)
+            .bind(error.to_string())
+            .bind(now_ms())
+            .bind(job_id)
+            .execute(&self.pool)
+            .await
+            .context("cannot record job failure")?;
+        Ok(())
+    }
+
+    /// A single SQLite file serves one process: jobs it was running when it died can be
+    /// taken again at once instead of after their lease.
+    pub async fn release_orphans(&self) -> Result<u64> {
+        if self.backend != Backend::Sqlite {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', locked_until = 0 WHERE state = 'running'",
+        )
+        .execute(&self.pool)
+        .await
+        .context("cannot release orphaned jobs")?;
+        Ok(done.rows_affected())
+    }
+
+    /// Jobs not done, oldest first (`changegate jobs`).
+    pub async fn unfinished_jobs(&self) -> Result<Vec<JobRow>> {
+        self.jobs_where("j.state != 'done'").await
+    }
+
+    /// The jobs with these ids (reconcile waits for its own).
+    pub async fn jobs_by_id(&self, ids: &[i64]) -> Result<Vec<JobRow>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        self.jobs_where(&format!("j.id IN ({})", list.join(",")))
+            .await
+    }
+
+    async fn jobs_where(&self, condition: &str) -> Result<Vec<JobRow>> {
+        let sql = format!(
+            "SELECT j.id, j.change_key, j.state, j.attempts, j.writes, j.last_error, d.delivery_id, j.covered_by
+             FROM jobs j JOIN deliveries d ON d.id = j.delivery WHERE {condition} ORDER BY j.id"
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot list jobs")?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(JobRow {
+                    id: r.try_get(0)?,
+                    change_key: r.try_get(1)?,
+                    state: r.try_get(2)?,
+                    attempts: r.try_get(3)?,
+                    writes: r.try_get(4)?,
+                    last_error: r.try_get(5)?,
+                    delivery_id: r.try_get(6)?,
+                    covered_by: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Queues a failed job again, with its attempts reset (`changegate retry ID`).
+    pub async fn retry(&self, job_id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $1, updated_at = $1 WHERE id = $2 AND state = 'failed'",
+        )
+        .bind(now_ms())
+        .bind(job_id)
+        .execute(&self.pool)
+        .await
+        .context("cannot requeue job")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Jobs queued or running (tests drain the queue until this is zero).
+    pub async fn pending(&self) -> Result<i64> {
+        let n =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n)
+    }
+
+    /// Jobs queued or running, and the age in seconds of the oldest waiting one.
+    pub async fn queue_stats(&self) -> Result<(i64, f64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(created_at) FROM jobs WHERE state IN ('queued', 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .context("cannot read the queue")?;
+        let (depth, oldest): (i64, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
+        let age = oldest.map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
+        Ok((depth, age))
+    }
+}
+
+type Conn = sqlx::AnyConnection;
+
+/// Marks the next runnable job running (the oldest pending job of a change with no older
+/// unfinished job, or a running one whose lease expired; webhook work first): id and change.
+async fn take_next(conn: &mut Conn, backend: Backend, until: i64) -> Result<Option<(i64, String)>> {
+    let lock = match backend {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let claimed = sqlx::query(&format!(
+        "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
+         WHERE id = (
+           SELECT j.id FROM jobs j
+           WHERE ((j.state = 'queued' AND j.run_after <= $2)
+                  OR (j.state = 'running' AND j.locked_until <= $2))
+             AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
+                             AND k.state IN ('queued', 'running') AND k.id < j.id)
+           ORDER BY j.priority, j.id LIMIT 1 {lock})
+         RETURNING id, change_key"
+    ))
+    .bind(until)
+    .bind(now_ms())
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot claim a job")?;
+    claimed
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .transpose()
+}
+
+/// When newer jobs of the change are queued, the newest runs instead and covers the others
+/// (the worker reads the forge after all of them were stored): the id that runs.
+async fn cover_newer(conn: &mut Conn, first: i64, key: &str, until: i64) -> Result<i64> {
+    let newest: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued' AND id > $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(key.to_string())
+    .bind(first)
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot claim a job")?;
+    let Some(id) = newest else {
+        return Ok(first);
+    };
+    let now = now_ms();
+    // What earlier runs had covered is now covered by this one: a job's covered set is always
+    // every event folded into its run.
+    sqlx::query(
+        "UPDATE jobs SET covered_by = $1 WHERE covered_by IN
+           (SELECT id FROM jobs WHERE change_key = $2 AND id >= $3 AND id < $1)",
+    )
+    .bind(id)
+    .bind(key.to_string())
+    .bind(first)
+    .execute(&mut *conn)
+    .await
+    .context("cannot mark covered jobs")?;
+    sqlx::query(
+        "UPDATE jobs SET state = 'done', covered_by = $1, updated_at = $2
+         WHERE change_key = $3 AND id >= $4 AND id < $1 AND state IN ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(key.to_string())
+    .bind(first)
+    .execute(&mut *conn)
+    .await
+    .context("cannot mark covered jobs")?;
+    sqlx::query(
+        "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
+         WHERE id = $3",
+    )
+    .bind(until)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .context("cannot claim a job")?;
+    Ok(id)
+}
+
+/// The claimed job with its event, the events it covers, and the latest push among them
+/// (approvals before it are stale).
+async fn load(conn: &mut Conn, id: i64) -> Result<Job> {
+    let row = sqlx::query(
+        "SELECT j.attempts, d.event_json, d.received_at FROM jobs j
+         JOIN deliveries d ON d.id = j.delivery WHERE j.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .context("cannot read the job's delivery")?;
+    let (attempts, json, received_at): (i64, String, i64) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    let pushed_at: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(d.received_at) FROM jobs j JOIN deliveries d ON d.id = j.delivery
+         WHERE (j.id = $1 OR j.covered_by = $1) AND j.pushed = 1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .context("cannot read covered pushes")?;
+    let covered: Vec<String> = sqlx::query_scalar(
+        "SELECT d.event_json FROM jobs j JOIN deliveries d ON d.id = j.delivery
+         WHERE j.covered_by = $1 ORDER BY j.id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .context("cannot read covered events")?;
+    let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
+    let covered = covered
+        .iter()
+        .map(|j| serde_json::from_str(j).context("stored event is unreadable"))
+        .collect::<Result<Vec<Event>>>()?;
+    Ok(Job {
+        id,
+        attempts,
+        received_at,
+        pushed_at,
+        event,
+        covered,
+    })
+}
