@@ -124,6 +124,7 @@ enum AuditFormat {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let settings = || Settings::load(cli.config.as_deref());
     match cli.command {
         Command::Check { rules } => Ok(check(&rules)),
         Command::Simulate {
@@ -143,90 +144,78 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             compare.as_deref(),
             &payload,
         ),
-        Command::Probe { url } => {
-            let ok = reqwest::Client::builder()
-                .timeout(Duration::from_secs(3))
-                .build()?
-                .get(&url)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-        Command::Schema { repository } => {
-            let schema = if repository {
-                rules::repository_json_schema()
-            } else {
-                rules::json_schema()
-            };
-            println!("{}", serde_json::to_string_pretty(&schema)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Serve => serve(Settings::load(cli.config.as_deref())?).await,
-        Command::Jobs => {
-            let settings = Settings::load(cli.config.as_deref())?;
-            let store = Store::open(&settings.database.url).await?;
-            for j in store.unfinished_jobs().await? {
-                println!(
-                    "{}\t{}\t{}\tattempts={}\twrites={}\tdelivery={}\t{}",
-                    j.id,
-                    j.state,
-                    j.change_key,
-                    j.attempts,
-                    j.writes,
-                    j.delivery_id.unwrap_or_default(),
-                    j.last_error.unwrap_or_default()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Reconcile { forge, repo } => {
-            reconcile_now(Settings::load(cli.config.as_deref())?, forge, &repo).await
-        }
+        Command::Probe { url } => probe(&url).await,
+        Command::Schema { repository } => schema(repository),
+        Command::Serve => serve(settings()?).await,
+        Command::Jobs => jobs(settings()?).await,
+        Command::Retry { id } => retry(settings()?, id).await,
+        Command::Reconcile { forge, repo } => reconcile_now(settings()?, forge, &repo).await,
         Command::Explain {
             forge,
             repo,
             number,
             issue,
-        } => {
-            explain(
-                Settings::load(cli.config.as_deref())?,
-                forge,
-                &repo,
-                number,
-                issue,
-            )
-            .await
-        }
+        } => explain(settings()?, forge, &repo, number, issue).await,
         Command::Audit {
             forge,
             repo,
             since,
             format,
-        } => {
-            audit(
-                Settings::load(cli.config.as_deref())?,
-                forge,
-                &repo,
-                since.as_deref(),
-                format,
-            )
-            .await
-        }
-        Command::Retry { id } => {
-            let settings = Settings::load(cli.config.as_deref())?;
-            let store = Store::open(&settings.database.url).await?;
-            if store.retry(id).await? {
-                println!("job {id} queued again; a running `changegate serve` will process it");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!("changegate: job {id} is not a failed job (see `changegate jobs`)");
-                Ok(ExitCode::FAILURE)
-            }
-        }
+        } => audit(settings()?, forge, &repo, since.as_deref(), format).await,
+    }
+}
+
+/// Exit 0 when `url` answers 2xx (the container's health check).
+async fn probe(url: &str) -> Result<ExitCode> {
+    let ok = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()?
+        .get(url)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success());
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn schema(repository: bool) -> Result<ExitCode> {
+    let schema = if repository {
+        rules::repository_json_schema()
+    } else {
+        rules::json_schema()
+    };
+    println!("{}", serde_json::to_string_pretty(&schema)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Jobs queued, running or failed, one per line.
+async fn jobs(settings: Settings) -> Result<ExitCode> {
+    let store = Store::open(&settings.database.url).await?;
+    for j in store.unfinished_jobs().await? {
+        println!(
+            "{}\t{}\t{}\tattempts={}\twrites={}\tdelivery={}\t{}",
+            j.id,
+            j.state,
+            j.change_key,
+            j.attempts,
+            j.writes,
+            j.delivery_id.unwrap_or_default(),
+            j.last_error.unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retry(settings: Settings, id: i64) -> Result<ExitCode> {
+    let store = Store::open(&settings.database.url).await?;
+    if store.retry(id).await? {
+        println!("job {id} queued again; a running `changegate serve` will process it");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("changegate: job {id} is not a failed job (see `changegate jobs`)");
+        Ok(ExitCode::FAILURE)
     }
 }
