@@ -2,11 +2,15 @@
 
 mod approvals;
 mod conditions;
+mod labels;
 #[cfg(test)]
 mod tests;
 
 pub use approvals::{ApprovalOutcome, ApprovalState, Via, membership_questions};
 pub use conditions::glob;
+pub use labels::deciding_labels;
+pub(crate) use labels::last_applied;
+use labels::{LabelSet, one_value_per_scope, undeclared_values};
 
 pub use crate::model::{History, LabelEvent, holds_latest};
 
@@ -15,22 +19,6 @@ use crate::rules::Rules;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
-
-/// The labels whose latest application decides the verdict: approval labels (who applied
-/// them), and the values of a governed scope carrying more than one (which came last).
-pub fn deciding_labels(rules: &Rules, labels: &[Label]) -> Vec<Label> {
-    labels
-        .iter()
-        .filter(|l| {
-            rules.approvals.iter().any(|a| &a.label == *l)
-                || l.scope().is_some_and(|scope| {
-                    rules.governs_scope(scope)
-                        && labels.iter().filter(|o| o.scope() == Some(scope)).count() > 1
-                })
-        })
-        .cloned()
-        .collect()
-}
 
 /// The latest push of new commits to the change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -198,36 +186,6 @@ impl Decision {
             add_labels: vec![],
             remove_labels: vec![],
             rules_hash: rules.hash.clone(),
-        }
-    }
-}
-
-/// Labels as they will be once the decision's changes are applied.
-struct LabelSet {
-    labels: Vec<Label>,
-    add: Vec<LabelChange>,
-    remove: Vec<LabelChange>,
-}
-
-impl LabelSet {
-    fn remove(&mut self, label: &Label, reason: String) {
-        if self.labels.contains(label) {
-            self.labels.retain(|l| l != label);
-            self.add.retain(|c| &c.label != label);
-            self.remove.push(LabelChange {
-                label: label.clone(),
-                reason,
-            });
-        }
-    }
-
-    fn add(&mut self, label: &Label, reason: String) {
-        if !self.labels.contains(label) {
-            self.labels.push(label.clone());
-            self.add.push(LabelChange {
-                label: label.clone(),
-                reason,
-            });
         }
     }
 }
@@ -435,36 +393,6 @@ pub fn clip(text: &str) -> String {
     format!("{cut}…")
 }
 
-/// A label of a governed scope whose value the rules do not declare (`CMT::Trivial`) would
-/// otherwise classify a change that no rule covers: it is removed and counts for nothing.
-fn undeclared_values(rules: &Rules, set: &mut LabelSet) {
-    let undeclared: Vec<(Label, String)> = set
-        .labels
-        .iter()
-        .filter_map(|l| {
-            let (scope, value) = l.scoped()?;
-            let declared = rules.scopes.iter().find(|s| s.name == scope)?;
-            (!declared.values.iter().any(|v| v == value)).then(|| {
-                let values: Vec<String> = declared
-                    .values
-                    .iter()
-                    .map(|v| format!("`{scope}::{v}`"))
-                    .collect();
-                (
-                    l.clone(),
-                    format!(
-                        "`{l}` is not a value the rules declare for `{scope}::` (one of {})",
-                        values.join(", ")
-                    ),
-                )
-            })
-        })
-        .collect();
-    for (label, reason) in undeclared {
-        set.remove(&label, reason);
-    }
-}
-
 /// Fail closed when no rule speaks for the change: with a classification scope (the first
 /// scope the rules declare), some matched rule must name that scope in its conditions; with
 /// no scopes at all, some rule must match. Otherwise nobody decided what the change needs.
@@ -502,52 +430,6 @@ fn uncovered(rules: &Rules, labels: &[Label], matched: &[String]) -> Option<Chec
         ),
         next_step: None,
     })
-}
-
-/// On governed scopes, keep the value applied last and remove the others (GitHub has no
-/// scoped labels; on GitLab this never fires because GitLab already enforces it).
-fn one_value_per_scope(rules: &Rules, snap: &Snapshot, set: &mut LabelSet) {
-    for scope in &rules.scopes {
-        let present: Vec<Label> = set
-            .labels
-            .iter()
-            .filter(|l| l.scope() == Some(scope.name.as_str()))
-            .cloned()
-            .collect();
-        if present.len() < 2 {
-            continue;
-        }
-        let keep = present
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, l)| {
-                (
-                    last_applied(snap, l).map(|e| e.at),
-                    last_applied(snap, l).is_some(),
-                    *i,
-                )
-            })
-            .map(|(_, l)| l.clone());
-        if let Some(keep) = keep {
-            for l in present.iter().filter(|l| **l != keep) {
-                set.remove(
-                    l,
-                    format!(
-                        "only one `{}::` label may stand; `{keep}` was applied last",
-                        scope.name
-                    ),
-                );
-            }
-        }
-    }
-}
-
-/// The latest event that applied `label`, if the history has one.
-pub(crate) fn last_applied<'a>(snap: &'a Snapshot, label: &Label) -> Option<&'a LabelEvent> {
-    snap.label_events
-        .iter()
-        .rev()
-        .find(|e| e.added && &e.label == label)
 }
 
 /// Whether a change is a merge request (the only kind that carries a commit status).

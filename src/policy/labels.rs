@@ -1,0 +1,128 @@
+//! The labels as the decision leaves them: values a scope does not declare removed, one value
+//! per governed scope, and which labels' history decides the verdict.
+
+use super::{LabelChange, Snapshot};
+use crate::model::{Label, LabelEvent};
+use crate::rules::Rules;
+
+/// Labels as they will be once the decision's changes are applied.
+pub(super) struct LabelSet {
+    pub labels: Vec<Label>,
+    pub add: Vec<LabelChange>,
+    pub remove: Vec<LabelChange>,
+}
+
+impl LabelSet {
+    pub fn remove(&mut self, label: &Label, reason: String) {
+        if self.labels.contains(label) {
+            self.labels.retain(|l| l != label);
+            self.add.retain(|c| &c.label != label);
+            self.remove.push(LabelChange {
+                label: label.clone(),
+                reason,
+            });
+        }
+    }
+
+    pub fn add(&mut self, label: &Label, reason: String) {
+        if !self.labels.contains(label) {
+            self.labels.push(label.clone());
+            self.add.push(LabelChange {
+                label: label.clone(),
+                reason,
+            });
+        }
+    }
+}
+
+/// The labels whose latest application decides the verdict: approval labels (who applied
+/// them), and the values of a governed scope carrying more than one (which came last).
+pub fn deciding_labels(rules: &Rules, labels: &[Label]) -> Vec<Label> {
+    labels
+        .iter()
+        .filter(|l| {
+            rules.approvals.iter().any(|a| &a.label == *l)
+                || l.scope().is_some_and(|scope| {
+                    rules.governs_scope(scope)
+                        && labels.iter().filter(|o| o.scope() == Some(scope)).count() > 1
+                })
+        })
+        .cloned()
+        .collect()
+}
+
+/// A label of a governed scope whose value the rules do not declare (`CMT::Trivial`) would
+/// otherwise classify a change that no rule covers: it is removed and counts for nothing.
+pub(super) fn undeclared_values(rules: &Rules, set: &mut LabelSet) {
+    let undeclared: Vec<(Label, String)> = set
+        .labels
+        .iter()
+        .filter_map(|l| {
+            let (scope, value) = l.scoped()?;
+            let declared = rules.scopes.iter().find(|s| s.name == scope)?;
+            (!declared.values.iter().any(|v| v == value)).then(|| {
+                let values: Vec<String> = declared
+                    .values
+                    .iter()
+                    .map(|v| format!("`{scope}::{v}`"))
+                    .collect();
+                (
+                    l.clone(),
+                    format!(
+                        "`{l}` is not a value the rules declare for `{scope}::` (one of {})",
+                        values.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect();
+    for (label, reason) in undeclared {
+        set.remove(&label, reason);
+    }
+}
+
+/// On governed scopes, keep the value applied last and remove the others (GitHub has no
+/// scoped labels; on GitLab this never fires because GitLab already enforces it).
+pub(super) fn one_value_per_scope(rules: &Rules, snap: &Snapshot, set: &mut LabelSet) {
+    for scope in &rules.scopes {
+        let present: Vec<Label> = set
+            .labels
+            .iter()
+            .filter(|l| l.scope() == Some(scope.name.as_str()))
+            .cloned()
+            .collect();
+        if present.len() < 2 {
+            continue;
+        }
+        let keep = present
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, l)| {
+                (
+                    last_applied(snap, l).map(|e| e.at),
+                    last_applied(snap, l).is_some(),
+                    *i,
+                )
+            })
+            .map(|(_, l)| l.clone());
+        if let Some(keep) = keep {
+            for l in present.iter().filter(|l| **l != keep) {
+                set.remove(
+                    l,
+                    format!(
+                        "only one `{}::` label may stand; `{keep}` was applied last",
+                        scope.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The latest event that applied `label`, if the history has one.
+pub(crate) fn last_applied<'a>(snap: &'a Snapshot, label: &Label) -> Option<&'a LabelEvent> {
+    snap.label_events
+        .iter()
+        .rev()
+        .find(|e| e.added && &e.label == label)
+}
