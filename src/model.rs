@@ -225,6 +225,41 @@ impl Change {
     }
 }
 
+/// Which change, as the store keys its queue and memory: `forge:path:kind:number`, the path
+/// lowercased because both forges compare paths without case. The one place this is formatted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChangeKey(String);
+
+impl ChangeKey {
+    pub fn of(c: &Change) -> Self {
+        ChangeKey(format!("{}{}", Self::kind_prefix(c), c.number))
+    }
+
+    /// What every key of the change's repository and kind starts with.
+    pub fn kind_prefix(c: &Change) -> String {
+        format!(
+            "{}:{}:{}:",
+            c.forge,
+            c.repo.path.as_str().to_lowercase(),
+            c.kind.as_str()
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for ChangeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What happened, in forge-neutral words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,7 +1,7 @@
 //! Which approvals count: who applied each approval label, whether they may approve this
 //! change, whether it went stale, and one person per role.
 
-use super::{ChecklistItem, LabelEvent, Snapshot, last_applied};
+use super::{LabelEvent, Snapshot, last_applied};
 use crate::model::{Label, User};
 use crate::rules::{Approval, ApproverGroup, Rules};
 use chrono::{DateTime, Utc};
@@ -388,67 +388,6 @@ pub fn membership_questions(rules: &Rules, snap: &Snapshot) -> Vec<(String, User
         }
     }
     out
-}
-
-pub(super) fn checklist_item(
-    rules: &Rules,
-    snap: &Snapshot,
-    a: &Approval,
-    o: &ApprovalOutcome,
-) -> ChecklistItem {
-    let (met, detail) = match &o.state {
-        ApprovalState::Met { by, at, via } => {
-            let when = at
-                .map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC")))
-                .unwrap_or_default();
-            let how = match via {
-                Via::Label => String::new(),
-                Via::NativeApproval => " (approved the merge request)".to_string(),
-            };
-            (true, format!("approved by {}{when}{how}", by.mention()))
-        }
-        ApprovalState::Missing => (false, "not given yet".to_string()),
-        ApprovalState::Invalid { reason } => (false, format!("{reason}; the label was removed")),
-        ApprovalState::Unverified { reason } => (false, reason.clone()),
-    };
-    let next_step = (!met).then(|| {
-        let who = rules
-            .group(&a.approvers)
-            .map(|g| who(snap, g))
-            .unwrap_or_default();
-        let native = if a.native_approvals {
-            " (or approves the merge request)"
-        } else {
-            ""
-        };
-        format!(
-            "{who}, other than the author, applies `{}`{native}.",
-            a.label
-        )
-    });
-    ChecklistItem {
-        title: a.title.clone(),
-        met,
-        detail,
-        next_step,
-    }
-}
-
-/// "A member of @acme/business-owners" / "@alice or @bob".
-fn who(snap: &Snapshot, g: &ApproverGroup) -> String {
-    let mut names: Vec<String> = vec![];
-    if let Some(team) = g.team(snap.change.forge, &snap.change.repo.path) {
-        names.push(format!("a member of {}", team.mention()));
-    }
-    names.extend(g.users(snap.change.forge).iter().map(|u| format!("@{u}")));
-    if names.is_empty() {
-        return format!("A member of `{}`", g.name);
-    }
-    let mut text = names.join(" or ");
-    if let Some(first) = text.get(..1) {
-        text = first.to_uppercase() + &text[1..];
-    }
-    text
 }
 
 fn short(sha: &str) -> &str {

@@ -1,6 +1,7 @@
 //! The decision: rules + a change's state in, what the bot should do out. Pure and synchronous.
 
 mod approvals;
+mod checklist;
 mod conditions;
 mod labels;
 #[cfg(test)]
@@ -331,7 +332,7 @@ fn apply_rules(
             outcomes.iter().find(|o| &o.name == name),
             rules.approval(name),
         ) {
-            checklist.push(approvals::checklist_item(rules, snap, a, o));
+            checklist.push(checklist::checklist_item(rules, snap, a, o));
         }
     }
     if let Some(item) = uncovered(rules, &set.labels, &matched) {

@@ -43,15 +43,9 @@ pub fn change_key(c: &ChangeEvent) -> String {
     key_of(&c.change)
 }
 
-/// The key of a change's memory (`forge:path:kind:number`).
+/// The key of a change's memory and queue ([`crate::model::ChangeKey`]).
 pub fn key_of(c: &Change) -> String {
-    format!(
-        "{}:{}:{}:{}",
-        c.forge,
-        c.repo.path.as_str().to_lowercase(),
-        c.kind.as_str(),
-        c.number
-    )
+    crate::model::ChangeKey::of(c).into_string()
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -54,7 +54,13 @@ impl Worker {
             return Ok(());
         }
         let bot = identity(forge, bot).await?;
-        let snap = self.snapshot(forge, &r, change, bot, job, rules).await?;
+        let target = Target {
+            forge,
+            r: &r,
+            job,
+            rules,
+        };
+        let snap = self.snapshot(&target, change, bot).await?;
         let mut decision = policy::evaluate(rules, &snap);
         if let Some(problem) = &effective.problem {
             decision.notes.push(format!(
@@ -63,12 +69,6 @@ impl Worker {
         }
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
-        let target = Target {
-            forge,
-            r: &r,
-            job,
-            rules,
-        };
         self.apply(&target, &snap, &decision).await?;
         if let Some(updated) = &snap.change.updated_at {
             self.store
@@ -92,12 +92,11 @@ impl Worker {
         let bot = identity(forge, bot).await?;
         let key = key_of(&change);
         let seen = Seen {
+            bot,
             moved: self.store.head_changed_at(&key).await?,
             retarget: self.store.target_changed(&key).await?,
         };
-        let snap = self
-            .read_snapshot(forge, r, change, bot, seen, rules)
-            .await?;
+        let snap = self.read_snapshot(forge, r, change, seen, rules).await?;
         let decision = policy::evaluate(rules, &snap);
         Ok(Some((snap, decision)))
     }
@@ -127,13 +126,11 @@ impl Worker {
 
     async fn snapshot<F: Forge>(
         &self,
-        forge: &F,
-        r: &ChangeRef,
+        t: &Target<'_, F>,
         change: Change,
         bot: Option<User>,
-        job: &JobContext<'_>,
-        rules: &Rules,
     ) -> Result<Snapshot> {
+        let (forge, r, job, rules) = (t.forge, t.r, t.job, t.rules);
         let key = key_of(&change);
         let moved = self
             .store
@@ -156,8 +153,12 @@ impl Worker {
             .store
             .note_target(&key, change.target_branch.as_deref(), reported)
             .await?;
-        let seen = Seen { moved, retarget };
-        self.read_snapshot(forge, r, change, bot, seen, rules).await
+        let seen = Seen {
+            bot,
+            moved,
+            retarget,
+        };
+        self.read_snapshot(forge, r, change, seen, rules).await
     }
 
     /// The change's state as the forge tells it now (history, approvals, memberships), with
@@ -167,7 +168,6 @@ impl Worker {
         forge: &F,
         r: &ChangeRef,
         change: Change,
-        bot: Option<User>,
         seen: Seen,
         rules: &Rules,
     ) -> Result<Snapshot> {
@@ -211,7 +211,7 @@ impl Worker {
             last_push,
             retarget,
             memberships: Default::default(),
-            bot,
+            bot: seen.bot,
             commit_authors,
             incomplete,
         };
@@ -247,9 +247,11 @@ impl Worker {
     }
 }
 
-/// What the change memory saw: when the head last moved, and the last retarget (time and
-/// previous branch), in milliseconds since the epoch.
+/// Who the bot is, and what the change memory saw: when the head last moved, and the last
+/// retarget (time and previous branch), in milliseconds since the epoch.
 struct Seen {
+    /// The bot's own account.
+    bot: Option<User>,
     moved: Option<i64>,
     retarget: Option<(i64, Option<String>)>,
 }

@@ -33,12 +33,7 @@ impl Worker {
         if !pass {
             return Ok(vec![]);
         }
-        let prefix = format!(
-            "{}:{}:{}:",
-            change.forge,
-            change.repo.path.as_str().to_lowercase(),
-            change.kind.as_str()
-        );
+        let prefix = crate::model::ChangeKey::kind_prefix(change);
         self.store.failing_on_same_head(&key, &prefix, sha).await
     }
 
