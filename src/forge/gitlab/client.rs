@@ -177,6 +177,36 @@ impl GitlabClient {
         Ok(reply.json::<Project>()?.path_with_namespace)
     }
 
+    /// The accounts behind commit e-mails. GitLab's commits name e-mails, not accounts: an
+    /// account whose public e-mail (or, for an administrator's token, any e-mail) it is counts.
+    pub(super) async fn users_by_email(
+        &self,
+        emails: impl Iterator<Item = String>,
+    ) -> Result<Vec<User>, ForgeError> {
+        let mut emails: Vec<String> = emails
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| e.contains('@') && !e.ends_with("@users.noreply.gitlab.com"))
+            .collect();
+        emails.sort();
+        emails.dedup();
+        let mut out: Vec<User> = vec![];
+        for email in emails {
+            let url = format!("{}/users?search={}", self.api, enc(&email));
+            let found: Vec<WireUser> = self
+                .call(
+                    true,
+                    reqwest::Method::GET,
+                    &url,
+                    None,
+                    "find a commit author",
+                )
+                .await?
+                .json()?;
+            out.extend(found.iter().map(WireUser::user));
+        }
+        Ok(out)
+    }
+
     /// GitLab's membership API takes a numeric user id; look it up when only a name is known.
     pub(super) async fn user_id(&self, user: &User) -> Result<Option<u64>, ForgeError> {
         if let Some(id) = user.id {

@@ -216,33 +216,11 @@ impl Forge for GitlabClient {
         let url = format!("{}/commits", self.change_url(r));
         let commits: Vec<WireCommit> =
             super::empty_if_missing(self.list(&url, "read commits").await)?;
-        let mut emails: Vec<String> = commits
+        let emails = commits
             .into_iter()
             .flat_map(|c| [c.author_email, c.committer_email])
-            .flatten()
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| e.contains('@') && !e.ends_with("@users.noreply.gitlab.com"))
-            .collect();
-        emails.sort();
-        emails.dedup();
-        // GitLab's commits name e-mails, not accounts: an account whose public e-mail (or,
-        // for an administrator's token, any e-mail) is the commit's counts.
-        let mut out: Vec<User> = vec![];
-        for email in emails {
-            let url = format!("{}/users?search={}", self.api, enc(&email));
-            let found: Vec<WireUser> = self
-                .call(
-                    true,
-                    reqwest::Method::GET,
-                    &url,
-                    None,
-                    "find a commit author",
-                )
-                .await?
-                .json()?;
-            out.extend(found.iter().map(WireUser::user));
-        }
-        Ok(out)
+            .flatten();
+        self.users_by_email(emails).await
     }
 
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
