@@ -28,6 +28,20 @@ pub struct JobContext<'a> {
     pub writes: AtomicI64,
 }
 
+impl<'a> JobContext<'a> {
+    /// The context of a job about a change; `None` for any other job.
+    pub fn of(job: &'a crate::store::Job) -> Option<Self> {
+        Some(JobContext {
+            event: &job.event,
+            change: job.event.change()?,
+            pushed_at: job.pushed_at,
+            received_at: job.received_at,
+            covered: &job.covered,
+            writes: AtomicI64::new(0),
+        })
+    }
+}
+
 impl Worker {
     pub(super) async fn enforce<F: Forge>(
         &self,

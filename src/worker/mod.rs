@@ -22,7 +22,7 @@ use crate::store::{AuditRecord, Job, Store};
 use anyhow::Result;
 use enforce::JobContext;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Notify, OnceCell, watch};
 use tracing::Instrument;
@@ -206,18 +206,10 @@ impl Worker {
 
     /// Marks the change of a job that failed for good as not verified (an error status).
     async fn unverifiable(&self, job: &Job, error: &str) -> Result<()> {
-        let Some(change) = job.event.change() else {
+        let Some(ctx) = JobContext::of(job) else {
             return Ok(());
         };
-        let ctx = JobContext {
-            event: &job.event,
-            change,
-            pushed_at: job.pushed_at,
-            received_at: job.received_at,
-            covered: &job.covered,
-            writes: AtomicI64::new(0),
-        };
-        match self.forges.get(change.change.forge) {
+        match self.forges.get(ctx.change.change.forge) {
             Some(c) => self.report_unverifiable(&c.client, &ctx, error).await,
             None => Ok(()),
         }
@@ -225,19 +217,11 @@ impl Worker {
 
     /// Processes one job; the number of forge writes it made.
     async fn process(&self, job: &Job) -> Result<i64> {
-        let Some(change) = job.event.change() else {
+        let Some(ctx) = JobContext::of(job) else {
             return Ok(0);
         };
-        let ctx = JobContext {
-            event: &job.event,
-            change,
-            pushed_at: job.pushed_at,
-            received_at: job.received_at,
-            covered: &job.covered,
-            writes: AtomicI64::new(0),
-        };
         let rules = current(&self.rules);
-        let outcome = match self.forges.get(change.change.forge) {
+        let outcome = match self.forges.get(ctx.change.change.forge) {
             Some(c) => self.enforce(&c.client, &c.bot, &ctx, rules.clone()).await,
             None => self.offline(&ctx, &rules).await,
         };

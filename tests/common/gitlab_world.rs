@@ -350,28 +350,17 @@ impl Respond for Responder {
                 }
                 reply(200, json!([user(&param("username").unwrap_or_default())]))
             }
-            // Direct members only, as GitLab documents `members/:user_id`.
-            ("GET", ["groups", group, "members", id]) => {
-                match s
-                    .members
-                    .iter()
-                    .find(|(g, u, _)| g == group && user_id(u).to_string() == *id)
-                {
-                    Some((_, u, fields)) => {
-                        let mut m = user(u);
-                        for (k, v) in fields.as_object().unwrap() {
-                            m[k] = v.clone();
-                        }
-                        reply(200, m)
-                    }
-                    None => not_found(),
-                }
-            }
-            // Including members inherited from ancestor groups.
-            ("GET", ["groups", group, "members", "all", id]) => {
+            // Direct members only, as GitLab documents `members/:user_id`; `members/all` adds
+            // those inherited from ancestor groups.
+            ("GET", ["groups", group, "members", rest @ ..]) => {
+                let (inherited, id) = match rest {
+                    [id] => (false, *id),
+                    ["all", id] => (true, *id),
+                    _ => return not_found(),
+                };
                 let found = s.members.iter().find(|(g, u, _)| {
-                    (group == g || group.starts_with(&format!("{g}/")))
-                        && user_id(u).to_string() == *id
+                    (group == g || (inherited && group.starts_with(&format!("{g}/"))))
+                        && user_id(u).to_string() == id
                 });
                 match found {
                     Some((_, u, fields)) => {
