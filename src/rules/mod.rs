@@ -6,6 +6,7 @@ pub mod schema;
 mod tests;
 mod validate;
 pub mod watch;
+mod yaml;
 
 pub use crate::model::TeamRef;
 
@@ -201,7 +202,7 @@ pub fn parse(path: &str, text: &str) -> Result<Rules, RulesError> {
         path: path.to_string(),
         problems,
     };
-    let file = validate::deserialize(text).map_err(|p| err(vec![p]))?;
+    let file = yaml::deserialize(text).map_err(|p| err(vec![p]))?;
     let repository_rules = file
         .repository_rules
         .as_ref()
@@ -227,8 +228,8 @@ pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules,
             message: "the central rules do not allow repository rules (`repository_rules`)".into(),
         }]));
     };
-    let mut file = validate::deserialize(source).map_err(|p| err(vec![p]))?;
-    let extra = validate::deserialize_repo(text).map_err(|p| err(vec![p]))?;
+    let mut file = yaml::deserialize(source).map_err(|p| err(vec![p]))?;
+    let extra = yaml::deserialize_repo(text).map_err(|p| err(vec![p]))?;
     let mut problems = vec![];
     if let Some(d) = &extra.distinct_approvers
         && !*d.value()
