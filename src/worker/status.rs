@@ -46,35 +46,37 @@ impl Worker {
         error: &str,
     ) -> Result<()> {
         let change = &job.change.change;
-        let Some(sha) = self
-            .store
-            .remembered_head(&key_of(change))
-            .await?
-            .or(change.head_sha.clone())
-        else {
-            return Ok(());
-        };
         if !crate::policy::has_status(change) {
             return Ok(());
         }
+        // The delivery's head and the one last evaluated: either may be the newer, so both.
+        let mut heads: Vec<String> = change.head_sha.iter().cloned().collect();
+        if let Some(seen) = self.store.remembered_head(&key_of(change)).await?
+            && !heads.contains(&seen)
+        {
+            heads.push(seen);
+        }
         let description =
             crate::policy::clip(&format!("changegate could not verify this change: {error}"));
-        let action = PlannedAction::SetStatus {
-            sha: sha.clone(),
-            state: StatusState::Error,
-            context: self.status_context.clone(),
-            description: description.clone(),
-        };
         let r = ChangeRef::of(job.change);
         let rules = super::current(&self.rules);
-        let call = forge.set_status(
-            &r,
-            &sha,
-            StatusState::Error,
-            &self.status_context,
-            &description,
-            &description,
-        );
-        self.write(job, &rules, &action, call).await.map(drop)
+        for sha in heads {
+            let action = PlannedAction::SetStatus {
+                sha: sha.clone(),
+                state: StatusState::Error,
+                context: self.status_context.clone(),
+                description: description.clone(),
+            };
+            let call = forge.set_status(
+                &r,
+                &sha,
+                StatusState::Error,
+                &self.status_context,
+                &description,
+                &description,
+            );
+            self.write(job, &rules, &action, call).await?;
+        }
+        Ok(())
     }
 }
