@@ -254,6 +254,14 @@ impl GithubClient {
         if let (Some(etag), Ok(mut c)) =
             (reply.header("etag").map(str::to_string), self.etags.lock())
         {
+            // Bounded: each head sha and page has a URL of its own, so the set only grows.
+            // Dropping an entry costs one full answer later, never a wrong one.
+            if c.len() >= MAX_CACHED_REPLIES
+                && !c.contains_key(url)
+                && let Some(old) = c.keys().next().cloned()
+            {
+                c.remove(&old);
+            }
             c.insert(
                 url.to_string(),
                 (
@@ -268,6 +276,9 @@ impl GithubClient {
         Ok(reply)
     }
 }
+
+/// Answers kept for conditional requests, at most (a few MB of listings).
+const MAX_CACHED_REPLIES: usize = 2000;
 
 /// An answer kept for conditional requests.
 #[derive(Clone)]
@@ -313,6 +324,26 @@ pub(super) fn enc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_conditional_cache_stays_bounded() {
+        use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("etag", "\"x\"")
+                    .set_body_string("[]"),
+            )
+            .mount(&server)
+            .await;
+        let client = GithubClient::new(&server.uri(), "t", RetryPolicy::default()).unwrap();
+        for n in 0..MAX_CACHED_REPLIES + 5 {
+            let url = format!("{}/repos/o/r/commits/{n}/status", server.uri());
+            client.get_conditional(&url, "read").await.unwrap();
+        }
+        assert_eq!(client.etags.lock().unwrap().len(), MAX_CACHED_REPLIES);
+    }
 
     #[test]
     fn next_links() {
