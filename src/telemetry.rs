@@ -13,6 +13,9 @@ pub const QUEUE_AGE: &str = "changegate_queue_oldest_age_seconds";
 pub const JOB_SECONDS: &str = "changegate_job_duration_seconds";
 /// Forge API calls, by `forge`, `endpoint` (what the call does) and `status`.
 pub const FORGE_CALLS: &str = "changegate_forge_calls_total";
+/// Requests that counted against the forge's rate limit, by `forge` (GitHub: every answer but
+/// a 304 to a conditional request; GitLab: every request).
+pub const QUOTA_UNITS: &str = "changegate_forge_quota_units_total";
 /// Requests left in the forge's rate-limit window, by `forge` (from its headers).
 pub const RATE_LIMIT_REMAINING: &str = "changegate_forge_rate_limit_remaining";
 /// Decisions made, by `verdict` (pass, fail, not_enforced).
@@ -21,13 +24,14 @@ pub const DECISIONS: &str = "changegate_decisions_total";
 pub const RULES_RELOADS: &str = "changegate_rules_reloads_total";
 
 /// Every metric name, for the test that keeps them stable.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     WEBHOOKS,
     SIGNATURE_FAILURES,
     QUEUE_DEPTH,
     QUEUE_AGE,
     JOB_SECONDS,
     FORGE_CALLS,
+    QUOTA_UNITS,
     RATE_LIMIT_REMAINING,
     DECISIONS,
     RULES_RELOADS,

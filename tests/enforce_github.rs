@@ -694,3 +694,35 @@ async fn a_repository_can_tighten_its_rules_and_a_broken_file_is_named() {
         s.comment()
     );
 }
+
+#[tokio::test]
+async fn an_event_that_changes_nothing_costs_no_rate_limit() {
+    let s = setup().await;
+    s.apply_label("alice", "CMT::Minor").await;
+    s.apply_label("mona", "BT Integration Manager::Approved")
+        .await;
+    s.deliver("edited", None, "alice", "warm").await;
+    s.gh.clear_calls();
+    let before = s.gh.state.lock().unwrap().not_modified;
+    s.deliver("edited", None, "alice", "again").await;
+    let reads: Vec<String> = s.gh.calls();
+    let not_modified = s.gh.state.lock().unwrap().not_modified - before;
+    // Every read is conditional and unchanged: all answered 304, none counts; nothing written.
+    assert!(reads.iter().all(|c| c.starts_with("GET ")), "{reads:?}");
+    assert_eq!(not_modified as usize, reads.len(), "{reads:?}");
+    // A change to the pull request is read in full again.
+    s.gh.add_label(7, "bug", "alice");
+    s.gh.clear_calls();
+    let before = s.gh.state.lock().unwrap().not_modified;
+    s.deliver("labeled", Some("bug"), "alice", "changed").await;
+    let not_modified = s.gh.state.lock().unwrap().not_modified - before;
+    let reads =
+        s.gh.calls()
+            .iter()
+            .filter(|c| c.starts_with("GET "))
+            .count();
+    assert!(
+        not_modified < reads as u64,
+        "the changed pull request and history are read"
+    );
+}

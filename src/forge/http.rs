@@ -44,6 +44,9 @@ impl Reply {
         let what = what.to_string();
         metrics::counter!(crate::telemetry::FORGE_CALLS, "forge" => forge, "endpoint" => what, "status" => self.status.to_string())
             .increment(1);
+        if self.status != 304 {
+            metrics::counter!(crate::telemetry::QUOTA_UNITS, "forge" => forge).increment(1);
+        }
         let remaining = self
             .header("x-ratelimit-remaining")
             .or(self.header("ratelimit-remaining"));

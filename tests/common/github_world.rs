@@ -56,6 +56,8 @@ pub struct GhState {
     pub delay: std::time::Duration,
     /// The fake's own base URL, for the links it writes.
     pub base: String,
+    /// Conditional requests answered 304 (free on GitHub's rate limit).
+    pub not_modified: u64,
     clock: i64,
 }
 
@@ -432,6 +434,7 @@ fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
 
 /// One page of a listing (`per_page`, `page`) with GitHub's `Link` header and an ETag.
 fn paged(
+    not_modified: &mut u64,
     items: Vec<Value>,
     query: &[(String, String)],
     base: &str,
@@ -464,7 +467,7 @@ fn paged(
         links.push(link(1, "first"));
         links.push(link(page - 1, "prev"));
     }
-    let reply = listing(chunk, if_none_match);
+    let reply = listing(not_modified, chunk, if_none_match);
     if links.is_empty() {
         reply
     } else {
@@ -472,8 +475,13 @@ fn paged(
     }
 }
 
-/// A body with an ETag; `If-None-Match` with the same tag gets 304, as on GitHub.
-fn with_etag(body: Value, if_none_match: Option<String>) -> ResponseTemplate {
+/// A body with an ETag; `If-None-Match` with the same tag gets 304, as on GitHub (counted in
+/// `not_modified`: those answers cost no rate limit).
+fn with_etag(
+    not_modified: &mut u64,
+    body: Value,
+    if_none_match: Option<String>,
+) -> ResponseTemplate {
     let tag = format!(
         "\"{:x}\"",
         body.to_string()
@@ -481,24 +489,19 @@ fn with_etag(body: Value, if_none_match: Option<String>) -> ResponseTemplate {
             .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
     );
     if if_none_match.as_deref() == Some(tag.as_str()) {
+        *not_modified += 1;
         return ResponseTemplate::new(304).insert_header("etag", tag.as_str());
     }
     json_reply(200, body).insert_header("etag", tag.as_str())
 }
 
-/// A listing with an ETag; `If-None-Match` with the same tag gets 304, as on GitHub.
-fn listing(items: Vec<Value>, if_none_match: Option<String>) -> ResponseTemplate {
-    let body = json!(items);
-    let tag = format!(
-        "\"{:x}\"",
-        body.to_string()
-            .bytes()
-            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
-    );
-    if if_none_match.as_deref() == Some(tag.as_str()) {
-        return ResponseTemplate::new(304).insert_header("etag", tag.as_str());
-    }
-    json_reply(200, body).insert_header("etag", tag.as_str())
+/// A listing with an ETag (see [`with_etag`]).
+fn listing(
+    not_modified: &mut u64,
+    items: Vec<Value>,
+    if_none_match: Option<String>,
+) -> ResponseTemplate {
+    with_etag(not_modified, json!(items), if_none_match)
 }
 
 fn route_repo(
@@ -512,14 +515,21 @@ fn route_repo(
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, rest) {
         ("GET", ["pulls", n]) => match s.change(num(n)).filter(|c| c.is_pr) {
-            Some(c) => json_reply(200, change_json(c)),
+            Some(c) => {
+                let body = change_json(c);
+                with_etag(&mut s.not_modified, body, etag)
+            }
             None => not_found(),
         },
         ("GET", ["issues", n]) => match s.change(num(n)) {
-            Some(c) => json_reply(200, change_json(c)),
+            Some(c) => {
+                let body = change_json(c);
+                with_etag(&mut s.not_modified, body, etag)
+            }
             None => not_found(),
         },
         ("GET", ["pulls"]) => listing(
+            &mut s.not_modified,
             s.changes
                 .iter()
                 .filter(|c| c.is_pr)
@@ -528,6 +538,7 @@ fn route_repo(
             etag,
         ),
         ("GET", ["issues"]) => listing(
+            &mut s.not_modified,
             s.changes.iter().map(|c| change_json_as(c, true)).collect(),
             etag,
         ),
@@ -540,6 +551,7 @@ fn route_repo(
                 .collect();
             let base = s.base.clone();
             paged(
+                &mut s.not_modified,
                 list,
                 query,
                 &base,
@@ -564,7 +576,7 @@ fn route_repo(
                 "success"
             };
             let body = json!({ "state": state, "sha": sha, "total_count": latest.len(), "statuses": latest });
-            with_etag(body, etag)
+            with_etag(&mut s.not_modified, body, etag)
         }
         ("GET", ["commits", sha, "check-runs"]) => {
             let runs: Vec<Value> = s
@@ -575,6 +587,7 @@ fn route_repo(
                 .cloned()
                 .collect();
             with_etag(
+                &mut s.not_modified,
                 json!({ "total_count": runs.len(), "check_runs": runs }),
                 etag,
             )
@@ -587,7 +600,7 @@ fn route_repo(
                     .enumerate()
                     .map(|(i, (a, m))| json!({ "sha": format!("{i:040x}"), "commit": { "message": "work", "author": { "name": a, "email": format!("{a}@example.com") }, "committer": { "name": m, "email": format!("{m}@example.com") } }, "author": user(a), "committer": user(m) }))
                     .collect();
-                listing(list, etag)
+                listing(&mut s.not_modified, list, etag)
             }
             None => not_found(),
         },
@@ -598,7 +611,7 @@ fn route_repo(
                 .filter(|(k, _)| *k == num(n))
                 .map(|(_, v)| v.clone())
                 .collect();
-            json_reply(200, json!(list))
+            listing(&mut s.not_modified, list, etag)
         }
         ("POST", ["issues", n, "labels"]) => {
             let Some(names) = body["labels"].as_array() else {
@@ -687,7 +700,7 @@ fn route_repo(
                 .filter(|c| c.1 == num(n))
                 .map(|c| json!({ "id": c.0, "body": c.2, "user": user(&c.3) }))
                 .collect();
-            json_reply(200, json!(list))
+            listing(&mut s.not_modified, list, etag)
         }
         ("POST", ["issues", n, "comments"]) => {
             let Some(text) = body["body"].as_str() else {

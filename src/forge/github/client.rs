@@ -140,41 +140,19 @@ impl GithubClient {
             .await
     }
 
-    pub(super) async fn list<T: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-        what: &str,
-    ) -> Result<Vec<T>, ForgeError> {
-        self.pages(url, what, false).await
-    }
-
-    /// Every page of a listing, each page conditional (see [`Self::get_conditional`]).
+    /// Every page of a listing (GitHub's `Link: rel="next"`), up to [`MAX_PAGES`], each page
+    /// asked with its last ETag (a 304 costs no rate limit; see [`Self::get_conditional`]).
     pub(super) async fn list_conditional<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
         what: &str,
-    ) -> Result<Vec<T>, ForgeError> {
-        self.pages(url, what, true).await
-    }
-
-    /// Every page of a listing (GitHub's `Link: rel="next"`), up to [`MAX_PAGES`]; with
-    /// `conditional`, each page is asked with its last ETag.
-    pub(super) async fn pages<T: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-        what: &str,
-        conditional: bool,
     ) -> Result<Vec<T>, ForgeError> {
         let sep = if url.contains('?') { '&' } else { '?' };
         let mut next = Some(format!("{url}{sep}per_page={PER_PAGE}"));
         let mut out = vec![];
         let mut pages = 0;
         while let Some(page) = next.take() {
-            let reply = if conditional {
-                self.get_conditional(&page, what).await?
-            } else {
-                self.call(true, Method::GET, &page, None, what).await?
-            };
+            let reply = self.get_conditional(&page, what).await?;
             out.extend(reply.json::<Vec<T>>()?);
             pages += 1;
             // Follow only links to the configured API: the token must not go elsewhere.

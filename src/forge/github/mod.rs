@@ -23,14 +23,9 @@ impl Forge for GithubClient {
             ChangeKind::MergeRequest => format!("/pulls/{}", r.number),
             ChangeKind::Issue => format!("/issues/{}", r.number),
         };
+        // Conditional: an unchanged change answers 304, which costs no rate limit.
         let reply = match self
-            .call(
-                true,
-                Method::GET,
-                &self.repo_url(r, &path),
-                None,
-                "read the change",
-            )
+            .get_conditional(&self.repo_url(r, &path), "read the change")
             .await
         {
             Err(ForgeError::NotFound(_)) => return Ok(None),
@@ -146,7 +141,7 @@ impl Forge for GithubClient {
         }
         let url = self.repo_url(r, &format!("/pulls/{}/reviews", r.number));
         let reviews: Vec<WireReview> =
-            super::empty_if_missing(self.list(&url, "read reviews").await)?;
+            super::empty_if_missing(self.list_conditional(&url, "read reviews").await)?;
         Ok(standing_approvals(reviews))
     }
 
@@ -219,7 +214,7 @@ impl Forge for GithubClient {
     async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
         let list: Vec<WireComment> =
-            super::empty_if_missing(self.list(&url, "read comments").await)?;
+            super::empty_if_missing(self.list_conditional(&url, "read comments").await)?;
         Ok(list
             .into_iter()
             .filter_map(|c| {
