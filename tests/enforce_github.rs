@@ -726,3 +726,30 @@ async fn an_event_that_changes_nothing_costs_no_rate_limit() {
         "the changed pull request and history are read"
     );
 }
+
+#[tokio::test]
+async fn an_exhausted_rate_limit_is_waited_out_not_failed() {
+    let s = setup().await;
+    // More 429s than the in-place retries and the job's attempts (3 × 3) together.
+    for _ in 0..10 {
+        s.gh.fail_next(
+            "GET /repos/acme/platypus/pulls/7",
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "0")
+                .set_body_json(json!({ "message": "API rate limit exceeded" })),
+        );
+    }
+    s.app.expect_failed_jobs(1);
+    let body = pr_payload(&s, "opened", None, "alice");
+    s.app.github("pull_request", "rl", &body).await;
+    for _ in 0..10 {
+        s.app.drain().await;
+    }
+    let left = s.app.store.unfinished_jobs().await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        s.gh.status(H1).unwrap().0,
+        "failure",
+        "evaluated once the limit reset"
+    );
+}

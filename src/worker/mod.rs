@@ -173,7 +173,10 @@ impl Worker {
         };
         let forge_error = e.downcast_ref::<ForgeError>();
         let retryable = forge_error.is_none_or(ForgeError::is_retryable);
-        let retry = (retryable && job.attempts < i64::from(self.max_attempts)).then(|| {
+        // An exhausted rate limit is waited out, however long: the job is not at fault.
+        let rate_limited = matches!(forge_error, Some(ForgeError::RateLimited { .. }));
+        let tries_left = rate_limited || job.attempts < i64::from(self.max_attempts);
+        let retry = (retryable && tries_left).then(|| {
             let wait = match forge_error {
                 Some(ForgeError::RateLimited { retry_after }) => retry_after.as_millis() as i64,
                 _ => backoff_ms(job.attempts),
