@@ -42,7 +42,9 @@ pub struct BodyBudget {
 
 /// Room held in the budget while a body is buffered and checked; released when dropped.
 #[derive(Debug)]
-pub struct Held(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+pub struct Held {
+    _room: Option<OwnedSemaphorePermit>,
+}
 
 impl BodyBudget {
     /// `total` bytes at most (a quarter kept for small bodies), each body within
@@ -123,7 +125,7 @@ async fn collect(
             Bytes::from(whole)
         }
     };
-    Ok((body, Held(held)))
+    Ok((body, Held { _room: held }))
 }
 
 /// The body limit layer's error means the body was too large; anything else is a read error.
