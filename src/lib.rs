@@ -5,6 +5,7 @@
 //! evaluate with [`policy`], act) → [`store`] (dedup, queue, audit).
 
 pub mod actions;
+pub mod clock;
 pub mod comment;
 pub mod forge;
 pub mod model;

@@ -1,7 +1,7 @@
 //! The audit log: every delivery, decision and forge action with its time, and what
 //! `changegate audit` reads back. Never holds secrets: events are stored normalized.
 
-use super::{Store, now_ms};
+use super::Store;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::Row;
@@ -36,7 +36,7 @@ impl Store {
             "INSERT INTO audit (at, forge, repo, number, delivery_id, kind, rules_hash, detail)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(r.forge.to_string())
         .bind(r.repo.to_string())
         .bind(r.number as i64)
@@ -102,7 +102,7 @@ impl Store {
 
     /// Deletes audit records, finished jobs and their deliveries older than `keep_ms`.
     pub async fn purge_older_than(&self, keep_ms: i64) -> Result<u64> {
-        let cutoff = now_ms() - keep_ms;
+        let cutoff = self.now_ms() - keep_ms;
         let mut tx = self.pool.begin().await?;
         let audit = sqlx::query("DELETE FROM audit WHERE at < $1")
             .bind(cutoff)

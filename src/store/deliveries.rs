@@ -1,7 +1,7 @@
 //! Deliveries: each webhook stored once (deduplicated by the forge's delivery id) with its job,
 //! in one transaction, before it is acknowledged.
 
-use super::{Store, change_key, now_ms};
+use super::{Store, change_key};
 use crate::model::Event;
 use anyhow::{Context, Result};
 use sqlx::Row;
@@ -40,7 +40,7 @@ impl Store {
         events: &[&Event],
         priority: Priority,
     ) -> Result<Vec<Enqueued>> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.pool.begin().await?;
         let mut out = Vec::with_capacity(events.len());
         for event in events {

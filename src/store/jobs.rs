@@ -2,7 +2,7 @@
 //! change's queued events by one run, failures and retries, and the listings `changegate jobs`
 //! shows.
 
-use super::{Backend, Store, now_ms};
+use super::{Backend, Store};
 use crate::model::Event;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -58,14 +58,15 @@ impl Store {
     /// and the others are marked done, covered by it. A burst of events for one change costs
     /// one evaluation.
     pub async fn claim(&self, lease: Duration) -> Result<Option<Job>> {
-        let until = now_ms() + lease.as_millis() as i64;
+        let now = self.now_ms();
+        let until = now + lease.as_millis() as i64;
         // The transaction starts with a write, so that SQLite takes its write lock first (a
         // read first would make a concurrent commit fail it instead of waiting).
         let mut tx = self.pool.begin().await?;
-        let Some((first, key)) = take_next(&mut tx, self.backend, until).await? else {
+        let Some((first, key)) = take_next(&mut tx, self.backend, now, until).await? else {
             return Ok(None);
         };
-        let id = cover_newer(&mut tx, first, &key, until).await?;
+        let id = cover_newer(&mut tx, first, &key, now, until).await?;
         let job = load(&mut tx, id).await?;
         tx.commit().await.context("cannot claim a job")?;
         Ok(Some(job))
@@ -74,7 +75,7 @@ impl Store {
     /// Keeps a running job reserved to its worker (called while the job runs).
     pub async fn extend_lease(&self, job_id: i64, lease: Duration) -> Result<()> {
         sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running'")
-            .bind(now_ms() + lease.as_millis() as i64)
+            .bind(self.now_ms() + lease.as_millis() as i64)
             .bind(job_id)
             .execute(&self.pool)
             .await
@@ -86,7 +87,7 @@ impl Store {
     pub async fn complete(&self, job_id: i64, writes: i64) -> Result<()> {
         sqlx::query("UPDATE jobs SET state = 'done', writes = $1, last_error = NULL, updated_at = $2 WHERE id = $3")
             .bind(writes)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .bind(job_id)
             .execute(&self.pool)
             .await
@@ -99,13 +100,13 @@ impl Store {
     pub async fn fail(&self, job_id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
         let (state, run_after) = match retry_at {
             Some(t) => ("queued", t),
-            None => ("failed", now_ms()),
+            None => ("failed", self.now_ms()),
         };
         sqlx::query("UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4 WHERE id = $5")
             .bind(state)
             .bind(run_after)
             .bind(error.to_string())
-            .bind(now_ms())
+            .bind(self.now_ms())
             .bind(job_id)
             .execute(&self.pool)
             .await
@@ -173,7 +174,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $1, updated_at = $1 WHERE id = $2 AND state = 'failed'",
         )
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(job_id)
         .execute(&self.pool)
         .await
@@ -199,7 +200,7 @@ impl Store {
         .await
         .context("cannot read the queue")?;
         let (depth, oldest): (i64, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
-        let age = oldest.map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
+        let age = oldest.map_or(0.0, |t| (self.now_ms() - t).max(0) as f64 / 1000.0);
         Ok((depth, age))
     }
 }
@@ -208,7 +209,12 @@ type Conn = sqlx::AnyConnection;
 
 /// Marks the next runnable job running (the oldest pending job of a change with no older
 /// unfinished job, or a running one whose lease expired; webhook work first): id and change.
-async fn take_next(conn: &mut Conn, backend: Backend, until: i64) -> Result<Option<(i64, String)>> {
+async fn take_next(
+    conn: &mut Conn,
+    backend: Backend,
+    now: i64,
+    until: i64,
+) -> Result<Option<(i64, String)>> {
     let lock = match backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
@@ -220,12 +226,13 @@ async fn take_next(conn: &mut Conn, backend: Backend, until: i64) -> Result<Opti
            WHERE ((j.state = 'queued' AND j.run_after <= $2)
                   OR (j.state = 'running' AND j.locked_until <= $2))
              AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
-                             AND k.state IN ('queued', 'running') AND k.id < j.id)
+                             AND k.id < j.id
+                             AND (k.state = 'running' OR (k.state = 'queued' AND k.run_after <= $2)))
            ORDER BY j.priority, j.id LIMIT 1 {lock})
          RETURNING id, change_key"
     ))
     .bind(until)
-    .bind(now_ms())
+    .bind(now)
     .fetch_optional(&mut *conn)
     .await
     .context("cannot claim a job")?;
@@ -236,19 +243,22 @@ async fn take_next(conn: &mut Conn, backend: Backend, until: i64) -> Result<Opti
 
 /// When newer jobs of the change are queued, the newest runs instead and covers the others
 /// (the worker reads the forge after all of them were stored): the id that runs.
-async fn cover_newer(conn: &mut Conn, first: i64, key: &str, until: i64) -> Result<i64> {
+async fn cover_newer(conn: &mut Conn, first: i64, key: &str, now: i64, until: i64) -> Result<i64> {
+    // Jobs not due yet (timers, retries waiting out their backoff) are neither run early nor
+    // covered: they run at their time.
     let newest: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued' AND id > $2 ORDER BY id DESC LIMIT 1",
+        "SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued' AND id > $2 AND run_after <= $3
+         ORDER BY id DESC LIMIT 1",
     )
     .bind(key.to_string())
     .bind(first)
+    .bind(now)
     .fetch_optional(&mut *conn)
     .await
     .context("cannot claim a job")?;
     let Some(id) = newest else {
         return Ok(first);
     };
-    let now = now_ms();
     // What earlier runs had covered is now covered by this one: a job's covered set is always
     // every event folded into its run.
     sqlx::query(
@@ -263,7 +273,8 @@ async fn cover_newer(conn: &mut Conn, first: i64, key: &str, until: i64) -> Resu
     .context("cannot mark covered jobs")?;
     sqlx::query(
         "UPDATE jobs SET state = 'done', covered_by = $1, updated_at = $2
-         WHERE change_key = $3 AND id >= $4 AND id < $1 AND state IN ('queued', 'running')",
+         WHERE change_key = $3 AND id >= $4 AND id < $1
+           AND (state = 'running' OR (state = 'queued' AND run_after <= $2))",
     )
     .bind(id)
     .bind(now)

@@ -1,6 +1,6 @@
 //! What the worker remembers about a change between events.
 
-use super::{Store, now_ms};
+use super::Store;
 use anyhow::{Context, Result};
 use sqlx::Row;
 
@@ -37,7 +37,7 @@ impl Store {
         let moved = old_head.is_some() && old_head.as_deref() != head;
         let changed_at = match (pushed_at, moved) {
             (Some(t), _) => Some(old_at.map_or(t, |o| o.max(t))),
-            (None, true) => Some(now_ms()),
+            (None, true) => Some(self.now_ms()),
             (None, false) => old_at,
         };
         sqlx::query(
@@ -47,7 +47,7 @@ impl Store {
         .bind(key.to_string())
         .bind(head.map(str::to_string))
         .bind(changed_at)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await
         .context("cannot write change memory")?;
@@ -101,7 +101,7 @@ impl Store {
             (Some((prev, t)), _) if old_at.is_none_or(|o| t > o) => {
                 (Some(t), Some(prev.to_string()))
             }
-            (_, true) => (Some(now_ms()), old.clone()),
+            (_, true) => (Some(self.now_ms()), old.clone()),
             _ => (old_at, old_prev),
         };
         sqlx::query(
@@ -112,7 +112,7 @@ impl Store {
         .bind(target.map(str::to_string))
         .bind(at)
         .bind(prev.clone())
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await
         .context("cannot write change memory")?;
@@ -146,7 +146,7 @@ impl Store {
         .bind(i64::from(v.open))
         .bind(v.summary.to_string())
         .bind(v.number as i64)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await
         .context("cannot write change memory")?;
@@ -200,7 +200,7 @@ impl Store {
         )
         .bind(key.to_string())
         .bind(updated_at.to_string())
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await
         .context("cannot write change memory")?;
@@ -231,7 +231,7 @@ impl Store {
         .bind(key.to_string())
         .bind(comment.map(|(id, _)| id as i64))
         .bind(comment.map(|(_, h)| h.to_string()))
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await
         .context("cannot write change memory")?;

@@ -14,6 +14,7 @@ pub use deliveries::{Enqueued, Priority};
 pub use jobs::{Job, JobRow};
 pub use memory::Verdict;
 
+use crate::clock::Clock;
 use crate::model::{Change, ChangeEvent};
 use anyhow::{Context, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -21,7 +22,7 @@ use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, by the system clock (a store reads its own [`Clock`]).
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -36,6 +37,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Due times of jobs and timers, leases, audit times: all by this clock.
+    clock: Clock,
 }
 
 /// The key that serializes work on one change.
@@ -96,7 +99,25 @@ impl Store {
             .run(&pool)
             .await
             .context("cannot apply database migrations")?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            clock: Clock::system(),
+        })
+    }
+
+    /// The same store read through another clock (tests move time with a manual one).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub fn backend(&self) -> Backend {

@@ -181,7 +181,7 @@ impl Worker {
                 Some(ForgeError::RateLimited { retry_after }) => retry_after.as_millis() as i64,
                 _ => backoff_ms(job.attempts),
             };
-            crate::store::now_ms() + wait
+            self.store.clock().now_ms() + wait
         });
         let outcome = if retry.is_some() { "retry" } else { "failed" };
         metrics::histogram!(crate::telemetry::JOB_SECONDS, "outcome" => outcome).record(seconds);
@@ -233,7 +233,7 @@ impl Worker {
 
     /// Without a client for the forge: evaluate the payload alone and log what would be done.
     async fn offline(&self, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
-        let snapshot = Snapshot::from_event(job.change, chrono::Utc::now());
+        let snapshot = Snapshot::from_event(job.change, self.store.clock().now());
         let decision = policy::evaluate(rules, &snapshot);
         self.record_decision(job, rules, &snapshot, &decision, "payload")
             .await?;
