@@ -1,6 +1,7 @@
 //! Domain rules (`rules.yaml`): parsing with positions, validation, and the validated
 //! [`Rules`] the policy evaluates.
 
+mod periods;
 pub mod schema;
 #[cfg(test)]
 mod tests;
@@ -9,6 +10,7 @@ pub mod watch;
 mod yaml;
 
 pub use crate::model::TeamRef;
+pub use periods::{AfterMerge, BlockedPeriod, Window, human as human_duration};
 
 use crate::model::{ChangeKind, Forge, Label, RepoPath};
 use schema::Pos;
@@ -30,6 +32,8 @@ pub struct Rules {
     /// People whose commits are in a merge request count as its authors.
     pub commit_authors_are_authors: bool,
     pub rules: Vec<Rule>,
+    /// Times when changes may not merge without an exception.
+    pub blocked_periods: Vec<BlockedPeriod>,
     /// SHA-256 of the file's bytes, recorded with every decision.
     pub hash: String,
     /// The file's text, when repositories may add to it (`repository_rules`).
@@ -115,6 +119,8 @@ pub struct Rule {
     pub remove_labels: Vec<Label>,
     pub block: bool,
     pub message: Option<String>,
+    /// What a matching change owes after it merged.
+    pub after_merge: Option<AfterMerge>,
 }
 
 /// A validated condition; every field given must hold.
@@ -304,6 +310,7 @@ pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules,
     file.approver_groups.extend(extra.approver_groups);
     file.approvals.extend(extra.approvals);
     file.rules.extend(extra.rules);
+    file.blocked_periods.extend(extra.blocked_periods);
     let hash = hex::encode(Sha256::digest(
         format!("{}\n{text}", central.hash).as_bytes(),
     ));

@@ -85,6 +85,10 @@ pub struct RulesFile {
     /// The rules, evaluated in order. Each applies when its `when` holds.
     #[serde(default)]
     pub rules: Vec<RuleDef>,
+    /// Times when changes may not merge unless the period's exception approvals are all given
+    /// (quarter closes, holidays). While one covers an open change, its status fails.
+    #[serde(default)]
+    pub blocked_periods: Vec<BlockedPeriodDef>,
     /// Lets repositories add to these rules with a file of their own on their default branch.
     /// It can add enforce entries, scopes, approver groups, approvals and rules (which only add
     /// requirements): a team can tighten its process, never loosen the organization's.
@@ -122,6 +126,9 @@ pub struct RepoRulesFile {
     /// More rules, evaluated after the central ones.
     #[serde(default)]
     pub rules: Vec<RuleDef>,
+    /// More blocked periods.
+    #[serde(default)]
+    pub blocked_periods: Vec<BlockedPeriodDef>,
 }
 
 /// A scoped-label family.
@@ -231,6 +238,72 @@ pub struct RuleDef {
     /// otherwise. Markdown.
     #[serde(default)]
     pub message: Option<String>,
+    /// What is owed after merge (emergency changes): merging is allowed now, these approvals
+    /// are due within a time of the merge, chased with reminders, and marked overdue after.
+    #[serde(default)]
+    pub after_merge: Option<Sp<AfterMergeDef>>,
+}
+
+/// Approvals owed after a change merged.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AfterMergeDef {
+    /// Approvals (names from `approvals`) owed after merge, with every segregation-of-duties
+    /// check: the author cannot give them.
+    #[serde(default)]
+    pub require: Vec<Sp<String>>,
+    /// How long after the merge they are due: a duration such as `90s`, `45m`, `24h`, `7d`.
+    pub within: Sp<String>,
+    /// A label that records the retrospective, also owed; anyone but the author may apply it.
+    #[serde(default)]
+    pub retrospective_label: Option<Sp<String>>,
+    /// Times after the merge (durations) at which the bot mentions who still owes what, in a
+    /// new comment so that they are notified.
+    #[serde(default)]
+    pub remind: Vec<Sp<String>>,
+    /// A label the bot applies when the deadline passes with something still owed, and
+    /// removes when the last owed approval arrives.
+    #[serde(default)]
+    pub overdue_label: Option<Sp<String>>,
+}
+
+/// A time during which changes may not merge without an exception.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockedPeriodDef {
+    /// Unique name, shown in the commit status: `Blocked period quarter-close until …`.
+    pub name: Sp<String>,
+    /// What the period is for, shown in the bot's comment.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Around the last day of every quarter (31 March, 30 June, 30 September, 31 December,
+    /// 00:00 UTC): from `before` that moment to `after` it. Give this or `from` and `to`.
+    #[serde(default)]
+    pub quarter_end: Option<Sp<QuarterEndDef>>,
+    /// Start of a one-off period: an RFC 3339 time (`2026-12-20T00:00:00Z`) or a date
+    /// (`2026-12-20`, midnight UTC).
+    #[serde(default)]
+    pub from: Option<Sp<String>>,
+    /// End of a one-off period (exclusive), written like `from`.
+    #[serde(default)]
+    pub to: Option<Sp<String>>,
+    /// Which changes the period covers; omitted: every enforced change.
+    #[serde(default)]
+    pub when: Option<Sp<Condition>>,
+    /// Approvals (names from `approvals`) that lift the period for a change, all needed;
+    /// empty: nothing lifts it.
+    #[serde(default)]
+    pub exception: Vec<Sp<String>>,
+}
+
+/// Durations around the last day of a quarter.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuarterEndDef {
+    /// How long before the last day's midnight the period starts, for example `14d`.
+    pub before: Sp<String>,
+    /// How long after the last day's midnight it ends, for example `14d`.
+    pub after: Sp<String>,
 }
 
 /// Which changes something applies to. Every condition given must hold.

@@ -325,3 +325,66 @@ fn repositories_cannot_touch_the_central_labels() {
         .is_ok()
     );
 }
+
+const APPROVAL: &str = "approvals:\n  - name: peer\n    label: \"Peer::Approved\"\n    approvers: peers\n";
+
+#[test]
+fn time_keys_are_validated_with_positions() {
+    // HEAD is 9 lines, APPROVAL 4: the rules start on line 14.
+    let p = problems(&format!(
+        "{APPROVAL}rules:\n  - name: e\n    after_merge:\n      require: [peer, boss]\n      within: 1 day\n      remind: [25h, 1y]\n"
+    ));
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(p[0].starts_with("17:23: unknown approval `boss`"), "{p:?}");
+    assert!(p[1].starts_with("18:15: `1 day` is not a duration"), "{p:?}");
+    assert!(p[2].starts_with("19:21: `1y` is not a duration"), "{p:?}");
+    assert!(
+        one(&format!(
+            "{APPROVAL}rules:\n  - name: e\n    after_merge:\n      require: [peer]\n      within: 24h\n      remind: [25h]\n"
+        ))
+        .starts_with("19:16: reminder `25h` is not before the deadline")
+    );
+    assert!(
+        one(&format!(
+            "{APPROVAL}rules:\n  - name: e\n    after_merge:\n      within: 24h\n"
+        ))
+        .contains("after_merge owes nothing")
+    );
+    let p = problems(&format!(
+        "{APPROVAL}blocked_periods:\n  - name: q\n    quarter_end: {{before: -7d, after: 7d}}\n    exception: [peer, head-of-it]\n  - name: h\n    from: 2027-01-04\n    to: 2026-12-20T00:00:00Z\n  - name: x\n    from: soon\n    to: 2027-01-01\n  - name: y\n    exception: [peer]\n"
+    ));
+    assert_eq!(p.len(), 5, "{p:?}");
+    assert!(p[0].starts_with("16:27: `-7d` is negative"), "{p:?}");
+    assert!(p[1].starts_with("17:23: unknown approval `head-of-it`"), "{p:?}");
+    assert!(p[2].starts_with("20:9: blocked period `h` ends before it starts"), "{p:?}");
+    assert!(p[3].starts_with("22:11: `soon` is not a time"), "{p:?}");
+    assert!(p[4].starts_with("24:11: blocked period `y` needs either"), "{p:?}");
+}
+
+#[test]
+fn time_keys_read_into_rules() {
+    let r = parse(
+        "r.yaml",
+        &format!(
+            "{HEAD}{APPROVAL}rules:\n  - name: e\n    when: {{labels: [\"CMT::Minor\"]}}\n    after_merge:\n      require: [peer]\n      within: 24h\n      retrospective_label: \"Retrospective::Done\"\n      remind: [12h, 1h]\n      overdue_label: \"Emergency::Overdue\"\nblocked_periods:\n  - name: q\n    quarter_end: {{before: 14d, after: 14d}}\n    when: {{any_labels: [\"Financially Significant\"]}}\n    exception: [peer]\n  - name: h\n    from: 2026-12-20T00:00:00Z\n    to: 2027-01-04\n"
+        ),
+    )
+    .unwrap();
+    let after = r.rules[0].after_merge.as_ref().unwrap();
+    assert_eq!(after.within, chrono::Duration::hours(24));
+    assert_eq!(
+        after.remind,
+        vec![chrono::Duration::hours(1), chrono::Duration::hours(12)]
+    );
+    assert_eq!(after.overdue_label, Some(Label::new("Emergency::Overdue")));
+    assert_eq!(r.blocked_periods.len(), 2);
+    assert_eq!(
+        r.blocked_periods[0].window,
+        Window::QuarterEnd {
+            before: chrono::Duration::days(14),
+            after: chrono::Duration::days(14)
+        }
+    );
+    assert_eq!(r.blocked_periods[0].exception, vec!["peer".to_string()]);
+    assert!(matches!(r.blocked_periods[1].window, Window::Fixed { .. }));
+}

@@ -2,6 +2,7 @@
 
 use super::schema::{self, Pos, RulesFile, Sp};
 use super::yaml::{closest, unknown};
+use super::periods::{self, AfterMerge, BlockedPeriod, Window};
 use super::{Approval, ApproverGroup, Condition, Problem, Rule, Rules, Scope};
 use crate::model::{ChangeKind, Label};
 use std::collections::HashSet;
@@ -268,13 +269,15 @@ impl Checker {
                 );
             }
         }
+        let after_merge = r.after_merge.as_ref().map(|a| self.after_merge(a, approvals));
         let does_something = !require.is_empty()
             || !add_labels.is_empty()
             || !remove_labels.is_empty()
             || r.block
-            || r.message.is_some();
+            || r.message.is_some()
+            || after_merge.is_some();
         if !does_something {
-            self.report(r.name.pos(), format!("rule `{}` does nothing: give require, add_labels, remove_labels, block or message", r.name.value()));
+            self.report(r.name.pos(), format!("rule `{}` does nothing: give require, add_labels, remove_labels, block, message or after_merge", r.name.value()));
         }
         Rule {
             name: r.name.value().clone(),
@@ -285,6 +288,114 @@ impl Checker {
             remove_labels,
             block: r.block,
             message: r.message.clone(),
+            after_merge,
+        }
+    }
+
+    fn duration(&mut self, d: &Sp<String>) -> chrono::Duration {
+        periods::parse_duration(d.value()).unwrap_or_else(|why| {
+            self.report(d.pos(), why);
+            chrono::Duration::zero()
+        })
+    }
+
+    fn time(&mut self, t: &Sp<String>) -> Option<chrono::DateTime<chrono::Utc>> {
+        periods::parse_time(t.value())
+            .map_err(|why| self.report(t.pos(), why))
+            .ok()
+    }
+
+    fn after_merge(&mut self, def: &Sp<schema::AfterMergeDef>, approvals: &[Approval]) -> AfterMerge {
+        let a = def.value();
+        let require = self.approval_refs(&a.require);
+        let within = self.duration(&a.within);
+        let mut remind: Vec<chrono::Duration> = vec![];
+        for r in &a.remind {
+            let point = self.duration(r);
+            if point >= within && within > chrono::Duration::zero() {
+                self.report(
+                    r.pos(),
+                    format!(
+                        "reminder `{}` is not before the deadline (`within: {}`): remind before the approvals are due",
+                        r.value(),
+                        a.within.value()
+                    ),
+                );
+            }
+            remind.push(point);
+        }
+        remind.sort();
+        remind.dedup();
+        let retrospective_label = a.retrospective_label.as_ref().map(|l| self.label(l));
+        let overdue_label = a.overdue_label.as_ref().map(|l| self.label(l));
+        for (label, sp) in [
+            (&retrospective_label, &a.retrospective_label),
+            (&overdue_label, &a.overdue_label),
+        ] {
+            if let (Some(l), Some(sp)) = (label, sp)
+                && approvals.iter().any(|ap| &ap.label == l || ap.pending_label.as_ref() == Some(l))
+            {
+                self.report(sp.pos(), format!("`{l}` is an approval's label; give after_merge a label of its own"));
+            }
+        }
+        if require.is_empty() && retrospective_label.is_none() {
+            self.report(
+                def.pos(),
+                "after_merge owes nothing: give `require` or `retrospective_label`",
+            );
+        }
+        AfterMerge {
+            require,
+            within,
+            retrospective_label,
+            remind,
+            overdue_label,
+        }
+    }
+
+    fn blocked_period(&mut self, p: &schema::BlockedPeriodDef) -> BlockedPeriod {
+        let window = match (&p.quarter_end, &p.from, &p.to) {
+            (Some(q), None, None) => {
+                let before = self.duration(&q.value().before);
+                let after = self.duration(&q.value().after);
+                Window::QuarterEnd { before, after }
+            }
+            (None, Some(from), Some(to)) => {
+                let (start, end) = (self.time(from), self.time(to));
+                if let (Some(s), Some(e)) = (start, end)
+                    && e <= s
+                {
+                    self.report(to.pos(), format!("blocked period `{}` ends before it starts", p.name.value()));
+                }
+                Window::Fixed {
+                    from: start.unwrap_or_default(),
+                    to: end.unwrap_or_default(),
+                }
+            }
+            _ => {
+                self.report(
+                    p.name.pos(),
+                    format!(
+                        "blocked period `{}` needs either `quarter_end` or both `from` and `to`",
+                        p.name.value()
+                    ),
+                );
+                Window::Fixed {
+                    from: Default::default(),
+                    to: Default::default(),
+                }
+            }
+        };
+        BlockedPeriod {
+            name: p.name.value().clone(),
+            description: p.description.clone(),
+            window,
+            when: p
+                .when
+                .as_ref()
+                .map(|c| self.condition(c.value()))
+                .unwrap_or_default(),
+            exception: self.approval_refs(&p.exception),
         }
     }
 }
@@ -349,6 +460,10 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
     );
     c.unique("approval", file.approvals.iter().map(|a| &a.name));
     c.unique("rule", file.rules.iter().map(|r| &r.name));
+    c.unique(
+        "blocked period",
+        file.blocked_periods.iter().map(|p| &p.name),
+    );
     let scopes = file.scopes.iter().map(|s| c.scope(s)).collect();
     c.scopes = scopes;
     let groups: Vec<ApproverGroup> = file.approver_groups.iter().map(|g| c.group(g)).collect();
@@ -375,6 +490,11 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         .map(|e| c.condition(e.value()))
         .collect();
     let rules = file.rules.iter().map(|r| c.rule(r, &approvals)).collect();
+    let blocked_periods = file
+        .blocked_periods
+        .iter()
+        .map(|p| c.blocked_period(p))
+        .collect();
     if !c.problems.is_empty() {
         c.problems.sort_by_key(|p| p.pos);
         return Err(c.problems);
@@ -387,6 +507,7 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         distinct_approvers: file.distinct_approvers.unwrap_or(true),
         commit_authors_are_authors: file.commit_authors_are_authors.unwrap_or(true),
         rules,
+        blocked_periods,
         hash,
         source: None,
         repository_rules: None,

@@ -87,6 +87,7 @@ pub fn nothing() -> Rules {
         distinct_approvers: true,
         commit_authors_are_authors: true,
         rules: vec![],
+        blocked_periods: vec![],
         hash: "none".into(),
         source: None,
         repository_rules: None,
