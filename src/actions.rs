@@ -184,6 +184,7 @@ mod tests {
                 target_branch: Some("main".into()),
                 draft: false,
                 state: ChangeState::Open,
+                merged_at: None,
                 web_url: None,
                 updated_at: None,
             },

@@ -213,6 +213,9 @@ pub struct Change {
     pub target_branch: Option<String>,
     pub draft: bool,
     pub state: ChangeState,
+    /// When a merged change merged, as the forge says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<DateTime<Utc>>,
     pub web_url: Option<String>,
     /// The forge's last-update time, as it writes it (read from the API; reconcile compares it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,6 +351,17 @@ impl Event {
             _ => None,
         }
     }
+}
+
+/// A time as the forges write it: RFC 3339 (the REST APIs) or GitLab webhooks'
+/// `2026-11-22 06:18:31 UTC`.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Some(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S UTC")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// One label being applied or removed, as the forge's history records it.

@@ -47,6 +47,7 @@ impl Case {
             target_branch: Some("main".into()),
             draft: false,
             state: ChangeState::Open,
+            merged_at: None,
             web_url: None,
             updated_at: None,
         };

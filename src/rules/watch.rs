@@ -141,6 +141,7 @@ mod tests {
             target_branch: None,
             draft: false,
             state: crate::model::ChangeState::Open,
+            merged_at: None,
             web_url: None,
             updated_at: None,
         };

@@ -221,6 +221,7 @@ fn pr_change(pr: &PullRequest, repo: &WireRepo) -> Change {
         target_branch: pr.base.as_ref().and_then(|b| b.name.clone()),
         draft: pr.draft.unwrap_or(false),
         state: state(pr.state.as_deref(), merged),
+        merged_at: pr.merged_at.as_deref().and_then(crate::model::parse_time),
         web_url: pr.html_url.clone(),
         updated_at: None,
     }
@@ -352,6 +353,7 @@ fn issue_change(issue: &Issue, repo: &WireRepo) -> Change {
         target_branch: None,
         draft: false,
         state: state(issue.state.as_deref(), false),
+        merged_at: None,
         web_url: issue.html_url.clone(),
         updated_at: None,
     }

@@ -283,6 +283,7 @@ fn change(
         target_branch: n.target_branch.clone(),
         draft: n.draft.or(n.work_in_progress).unwrap_or(false),
         state: state(n.state.as_deref()),
+        merged_at: None,
         web_url: n.url.clone(),
         updated_at: None,
     }

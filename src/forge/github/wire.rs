@@ -112,6 +112,7 @@ impl WireChange {
                 (Some("closed"), _) => ChangeState::Closed,
                 _ => ChangeState::Open,
             },
+            merged_at: self.merged_at.as_deref().and_then(crate::model::parse_time),
             web_url: self.html_url,
             updated_at: self.updated_at,
         }

@@ -34,6 +34,7 @@ pub(super) struct WireChange {
     #[serde(default)]
     pub(super) labels: Vec<String>,
     pub(super) state: Option<String>,
+    pub(super) merged_at: Option<String>,
     pub(super) sha: Option<String>,
     pub(super) source_branch: Option<String>,
     pub(super) target_branch: Option<String>,
@@ -78,6 +79,7 @@ impl WireChange {
                 Some("closed") => ChangeState::Closed,
                 _ => ChangeState::Open,
             },
+            merged_at: self.merged_at.as_deref().and_then(crate::model::parse_time),
             web_url: self.web_url,
             updated_at: self.updated_at,
         }
