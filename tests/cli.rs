@@ -21,7 +21,7 @@ fn check_accepts_the_shipped_rules_with_a_one_line_summary() {
     assert_eq!(code, 0);
     assert_eq!(
         out.trim(),
-        "rules.yaml: ok: 7 rules, 3 approvals, 3 approver groups, 4 scopes"
+        "rules.yaml: ok: 7 rules, 5 approvals, 5 approver groups, 6 scopes, 2 blocked periods"
     );
     let (code, out, _) = changegate(&["check"]);
     assert_eq!(

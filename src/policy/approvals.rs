@@ -236,7 +236,7 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
 }
 
 /// Whether `user` authored or committed commits of the change, when the rules say so counts.
-fn committed(rules: &Rules, snap: &Snapshot, user: &User) -> bool {
+pub(super) fn committed(rules: &Rules, snap: &Snapshot, user: &User) -> bool {
     rules.commit_authors_are_authors
         && snap
             .commit_authors

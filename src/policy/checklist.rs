@@ -64,3 +64,17 @@ fn who(snap: &Snapshot, g: &ApproverGroup) -> String {
     }
     text
 }
+
+/// Whom to mention so that a group hears of it: its forge team and its named people.
+pub(super) fn mentions(rules: &Rules, snap: &Snapshot, group: &str) -> Vec<String> {
+    let Some(g) = rules.group(group) else {
+        return vec![];
+    };
+    let mut out: Vec<String> = g
+        .team(snap.change.forge, &snap.change.repo.path)
+        .map(|t| t.mention())
+        .into_iter()
+        .collect();
+    out.extend(g.users(snap.change.forge).iter().map(|u| format!("@{u}")));
+    out
+}

@@ -42,6 +42,11 @@ pub fn deciding_labels(rules: &Rules, labels: &[Label]) -> Vec<Label> {
         .iter()
         .filter(|l| {
             rules.approvals.iter().any(|a| &a.label == *l)
+                || rules.rules.iter().any(|r| {
+                    r.after_merge
+                        .as_ref()
+                        .is_some_and(|a| a.retrospective_label.as_ref() == Some(*l))
+                })
                 || l.scope().is_some_and(|scope| {
                     rules.governs_scope(scope)
                         && labels.iter().filter(|o| o.scope() == Some(scope)).count() > 1

@@ -6,10 +6,12 @@ mod conditions;
 mod labels;
 #[cfg(test)]
 mod tests;
+mod timed;
 
 pub use approvals::{ApprovalOutcome, ApprovalState, Via, membership_questions};
 pub use conditions::glob;
 pub use labels::deciding_labels;
+pub use timed::{Blocked, Given, Owed, OwedItem, Reminder};
 pub(crate) use labels::last_applied;
 use labels::{LabelSet, one_value_per_scope, undeclared_values};
 
@@ -86,6 +88,8 @@ pub struct Snapshot {
     /// cannot be verified and fails.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub incomplete: Vec<String>,
+    /// When the evaluation happens: blocked periods and deadlines are judged at it.
+    pub now: DateTime<Utc>,
 }
 
 impl Snapshot {
@@ -126,6 +130,7 @@ impl Snapshot {
             bot: None,
             commit_authors: vec![],
             incomplete: vec![],
+            now,
         }
     }
 }
@@ -173,6 +178,12 @@ pub struct Decision {
     pub add_labels: Vec<LabelChange>,
     pub remove_labels: Vec<LabelChange>,
     pub rules_hash: String,
+    /// Blocked periods covering the change, lifted or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<Blocked>,
+    /// What the change owes after merge (emergencies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owed: Option<Owed>,
 }
 
 impl Decision {
@@ -187,6 +198,8 @@ impl Decision {
             add_labels: vec![],
             remove_labels: vec![],
             rules_hash: rules.hash.clone(),
+            blocked: vec![],
+            owed: None,
         }
     }
 }
@@ -327,6 +340,31 @@ fn apply_rules(
             (None, false) => {}
         }
     }
+    // Blocked periods are judged on the labels as the rules leave them; while one covers the
+    // change its exception approvals are required like any other.
+    let labels_now = set.labels.clone();
+    let facts = conditions::Facts {
+        change: &snap.change,
+        labels: &labels_now,
+        approved: met,
+    };
+    let blocked = timed::blocked(rules, snap, &facts, &outcomes);
+    for (b, _) in &blocked {
+        for name in &b.exception {
+            if !required.contains(name) {
+                required.push(name.clone());
+            }
+            let missing = outcomes.iter().any(|o| &o.name == name && !o.is_met());
+            if let (true, Some(p)) = (
+                missing && !b.lifted,
+                rules.approval(name).and_then(|a| a.pending_label.as_ref()),
+            ) && !set.labels.iter().any(|l| l.scope().is_some() && l.scope() == p.scope())
+            {
+                set.add(p, format!("blocked period `{}`: exception needed", b.period));
+            }
+        }
+    }
+    let owed = timed::owed(rules, snap, &matched, &outcomes, &mut set);
     for name in &required {
         if let (Some(o), Some(a)) = (
             outcomes.iter().find(|o| &o.name == name),
@@ -334,6 +372,9 @@ fn apply_rules(
         ) {
             checklist.push(checklist::checklist_item(rules, snap, a, o));
         }
+    }
+    for (_, item) in blocked.iter().rev() {
+        checklist.insert(0, item.clone());
     }
     if let Some(item) = uncovered(rules, &set.labels, &matched) {
         checklist.insert(0, item);
@@ -369,6 +410,8 @@ fn apply_rules(
         add_labels: set.add,
         remove_labels: set.remove,
         rules_hash: rules.hash.clone(),
+        blocked: blocked.into_iter().map(|(b, _)| b).collect(),
+        owed,
     }
 }
 

@@ -80,6 +80,7 @@ impl Case {
                 incomplete: vec![],
                 memberships,
                 bot: Some(User::named("changegate[bot]")),
+                now: at(59),
             },
         }
     }

@@ -162,11 +162,12 @@ impl Rules {
     /// One-line summary for `changegate check`.
     pub fn summary(&self) -> String {
         format!(
-            "{} rules, {} approvals, {} approver groups, {} scopes",
+            "{} rules, {} approvals, {} approver groups, {} scopes, {} blocked periods",
             self.rules.len(),
             self.approvals.len(),
             self.groups.len(),
-            self.scopes.len()
+            self.scopes.len(),
+            self.blocked_periods.len()
         )
     }
 }

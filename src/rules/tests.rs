@@ -27,7 +27,7 @@ fn shipped_rules_are_valid() {
     let r = parse("rules.yaml", include_str!("../../rules.yaml")).unwrap();
     assert_eq!(
         r.summary(),
-        "7 rules, 3 approvals, 3 approver groups, 4 scopes"
+        "7 rules, 5 approvals, 5 approver groups, 6 scopes, 2 blocked periods"
     );
     assert!(r.distinct_approvers);
     assert_eq!(r.hash.len(), 64);

@@ -228,6 +228,7 @@ impl Worker {
             bot: seen.bot,
             commit_authors,
             incomplete,
+            now: self.store.clock().now(),
         };
         for (group_name, user) in policy::membership_questions(rules, &snap) {
             let Some(team) = rules
