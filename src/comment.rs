@@ -53,6 +53,9 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
         ));
     }
     if let Some(owed) = &d.owed {
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
         out.push_str(&owed_section(owed));
     }
     // Approval labels that did not count are explained in the checklist already.
@@ -122,15 +125,19 @@ fn owed_section(o: &Owed) -> String {
         ),
         _ => "**Owed after merge**: the merge time is unknown, so the owed approvals count as overdue:".to_string(),
     };
-    out.push_str(&format!("\n{head}\n"));
+    out.push_str(&format!("{head}\n"));
     for item in &o.items {
         let tick = if item.given.is_some() { "x" } else { " " };
         let detail = match (&item.given, &item.problem) {
             (Some(g), _) => {
                 let at = g.at.map(|t| {
                     let rel = match o.merged_at {
-                        Some(m) if t >= m => format!(" ({} after merge)", crate::rules::human_duration(t - m)),
-                        Some(m) => format!(" ({} before merge)", crate::rules::human_duration(m - t)),
+                        Some(m) if t >= m => {
+                            format!(" ({} after merge)", crate::rules::human_duration(t - m))
+                        }
+                        Some(m) => {
+                            format!(" ({} before merge)", crate::rules::human_duration(m - t))
+                        }
                         None => String::new(),
                     };
                     format!(" on {}{rel}", when(t))

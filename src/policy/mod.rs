@@ -11,9 +11,9 @@ mod timed;
 pub use approvals::{ApprovalOutcome, ApprovalState, Via, membership_questions};
 pub use conditions::glob;
 pub use labels::deciding_labels;
-pub use timed::{Blocked, Given, Owed, OwedItem, Reminder};
 pub(crate) use labels::last_applied;
 use labels::{LabelSet, one_value_per_scope, undeclared_values};
+pub use timed::{Blocked, Given, Owed, OwedItem, Reminder};
 
 pub use crate::model::{History, LabelEvent, holds_latest};
 
@@ -358,9 +358,15 @@ fn apply_rules(
             if let (true, Some(p)) = (
                 missing && !b.lifted,
                 rules.approval(name).and_then(|a| a.pending_label.as_ref()),
-            ) && !set.labels.iter().any(|l| l.scope().is_some() && l.scope() == p.scope())
+            ) && !set
+                .labels
+                .iter()
+                .any(|l| l.scope().is_some() && l.scope() == p.scope())
             {
-                set.add(p, format!("blocked period `{}`: exception needed", b.period));
+                set.add(
+                    p,
+                    format!("blocked period `{}`: exception needed", b.period),
+                );
             }
         }
     }

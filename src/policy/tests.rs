@@ -888,3 +888,5 @@ fn unknown_authors_and_times_do_not_pass() {
     case.snap.label_events[1].at = None;
     assert!(!with_met(&case.eval(), "peer"));
 }
+
+mod timed;

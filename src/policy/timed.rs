@@ -169,7 +169,10 @@ fn combined<'a>(rules: &'a Rules, matched: &[String]) -> Option<(Vec<String>, Af
                     }
                 }
                 o.within = o.within.min(a.within);
-                o.retrospective_label = o.retrospective_label.clone().or(a.retrospective_label.clone());
+                o.retrospective_label = o
+                    .retrospective_label
+                    .clone()
+                    .or(a.retrospective_label.clone());
                 o.overdue_label = o.overdue_label.clone().or(a.overdue_label.clone());
                 o.remind.extend(a.remind.iter().copied());
                 o.remind.sort();
@@ -227,12 +230,18 @@ pub(super) fn owed(
     }
     if merged {
         for item in items.iter().filter(|i| i.given.is_none()) {
-            let Some(pending) = rules.approval(&item.name).and_then(|a| a.pending_label.as_ref())
+            let Some(pending) = rules
+                .approval(&item.name)
+                .and_then(|a| a.pending_label.as_ref())
             else {
                 continue;
             };
             let scope = pending.scope();
-            if !set.labels.iter().any(|l| l.scope().is_some() && l.scope() == scope) {
+            if !set
+                .labels
+                .iter()
+                .any(|l| l.scope().is_some() && l.scope() == scope)
+            {
                 set.add(pending, "owed after the emergency merge".into());
             }
         }
@@ -249,7 +258,10 @@ pub(super) fn owed(
                 .unwrap_or_default();
             set.add(label, format!("emergency approvals overdue{since}"));
         } else if complete {
-            set.remove(label, "every approval owed after the emergency merge is given".into());
+            set.remove(
+                label,
+                "every approval owed after the emergency merge is given".into(),
+            );
         }
     }
     let (reminder, wake_at) = match merged_at {

@@ -81,7 +81,9 @@ fn quarter_last_day(year: i32, q: u32) -> Option<DateTime<Utc>> {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.starts_with('-') {
-        return Err(format!("`{text}` is negative; a duration is a positive length of time"));
+        return Err(format!(
+            "`{text}` is negative; a duration is a positive length of time"
+        ));
     }
     let mut total = Duration::zero();
     let mut digits = String::new();
@@ -108,7 +110,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(bad_duration(text));
     }
     if total <= Duration::zero() {
-        return Err(format!("`{text}` is zero; a duration is a positive length of time"));
+        return Err(format!(
+            "`{text}` is zero; a duration is a positive length of time"
+        ));
     }
     Ok(total)
 }
@@ -127,9 +131,7 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| Utc.from_utc_datetime(&d))
-        .ok_or_else(|| {
-            format!("`{text}` is not a time: write 2026-12-20T00:00:00Z or 2026-12-20")
-        })
+        .ok_or_else(|| format!("`{text}` is not a time: write 2026-12-20T00:00:00Z or 2026-12-20"))
 }
 
 /// A duration as people read it: `24 h`, `90 min`, `1 d 12 h`.

@@ -326,7 +326,8 @@ fn repositories_cannot_touch_the_central_labels() {
     );
 }
 
-const APPROVAL: &str = "approvals:\n  - name: peer\n    label: \"Peer::Approved\"\n    approvers: peers\n";
+const APPROVAL: &str =
+    "approvals:\n  - name: peer\n    label: \"Peer::Approved\"\n    approvers: peers\n";
 
 #[test]
 fn time_keys_are_validated_with_positions() {
@@ -336,7 +337,10 @@ fn time_keys_are_validated_with_positions() {
     ));
     assert_eq!(p.len(), 3, "{p:?}");
     assert!(p[0].starts_with("17:23: unknown approval `boss`"), "{p:?}");
-    assert!(p[1].starts_with("18:15: `1 day` is not a duration"), "{p:?}");
+    assert!(
+        p[1].starts_with("18:15: `1 day` is not a duration"),
+        "{p:?}"
+    );
     assert!(p[2].starts_with("19:21: `1y` is not a duration"), "{p:?}");
     assert!(
         one(&format!(
@@ -355,10 +359,19 @@ fn time_keys_are_validated_with_positions() {
     ));
     assert_eq!(p.len(), 5, "{p:?}");
     assert!(p[0].starts_with("16:27: `-7d` is negative"), "{p:?}");
-    assert!(p[1].starts_with("17:23: unknown approval `head-of-it`"), "{p:?}");
-    assert!(p[2].starts_with("20:9: blocked period `h` ends before it starts"), "{p:?}");
+    assert!(
+        p[1].starts_with("17:23: unknown approval `head-of-it`"),
+        "{p:?}"
+    );
+    assert!(
+        p[2].starts_with("20:9: blocked period `h` ends before it starts"),
+        "{p:?}"
+    );
     assert!(p[3].starts_with("22:11: `soon` is not a time"), "{p:?}");
-    assert!(p[4].starts_with("24:11: blocked period `y` needs either"), "{p:?}");
+    assert!(
+        p[4].starts_with("24:11: blocked period `y` needs either"),
+        "{p:?}"
+    );
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! From the file as written to validated [`Rules`], collecting every problem with its position.
 
+use super::periods::{self, AfterMerge, BlockedPeriod, Window};
 use super::schema::{self, Pos, RulesFile, Sp};
 use super::yaml::{closest, unknown};
-use super::periods::{self, AfterMerge, BlockedPeriod, Window};
 use super::{Approval, ApproverGroup, Condition, Problem, Rule, Rules, Scope};
 use crate::model::{ChangeKind, Label};
 use std::collections::HashSet;
@@ -269,7 +269,10 @@ impl Checker {
                 );
             }
         }
-        let after_merge = r.after_merge.as_ref().map(|a| self.after_merge(a, approvals));
+        let after_merge = r
+            .after_merge
+            .as_ref()
+            .map(|a| self.after_merge(a, approvals));
         let does_something = !require.is_empty()
             || !add_labels.is_empty()
             || !remove_labels.is_empty()
@@ -305,7 +308,11 @@ impl Checker {
             .ok()
     }
 
-    fn after_merge(&mut self, def: &Sp<schema::AfterMergeDef>, approvals: &[Approval]) -> AfterMerge {
+    fn after_merge(
+        &mut self,
+        def: &Sp<schema::AfterMergeDef>,
+        approvals: &[Approval],
+    ) -> AfterMerge {
         let a = def.value();
         let require = self.approval_refs(&a.require);
         let within = self.duration(&a.within);
@@ -333,9 +340,14 @@ impl Checker {
             (&overdue_label, &a.overdue_label),
         ] {
             if let (Some(l), Some(sp)) = (label, sp)
-                && approvals.iter().any(|ap| &ap.label == l || ap.pending_label.as_ref() == Some(l))
+                && approvals
+                    .iter()
+                    .any(|ap| &ap.label == l || ap.pending_label.as_ref() == Some(l))
             {
-                self.report(sp.pos(), format!("`{l}` is an approval's label; give after_merge a label of its own"));
+                self.report(
+                    sp.pos(),
+                    format!("`{l}` is an approval's label; give after_merge a label of its own"),
+                );
             }
         }
         if require.is_empty() && retrospective_label.is_none() {
@@ -365,7 +377,10 @@ impl Checker {
                 if let (Some(s), Some(e)) = (start, end)
                     && e <= s
                 {
-                    self.report(to.pos(), format!("blocked period `{}` ends before it starts", p.name.value()));
+                    self.report(
+                        to.pos(),
+                        format!("blocked period `{}` ends before it starts", p.name.value()),
+                    );
                 }
                 Window::Fixed {
                     from: start.unwrap_or_default(),
