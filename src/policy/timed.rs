@@ -154,7 +154,7 @@ pub(super) fn blocked(
 
 /// The `after_merge` of every matched rule, merged: every approval any of them owes, the
 /// earliest deadline, every reminder.
-fn combined<'a>(rules: &'a Rules, matched: &[String]) -> Option<(Vec<String>, AfterMerge)> {
+fn combined(rules: &Rules, matched: &[String]) -> Option<(Vec<String>, AfterMerge)> {
     let mut names = vec![];
     let mut out: Option<AfterMerge> = None;
     for r in rules.rules.iter().filter(|r| matched.contains(&r.name)) {
