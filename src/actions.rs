@@ -33,6 +33,14 @@ pub enum PlannedAction {
     UpsertComment {
         body: String,
     },
+    /// Post a new comment reminding who still owes an emergency's approvals (a new comment,
+    /// so that the people mentioned are notified), once per reminder point.
+    PostReminder {
+        point: String,
+        /// Earlier points this one stands for (passed while nobody was reminded).
+        covers: Vec<String>,
+        body: String,
+    },
 }
 
 /// What is known of the forge's current state besides the snapshot. The default knows
@@ -47,6 +55,8 @@ pub struct Known {
     pub comment_hash: Option<String>,
     /// Whether the bot approves this merge request when it passes (GitLab approval mode).
     pub approval_mode: bool,
+    /// Whether the reminder the decision calls for was already posted.
+    pub reminder_sent: bool,
 }
 
 /// The writes that bring the forge to the decision, in the order to make them: only what
@@ -96,6 +106,18 @@ pub fn plan(
     if passing {
         out.extend(approval);
         out.extend(status);
+    }
+    if let Some((owed, r)) = d
+        .owed
+        .as_ref()
+        .and_then(|o| Some((o, o.reminder.as_ref()?)))
+        && !known.reminder_sent
+    {
+        out.push(PlannedAction::PostReminder {
+            point: r.point.clone(),
+            covers: r.covers.clone(),
+            body: comment::reminder(owed, &r.point),
+        });
     }
     out
 }
@@ -226,6 +248,7 @@ mod tests {
                 PlannedAction::SetApproval { approve: true, .. } => "approve",
                 PlannedAction::SetApproval { approve: false, .. } => "unapprove",
                 PlannedAction::UpsertComment { .. } => "comment",
+                PlannedAction::PostReminder { .. } => "reminder",
             })
             .collect()
     }
@@ -365,5 +388,26 @@ mod tests {
             kinds(&plan_for(&s, &Known::default())),
             vec!["status failure", "comment"]
         );
+    }
+
+    #[test]
+    fn a_due_reminder_is_posted_last_and_once() {
+        let mut s = snap(&[("CMT::Emergency", "alice")]);
+        s.change.state = ChangeState::Merged;
+        s.change.merged_at = Some(s.now - chrono::Duration::hours(2));
+        let d = evaluate(&rules(), &s);
+        let known = Known::default();
+        let planned = plan(&s, &d, &known, "changegate");
+        assert_eq!(kinds(&planned).last(), Some(&"reminder"), "{planned:#?}");
+        let Some(PlannedAction::PostReminder { point, body, .. }) = planned.last() else {
+            unreachable!()
+        };
+        assert_eq!(point, "3600");
+        assert!(body.contains("@acme/bt-integration-managers"), "{body}");
+        let sent = Known {
+            reminder_sent: true,
+            ..Known::default()
+        };
+        assert!(!kinds(&plan(&s, &d, &sent, "changegate")).contains(&"reminder"));
     }
 }

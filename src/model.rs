@@ -331,6 +331,9 @@ pub enum EventPayload {
     Ping { zen: Option<String> },
     /// Well-formed but not something the bot acts on; the reason is logged at debug.
     Ignored { reason: String },
+    /// A blocked period starts or ends: the forge's open changes are evaluated again. Never
+    /// from a webhook; a timer the bot schedules itself.
+    PeriodBoundary { period: String, at: DateTime<Utc> },
 }
 
 /// A delivery as the server hands it to the store: forge, delivery id, and what it means.

@@ -23,8 +23,12 @@ pub const DECISIONS: &str = "changegate_decisions_total";
 /// Rules reloads, by `result` (ok, invalid).
 pub const RULES_RELOADS: &str = "changegate_rules_reloads_total";
 
+/// Merged emergency changes still owing approvals, by `state` (owed: before the deadline,
+/// overdue: past it); sampled when /metrics is read.
+pub const EMERGENCIES_OWED: &str = "changegate_emergency_changes_owing_approvals";
+
 /// Every metric name, for the test that keeps them stable.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     WEBHOOKS,
     SIGNATURE_FAILURES,
     QUEUE_DEPTH,
@@ -35,4 +39,5 @@ pub const ALL: [&str; 10] = [
     RATE_LIMIT_REMAINING,
     DECISIONS,
     RULES_RELOADS,
+    EMERGENCIES_OWED,
 ];

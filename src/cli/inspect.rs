@@ -1,4 +1,4 @@
-//! Commands that read what happened or what would happen: explain, audit.
+//! Commands that read what happened or what would happen: explain, audit, overdue.
 
 use super::AuditFormat;
 use super::serve::build_worker;
@@ -125,6 +125,43 @@ pub(super) async fn audit(
     match format {
         AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&records)?),
         AuditFormat::Csv => print!("{}", changegate::report::to_csv(&records)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Merged emergencies still owing approvals, soonest deadline first; one line each (or JSON).
+pub(super) async fn overdue(
+    settings: Settings,
+    forge: Option<Forge>,
+    repo: Option<&str>,
+    json: bool,
+) -> Result<ExitCode> {
+    let store = Store::open(&settings.database.url).await?;
+    let rows = store.owed_emergencies(forge, repo).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("No merged emergency change owes approvals.");
+    }
+    let time = |ms: Option<i64>| {
+        ms.and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    for r in rows {
+        println!(
+            "{} {}#{}\t{} {}\tmerged {}\towes: {}\t{}",
+            r.forge,
+            r.repo,
+            r.number,
+            if r.overdue { "OVERDUE since" } else { "due" },
+            time(r.due_at),
+            time(r.merged_at),
+            r.missing.join(", "),
+            r.web_url.unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ mod inspect;
 mod offline;
 mod serve;
 
-use inspect::{audit, explain};
+use inspect::{audit, explain, overdue};
 use offline::{check, simulate};
 use serve::{reconcile_now, serve};
 
@@ -115,6 +115,17 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: AuditFormat,
     },
+    /// List merged emergency changes that still owe approvals, soonest deadline first.
+    Overdue {
+        #[arg(long)]
+        forge: Option<Forge>,
+        /// OWNER/NAME on GitHub, the project's full path on GitLab.
+        #[arg(long)]
+        repo: Option<String>,
+        /// json: one object per change.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -162,6 +173,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             since,
             format,
         } => audit(settings()?, forge, &repo, since.as_deref(), format).await,
+        Command::Overdue { forge, repo, json } => {
+            overdue(settings()?, forge, repo.as_deref(), json).await
+        }
     }
 }
 

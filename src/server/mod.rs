@@ -291,6 +291,7 @@ async fn accept(state: &AppState, event: Event) -> Result<(StatusCode, &'static 
             tracing::debug!(forge = %event.forge, delivery, reason, "ignored");
             Ok((StatusCode::ACCEPTED, "ignored"))
         }
+        EventPayload::PeriodBoundary { .. } => Ok((StatusCode::ACCEPTED, "ignored")),
         EventPayload::Change(change) => {
             let span = tracing::info_span!(
                 "delivery",
@@ -340,7 +341,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (code, Json(json!({ "store": store, "rules": rules }))).into_response()
 }
 
-/// Prometheus metrics; queue depth and age are sampled now.
+/// Prometheus metrics; queue depth and age, and emergencies owing approvals, are sampled now.
 async fn metrics_page(State(state): State<AppState>) -> Response {
     let Some(handle) = &state.metrics else {
         return (StatusCode::NOT_FOUND, "metrics are not enabled").into_response();
@@ -348,6 +349,12 @@ async fn metrics_page(State(state): State<AppState>) -> Response {
     if let Ok((depth, age)) = state.store.queue_stats().await {
         metrics::gauge!(crate::telemetry::QUEUE_DEPTH).set(depth as f64);
         metrics::gauge!(crate::telemetry::QUEUE_AGE).set(age);
+    }
+    if let Ok((owing, overdue)) = state.store.owed_emergencies_count().await {
+        metrics::gauge!(crate::telemetry::EMERGENCIES_OWED, "state" => "owed")
+            .set((owing - overdue) as f64);
+        metrics::gauge!(crate::telemetry::EMERGENCIES_OWED, "state" => "overdue")
+            .set(overdue as f64);
     }
     (
         [(

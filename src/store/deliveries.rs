@@ -47,40 +47,68 @@ impl Store {
             let Some(change) = event.change() else {
                 anyhow::bail!("only change events are queued");
             };
-            let json = serde_json::to_string(event).context("cannot serialize event")?;
-            let row = sqlx::query(
-                "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
+            let queued = insert(
+                &mut tx,
+                event,
+                &change_key(change),
+                priority,
+                change.action == crate::model::Action::Pushed,
+                now,
+                now,
             )
-            .bind(event.forge.as_str())
-            .bind(event.delivery_id.clone())
-            .bind(event.event_name.clone())
-            .bind(now)
-            .bind(json)
-            .fetch_optional(&mut *tx)
-            .await
-            .context("cannot store delivery")?;
-            let Some(row) = row else {
+            .await?;
+            let Some(job_id) = queued else {
                 out.push(Enqueued::Duplicate);
                 continue;
             };
-            let delivery: i64 = row.try_get(0)?;
-            let job_id: i64 = sqlx::query(
-                "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5, $5) RETURNING id",
-            )
-            .bind(delivery)
-            .bind(change_key(change))
-            .bind(priority as i64)
-            .bind(i64::from(change.action == crate::model::Action::Pushed))
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .context("cannot queue job")?
-            .try_get(0)?;
             out.push(Enqueued::New { job_id });
         }
         tx.commit().await.context("cannot commit deliveries")?;
         Ok(out)
     }
+}
+
+/// Stores one delivery and its job, due at `run_after`: the job id, or `None` when the
+/// delivery id was stored before.
+pub(super) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    event: &Event,
+    change_key: &str,
+    priority: Priority,
+    pushed: bool,
+    now: i64,
+    run_after: i64,
+) -> Result<Option<i64>> {
+    let json = serde_json::to_string(event).context("cannot serialize event")?;
+    let row = sqlx::query(
+        "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
+    )
+    .bind(event.forge.as_str())
+    .bind(event.delivery_id.clone())
+    .bind(event.event_name.clone())
+    .bind(now)
+    .bind(json)
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot store delivery")?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let delivery: i64 = row.try_get(0)?;
+    let job_id: i64 = sqlx::query(
+        "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+    )
+    .bind(delivery)
+    .bind(change_key.to_string())
+    .bind(priority as i64)
+    .bind(i64::from(pushed))
+    .bind(run_after)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .context("cannot queue job")?
+    .try_get(0)?;
+    Ok(Some(job_id))
 }

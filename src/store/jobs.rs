@@ -38,12 +38,15 @@ pub struct JobRow {
 }
 
 impl Store {
-    /// Whether a job for the change is waiting or running (reconcile does not queue another).
+    /// Whether a job for the change is running or due (reconcile does not queue another);
+    /// a timer not yet due does not count.
     pub async fn has_pending(&self, key: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE change_key = $1 AND state IN ('queued', 'running')",
+            "SELECT COUNT(*) FROM jobs WHERE change_key = $1
+               AND (state = 'running' OR (state = 'queued' AND run_after <= $2))",
         )
         .bind(key.to_string())
+        .bind(self.now_ms())
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
@@ -191,11 +194,14 @@ impl Store {
         Ok(n)
     }
 
-    /// Jobs queued or running, and the age in seconds of the oldest waiting one.
+    /// Jobs due or running, and the age in seconds of the oldest waiting one (since it came
+    /// due: a timer waiting for its time is not late).
     pub async fn queue_stats(&self) -> Result<(i64, f64)> {
         let row = sqlx::query(
-            "SELECT COUNT(*), MIN(created_at) FROM jobs WHERE state IN ('queued', 'running')",
+            "SELECT COUNT(*), MIN(CASE WHEN run_after > created_at THEN run_after ELSE created_at END)
+             FROM jobs WHERE state = 'running' OR (state = 'queued' AND run_after <= $1)",
         )
+        .bind(self.now_ms())
         .fetch_one(&self.pool)
         .await
         .context("cannot read the queue")?;

@@ -7,12 +7,14 @@ mod batch;
 mod deliveries;
 mod jobs;
 mod memory;
+mod timers;
 
 pub use audit::{AuditRecord, AuditRow};
 pub use batch::DeliveryWriter;
 pub use deliveries::{Enqueued, Priority};
 pub use jobs::{Job, JobRow};
 pub use memory::Verdict;
+pub use timers::{EmergencyRow, EmergencyState};
 
 use crate::clock::Clock;
 use crate::model::{Change, ChangeEvent};

@@ -84,6 +84,7 @@ impl Worker {
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
         self.apply(&target, &snap, &decision).await?;
+        self.follow_up(job, &snap, &decision).await?;
         if let Some(updated) = &snap.change.updated_at {
             self.store
                 .remember_seen(&key_of(&snap.change), updated)

@@ -66,6 +66,9 @@ impl Worker {
         if !deleted {
             known.comment_hash = self.store.cached_comment(&key).await?.map(|(_, h)| h);
         }
+        if let Some(r) = d.owed.as_ref().and_then(|o| o.reminder.as_ref()) {
+            known.reminder_sent = self.store.reminder_sent(&key, &r.point).await?;
+        }
         Ok(known)
     }
 
@@ -100,7 +103,47 @@ impl Worker {
                 .await
                 .map(drop),
             PlannedAction::UpsertComment { body } => self.upsert_comment(t, snap, body).await,
+            PlannedAction::PostReminder {
+                point,
+                covers,
+                body,
+            } => {
+                self.post_reminder(t, snap, action, point, covers, body)
+                    .await
+            }
         }
+    }
+
+    /// Posts a reminder unless one for the same point is on the change already (posted by a
+    /// run that died before remembering it), then remembers the point and those it covers.
+    async fn post_reminder<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &Snapshot,
+        action: &PlannedAction,
+        point: &str,
+        covers: &[String],
+        body: &str,
+    ) -> Result<()> {
+        let (forge, r, job, rules) = (t.forge, t.r, t.job, t.rules);
+        let marker = comment::reminder_marker(point);
+        let bot = snap.bot.as_ref();
+        let posted = forge.comments(r).await?.iter().any(|c| {
+            c.body.trim_start().starts_with(&marker)
+                && bot.is_none_or(|b| b.same_as(&c.author) != Some(false))
+        });
+        if !posted {
+            self.write(job, rules, action, forge.create_comment(r, body))
+                .await?;
+        }
+        if self.dry_run {
+            return Ok(());
+        }
+        let mut points = covers.to_vec();
+        points.push(point.to_string());
+        self.store
+            .mark_reminders(&key_of(&snap.change), &points)
+            .await
     }
 
     /// Creates or edits the sticky comment. Its id and text hash are remembered, so that an

@@ -7,6 +7,7 @@ mod execute;
 mod memberships;
 mod repo_rules;
 mod status;
+mod timers;
 
 pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
@@ -30,6 +31,9 @@ use tracing::Instrument;
 /// How long a claimed job stays reserved to its worker by default; past it another worker
 /// may take it.
 pub const LEASE: Duration = Duration::from_secs(60);
+
+/// How often the blocked periods' next boundaries are scheduled again (after a reload).
+const BOUNDARY_CHECK: Duration = Duration::from_secs(300);
 
 /// How often an idle worker looks for work it was not woken for (retries coming due).
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -104,6 +108,19 @@ impl Worker {
     /// Runs `concurrency` loops until `shutdown` turns true.
     pub async fn run(self, concurrency: usize, wake: Arc<Notify>, shutdown: watch::Receiver<bool>) {
         let mut tasks = tokio::task::JoinSet::new();
+        // Blocked periods' next boundaries: now, and again now and then (the rules may change).
+        let (w, mut stop) = (self.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            while !*stop.borrow() {
+                if let Err(e) = w.schedule_boundaries().await {
+                    tracing::error!(error = format!("{e:#}"), "cannot schedule blocked periods");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(BOUNDARY_CHECK) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        });
         for _ in 0..concurrency {
             let (w, wake, mut stop) = (self.clone(), wake.clone(), shutdown.clone());
             tasks.spawn(async move {
@@ -220,6 +237,10 @@ impl Worker {
 
     /// Processes one job; the number of forge writes it made.
     async fn process(&self, job: &Job) -> Result<i64> {
+        if let crate::model::EventPayload::PeriodBoundary { period, at } = &job.event.payload {
+            self.period_boundary(job.event.forge, period, *at).await?;
+            return Ok(0);
+        }
         let Some(ctx) = JobContext::of(job) else {
             return Ok(0);
         };
@@ -359,6 +380,9 @@ pub fn describe(a: &PlannedAction) -> String {
         }
         PlannedAction::UpsertComment { body } => {
             format!("write the sticky comment ({} bytes)", body.len())
+        }
+        PlannedAction::PostReminder { point, .. } => {
+            format!("post the emergency reminder `{point}`")
         }
     }
 }

@@ -1,0 +1,103 @@
+//! What the clock drives: an emergency's next evaluations (reminders, its deadline) are
+//! scheduled after each evaluation, and a blocked period's start and end evaluate the open
+//! changes again, with no webhook. Both are timers in the store ([`crate::store`]).
+
+use super::Worker;
+use super::enforce::JobContext;
+use crate::model::{Action, ChangeEvent, ChangeState, Event, EventPayload, Forge as ForgeKind};
+use crate::policy::{Decision, Snapshot};
+use crate::store::{EmergencyState, key_of};
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+impl Worker {
+    /// After an evaluation: remember what a merged emergency still owes, and schedule its
+    /// next evaluations (each reminder point, the deadline).
+    pub(super) async fn follow_up(
+        &self,
+        job: &JobContext<'_>,
+        snap: &Snapshot,
+        d: &Decision,
+    ) -> Result<()> {
+        let change = &snap.change;
+        let Some(owed) = d.owed.as_ref().filter(|o| o.merged) else {
+            if change.state == ChangeState::Merged {
+                self.store.forget_emergency(&key_of(change)).await?;
+            }
+            return Ok(());
+        };
+        let missing: Vec<&str> = owed.missing().map(|i| i.title.as_str()).collect();
+        let state = EmergencyState {
+            merged_at: owed.merged_at,
+            due: owed.due,
+            missing,
+            overdue: owed.overdue,
+            web_url: change.web_url.as_deref(),
+        };
+        self.store.remember_emergency(change, &state).await?;
+        let current = ChangeEvent {
+            change: change.clone(),
+            ..job.change.clone()
+        };
+        for at in &owed.wake_at {
+            self.store.schedule_evaluation(&current, *at).await?;
+        }
+        Ok(())
+    }
+
+    /// A blocked period started or ended: every open change of the forge the bot knows is
+    /// evaluated again (once per boundary), and the periods' next boundaries are scheduled.
+    pub(super) async fn period_boundary(
+        &self,
+        forge: ForgeKind,
+        period: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let changes = self.store.open_change_events(forge).await?;
+        tracing::info!(
+            period,
+            at = %at,
+            changes = changes.len(),
+            "blocked period boundary: evaluating open changes again"
+        );
+        for c in changes {
+            let event = Event {
+                forge,
+                delivery_id: Some(format!(
+                    "period:{period}:{}:{}",
+                    at.timestamp_millis(),
+                    key_of(&c.change)
+                )),
+                event_name: "period boundary".into(),
+                payload: EventPayload::Change(Box::new(ChangeEvent {
+                    action: Action::Other,
+                    forge_action: "period boundary".into(),
+                    labels_added: vec![],
+                    labels_removed: vec![],
+                    review: None,
+                    previous_head_sha: None,
+                    previous_target_branch: None,
+                    ..c
+                })),
+            };
+            self.store.enqueue(&event).await?;
+        }
+        self.schedule_boundaries().await
+    }
+
+    /// Schedules the next start or end of every blocked period of the central rules, for
+    /// each forge (stored once however often this runs).
+    pub async fn schedule_boundaries(&self) -> Result<()> {
+        let rules = super::current(&self.rules);
+        let now = self.store.clock().now();
+        for p in &rules.blocked_periods {
+            let Some(next) = p.window.next_boundary(now) else {
+                continue;
+            };
+            for forge in [ForgeKind::Github, ForgeKind::Gitlab] {
+                self.store.schedule_boundary(forge, &p.name, next).await?;
+            }
+        }
+        Ok(())
+    }
+}
