@@ -328,6 +328,22 @@ fn retrospective(rules: &Rules, snap: &Snapshot, label: &Label, set: &mut LabelS
         who: vec![author],
     };
     if !set.labels.contains(label) {
+        // Removed by the bot after its author applied it: keep saying why.
+        let last = snap.label_events.iter().rposition(|e| &e.label == label);
+        if let Some(i) = last
+            && !snap.label_events[i].added
+            && snap
+                .bot
+                .as_ref()
+                .is_some_and(|b| b.same_as(&snap.label_events[i].actor) == Some(true))
+            && let Some(ev) = snap.label_events[..i]
+                .iter()
+                .rev()
+                .find(|e| e.added && &e.label == label)
+            && snap.change.author.same_as(&ev.actor) == Some(true)
+        {
+            item.problem = Some(own_retrospective(&ev.actor, label));
+        }
         return item;
     }
     let Some(ev) = last_applied(snap, label) else {
@@ -340,10 +356,11 @@ fn retrospective(rules: &Rules, snap: &Snapshot, label: &Label, set: &mut LabelS
         .as_ref()
         .is_some_and(|b| b.same_as(&ev.actor) == Some(true));
     if own == Some(true) || committed(rules, snap, &ev.actor) || bot {
-        let reason = format!(
-            "{} applied `{label}` but is the author of this change; someone else confirms its retrospective",
-            ev.actor.mention()
-        );
+        let reason = if bot {
+            format!("changegate cannot confirm a retrospective itself; `{label}` was removed")
+        } else {
+            own_retrospective(&ev.actor, label)
+        };
         set.remove(label, reason.clone());
         item.problem = Some(reason);
     } else if own.is_none() {
@@ -358,4 +375,11 @@ fn retrospective(rules: &Rules, snap: &Snapshot, label: &Label, set: &mut LabelS
         });
     }
     item
+}
+
+fn own_retrospective(actor: &User, label: &Label) -> String {
+    format!(
+        "{} applied `{label}` but is the author of this change; someone else confirms its retrospective",
+        actor.mention()
+    )
 }

@@ -17,6 +17,11 @@ pub struct Setup {
 /// acme/platypus with its teams: olivia owns the business, peter and pam are peers, mona and
 /// peter are integration managers, alice (a peer too) authors the changes.
 pub async fn setup() -> Setup {
+    setup_with(changegate::clock::Clock::system()).await
+}
+
+/// [`setup`] with the bot reading `clock`.
+pub async fn setup_with(clock: changegate::clock::Clock) -> Setup {
     let gh = GithubWorld::start().await;
     for (team, who) in [
         ("business-owners", "olivia"),
@@ -29,7 +34,7 @@ pub async fn setup() -> Setup {
         gh.member(team, who);
     }
     gh.open_pr(7, "alice", H1);
-    let app = TestApp::with_forges(Some(&gh.url()), None).await;
+    let app = TestApp::with_forges_at(Some(&gh.url()), None, clock).await;
     Setup { app, gh }
 }
 
@@ -65,6 +70,9 @@ pub fn pr_event(s: &Setup, number: u64, action: &str, label: Option<&str>, sende
     pr["user"] = gh_user(&c.author);
     pr["head"]["sha"] = json!(c.head);
     pr["base"]["ref"] = json!(c.base);
+    pr["state"] = json!(c.state);
+    pr["merged"] = json!(c.merged_at.is_some());
+    pr["merged_at"] = json!(c.merged_at);
     pr["labels"] = json!(
         c.labels
             .iter()

@@ -26,6 +26,8 @@ pub struct GhChange {
     pub state: String,
     /// Bumped on every change, like GitHub's `updated_at`.
     pub updated: i64,
+    /// Set when merged (RFC 3339).
+    pub merged_at: Option<String>,
 }
 
 #[derive(Default)]
@@ -59,6 +61,9 @@ pub struct GhState {
     /// Conditional requests answered 304 (free on GitHub's rate limit).
     pub not_modified: u64,
     clock: i64,
+    /// The time of the fake's first event, in seconds (2026-01-01 unless moved); each event
+    /// comes a minute after the previous one.
+    epoch: i64,
 }
 
 pub struct GithubWorld {
@@ -77,7 +82,12 @@ fn user(login: &str) -> Value {
 impl GhState {
     fn tick(&mut self) -> String {
         self.clock += 1;
-        chrono::DateTime::from_timestamp(1_767_225_600 + self.clock * 60, 0)
+        let epoch = if self.epoch == 0 {
+            1_767_225_600
+        } else {
+            self.epoch
+        };
+        chrono::DateTime::from_timestamp(epoch + self.clock * 60, 0)
             .unwrap()
             .to_rfc3339()
     }
@@ -112,6 +122,26 @@ impl GithubWorld {
         self.server.uri()
     }
 
+    /// Events from now on happen a minute apart from `at` (RFC 3339): the fake follows a test
+    /// that moves the bot's clock.
+    pub fn set_time(&self, at: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.epoch = chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .timestamp();
+        s.clock = 0;
+    }
+
+    /// Merges the pull request at `at` (RFC 3339).
+    pub fn merge(&self, number: u64, at: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.state = "closed".into();
+            c.merged_at = Some(at.into());
+            c.updated += 1;
+        }
+    }
+
     /// A pull request by `author` with no labels.
     pub fn open_pr(&self, number: u64, author: &str, head: &str) {
         self.state.lock().unwrap().changes.push(GhChange {
@@ -124,6 +154,7 @@ impl GithubWorld {
             base: "main".into(),
             state: "open".into(),
             updated: 0,
+            merged_at: None,
         });
     }
 
@@ -138,6 +169,7 @@ impl GithubWorld {
             base: String::new(),
             state: "open".into(),
             updated: 0,
+            merged_at: None,
         });
     }
 
@@ -424,8 +456,8 @@ fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
         v["pull_request"] = json!({ "url": "x" });
     } else if c.is_pr {
         v["draft"] = json!(false);
-        v["merged"] = json!(false);
-        v["merged_at"] = Value::Null;
+        v["merged"] = json!(c.merged_at.is_some());
+        v["merged_at"] = json!(c.merged_at);
         v["head"] = json!({ "ref": "feature", "sha": c.head });
         v["base"] = json!({ "ref": c.base, "sha": "0000000000000000000000000000000000000000" });
     }

@@ -81,6 +81,9 @@ pub struct TestApp {
     pub wake: Arc<Notify>,
     pub store: Store,
     pub worker: Worker,
+    /// The store's and worker's clock (system time unless the test built the app with its
+    /// own, see [`TestApp::with_forges_at`]).
+    pub clock: changegate::clock::Clock,
     _dir: tempfile::TempDir,
 }
 
@@ -112,10 +115,21 @@ impl TestApp {
 
     /// The app with forge clients pointed at fakes (GitHub API base URL, GitLab base URL).
     pub async fn with_forges(github: Option<&str>, gitlab: Option<&str>) -> Self {
+        Self::with_forges_at(github, gitlab, changegate::clock::Clock::system()).await
+    }
+
+    /// As [`Self::with_forges`], reading the given clock (tests move a manual one).
+    pub async fn with_forges_at(
+        github: Option<&str>,
+        gitlab: Option<&str>,
+        clock: changegate::clock::Clock,
+    ) -> Self {
         let retry = test_retry();
         let gh = github.map(|u| GithubClient::new(u, "gh-token", retry.clone()).expect("client"));
         let gl = gitlab.map(|u| GitlabClient::new(u, "gl-token", retry.clone()).expect("client"));
-        let mut app = Self::build(|_| {}, ForgeClients::new(gh, gl)).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let mut app = Self::build_on(&url, dir, |_| {}, ForgeClients::new(gh, gl), clock).await;
         app.worker.dry_run = false;
         app
     }
@@ -123,7 +137,7 @@ impl TestApp {
     async fn build(configure: impl FnOnce(&mut AppState), forges: ForgeClients) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("state.db").display());
-        Self::build_on(&url, dir, configure, forges).await
+        Self::build_on(&url, dir, configure, forges, Default::default()).await
     }
 
     /// The app on the database at `url` (PostgreSQL tests), acting on the given fakes.
@@ -131,8 +145,26 @@ impl TestApp {
         let retry = test_retry();
         let gh = github.map(|u| GithubClient::new(u, "gh-token", retry.clone()).expect("client"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut app = Self::build_on(url, dir, |_| {}, ForgeClients::new(gh, None)).await;
+        let mut app = Self::build_on(
+            url,
+            dir,
+            |_| {},
+            ForgeClients::new(gh, None),
+            Default::default(),
+        )
+        .await;
         app.worker.dry_run = github.is_none();
+        app
+    }
+
+    /// The app on the database at `url` (a file or PostgreSQL that outlives it: a restart is
+    /// a new app on the same URL), acting on the fake GitHub, reading `clock`.
+    pub async fn on_database_at(url: &str, github: &str, clock: changegate::clock::Clock) -> Self {
+        let gh = GithubClient::new(github, "gh-token", test_retry()).expect("client");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut app =
+            Self::build_on(url, dir, |_| {}, ForgeClients::new(Some(gh), None), clock).await;
+        app.worker.dry_run = false;
         app
     }
 
@@ -141,8 +173,12 @@ impl TestApp {
         dir: tempfile::TempDir,
         configure: impl FnOnce(&mut AppState),
         forges: ForgeClients,
+        clock: changegate::clock::Clock,
     ) -> Self {
-        let store = Store::open(url).await.expect("store");
+        let store = Store::open(url)
+            .await
+            .expect("store")
+            .with_clock(clock.clone());
         let mut state = AppState {
             store: store.clone(),
             writer: changegate::store::DeliveryWriter::spawn(store.clone()),
@@ -182,6 +218,7 @@ impl TestApp {
             wake,
             store,
             worker,
+            clock,
             _dir: dir,
         }
     }
