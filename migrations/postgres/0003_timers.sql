@@ -26,3 +26,5 @@ CREATE TABLE emergencies (
 );
 CREATE INDEX emergencies_due ON emergencies (complete, due_at);
 CREATE INDEX jobs_due ON jobs (state, run_after);
+-- 1 for a timer's job: not pending work until its time comes.
+ALTER TABLE jobs ADD COLUMN timer BIGINT NOT NULL DEFAULT 0;

@@ -54,7 +54,7 @@ impl Store {
                 priority,
                 change.action == crate::model::Action::Pushed,
                 now,
-                now,
+                None,
             )
             .await?;
             let Some(job_id) = queued else {
@@ -68,7 +68,7 @@ impl Store {
     }
 }
 
-/// Stores one delivery and its job, due at `run_after`: the job id, or `None` when the
+/// Stores one delivery and its job, due now or, for a timer, at its time: the job id, or `None` when the
 /// delivery id was stored before.
 pub(super) async fn insert(
     conn: &mut sqlx::AnyConnection,
@@ -77,7 +77,7 @@ pub(super) async fn insert(
     priority: Priority,
     pushed: bool,
     now: i64,
-    run_after: i64,
+    timer_due: Option<i64>,
 ) -> Result<Option<i64>> {
     let json = serde_json::to_string(event).context("cannot serialize event")?;
     let row = sqlx::query(
@@ -97,14 +97,15 @@ pub(super) async fn insert(
     };
     let delivery: i64 = row.try_get(0)?;
     let job_id: i64 = sqlx::query(
-        "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, timer, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
     .bind(delivery)
     .bind(change_key.to_string())
     .bind(priority as i64)
     .bind(i64::from(pushed))
-    .bind(run_after)
+    .bind(timer_due.unwrap_or(now))
+    .bind(i64::from(timer_due.is_some()))
     .bind(now)
     .fetch_one(&mut *conn)
     .await

@@ -38,12 +38,12 @@ pub struct JobRow {
 }
 
 impl Store {
-    /// Whether a job for the change is running or due (reconcile does not queue another);
+    /// Whether a job for the change is waiting or running (reconcile does not queue another);
     /// a timer not yet due does not count.
     pub async fn has_pending(&self, key: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM jobs WHERE change_key = $1
-               AND (state = 'running' OR (state = 'queued' AND run_after <= $2))",
+               AND (state = 'running' OR (state = 'queued' AND (timer = 0 OR run_after <= $2)))",
         )
         .bind(key.to_string())
         .bind(self.now_ms())
@@ -185,21 +185,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Jobs queued or running (tests drain the queue until this is zero).
+    /// Jobs queued or running, timers not yet due aside (tests drain the queue until this is
+    /// zero).
     pub async fn pending(&self) -> Result<i64> {
-        let n =
-            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
-                .fetch_one(&self.pool)
-                .await?;
+        let n = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs
+             WHERE state = 'running' OR (state = 'queued' AND (timer = 0 OR run_after <= $1))",
+        )
+        .bind(self.now_ms())
+        .fetch_one(&self.pool)
+        .await?;
         Ok(n)
     }
 
-    /// Jobs due or running, and the age in seconds of the oldest waiting one (since it came
-    /// due: a timer waiting for its time is not late).
+    /// Jobs queued or running, timers not yet due aside, and the age in seconds of the oldest
+    /// waiting one (a timer's age counts from its time).
     pub async fn queue_stats(&self) -> Result<(i64, f64)> {
         let row = sqlx::query(
-            "SELECT COUNT(*), MIN(CASE WHEN run_after > created_at THEN run_after ELSE created_at END)
-             FROM jobs WHERE state = 'running' OR (state = 'queued' AND run_after <= $1)",
+            "SELECT COUNT(*), MIN(CASE WHEN timer = 1 THEN run_after ELSE created_at END)
+             FROM jobs WHERE state = 'running' OR (state = 'queued' AND (timer = 0 OR run_after <= $1))",
         )
         .bind(self.now_ms())
         .fetch_one(&self.pool)

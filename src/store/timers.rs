@@ -91,7 +91,7 @@ impl Store {
             Priority::Webhook,
             false,
             now,
-            due.timestamp_millis(),
+            Some(due.timestamp_millis()),
         )
         .await?;
         tx.commit().await.context("cannot schedule a timer")?;
