@@ -41,6 +41,39 @@ pub struct CheckRecord {
     pub detail: String,
 }
 
+/// One thing an emergency owed after merge.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OwedRecord {
+    /// The approval's name, or `retrospective`.
+    pub role: String,
+    pub title: String,
+    pub given_by: Option<String>,
+    pub at: Option<String>,
+    /// Given after the deadline.
+    pub late: bool,
+}
+
+/// What an emergency change owed after merge, as the latest decision tells it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EmergencyRecord {
+    pub merged_at: Option<String>,
+    pub due: Option<String>,
+    pub owed: Vec<OwedRecord>,
+    pub complete: bool,
+    /// Still owing past the deadline.
+    pub overdue: bool,
+}
+
+/// A blocked period that covered the change (at merge when it merged).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BlockedRecord {
+    pub period: String,
+    pub until: String,
+    pub lifted: bool,
+    /// The exception approvals given.
+    pub exception: Vec<ApprovalRecord>,
+}
+
 /// The evidence for one change.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ChangeRecord {
@@ -58,6 +91,10 @@ pub struct ChangeRecord {
     pub removed_approvals: Vec<RemovalRecord>,
     pub checks: Vec<CheckRecord>,
     pub decisions: Vec<DecisionRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<EmergencyRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked_periods: Vec<BlockedRecord>,
 }
 
 fn time(ms: i64) -> String {
@@ -117,7 +154,7 @@ fn change_record(number: u64, decisions: &[&AuditRow], scope: &str) -> Option<Ch
                 .find(|l| l.starts_with(&prefix))
         })
         .map(str::to_string);
-    let approvals = d["approvals"]
+    let approvals: Vec<ApprovalRecord> = d["approvals"]
         .as_array()
         .map(|list| {
             list.iter()
@@ -128,6 +165,29 @@ fn change_record(number: u64, decisions: &[&AuditRow], scope: &str) -> Option<Ch
                     approver: mention(&a["by"]),
                     at: a["at"].as_str().map(str::to_string),
                     via: s(&a["via"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let blocked_periods = d["blocked"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|b| {
+                    let names: Vec<&str> = b["exception"]
+                        .as_array()
+                        .map(|e| e.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    BlockedRecord {
+                        period: s(&b["period"]),
+                        until: s(&b["until"]),
+                        lifted: b["lifted"].as_bool().unwrap_or(false),
+                        exception: approvals
+                            .iter()
+                            .filter(|a| names.contains(&a.role.as_str()))
+                            .cloned()
+                            .collect(),
+                    }
                 })
                 .collect()
         })
@@ -168,6 +228,49 @@ fn change_record(number: u64, decisions: &[&AuditRow], scope: &str) -> Option<Ch
                 source: s(&r.detail["source"]),
             })
             .collect(),
+        emergency: emergency(&last.detail["owed"]),
+        blocked_periods,
+    })
+}
+
+/// What a merged emergency owed, from the latest decision (late approvals included).
+fn emergency(owed: &Value) -> Option<EmergencyRecord> {
+    if owed["merged"] != true {
+        return None;
+    }
+    let due = owed["due"].as_str().map(str::to_string);
+    let due_at = due
+        .as_deref()
+        .and_then(|d| DateTime::parse_from_rfc3339(d).ok());
+    let items = owed["items"].as_array()?;
+    Some(EmergencyRecord {
+        merged_at: owed["merged_at"].as_str().map(str::to_string),
+        due,
+        owed: items
+            .iter()
+            .map(|i| {
+                let at = i["given"]["at"].as_str().map(str::to_string);
+                let late = match (
+                    at.as_deref()
+                        .and_then(|a| DateTime::parse_from_rfc3339(a).ok()),
+                    due_at,
+                ) {
+                    (Some(a), Some(d)) => a > d,
+                    _ => false,
+                };
+                OwedRecord {
+                    role: s(&i["name"]),
+                    title: s(&i["title"]),
+                    given_by: i["given"]["by"]
+                        .is_object()
+                        .then(|| mention(&i["given"]["by"])),
+                    at,
+                    late,
+                }
+            })
+            .collect(),
+        complete: owed["complete"] == true,
+        overdue: owed["overdue"] == true && owed["complete"] != true,
     })
 }
 
@@ -197,6 +300,35 @@ fn removals(decisions: &[&AuditRow]) -> Vec<RemovalRecord> {
     out
 }
 
+fn emergency_cell(e: &EmergencyRecord) -> String {
+    let items: Vec<String> = e
+        .owed
+        .iter()
+        .map(|o| match (&o.given_by, &o.at) {
+            (Some(by), at) => format!(
+                "{}: {by} at {}{}",
+                o.role,
+                at.as_deref().unwrap_or("unknown time"),
+                if o.late { " (late)" } else { "" }
+            ),
+            (None, _) => format!("{}: owed", o.role),
+        })
+        .collect();
+    format!(
+        "merged {}; due {}; {}; {}",
+        e.merged_at.as_deref().unwrap_or("unknown"),
+        e.due.as_deref().unwrap_or("unknown"),
+        items.join("; "),
+        if e.overdue {
+            "overdue"
+        } else if e.complete {
+            "complete"
+        } else {
+            "owed"
+        }
+    )
+}
+
 /// `--since`: a date (`2026-01-31`) or an RFC 3339 time; milliseconds since the epoch.
 pub fn parse_since(text: &str) -> Result<i64, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
@@ -216,7 +348,7 @@ pub fn parse_since(text: &str) -> Result<i64, String> {
 /// One CSV row per change, with a header.
 pub fn to_csv(records: &[ChangeRecord]) -> String {
     let mut out = String::from(
-        "number,kind,title,state,classification,final_verdict,final_summary,final_at,merged,approvals,removed_approvals,checks,decisions\n",
+        "number,kind,title,state,classification,final_verdict,final_summary,final_at,merged,approvals,removed_approvals,checks,decisions,emergency,blocked_periods\n",
     );
     for r in records {
         let approvals: Vec<String> = r
@@ -255,6 +387,28 @@ pub fn to_csv(records: &[ChangeRecord]) -> String {
             removed.join("; "),
             checks.join("; "),
             r.decisions.len().to_string(),
+            r.emergency.as_ref().map(emergency_cell).unwrap_or_default(),
+            r.blocked_periods
+                .iter()
+                .map(|b| {
+                    let by: Vec<String> = b
+                        .exception
+                        .iter()
+                        .map(|a| format!("{} by {}", a.role, a.approver))
+                        .collect();
+                    format!(
+                        "{} until {}: {}",
+                        b.period,
+                        b.until,
+                        if b.lifted {
+                            format!("lifted ({})", by.join(", "))
+                        } else {
+                            "not lifted".into()
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));

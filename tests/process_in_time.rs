@@ -155,6 +155,29 @@ async fn an_emergency_is_reminded_marked_overdue_and_cleared_by_late_approvals()
     // The 23 h timer and later ones found nothing to do.
     move_to(&s, "2026-11-05T00:00:00Z").await;
     assert_eq!(reminders(&s.gh).len(), 2);
+
+    // The audit evidence: merge time, each owed approval with giver and time (late), done.
+    let rows = s
+        .app
+        .store
+        .audit_rows("github", "acme/platypus", Some(7), 0)
+        .await
+        .unwrap();
+    let records = changegate::report::build(&rows, "CMT");
+    let e = records[0].emergency.as_ref().expect("emergency evidence");
+    assert_eq!(e.merged_at.as_deref(), Some("2026-11-02T12:00:00Z"));
+    assert_eq!(e.due.as_deref(), Some("2026-11-03T12:00:00Z"));
+    assert!(e.complete && !e.overdue);
+    let olivia = e.owed.iter().find(|o| o.role == "business-owner").unwrap();
+    assert_eq!(olivia.given_by.as_deref(), Some("@olivia"));
+    assert!(olivia.late);
+    let retro = e.owed.iter().find(|o| o.role == "retrospective").unwrap();
+    assert_eq!(retro.given_by.as_deref(), Some("@pam"));
+    let csv = changegate::report::to_csv(&records);
+    assert!(
+        csv.contains("business-owner: @olivia at 2026-11-03T15:01:00Z (late)"),
+        "{csv}"
+    );
 }
 
 #[tokio::test]
@@ -257,6 +280,13 @@ async fn periods_starting_and_ending_evaluate_open_changes_with_no_webhook() {
     move_to(&s, "2027-01-07T00:00:01Z").await;
     let (state, description) = s.status_of(common::github_setup::H1);
     assert_eq!(state, "success", "{description}");
+    let labels = s.gh.labels(7);
+    assert!(
+        !labels
+            .iter()
+            .any(|l| l.ends_with("Exception::Needs Approval")),
+        "the exceptions are not asked for any more: {labels:?}"
+    );
 }
 
 /// A merged emergency on a database at `url`, then the bot stops; its first reminder comes

@@ -370,6 +370,18 @@ fn apply_rules(
             }
         }
     }
+    // Exception approvals asked for during a period that no longer covers the change (and no
+    // rule requires) are not pending any more.
+    for p in &rules.blocked_periods {
+        for name in p.exception.iter().filter(|n| !required.contains(n)) {
+            if let Some(pending) = rules.approval(name).and_then(|a| a.pending_label.as_ref()) {
+                set.remove(
+                    pending,
+                    "no blocked period covers the change now".to_string(),
+                );
+            }
+        }
+    }
     let owed = timed::owed(rules, snap, &matched, &outcomes, &mut set);
     for name in &required {
         if let (Some(o), Some(a)) = (
