@@ -364,3 +364,25 @@ async fn three_replicas_fire_a_timer_once() {
     assert_eq!(total, 1, "one replica ran the timer");
     assert_eq!(reminders(&s.gh).len(), 1);
 }
+
+#[tokio::test]
+async fn a_webhook_cannot_take_a_timers_delivery_id() {
+    // Someone with the webhook secret sends a delivery named like a future timer, hoping the
+    // timer would then be dropped as a duplicate: refused, and the timer still fires.
+    let s = merged_emergency().await;
+    let body = common::github_setup::pr_payload(&s, "labeled", None, "alice");
+    let key = "github:acme/platypus:merge_request:7";
+    let due = t("2026-11-02T13:00:00Z").timestamp_millis();
+    let (status, _) = s
+        .app
+        .github("pull_request", &format!("timer:{key}:{due}"), &body)
+        .await;
+    assert_eq!(status.as_u16(), 400);
+    let (status, _) = s
+        .app
+        .github("pull_request", "period:quarter-close:1", &body)
+        .await;
+    assert_eq!(status.as_u16(), 400);
+    move_to(&s, "2026-11-02T13:00:01Z").await;
+    assert_eq!(reminders(&s.gh).len(), 1);
+}

@@ -382,7 +382,26 @@ fn apply_rules(
             }
         }
     }
-    let owed = timed::owed(rules, snap, &matched, &outcomes, &mut set);
+    // What a change owes after merge is decided by the labels it merged with: relabelling it
+    // afterwards does not cancel an emergency's debts.
+    let mut owing = matched.clone();
+    if let Some(at_merge) = timed::labels_at_merge(snap, &snap.change.labels) {
+        let facts = conditions::Facts {
+            change: &snap.change,
+            labels: &at_merge,
+            approved: met,
+        };
+        for r in rules.rules.iter().filter(|r| r.after_merge.is_some()) {
+            if !owing.contains(&r.name) && conditions::holds(&r.when, &facts) {
+                owing.push(r.name.clone());
+                notes.push(format!(
+                    "This change merged under rule `{}`; its labels changed since, but what it owes after merge stays owed.",
+                    r.name
+                ));
+            }
+        }
+    }
+    let owed = timed::owed(rules, snap, &owing, &outcomes, &mut set);
     for name in &required {
         if let (Some(o), Some(a)) = (
             outcomes.iter().find(|o| &o.name == name),

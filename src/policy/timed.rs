@@ -152,6 +152,27 @@ pub(super) fn blocked(
     out
 }
 
+/// The labels the change carried when it merged: the current ones with every later change
+/// undone (history with unknown times counts as before the merge).
+pub(super) fn labels_at_merge(snap: &Snapshot, current: &[Label]) -> Option<Vec<Label>> {
+    let merged_at = snap
+        .change
+        .merged_at
+        .filter(|_| snap.change.state == ChangeState::Merged)?;
+    let mut labels = current.to_vec();
+    for e in snap.label_events.iter().rev() {
+        if e.at.is_none_or(|t| t <= merged_at) {
+            continue;
+        }
+        if e.added {
+            labels.retain(|l| l != &e.label);
+        } else if !labels.contains(&e.label) {
+            labels.push(e.label.clone());
+        }
+    }
+    Some(labels)
+}
+
 /// The `after_merge` of every matched rule, merged: every approval any of them owes, the
 /// earliest deadline, every reminder.
 fn combined(rules: &Rules, matched: &[String]) -> Option<(Vec<String>, AfterMerge)> {

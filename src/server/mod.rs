@@ -282,6 +282,13 @@ async fn gitlab_delivery(
 /// Stores a change event (acknowledging only once it is durable) or acknowledges the rest.
 async fn accept(state: &AppState, event: Event) -> Result<(StatusCode, &'static str), AppError> {
     let delivery = event.delivery_id.clone().unwrap_or_default();
+    // The bot's own timers are deliveries with ids of these forms: a webhook taking one first
+    // would keep the timer from ever being scheduled.
+    if crate::store::is_internal_delivery(&delivery) {
+        return Err(AppError::BadRequest(format!(
+            "delivery id `{delivery}` is reserved for changegate's own timers"
+        )));
+    }
     match &event.payload {
         EventPayload::Ping { .. } => {
             tracing::info!(forge = %event.forge, delivery, "ping");

@@ -14,7 +14,7 @@ pub use batch::DeliveryWriter;
 pub use deliveries::{Enqueued, Priority};
 pub use jobs::{Job, JobRow};
 pub use memory::Verdict;
-pub use timers::{EmergencyRow, EmergencyState};
+pub use timers::{EmergencyRow, EmergencyState, is_internal_delivery};
 
 use crate::clock::Clock;
 use crate::model::{Change, ChangeEvent};

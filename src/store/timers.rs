@@ -12,6 +12,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
+/// Prefixes of the delivery ids of the bot's own timers (never a webhook's).
+const INTERNAL: [&str; 2] = ["timer:", "period:"];
+
+/// Whether a delivery id is of the form the bot's own timers use.
+pub fn is_internal_delivery(id: &str) -> bool {
+    INTERNAL.iter().any(|p| id.starts_with(p))
+}
+
 /// A merged emergency change as `changegate overdue` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EmergencyRow {

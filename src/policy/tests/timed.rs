@@ -255,3 +255,32 @@ fn a_merged_change_is_judged_at_its_merge_and_a_closed_one_not_at_all() {
     closed.snap.change.state = ChangeState::Closed;
     assert!(closed.eval().blocked.is_empty());
 }
+
+#[test]
+fn relabelling_a_merged_emergency_does_not_cancel_what_it_owes() {
+    let mut case = emergency_merged("2026-11-02T14:00:00Z");
+    // alice takes the emergency label off an hour after the merge.
+    case.snap.change.labels.clear();
+    case.snap.label_events.push(LabelEvent {
+        label: Label::new("CMT::Emergency"),
+        added: false,
+        actor: User::named("alice"),
+        at: Some(t("2026-11-02T13:00:00Z")),
+    });
+    let d = case.eval();
+    let o = owed(&d);
+    assert!(o.merged && !o.complete);
+    assert_eq!(o.items.len(), 4);
+    assert!(
+        d.notes.iter().any(|n| n.contains("stays owed")),
+        "{:?}",
+        d.notes
+    );
+    // Labelled after the merge, a change owes nothing it did not owe when it merged... unless
+    // its current labels say so: an emergency label added later adds obligations.
+    let mut later = Case::mr().label("CMT::Standard", "alice", 1);
+    later.snap.change.state = ChangeState::Merged;
+    later.snap.change.merged_at = Some(at(2));
+    later.snap.now = at(30);
+    assert!(later.eval().owed.is_none());
+}
