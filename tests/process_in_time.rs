@@ -386,3 +386,107 @@ async fn a_webhook_cannot_take_a_timers_delivery_id() {
     move_to(&s, "2026-11-02T13:00:01Z").await;
     assert_eq!(reminders(&s.gh).len(), 1);
 }
+
+mod gitlab {
+    use super::*;
+    use common::gitlab_world::{GitlabWorld, PROJECT_ID, user_id};
+    use serde_json::{Value, json};
+
+    const SHA: &str = "3333333333333333333333333333333333333333";
+
+    /// GitLab's `merge_request.update` example moved to acme/platypus!3 as it is now.
+    fn mr_hook(gl: &GitlabWorld, action: &str, actor: &str) -> Vec<u8> {
+        let path = common::corpus_dir().join("gitlab/merge_request.update.1.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let labels: Vec<Value> = gl
+            .labels(3)
+            .iter()
+            .map(|l| json!({ "id": 1, "title": l }))
+            .collect();
+        let merged = gl.state.lock().unwrap().changes[0].merged_at.is_some();
+        v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
+        v["project"]["id"] = json!(PROJECT_ID);
+        v["project"]["path_with_namespace"] = json!("acme/platypus");
+        let oa = &mut v["object_attributes"];
+        oa["iid"] = json!(3);
+        oa["action"] = json!(action);
+        oa["state"] = json!(if merged { "merged" } else { "opened" });
+        oa["author_id"] = json!(user_id("alice"));
+        oa["last_commit"]["id"] = json!(SHA);
+        oa["labels"] = json!(labels);
+        v["labels"] = json!(labels);
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    async fn send(app: &TestApp, gl: &GitlabWorld, action: &str, actor: &str, id: &str) {
+        let (status, _) = app
+            .gitlab("Merge Request Hook", id, &mr_hook(gl, action, actor))
+            .await;
+        assert_eq!(status.as_u16(), 202);
+        app.drain().await;
+    }
+
+    #[tokio::test]
+    async fn a_merged_emergency_is_chased_on_gitlab_too() {
+        let gl = GitlabWorld::start().await;
+        gl.member("acme/business-owners", "olivia");
+        gl.member("acme/integrations-team", "alice");
+        gl.open_mr(3, "alice", SHA);
+        gl.set_time("2026-11-02T11:00:00Z");
+        let clock = Clock::manual(t("2026-11-02T11:00:00Z"));
+        let app = TestApp::with_forges_at(None, Some(&gl.url()), clock.clone()).await;
+        gl.add_label(3, "CMT::Emergency", "alice");
+        send(&app, &gl, "update", "alice", "gl-1").await;
+        assert_eq!(gl.status(SHA).unwrap().0, "success");
+        gl.merge(3, "2026-11-02T12:00:00Z");
+        clock.set(t("2026-11-02T12:00:30Z"));
+        send(&app, &gl, "merge", "alice", "gl-2").await;
+
+        // The author's own approval after merge is removed, with the reason.
+        gl.set_time("2026-11-02T12:30:00Z");
+        gl.add_label(3, "Peer Approval::Approved", "alice");
+        send(&app, &gl, "update", "alice", "gl-3").await;
+        assert!(
+            !gl.labels(3)
+                .contains(&"Peer Approval::Approved".to_string())
+        );
+
+        // An hour after the merge, with no webhook: a reminder note mentioning the groups.
+        clock.set(t("2026-11-02T13:00:01Z"));
+        app.drain().await;
+        let notes = gl.notes(3);
+        let reminders: Vec<&String> = notes
+            .iter()
+            .filter(|n| n.contains("changegate:reminder:"))
+            .collect();
+        assert_eq!(reminders.len(), 1, "{notes:#?}");
+        assert!(
+            reminders[0].contains("@acme/business-owners"),
+            "{}",
+            reminders[0]
+        );
+        let sticky = notes
+            .iter()
+            .find(|n| n.contains("changegate:sticky-comment"))
+            .unwrap();
+        assert!(
+            sticky.contains("but is the author of this change"),
+            "{sticky}"
+        );
+
+        // At the deadline: the overdue label.
+        clock.set(t("2026-11-03T12:00:01Z"));
+        app.drain().await;
+        assert!(gl.labels(3).contains(&"Emergency::Overdue".to_string()));
+        let owed = app
+            .store
+            .owed_emergencies(
+                Some(changegate::model::Forge::Gitlab),
+                Some("acme/platypus"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(owed.len(), 1);
+        assert!(owed[0].overdue);
+    }
+}

@@ -34,6 +34,8 @@ pub struct GlChange {
     pub project_path: String,
     /// The commits' (author, committer) usernames; their e-mails are `name@example.com`.
     pub commits: Vec<(String, String)>,
+    /// Set when merged (RFC 3339).
+    pub merged_at: Option<String>,
 }
 
 #[derive(Default)]
@@ -52,12 +54,19 @@ pub struct GlState {
     /// Files on the default branch, by path.
     pub files: Vec<(String, String)>,
     clock: i64,
+    /// The time of the fake's first event, in seconds (2026-01-01 unless moved).
+    epoch: i64,
 }
 
 impl GlState {
     fn tick(&mut self) -> String {
         self.clock += 1;
-        chrono::DateTime::from_timestamp(1_767_225_600 + self.clock * 60, 0)
+        let epoch = if self.epoch == 0 {
+            1_767_225_600
+        } else {
+            self.epoch
+        };
+        chrono::DateTime::from_timestamp(epoch + self.clock * 60, 0)
             .unwrap()
             .to_rfc3339()
     }
@@ -135,6 +144,31 @@ impl GitlabWorld {
         self.server.uri()
     }
 
+    /// Events from now on happen a minute apart from `at` (RFC 3339).
+    pub fn set_time(&self, at: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.epoch = chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .timestamp();
+        s.clock = 0;
+    }
+
+    /// Merges the merge request at `at` (RFC 3339).
+    pub fn merge(&self, iid: u64, at: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(iid, true) {
+            c.merged_at = Some(at.into());
+        }
+    }
+
+    /// `actor` removes `label` from the merge request.
+    pub fn remove_label(&self, iid: u64, label: &str, actor: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .remove_label(iid, true, label, actor);
+    }
+
     pub fn open_mr(&self, iid: u64, author: &str, sha: &str) {
         let mut s = self.state.lock().unwrap();
         let at = s.tick();
@@ -147,6 +181,7 @@ impl GitlabWorld {
             versions: vec![(sha.into(), at)],
             project_path: PROJECT.into(),
             commits: vec![(author.into(), author.into())],
+            merged_at: None,
         });
     }
 
@@ -160,6 +195,7 @@ impl GitlabWorld {
             versions: vec![],
             project_path: PROJECT.into(),
             commits: vec![],
+            merged_at: None,
         });
     }
 
@@ -289,7 +325,7 @@ fn not_found() -> ResponseTemplate {
 fn change_json(c: &GlChange) -> Value {
     let mut v = json!({
         "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": "",
-        "state": "opened", "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
+        "state": if c.merged_at.is_some() { "merged" } else { "opened" }, "merged_at": c.merged_at, "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
         "web_url": format!("https://gitlab.example.com/{PROJECT}/-/merge_requests/{}", c.iid),
         "references": { "short": format!("!{}", c.iid), "full": format!("{}{}{}", c.project_path, if c.is_mr { "!" } else { "#" }, c.iid) },
     });
