@@ -64,6 +64,8 @@ fn simulate_prints_the_change_the_decision_and_the_actions() {
     let payload = "tests/fixtures/gitlab/merge_request.update.1.json";
     let (code, out, err) = changegate(&[
         "simulate",
+        "--at",
+        "2026-11-02T10:00:00Z",
         "--forge",
         "gitlab",
         "--event",
@@ -107,6 +109,8 @@ fn simulate_uses_the_given_rules_and_memberships() {
     let f = file.to_str().unwrap();
     let (code, out, _) = changegate(&[
         "simulate",
+        "--at",
+        "2026-11-02T10:00:00Z",
         "--forge",
         "github",
         "--event",
@@ -120,6 +124,8 @@ fn simulate_uses_the_given_rules_and_memberships() {
     assert_eq!(v["decision"]["verdict"], "pass", "{out}");
     let (_, out, _) = changegate(&[
         "simulate",
+        "--at",
+        "2026-11-02T10:00:00Z",
         "--forge",
         "github",
         "--event",
@@ -208,6 +214,8 @@ fn simulate_compares_two_versions_of_the_rules() {
     std::fs::write(&file, payload.to_string()).unwrap();
     let (code, out, err) = changegate(&[
         "simulate",
+        "--at",
+        "2026-11-02T10:00:00Z",
         "--forge",
         "github",
         "--event",
@@ -238,4 +246,43 @@ fn simulate_compares_two_versions_of_the_rules() {
             "status: \"Missing: BT Integration Manager approval\" -> \"Missing: Peer review; BT Integration Manager approval\""
         ]
     );
+}
+
+#[test]
+fn simulate_evaluates_at_the_time_given() {
+    // 28 December: inside the quarter close, which the status names with its end.
+    let (code, out, err) = changegate(&[
+        "simulate",
+        "--at",
+        "2026-12-28",
+        "--forge",
+        "gitlab",
+        "--event",
+        "Merge Request Hook",
+        "tests/fixtures/gitlab/merge_request.update.1.json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let titles: Vec<&str> = v["decision"]["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["title"].as_str())
+        .collect();
+    assert!(
+        titles.contains(&"Blocked period quarter-close until 2027-01-07 00:00 UTC"),
+        "{titles:?}"
+    );
+    let (code, _, err) = changegate(&[
+        "simulate",
+        "--at",
+        "soon",
+        "--forge",
+        "gitlab",
+        "--event",
+        "Merge Request Hook",
+        "tests/fixtures/gitlab/merge_request.update.1.json",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--at `soon` is not a time"), "{err}");
 }

@@ -63,6 +63,10 @@ enum Command {
         /// A second rules file: also evaluate with it and show what would change.
         #[arg(long, value_name = "RULES")]
         compare: Option<PathBuf>,
+        /// Evaluate as at this time (RFC 3339 or a date) instead of now: blocked periods and
+        /// deadlines depend on it.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
         /// The payload file.
         payload: PathBuf,
     },
@@ -145,14 +149,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             members,
             context,
             compare,
+            at,
             payload,
         } => simulate(
             forge,
             &event,
             &rules,
-            &members,
-            &context,
-            compare.as_deref(),
+            &offline::Options {
+                members: &members,
+                context: &context,
+                compare: compare.as_deref(),
+                at: at.as_deref(),
+            },
             &payload,
         ),
         Command::Probe { url } => probe(&url).await,

@@ -21,15 +21,32 @@ pub(super) fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
+/// How `simulate` evaluates: memberships to assume, the status context, rules to compare
+/// with, and the time to evaluate at.
+pub(super) struct Options<'a> {
+    pub members: &'a [String],
+    pub context: &'a str,
+    pub compare: Option<&'a std::path::Path>,
+    pub at: Option<&'a str>,
+}
+
 pub(super) fn simulate(
     forge: Forge,
     event_name: &str,
     rules_path: &std::path::Path,
-    members: &[String],
-    context: &str,
-    compare: Option<&std::path::Path>,
+    opts: &Options,
     payload: &std::path::Path,
 ) -> Result<ExitCode> {
+    let Options {
+        members,
+        context,
+        compare,
+        at,
+    } = *opts;
+    let now = match at {
+        Some(text) => rules::parse_time(text).map_err(|e| anyhow::anyhow!("--at {e}"))?,
+        None => chrono::Utc::now(),
+    };
     let load = |p: &std::path::Path| rules::load(p).map_err(|e| anyhow::anyhow!("{e}"));
     let rules = load(rules_path)?;
     let other = compare.map(load).transpose()?;
@@ -44,7 +61,7 @@ pub(super) fn simulate(
         println!("{}", serde_json::to_string_pretty(&output)?);
         return Ok(ExitCode::SUCCESS);
     };
-    let mut snap = Snapshot::from_event(c, chrono::Utc::now());
+    let mut snap = Snapshot::from_event(c, now);
     for m in members {
         let (group, user) = m
             .split_once('=')

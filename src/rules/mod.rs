@@ -10,7 +10,7 @@ pub mod watch;
 mod yaml;
 
 pub use crate::model::TeamRef;
-pub use periods::{AfterMerge, BlockedPeriod, Window, human as human_duration};
+pub use periods::{AfterMerge, BlockedPeriod, Window, human as human_duration, parse_time};
 
 use crate::model::{ChangeKind, Forge, Label, RepoPath};
 use schema::Pos;

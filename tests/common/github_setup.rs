@@ -17,7 +17,7 @@ pub struct Setup {
 /// acme/platypus with its teams: olivia owns the business, peter and pam are peers, mona and
 /// peter are integration managers, alice (a peer too) authors the changes.
 pub async fn setup() -> Setup {
-    setup_with(changegate::clock::Clock::system()).await
+    setup_with(test_clock()).await
 }
 
 /// [`setup`] with the bot reading `clock`.

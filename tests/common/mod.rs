@@ -81,7 +81,7 @@ pub struct TestApp {
     pub wake: Arc<Notify>,
     pub store: Store,
     pub worker: Worker,
-    /// The store's and worker's clock (system time unless the test built the app with its
+    /// The store's and worker's clock ([`test_clock`] unless the test built the app with its
     /// own, see [`TestApp::with_forges_at`]).
     pub clock: changegate::clock::Clock,
     _dir: tempfile::TempDir,
@@ -104,6 +104,16 @@ pub fn shipped_rules() -> SharedRules {
     )))
 }
 
+/// The clock of tests that do not move time: running, from a fixed day outside every blocked
+/// period of the shipped rules, so that no test depends on today's date.
+pub fn test_clock() -> changegate::clock::Clock {
+    changegate::clock::Clock::starting_at(
+        chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00Z")
+            .expect("a time")
+            .with_timezone(&chrono::Utc),
+    )
+}
+
 impl TestApp {
     pub async fn new() -> Self {
         Self::with(|_| {}).await
@@ -115,7 +125,7 @@ impl TestApp {
 
     /// The app with forge clients pointed at fakes (GitHub API base URL, GitLab base URL).
     pub async fn with_forges(github: Option<&str>, gitlab: Option<&str>) -> Self {
-        Self::with_forges_at(github, gitlab, changegate::clock::Clock::system()).await
+        Self::with_forges_at(github, gitlab, test_clock()).await
     }
 
     /// As [`Self::with_forges`], reading the given clock (tests move a manual one).
@@ -137,7 +147,7 @@ impl TestApp {
     async fn build(configure: impl FnOnce(&mut AppState), forges: ForgeClients) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("state.db").display());
-        Self::build_on(&url, dir, configure, forges, Default::default()).await
+        Self::build_on(&url, dir, configure, forges, test_clock()).await
     }
 
     /// The app on the database at `url` (PostgreSQL tests), acting on the given fakes.
@@ -145,14 +155,8 @@ impl TestApp {
         let retry = test_retry();
         let gh = github.map(|u| GithubClient::new(u, "gh-token", retry.clone()).expect("client"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut app = Self::build_on(
-            url,
-            dir,
-            |_| {},
-            ForgeClients::new(gh, None),
-            Default::default(),
-        )
-        .await;
+        let mut app =
+            Self::build_on(url, dir, |_| {}, ForgeClients::new(gh, None), test_clock()).await;
         app.worker.dry_run = github.is_none();
         app
     }
