@@ -106,12 +106,18 @@ pub fn shipped_rules() -> SharedRules {
 
 /// The clock of tests that do not move time: running, from a fixed day outside every blocked
 /// period of the shipped rules, so that no test depends on today's date.
+/// One for the whole test process, so that several apps on one database (replicas) agree.
 pub fn test_clock() -> changegate::clock::Clock {
-    changegate::clock::Clock::starting_at(
-        chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00Z")
-            .expect("a time")
-            .with_timezone(&chrono::Utc),
-    )
+    static CLOCK: std::sync::OnceLock<changegate::clock::Clock> = std::sync::OnceLock::new();
+    CLOCK
+        .get_or_init(|| {
+            changegate::clock::Clock::starting_at(
+                chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00Z")
+                    .expect("a time")
+                    .with_timezone(&chrono::Utc),
+            )
+        })
+        .clone()
 }
 
 impl TestApp {
