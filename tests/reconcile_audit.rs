@@ -132,7 +132,8 @@ fn changegate(args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_changegate"));
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("CHANGEGATE_LOG", "warn");
+        .env("CHANGEGATE_LOG", "warn")
+        .env("CHANGEGATE__RULES__PATH", common::undated_rules());
     for (k, v) in env {
         cmd.env(k, v);
     }

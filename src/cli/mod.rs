@@ -81,7 +81,7 @@ enum Command {
         #[arg(default_value = "http://127.0.0.1:8080/healthz")]
         url: String,
     },
-    /// List jobs that are not done (queued, running, failed).
+    /// List jobs that are not done (queued, running, failed; timers with the time they are due).
     Jobs,
     /// Queue a failed job again.
     Retry { id: i64 },
@@ -217,10 +217,14 @@ fn schema(repository: bool) -> Result<ExitCode> {
 async fn jobs(settings: Settings) -> Result<ExitCode> {
     let store = Store::open(&settings.database.url).await?;
     for j in store.unfinished_jobs().await? {
+        let state = match j.due.and_then(chrono::DateTime::from_timestamp_millis) {
+            Some(due) if j.state == "queued" => format!("due {}", due.format("%Y-%m-%d %H:%M UTC")),
+            _ => j.state.clone(),
+        };
         println!(
             "{}\t{}\t{}\tattempts={}\twrites={}\tdelivery={}\t{}",
             j.id,
-            j.state,
+            state,
             j.change_key,
             j.attempts,
             j.writes,

@@ -35,6 +35,8 @@ pub struct JobRow {
     pub covered_by: Option<i64>,
     pub last_error: Option<String>,
     pub delivery_id: Option<String>,
+    /// For a timer: when it is due, in milliseconds since the epoch.
+    pub due: Option<i64>,
 }
 
 impl Store {
@@ -149,7 +151,8 @@ impl Store {
 
     async fn jobs_where(&self, condition: &str) -> Result<Vec<JobRow>> {
         let sql = format!(
-            "SELECT j.id, j.change_key, j.state, j.attempts, j.writes, j.last_error, d.delivery_id, j.covered_by
+            "SELECT j.id, j.change_key, j.state, j.attempts, j.writes, j.last_error, d.delivery_id, j.covered_by,
+                    CASE WHEN j.timer = 1 THEN j.run_after ELSE NULL END
              FROM jobs j JOIN deliveries d ON d.id = j.delivery WHERE {condition} ORDER BY j.id"
         );
         let rows = sqlx::query(&sql)
@@ -167,6 +170,7 @@ impl Store {
                     last_error: r.try_get(5)?,
                     delivery_id: r.try_get(6)?,
                     covered_by: r.try_get(7)?,
+                    due: r.try_get(8)?,
                 })
             })
             .collect()

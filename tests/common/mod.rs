@@ -106,6 +106,30 @@ pub fn shipped_rules() -> SharedRules {
 
 /// The clock of tests that do not move time: running, from a fixed day outside every blocked
 /// period of the shipped rules, so that no test depends on today's date.
+/// The shipped rules without their blocked periods, for tests that run the binary (on the
+/// system's clock): their verdicts must not depend on today's date. A file per test process.
+pub fn undated_rules() -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"))
+        .expect("shipped rules");
+    let mut out = vec![];
+    let mut skipping = false;
+    for line in text.lines() {
+        if line.starts_with("blocked_periods:") {
+            skipping = true;
+            continue;
+        }
+        if skipping && (line.starts_with(' ') || line.is_empty()) {
+            continue;
+        }
+        skipping = false;
+        out.push(line);
+    }
+    let path = std::env::temp_dir().join(format!("changegate-undated-{}.yaml", std::process::id()));
+    std::fs::write(&path, out.join("\n")).expect("write rules");
+    changegate::rules::load(&path).expect("the undated rules are valid");
+    path
+}
+
 /// One for the whole test process, so that several apps on one database (replicas) agree.
 pub fn test_clock() -> changegate::clock::Clock {
     static CLOCK: std::sync::OnceLock<changegate::clock::Clock> = std::sync::OnceLock::new();
