@@ -227,6 +227,7 @@ mod tests {
             commit_authors: vec![],
             incomplete: vec![],
             now: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 2, 10, 0, 0).unwrap(),
+            changed_files: None,
         }
     }
 

@@ -26,7 +26,18 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
         }
         _ => {}
     }
+    match (&d.report_only, d.verdict) {
+        (Some(r), _) if r.would_block => out.push_str(&format!(
+            "### 📋 Change management (report only): this change would be blocked ({missing} of {total} {} missing)\n\nThis repository is in report-only mode: changegate passes the status and changes no labels.\n\n",
+            if total == 1 { "requirement" } else { "requirements" }
+        )),
+        (Some(_), Verdict::Pass) if merged_emergency.is_none() => out.push_str(
+            "### 📋 Change management (report only): ready to merge\n\n",
+        ),
+        _ => {}
+    }
     match d.verdict {
+        _ if d.report_only.is_some() => {}
         Verdict::Pass if merged_emergency.is_some() => {}
         Verdict::Pass => out.push_str("### ✅ Change management: ready to merge\n\n"),
         Verdict::Fail => out.push_str(&format!(
@@ -51,6 +62,12 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
             "- [{tick}] **{}** — {}\n",
             item.title, item.detail
         ));
+    }
+    if let Some(r) = d.report_only.as_ref().filter(|r| !r.label_changes.is_empty()) {
+        out.push_str("\n**Label changes changegate would make**\n");
+        for c in &r.label_changes {
+            out.push_str(&format!("- {c}\n"));
+        }
     }
     if let Some(owed) = &d.owed {
         if !out.ends_with("\n\n") {

@@ -398,6 +398,14 @@ pub fn holds_latest<'a>(
     })
 }
 
+/// The files a merge request touches (new and old paths of renames), as the forge lists them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChangedFiles {
+    pub paths: Vec<String>,
+    /// False when the forge stops listing before the end (GitHub: 3,000 files).
+    pub complete: bool,
+}
+
 /// Where a group's members live on one forge, for one repository.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum TeamRef {

@@ -106,6 +106,7 @@ pub(super) fn build_worker(
         lease: Duration::from_secs(settings.worker.lease_secs),
         approval_projects: settings.gitlab.approval_projects.clone(),
         repo_rules: Default::default(),
+        files: Default::default(),
     })
 }
 

@@ -152,6 +152,12 @@ pub trait Forge: Send + Sync {
         &self,
         r: &ChangeRef,
     ) -> impl Future<Output = Result<Vec<User>, ForgeError>> + Send;
+    /// The files a merge request touches (new and previous paths), as far as the forge lists
+    /// them (`complete` false past its limit).
+    fn changed_files(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<crate::model::ChangedFiles, ForgeError>> + Send;
     /// Whether `user` belongs to `team`.
     fn is_member(
         &self,

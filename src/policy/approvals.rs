@@ -31,17 +31,44 @@ pub enum ApprovalState {
     Unverified { reason: String },
 }
 
+/// One more person who gave an approval that needs several.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Approver {
+    pub by: User,
+    pub at: Option<DateTime<Utc>>,
+    pub via: Via,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApprovalOutcome {
     pub name: String,
     pub label: Label,
     #[serde(flatten)]
     pub state: ApprovalState,
+    /// Distinct people beyond the first (`Met`'s `by`), when more than one is needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<Approver>,
+    /// How many distinct people the matched rules need (`count`), when more than one.
+    #[serde(default, skip_serializing_if = "is_one")]
+    pub needed: u32,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n <= 1
 }
 
 impl ApprovalOutcome {
+    /// Given, by as many distinct people as needed.
     pub fn is_met(&self) -> bool {
-        matches!(self.state, ApprovalState::Met { .. })
+        matches!(self.state, ApprovalState::Met { .. }) && self.given_by() >= self.needed.max(1)
+    }
+
+    /// How many distinct people gave it.
+    pub fn given_by(&self) -> u32 {
+        match self.state {
+            ApprovalState::Met { .. } => 1 + self.others.len() as u32,
+            _ => 0,
+        }
     }
 }
 
@@ -84,7 +111,14 @@ impl Assessment<'_> {
     }
 }
 
-pub(super) fn assess(rules: &Rules, snap: &Snapshot, labels: &[Label]) -> Vec<ApprovalOutcome> {
+/// Who gave each approval. `needs` says how many distinct people an approval needs when
+/// more than one (the matched rules' `count`).
+pub(super) fn assess(
+    rules: &Rules,
+    snap: &Snapshot,
+    labels: &[Label],
+    needs: &[(String, u32)],
+) -> Vec<ApprovalOutcome> {
     let mut list: Vec<Assessment> = rules
         .approvals
         .iter()
@@ -99,15 +133,42 @@ pub(super) fn assess(rules: &Rules, snap: &Snapshot, labels: &[Label]) -> Vec<Ap
     order.sort_by_key(|&i| (list[i].earliest().is_none(), list[i].earliest()));
     let mut used: Vec<(User, String)> = vec![];
     let mut states: Vec<Option<ApprovalState>> = vec![None; list.len()];
+    let mut others: Vec<Vec<Approver>> = vec![vec![]; list.len()];
+    let need = |name: &str| {
+        needs
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, c)| *c)
+            .max()
+            .unwrap_or(1)
+    };
     for i in order {
         let a = &mut list[i];
         let candidates = a.candidates();
-        let free = candidates.iter().find(|c| {
-            !rules.distinct_approvers || !used.iter().any(|(u, _)| u.same_as(&c.by) == Some(true))
-        });
-        let state = match free {
-            Some(c) => {
-                used.push((c.by.clone(), a.approval.title.clone()));
+        let wanted = need(&a.approval.name) as usize;
+        // Distinct people, each free of other roles, up to the number needed.
+        let mut chosen: Vec<&Candidate> = vec![];
+        for c in &candidates {
+            let taken = rules.distinct_approvers
+                && used.iter().any(|(u, _)| u.same_as(&c.by) == Some(true));
+            let again = chosen.iter().any(|o| o.by.same_as(&c.by) != Some(false));
+            if !taken && !again && chosen.len() < wanted {
+                chosen.push(c);
+            }
+        }
+        for c in &chosen {
+            used.push((c.by.clone(), a.approval.title.clone()));
+        }
+        let state = match chosen.split_first() {
+            Some((c, more)) => {
+                others[i] = more
+                    .iter()
+                    .map(|m| Approver {
+                        by: m.by.clone(),
+                        at: m.at,
+                        via: m.via,
+                    })
+                    .collect();
                 ApprovalState::Met {
                     by: c.by.clone(),
                     at: c.at,
@@ -120,10 +181,13 @@ pub(super) fn assess(rules: &Rules, snap: &Snapshot, labels: &[Label]) -> Vec<Ap
     }
     list.iter()
         .zip(states)
-        .map(|(a, s)| ApprovalOutcome {
+        .zip(others)
+        .map(|((a, s), others)| ApprovalOutcome {
             name: a.approval.name.clone(),
             label: a.approval.label.clone(),
             state: s.unwrap_or(ApprovalState::Missing),
+            others,
+            needed: need(&a.approval.name),
         })
         .collect()
 }

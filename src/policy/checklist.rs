@@ -12,15 +12,19 @@ pub(super) fn checklist_item(
 ) -> ChecklistItem {
     let (met, detail) = match &o.state {
         ApprovalState::Met { by, at, via } => {
-            let when = at
-                .map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC")))
-                .unwrap_or_default();
-            let how = match via {
-                Via::Label => String::new(),
-                Via::NativeApproval => " (approved the merge request)".to_string(),
-            };
-            (true, format!("approved by {}{when}{how}", by.mention()))
+            let mut people = vec![given(by, *at, *via)];
+            people.extend(o.others.iter().map(|p| given(&p.by, p.at, p.via)));
+            let text = format!("approved by {}", people.join(", "));
+            if o.needed > 1 {
+                (
+                    o.is_met(),
+                    format!("{} of {}: {text}", o.given_by(), o.needed),
+                )
+            } else {
+                (true, text)
+            }
         }
+        ApprovalState::Missing if o.needed > 1 => (false, format!("0 of {}: not given yet", o.needed)),
         ApprovalState::Missing => (false, "not given yet".to_string()),
         ApprovalState::Invalid { reason } => (false, format!("{reason}; the label was removed")),
         ApprovalState::Unverified { reason } => (false, reason.clone()),
@@ -35,6 +39,20 @@ pub(super) fn checklist_item(
         } else {
             ""
         };
+        if o.needed > 1 {
+            let more = o.needed - o.given_by();
+            return format!(
+                "{more} more {} of {who}, other than the author and those who approved: {} needs {} distinct people{}.",
+                if more == 1 { "approval" } else { "approvals" },
+                a.title,
+                o.needed,
+                if a.native_approvals {
+                    " (the label counts for the person who applied it; each approving review one more)"
+                } else {
+                    ""
+                }
+            );
+        }
         format!(
             "{who}, other than the author, applies `{}`{native}.",
             a.label
@@ -46,6 +64,18 @@ pub(super) fn checklist_item(
         detail,
         next_step,
     }
+}
+
+/// "@peter on 2026-11-02 10:01 UTC (approved the merge request)".
+fn given(by: &crate::model::User, at: Option<chrono::DateTime<chrono::Utc>>, via: Via) -> String {
+    let when = at
+        .map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC")))
+        .unwrap_or_default();
+    let how = match via {
+        Via::Label => String::new(),
+        Via::NativeApproval => " (approved the merge request)".to_string(),
+    };
+    format!("{}{when}{how}", by.mention())
 }
 
 /// "A member of @acme/business-owners" / "@alice or @bob".

@@ -1,6 +1,6 @@
 //! Whether a condition holds for a change, given its effective labels and valid approvals.
 
-use crate::model::{Change, Label};
+use crate::model::{Change, ChangedFiles, Label};
 use crate::rules::Condition;
 
 /// What a condition is evaluated against.
@@ -9,6 +9,8 @@ pub struct Facts<'a> {
     pub labels: &'a [Label],
     /// Names of approval roles currently met.
     pub approved: &'a [String],
+    /// The files the change touches, when read.
+    pub files: Option<&'a ChangedFiles>,
 }
 
 impl Facts<'_> {
@@ -112,6 +114,15 @@ fn check(
     visit(!f.author_is(&c.not_author), &|| {
         "the author is excluded".into()
     })?;
+    if let Some(globs) = &c.changed_paths {
+        // Files not read, or not all listed: the condition counts as met (fail closed).
+        let touched = f.files.is_none_or(|files| {
+            !files.complete || files.paths.iter().any(|p| globs.matches(p))
+        });
+        visit(touched, &|| {
+            format!("no changed file matches {}", globs.patterns.join(", "))
+        })?;
+    }
     if let Some(d) = c.draft {
         visit(d == f.change.draft, &|| {
             if d {

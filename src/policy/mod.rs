@@ -4,6 +4,7 @@ mod approvals;
 mod checklist;
 mod conditions;
 mod labels;
+mod sections;
 #[cfg(test)]
 mod tests;
 mod timed;
@@ -90,6 +91,9 @@ pub struct Snapshot {
     pub incomplete: Vec<String>,
     /// When the evaluation happens: blocked periods and deadlines are judged at it.
     pub now: DateTime<Utc>,
+    /// The files a merge request touches (read only when a rule looks at paths).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_files: Option<crate::model::ChangedFiles>,
 }
 
 impl Snapshot {
@@ -131,6 +135,7 @@ impl Snapshot {
             commit_authors: vec![],
             incomplete: vec![],
             now,
+            changed_files: None,
         }
     }
 }
@@ -184,6 +189,51 @@ pub struct Decision {
     /// What the change owes after merge (emergencies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owed: Option<Owed>,
+    /// Report-only mode (`report_only`): what the bot would have done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_only: Option<ReportOnly>,
+}
+
+/// What a decision in report-only mode would have done.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportOnly {
+    /// The status would have failed.
+    pub would_block: bool,
+    /// Label changes not made, in words.
+    pub label_changes: Vec<String>,
+}
+
+/// The decision as a report-only repository gets it: a passing status that says what would
+/// block, and no label changes (listed instead).
+pub fn report_only(mut d: Decision) -> Decision {
+    if d.verdict == Verdict::NotEnforced {
+        return d;
+    }
+    let would_block = d.verdict == Verdict::Fail;
+    let mut label_changes: Vec<String> = d
+        .add_labels
+        .drain(..)
+        .map(|c| format!("add `{}` ({})", c.label, c.reason))
+        .collect();
+    label_changes.extend(
+        d.remove_labels
+            .drain(..)
+            .map(|c| format!("remove `{}` ({})", c.label, c.reason)),
+    );
+    if would_block {
+        let missing = d
+            .summary
+            .strip_prefix("Missing: ")
+            .map(|m| format!("missing {m}"))
+            .unwrap_or_else(|| d.summary.clone());
+        d.summary = clip(&format!("report only: would block — {missing}"));
+        d.verdict = Verdict::Pass;
+    }
+    d.report_only = Some(ReportOnly {
+        would_block,
+        label_changes,
+    });
+    d
 }
 
 impl Decision {
@@ -200,6 +250,7 @@ impl Decision {
             rules_hash: rules.hash.clone(),
             blocked: vec![],
             owed: None,
+            report_only: None,
         }
     }
 }
@@ -220,6 +271,7 @@ pub fn explain_rules(rules: &Rules, snap: &Snapshot, d: &Decision) -> Vec<(Strin
         change: &snap.change,
         labels: &labels,
         approved: &approved,
+        files: snap.changed_files.as_ref(),
     };
     rules
         .rules
@@ -241,16 +293,39 @@ pub fn is_enforced(rules: &Rules, change: &Change) -> bool {
         change,
         labels: &change.labels,
         approved: &[],
+        files: None,
     };
     rules.enforce.iter().any(|c| conditions::holds(c, &facts))
 }
 
 /// Evaluates the rules against a change.
 pub fn evaluate(rules: &Rules, snap: &Snapshot) -> Decision {
-    let change = &snap.change;
-    if !is_enforced(rules, change) {
+    if !is_enforced(rules, &snap.change) {
         return Decision::not_enforced(rules);
     }
+    let first = decide(rules, snap, &[]);
+    // Approvals that matched rules need from several people: judged again with those counts
+    // (one person per role holds across them).
+    let needs: Vec<(String, u32)> = rules
+        .rules
+        .iter()
+        .filter(|r| first.matched_rules.contains(&r.name))
+        .flat_map(|r| r.counts.iter().cloned())
+        .collect();
+    let decision = if needs.is_empty() {
+        first
+    } else {
+        decide(rules, snap, &needs)
+    };
+    if rules.reports_only(&snap.change.repo.path) {
+        report_only(decision)
+    } else {
+        decision
+    }
+}
+
+fn decide(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> Decision {
+    let change = &snap.change;
     let mut set = LabelSet {
         labels: change.labels.clone(),
         add: vec![],
@@ -258,7 +333,7 @@ pub fn evaluate(rules: &Rules, snap: &Snapshot) -> Decision {
     };
     undeclared_values(rules, &mut set);
     one_value_per_scope(rules, snap, &mut set);
-    let outcomes = approvals::assess(rules, snap, &set.labels);
+    let outcomes = approvals::assess(rules, snap, &set.labels, needs);
     for o in &outcomes {
         let approval = rules.approval(&o.name);
         match (&o.state, approval) {
@@ -306,11 +381,13 @@ fn apply_rules(
     let mut required: Vec<String> = vec![];
     let mut checklist = vec![];
     let mut notes = vec![];
+    let mut sections: Vec<String> = vec![];
     for rule in &rules.rules {
         let facts = conditions::Facts {
             change: &snap.change,
             labels: &set.labels,
             approved: met,
+            files: snap.changed_files.as_ref(),
         };
         if !conditions::holds(&rule.when, &facts) {
             continue;
@@ -325,6 +402,11 @@ fn apply_rules(
         for r in &rule.require {
             if !required.contains(r) {
                 required.push(r.clone());
+            }
+        }
+        for name in &rule.require_sections {
+            if !sections.iter().any(|s: &String| s.eq_ignore_ascii_case(name)) {
+                sections.push(name.clone());
             }
         }
         match (&rule.message, rule.block) {
@@ -347,6 +429,7 @@ fn apply_rules(
         change: &snap.change,
         labels: &labels_now,
         approved: met,
+        files: snap.changed_files.as_ref(),
     };
     let blocked = timed::blocked(rules, snap, &facts, &outcomes);
     for (b, _) in &blocked {
@@ -390,6 +473,7 @@ fn apply_rules(
             change: &snap.change,
             labels: &at_merge,
             approved: met,
+            files: snap.changed_files.as_ref(),
         };
         for r in rules.rules.iter().filter(|r| r.after_merge.is_some()) {
             if !owing.contains(&r.name) && conditions::holds(&r.when, &facts) {
@@ -409,6 +493,9 @@ fn apply_rules(
         ) {
             checklist.push(checklist::checklist_item(rules, snap, a, o));
         }
+    }
+    if !sections.is_empty() {
+        checklist.push(sections_item(&snap.change.description, &sections));
     }
     for (_, item) in blocked.iter().rev() {
         checklist.insert(0, item.clone());
@@ -449,6 +536,41 @@ fn apply_rules(
         rules_hash: rules.hash.clone(),
         blocked: blocked.into_iter().map(|(b, _)| b).collect(),
         owed,
+        report_only: None,
+    }
+}
+
+/// The description's required sections as one checklist line.
+fn sections_item(description: &str, required: &[String]) -> ChecklistItem {
+    let c = sections::check(description, required);
+    let mut problems = vec![];
+    if !c.missing.is_empty() {
+        problems.push(format!("missing: {}", c.missing.join(", ")));
+    }
+    if !c.empty.is_empty() {
+        problems.push(format!("empty: {}", c.empty.join(", ")));
+    }
+    let met = c.ok();
+    ChecklistItem {
+        title: "Description sections".into(),
+        met,
+        detail: if met {
+            format!("the description states {}", required.join(", "))
+        } else {
+            problems.join("; ")
+        },
+        next_step: (!met).then(|| {
+            let todo: Vec<String> = c
+                .missing
+                .iter()
+                .chain(&c.empty)
+                .map(|s| format!("`## {s}`"))
+                .collect();
+            format!(
+                "The author adds {} to the description, each with text.",
+                todo.join(", ")
+            )
+        }),
     }
 }
 

@@ -81,6 +81,7 @@ impl Case {
                 memberships,
                 bot: Some(User::named("changegate[bot]")),
                 now: at(59),
+                changed_files: None,
             },
         }
     }

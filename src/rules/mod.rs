@@ -34,6 +34,8 @@ pub struct Rules {
     pub rules: Vec<Rule>,
     /// Times when changes may not merge without an exception.
     pub blocked_periods: Vec<BlockedPeriod>,
+    /// Repository path globs where the bot reports without blocking or relabelling.
+    pub report_only: Vec<String>,
     /// SHA-256 of the file's bytes, recorded with every decision.
     pub hash: String,
     /// The file's text, when repositories may add to it (`repository_rules`).
@@ -115,6 +117,10 @@ pub struct Rule {
     pub title: String,
     pub when: Condition,
     pub require: Vec<String>,
+    /// Approvals of `require` that need more than one person: (name, how many).
+    pub counts: Vec<(String, u32)>,
+    /// Description sections that must be present with text.
+    pub require_sections: Vec<String>,
     pub add_labels: Vec<Label>,
     pub remove_labels: Vec<Label>,
     pub block: bool,
@@ -138,6 +144,21 @@ pub struct Condition {
     pub author: Vec<String>,
     pub not_author: Vec<String>,
     pub draft: Option<bool>,
+    /// Compiled path globs: some changed file must match one.
+    pub changed_paths: Option<PathGlobs>,
+}
+
+/// Path globs as written and compiled (`*` within a directory, `**` across).
+#[derive(Debug, Clone)]
+pub struct PathGlobs {
+    pub patterns: Vec<String>,
+    pub set: globset::GlobSet,
+}
+
+impl PathGlobs {
+    pub fn matches(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
 }
 
 impl Rules {
@@ -147,6 +168,21 @@ impl Rules {
 
     pub fn approval(&self, name: &str) -> Option<&Approval> {
         self.approvals.iter().find(|a| a.name == name)
+    }
+
+    /// Whether the bot only reports on this repository (`report_only`).
+    pub fn reports_only(&self, repo: &RepoPath) -> bool {
+        self.report_only
+            .iter()
+            .any(|p| crate::policy::glob(&p.to_lowercase(), &repo.as_str().to_lowercase()))
+    }
+
+    /// Whether some rule needs the change's files.
+    pub fn reads_files(&self) -> bool {
+        let uses = |c: &Condition| c.changed_paths.is_some();
+        self.rules.iter().any(|r| uses(&r.when))
+            || self.enforce.iter().any(uses)
+            || self.blocked_periods.iter().any(|p| uses(&p.when))
     }
 
     /// The scope that classifies changes (`CMT`): the first one declared.

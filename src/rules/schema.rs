@@ -89,6 +89,10 @@ pub struct RulesFile {
     /// (quarter closes, holidays). While one covers an open change, its status fails.
     #[serde(default)]
     pub blocked_periods: Vec<BlockedPeriodDef>,
+    /// Repositories (path globs, `acme/legacy-*`) where the bot only reports: it comments as
+    /// usual, writes a passing status saying what it would block, and changes no labels.
+    #[serde(default)]
+    pub report_only: Vec<Sp<String>>,
     /// Lets repositories add to these rules with a file of their own on their default branch.
     /// It can add enforce entries, scopes, approver groups, approvals and rules (which only add
     /// requirements): a team can tighten its process, never loosen the organization's.
@@ -222,9 +226,14 @@ pub struct RuleDef {
     #[serde(default)]
     pub when: Option<Sp<Condition>>,
     /// Approvals (names from `approvals`) that must all be present and valid; the status
-    /// fails until they are.
+    /// fails until they are. `{approval: peer, count: 2}` needs two distinct eligible people
+    /// (a label is one, its applier; each native approving review on the head one more).
     #[serde(default)]
-    pub require: Vec<Sp<String>>,
+    pub require: Vec<Sp<RequireDef>>,
+    /// Sections the change's description must have, each with text: a Markdown heading (any
+    /// level), or a line starting with `**Name**` or `Name:`. Case is ignored.
+    #[serde(default)]
+    pub require_sections: Vec<Sp<String>>,
     /// Labels the bot adds when the rule applies and they are missing.
     #[serde(default)]
     pub add_labels: Vec<Sp<String>>,
@@ -242,6 +251,24 @@ pub struct RuleDef {
     /// are due within a time of the merge, chased with reminders, and marked overdue after.
     #[serde(default)]
     pub after_merge: Option<Sp<AfterMergeDef>>,
+}
+
+/// A required approval: its name, or its name with how many distinct people must give it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged, expecting = "an approval name, or {approval: NAME, count: N}")]
+pub enum RequireDef {
+    Name(String),
+    Counted(CountedDef),
+}
+
+/// An approval that needs several distinct people.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountedDef {
+    /// The approval's name (from `approvals`).
+    pub approval: String,
+    /// How many distinct people must give it (at least 1).
+    pub count: u32,
 }
 
 /// Approvals owed after a change merged.
@@ -346,6 +373,12 @@ pub struct Condition {
     /// Whether the change must be a draft (true) or not (false).
     #[serde(default)]
     pub draft: Option<bool>,
+    /// Path globs (`src/auth/**`, `**/crypto/**`, `deploy/**/secrets*`): some file the change
+    /// touches (added, modified, removed, or renamed from or to) must match one. `*` stays within
+    /// a directory, `**` crosses them. When the forge cannot list every file (more than 3,000
+    /// on GitHub) the condition counts as met.
+    #[serde(default)]
+    pub changed_paths: Vec<Sp<String>>,
 }
 
 /// Change kinds.

@@ -114,7 +114,61 @@ impl Checker {
             author: c.author.iter().map(|p| p.value().clone()).collect(),
             not_author: c.not_author.iter().map(|p| p.value().clone()).collect(),
             draft: c.draft,
+            changed_paths: self.path_globs(&c.changed_paths),
         }
+    }
+
+    fn path_globs(&mut self, list: &[Sp<String>]) -> Option<super::PathGlobs> {
+        if list.is_empty() {
+            return None;
+        }
+        let mut builder = globset::GlobSetBuilder::new();
+        for p in list {
+            let glob = globset::GlobBuilder::new(p.value().trim_start_matches('/'))
+                .literal_separator(true)
+                .build();
+            match glob {
+                Ok(g) => {
+                    builder.add(g);
+                }
+                Err(e) => self.report(
+                    p.pos(),
+                    format!("`{}` is not a path glob: {}", p.value(), e.kind()),
+                ),
+            }
+        }
+        let set = builder.build().ok()?;
+        Some(super::PathGlobs {
+            patterns: list.iter().map(|p| p.value().clone()).collect(),
+            set,
+        })
+    }
+
+    /// Required approvals: names, and how many people each needs when more than one.
+    fn requirements(&mut self, list: &[Sp<schema::RequireDef>]) -> (Vec<String>, Vec<(String, u32)>) {
+        let mut names = vec![];
+        let mut counts = vec![];
+        let known = self.approval_names.clone();
+        for item in list {
+            let (name, count) = match item.value() {
+                schema::RequireDef::Name(n) => (n.clone(), 1),
+                schema::RequireDef::Counted(c) => (c.approval.clone(), c.count),
+            };
+            if !known.contains(&name) {
+                let msg = unknown("approval", &name, known.iter().map(String::as_str));
+                self.report(item.pos(), msg);
+            }
+            if count == 0 {
+                self.report(item.pos(), "`count` must be at least 1");
+            }
+            if count > 1 {
+                counts.push((name.clone(), count));
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        (names, counts)
     }
 
     fn scope(&mut self, s: &schema::ScopeDef) -> Scope {
@@ -256,7 +310,12 @@ impl Checker {
             .as_ref()
             .map(|c| self.condition(c.value()))
             .unwrap_or_default();
-        let require = self.approval_refs(&r.require);
+        let (require, counts) = self.requirements(&r.require);
+        for s in &r.require_sections {
+            if s.value().trim().is_empty() {
+                self.report(s.pos(), "an empty section name matches nothing");
+            }
+        }
         let add_labels = self.labels(&r.add_labels);
         let remove_labels = self.labels(&r.remove_labels);
         for (l, sp) in add_labels.iter().zip(&r.add_labels) {
@@ -274,19 +333,26 @@ impl Checker {
             .as_ref()
             .map(|a| self.after_merge(a, approvals));
         let does_something = !require.is_empty()
+            || !r.require_sections.is_empty()
             || !add_labels.is_empty()
             || !remove_labels.is_empty()
             || r.block
             || r.message.is_some()
             || after_merge.is_some();
         if !does_something {
-            self.report(r.name.pos(), format!("rule `{}` does nothing: give require, add_labels, remove_labels, block, message or after_merge", r.name.value()));
+            self.report(r.name.pos(), format!("rule `{}` does nothing: give require, require_sections, add_labels, remove_labels, block, message or after_merge", r.name.value()));
         }
         Rule {
             name: r.name.value().clone(),
             title: r.title.clone().unwrap_or_else(|| r.name.value().clone()),
             when,
             require,
+            counts,
+            require_sections: r
+                .require_sections
+                .iter()
+                .map(|s| s.value().trim().to_string())
+                .collect(),
             add_labels,
             remove_labels,
             block: r.block,
@@ -523,6 +589,11 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         commit_authors_are_authors: file.commit_authors_are_authors.unwrap_or(true),
         rules,
         blocked_periods,
+        report_only: file
+            .report_only
+            .iter()
+            .map(|p| p.value().trim().trim_matches('/').to_string())
+            .collect(),
         hash,
         source: None,
         repository_rules: None,

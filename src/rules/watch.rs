@@ -88,6 +88,7 @@ pub fn nothing() -> Rules {
         commit_authors_are_authors: true,
         rules: vec![],
         blocked_periods: vec![],
+        report_only: vec![],
         hash: "none".into(),
         source: None,
         repository_rules: None,

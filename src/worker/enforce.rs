@@ -219,6 +219,7 @@ impl Worker {
             sha: change.head_sha.clone(),
             at: Some(at),
         });
+        let changed_files = self.changed_files(forge, r, &change, rules).await?;
         let mut snap = Snapshot {
             change,
             label_events: history.labels,
@@ -230,6 +231,7 @@ impl Worker {
             commit_authors,
             incomplete,
             now: self.store.clock().now(),
+            changed_files,
         };
         for (group_name, user) in policy::membership_questions(rules, &snap) {
             let Some(team) = rules
@@ -249,6 +251,30 @@ impl Worker {
             snap.memberships.set(&group_name, &user, member);
         }
         Ok(snap)
+    }
+
+    /// The files the merge request's head touches, when a rule looks at paths: read once
+    /// per head.
+    async fn changed_files<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        change: &Change,
+        rules: &Rules,
+    ) -> Result<Option<crate::model::ChangedFiles>> {
+        let (true, Some(head)) = (
+            rules.reads_files() && change.kind == crate::model::ChangeKind::MergeRequest,
+            change.head_sha.as_deref(),
+        ) else {
+            return Ok(None);
+        };
+        let key = key_of(change);
+        if let Some(files) = self.files.get(&key, head) {
+            return Ok(Some(files));
+        }
+        let files = forge.changed_files(r).await?;
+        self.files.put(&key, head, &files);
+        Ok(Some(files))
     }
 
     /// Whether the bot approves merge requests of this project (a GitLab approval rule that only

@@ -4,11 +4,13 @@
 
 mod enforce;
 mod execute;
+mod files;
 mod memberships;
 mod repo_rules;
 mod status;
 mod timers;
 
+pub use files::FilesCache;
 pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
 
@@ -102,6 +104,8 @@ pub struct Worker {
     pub approval_projects: Vec<String>,
     /// Repositories' own rules files, merged with the central rules.
     pub repo_rules: RepoRulesCache,
+    /// The files each merge request head touches.
+    pub files: FilesCache,
 }
 
 impl Worker {

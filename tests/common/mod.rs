@@ -245,6 +245,7 @@ impl TestApp {
             lease: Duration::from_secs(60),
             approval_projects: vec![],
             repo_rules: Default::default(),
+            files: Default::default(),
         };
         TestApp {
             expected_failures: Default::default(),

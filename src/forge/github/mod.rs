@@ -9,6 +9,7 @@ pub use client::GithubClient;
 
 use super::{ChangeRef, Comment, Forge, ForgeError};
 use crate::model::{
+    ChangedFiles,
     Change, ChangeKind, History, Label, LabelEvent, Review, StatusState, TeamRef, User,
 };
 use ::http::Method;
@@ -171,6 +172,38 @@ impl Forge for GithubClient {
             }
         }
         Ok(out)
+    }
+
+    async fn changed_files(&self, r: &ChangeRef) -> Result<ChangedFiles, ForgeError> {
+        #[derive(Deserialize)]
+        struct WireFile {
+            filename: String,
+            previous_filename: Option<String>,
+        }
+        // GitHub lists at most 3,000 files of a pull request: a listing that long may be cut.
+        const GITHUB_MAX_FILES: usize = 3000;
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(ChangedFiles {
+                paths: vec![],
+                complete: true,
+            });
+        }
+        let url = self.repo_url(r, &format!("/pulls/{}/files", r.number));
+        let files: Vec<WireFile> = match self.list_conditional(&url, "read changed files").await {
+            Err(ForgeError::TooLong(_)) => {
+                return Ok(ChangedFiles {
+                    paths: vec![],
+                    complete: false,
+                });
+            }
+            other => other?,
+        };
+        let complete = files.len() < GITHUB_MAX_FILES;
+        let paths = files
+            .into_iter()
+            .flat_map(|f| std::iter::once(f.filename).chain(f.previous_filename))
+            .collect();
+        Ok(ChangedFiles { paths, complete })
     }
 
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {

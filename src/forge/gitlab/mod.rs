@@ -9,6 +9,7 @@ pub use client::GitlabClient;
 
 use super::{ChangeRef, Comment, Forge, ForgeError};
 use crate::model::{
+    ChangedFiles,
     Change, ChangeKind, History, Label, LabelEvent, Review, StatusState, TeamRef, User,
 };
 use chrono::{DateTime, Utc};
@@ -221,6 +222,40 @@ impl Forge for GitlabClient {
             .flat_map(|c| [c.author_email, c.committer_email])
             .flatten();
         self.users_by_email(emails).await
+    }
+
+    async fn changed_files(&self, r: &ChangeRef) -> Result<ChangedFiles, ForgeError> {
+        #[derive(Deserialize)]
+        struct WireDiff {
+            old_path: Option<String>,
+            new_path: Option<String>,
+        }
+        if r.kind != ChangeKind::MergeRequest {
+            return Ok(ChangedFiles {
+                paths: vec![],
+                complete: true,
+            });
+        }
+        let url = format!("{}/diffs", self.change_url(r));
+        let diffs: Vec<WireDiff> = match self.list(&url, "read changed files").await {
+            Err(ForgeError::TooLong(_)) => {
+                return Ok(ChangedFiles {
+                    paths: vec![],
+                    complete: false,
+                });
+            }
+            other => other?,
+        };
+        let mut paths: Vec<String> = vec![];
+        for p in diffs.into_iter().flat_map(|d| [d.new_path, d.old_path]).flatten() {
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+        Ok(ChangedFiles {
+            paths,
+            complete: true,
+        })
     }
 
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
