@@ -63,7 +63,11 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
             item.title, item.detail
         ));
     }
-    if let Some(r) = d.report_only.as_ref().filter(|r| !r.label_changes.is_empty()) {
+    if let Some(r) = d
+        .report_only
+        .as_ref()
+        .filter(|r| !r.label_changes.is_empty())
+    {
         out.push_str("\n**Label changes changegate would make**\n");
         for c in &r.label_changes {
             out.push_str(&format!("- {c}\n"));

@@ -50,10 +50,7 @@ impl Forge for ForgeClient {
     async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
         each!(self, c => c.commit_authors(r))
     }
-    async fn changed_files(
-        &self,
-        r: &ChangeRef,
-    ) -> Result<crate::model::ChangedFiles, ForgeError> {
+    async fn changed_files(&self, r: &ChangeRef) -> Result<crate::model::ChangedFiles, ForgeError> {
         each!(self, c => c.changed_files(r))
     }
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {

@@ -24,7 +24,9 @@ pub(super) fn checklist_item(
                 (true, text)
             }
         }
-        ApprovalState::Missing if o.needed > 1 => (false, format!("0 of {}: not given yet", o.needed)),
+        ApprovalState::Missing if o.needed > 1 => {
+            (false, format!("0 of {}: not given yet", o.needed))
+        }
         ApprovalState::Missing => (false, "not given yet".to_string()),
         ApprovalState::Invalid { reason } => (false, format!("{reason}; the label was removed")),
         ApprovalState::Unverified { reason } => (false, reason.clone()),

@@ -116,9 +116,9 @@ fn check(
     })?;
     if let Some(globs) = &c.changed_paths {
         // Files not read, or not all listed: the condition counts as met (fail closed).
-        let touched = f.files.is_none_or(|files| {
-            !files.complete || files.paths.iter().any(|p| globs.matches(p))
-        });
+        let touched = f
+            .files
+            .is_none_or(|files| !files.complete || files.paths.iter().any(|p| globs.matches(p)));
         visit(touched, &|| {
             format!("no changed file matches {}", globs.patterns.join(", "))
         })?;

@@ -405,7 +405,10 @@ fn apply_rules(
             }
         }
         for name in &rule.require_sections {
-            if !sections.iter().any(|s: &String| s.eq_ignore_ascii_case(name)) {
+            if !sections
+                .iter()
+                .any(|s: &String| s.eq_ignore_ascii_case(name))
+            {
                 sections.push(name.clone());
             }
         }

@@ -23,7 +23,11 @@ fn section_start<'a>(line: &'a str, known: &[String]) -> Option<(String, &'a str
     if let Some(rest) = t.strip_prefix('#') {
         let name = rest.trim_start_matches('#');
         if name.starts_with(' ') || name.is_empty() {
-            let name = name.trim().trim_end_matches('#').trim().trim_end_matches(':');
+            let name = name
+                .trim()
+                .trim_end_matches('#')
+                .trim()
+                .trim_end_matches(':');
             return Some((name.trim().to_string(), ""));
         }
     }
@@ -99,7 +103,12 @@ mod tests {
                  Rollback plan: revert the commit\n### testing\n- unit tests\n";
         let c = check(
             d,
-            &names(&["Justification", "Risk assessment", "Rollback plan", "Testing"]),
+            &names(&[
+                "Justification",
+                "Risk assessment",
+                "Rollback plan",
+                "Testing",
+            ]),
         );
         assert!(c.ok(), "{c:?}");
     }
@@ -110,7 +119,12 @@ mod tests {
                  Note: this line is text\n";
         let c = check(
             d,
-            &names(&["Justification", "Testing", "Rollback plan", "Security considerations"]),
+            &names(&[
+                "Justification",
+                "Testing",
+                "Rollback plan",
+                "Security considerations",
+            ]),
         );
         assert_eq!(c.missing, ["Security considerations"]);
         assert_eq!(c.empty, ["Justification", "Testing"]);
@@ -121,7 +135,10 @@ mod tests {
         let c = check("", &names(&["Justification"]));
         assert_eq!(c.missing, ["Justification"]);
         // A heading alone, or a hash without a space, is not text or a section.
-        let c = check("#Justification\n## Justification\n", &names(&["Justification"]));
+        let c = check(
+            "#Justification\n## Justification\n",
+            &names(&["Justification"]),
+        );
         assert_eq!(c.empty, ["Justification"]);
     }
 }

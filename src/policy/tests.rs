@@ -20,11 +20,17 @@ fn at(minute: u32) -> DateTime<Utc> {
 
 /// A GitHub pull request in `acme/platypus` by `alice`, with labels applied by the given
 /// people at increasing times.
+#[derive(Clone)]
 struct Case {
     snap: Snapshot,
 }
 
 impl Case {
+    /// A copy changed by `f`.
+    fn clone_with(&self, f: impl FnOnce(Case) -> Case) -> Case {
+        f(self.clone())
+    }
+
     fn mr() -> Self {
         Self::kind(ChangeKind::MergeRequest)
     }
@@ -890,4 +896,5 @@ fn unknown_authors_and_times_do_not_pass() {
     assert!(!with_met(&case.eval(), "peer"));
 }
 
+mod ops;
 mod timed;

@@ -255,7 +255,10 @@ pub struct RuleDef {
 
 /// A required approval: its name, or its name with how many distinct people must give it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged, expecting = "an approval name, or {approval: NAME, count: N}")]
+#[serde(
+    untagged,
+    expecting = "an approval name, or {approval: NAME, count: N}"
+)]
 pub enum RequireDef {
     Name(String),
     Counted(CountedDef),

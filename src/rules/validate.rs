@@ -145,7 +145,10 @@ impl Checker {
     }
 
     /// Required approvals: names, and how many people each needs when more than one.
-    fn requirements(&mut self, list: &[Sp<schema::RequireDef>]) -> (Vec<String>, Vec<(String, u32)>) {
+    fn requirements(
+        &mut self,
+        list: &[Sp<schema::RequireDef>],
+    ) -> (Vec<String>, Vec<(String, u32)>) {
         let mut names = vec![];
         let mut counts = vec![];
         let known = self.approval_names.clone();

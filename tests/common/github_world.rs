@@ -28,6 +28,10 @@ pub struct GhChange {
     pub updated: i64,
     /// Set when merged (RFC 3339).
     pub merged_at: Option<String>,
+    /// The files the pull request touches: (path, previous path when renamed).
+    pub files: Vec<(String, Option<String>)>,
+    /// The description (`body`).
+    pub body: Option<String>,
 }
 
 #[derive(Default)]
@@ -132,6 +136,29 @@ impl GithubWorld {
         s.clock = 0;
     }
 
+    /// The files pull request `number` touches (a path `new<-old` is a rename).
+    pub fn set_files(&self, number: u64, paths: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.files = paths
+                .iter()
+                .map(|p| match p.split_once("<-") {
+                    Some((new, old)) => (new.to_string(), Some(old.to_string())),
+                    None => (p.to_string(), None),
+                })
+                .collect();
+        }
+    }
+
+    /// Sets the description of change `number`.
+    pub fn set_body(&self, number: u64, body: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.body = Some(body.into());
+            c.updated += 1;
+        }
+    }
+
     /// Merges the pull request at `at` (RFC 3339).
     pub fn merge(&self, number: u64, at: &str) {
         let mut s = self.state.lock().unwrap();
@@ -155,6 +182,8 @@ impl GithubWorld {
             state: "open".into(),
             updated: 0,
             merged_at: None,
+            files: vec![("src/app.rs".into(), None)],
+            body: None,
         });
     }
 
@@ -170,6 +199,8 @@ impl GithubWorld {
             state: "open".into(),
             updated: 0,
             merged_at: None,
+            files: vec![("src/app.rs".into(), None)],
+            body: None,
         });
     }
 
@@ -449,7 +480,7 @@ fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
         .unwrap()
         .to_rfc3339();
     let mut v = json!({
-        "number": c.number, "title": "Change", "body": null, "user": user(&c.author), "labels": labels, "updated_at": updated,
+        "number": c.number, "title": "Change", "body": c.body, "user": user(&c.author), "labels": labels, "updated_at": updated,
         "state": c.state, "html_url": format!("https://github.com/{REPO}/pull/{}", c.number),
     });
     if c.is_pr && as_issue {
@@ -631,6 +662,23 @@ fn route_repo(
                     .iter()
                     .enumerate()
                     .map(|(i, (a, m))| json!({ "sha": format!("{i:040x}"), "commit": { "message": "work", "author": { "name": a, "email": format!("{a}@example.com") }, "committer": { "name": m, "email": format!("{m}@example.com") } }, "author": user(a), "committer": user(m) }))
+                    .collect();
+                listing(&mut s.not_modified, list, etag)
+            }
+            None => not_found(),
+        },
+        ("GET", ["pulls", n, "files"]) => match s.change(num(n)).filter(|c| c.is_pr) {
+            Some(c) => {
+                let list: Vec<Value> = c
+                    .files
+                    .iter()
+                    .map(|(path, old)| {
+                        let mut f = json!({ "sha": "bbcd538c8e72b8c175046e27cc8f907076331401", "filename": path, "status": if old.is_some() { "renamed" } else { "modified" }, "additions": 1, "deletions": 1, "changes": 2, "blob_url": "https://github.com/acme/platypus/blob/x", "raw_url": "https://github.com/acme/platypus/raw/x", "contents_url": "https://api.github.com/repos/acme/platypus/contents/x", "patch": "@@ -1 +1 @@" });
+                        if let Some(old) = old {
+                            f["previous_filename"] = json!(old);
+                        }
+                        f
+                    })
                     .collect();
                 listing(&mut s.not_modified, list, etag)
             }

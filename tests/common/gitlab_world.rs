@@ -36,6 +36,9 @@ pub struct GlChange {
     pub commits: Vec<(String, String)>,
     /// Set when merged (RFC 3339).
     pub merged_at: Option<String>,
+    /// The files the merge request touches: (new path, old path).
+    pub files: Vec<(String, String)>,
+    pub description: String,
 }
 
 #[derive(Default)]
@@ -153,6 +156,28 @@ impl GitlabWorld {
         s.clock = 0;
     }
 
+    /// The files merge request `iid` touches (a path `new<-old` is a rename).
+    pub fn set_files(&self, iid: u64, paths: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(iid, true) {
+            c.files = paths
+                .iter()
+                .map(|p| match p.split_once("<-") {
+                    Some((new, old)) => (new.to_string(), old.to_string()),
+                    None => (p.to_string(), p.to_string()),
+                })
+                .collect();
+        }
+    }
+
+    /// Sets the merge request's description.
+    pub fn set_description(&self, iid: u64, text: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(iid, true) {
+            c.description = text.into();
+        }
+    }
+
     /// Merges the merge request at `at` (RFC 3339).
     pub fn merge(&self, iid: u64, at: &str) {
         let mut s = self.state.lock().unwrap();
@@ -182,6 +207,8 @@ impl GitlabWorld {
             project_path: PROJECT.into(),
             commits: vec![(author.into(), author.into())],
             merged_at: None,
+            files: vec![("src/app.rs".into(), "src/app.rs".into())],
+            description: String::new(),
         });
     }
 
@@ -196,6 +223,8 @@ impl GitlabWorld {
             project_path: PROJECT.into(),
             commits: vec![],
             merged_at: None,
+            files: vec![],
+            description: String::new(),
         });
     }
 
@@ -324,7 +353,7 @@ fn not_found() -> ResponseTemplate {
 
 fn change_json(c: &GlChange) -> Value {
     let mut v = json!({
-        "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": "",
+        "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": c.description,
         "state": if c.merged_at.is_some() { "merged" } else { "opened" }, "merged_at": c.merged_at, "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
         "web_url": format!("https://gitlab.example.com/{PROJECT}/-/merge_requests/{}", c.iid),
         "references": { "short": format!("!{}", c.iid), "full": format!("{}{}{}", c.project_path, if c.is_mr { "!" } else { "#" }, c.iid) },
@@ -586,6 +615,15 @@ fn route_change(
                 .iter()
                 .enumerate()
                 .map(|(i, (a, m))| json!({ "id": format!("{i:040x}"), "short_id": format!("{i:08x}"), "title": "work", "author_name": a, "author_email": format!("{a}@example.com"), "committer_name": m, "committer_email": format!("{m}@example.com") }))
+                .collect();
+            reply(200, json!(list))
+        }
+        ("GET", ["diffs"]) => {
+            let c = s.change(iid, mr).unwrap();
+            let list: Vec<Value> = c
+                .files
+                .iter()
+                .map(|(new, old)| json!({ "old_path": old, "new_path": new, "a_mode": "100644", "b_mode": "100644", "diff": "@@ -1 +1 @@\n-a\n+b\n", "new_file": false, "renamed_file": new != old, "deleted_file": false, "generated_file": false }))
                 .collect();
             reply(200, json!(list))
         }

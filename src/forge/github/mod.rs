@@ -9,8 +9,8 @@ pub use client::GithubClient;
 
 use super::{ChangeRef, Comment, Forge, ForgeError};
 use crate::model::{
-    ChangedFiles,
-    Change, ChangeKind, History, Label, LabelEvent, Review, StatusState, TeamRef, User,
+    Change, ChangeKind, ChangedFiles, History, Label, LabelEvent, Review, StatusState, TeamRef,
+    User,
 };
 use ::http::Method;
 use client::enc;

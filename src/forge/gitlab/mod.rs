@@ -9,8 +9,8 @@ pub use client::GitlabClient;
 
 use super::{ChangeRef, Comment, Forge, ForgeError};
 use crate::model::{
-    ChangedFiles,
-    Change, ChangeKind, History, Label, LabelEvent, Review, StatusState, TeamRef, User,
+    Change, ChangeKind, ChangedFiles, History, Label, LabelEvent, Review, StatusState, TeamRef,
+    User,
 };
 use chrono::{DateTime, Utc};
 use client::enc;
@@ -247,7 +247,11 @@ impl Forge for GitlabClient {
             other => other?,
         };
         let mut paths: Vec<String> = vec![];
-        for p in diffs.into_iter().flat_map(|d| [d.new_path, d.old_path]).flatten() {
+        for p in diffs
+            .into_iter()
+            .flat_map(|d| [d.new_path, d.old_path])
+            .flatten()
+        {
             if !paths.contains(&p) {
                 paths.push(p);
             }
