@@ -228,6 +228,8 @@ mod tests {
             incomplete: vec![],
             now: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 2, 10, 0, 0).unwrap(),
             changed_files: None,
+            linked_issue: None,
+            gated_authors: vec![],
         }
     }
 

@@ -28,3 +28,11 @@ CREATE INDEX emergencies_due ON emergencies (complete, due_at);
 CREATE INDEX jobs_due ON jobs (state, run_after);
 -- 1 for a timer's job: not pending work until its time comes.
 ALTER TABLE jobs ADD COLUMN timer BIGINT NOT NULL DEFAULT 0;
+
+-- Change issues and the merge requests that link them, filled as merge requests are
+-- evaluated: a change to the issue evaluates them again.
+CREATE TABLE issue_links (
+    issue_key   TEXT NOT NULL,
+    change_key  TEXT NOT NULL,
+    PRIMARY KEY (issue_key, change_key)
+);

@@ -13,6 +13,8 @@ use serde::Serialize;
 pub enum Via {
     Label,
     NativeApproval,
+    /// Given on the change issue the merge request links.
+    LinkedIssue,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +53,9 @@ pub struct ApprovalOutcome {
     /// How many distinct people the matched rules need (`count`), when more than one.
     #[serde(default, skip_serializing_if = "is_one")]
     pub needed: u32,
+    /// The linked change issue this role is given on (`acme/change-requests#12`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
 }
 
 fn is_one(n: &u32) -> bool {
@@ -118,6 +123,7 @@ pub(super) fn assess(
     snap: &Snapshot,
     labels: &[Label],
     needs: &[(String, u32)],
+    taken: &[(User, String)],
 ) -> Vec<ApprovalOutcome> {
     let mut list: Vec<Assessment> = rules
         .approvals
@@ -131,7 +137,8 @@ pub(super) fn assess(
     // Earlier approvals claim their person first; unknown times keep the rules' order.
     let mut order: Vec<usize> = (0..list.len()).collect();
     order.sort_by_key(|&i| (list[i].earliest().is_none(), list[i].earliest()));
-    let mut used: Vec<(User, String)> = vec![];
+    // People who already fill a role (on a linked change issue) fill no other here.
+    let mut used: Vec<(User, String)> = taken.to_vec();
     let mut states: Vec<Option<ApprovalState>> = vec![None; list.len()];
     let mut others: Vec<Vec<Approver>> = vec![vec![]; list.len()];
     let need = |name: &str| {
@@ -148,9 +155,12 @@ pub(super) fn assess(
         let wanted = need(&a.approval.name) as usize;
         // Distinct people, each free of other roles, up to the number needed.
         let mut chosen: Vec<&Candidate> = vec![];
+        let title = a.approval.title.clone();
         for c in &candidates {
             let taken = rules.distinct_approvers
-                && used.iter().any(|(u, _)| u.same_as(&c.by) == Some(true));
+                && used
+                    .iter()
+                    .any(|(u, role)| role != &title && u.same_as(&c.by) == Some(true));
             let again = chosen.iter().any(|o| o.by.same_as(&c.by) != Some(false));
             if !taken && !again && chosen.len() < wanted {
                 chosen.push(c);
@@ -188,6 +198,7 @@ pub(super) fn assess(
             state: s.unwrap_or(ApprovalState::Missing),
             others,
             needed: need(&a.approval.name),
+            on: None,
         })
         .collect()
 }
@@ -274,6 +285,12 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
             a.label
         ));
     }
+    if !a.author_may_approve && gated_author(snap, &ev.actor) {
+        return LabelFinding::Invalid(format!(
+            "{who} applied `{}` but authored a merge request this issue approves; nobody approves their own change",
+            a.label
+        ));
+    }
     if a.reset_on_push
         && let Some(what) = reset_since(snap, ev.at)
     {
@@ -306,6 +323,14 @@ pub(super) fn committed(rules: &Rules, snap: &Snapshot, user: &User) -> bool {
             .commit_authors
             .iter()
             .any(|c| c.same_as(user) == Some(true))
+}
+
+/// Whether `user` authored a change this one gates (a change issue's merge requests): they
+/// may not approve it either. Unknown counts as the author.
+fn gated_author(snap: &Snapshot, user: &User) -> bool {
+    snap.gated_authors
+        .iter()
+        .any(|a| a.same_as(user) != Some(false))
 }
 
 fn is_bot(snap: &Snapshot, user: &User) -> bool {
@@ -388,7 +413,8 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
         .filter(|r| {
             a.author_may_approve
                 || (snap.change.author.same_as(&r.reviewer) == Some(false)
-                    && !committed(rules, snap, &r.reviewer))
+                    && !committed(rules, snap, &r.reviewer)
+                    && !gated_author(snap, &r.reviewer))
         })
         .filter(|r| is_member(snap, group, &r.reviewer) == Some(true))
         .map(|r| Candidate {

@@ -14,7 +14,12 @@ pub(super) fn checklist_item(
         ApprovalState::Met { by, at, via } => {
             let mut people = vec![given(by, *at, *via)];
             people.extend(o.others.iter().map(|p| given(&p.by, p.at, p.via)));
-            let text = format!("approved by {}", people.join(", "));
+            let text = match (&o.on, via) {
+                (Some(issue), Via::LinkedIssue) => {
+                    format!("approved on {issue} by {}", people.join(", "))
+                }
+                _ => format!("approved by {}", people.join(", ")),
+            };
             if o.needed > 1 {
                 (
                     o.is_met(),
@@ -27,7 +32,10 @@ pub(super) fn checklist_item(
         ApprovalState::Missing if o.needed > 1 => {
             (false, format!("0 of {}: not given yet", o.needed))
         }
-        ApprovalState::Missing => (false, "not given yet".to_string()),
+        ApprovalState::Missing => match &o.on {
+            Some(issue) => (false, format!("not given yet on {issue}")),
+            None => (false, "not given yet".to_string()),
+        },
         ApprovalState::Invalid { reason } => (false, format!("{reason}; the label was removed")),
         ApprovalState::Unverified { reason } => (false, reason.clone()),
     };
@@ -55,10 +63,16 @@ pub(super) fn checklist_item(
                 }
             );
         }
-        format!(
-            "{who}, other than the author, applies `{}`{native}.",
-            a.label
-        )
+        match &o.on {
+            Some(issue) => format!(
+                "{who}, other than the author, applies `{}` on {issue}{native}.",
+                a.label
+            ),
+            None => format!(
+                "{who}, other than the author, applies `{}`{native}.",
+                a.label
+            ),
+        }
     });
     ChecklistItem {
         title: a.title.clone(),
@@ -76,6 +90,7 @@ fn given(by: &crate::model::User, at: Option<chrono::DateTime<chrono::Utc>>, via
     let how = match via {
         Via::Label => String::new(),
         Via::NativeApproval => " (approved the merge request)".to_string(),
+        Via::LinkedIssue => String::new(),
     };
     format!("{}{when}{how}", by.mention())
 }

@@ -1,6 +1,7 @@
 //! The decision: rules + a change's state in, what the bot should do out. Pure and synchronous.
 
 mod approvals;
+pub mod change_issue;
 mod checklist;
 mod conditions;
 mod labels;
@@ -9,7 +10,7 @@ mod sections;
 mod tests;
 mod timed;
 
-pub use approvals::{ApprovalOutcome, ApprovalState, Via, membership_questions};
+pub use approvals::{ApprovalOutcome, ApprovalState, Approver, Via, membership_questions};
 pub use conditions::glob;
 pub use labels::deciding_labels;
 pub(crate) use labels::last_applied;
@@ -94,6 +95,26 @@ pub struct Snapshot {
     /// The files a merge request touches (read only when a rule looks at paths).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<crate::model::ChangedFiles>,
+    /// The change issue the description links (`change_issue`), as read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_issue: Option<LinkedIssue>,
+    /// Authors of the changes this one gates (on a change issue: its merge requests' authors),
+    /// who may not approve it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gated_authors: Vec<User>,
+}
+
+/// The change issue a merge request links.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LinkedIssue {
+    /// Linked, but the bot cannot read it (it does not exist, or is not visible to the bot).
+    Unreadable { reference: String, reason: String },
+    /// The issue as read: its state, label history and approvers' memberships.
+    Read {
+        reference: String,
+        issue: Box<Snapshot>,
+    },
 }
 
 impl Snapshot {
@@ -136,6 +157,8 @@ impl Snapshot {
             incomplete: vec![],
             now,
             changed_files: None,
+            linked_issue: None,
+            gated_authors: vec![],
         }
     }
 }
@@ -333,7 +356,8 @@ fn decide(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> Decision {
     };
     undeclared_values(rules, &mut set);
     one_value_per_scope(rules, snap, &mut set);
-    let outcomes = approvals::assess(rules, snap, &set.labels, needs);
+    let link = change_issue::judge(rules, snap, needs);
+    let mut outcomes = approvals::assess(rules, snap, &set.labels, needs, &link.taken);
     for o in &outcomes {
         let approval = rules.approval(&o.name);
         match (&o.state, approval) {
@@ -362,12 +386,17 @@ fn decide(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> Decision {
             _ => {}
         }
     }
+    change_issue::give(&link, &mut outcomes);
+    // The issue's classification stands for the merge request's (seen, not applied).
+    if let Some(l) = &link.classification {
+        set.labels.push(l.clone());
+    }
     let met: Vec<String> = outcomes
         .iter()
         .filter(|o| o.is_met())
         .map(|o| o.name.clone())
         .collect();
-    apply_rules(rules, snap, set, outcomes, &met)
+    apply_rules(rules, snap, set, outcomes, &met, link.items)
 }
 
 fn apply_rules(
@@ -376,6 +405,7 @@ fn apply_rules(
     mut set: LabelSet,
     outcomes: Vec<ApprovalOutcome>,
     met: &[String],
+    link_items: Vec<ChecklistItem>,
 ) -> Decision {
     let mut matched = vec![];
     let mut required: Vec<String> = vec![];
@@ -499,6 +529,9 @@ fn apply_rules(
     }
     if !sections.is_empty() {
         checklist.push(sections_item(&snap.change.description, &sections));
+    }
+    for item in link_items.into_iter().rev() {
+        checklist.insert(0, item);
     }
     for (_, item) in blocked.iter().rev() {
         checklist.insert(0, item.clone());

@@ -88,6 +88,8 @@ impl Case {
                 bot: Some(User::named("changegate[bot]")),
                 now: at(59),
                 changed_files: None,
+                linked_issue: None,
+                gated_authors: vec![],
             },
         }
     }

@@ -36,6 +36,8 @@ pub struct Rules {
     pub blocked_periods: Vec<BlockedPeriod>,
     /// Repository path globs where the bot reports without blocking or relabelling.
     pub report_only: Vec<String>,
+    /// How merge requests link the change issue that carries their approvals.
+    pub change_issue: Option<ChangeIssue>,
     /// SHA-256 of the file's bytes, recorded with every decision.
     pub hash: String,
     /// The file's text, when repositories may add to it (`repository_rules`).
@@ -147,6 +149,20 @@ pub struct Condition {
     /// Compiled path globs: some changed file must match one.
     pub changed_paths: Option<PathGlobs>,
 }
+
+/// Change issues gate the merge requests that link them.
+#[derive(Debug, Clone)]
+pub struct ChangeIssue {
+    /// Finds the link in a description; capture group 1 is the reference.
+    pub reference: regex::Regex,
+    /// Which changes must link one.
+    pub required_for: Condition,
+    /// Roles a linked issue's approvals satisfy.
+    pub approvals: Vec<String>,
+}
+
+/// The default `change_issue.reference`.
+pub const DEFAULT_ISSUE_REFERENCE: &str = r"(?im)^\s*change(?: issue)?:\s*(\S+)";
 
 /// Path globs as written and compiled (`*` within a directory, `**` across).
 #[derive(Debug, Clone)]

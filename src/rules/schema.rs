@@ -89,6 +89,10 @@ pub struct RulesFile {
     /// (quarter closes, holidays). While one covers an open change, its status fails.
     #[serde(default)]
     pub blocked_periods: Vec<BlockedPeriodDef>,
+    /// Change issues: merge requests link the issue that carries their approvals (business
+    /// owner, manager…) and cannot merge until it is approved.
+    #[serde(default)]
+    pub change_issue: Option<Sp<ChangeIssueDef>>,
     /// Repositories (path globs, `acme/legacy-*`) where the bot only reports: it comments as
     /// usual, writes a passing status saying what it would block, and changes no labels.
     #[serde(default)]
@@ -251,6 +255,24 @@ pub struct RuleDef {
     /// are due within a time of the merge, chased with reminders, and marked overdue after.
     #[serde(default)]
     pub after_merge: Option<Sp<AfterMergeDef>>,
+}
+
+/// How merge requests link their change issue, and what the issue gives them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeIssueDef {
+    /// A regular expression finding the link in the change's description; its first capture
+    /// group is `#12`, `group/project#12` (GitHub `owner/repo#12`) or the issue's URL on the
+    /// same forge. Default: `(?im)^\s*change(?: issue)?:\s*(\S+)`.
+    #[serde(default)]
+    pub reference: Option<Sp<String>>,
+    /// Which changes must link one (a condition); omitted: every merge request.
+    #[serde(default)]
+    pub required_for: Option<Sp<Condition>>,
+    /// Approvals (names from `approvals`) met on a merge request when they are met on its
+    /// linked issue, judged by the issue's own label history with every segregation-of-duties
+    /// check (the merge request's author may not approve on the issue either).
+    pub approvals: Vec<Sp<String>>,
 }
 
 /// A required approval: its name, or its name with how many distinct people must give it.

@@ -434,6 +434,53 @@ impl Checker {
         }
     }
 
+    fn change_issue(&mut self, def: &Sp<schema::ChangeIssueDef>) -> super::ChangeIssue {
+        let d = def.value();
+        let text = d
+            .reference
+            .as_ref()
+            .map(|r| r.value().as_str())
+            .unwrap_or(super::DEFAULT_ISSUE_REFERENCE);
+        let pos = d.reference.as_ref().map(|r| r.pos()).unwrap_or(def.pos());
+        let reference = match regex::Regex::new(text) {
+            Ok(re) if re.captures_len() >= 2 => re,
+            Ok(_) => {
+                self.report(
+                    pos,
+                    "`reference` needs a capture group `(…)` around the issue reference",
+                );
+                regex::Regex::new(super::DEFAULT_ISSUE_REFERENCE).expect("the default compiles")
+            }
+            Err(e) => {
+                let why = e.to_string();
+                let last = why.lines().last().unwrap_or("invalid").trim().to_string();
+                self.report(
+                    pos,
+                    format!("`reference` is not a regular expression: {last}"),
+                );
+                regex::Regex::new(super::DEFAULT_ISSUE_REFERENCE).expect("the default compiles")
+            }
+        };
+        if d.approvals.is_empty() {
+            self.report(
+                def.pos(),
+                "`change_issue.approvals` is empty: the issue would give nothing",
+            );
+        }
+        super::ChangeIssue {
+            reference,
+            required_for: d
+                .required_for
+                .as_ref()
+                .map(|c| self.condition(c.value()))
+                .unwrap_or_else(|| Condition {
+                    kind: Some(ChangeKind::MergeRequest),
+                    ..Condition::default()
+                }),
+            approvals: self.approval_refs(&d.approvals),
+        }
+    }
+
     fn blocked_period(&mut self, p: &schema::BlockedPeriodDef) -> BlockedPeriod {
         let window = match (&p.quarter_end, &p.from, &p.to) {
             (Some(q), None, None) => {
@@ -579,6 +626,7 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         .iter()
         .map(|p| c.blocked_period(p))
         .collect();
+    let change_issue = file.change_issue.as_ref().map(|d| c.change_issue(d));
     if !c.problems.is_empty() {
         c.problems.sort_by_key(|p| p.pos);
         return Err(c.problems);
@@ -592,6 +640,7 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         commit_authors_are_authors: file.commit_authors_are_authors.unwrap_or(true),
         rules,
         blocked_periods,
+        change_issue,
         report_only: file
             .report_only
             .iter()

@@ -89,6 +89,7 @@ pub fn nothing() -> Rules {
         rules: vec![],
         blocked_periods: vec![],
         report_only: vec![],
+        change_issue: None,
         hash: "none".into(),
         source: None,
         repository_rules: None,

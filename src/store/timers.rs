@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 /// Prefixes of the delivery ids of the bot's own timers (never a webhook's).
-const INTERNAL: [&str; 2] = ["timer:", "period:"];
+const INTERNAL: [&str; 3] = ["timer:", "period:", "linked:"];
 
 /// Whether a delivery id is of the form the bot's own timers use.
 pub fn is_internal_delivery(id: &str) -> bool {
@@ -106,6 +106,38 @@ impl Store {
         Ok(queued.is_some())
     }
 
+    /// Remembers that a merge request links a change issue.
+    pub async fn link_issue(&self, issue_key: &str, change_key: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO issue_links (issue_key, change_key) VALUES ($1, $2)
+             ON CONFLICT (issue_key, change_key) DO NOTHING",
+        )
+        .bind(issue_key.to_string())
+        .bind(change_key.to_string())
+        .execute(&self.pool)
+        .await
+        .context("cannot record the issue link")?;
+        Ok(())
+    }
+
+    /// The latest stored event of every change that linked the issue and is not known to be
+    /// closed (each to be evaluated again when the issue changes).
+    pub async fn changes_linking(&self, issue_key: &str) -> Result<Vec<ChangeEvent>> {
+        let rows = sqlx::query(
+            "SELECT d.event_json FROM issue_links l
+             JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE change_key = l.change_key)
+             JOIN deliveries d ON d.id = j.delivery
+             LEFT JOIN change_memory m ON m.change_key = l.change_key
+             WHERE l.issue_key = $1 AND COALESCE(m.verdict_open, 1) = 1
+             ORDER BY l.change_key",
+        )
+        .bind(issue_key.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot list the changes linking an issue")?;
+        events_of(rows)
+    }
+
     /// The latest stored event of every open change of `forge` the bot remembers (each to be
     /// evaluated again when a blocked period starts or ends).
     pub async fn open_change_events(&self, forge: Forge) -> Result<Vec<ChangeEvent>> {
@@ -120,15 +152,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .context("cannot list open changes")?;
-        let mut out = vec![];
-        for r in rows {
-            let json: String = r.try_get(0)?;
-            let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
-            if let EventPayload::Change(c) = event.payload {
-                out.push(*c);
-            }
-        }
-        Ok(out)
+        events_of(rows)
     }
 
     /// Whether the reminder at `point` was sent for the change.
@@ -251,4 +275,17 @@ impl Store {
         .context("cannot count emergencies")?;
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
+}
+
+/// The change events in rows whose first column is a stored event.
+fn events_of(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<ChangeEvent>> {
+    let mut out = vec![];
+    for r in rows {
+        let json: String = r.try_get(0)?;
+        let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
+        if let EventPayload::Change(c) = event.payload {
+            out.push(*c);
+        }
+    }
+    Ok(out)
 }

@@ -59,6 +59,9 @@ impl Worker {
             tracing::info!("the change no longer exists");
             return Ok(());
         };
+        if change.kind == crate::model::ChangeKind::Issue {
+            self.evaluate_linking(job, &change).await?;
+        }
         let effective = self
             .rules_for(forge, change.forge, &r.repo, central)
             .await?;
@@ -232,8 +235,23 @@ impl Worker {
             incomplete,
             now: self.store.clock().now(),
             changed_files,
+            linked_issue: None,
+            gated_authors: vec![],
         };
-        for (group_name, user) in policy::membership_questions(rules, &snap) {
+        self.fill_memberships(forge, rules, &mut snap).await?;
+        snap.linked_issue = self.linked_issue(forge, &snap, rules).await?;
+        Ok(snap)
+    }
+
+    /// Asks the forge (or the cache) whether the people the evaluator will ask about are in
+    /// their approver groups.
+    pub(super) async fn fill_memberships<F: Forge>(
+        &self,
+        forge: &F,
+        rules: &Rules,
+        snap: &mut Snapshot,
+    ) -> Result<()> {
+        for (group_name, user) in policy::membership_questions(rules, snap) {
             let Some(team) = rules
                 .group(&group_name)
                 .and_then(|g| g.team(snap.change.forge, &snap.change.repo.path))
@@ -250,7 +268,7 @@ impl Worker {
             };
             snap.memberships.set(&group_name, &user, member);
         }
-        Ok(snap)
+        Ok(())
     }
 
     /// The files the merge request's head touches, when a rule looks at paths: read once
@@ -300,7 +318,7 @@ struct Seen {
 
 /// A listing read completely, or `None` with what was too long to read noted in
 /// `incomplete` (the policy then blocks); other errors stay errors.
-fn complete_or<T>(
+pub(super) fn complete_or<T>(
     read: Result<T, ForgeError>,
     incomplete: &mut Vec<String>,
 ) -> Result<Option<T>, ForgeError> {

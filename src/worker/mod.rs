@@ -5,6 +5,7 @@
 mod enforce;
 mod execute;
 mod files;
+mod linked;
 mod memberships;
 mod repo_rules;
 mod status;

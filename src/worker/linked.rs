@@ -1,0 +1,116 @@
+//! Change issues: reading the issue a merge request links (for the policy to judge), and
+//! evaluating the merge requests that link an issue again when the issue changes.
+
+use super::Worker;
+use super::enforce::{JobContext, complete_or};
+use crate::forge::{ChangeRef, Forge, ForgeError};
+use crate::model::{Action, Change, ChangeEvent, ChangeKind, Event, EventPayload, Repo};
+use crate::policy::{self, LinkedIssue, Snapshot, change_issue};
+use crate::rules::Rules;
+use crate::store::key_of;
+use anyhow::Result;
+
+impl Worker {
+    /// The change issue the merge request's description links, read with its label history
+    /// and its approvers' memberships; `None` when it links none.
+    pub(super) async fn linked_issue<F: Forge>(
+        &self,
+        forge: &F,
+        mr: &Snapshot,
+        rules: &Rules,
+    ) -> Result<Option<LinkedIssue>> {
+        let Some(text) = change_issue::find_reference(rules, &mr.change) else {
+            return Ok(None);
+        };
+        let unreadable = |reason: String| {
+            Ok(Some(LinkedIssue::Unreadable {
+                reference: text.clone(),
+                reason,
+            }))
+        };
+        let target = match change_issue::parse_reference(&text, &mr.change) {
+            Ok(t) => t,
+            Err(reason) => return unreadable(reason),
+        };
+        let r = ChangeRef {
+            repo: Repo {
+                path: target.repo.clone(),
+                id: None,
+            },
+            kind: ChangeKind::Issue,
+            number: target.number,
+        };
+        let issue = match forge.change(&r).await {
+            Ok(Some(issue)) => issue,
+            Ok(None) | Err(ForgeError::NotFound(_)) => {
+                return unreadable(format!(
+                    "{target} does not exist or is not visible to changegate"
+                ));
+            }
+            Err(ForgeError::Refused { status, .. }) => {
+                return unreadable(format!("changegate may not read {target} (HTTP {status})"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.store
+            .link_issue(&key_of(&issue), &key_of(&mr.change))
+            .await?;
+        let mut incomplete = vec![];
+        let deciding = policy::deciding_labels(rules, &issue.labels);
+        let history = complete_or(forge.label_events(&r, &deciding).await, &mut incomplete)?
+            .unwrap_or_default();
+        let mut snap = Snapshot {
+            change: issue,
+            label_events: history.labels,
+            reviews: vec![],
+            last_push: None,
+            retarget: None,
+            memberships: Default::default(),
+            bot: mr.bot.clone(),
+            commit_authors: vec![],
+            incomplete,
+            now: mr.now,
+            changed_files: None,
+            linked_issue: None,
+            gated_authors: vec![],
+        };
+        self.fill_memberships(forge, rules, &mut snap).await?;
+        Ok(Some(LinkedIssue::Read {
+            reference: target.to_string(),
+            issue: Box::new(snap),
+        }))
+    }
+
+    /// An issue changed: the merge requests linking it are evaluated again, so that an
+    /// approval withdrawn on the issue turns them red with no event of their own.
+    pub(super) async fn evaluate_linking(
+        &self,
+        job: &JobContext<'_>,
+        issue: &Change,
+    ) -> Result<()> {
+        let issue_key = key_of(issue);
+        for c in self.store.changes_linking(&issue_key).await? {
+            let key = key_of(&c.change);
+            let event = Event {
+                forge: c.change.forge,
+                delivery_id: Some(format!(
+                    "linked:{issue_key}:{}:{key}",
+                    job.event.delivery_id.as_deref().unwrap_or("")
+                )),
+                event_name: "change issue changed".into(),
+                payload: EventPayload::Change(Box::new(ChangeEvent {
+                    action: Action::Other,
+                    forge_action: "change issue changed".into(),
+                    labels_added: vec![],
+                    labels_removed: vec![],
+                    review: None,
+                    previous_head_sha: None,
+                    previous_target_branch: None,
+                    ..c
+                })),
+            };
+            self.store.enqueue(&event).await?;
+        }
+        Ok(())
+    }
+}
