@@ -61,7 +61,7 @@ pub(super) fn simulate(
         println!("{}", serde_json::to_string_pretty(&output)?);
         return Ok(ExitCode::SUCCESS);
     };
-    let mut snap = Snapshot::from_event(c, now);
+    let mut snap = Snapshot::from_event(c, now).offline_link(&rules);
     for m in members {
         let (group, user) = m
             .split_once('=')

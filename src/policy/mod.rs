@@ -163,6 +163,20 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Without the forge (`simulate`, no token) a linked change issue cannot be read: it is
+    /// recorded as such, so the decision says so instead of "link the change issue".
+    pub fn offline_link(mut self, rules: &Rules) -> Self {
+        if let Some(reference) = change_issue::find_reference(rules, &self.change) {
+            self.linked_issue = Some(LinkedIssue::Unreadable {
+                reference,
+                reason: "it is not read without the forge (offline evaluation)".into(),
+            });
+        }
+        self
+    }
+}
+
 /// Pass or fail, as the commit status will say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

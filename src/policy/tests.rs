@@ -898,5 +898,6 @@ fn unknown_authors_and_times_do_not_pass() {
     assert!(!with_met(&case.eval(), "peer"));
 }
 
+mod change_issue;
 mod ops;
 mod timed;

@@ -259,7 +259,8 @@ impl Worker {
 
     /// Without a client for the forge: evaluate the payload alone and log what would be done.
     async fn offline(&self, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
-        let snapshot = Snapshot::from_event(job.change, self.store.clock().now());
+        let snapshot =
+            Snapshot::from_event(job.change, self.store.clock().now()).offline_link(rules);
         let decision = policy::evaluate(rules, &snapshot);
         self.record_decision(job, rules, &snapshot, &decision, "payload")
             .await?;
