@@ -160,6 +160,11 @@ async fn readiness_metrics_and_rules_reload() {
         200
     );
 
+    // The decision is counted before its job is marked done: wait for that too.
+    until("the queue drains", async || {
+        metrics().await.contains("changegate_queue_depth 0")
+    })
+    .await;
     let page = metrics().await;
     for name in [
         "changegate_webhooks_received_total{forge=\"github\",event=\"pull_request\",outcome=\"queued\"} 1",
