@@ -118,3 +118,87 @@ async fn a_link_to_an_issue_that_does_not_exist_fails() {
         s.comment()
     );
 }
+
+mod gitlab {
+    use super::*;
+    use common::gitlab_world::{GitlabWorld, PROJECT_ID, user_id};
+
+    const SHA: &str = "3333333333333333333333333333333333333333";
+
+    fn mr_hook(gl: &GitlabWorld, actor: &str) -> Vec<u8> {
+        let path = corpus_dir().join("gitlab/merge_request.update.1.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let labels: Vec<Value> = gl
+            .labels(3)
+            .iter()
+            .map(|l| json!({ "id": 1, "title": l }))
+            .collect();
+        v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
+        v["project"]["id"] = json!(PROJECT_ID);
+        v["project"]["path_with_namespace"] = json!("acme/platypus");
+        let oa = &mut v["object_attributes"];
+        oa["iid"] = json!(3);
+        oa["action"] = json!("update");
+        oa["author_id"] = json!(user_id("alice"));
+        oa["last_commit"]["id"] = json!(SHA);
+        oa["labels"] = json!(labels);
+        v["labels"] = json!(labels);
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn issue_hook(gl: &GitlabWorld, actor: &str) -> Vec<u8> {
+        let path = corpus_dir().join("gitlab/issue.update.1.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
+        v["project"]["id"] = json!(PROJECT_ID);
+        v["project"]["path_with_namespace"] = json!("acme/platypus");
+        v["object_attributes"]["iid"] = json!(12);
+        v["labels"] = json!(
+            gl.issue_labels(12)
+                .iter()
+                .map(|l| json!({ "title": l }))
+                .collect::<Vec<_>>()
+        );
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_merge_request_is_gated_by_its_issue_on_gitlab() {
+        let gl = GitlabWorld::start().await;
+        for (group, who) in [
+            ("acme/business-owners", "olivia"),
+            ("acme/integrations-team", "peter"),
+            ("acme/bt-integration-managers", "mona"),
+        ] {
+            gl.member(group, who);
+        }
+        gl.open_mr(3, "alice", SHA);
+        gl.open_issue(12, "carol");
+        gl.add_issue_label(12, "CMT::Comprehensive", "carol");
+        gl.add_issue_label(12, "Business Owner Approval::Approved", "olivia");
+        gl.add_issue_label(12, "BT Integration Manager::Approved", "mona");
+        gl.set_description(3, "Change: #12");
+        let app = TestApp::with_forges(None, Some(&gl.url())).await;
+        let text = format!(
+            "{}\nchange_issue:\n  approvals: [business-owner, manager]\n",
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
+        );
+        *app.worker.rules.write().unwrap() =
+            Arc::new(changegate::rules::parse("rules.yaml", &text).unwrap());
+        gl.add_label(3, "Peer Approval::Approved", "peter");
+        app.gitlab("Merge Request Hook", "m1", &mr_hook(&gl, "peter"))
+            .await;
+        app.drain().await;
+        let (state, _, description) = gl.status(SHA).unwrap();
+        assert_eq!(state, "success", "{description}: {:#?}", gl.notes(3));
+
+        // Withdrawn on the issue: only the issue's hook, and the merge request fails.
+        gl.remove_issue_label(12, "Business Owner Approval::Approved", "olivia");
+        app.gitlab("Issue Hook", "i1", &issue_hook(&gl, "olivia"))
+            .await;
+        app.drain().await;
+        let (state, _, description) = gl.status(SHA).unwrap();
+        assert_eq!(state, "failed");
+        assert_eq!(description, "Missing: Business owner approval");
+    }
+}

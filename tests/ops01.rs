@@ -216,3 +216,37 @@ async fn on_gitlab_the_path_trigger_and_two_reviewers_hold_too() {
         gl.calls()
     );
 }
+
+#[tokio::test]
+async fn on_gitlab_missing_sections_are_listed_and_report_mode_writes_no_labels() {
+    let gl = GitlabWorld::start().await;
+    gl.member("acme/engineers", "erin");
+    gl.open_mr(3, "alice", GL_SHA);
+    gl.set_description(3, "## Justification\nWhy.\n");
+    let app = TestApp::with_forges(None, Some(&gl.url())).await;
+    use_rules(&app, ops("\nreport_only: [\"acme/platypus\"]\n"));
+    gl.add_label(3, "Risk::Low", "alice");
+    gl.add_label(3, "Review::Approved", "alice");
+    app.gitlab("Merge Request Hook", "r1", &mr_hook(&gl, "alice"))
+        .await;
+    app.drain().await;
+    let (state, _, description) = gl.status(GL_SHA).unwrap();
+    assert_eq!(state, "success");
+    assert!(
+        description.starts_with(
+            "report only: would block — missing Reviewer approval; Description sections"
+        ),
+        "{description}"
+    );
+    assert!(gl.labels(3).contains(&"Review::Approved".to_string()));
+    assert!(
+        !gl.writes().iter().any(|w| w.starts_with("PUT")),
+        "labels are never written in report mode: {:#?}",
+        gl.writes()
+    );
+    let note = gl.notes(3).join("\n");
+    assert!(
+        note.contains("missing: Risk assessment, Rollback plan, Testing, Security considerations"),
+        "{note}"
+    );
+}

@@ -186,6 +186,14 @@ impl GitlabWorld {
         }
     }
 
+    /// `actor` removes `label` from issue `iid`.
+    pub fn remove_issue_label(&self, iid: u64, label: &str, actor: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .remove_label(iid, false, label, actor);
+    }
+
     /// `actor` removes `label` from the merge request.
     pub fn remove_label(&self, iid: u64, label: &str, actor: &str) {
         self.state
