@@ -32,6 +32,8 @@ pub struct DecisionRecord {
     pub rules_hash: Option<String>,
     pub delivery_id: Option<String>,
     pub source: String,
+    /// The record's hash on its repository's audit chain.
+    pub hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -95,6 +97,9 @@ pub struct ChangeRecord {
     pub emergency: Option<EmergencyRecord>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub blocked_periods: Vec<BlockedRecord>,
+    /// The repository's audit chain head when exported: keep it to check later exports
+    /// against (`changegate audit verify`).
+    pub chain_head: Option<String>,
 }
 
 fn time(ms: i64) -> String {
@@ -226,8 +231,10 @@ fn change_record(number: u64, decisions: &[&AuditRow], scope: &str) -> Option<Ch
                 rules_hash: r.rules_hash.clone(),
                 delivery_id: r.delivery_id.clone(),
                 source: s(&r.detail["source"]),
+                hash: r.hash.clone(),
             })
             .collect(),
+        chain_head: None,
         emergency: emergency(&last.detail["owed"]),
         blocked_periods,
     })
@@ -348,7 +355,7 @@ pub fn parse_since(text: &str) -> Result<i64, String> {
 /// One CSV row per change, with a header.
 pub fn to_csv(records: &[ChangeRecord]) -> String {
     let mut out = String::from(
-        "number,kind,title,state,classification,final_verdict,final_summary,final_at,merged,approvals,removed_approvals,checks,decisions,emergency,blocked_periods\n",
+        "number,kind,title,state,classification,final_verdict,final_summary,final_at,merged,approvals,removed_approvals,checks,decisions,emergency,blocked_periods,final_record_hash,chain_head\n",
     );
     for r in records {
         let approvals: Vec<String> = r
@@ -409,6 +416,11 @@ pub fn to_csv(records: &[ChangeRecord]) -> String {
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
+            r.decisions
+                .last()
+                .and_then(|d| d.hash.clone())
+                .unwrap_or_default(),
+            r.chain_head.clone().unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));
@@ -451,6 +463,8 @@ mod tests {
             kind: "decision".into(),
             rules_hash: Some("h".into()),
             detail: d,
+            seq: Some(at),
+            hash: Some(format!("hash{at}")),
         }
     }
 

@@ -121,12 +121,50 @@ pub(super) async fn audit(
     let rows = store
         .audit_rows(forge.as_str(), repo, None, since_ms)
         .await?;
-    let records = changegate::report::build(&rows, &scope);
+    let mut records = changegate::report::build(&rows, &scope);
+    let head = store.audit_head(forge.as_str(), repo).await?;
+    for r in &mut records {
+        r.chain_head = head.clone();
+    }
     match format {
         AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&records)?),
         AuditFormat::Csv => print!("{}", changegate::report::to_csv(&records)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Walks the audit chains; non-zero naming the first broken record of each broken chain.
+pub(super) async fn audit_verify(
+    settings: Settings,
+    forge: Option<Forge>,
+    repo: Option<&str>,
+) -> Result<ExitCode> {
+    let store = Store::open(&settings.database.url).await?;
+    let reports = store.verify_audit(forge.map(|f| f.as_str()), repo).await?;
+    if reports.is_empty() {
+        println!("no audit chain to verify");
+    }
+    let mut broken = false;
+    for r in &reports {
+        match &r.broken {
+            None => println!(
+                "{} {}: ok, {} records, head {}",
+                r.forge, r.repo, r.records, r.head
+            ),
+            Some(why) => {
+                broken = true;
+                println!(
+                    "{} {}: BROKEN after {} good records: {why}",
+                    r.forge, r.repo, r.records
+                );
+            }
+        }
+    }
+    Ok(if broken {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Merged emergencies still owing approvals, soonest deadline first; one line each (or JSON).

@@ -15,7 +15,7 @@ mod inspect;
 mod offline;
 mod serve;
 
-use inspect::{audit, explain, overdue};
+use inspect::{audit, audit_verify, explain, overdue};
 use offline::{check, simulate};
 use serve::{reconcile_now, serve};
 
@@ -108,11 +108,14 @@ enum Command {
     },
     /// Export the audit evidence of a repository's changes: classification, approvals with
     /// approver and time, decisions and the final status.
+    #[command(subcommand_negates_reqs = true)]
     Audit {
-        #[arg(long)]
-        forge: Forge,
-        #[arg(long)]
-        repo: String,
+        #[command(subcommand)]
+        verify: Option<AuditCommand>,
+        #[arg(long, required = true)]
+        forge: Option<Forge>,
+        #[arg(long, required = true)]
+        repo: Option<String>,
         /// Only records from this date (2026-01-31) or time (RFC 3339) on.
         #[arg(long)]
         since: Option<String>,
@@ -129,6 +132,18 @@ enum Command {
         /// json: one object per change.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the audit chains (every one, or a forge's, or a repository's) and exit non-zero
+    /// naming the first broken record: edited, deleted or reordered.
+    Verify {
+        #[arg(long)]
+        forge: Option<Forge>,
+        #[arg(long)]
+        repo: Option<String>,
     },
 }
 
@@ -176,11 +191,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             issue,
         } => explain(settings()?, forge, &repo, number, issue).await,
         Command::Audit {
+            verify: Some(AuditCommand::Verify { forge, repo }),
+            ..
+        } => audit_verify(settings()?, forge, repo.as_deref()).await,
+        Command::Audit {
+            verify: None,
             forge,
             repo,
             since,
             format,
-        } => audit(settings()?, forge, &repo, since.as_deref(), format).await,
+        } => {
+            let (Some(forge), Some(repo)) = (forge, repo) else {
+                anyhow::bail!("audit needs --forge and --repo");
+            };
+            audit(settings()?, forge, &repo, since.as_deref(), format).await
+        }
         Command::Overdue { forge, repo, json } => {
             overdue(settings()?, forge, repo.as_deref(), json).await
         }

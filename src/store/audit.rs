@@ -2,6 +2,7 @@
 //! `changegate audit` reads back. Never holds secrets: events are stored normalized.
 
 use super::Store;
+use super::chain::{self, Content};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::Row;
@@ -28,26 +29,67 @@ pub struct AuditRow {
     pub kind: String,
     pub rules_hash: Option<String>,
     pub detail: serde_json::Value,
+    /// Position on the repository's chain and the record's hash (none for records written
+    /// before the chain existed).
+    pub seq: Option<i64>,
+    pub hash: Option<String>,
 }
 
 impl Store {
+    /// Appends a record to its repository's chain (one transaction: the chain's head is
+    /// locked, so that concurrent replicas append one after the other).
     pub async fn audit(&self, r: &AuditRecord<'_>) -> Result<()> {
+        let (forge, repo) = chain::chain_of(r.forge, r.repo);
+        let detail = r.detail.to_string();
+        let mut tx = self.pool.begin().await?;
+        let (seq, prev) = chain::reserve(&mut tx, self.backend, &forge, &repo).await?;
+        let content = Content {
+            seq,
+            at: self.now_ms(),
+            forge: r.forge,
+            repo: r.repo,
+            number: r.number as i64,
+            delivery_id: r.delivery_id,
+            kind: r.kind,
+            rules_hash: r.rules_hash,
+            detail: &detail,
+            prev_hash: &prev,
+        };
+        let hash = content.hash();
         sqlx::query(
-            "INSERT INTO audit (at, forge, repo, number, delivery_id, kind, rules_hash, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO audit (at, forge, repo, number, delivery_id, kind, rules_hash, detail, seq, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(self.now_ms())
+        .bind(content.at)
         .bind(r.forge.to_string())
         .bind(r.repo.to_string())
         .bind(r.number as i64)
         .bind(r.delivery_id.map(str::to_string))
         .bind(r.kind.to_string())
         .bind(r.rules_hash.map(str::to_string))
-        .bind(r.detail.to_string())
-        .execute(&self.pool)
+        .bind(detail.clone())
+        .bind(seq)
+        .bind(prev.clone())
+        .bind(hash.clone())
+        .execute(&mut *tx)
         .await
         .context("cannot write audit record")?;
+        chain::advance(&mut tx, &forge, &repo, seq, &hash).await?;
+        tx.commit().await.context("cannot write audit record")?;
         Ok(())
+    }
+
+    /// The head hash of a repository's chain (`None` before its first record).
+    pub async fn audit_head(&self, forge: &str, repo: &str) -> Result<Option<String>> {
+        let (forge, repo) = chain::chain_of(forge, repo);
+        let head: Option<String> =
+            sqlx::query_scalar("SELECT head FROM audit_chains WHERE forge = $1 AND repo = $2")
+                .bind(forge)
+                .bind(repo)
+                .fetch_optional(&self.pool)
+                .await
+                .context("cannot read the audit chain")?;
+        Ok(head)
     }
 
     /// Audit records of one change, oldest first, as (kind, detail).
@@ -74,7 +116,7 @@ impl Store {
         since_ms: i64,
     ) -> Result<Vec<AuditRow>> {
         let rows = sqlx::query(
-            "SELECT at, number, delivery_id, kind, rules_hash, detail FROM audit
+            "SELECT at, number, delivery_id, kind, rules_hash, detail, seq, hash FROM audit
              WHERE forge = $1 AND LOWER(repo) = LOWER($2) AND ($3 < 0 OR number = $3) AND at >= $4
              ORDER BY id",
         )
@@ -94,17 +136,68 @@ impl Store {
                     delivery_id: r.try_get(2)?,
                     kind: r.try_get(3)?,
                     rules_hash: r.try_get(4)?,
-                    detail: serde_json::from_str(&detail).unwrap_or_default(),
+                    // An unreadable record is an error, never an empty one.
+                    detail: serde_json::from_str(&detail)
+                        .context("an audit record's detail is not JSON")?,
+                    seq: r.try_get(6)?,
+                    hash: r.try_get(7)?,
                 })
             })
             .collect()
     }
 
-    /// Deletes audit records, finished jobs and their deliveries older than `keep_ms`.
+    /// Deletes audit records, finished jobs and their deliveries older than `keep_ms`. Each
+    /// chain loses a prefix, and a checkpoint records the hash of the last record removed,
+    /// which the first remaining one must follow.
     pub async fn purge_older_than(&self, keep_ms: i64) -> Result<u64> {
         let cutoff = self.now_ms() - keep_ms;
         let mut tx = self.pool.begin().await?;
-        let audit = sqlx::query("DELETE FROM audit WHERE at < $1")
+        let prefixes = sqlx::query(
+            "SELECT forge, LOWER(repo), MAX(seq), COUNT(*) FROM audit
+             WHERE at < $1 AND seq IS NOT NULL GROUP BY forge, LOWER(repo)",
+        )
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await
+        .context("cannot find old audit records")?;
+        let mut purged = 0;
+        for p in prefixes {
+            let (forge, repo, last, removed): (String, String, i64, i64) =
+                (p.try_get(0)?, p.try_get(1)?, p.try_get(2)?, p.try_get(3)?);
+            let hash: String = sqlx::query_scalar(
+                "SELECT hash FROM audit WHERE forge = $1 AND LOWER(repo) = $2 AND seq = $3",
+            )
+            .bind(forge.clone())
+            .bind(repo.clone())
+            .bind(last)
+            .fetch_one(&mut *tx)
+            .await
+            .context("cannot read the last purged record")?;
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (forge, repo, seq, hash, removed, at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (forge, repo, seq) DO NOTHING",
+            )
+            .bind(forge.clone())
+            .bind(repo.clone())
+            .bind(last)
+            .bind(hash)
+            .bind(removed)
+            .bind(self.now_ms())
+            .execute(&mut *tx)
+            .await
+            .context("cannot record the purge checkpoint")?;
+            purged += sqlx::query(
+                "DELETE FROM audit WHERE forge = $1 AND LOWER(repo) = $2 AND seq <= $3",
+            )
+            .bind(forge)
+            .bind(repo)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        // Records from before the chain existed.
+        let audit = sqlx::query("DELETE FROM audit WHERE at < $1 AND seq IS NULL")
             .bind(cutoff)
             .execute(&mut *tx)
             .await?;
@@ -117,6 +210,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await.context("cannot purge old records")?;
-        Ok(audit.rows_affected())
+        Ok(purged + audit.rows_affected())
     }
 }

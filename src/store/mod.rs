@@ -4,6 +4,7 @@
 
 mod audit;
 mod batch;
+mod chain;
 mod deliveries;
 mod jobs;
 mod memory;
@@ -11,6 +12,7 @@ mod timers;
 
 pub use audit::{AuditRecord, AuditRow};
 pub use batch::DeliveryWriter;
+pub use chain::ChainReport;
 pub use deliveries::{Enqueued, Priority};
 pub use jobs::{Job, JobRow};
 pub use memory::Verdict;
