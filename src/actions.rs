@@ -7,9 +7,9 @@ pub use crate::model::StatusState;
 use crate::comment;
 use crate::model::{Change, ChangeKind, Label};
 use crate::policy::{self, Decision, Snapshot, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum PlannedAction {
     SetStatus {

@@ -426,7 +426,7 @@ impl TeamRef {
 }
 
 /// Pass or fail, in the words of the commit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusState {
     Success,

@@ -2,10 +2,13 @@
 //! and time, approvals removed and why, every decision, and the final status (at merge when the
 //! change merged). What OPS-01 asks for: who approved, when, and which checks ran.
 
+use crate::evidence::{DecisionEvidence, Evidence};
+use crate::model::ChangeState;
+use crate::policy::{ApprovalOutcome, ApprovalState, Owed, Verdict, Via};
 use crate::store::AuditRow;
+use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ApprovalRecord {
@@ -108,116 +111,123 @@ fn time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or("").to_string()
+/// A decision record read back, with when and by which delivery it was made.
+struct Decided<'a> {
+    row: &'a AuditRow,
+    ev: DecisionEvidence,
 }
 
-fn mention(user: &Value) -> String {
-    match (user["username"].as_str(), user["id"].as_u64()) {
-        (Some(name), _) => format!("@{name}"),
-        (None, Some(id)) => format!("user #{id}"),
-        _ => "unknown".into(),
+/// One record per change with at least one decision, by change number. A decision record
+/// that does not read as one is an error, never an empty field.
+pub fn build(rows: &[AuditRow], classification_scope: &str) -> Result<Vec<ChangeRecord>> {
+    let mut decided: Vec<Decided> = vec![];
+    for row in rows.iter().filter(|r| r.kind == "decision") {
+        let Evidence::Decision(ev) = Evidence::read(&row.kind, &row.detail)
+            .with_context(|| format!("audit record of #{} at {}", row.number, time(row.at)))?
+        else {
+            continue;
+        };
+        if ev.decision.verdict != Verdict::NotEnforced {
+            decided.push(Decided { row, ev: *ev });
+        }
     }
-}
-
-/// One record per change with at least one decision, by change number.
-pub fn build(rows: &[AuditRow], classification_scope: &str) -> Vec<ChangeRecord> {
-    let mut numbers: Vec<u64> = rows
-        .iter()
-        .filter(|r| r.kind == "decision")
-        .map(|r| r.number)
-        .collect();
+    let mut numbers: Vec<u64> = decided.iter().map(|d| d.row.number).collect();
     numbers.sort_unstable();
     numbers.dedup();
-    numbers
+    Ok(numbers
         .into_iter()
         .filter_map(|n| {
-            let decisions: Vec<&AuditRow> = rows
-                .iter()
-                .filter(|r| {
-                    r.number == n && r.kind == "decision" && r.detail["verdict"] != "not_enforced"
-                })
-                .collect();
-            change_record(n, &decisions, classification_scope)
+            let of: Vec<&Decided> = decided.iter().filter(|d| d.row.number == n).collect();
+            change_record(n, &of, classification_scope)
         })
-        .collect()
+        .collect())
 }
 
-fn change_record(number: u64, decisions: &[&AuditRow], scope: &str) -> Option<ChangeRecord> {
+fn approval_record(o: &ApprovalOutcome) -> Vec<ApprovalRecord> {
+    let ApprovalState::Met { by, at, via } = &o.state else {
+        return vec![];
+    };
+    let via_name = |v: &Via| {
+        match v {
+            Via::Label => "label",
+            Via::NativeApproval => "native_approval",
+            Via::LinkedIssue => "linked_issue",
+        }
+        .to_string()
+    };
+    let stamp = |t: &Option<chrono::DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    let mut out = vec![ApprovalRecord {
+        role: o.name.clone(),
+        label: o.label.to_string(),
+        approver: by.mention(),
+        at: stamp(at),
+        via: via_name(via),
+    }];
+    out.extend(o.others.iter().map(|p| ApprovalRecord {
+        role: o.name.clone(),
+        label: o.label.to_string(),
+        approver: p.by.mention(),
+        at: stamp(&p.at),
+        via: via_name(&p.via),
+    }));
+    out
+}
+
+fn change_record(number: u64, decisions: &[&Decided], scope: &str) -> Option<ChangeRecord> {
     let last = *decisions.last()?;
     let at_merge = decisions
         .iter()
-        .find(|d| d.detail["change"]["state"] == "merged");
-    let fin = at_merge.copied().unwrap_or(last);
-    let d = &fin.detail;
-    let prefix = format!("{scope}::");
-    let classification = d["change"]["labels"]
-        .as_array()
-        .and_then(|ls| {
-            ls.iter()
-                .filter_map(Value::as_str)
-                .find(|l| l.starts_with(&prefix))
+        .find(|d| d.ev.change.state == ChangeState::Merged)
+        .copied();
+    let fin = at_merge.unwrap_or(last);
+    let d = &fin.ev.decision;
+    let classification = fin
+        .ev
+        .change
+        .labels
+        .iter()
+        .find(|l| l.scope() == Some(scope))
+        .map(|l| l.to_string());
+    let approvals: Vec<ApprovalRecord> = d
+        .approvals
+        .iter()
+        .filter(|a| a.is_met())
+        .flat_map(approval_record)
+        .collect();
+    let blocked_periods = d
+        .blocked
+        .iter()
+        .map(|b| BlockedRecord {
+            period: b.period.clone(),
+            until: b.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            lifted: b.lifted,
+            exception: approvals
+                .iter()
+                .filter(|a| b.exception.contains(&a.role))
+                .cloned()
+                .collect(),
         })
-        .map(str::to_string);
-    let approvals: Vec<ApprovalRecord> = d["approvals"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter(|a| a["state"] == "met")
-                .map(|a| ApprovalRecord {
-                    role: s(&a["name"]),
-                    label: s(&a["label"]),
-                    approver: mention(&a["by"]),
-                    at: a["at"].as_str().map(str::to_string),
-                    via: s(&a["via"]),
-                })
-                .collect()
+        .collect();
+    let checks = d
+        .checklist
+        .iter()
+        .map(|c| CheckRecord {
+            title: c.title.clone(),
+            met: c.met,
+            detail: c.detail.clone(),
         })
-        .unwrap_or_default();
-    let blocked_periods = d["blocked"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|b| {
-                    let names: Vec<&str> = b["exception"]
-                        .as_array()
-                        .map(|e| e.iter().filter_map(Value::as_str).collect())
-                        .unwrap_or_default();
-                    BlockedRecord {
-                        period: s(&b["period"]),
-                        until: s(&b["until"]),
-                        lifted: b["lifted"].as_bool().unwrap_or(false),
-                        exception: approvals
-                            .iter()
-                            .filter(|a| names.contains(&a.role.as_str()))
-                            .cloned()
-                            .collect(),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let checks = d["checklist"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|c| CheckRecord {
-                    title: s(&c["title"]),
-                    met: c["met"].as_bool().unwrap_or(false),
-                    detail: s(&c["detail"]),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+        .collect();
     Some(ChangeRecord {
         number,
-        kind: s(&d["change"]["kind"]),
-        title: s(&last.detail["change"]["title"]),
-        state: s(&last.detail["change"]["state"]),
+        kind: fin.ev.change.kind.as_str().to_string(),
+        title: last.ev.change.title.clone(),
+        state: state_name(last.ev.change.state),
         classification,
-        final_verdict: s(&d["verdict"]),
-        final_summary: s(&d["summary"]),
-        final_at: time(fin.at),
+        final_verdict: verdict_name(d.verdict),
+        final_summary: d.summary.clone(),
+        final_at: time(fin.row.at),
         merged: at_merge.is_some(),
         approvals,
         removed_approvals: removals(decisions),
@@ -225,82 +235,88 @@ fn change_record(number: u64, decisions: &[&AuditRow], scope: &str) -> Option<Ch
         decisions: decisions
             .iter()
             .map(|r| DecisionRecord {
-                at: time(r.at),
-                verdict: s(&r.detail["verdict"]),
-                summary: s(&r.detail["summary"]),
-                rules_hash: r.rules_hash.clone(),
-                delivery_id: r.delivery_id.clone(),
-                source: s(&r.detail["source"]),
-                hash: r.hash.clone(),
+                at: time(r.row.at),
+                verdict: verdict_name(r.ev.decision.verdict),
+                summary: r.ev.decision.summary.clone(),
+                rules_hash: r.row.rules_hash.clone(),
+                delivery_id: r.row.delivery_id.clone(),
+                source: r.ev.source.clone(),
+                hash: r.row.hash.clone(),
             })
             .collect(),
         chain_head: None,
-        emergency: emergency(&last.detail["owed"]),
+        emergency: last.ev.decision.owed.as_ref().and_then(emergency),
         blocked_periods,
     })
 }
 
+fn verdict_name(v: Verdict) -> String {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::NotEnforced => "not_enforced",
+    }
+    .to_string()
+}
+
+fn state_name(s: ChangeState) -> String {
+    match s {
+        ChangeState::Open => "open",
+        ChangeState::Closed => "closed",
+        ChangeState::Merged => "merged",
+    }
+    .to_string()
+}
+
 /// What a merged emergency owed, from the latest decision (late approvals included).
-fn emergency(owed: &Value) -> Option<EmergencyRecord> {
-    if owed["merged"] != true {
+fn emergency(owed: &Owed) -> Option<EmergencyRecord> {
+    if !owed.merged {
         return None;
     }
-    let due = owed["due"].as_str().map(str::to_string);
-    let due_at = due
-        .as_deref()
-        .and_then(|d| DateTime::parse_from_rfc3339(d).ok());
-    let items = owed["items"].as_array()?;
+    let stamp = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Some(EmergencyRecord {
-        merged_at: owed["merged_at"].as_str().map(str::to_string),
-        due,
-        owed: items
+        merged_at: owed.merged_at.map(stamp),
+        due: owed.due.map(stamp),
+        owed: owed
+            .items
             .iter()
-            .map(|i| {
-                let at = i["given"]["at"].as_str().map(str::to_string);
-                let late = match (
-                    at.as_deref()
-                        .and_then(|a| DateTime::parse_from_rfc3339(a).ok()),
-                    due_at,
-                ) {
+            .map(|i| OwedRecord {
+                role: i.name.clone(),
+                title: i.title.clone(),
+                given_by: i.given.as_ref().map(|g| g.by.mention()),
+                at: i.given.as_ref().and_then(|g| g.at).map(stamp),
+                late: match (i.given.as_ref().and_then(|g| g.at), owed.due) {
                     (Some(a), Some(d)) => a > d,
                     _ => false,
-                };
-                OwedRecord {
-                    role: s(&i["name"]),
-                    title: s(&i["title"]),
-                    given_by: i["given"]["by"]
-                        .is_object()
-                        .then(|| mention(&i["given"]["by"])),
-                    at,
-                    late,
-                }
+                },
             })
             .collect(),
-        complete: owed["complete"] == true,
-        overdue: owed["overdue"] == true && owed["complete"] != true,
+        complete: owed.complete,
+        overdue: owed.overdue && !owed.complete,
     })
 }
 
 /// Approval labels the bot removed because they did not count, with the reason.
-fn removals(decisions: &[&AuditRow]) -> Vec<RemovalRecord> {
+fn removals(decisions: &[&Decided]) -> Vec<RemovalRecord> {
     let mut out: Vec<RemovalRecord> = vec![];
     for r in decisions {
-        let removed: Vec<&str> = r.detail["remove_labels"]
-            .as_array()
-            .map(|l| l.iter().filter_map(|c| c["label"].as_str()).collect())
-            .unwrap_or_default();
-        for a in r.detail["approvals"].as_array().into_iter().flatten() {
-            let label = s(&a["label"]);
-            if a["state"] == "invalid" && removed.contains(&label.as_str()) {
-                let reason = s(&a["reason"]);
-                if !out.iter().any(|o| o.label == label && o.reason == reason) {
-                    out.push(RemovalRecord {
-                        label,
-                        reason,
-                        removed_by: "changegate".into(),
-                        at: time(r.at),
-                    });
-                }
+        let d = &r.ev.decision;
+        for a in &d.approvals {
+            let ApprovalState::Invalid { reason } = &a.state else {
+                continue;
+            };
+            let removed = d.remove_labels.iter().any(|c| c.label == a.label);
+            if removed
+                && !out
+                    .iter()
+                    .any(|o| o.label == a.label.as_str() && &o.reason == reason)
+            {
+                out.push(RemovalRecord {
+                    label: a.label.to_string(),
+                    reason: reason.clone(),
+                    removed_by: "changegate".into(),
+                    at: time(r.row.at),
+                });
             }
         }
     }
@@ -451,10 +467,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn decision(at: i64, number: u64, state: &str, detail: Value) -> AuditRow {
+    /// A decision record as the worker writes it: `detail` gives what the test is about, the
+    /// rest of the typed record is filled in.
+    fn decision(at: i64, number: u64, state: &str, detail: serde_json::Value) -> AuditRow {
         let mut d = detail;
+        for (key, empty) in [
+            ("matched_rules", json!([])),
+            ("notes", json!([])),
+            ("add_labels", json!([])),
+            ("remove_labels", json!([])),
+            ("checklist", json!([])),
+            ("rules_hash", json!("h")),
+        ] {
+            if d.get(key).is_none() {
+                d[key] = empty;
+            }
+        }
         d["change"]["state"] = json!(state);
         d["change"]["kind"] = json!("merge_request");
+        d["change"]["author"] = json!({ "username": "alice" });
+        d["change"]["head_sha"] = json!(null);
+        d["change"]["web_url"] = json!(null);
         d["source"] = json!("forge");
         AuditRow {
             at,
@@ -502,7 +535,7 @@ mod tests {
                 json!({"verdict": "pass", "summary": "later", "change": {"labels": [], "title": "T"}, "approvals": []}),
             ),
         ];
-        let records = build(&rows, "CMT");
+        let records = build(&rows, "CMT").unwrap();
         assert_eq!(records.len(), 1);
         let r = &records[0];
         assert_eq!(r.classification.as_deref(), Some("CMT::Standard"));
@@ -530,6 +563,23 @@ mod tests {
                 .starts_with("7,merge_request,T,merged,CMT::Standard,pass,All met,")
         );
         assert!(csv.contains("peer: @pam at 2026-01-01T00:02:00Z"));
+    }
+
+    #[test]
+    fn a_record_that_does_not_read_as_a_decision_is_an_error() {
+        let mut row = decision(
+            1_000,
+            7,
+            "open",
+            json!({"verdict": "pass", "summary": "ok", "change": {"labels": [], "title": "T"}, "approvals": []}),
+        );
+        assert!(build(std::slice::from_ref(&row), "CMT").is_ok());
+        // A field renamed (or lost) does not become an empty column.
+        let summary = row.detail["summary"].take();
+        row.detail["summary_text"] = summary;
+        row.detail.as_object_mut().unwrap().remove("summary");
+        let err = build(&[row], "CMT").unwrap_err();
+        assert!(format!("{err:#}").contains("summary"), "{err:#}");
     }
 
     #[test]

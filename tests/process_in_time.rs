@@ -163,7 +163,7 @@ async fn an_emergency_is_reminded_marked_overdue_and_cleared_by_late_approvals()
         .audit_rows("github", "acme/platypus", Some(7), 0)
         .await
         .unwrap();
-    let records = changegate::report::build(&rows, "CMT");
+    let records = changegate::report::build(&rows, "CMT").unwrap();
     let e = records[0].emergency.as_ref().expect("emergency evidence");
     assert_eq!(e.merged_at.as_deref(), Some("2026-11-02T12:00:00Z"));
     assert_eq!(e.due.as_deref(), Some("2026-11-03T12:00:00Z"));

@@ -121,7 +121,7 @@ pub(super) async fn audit(
     let rows = store
         .audit_rows(forge.as_str(), repo, None, since_ms)
         .await?;
-    let mut records = changegate::report::build(&rows, &scope);
+    let mut records = changegate::report::build(&rows, &scope)?;
     let head = store.audit_head(forge.as_str(), repo).await?;
     for r in &mut records {
         r.chain_head = head.clone();

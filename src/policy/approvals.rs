@@ -5,10 +5,10 @@ use super::{LabelEvent, Snapshot, last_applied};
 use crate::model::{Label, User};
 use crate::rules::{Approval, ApproverGroup, Rules};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How an approval was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     Label,
@@ -17,7 +17,7 @@ pub enum Via {
     LinkedIssue,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ApprovalState {
     Met {
@@ -34,14 +34,14 @@ pub enum ApprovalState {
 }
 
 /// One more person who gave an approval that needs several.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Approver {
     pub by: User,
     pub at: Option<DateTime<Utc>>,
     pub via: Via,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalOutcome {
     pub name: String,
     pub label: Label,
@@ -51,11 +51,15 @@ pub struct ApprovalOutcome {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub others: Vec<Approver>,
     /// How many distinct people the matched rules need (`count`), when more than one.
-    #[serde(default, skip_serializing_if = "is_one")]
+    #[serde(default = "one", skip_serializing_if = "is_one")]
     pub needed: u32,
     /// The linked change issue this role is given on (`acme/change-requests#12`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn is_one(n: &u32) -> bool {

@@ -22,7 +22,7 @@ pub use crate::model::{History, LabelEvent, holds_latest};
 use crate::model::{Change, ChangeEvent, ChangeKind, Label, Review, User};
 use crate::rules::Rules;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The latest push of new commits to the change.
@@ -178,7 +178,7 @@ impl Snapshot {
 }
 
 /// Pass or fail, as the commit status will say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -188,14 +188,14 @@ pub enum Verdict {
 }
 
 /// A label the bot adds or removes, and why (shown in the audit log and `simulate`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelChange {
     pub label: Label,
     pub reason: String,
 }
 
 /// One line of the checklist in the bot's comment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChecklistItem {
     pub title: String,
     pub met: bool,
@@ -207,7 +207,7 @@ pub struct ChecklistItem {
 }
 
 /// What the rules conclude about one change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub verdict: Verdict,
     /// Short text for the commit status (at most 140 characters).
@@ -232,7 +232,7 @@ pub struct Decision {
 }
 
 /// What a decision in report-only mode would have done.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportOnly {
     /// The status would have failed.
     pub would_block: bool,

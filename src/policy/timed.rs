@@ -9,10 +9,10 @@ use super::{ApprovalOutcome, ApprovalState, ChecklistItem, Snapshot, last_applie
 use crate::model::{ChangeState, Label, User};
 use crate::rules::{AfterMerge, Rules, human_duration};
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A blocked period covering the change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blocked {
     pub period: String,
     pub until: DateTime<Utc>,
@@ -23,14 +23,14 @@ pub struct Blocked {
 }
 
 /// Who gave something owed, and when.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Given {
     pub by: User,
     pub at: Option<DateTime<Utc>>,
 }
 
 /// One thing an emergency owes after merge.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OwedItem {
     /// The approval's name, or `retrospective`.
     pub name: String,
@@ -45,7 +45,7 @@ pub struct OwedItem {
 }
 
 /// A reminder due now: the latest reminder point (or the deadline) that has passed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reminder {
     /// Identifies the point, so that each is sent once: seconds after merge, or `overdue`.
     pub point: String,
@@ -54,7 +54,7 @@ pub struct Reminder {
 }
 
 /// What a change matching an `after_merge` rule owes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Owed {
     pub rules: Vec<String>,
     /// How long after the merge it is due, in words (`24 h`).
@@ -71,7 +71,7 @@ pub struct Owed {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reminder: Option<Reminder>,
     /// Future times at which the change must be evaluated again (reminders, the deadline).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wake_at: Vec<DateTime<Utc>>,
 }
 

@@ -6,13 +6,13 @@ use super::Worker;
 use super::enforce::JobContext;
 use crate::actions::{self, Known, PlannedAction};
 use crate::comment;
+use crate::evidence::ActionEvidence;
 use crate::forge::{ChangeRef, Forge, ForgeError};
 use crate::model::Action;
 use crate::policy::{self, Decision, Snapshot};
 use crate::rules::Rules;
 use crate::store::key_of;
 use anyhow::Result;
-use serde_json::json;
 use std::sync::atomic::Ordering;
 
 /// Where one job writes: the forge, the change on it, the job, and the rules in force.
@@ -227,7 +227,12 @@ impl Worker {
                     job,
                     "action",
                     Some(&rules.hash),
-                    json!({ "dry_run": true, "planned": action }),
+                    &ActionEvidence {
+                        planned: action.clone(),
+                        dry_run: true,
+                        result: None,
+                        error: None,
+                    },
                 )
                 .await
                 .map(|()| None);
@@ -240,7 +245,12 @@ impl Worker {
                     job,
                     "action",
                     Some(&rules.hash),
-                    json!({ "planned": action, "result": "ok" }),
+                    &ActionEvidence {
+                        planned: action.clone(),
+                        dry_run: false,
+                        result: Some("ok".into()),
+                        error: None,
+                    },
                 )
                 .await?;
                 Ok(Some(value))
@@ -250,7 +260,12 @@ impl Worker {
                     job,
                     "action_failed",
                     Some(&rules.hash),
-                    json!({ "planned": action, "error": e.to_string() }),
+                    &ActionEvidence {
+                        planned: action.clone(),
+                        dry_run: false,
+                        result: None,
+                        error: Some(e.to_string()),
+                    },
                 )
                 .await?;
                 Err(e.into())

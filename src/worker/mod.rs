@@ -267,8 +267,13 @@ impl Worker {
         let known = actions::Known::default();
         for action in actions::plan(&snapshot, &decision, &known, &self.status_context) {
             tracing::info!(action = %describe(&action), "no {} token: would call the forge", job.change.change.forge.display_name());
-            let detail = serde_json::json!({ "dry_run": true, "planned": action });
-            self.record(job, "action", Some(&rules.hash), detail)
+            let detail = crate::evidence::ActionEvidence {
+                planned: action,
+                dry_run: true,
+                result: None,
+                error: None,
+            };
+            self.record(job, "action", Some(&rules.hash), &detail)
                 .await?;
         }
         Ok(())
@@ -290,28 +295,20 @@ impl Worker {
             policy::Verdict::NotEnforced => "not_enforced",
         };
         metrics::counter!(crate::telemetry::DECISIONS, "verdict" => verdict).increment(1);
-        let mut detail = serde_json::to_value(d)?;
-        detail["change"] = serde_json::json!({
-            "kind": snap.change.kind,
-            "state": snap.change.state,
-            "title": snap.change.title,
-            "labels": snap.change.labels,
-            "head_sha": snap.change.head_sha,
-            "author": snap.change.author,
-            "web_url": snap.change.web_url,
-        });
-        detail["source"] = serde_json::json!(source);
-        self.record(job, "decision", Some(&rules.hash), detail)
+        let detail = crate::evidence::DecisionEvidence::of(snap, d, source);
+        self.record(job, "decision", Some(&rules.hash), &detail)
             .await
     }
 
+    /// Appends a typed record ([`crate::evidence`]) to the change's repository's audit chain.
     async fn record(
         &self,
         job: &JobContext<'_>,
         kind: &str,
         hash: Option<&str>,
-        detail: serde_json::Value,
+        detail: &impl serde::Serialize,
     ) -> Result<()> {
+        let detail = serde_json::to_value(detail)?;
         let c = &job.change.change;
         self.store
             .audit(&AuditRecord {

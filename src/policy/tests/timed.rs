@@ -284,3 +284,23 @@ fn relabelling_a_merged_emergency_does_not_cancel_what_it_owes() {
     later.snap.now = at(30);
     assert!(later.eval().owed.is_none());
 }
+
+#[test]
+fn every_decision_reads_back_from_the_audit_log_as_written() {
+    use crate::evidence::{DecisionEvidence, Evidence};
+    let cases = [
+        emergency_merged("2026-11-02T13:30:00Z"),
+        emergency_merged("2026-11-03T12:00:00Z").label("Retrospective::Done", "alice", 2),
+        approved_standard("2026-12-28T10:00:00Z"),
+        Case::mr().label("CMT::Emergency", "alice", 1),
+    ];
+    for case in cases {
+        let d = case.eval();
+        let written = DecisionEvidence::of(&case.snap, &d, "forge");
+        let stored = serde_json::to_value(&written).unwrap();
+        match Evidence::read("decision", &stored).unwrap() {
+            Evidence::Decision(read) => assert_eq!(*read, written),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The audit log's records, typed: what the worker writes and what exports and pages read
+//! back are the same serde types, so a renamed or missing field is an error when reading,
+//! never an empty column.
+
+use crate::actions::PlannedAction;
+use crate::model::{ChangeKind, ChangeState, Label, User};
+use crate::policy::{Decision, Snapshot};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// A decision with what it was made on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionEvidence {
+    #[serde(flatten)]
+    pub decision: Decision,
+    pub change: ChangeAtDecision,
+    /// `forge` (read from the forge) or `payload` (the webhook alone, without a token).
+    pub source: String,
+}
+
+/// The change as it was when decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeAtDecision {
+    pub kind: ChangeKind,
+    pub state: ChangeState,
+    pub title: String,
+    pub labels: Vec<Label>,
+    pub head_sha: Option<String>,
+    pub author: User,
+    pub web_url: Option<String>,
+}
+
+impl DecisionEvidence {
+    pub fn of(snap: &Snapshot, d: &Decision, source: &str) -> Self {
+        let c = &snap.change;
+        DecisionEvidence {
+            decision: d.clone(),
+            change: ChangeAtDecision {
+                kind: c.kind,
+                state: c.state,
+                title: c.title.clone(),
+                labels: c.labels.clone(),
+                head_sha: c.head_sha.clone(),
+                author: c.author.clone(),
+                web_url: c.web_url.clone(),
+            },
+            source: source.to_string(),
+        }
+    }
+}
+
+/// A write to the forge: planned, and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionEvidence {
+    pub planned: PlannedAction,
+    /// Only logged (dry run, or no token for the forge).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One audit record's detail, by its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evidence {
+    Decision(Box<DecisionEvidence>),
+    /// `action` and `action_failed`.
+    Action(ActionEvidence),
+}
+
+impl Evidence {
+    /// Reads a stored record; a detail that does not fit its kind is an error.
+    pub fn read(kind: &str, detail: &serde_json::Value) -> Result<Self> {
+        match kind {
+            "decision" => Ok(Evidence::Decision(Box::new(
+                serde_json::from_value(detail.clone())
+                    .context("an audit decision record does not read as a decision")?,
+            ))),
+            "action" | "action_failed" => Ok(Evidence::Action(
+                serde_json::from_value(detail.clone())
+                    .context("an audit action record does not read as an action")?,
+            )),
+            other => anyhow::bail!("unknown audit record kind `{other}`"),
+        }
+    }
+}
