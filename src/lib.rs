@@ -10,6 +10,7 @@ pub mod comment;
 pub mod evidence;
 pub mod forge;
 pub mod model;
+pub mod pages;
 pub mod policy;
 pub mod reconcile;
 pub mod report;

@@ -13,6 +13,13 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   server.max_body_bytes         largest webhook body accepted   [default: 26214400 (25 MiB)]
   server.max_buffered_bytes     body bytes held at once, all requests [default: 67108864 (64 MiB)]
   server.read_timeout_secs      time to send a whole body       [default: 30]
+  server.public_url             where people reach changegate (https://changegate.example.com):
+                                statuses then link to each change's details page
+  server.link_key               key signing those links (or server.link_key_file)
+                                [default: a random key generated once, kept in the database]
+  server.link_ttl_days          how long a details link works   [default: 90]
+  server.audit_token            token for the audit pages, Bearer or HTTP basic password
+                                (or server.audit_token_file) [default: unset, pages off]
   rules.path                    rules file                      [default: rules.yaml]
   database.url                  state store                     [default: sqlite://changegate.db]
   github.api_url                GitHub REST API base URL        [default: https://api.github.com]
@@ -84,6 +91,16 @@ pub struct ServerSettings {
     pub max_buffered_bytes: usize,
     /// Seconds a request has to send its whole body.
     pub read_timeout_secs: u64,
+    /// Where people reach the bot; statuses link to details pages under it.
+    pub public_url: Option<String>,
+    /// Signs details-page links; unset: a key generated once and kept in the database.
+    pub link_key: Option<SecretString>,
+    pub link_key_file: Option<PathBuf>,
+    /// Days a details link works.
+    pub link_ttl_days: u64,
+    /// Opens the audit pages; unset: they are off.
+    pub audit_token: Option<SecretString>,
+    pub audit_token_file: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -94,6 +111,12 @@ impl Default for ServerSettings {
             max_body_bytes: 25 * 1024 * 1024,
             max_buffered_bytes: 64 * 1024 * 1024,
             read_timeout_secs: 30,
+            public_url: None,
+            link_key: None,
+            link_key_file: None,
+            link_ttl_days: 90,
+            audit_token: None,
+            audit_token_file: None,
         }
     }
 }
@@ -346,6 +369,12 @@ impl Settings {
     }
 
     fn read_secret_files(&mut self) -> Result<()> {
+        if let Some(p) = &self.server.link_key_file {
+            self.server.link_key = Some(read_secret(p)?);
+        }
+        if let Some(p) = &self.server.audit_token_file {
+            self.server.audit_token = Some(read_secret(p)?);
+        }
         if let Some(p) = &self.github.token_file {
             self.github.token = Some(read_secret(p)?);
         }

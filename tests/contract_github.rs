@@ -119,7 +119,10 @@ async fn github_client_requests_match_the_official_openapi_description() {
             state,
             "changegate",
             "Missing: Peer review",
-            "- [ ] Peer review",
+            &changegate::forge::StatusLinks {
+                summary: "- [ ] Peer review",
+                target_url: Some("https://changegate.example.com/changes/github/acme/platypus/merge_request/7?token=1.ab"),
+            },
         )
         .await
         .expect("POST statuses/{sha}");

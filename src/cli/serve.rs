@@ -61,7 +61,20 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
     };
     warn_unsigned(&state);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = build_worker(&settings, store.clone(), shared.clone(), dry_run)?;
+    let links = Arc::new(link_signer(&settings, &store).await?);
+    let mut worker = build_worker(&settings, store.clone(), shared.clone(), dry_run)?;
+    if settings.server.public_url.is_some() {
+        worker.links = Some(links.clone());
+    }
+    let pages = changegate::pages::PagesState {
+        store: store.clone(),
+        links,
+        audit_token: settings.server.audit_token.clone().map(Arc::new),
+        classification: rules::load(&settings.rules.path)
+            .ok()
+            .and_then(|r| r.classification().map(str::to_string))
+            .unwrap_or_else(|| "CMT".into()),
+    };
     let (interval, targets, retention) = (
         settings.reconcile.interval_secs,
         settings.reconcile.repositories.clone(),
@@ -79,7 +92,8 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
     tracing::info!(listen = %settings.server.listen, "changegate is listening");
-    axum::serve(listener, server::app(state))
+    let app = server::app(state).merge(changegate::pages::router(pages));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
@@ -87,6 +101,26 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
     workers.abort();
     let _ = workers.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The details pages' link key: configured, or generated once and shared through the database.
+async fn link_signer(
+    settings: &Settings,
+    store: &Store,
+) -> Result<changegate::pages::links::Links> {
+    use secrecy::ExposeSecret;
+    let key = match &settings.server.link_key {
+        Some(k) => k.expose_secret().to_string(),
+        None => {
+            let fresh = changegate::pages::links::random_key()?;
+            store.shared_key("link_key", &fresh).await?
+        }
+    };
+    Ok(changegate::pages::links::Links::new(
+        key.into_bytes(),
+        settings.server.link_ttl_days,
+        settings.server.public_url.as_deref().unwrap_or(""),
+    ))
 }
 
 pub(super) fn build_worker(
@@ -107,6 +141,7 @@ pub(super) fn build_worker(
         approval_projects: settings.gitlab.approval_projects.clone(),
         repo_rules: Default::default(),
         files: Default::default(),
+        links: None,
     })
 }
 

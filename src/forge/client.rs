@@ -97,8 +97,8 @@ impl Forge for ForgeClient {
         state: StatusState,
         context: &str,
         description: &str,
-        summary: &str,
+        more: &super::StatusLinks<'_>,
     ) -> Result<(), ForgeError> {
-        each!(self, c => c.set_status(r, sha, state, context, description, summary))
+        each!(self, c => c.set_status(r, sha, state, context, description, more))
     }
 }

@@ -212,7 +212,7 @@ pub trait Forge: Send + Sync {
         context: &str,
     ) -> impl Future<Output = Result<Option<(StatusState, String)>, ForgeError>> + Send;
     /// Sets the verdict on the head commit: a commit status, or (GitHub App) a check run whose
-    /// summary is `summary` (the checklist).
+    /// summary is the checklist; both link to the change's details page when there is one.
     fn set_status(
         &self,
         r: &ChangeRef,
@@ -220,8 +220,17 @@ pub trait Forge: Send + Sync {
         state: StatusState,
         context: &str,
         description: &str,
-        summary: &str,
+        more: &StatusLinks<'_>,
     ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+}
+
+/// What a status carries besides its state and description.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusLinks<'a> {
+    /// The checklist, for a GitHub check run's summary.
+    pub summary: &'a str,
+    /// The change's details page (`target_url`, a check run's `details_url`).
+    pub target_url: Option<&'a str>,
 }
 
 /// Timeouts for every forge request.

@@ -128,6 +128,25 @@ impl Store {
         self.backend
     }
 
+    /// A key every replica shares: the stored one, or `fresh` stored now if there is none
+    /// (the first replica to ask wins; the others read its key).
+    pub async fn shared_key(&self, name: &str, fresh: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO bot_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.to_string())
+        .bind(fresh.to_string())
+        .execute(&self.pool)
+        .await
+        .context("cannot store a key")?;
+        let value: String = sqlx::query_scalar("SELECT value FROM bot_keys WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .context("cannot read a key")?;
+        Ok(value)
+    }
+
     /// Whether the database answers (for readiness).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

@@ -87,7 +87,12 @@ impl Worker {
                 context,
                 description,
             } => {
-                let call = forge.set_status(r, sha, *state, context, description, summary);
+                let url = self.details_url(&snap.change);
+                let more = crate::forge::StatusLinks {
+                    summary,
+                    target_url: url.as_deref(),
+                };
+                let call = forge.set_status(r, sha, *state, context, description, &more);
                 self.write(job, rules, action, call).await.map(drop)
             }
             PlannedAction::RemoveLabels { labels } => self

@@ -107,6 +107,17 @@ pub struct Worker {
     pub repo_rules: RepoRulesCache,
     /// The files each merge request head touches.
     pub files: FilesCache,
+    /// Signs the details-page links statuses carry (none without `server.public_url`).
+    pub links: Option<Arc<crate::pages::links::Links>>,
+}
+
+impl Worker {
+    /// The signed link to a change's details page, when pages are served.
+    fn details_url(&self, change: &crate::model::Change) -> Option<String> {
+        self.links
+            .as_ref()
+            .map(|l| l.details_url(change, self.store.clock().now()))
+    }
 }
 
 impl Worker {

@@ -67,13 +67,18 @@ impl Worker {
                 context: self.status_context.clone(),
                 description: description.clone(),
             };
+            let url = self.details_url(&job.change.change);
+            let more = crate::forge::StatusLinks {
+                summary: &description,
+                target_url: url.as_deref(),
+            };
             let call = forge.set_status(
                 &r,
                 &sha,
                 StatusState::Error,
                 &self.status_context,
                 &description,
-                &description,
+                &more,
             );
             self.write(job, &rules, &action, call).await?;
         }

@@ -32,6 +32,7 @@ pub struct GhChange {
     pub files: Vec<(String, Option<String>)>,
     /// The description (`body`).
     pub body: Option<String>,
+    pub title: String,
 }
 
 #[derive(Default)]
@@ -150,6 +151,25 @@ impl GithubWorld {
         }
     }
 
+    /// Sets the title of change `number`.
+    pub fn set_title(&self, number: u64, title: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.title = title.into();
+            c.updated += 1;
+        }
+    }
+
+    /// The `target_url` of the last status posted for `sha`.
+    pub fn status_link(&self, sha: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        s.statuses
+            .iter()
+            .rev()
+            .find(|(h, _)| h == sha)
+            .and_then(|(_, v)| v["target_url"].as_str().map(str::to_string))
+    }
+
     /// Sets the description of change `number`.
     pub fn set_body(&self, number: u64, body: &str) {
         let mut s = self.state.lock().unwrap();
@@ -184,6 +204,7 @@ impl GithubWorld {
             merged_at: None,
             files: vec![("src/app.rs".into(), None)],
             body: None,
+            title: "Change".into(),
         });
     }
 
@@ -201,6 +222,7 @@ impl GithubWorld {
             merged_at: None,
             files: vec![("src/app.rs".into(), None)],
             body: None,
+            title: "Change".into(),
         });
     }
 
@@ -480,7 +502,7 @@ fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
         .unwrap()
         .to_rfc3339();
     let mut v = json!({
-        "number": c.number, "title": "Change", "body": c.body, "user": user(&c.author), "labels": labels, "updated_at": updated,
+        "number": c.number, "title": c.title, "body": c.body, "user": user(&c.author), "labels": labels, "updated_at": updated,
         "state": c.state, "html_url": format!("https://github.com/{REPO}/pull/{}", c.number),
     });
     if c.is_pr && as_issue {

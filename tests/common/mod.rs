@@ -246,6 +246,7 @@ impl TestApp {
             approval_projects: vec![],
             repo_rules: Default::default(),
             files: Default::default(),
+            links: None,
         };
         TestApp {
             expected_failures: Default::default(),

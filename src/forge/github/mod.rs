@@ -401,7 +401,7 @@ impl Forge for GithubClient {
         state: StatusState,
         context: &str,
         description: &str,
-        summary: &str,
+        more: &super::StatusLinks<'_>,
     ) -> Result<(), ForgeError> {
         let (state, conclusion) = match state {
             StatusState::Success => ("success", "success"),
@@ -411,17 +411,23 @@ impl Forge for GithubClient {
         if self.app.is_some() {
             // Only this App can write its check runs: a status could be posted by anyone.
             let url = self.repo_url(r, "/check-runs");
-            let body = json!({
+            let mut body = json!({
                 "name": context, "head_sha": sha, "status": "completed", "conclusion": conclusion,
-                "output": { "title": description, "summary": summary },
+                "output": { "title": description, "summary": more.summary },
             });
+            if let Some(url) = more.target_url {
+                body["details_url"] = json!(url);
+            }
             return self
                 .call(true, Method::POST, &url, Some(body), "create a check run")
                 .await
                 .map(drop);
         }
         let url = self.repo_url(r, &format!("/statuses/{}", enc(sha)));
-        let body = json!({ "state": state, "context": context, "description": description });
+        let mut body = json!({ "state": state, "context": context, "description": description });
+        if let Some(url) = more.target_url {
+            body["target_url"] = json!(url);
+        }
         self.call(
             true,
             Method::POST,

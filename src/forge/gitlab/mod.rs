@@ -446,14 +446,17 @@ impl Forge for GitlabClient {
         state: StatusState,
         context: &str,
         description: &str,
-        _summary: &str,
+        more: &super::StatusLinks<'_>,
     ) -> Result<(), ForgeError> {
         let url = format!("{}/statuses/{}", self.project(r), enc(sha));
         let state = match state {
             StatusState::Success => "success",
             StatusState::Failure | StatusState::Error => "failed",
         };
-        let body = json!({ "state": state, "name": context, "description": description });
+        let mut body = json!({ "state": state, "name": context, "description": description });
+        if let Some(url) = more.target_url {
+            body["target_url"] = json!(url);
+        }
         match self
             .call(
                 true,

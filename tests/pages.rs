@@ -1,0 +1,172 @@
+//! The details page behind every status and the audit page, in process: the status carries a
+//! signed link; the page shows the approvals and escapes forge text; a wrong, foreign or
+//! expired token gets the same 404; the audit page needs its token, filters, and downloads.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use changegate::clock::Clock;
+use changegate::pages::{PagesState, links::Links, router};
+use common::github_setup::{H1, Setup, setup_with};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const PUBLIC: &str = "http://changegate.test";
+
+async fn with_pages() -> (Setup, axum::Router) {
+    let clock = Clock::manual(
+        chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    let mut s = setup_with(clock).await;
+    let links = Arc::new(Links::new(b"test-key".to_vec(), 90, PUBLIC));
+    s.app.worker.links = Some(links.clone());
+    let pages = router(PagesState {
+        store: s.app.store.clone(),
+        links,
+        audit_token: Some(Arc::new("audit-secret".to_string().into())),
+        classification: "CMT".into(),
+    });
+    (s, pages)
+}
+
+async fn get(
+    router: &axum::Router,
+    uri: &str,
+    auth: Option<&str>,
+) -> (StatusCode, String, Option<String>) {
+    let mut req = Request::get(uri);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = router
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let csp = resp
+        .headers()
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned(), csp)
+}
+
+#[tokio::test]
+async fn the_status_links_to_a_details_page_that_shows_the_approvals_and_escapes_forge_text() {
+    let (s, pages) = with_pages().await;
+    s.gh.set_title(7, "Fix <script>alert('x')</script> & more");
+    s.apply_label("alice", "CMT::Standard").await;
+    s.apply_label("alice", "Peer Approval::Approved").await;
+    s.apply_label("peter", "Peer Approval::Approved").await;
+    s.apply_label("mona", "BT Integration Manager::Approved")
+        .await;
+    assert_eq!(s.status_of(H1).0, "success");
+    let link =
+        s.gh.status_link(H1)
+            .expect("the status links to its details page");
+    let path = link.strip_prefix(PUBLIC).expect("under server.public_url");
+    assert!(
+        path.starts_with("/changes/github/acme/platypus/merge_request/7?token="),
+        "{path}"
+    );
+    let (status, html, csp) = get(&pages, path, None).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(csp.unwrap().contains("default-src 'none'"));
+    assert!(
+        html.contains("Fix &#60;script&#62;") || html.contains("Fix &lt;script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("@peter") && html.contains("@mona"), "{html}");
+    assert!(html.contains("Ready to merge"));
+    // The author's approval that did not count, and why.
+    assert!(html.contains("is the author of this change"), "{html}");
+    assert!(html.contains("Decision history"));
+
+    // A tampered, foreign or expired token: the same 404 as a change that does not exist.
+    let (token_path, token) = path.split_once("?token=").unwrap();
+    let wrong = format!("{token_path}?token={}0", &token[..token.len() - 1]);
+    assert_eq!(get(&pages, &wrong, None).await.0, StatusCode::NOT_FOUND);
+    let foreign = format!("/changes/github/acme/platypus/merge_request/8?token={token}");
+    assert_eq!(get(&pages, &foreign, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&pages, token_path, None).await.0, StatusCode::NOT_FOUND);
+    s.app.clock.advance(chrono::Duration::days(91));
+    let (status, html, _) = get(&pages, path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+}
+
+#[tokio::test]
+async fn the_audit_page_needs_its_token_filters_and_downloads() {
+    let (s, pages) = with_pages().await;
+    s.apply_label("alice", "CMT::Minor").await;
+    s.apply_label("mona", "BT Integration Manager::Approved")
+        .await;
+    s.gh.merge(7, "2026-11-02T10:30:00Z");
+    s.deliver("closed", None, "alice", "merge-1").await;
+    let page = "/audit/github/acme/platypus";
+    let (status, _, _) = get(&pages, page, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&pages, page, Some("Bearer nope")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let bearer = Some("Bearer audit-secret");
+    let (status, html, _) = get(&pages, page, bearer).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("CMT::Minor") && html.contains("manager by @mona"),
+        "{html}"
+    );
+    // HTTP basic with the token as password works too.
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("auditor:audit-secret")
+    );
+    assert_eq!(get(&pages, page, Some(&basic)).await.0, StatusCode::OK);
+    let (_, html, _) = get(
+        &pages,
+        &format!("{page}?classification=CMT::Standard"),
+        bearer,
+    )
+    .await;
+    assert!(html.contains("0 merged changes"), "{html}");
+    let (_, html, _) = get(&pages, &format!("{page}?from=2026-11-03"), bearer).await;
+    assert!(html.contains("0 merged changes"), "{html}");
+    let (_, html, _) = get(
+        &pages,
+        &format!("{page}?from=2026-11-01&to=2026-11-02"),
+        bearer,
+    )
+    .await;
+    assert!(html.contains("1 merged change."), "{html}");
+    let (status, csv, _) = get(&pages, &format!("{page}?format=csv"), bearer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.starts_with("number,kind,title"), "{csv}");
+    let (_, json, _) = get(&pages, &format!("{page}?format=json"), bearer).await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["number"], 7);
+    assert!(v[0]["chain_head"].as_str().is_some_and(|h| h.len() == 64));
+}
+
+#[tokio::test]
+async fn without_an_audit_token_the_audit_pages_are_off() {
+    let (s, _) = with_pages().await;
+    let pages = router(PagesState {
+        store: s.app.store.clone(),
+        links: Arc::new(Links::new(b"k".to_vec(), 90, PUBLIC)),
+        audit_token: None,
+        classification: "CMT".into(),
+    });
+    assert_eq!(
+        get(&pages, "/audit/github/acme/platypus", Some("Bearer x"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
