@@ -170,3 +170,31 @@ async fn without_an_audit_token_the_audit_pages_are_off() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn gitlab_statuses_link_to_the_details_page_too() {
+    use common::gitlab_world::{GitlabWorld, PROJECT_ID, user_id};
+    use serde_json::{Value, json};
+    const SHA: &str = "3333333333333333333333333333333333333333";
+    let gl = GitlabWorld::start().await;
+    gl.open_mr(3, "alice", SHA);
+    let mut app = common::TestApp::with_forges(None, Some(&gl.url())).await;
+    app.worker.links = Some(Arc::new(Links::new(b"k".to_vec(), 90, PUBLIC)));
+    let path = common::corpus_dir().join("gitlab/merge_request.update.1.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["user"] = json!({ "id": user_id("alice"), "username": "alice", "name": "alice" });
+    v["project"]["id"] = json!(PROJECT_ID);
+    v["project"]["path_with_namespace"] = json!("acme/platypus");
+    v["object_attributes"]["iid"] = json!(3);
+    v["object_attributes"]["last_commit"]["id"] = json!(SHA);
+    app.gitlab("Merge Request Hook", "g1", &serde_json::to_vec(&v).unwrap())
+        .await;
+    app.drain().await;
+    let link = gl.status_link(SHA).expect("a target_url");
+    assert!(
+        link.starts_with(&format!(
+            "{PUBLIC}/changes/gitlab/acme/platypus/merge_request/3?token="
+        )),
+        "{link}"
+    );
+}

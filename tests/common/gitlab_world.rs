@@ -269,6 +269,16 @@ impl GitlabWorld {
             .apply_label(iid, false, label, actor);
     }
 
+    /// The `target_url` of the last status posted for `sha`.
+    pub fn status_link(&self, sha: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        s.statuses
+            .iter()
+            .rev()
+            .find(|(h, _)| h == sha)
+            .and_then(|(_, v)| v["target_url"].as_str().map(str::to_string))
+    }
+
     /// `who` approves the merge request now (GitLab records `approved_at`).
     pub fn approve(&self, iid: u64, who: &str) {
         let mut s = self.state.lock().unwrap();
