@@ -45,6 +45,8 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   worker.max_attempts           tries before a job is left failed [default: 6]
   worker.membership_ttl_secs    how long a team membership answer is reused [default: 300]
   worker.lease_secs             a job whose worker died is taken again after this [default: 60]
+  worker.quota_reserve_percent  below this share of a forge's rate limit left, reconcile work
+                                waits and webhook work goes on [default: 10]
   reconcile.interval_secs       seconds between reconcile passes, 0 = off [default: 900]
   reconcile.repositories        github:owner/name, gitlab:group/project (comma-separated)
   audit.retention_days          days of audit records kept, 0 = forever [default: 0]
@@ -246,6 +248,8 @@ pub struct WorkerSettings {
     pub max_attempts: u32,
     pub membership_ttl_secs: u64,
     pub lease_secs: u64,
+    /// Below this percentage of a forge's rate limit left, reconcile work waits.
+    pub quota_reserve_percent: u8,
 }
 
 impl Default for WorkerSettings {
@@ -255,6 +259,7 @@ impl Default for WorkerSettings {
             max_attempts: 6,
             membership_ttl_secs: 300,
             lease_secs: 60,
+            quota_reserve_percent: 10,
         }
     }
 }

@@ -142,6 +142,7 @@ pub(super) fn build_worker(
         repo_rules: Default::default(),
         files: Default::default(),
         links: None,
+        quota_reserve_percent: settings.worker.quota_reserve_percent,
     })
 }
 
@@ -181,8 +182,16 @@ async fn periodic(interval_secs: u64, targets: Vec<String>, retention_days: u64,
     loop {
         if interval_secs > 0 && last_reconcile.is_none_or(|t| t.elapsed() >= interval) {
             last_reconcile = Some(std::time::Instant::now());
+            let paused = changegate::forge::quota::paused(worker.quota_reserve_percent);
             for target in &targets {
                 let outcome = match reconcile::parse_target(target) {
+                    Ok((forge, _)) if paused.contains(&forge) => {
+                        tracing::info!(
+                            target,
+                            "reconcile paused: the forge's rate limit is under the reserve"
+                        );
+                        continue;
+                    }
                     Ok((forge, repo)) => reconcile_pass(&worker, forge, &repo).await,
                     Err(e) => Err(e),
                 };

@@ -47,11 +47,19 @@ impl Reply {
         if self.status != 304 {
             metrics::counter!(crate::telemetry::QUOTA_UNITS, "forge" => forge).increment(1);
         }
-        let remaining = self
-            .header("x-ratelimit-remaining")
-            .or(self.header("ratelimit-remaining"));
-        if let Some(left) = remaining.and_then(|v| v.parse::<f64>().ok()) {
-            metrics::gauge!(crate::telemetry::RATE_LIMIT_REMAINING, "forge" => forge).set(left);
+        let number = |a: &str, b: &str| {
+            self.header(a)
+                .or(self.header(b))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        let remaining = number("x-ratelimit-remaining", "ratelimit-remaining");
+        let limit = number("x-ratelimit-limit", "ratelimit-limit");
+        if let Some(left) = remaining {
+            metrics::gauge!(crate::telemetry::RATE_LIMIT_REMAINING, "forge" => forge)
+                .set(left as f64);
+        }
+        if let Ok(kind) = forge.parse::<crate::model::Forge>() {
+            super::quota::record(kind, remaining, limit);
         }
         self
     }

@@ -6,6 +6,7 @@ pub mod github;
 pub mod github_app;
 pub mod gitlab;
 mod http;
+pub mod quota;
 
 pub use client::ForgeClient;
 pub use http::RetryPolicy;

@@ -63,12 +63,22 @@ impl Store {
     /// and the others are marked done, covered by it. A burst of events for one change costs
     /// one evaluation.
     pub async fn claim(&self, lease: Duration) -> Result<Option<Job>> {
+        self.claim_except(lease, &[]).await
+    }
+
+    /// [`Self::claim`], leaving the reconcile work of `paused` forges queued (their rate
+    /// limit is under the reserve: webhook work goes on).
+    pub async fn claim_except(
+        &self,
+        lease: Duration,
+        paused: &[crate::model::Forge],
+    ) -> Result<Option<Job>> {
         let now = self.now_ms();
         let until = now + lease.as_millis() as i64;
         // The transaction starts with a write, so that SQLite takes its write lock first (a
         // read first would make a concurrent commit fail it instead of waiting).
         let mut tx = self.pool.begin().await?;
-        let Some((first, key)) = take_next(&mut tx, self.backend, now, until).await? else {
+        let Some((first, key)) = take_next(&mut tx, self.backend, now, until, paused).await? else {
             return Ok(None);
         };
         let id = cover_newer(&mut tx, first, &key, now, until).await?;
@@ -228,11 +238,22 @@ async fn take_next(
     backend: Backend,
     now: i64,
     until: i64,
+    paused: &[crate::model::Forge],
 ) -> Result<Option<(i64, String)>> {
     let lock = match backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
+    // The change key starts with the forge's name (a fixed word, never user input).
+    let paused: String = paused
+        .iter()
+        .map(|f| {
+            format!(
+                " AND NOT (j.priority > 0 AND j.change_key LIKE '{}:%')",
+                f.as_str()
+            )
+        })
+        .collect();
     let claimed = sqlx::query(&format!(
         "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
          WHERE id = (
@@ -241,7 +262,7 @@ async fn take_next(
                   OR (j.state = 'running' AND j.locked_until <= $2))
              AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
                              AND k.id < j.id
-                             AND (k.state = 'running' OR (k.state = 'queued' AND k.run_after <= $2)))
+                             AND (k.state = 'running' OR (k.state = 'queued' AND k.run_after <= $2))){paused}
            ORDER BY j.priority, j.id LIMIT 1 {lock})
          RETURNING id, change_key"
     ))

@@ -109,6 +109,8 @@ pub struct Worker {
     pub files: FilesCache,
     /// Signs the details-page links statuses carry (none without `server.public_url`).
     pub links: Option<Arc<crate::pages::links::Links>>,
+    /// Below this share (percent) of a forge's rate limit, its reconcile work waits.
+    pub quota_reserve_percent: u8,
 }
 
 impl Worker {
@@ -162,7 +164,8 @@ impl Worker {
 
     /// Claims and processes one job; false when there was none.
     pub async fn run_one(&self) -> Result<bool> {
-        let Some(job) = self.store.claim(self.lease).await? else {
+        let paused = crate::forge::quota::paused(self.quota_reserve_percent);
+        let Some(job) = self.store.claim_except(self.lease, &paused).await? else {
             return Ok(false);
         };
         let span = job_span(&job);

@@ -247,6 +247,7 @@ impl TestApp {
             repo_rules: Default::default(),
             files: Default::default(),
             links: None,
+            quota_reserve_percent: 10,
         };
         TestApp {
             expected_failures: Default::default(),
