@@ -74,7 +74,7 @@ async fn one_change_never_runs_on_two_replicas_at_once() {
         "#1's new event waits while #1 runs"
     );
     assert!(b.store.claim(lease).await.unwrap().is_none());
-    a.store.complete(first.id, 0).await.unwrap();
+    a.store.complete(first.id, 0, 0).await.unwrap();
     let next = b
         .store
         .claim(lease)

@@ -37,7 +37,7 @@ async fn under_the_reserve_reconcile_work_waits_and_webhooks_go_on() {
         2,
         "the webhook's job"
     );
-    store.complete(first.id, 0).await.unwrap();
+    store.complete(first.id, 0, 0).await.unwrap();
     assert!(
         store.claim_except(lease, &paused).await.unwrap().is_none(),
         "the reconcile job waits while GitHub's quota is under the reserve"
@@ -58,4 +58,35 @@ fn the_reserve_follows_the_forges_rate_limit_headers() {
     assert_eq!(quota::paused(10), vec![Forge::Github]);
     quota::record(Forge::Github, Some(4999), Some(5000));
     assert!(quota::paused(10).is_empty());
+}
+
+#[tokio::test]
+async fn each_job_records_the_quota_units_it_spent() {
+    let s = common::github_setup::setup().await;
+    s.apply_label("alice", "CMT::Minor").await;
+    let stats = s.app.store.unit_stats(3_600_000).await.unwrap();
+    let (forge, events, units) = stats[0].clone();
+    assert_eq!((forge.as_str(), events), ("github", 1));
+    assert!(
+        units >= 2,
+        "a first evaluation reads the change and its history: {units}"
+    );
+    // The same state again, twice (the first re-reads the status the bot itself wrote):
+    // every read but the pull request itself answers 304.
+    s.deliver("labeled", Some("CMT::Minor"), "alice", "once-more")
+        .await;
+    let (_, _, units) = s.app.store.unit_stats(3_600_000).await.unwrap()[0].clone();
+    s.gh.clear_calls();
+    let before = s.gh.state.lock().unwrap().not_modified;
+    s.deliver("labeled", Some("CMT::Minor"), "alice", "again")
+        .await;
+    let (_, events2, units2) = s.app.store.unit_stats(3_600_000).await.unwrap()[0].clone();
+    assert_eq!(events2, 3);
+    let not_modified = s.gh.state.lock().unwrap().not_modified - before;
+    assert!(
+        units2 - units <= 1,
+        "a no-op event spent {} units: {:#?}, {not_modified} answered 304",
+        units2 - units,
+        s.gh.calls()
+    );
 }

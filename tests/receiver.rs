@@ -282,7 +282,7 @@ async fn a_burst_for_one_change_is_one_run_and_later_events_wait() {
         app.store.claim(lease).await.unwrap().is_none(),
         "one run per change at a time"
     );
-    app.store.complete(run.id, 0).await.unwrap();
+    app.store.complete(run.id, 0, 0).await.unwrap();
     let next = app
         .store
         .claim(lease)

@@ -82,7 +82,11 @@ enum Command {
         url: String,
     },
     /// List jobs that are not done (queued, running, failed; timers with the time they are due).
-    Jobs,
+    Jobs {
+        /// Instead: per forge, the events of the last hour and the quota units they spent.
+        #[arg(long)]
+        stats: bool,
+    },
     /// Queue a failed job again.
     Retry { id: i64 },
     /// Evaluate every open change of a repository now (catches missed webhooks); waits for
@@ -181,7 +185,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Probe { url } => probe(&url).await,
         Command::Schema { repository } => schema(repository),
         Command::Serve => serve(settings()?).await,
-        Command::Jobs => jobs(settings()?).await,
+        Command::Jobs { stats: false } => jobs(settings()?).await,
+        Command::Jobs { stats: true } => job_stats(settings()?).await,
         Command::Retry { id } => retry(settings()?, id).await,
         Command::Reconcile { forge, repo } => reconcile_now(settings()?, forge, &repo).await,
         Command::Explain {
@@ -255,6 +260,26 @@ async fn jobs(settings: Settings) -> Result<ExitCode> {
             j.writes,
             j.delivery_id.unwrap_or_default(),
             j.last_error.unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Quota units per event over the last hour, per forge.
+async fn job_stats(settings: Settings) -> Result<ExitCode> {
+    let store = Store::open(&settings.database.url).await?;
+    let rows = store.unit_stats(3_600_000).await?;
+    if rows.is_empty() {
+        println!("no event handled in the last hour");
+    }
+    for (forge, events, units) in rows {
+        let per = if events > 0 {
+            units as f64 / events as f64
+        } else {
+            0.0
+        };
+        println!(
+            "{forge}: {events} events in the last hour, {units} quota units, {per:.2} per event"
         );
     }
     Ok(ExitCode::SUCCESS)

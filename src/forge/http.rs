@@ -46,6 +46,7 @@ impl Reply {
             .increment(1);
         if self.status != 304 {
             metrics::counter!(crate::telemetry::QUOTA_UNITS, "forge" => forge).increment(1);
+            super::quota::spend();
         }
         let number = |a: &str, b: &str| {
             self.header(a)

@@ -5,6 +5,26 @@
 use crate::model::Forge;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+tokio::task_local! {
+    /// Quota units spent by the job running on this task.
+    static UNITS: std::cell::Cell<u64>;
+}
+
+/// Runs `work` counting the quota units its forge calls spend: its output and the count.
+pub async fn counting<T>(work: impl std::future::Future<Output = T>) -> (T, u64) {
+    UNITS
+        .scope(std::cell::Cell::new(0), async {
+            let out = work.await;
+            (out, UNITS.with(|u| u.get()))
+        })
+        .await
+}
+
+/// Counts one unit for the job running on this task, if any.
+pub fn spend() {
+    let _ = UNITS.try_with(|u| u.set(u.get() + 1));
+}
+
 /// Remaining and limit per forge; -1 while unknown.
 static REMAINING: [AtomicI64; 2] = [AtomicI64::new(-1), AtomicI64::new(-1)];
 static LIMIT: [AtomicI64; 2] = [AtomicI64::new(-1), AtomicI64::new(-1)];

@@ -98,12 +98,13 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a job done, with how many forge writes it made.
-    pub async fn complete(&self, job_id: i64, writes: i64) -> Result<()> {
-        sqlx::query("UPDATE jobs SET state = 'done', writes = $1, last_error = NULL, updated_at = $2 WHERE id = $3")
+    /// Marks a job done, with how many forge writes it made and quota units it spent.
+    pub async fn complete(&self, job_id: i64, writes: i64, units: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = 'done', writes = $1, units = $4, last_error = NULL, updated_at = $2 WHERE id = $3")
             .bind(writes)
             .bind(self.now_ms())
             .bind(job_id)
+            .bind(units)
             .execute(&self.pool)
             .await
             .context("cannot mark job done")?;
@@ -197,6 +198,25 @@ impl Store {
         .await
         .context("cannot requeue job")?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Per forge over the last `window_ms`: events handled (jobs done, covered ones included)
+    /// and the quota units their runs spent (`changegate jobs --stats`).
+    pub async fn unit_stats(&self, window_ms: i64) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT CASE WHEN change_key LIKE 'github:%' THEN 'github' ELSE 'gitlab' END AS forge,
+                    COUNT(*), COALESCE(SUM(units), 0)
+             FROM jobs WHERE state = 'done' AND timer = 0 AND updated_at >= $1
+             GROUP BY CASE WHEN change_key LIKE 'github:%' THEN 'github' ELSE 'gitlab' END
+             ORDER BY 1",
+        )
+        .bind(self.now_ms() - window_ms)
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read job statistics")?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
     }
 
     /// Jobs queued or running, timers not yet due aside (tests drain the queue until this is

@@ -194,8 +194,8 @@ impl Worker {
             }
         };
         let started = std::time::Instant::now();
-        let result = tokio::select! {
-            r = self.process(&job) => r,
+        let (result, units) = tokio::select! {
+            r = crate::forge::quota::counting(self.process(&job)) => r,
             _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
         let seconds = started.elapsed().as_secs_f64();
@@ -203,7 +203,8 @@ impl Worker {
             Ok(writes) => {
                 metrics::histogram!(crate::telemetry::JOB_SECONDS, "outcome" => "done")
                     .record(seconds);
-                return self.store.complete(job.id, writes).await;
+                tracing::info!(quota_units = units, writes, "job done");
+                return self.store.complete(job.id, writes, units as i64).await;
             }
             Err(e) => e,
         };
