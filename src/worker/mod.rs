@@ -195,7 +195,7 @@ impl Worker {
         };
         let started = std::time::Instant::now();
         let (result, units) = tokio::select! {
-            r = crate::forge::quota::counting(self.process(&job)) => r,
+            r = crate::forge::quota::counting(Box::pin(self.process(&job))) => r,
             _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
         let seconds = started.elapsed().as_secs_f64();
