@@ -89,14 +89,17 @@ impl Worker {
         issue: &Change,
     ) -> Result<()> {
         let issue_key = key_of(issue);
+        // What names this event of the issue: its delivery id, or (reconcile, timers) when it
+        // was stored.
+        let cause = match job.event.delivery_id.as_deref() {
+            Some(id) => id.to_string(),
+            None => format!("at-{}", job.received_at),
+        };
         for c in self.store.changes_linking(&issue_key).await? {
             let key = key_of(&c.change);
             let event = Event {
                 forge: c.change.forge,
-                delivery_id: Some(format!(
-                    "linked:{issue_key}:{}:{key}",
-                    job.event.delivery_id.as_deref().unwrap_or("")
-                )),
+                delivery_id: Some(format!("linked:{issue_key}:{cause}:{key}")),
                 event_name: "change issue changed".into(),
                 payload: EventPayload::Change(Box::new(ChangeEvent {
                     action: Action::Other,
