@@ -90,7 +90,9 @@ async fn readiness_metrics_and_rules_reload() {
             .send()
     };
     assert_eq!(post("m1").await.unwrap().status().as_u16(), 202);
-    let big = client
+    // Its own client: the server may close that connection early, and a pooled connection
+    // closed under the next request would fail it.
+    let big = reqwest::Client::new()
         .post(url("/webhooks/github"))
         .header("x-github-event", "pull_request")
         .body(vec![b' '; 70 * 1024])
