@@ -406,6 +406,24 @@ pub struct ChangedFiles {
     pub complete: bool,
 }
 
+impl ChangedFiles {
+    /// An issue's: it touches no file.
+    pub fn none() -> Self {
+        ChangedFiles {
+            paths: vec![],
+            complete: true,
+        }
+    }
+
+    /// A listing the forge would not give whole: every path condition counts as met.
+    pub fn cut() -> Self {
+        ChangedFiles {
+            paths: vec![],
+            complete: false,
+        }
+    }
+}
+
 /// Where a group's members live on one forge, for one repository.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum TeamRef {

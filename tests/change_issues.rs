@@ -125,27 +125,6 @@ mod gitlab {
 
     const SHA: &str = "3333333333333333333333333333333333333333";
 
-    fn mr_hook(gl: &GitlabWorld, actor: &str) -> Vec<u8> {
-        let path = corpus_dir().join("gitlab/merge_request.update.1.json");
-        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        let labels: Vec<Value> = gl
-            .labels(3)
-            .iter()
-            .map(|l| json!({ "id": 1, "title": l }))
-            .collect();
-        v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
-        v["project"]["id"] = json!(PROJECT_ID);
-        v["project"]["path_with_namespace"] = json!("acme/platypus");
-        let oa = &mut v["object_attributes"];
-        oa["iid"] = json!(3);
-        oa["action"] = json!("update");
-        oa["author_id"] = json!(user_id("alice"));
-        oa["last_commit"]["id"] = json!(SHA);
-        oa["labels"] = json!(labels);
-        v["labels"] = json!(labels);
-        serde_json::to_vec(&v).unwrap()
-    }
-
     fn issue_hook(gl: &GitlabWorld, actor: &str) -> Vec<u8> {
         let path = corpus_dir().join("gitlab/issue.update.1.json");
         let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
@@ -186,8 +165,12 @@ mod gitlab {
         *app.worker.rules.write().unwrap() =
             Arc::new(changegate::rules::parse("rules.yaml", &text).unwrap());
         gl.add_label(3, "Peer Approval::Approved", "peter");
-        app.gitlab("Merge Request Hook", "m1", &mr_hook(&gl, "peter"))
-            .await;
+        app.gitlab(
+            "Merge Request Hook",
+            "m1",
+            &gl.mr_hook(SHA, "update", "peter"),
+        )
+        .await;
         app.drain().await;
         let (state, _, description) = gl.status(SHA).unwrap();
         assert_eq!(state, "success", "{description}: {:#?}", gl.notes(3));

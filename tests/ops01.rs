@@ -6,9 +6,8 @@ mod common;
 
 use changegate::rules::Rules;
 use common::github_setup::{H1, Setup, setup};
-use common::gitlab_world::{GitlabWorld, PROJECT_ID, user_id};
+use common::gitlab_world::GitlabWorld;
 use common::*;
-use serde_json::{Value, json};
 use std::sync::Arc;
 
 const DESCRIBED: &str = "## Justification\nCustomers asked.\n## Risk assessment\nLow.\n\
@@ -143,28 +142,6 @@ async fn report_only_passes_says_what_it_would_block_and_changes_no_labels() {
     assert!(comment.contains("remove `Review::Approved`"), "{comment}");
 }
 
-/// GitLab's `merge_request.update` example moved to acme/platypus!3 as it is now.
-fn mr_hook(gl: &GitlabWorld, actor: &str) -> Vec<u8> {
-    let path = corpus_dir().join("gitlab/merge_request.update.1.json");
-    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let labels: Vec<Value> = gl
-        .labels(3)
-        .iter()
-        .map(|l| json!({ "id": 1, "title": l }))
-        .collect();
-    v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
-    v["project"]["id"] = json!(PROJECT_ID);
-    v["project"]["path_with_namespace"] = json!("acme/platypus");
-    let oa = &mut v["object_attributes"];
-    oa["iid"] = json!(3);
-    oa["action"] = json!("update");
-    oa["author_id"] = json!(user_id("alice"));
-    oa["last_commit"]["id"] = json!(GL_SHA);
-    oa["labels"] = json!(labels);
-    v["labels"] = json!(labels);
-    serde_json::to_vec(&v).unwrap()
-}
-
 const GL_SHA: &str = "3333333333333333333333333333333333333333";
 
 #[tokio::test]
@@ -186,7 +163,7 @@ async fn on_gitlab_the_path_trigger_and_two_reviewers_hold_too() {
     let mut n = 0;
     let mut send = |actor: &str| {
         n += 1;
-        (format!("gl-{n}"), mr_hook(&gl, actor))
+        (format!("gl-{n}"), gl.mr_hook(GL_SHA, "update", actor))
     };
     for (label, who) in [
         ("Risk::High", "alice"),
@@ -227,8 +204,12 @@ async fn on_gitlab_missing_sections_are_listed_and_report_mode_writes_no_labels(
     use_rules(&app, ops("\nreport_only: [\"acme/platypus\"]\n"));
     gl.add_label(3, "Risk::Low", "alice");
     gl.add_label(3, "Review::Approved", "alice");
-    app.gitlab("Merge Request Hook", "r1", &mr_hook(&gl, "alice"))
-        .await;
+    app.gitlab(
+        "Merge Request Hook",
+        "r1",
+        &gl.mr_hook(GL_SHA, "update", "alice"),
+    )
+    .await;
     app.drain().await;
     let (state, _, description) = gl.status(GL_SHA).unwrap();
     assert_eq!(state, "success");

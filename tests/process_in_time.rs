@@ -389,38 +389,13 @@ async fn a_webhook_cannot_take_a_timers_delivery_id() {
 
 mod gitlab {
     use super::*;
-    use common::gitlab_world::{GitlabWorld, PROJECT_ID, user_id};
-    use serde_json::{Value, json};
+    use common::gitlab_world::GitlabWorld;
 
     const SHA: &str = "3333333333333333333333333333333333333333";
 
-    /// GitLab's `merge_request.update` example moved to acme/platypus!3 as it is now.
-    fn mr_hook(gl: &GitlabWorld, action: &str, actor: &str) -> Vec<u8> {
-        let path = common::corpus_dir().join("gitlab/merge_request.update.1.json");
-        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        let labels: Vec<Value> = gl
-            .labels(3)
-            .iter()
-            .map(|l| json!({ "id": 1, "title": l }))
-            .collect();
-        let merged = gl.state.lock().unwrap().changes[0].merged_at.is_some();
-        v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
-        v["project"]["id"] = json!(PROJECT_ID);
-        v["project"]["path_with_namespace"] = json!("acme/platypus");
-        let oa = &mut v["object_attributes"];
-        oa["iid"] = json!(3);
-        oa["action"] = json!(action);
-        oa["state"] = json!(if merged { "merged" } else { "opened" });
-        oa["author_id"] = json!(user_id("alice"));
-        oa["last_commit"]["id"] = json!(SHA);
-        oa["labels"] = json!(labels);
-        v["labels"] = json!(labels);
-        serde_json::to_vec(&v).unwrap()
-    }
-
     async fn send(app: &TestApp, gl: &GitlabWorld, action: &str, actor: &str, id: &str) {
         let (status, _) = app
-            .gitlab("Merge Request Hook", id, &mr_hook(gl, action, actor))
+            .gitlab("Merge Request Hook", id, &gl.mr_hook(SHA, action, actor))
             .await;
         assert_eq!(status.as_u16(), 202);
         app.drain().await;

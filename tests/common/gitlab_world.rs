@@ -269,6 +269,36 @@ impl GitlabWorld {
             .apply_label(iid, false, label, actor);
     }
 
+    /// GitLab's `merge_request.update` example moved to acme/platypus!3 by alice (head `sha`)
+    /// as it is now on the fake, sent by `actor` with `action` (`update`, `merge`…).
+    pub fn mr_hook(&self, sha: &str, action: &str, actor: &str) -> Vec<u8> {
+        let path = super::corpus_dir().join("gitlab/merge_request.update.1.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let labels: Vec<Value> = self
+            .labels(3)
+            .iter()
+            .map(|l| json!({ "id": 1, "title": l }))
+            .collect();
+        let merged = self
+            .state
+            .lock()
+            .unwrap()
+            .change(3, true)
+            .is_some_and(|c| c.merged_at.is_some());
+        v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
+        v["project"]["id"] = json!(PROJECT_ID);
+        v["project"]["path_with_namespace"] = json!(PROJECT);
+        let oa = &mut v["object_attributes"];
+        oa["iid"] = json!(3);
+        oa["action"] = json!(action);
+        oa["state"] = json!(if merged { "merged" } else { "opened" });
+        oa["author_id"] = json!(user_id("alice"));
+        oa["last_commit"]["id"] = json!(sha);
+        oa["labels"] = json!(labels);
+        v["labels"] = json!(labels);
+        serde_json::to_vec(&v).unwrap()
+    }
+
     /// The `target_url` of the last status posted for `sha`.
     pub fn status_link(&self, sha: &str) -> Option<String> {
         let s = self.state.lock().unwrap();

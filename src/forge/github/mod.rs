@@ -183,19 +183,11 @@ impl Forge for GithubClient {
         // GitHub lists at most 3,000 files of a pull request: a listing that long may be cut.
         const GITHUB_MAX_FILES: usize = 3000;
         if r.kind != ChangeKind::MergeRequest {
-            return Ok(ChangedFiles {
-                paths: vec![],
-                complete: true,
-            });
+            return Ok(ChangedFiles::none());
         }
         let url = self.repo_url(r, &format!("/pulls/{}/files", r.number));
         let files: Vec<WireFile> = match self.list_conditional(&url, "read changed files").await {
-            Err(ForgeError::TooLong(_)) => {
-                return Ok(ChangedFiles {
-                    paths: vec![],
-                    complete: false,
-                });
-            }
+            Err(ForgeError::TooLong(_)) => return Ok(ChangedFiles::cut()),
             other => other?,
         };
         let complete = files.len() < GITHUB_MAX_FILES;

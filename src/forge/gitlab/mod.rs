@@ -231,19 +231,11 @@ impl Forge for GitlabClient {
             new_path: Option<String>,
         }
         if r.kind != ChangeKind::MergeRequest {
-            return Ok(ChangedFiles {
-                paths: vec![],
-                complete: true,
-            });
+            return Ok(ChangedFiles::none());
         }
         let url = format!("{}/diffs", self.change_url(r));
         let diffs: Vec<WireDiff> = match self.list(&url, "read changed files").await {
-            Err(ForgeError::TooLong(_)) => {
-                return Ok(ChangedFiles {
-                    paths: vec![],
-                    complete: false,
-                });
-            }
+            Err(ForgeError::TooLong(_)) => return Ok(ChangedFiles::cut()),
             other => other?,
         };
         let mut paths: Vec<String> = vec![];
