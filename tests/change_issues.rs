@@ -119,6 +119,25 @@ async fn a_link_to_an_issue_that_does_not_exist_fails() {
     );
 }
 
+#[tokio::test]
+async fn an_issue_outside_the_organization_cannot_gate_a_pull_request() {
+    // The author's own namespace would resolve `{owner}/business-owners` to a team they own.
+    let s = gated().await;
+    s.gh.set_body(7, "Change: mallory/change-requests#1");
+    s.apply_label("alice", "CMT::Minor").await;
+    let (state, description) = s.status_of(H1);
+    assert_eq!(state, "failure");
+    assert!(
+        description.contains("Link the change issue"),
+        "{description}"
+    );
+    assert!(s.comment().contains("is outside `acme`"), "{}", s.comment());
+    assert!(
+        !s.gh.calls().iter().any(|c| c.contains("mallory")),
+        "the issue is not even read"
+    );
+}
+
 mod gitlab {
     use super::*;
     use common::gitlab_world::{GitlabWorld, PROJECT_ID, user_id};

@@ -32,6 +32,14 @@ impl Worker {
             Ok(t) => t,
             Err(reason) => return unreadable(reason),
         };
+        // Approver groups resolve within the issue's owner (`{owner}`, `{top_level_group}`): an
+        // issue in a namespace the author controls would bring groups the author controls.
+        let owner = mr.change.repo.path.top_level();
+        if !target.repo.top_level().eq_ignore_ascii_case(owner) {
+            return unreadable(format!(
+                "{target} is outside `{owner}`; a change issue must belong to the same organization"
+            ));
+        }
         let r = ChangeRef {
             repo: Repo {
                 path: target.repo.clone(),
