@@ -111,7 +111,9 @@ async fn run(label: &str, db_url: &str) {
     );
 }
 
-/// The forge API calls one event costs, per scenario, with the shipped rules.
+/// The forge API calls one event costs, per scenario, with the shipped rules, and the quota
+/// units among them (every answer but a 304 to a conditional request; the fake honours
+/// `If-None-Match` as GitHub does).
 async fn calls_per_scenario() {
     let gh = GithubWorld::start().await;
     gh.member("bt-integration-managers", "mona");
@@ -132,13 +134,23 @@ async fn calls_per_scenario() {
         }
         (delivery, serde_json::to_vec(&v).unwrap())
     };
-    println!("| scenario | reads | writes | calls |");
-    println!("|---|---|---|---|");
+    println!("| scenario | reads | read units | writes | calls | quota units |");
+    println!("|---|---|---|---|---|---|");
     let scenarios = [
         (
             "opened, cold caches (bot account read once)",
             None,
             deliver("c1", "opened", None, "alice"),
+        ),
+        (
+            "edited, nothing changes (first after the bot's own writes)",
+            None,
+            deliver("c1b", "edited", None, "alice"),
+        ),
+        (
+            "edited, nothing changes, warm caches",
+            None,
+            deliver("c1c", "edited", None, "alice"),
         ),
         (
             "labeled CMT::Minor (verdict and comment change)",
@@ -151,9 +163,14 @@ async fn calls_per_scenario() {
             deliver("c2", "labeled", Some("CMT::Minor"), "alice"),
         ),
         (
-            "edited, nothing changes",
+            "edited, nothing changes (first after the bot's own writes)",
             None,
             deliver("c3", "edited", None, "alice"),
+        ),
+        (
+            "edited, nothing changes, warm caches",
+            None,
+            deliver("c3b", "edited", None, "alice"),
         ),
         (
             "labeled manager approval, new approver (membership asked)",
@@ -170,6 +187,11 @@ async fn calls_per_scenario() {
             None,
             deliver("c5", "edited", None, "alice"),
         ),
+        (
+            "edited again, warm caches, nothing changes",
+            None,
+            deliver("c6", "edited", None, "alice"),
+        ),
     ];
     for (name, label, (delivery, body)) in scenarios {
         if let Some(l) = label {
@@ -177,16 +199,70 @@ async fn calls_per_scenario() {
             gh.add_label(1, l, who);
         }
         gh.clear_calls();
+        let free_before = gh.state.lock().unwrap().not_modified;
         app.github("pull_request", delivery, &body).await;
         app.worker.drain().await.unwrap();
+        let free = gh.state.lock().unwrap().not_modified - free_before;
         let calls = gh.calls();
         let reads = calls.iter().filter(|c| c.starts_with("GET ")).count();
+        let writes = calls.len() - reads;
         println!(
-            "| {name} | {reads} | {} | {} |",
-            calls.len() - reads,
-            calls.len()
+            "| {name} | {reads} | {} | {writes} | {} | {} |",
+            reads as u64 - free,
+            calls.len(),
+            calls.len() as u64 - free
         );
     }
+}
+
+/// 200 open pull requests labeled within a second (cold caches, first sight of each): how long
+/// until every status is right, and what it cost.
+async fn burst(pulls: u64) {
+    let gh = GithubWorld::start().await;
+    for n in 1..=pulls {
+        gh.open_pr(n, "alice", &format!("{n:040}"));
+        gh.add_label(n, "CMT::Minor", "alice");
+    }
+    let app = TestApp::with_forges(Some(&gh.url()), None).await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(app.worker.clone().run(4, app.wake.clone(), stop_rx));
+    let start = Instant::now();
+    for n in 1..=pulls {
+        let mut v: Value = serde_json::from_slice(&payload(n)).unwrap();
+        v["label"] = json!({ "name": "CMT::Minor" });
+        app.github(
+            "pull_request",
+            &format!("burst-{n}"),
+            &serde_json::to_vec(&v).unwrap(),
+        )
+        .await;
+    }
+    let sent = start.elapsed();
+    let right = |gh: &GithubWorld| {
+        (1..=pulls)
+            .filter(|n| {
+                gh.status(&format!("{n:040}")).is_some_and(|(state, d)| {
+                    state == "failure" && d.contains("BT Integration Manager")
+                })
+            })
+            .count() as u64
+    };
+    while right(&gh) < pulls && start.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let done = start.elapsed();
+    let _ = stop_tx.send(true);
+    worker.await.unwrap();
+    let calls = gh.calls().len() as u64;
+    let free = gh.state.lock().unwrap().not_modified;
+    println!(
+        "| {pulls} pull requests labeled | {:.2} s | {} of {pulls} right after {:.2} s | {calls} ({:.2} per pull request) | {} |",
+        sent.as_secs_f64(),
+        right(&gh),
+        done.as_secs_f64(),
+        calls as f64 / pulls as f64,
+        calls - free,
+    );
 }
 
 /// Delivery → status and comment written on the fake forge, for new changes at a fixed rate.
@@ -255,6 +331,11 @@ fn main() {
         println!();
         println!("Forge API calls per event (GitHub, shipped rules):");
         calls_per_scenario().await;
+        println!();
+        println!("Burst (fake GitHub on loopback, SQLite, 4 worker loops, cold caches):");
+        println!("| burst | delivered in | statuses right | calls | quota units |");
+        println!("|---|---|---|---|---|");
+        burst(200).await;
         println!();
         println!("Delivery -> status and comment written (fake GitHub on loopback, SQLite, 4 worker loops):");
         println!("| load | changes done | p50 ms | p99 ms | max ms |");

@@ -124,7 +124,12 @@ pub fn plan(
 
 /// The head's status: the change's own verdict, or a failure while another open change on the
 /// same commit fails (branch protection reads the commit's status, not the change's).
-fn status(change: &Change, d: &Decision, known: &Known, context: &str) -> Option<PlannedAction> {
+pub fn status(
+    change: &Change,
+    d: &Decision,
+    known: &Known,
+    context: &str,
+) -> Option<PlannedAction> {
     let (true, Some(sha)) = (policy::has_status(change), &change.head_sha) else {
         return None;
     };
@@ -209,6 +214,7 @@ mod tests {
                 merged_at: None,
                 web_url: None,
                 updated_at: None,
+                comments: None,
             },
             label_events: labels
                 .iter()

@@ -220,6 +220,10 @@ pub struct Change {
     /// The forge's last-update time, as it writes it (read from the API; reconcile compares it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    /// How many comments (GitHub) or user notes (GitLab) the change has, as the API counts them:
+    /// none means the bot's sticky comment is not there to look for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<u64>,
 }
 
 impl Change {
@@ -460,6 +464,12 @@ impl StatusState {
             StatusState::Failure => "failure",
             StatusState::Error => "error",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Success, Self::Failure, Self::Error]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 

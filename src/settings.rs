@@ -29,6 +29,8 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   github.bot_login              the bot's GitHub login (default: asked with GET /user)
   github.app_id                 GitHub App mode: the App id (with github.private_key[_file]);
                                 installation tokens, check runs instead of statuses
+  github.reply_cache_mb         answers to conditional reads kept in the database (ETag and
+                                body per URL, shared by replicas) [default: 64]
   gitlab.url                    GitLab base URL                 [default: https://gitlab.com]
   gitlab.token                  GitLab token (or gitlab.token_file)
   gitlab.webhook_secret         X-Gitlab-Token secret(s) (or gitlab.webhook_secret_file)
@@ -167,6 +169,8 @@ pub struct GithubSettings {
     /// The App's RSA private key (PEM), or `private_key_file`.
     pub private_key: Option<SecretString>,
     pub private_key_file: Option<PathBuf>,
+    /// Megabytes of answers to conditional reads kept in the database.
+    pub reply_cache_mb: u64,
 }
 
 impl Default for GithubSettings {
@@ -181,6 +185,7 @@ impl Default for GithubSettings {
             app_id: None,
             private_key: None,
             private_key_file: None,
+            reply_cache_mb: 64,
         }
     }
 }

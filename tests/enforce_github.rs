@@ -36,24 +36,38 @@ async fn unclassified_change_fails_and_asks_to_classify() {
         assert!(c.contains(v), "{c}");
     }
     assert!(c.contains("not ready to merge"));
-    // The reads: the pull request, the bot's account, label history, reviews, the head's
-    // current status (someone else may have posted one), comments.
-    let reads: Vec<String> =
+    // The reads on first sight: the pull request, the bot's account, label history, reviews.
+    // Not the head's status (the bot writes it anyway, replacing whatever is there) nor the
+    // comments (the pull request says it has none).
+    let reads = |s: &common::github_setup::Setup| -> Vec<String> {
         s.gh.calls()
             .into_iter()
             .filter(|c| c.starts_with("GET "))
-            .collect();
+            .collect()
+    };
     assert_eq!(
-        reads,
+        reads(&s),
         vec![
             "GET /repos/acme/platypus/pulls/7",
             "GET /user",
             "GET /repos/acme/platypus/issues/7/events",
             "GET /repos/acme/platypus/pulls/7/reviews",
-            "GET /repos/acme/platypus/commits/1111111111111111111111111111111111111111/status",
-            "GET /repos/acme/platypus/issues/7/comments",
         ]
     );
+    // Once the bot's status should stand, each evaluation asks the forge whether it still
+    // does (someone else may have posted one); the sticky comment's id is remembered.
+    s.gh.clear_calls();
+    s.deliver("edited", None, "alice", "d2").await;
+    assert_eq!(
+        reads(&s),
+        vec![
+            "GET /repos/acme/platypus/pulls/7",
+            "GET /repos/acme/platypus/issues/7/events",
+            "GET /repos/acme/platypus/pulls/7/reviews",
+            "GET /repos/acme/platypus/commits/1111111111111111111111111111111111111111/status",
+        ]
+    );
+    assert!(s.gh.writes().is_empty(), "{:?}", s.gh.writes());
 }
 
 #[tokio::test]

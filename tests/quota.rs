@@ -54,9 +54,9 @@ async fn under_the_reserve_reconcile_work_waits_and_webhooks_go_on() {
 #[test]
 fn the_reserve_follows_the_forges_rate_limit_headers() {
     use changegate::forge::quota;
-    quota::record(Forge::Github, Some(400), Some(5000));
+    quota::record(Forge::Github, "t", Some(400), Some(5000), None);
     assert_eq!(quota::paused(10), vec![Forge::Github]);
-    quota::record(Forge::Github, Some(4999), Some(5000));
+    quota::record(Forge::Github, "t", Some(4999), Some(5000), None);
     assert!(quota::paused(10).is_empty());
 }
 
@@ -89,4 +89,133 @@ async fn each_job_records_the_quota_units_it_spent() {
         units2 - units,
         s.gh.calls()
     );
+}
+
+/// The fake GitHub with pull request #1, and a client on it keeping its answers in `store`.
+fn client_on(
+    gh: &common::github_world::GithubWorld,
+    store: &Store,
+) -> changegate::forge::github::GithubClient {
+    changegate::forge::github::GithubClient::new(&gh.url(), "gh-token", Default::default())
+        .unwrap()
+        .with_reply_store(std::sync::Arc::new(store.replies(1 << 20)))
+}
+
+fn pull(n: u64) -> changegate::forge::ChangeRef {
+    changegate::forge::ChangeRef {
+        repo: changegate::model::Repo {
+            path: changegate::model::RepoPath::new("acme/platypus"),
+            id: None,
+        },
+        kind: changegate::model::ChangeKind::MergeRequest,
+        number: n,
+    }
+}
+
+/// Reads pull request #1 counting quota units: (the change, units, 304s the fake answered).
+async fn read(
+    gh: &common::github_world::GithubWorld,
+    client: &changegate::forge::github::GithubClient,
+) -> (changegate::model::Change, u64, u64) {
+    use changegate::forge::Forge;
+    let before = gh.state.lock().unwrap().not_modified;
+    let (change, units) = changegate::forge::quota::counting(client.change(&pull(1))).await;
+    let not_modified = gh.state.lock().unwrap().not_modified - before;
+    (
+        change.unwrap().expect("the pull request"),
+        units,
+        not_modified,
+    )
+}
+
+#[tokio::test]
+async fn an_unchanged_resource_answered_304_is_reused_and_counts_no_unit() {
+    let gh = common::github_world::GithubWorld::start().await;
+    gh.open_pr(1, "alice", &format!("{:040}", 1));
+    gh.add_label(1, "CMT::Minor", "alice");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("r.db").display()))
+        .await
+        .unwrap();
+    let client = client_on(&gh, &store);
+    let (first, units, free) = read(&gh, &client).await;
+    assert_eq!((units, free), (1, 0), "a first read counts");
+    let (again, units, free) = read(&gh, &client).await;
+    assert_eq!((units, free), (0, 1), "the same resource again: a free 304");
+    assert_eq!(again, first, "the kept answer stands for the resource");
+    gh.add_label(1, "Peer Approval::Approved", "pam");
+    let (changed, units, _) = read(&gh, &client).await;
+    assert_eq!(units, 1, "a changed resource is read whole");
+    assert_eq!(changed.labels.len(), 2);
+}
+
+#[tokio::test]
+async fn the_etag_cache_survives_a_restart() {
+    let gh = common::github_world::GithubWorld::start().await;
+    gh.open_pr(1, "alice", &format!("{:040}", 1));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let before = {
+        let store = Store::open(&url).await.unwrap();
+        let (change, units, _) = read(&gh, &client_on(&gh, &store)).await;
+        assert_eq!(units, 1);
+        change
+    };
+    // A new process: nothing in memory, the same database.
+    let store = Store::open(&url).await.unwrap();
+    let (after, units, free) = read(&gh, &client_on(&gh, &store)).await;
+    assert_eq!(
+        (units, free),
+        (0, 1),
+        "the restarted bot sent the kept ETag"
+    );
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn replicas_share_the_etag_cache_on_postgresql() {
+    let Some(base) = common::pg::base_url() else {
+        return;
+    };
+    let url = common::pg::fresh_schema(&base).await;
+    let gh = common::github_world::GithubWorld::start().await;
+    gh.open_pr(1, "alice", &format!("{:040}", 1));
+    let one = Store::open(&url).await.unwrap();
+    let two = Store::open(&url).await.unwrap();
+    let (_, units, _) = read(&gh, &client_on(&gh, &one)).await;
+    assert_eq!(units, 1);
+    let (_, units, free) = read(&gh, &client_on(&gh, &two)).await;
+    assert_eq!(
+        (units, free),
+        (0, 1),
+        "the second replica reused the first one's answer"
+    );
+}
+
+#[tokio::test]
+async fn the_kept_answers_stay_within_their_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("r.db").display()))
+        .await
+        .unwrap();
+    let replies = store.replies(100_000);
+    use changegate::forge::{ReplyStore, StoredReply};
+    for n in 0..300 {
+        let reply = StoredReply {
+            etag: format!("\"{n}\""),
+            link: None,
+            body: "x".repeat(1_000),
+            used_at: n,
+        };
+        replies
+            .save(&format!("https://api.github.com/x/{n}"), &reply)
+            .await;
+    }
+    replies.evict().await.unwrap();
+    let (count, bytes) = replies.size().await.unwrap();
+    assert!(bytes <= 100_000, "{count} answers, {bytes} bytes kept");
+    assert!(count > 50, "only the excess went: {count} kept");
+    // The least recently used went first.
+    assert!(replies.load("https://api.github.com/x/0").await.is_none());
+    assert!(replies.load("https://api.github.com/x/299").await.is_some());
 }

@@ -130,9 +130,9 @@ pub(super) fn build_worker(
     dry_run: bool,
 ) -> Result<Worker> {
     Ok(Worker {
+        forges: Arc::new(forge_clients(settings, &store)?),
         store,
         rules,
-        forges: Arc::new(forge_clients(settings)?),
         dry_run,
         status_context: settings.status.context.clone(),
         max_attempts: settings.worker.max_attempts,
@@ -140,7 +140,7 @@ pub(super) fn build_worker(
         lease: Duration::from_secs(settings.worker.lease_secs),
         approval_projects: settings.gitlab.approval_projects.clone(),
         repo_rules: Default::default(),
-        files: Default::default(),
+        heads: Default::default(),
         links: None,
         quota_reserve_percent: settings.worker.quota_reserve_percent,
     })
@@ -265,7 +265,7 @@ pub(super) async fn reconcile_now(
 }
 
 /// A client per forge that has a token; the others run offline (payload only, logged).
-fn forge_clients(settings: &Settings) -> Result<ForgeClients> {
+fn forge_clients(settings: &Settings, store: &Store) -> Result<ForgeClients> {
     let github = match (
         &settings.github.app_id,
         &settings.github.private_key,
@@ -284,6 +284,9 @@ fn forge_clients(settings: &Settings) -> Result<ForgeClients> {
         )?),
         _ => None,
     };
+    // The answers to conditional reads are shared through the database.
+    let replies = Arc::new(store.replies(settings.github.reply_cache_mb.saturating_mul(1 << 20)));
+    let github = github.map(|c| c.with_reply_store(replies));
     let gitlab = match &settings.gitlab.token {
         Some(t) => Some(
             GitlabClient::new(

@@ -110,7 +110,7 @@ impl AppAuth {
             .map_err(|e| ForgeError::Transient(format!("GitHub App request: {e}")))?;
         super::http::Reply::read(resp)
             .await?
-            .observe("github", "GitHub App")
+            .observe("github", "app", "GitHub App")
             .check("GitHub App")?
             .json()
     }

@@ -39,8 +39,9 @@ impl Reply {
         })
     }
 
-    /// Counts the call (forge, what it does, status) and records the rate limit left.
-    pub fn observe(self, forge: &'static str, what: &str) -> Self {
+    /// Counts the call (forge, what it does, status) and records the rate limit left for the
+    /// credential `token` names (never the credential itself, see [`super::quota::token_label`]).
+    pub fn observe(self, forge: &'static str, token: &str, what: &str) -> Self {
         let what = what.to_string();
         metrics::counter!(crate::telemetry::FORGE_CALLS, "forge" => forge, "endpoint" => what, "status" => self.status.to_string())
             .increment(1);
@@ -53,14 +54,22 @@ impl Reply {
                 .or(self.header(b))
                 .and_then(|v| v.trim().parse::<i64>().ok())
         };
+        // GitHub counts search and GraphQL apart from the REST core the bot spends.
+        if self
+            .header("x-ratelimit-resource")
+            .is_some_and(|r| r != "core")
+        {
+            return self;
+        }
         let remaining = number("x-ratelimit-remaining", "ratelimit-remaining");
         let limit = number("x-ratelimit-limit", "ratelimit-limit");
+        let reset = number("x-ratelimit-reset", "ratelimit-reset");
         if let Some(left) = remaining {
-            metrics::gauge!(crate::telemetry::RATE_LIMIT_REMAINING, "forge" => forge)
+            metrics::gauge!(crate::telemetry::RATE_LIMIT_REMAINING, "forge" => forge, "token" => token.to_string())
                 .set(left as f64);
         }
         if let Ok(kind) = forge.parse::<crate::model::Forge>() {
-            super::quota::record(kind, remaining, limit);
+            super::quota::record(kind, token, remaining, limit, reset);
         }
         self
     }

@@ -7,9 +7,11 @@ pub mod github_app;
 pub mod gitlab;
 mod http;
 pub mod quota;
+pub mod replies;
 
 pub use client::ForgeClient;
 pub use http::RetryPolicy;
+pub use replies::{ReplyStore, StoredReply};
 
 use crate::model::{
     Change, ChangeEvent, ChangeKind, History, Label, Repo, Review, StatusState, TeamRef, User,

@@ -3,7 +3,8 @@
 //! work keeps the rest.
 
 use crate::model::Forge;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 tokio::task_local! {
     /// Quota units spent by the job running on this task.
@@ -25,34 +26,102 @@ pub fn spend() {
     let _ = UNITS.try_with(|u| u.set(u.get() + 1));
 }
 
-/// Remaining and limit per forge; -1 while unknown.
-static REMAINING: [AtomicI64; 2] = [AtomicI64::new(-1), AtomicI64::new(-1)];
-static LIMIT: [AtomicI64; 2] = [AtomicI64::new(-1), AtomicI64::new(-1)];
+/// How metrics name a credential: a short fingerprint (the first 8 hex digits of its
+/// SHA-256), which tells tokens apart without revealing anything of them.
+pub fn token_label(secret: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(secret.as_bytes());
+    format!("token-{}", &hex::encode(digest)[..8])
+}
 
-fn slot(forge: Forge) -> usize {
-    match forge {
-        Forge::Github => 0,
-        Forge::Gitlab => 1,
+/// What the last answer for one credential said of its window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    remaining: Option<i64>,
+    limit: Option<i64>,
+    /// When the window resets, in seconds since the epoch.
+    reset: Option<i64>,
+}
+
+/// Per forge and credential (GitHub App installations each have a limit of their own).
+static WINDOWS: Mutex<Vec<((Forge, String), Window)>> = Mutex::new(Vec::new());
+
+/// Records what an answer said of the rate limit of `token` (a [`token_label`]).
+pub fn record(
+    forge: Forge,
+    token: &str,
+    remaining: Option<i64>,
+    limit: Option<i64>,
+    reset: Option<i64>,
+) {
+    if remaining.is_none() && limit.is_none() && reset.is_none() {
+        return;
+    }
+    let Ok(mut windows) = WINDOWS.lock() else {
+        return;
+    };
+    let slot = match windows
+        .iter()
+        .position(|((f, t), _)| *f == forge && t == token)
+    {
+        Some(i) => &mut windows[i].1,
+        None => {
+            windows.push((
+                (forge, token.to_string()),
+                Window {
+                    remaining: None,
+                    limit: None,
+                    reset: None,
+                },
+            ));
+            &mut windows.last_mut().expect("just pushed").1
+        }
+    };
+    slot.remaining = remaining.or(slot.remaining);
+    slot.limit = limit.or(slot.limit);
+    slot.reset = reset.or(slot.reset);
+}
+
+/// How long to wait before `token` may call `forge` again: while its last answer said nothing
+/// is left and the window has not reset, a request would only be refused (and on GitHub,
+/// repeated requests past the limit risk the integration being banned).
+pub fn exhausted(forge: Forge, token: &str) -> Option<Duration> {
+    let windows = WINDOWS.lock().ok()?;
+    let (_, w) = windows
+        .iter()
+        .find(|((f, t), _)| *f == forge && t == token)?;
+    let left = chrono::DateTime::from_timestamp(w.reset?, 0)? - chrono::Utc::now();
+    (w.remaining == Some(0) && left > chrono::TimeDelta::zero()).then(|| {
+        left.to_std()
+            .unwrap_or_default()
+            .max(Duration::from_secs(1))
+    })
+}
+
+/// [`exhausted`] as the error a forge call returns instead of being sent.
+pub(crate) fn wait_if_exhausted(forge: Forge, token: &str) -> Result<(), crate::forge::ForgeError> {
+    match exhausted(forge, token) {
+        Some(retry_after) => Err(crate::forge::ForgeError::RateLimited { retry_after }),
+        None => Ok(()),
     }
 }
 
-/// Records what an answer said of the rate limit.
-pub fn record(forge: Forge, remaining: Option<i64>, limit: Option<i64>) {
-    if let Some(r) = remaining {
-        REMAINING[slot(forge)].store(r, Ordering::Relaxed);
-    }
-    if let Some(l) = limit {
-        LIMIT[slot(forge)].store(l, Ordering::Relaxed);
-    }
-}
-
-/// Whether what is left of `forge`'s limit is under `percent` of it (unknown: no).
+/// Whether what is left of one of `forge`'s credentials is under `percent` of its limit
+/// (unknown: no).
 pub fn below_reserve(forge: Forge, percent: u8) -> bool {
-    let (left, limit) = (
-        REMAINING[slot(forge)].load(Ordering::Relaxed),
-        LIMIT[slot(forge)].load(Ordering::Relaxed),
-    );
-    left >= 0 && limit > 0 && left * 100 < limit * i64::from(percent)
+    let Ok(windows) = WINDOWS.lock() else {
+        return false;
+    };
+    let now = chrono::Utc::now().timestamp();
+    windows.iter().any(|((f, _), w)| {
+        let reset = w.reset.is_some_and(|r| r <= now);
+        match (w.remaining, w.limit) {
+            (Some(left), Some(limit)) => {
+                *f == forge && !reset && limit > 0 && left * 100 < limit * i64::from(percent)
+            }
+            _ => false,
+        }
+    })
 }
 
 /// The forges whose quota is under the reserve: their reconcile work waits.
@@ -68,15 +137,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tokens_are_named_by_a_fingerprint() {
+        let label = token_label("ghp_secret");
+        assert!(label.starts_with("token-") && label.len() == 14, "{label}");
+        assert!(!label.contains("secret"));
+        assert_eq!(label, token_label("ghp_secret"));
+        assert_ne!(label, token_label("ghp_other"));
+    }
+
+    #[test]
     fn the_reserve_is_a_share_of_the_limit() {
         assert!(!below_reserve(Forge::Gitlab, 10), "unknown is not low");
-        record(Forge::Gitlab, Some(600), Some(5000));
+        record(Forge::Gitlab, "t1", Some(600), Some(5000), None);
         assert!(!below_reserve(Forge::Gitlab, 10));
-        record(Forge::Gitlab, Some(499), None);
+        record(Forge::Gitlab, "t1", Some(499), None, None);
         assert!(below_reserve(Forge::Gitlab, 10));
-        assert_eq!(paused(10), vec![Forge::Gitlab]);
+        assert!(paused(10).contains(&Forge::Gitlab));
         assert!(!below_reserve(Forge::Gitlab, 0));
-        record(Forge::Gitlab, Some(5000), Some(5000));
-        assert!(paused(10).is_empty());
+        record(Forge::Gitlab, "t1", Some(5000), Some(5000), None);
+        assert!(!paused(10).contains(&Forge::Gitlab));
+        // A window that has reset says nothing of now.
+        let past = chrono::Utc::now().timestamp() - 5;
+        record(Forge::Gitlab, "t2", Some(1), Some(5000), Some(past));
+        assert!(!below_reserve(Forge::Gitlab, 10));
+    }
+
+    #[test]
+    fn an_exhausted_window_waits_for_its_reset() {
+        let soon = chrono::Utc::now().timestamp() + 30;
+        record(Forge::Github, "spent", Some(0), Some(5000), Some(soon));
+        let wait = exhausted(Forge::Github, "spent").expect("exhausted");
+        assert!(
+            wait > Duration::from_secs(20) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(exhausted(Forge::Github, "another-token"), None);
+        let past = chrono::Utc::now().timestamp() - 1;
+        record(Forge::Github, "spent", Some(0), None, Some(past));
+        assert_eq!(exhausted(Forge::Github, "spent"), None, "the window reset");
+        record(Forge::Github, "spent", Some(4999), None, Some(soon));
+        assert_eq!(exhausted(Forge::Github, "spent"), None);
     }
 }

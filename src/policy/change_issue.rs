@@ -228,6 +228,7 @@ mod tests {
             merged_at: None,
             web_url: Some(web.into()),
             updated_at: None,
+            comments: None,
         }
     }
 

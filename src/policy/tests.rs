@@ -56,6 +56,7 @@ impl Case {
             merged_at: None,
             web_url: None,
             updated_at: None,
+            comments: None,
         };
         let mut memberships = Memberships::default();
         for (group, user) in [

@@ -146,6 +146,7 @@ mod tests {
             merged_at: None,
             web_url: None,
             updated_at: None,
+            comments: None,
         };
         assert!(!crate::policy::is_enforced(&nothing(), &change));
     }

@@ -224,6 +224,7 @@ fn pr_change(pr: &PullRequest, repo: &WireRepo) -> Change {
         merged_at: pr.merged_at.as_deref().and_then(crate::model::parse_time),
         web_url: pr.html_url.clone(),
         updated_at: None,
+        comments: None,
     }
 }
 
@@ -356,6 +357,7 @@ fn issue_change(issue: &Issue, repo: &WireRepo) -> Change {
         merged_at: None,
         web_url: issue.html_url.clone(),
         updated_at: None,
+        comments: None,
     }
 }
 

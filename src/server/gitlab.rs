@@ -286,6 +286,7 @@ fn change(
         merged_at: None,
         web_url: n.url.clone(),
         updated_at: None,
+        comments: None,
     }
 }
 

@@ -237,4 +237,47 @@ impl Store {
         .context("cannot write change memory")?;
         Ok(())
     }
+
+    /// The status the bot last wrote for the change: (sha, state, description).
+    pub async fn written_status(
+        &self,
+        key: &str,
+    ) -> Result<Option<(String, crate::model::StatusState, String)>> {
+        let row = sqlx::query(
+            "SELECT status_sha, status_state, status_description FROM change_memory WHERE change_key = $1",
+        )
+        .bind(key.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .context("cannot read change memory")?;
+        let Some(row) = row else { return Ok(None) };
+        let (sha, state, text): (Option<String>, Option<String>, Option<String>) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let state = state.and_then(|s| crate::model::StatusState::from_name(&s));
+        Ok(match (sha, state, text) {
+            (Some(sha), Some(state), Some(text)) => Some((sha, state, text)),
+            _ => None,
+        })
+    }
+
+    /// Remembers (or, with `None`, forgets) the status the bot wrote for the change.
+    pub async fn remember_status(
+        &self,
+        key: &str,
+        status: Option<(&str, crate::model::StatusState, &str)>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO change_memory (change_key, status_sha, status_state, status_description, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (change_key) DO UPDATE SET status_sha = $2, status_state = $3, status_description = $4, updated_at = $5",
+        )
+        .bind(key.to_string())
+        .bind(status.map(|(sha, _, _)| sha.to_string()))
+        .bind(status.map(|(_, state, _)| state.as_str().to_string()))
+        .bind(status.map(|(_, _, text)| text.to_string()))
+        .bind(self.now_ms())
+        .execute(&self.pool)
+        .await
+        .context("cannot write change memory")?;
+        Ok(())
+    }
 }

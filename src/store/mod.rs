@@ -8,6 +8,7 @@ mod chain;
 mod deliveries;
 mod jobs;
 mod memory;
+mod replies;
 mod timers;
 
 pub use audit::{AuditRecord, AuditRow};
@@ -16,6 +17,7 @@ pub use chain::ChainReport;
 pub use deliveries::{Enqueued, Priority};
 pub use jobs::{Job, JobRow};
 pub use memory::Verdict;
+pub use replies::StoredReplies;
 pub use timers::{EmergencyRow, EmergencyState, is_internal_delivery};
 
 use crate::clock::Clock;

@@ -204,7 +204,11 @@ impl Worker {
         let approved = reviews.iter().any(|rv| rv.approved)
             || rules.approvals.iter().any(|a| change.has_label(&a.label));
         let commit_authors = if rules.commit_authors_are_authors && approved {
-            complete_or(forge.commit_authors(r).await, &mut incomplete)?.unwrap_or_default()
+            complete_or(
+                self.commit_authors(forge, r, &change).await,
+                &mut incomplete,
+            )?
+            .unwrap_or_default()
         } else {
             vec![]
         };
@@ -214,7 +218,7 @@ impl Worker {
         // versions), else when the bot saw the head move (the webhook's arrival).
         let resets = rules.approvals.iter().any(|a| a.reset_on_push);
         let forge_pushed = match (&change.head_sha, resets) {
-            (Some(sha), true) => forge.head_pushed_at(r, sha).await?,
+            (Some(sha), true) => self.head_pushed_at(forge, r, &change, sha, moved).await?,
             _ => None,
         };
         let seen_moved = moved.and_then(|ms| chrono::Utc.timestamp_millis_opt(ms).single());
@@ -287,12 +291,56 @@ impl Worker {
             return Ok(None);
         };
         let key = key_of(change);
-        if let Some(files) = self.files.get(&key, head) {
+        if let Some(files) = self.heads.files.get(&key, head) {
             return Ok(Some(files));
         }
         let files = forge.changed_files(r).await?;
-        self.files.put(&key, head, &files);
+        self.heads.files.put(&key, head, &files);
         Ok(Some(files))
+    }
+
+    /// Who authored the head's commits: read once per head and target branch.
+    async fn commit_authors<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        change: &Change,
+    ) -> Result<Vec<User>, ForgeError> {
+        let Some(head) = change.head_sha.as_deref() else {
+            return forge.commit_authors(r).await;
+        };
+        let key = format!(
+            "{}\n{}",
+            key_of(change),
+            change.target_branch.as_deref().unwrap_or("")
+        );
+        if let Some(authors) = self.heads.commit_authors.get(&key, head) {
+            return Ok(authors);
+        }
+        let authors = forge.commit_authors(r).await?;
+        self.heads.commit_authors.put(&key, head, &authors);
+        Ok(authors)
+    }
+
+    /// When the forge says the head was pushed: once known, it stays known for that head
+    /// until the head moves again (a head pushed back to an earlier commit is a new push).
+    async fn head_pushed_at<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        change: &Change,
+        head: &str,
+        moved: Option<i64>,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ForgeError> {
+        let key = format!("{}\n{}", key_of(change), moved.unwrap_or_default());
+        if let Some(at) = self.heads.pushed_at.get(&key, head) {
+            return Ok(Some(at));
+        }
+        let at = forge.head_pushed_at(r, head).await?;
+        if let Some(at) = at {
+            self.heads.pushed_at.put(&key, head, &at);
+        }
+        Ok(at)
     }
 
     /// Whether the bot approves merge requests of this project (a GitLab approval rule that only

@@ -57,8 +57,18 @@ impl Worker {
         };
         if let (true, Some(sha)) = (policy::has_status(change), &change.head_sha) {
             known.failing_same_head = self.same_head(change, sha, d).await?;
-            // The forge is asked, not the bot's memory: a status someone else posted must go.
-            known.status = forge.current_status(r, sha, &self.status_context).await?;
+            // When the bot last wrote this very status here, the forge is asked whether it still
+            // stands (a status someone else posted must go); otherwise it is written anyway,
+            // which replaces whatever is there, and reading it first would be a wasted call.
+            let planned = actions::status(change, d, &known, &self.status_context);
+            if let Some(PlannedAction::SetStatus {
+                state, description, ..
+            }) = &planned
+                && self.store.written_status(&key).await?
+                    == Some((sha.clone(), *state, description.clone()))
+            {
+                known.status = forge.current_status(r, sha, &self.status_context).await?;
+            }
         }
         // A deleted sticky comment is written again, whatever was remembered.
         let deleted =
@@ -93,7 +103,13 @@ impl Worker {
                     target_url: url.as_deref(),
                 };
                 let call = forge.set_status(r, sha, *state, context, description, &more);
-                self.write(job, rules, action, call).await.map(drop)
+                if self.write(job, rules, action, call).await?.is_some() {
+                    let key = key_of(&snap.change);
+                    self.store
+                        .remember_status(&key, Some((sha, *state, description)))
+                        .await?;
+                }
+                Ok(())
             }
             PlannedAction::RemoveLabels { labels } => self
                 .write(job, rules, action, forge.remove_labels(r, labels))
@@ -185,7 +201,11 @@ impl Worker {
                 Err(e) => return Err(e),
             }
         }
-        let comments = forge.comments(r).await?;
+        // A change the forge says has no comments has no sticky comment to find either.
+        let comments = match snap.change.comments {
+            Some(0) => vec![],
+            _ => forge.comments(r).await?,
+        };
         let bot = snap.bot.as_ref();
         // Only the bot's own comment counts: a person quoting the marker must not be edited.
         let mine = comments.iter().find(|c| {

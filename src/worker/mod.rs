@@ -4,14 +4,14 @@
 
 mod enforce;
 mod execute;
-mod files;
+mod heads;
 mod linked;
 mod memberships;
 mod repo_rules;
 mod status;
 mod timers;
 
-pub use files::FilesCache;
+pub use heads::HeadCaches;
 pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
 
@@ -79,6 +79,16 @@ impl ForgeClients {
         }
     }
 
+    /// Keeps the GitHub client's answers to conditional reads in `store` as well as in memory.
+    pub fn with_reply_store(mut self, store: Arc<dyn crate::forge::ReplyStore>) -> Self {
+        if let Some(c) = &mut self.github
+            && let ForgeClient::Github(gh) = &c.client
+        {
+            c.client = ForgeClient::Github(gh.clone().with_reply_store(store));
+        }
+        self
+    }
+
     /// Names the bot's accounts instead of asking the forges (`GET /user`).
     pub fn with_bots(mut self, github: Option<&str>, gitlab: Option<&str>) -> Self {
         for (connected, name) in [(&mut self.github, github), (&mut self.gitlab, gitlab)] {
@@ -106,7 +116,7 @@ pub struct Worker {
     /// Repositories' own rules files, merged with the central rules.
     pub repo_rules: RepoRulesCache,
     /// The files each merge request head touches.
-    pub files: FilesCache,
+    pub heads: HeadCaches,
     /// Signs the details-page links statuses carry (none without `server.public_url`).
     pub links: Option<Arc<crate::pages::links::Links>>,
     /// Below this share (percent) of a forge's rate limit, its reconcile work waits.

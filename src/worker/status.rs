@@ -80,7 +80,12 @@ impl Worker {
                 &description,
                 &more,
             );
-            self.write(job, &rules, &action, call).await?;
+            if self.write(job, &rules, &action, call).await?.is_some() {
+                let key = key_of(change);
+                self.store
+                    .remember_status(&key, Some((&sha, StatusState::Error, &description)))
+                    .await?;
+            }
         }
         Ok(())
     }

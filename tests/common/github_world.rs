@@ -65,10 +65,59 @@ pub struct GhState {
     pub base: String,
     /// Conditional requests answered 304 (free on GitHub's rate limit).
     pub not_modified: u64,
+    /// A primary rate limit, when the test sets one: every answer then carries GitHub's
+    /// `x-ratelimit-*` headers, and a request past the limit is refused as GitHub does.
+    pub rate: Option<RateWindow>,
     clock: i64,
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved); each event
     /// comes a minute after the previous one.
     epoch: i64,
+}
+
+/// GitHub's primary rate limit: `limit` requests per window (304s are free), then 403 with
+/// `x-ratelimit-remaining: 0` until `x-ratelimit-reset`.
+pub struct RateWindow {
+    pub limit: u64,
+    pub window: std::time::Duration,
+    pub used: u64,
+    /// When the current window resets, in seconds since the epoch.
+    pub reset: i64,
+    /// Requests that arrived while nothing was left (refused).
+    pub over_limit: u64,
+    /// Requests that counted, in all windows.
+    pub counted: u64,
+}
+
+impl RateWindow {
+    pub fn new(limit: u64, window: std::time::Duration) -> Self {
+        RateWindow {
+            limit,
+            window,
+            used: 0,
+            reset: 0,
+            over_limit: 0,
+            counted: 0,
+        }
+    }
+
+    fn roll(&mut self) {
+        let now = chrono::Utc::now().timestamp();
+        if now >= self.reset {
+            self.used = 0;
+            self.reset = now + self.window.as_secs().max(1) as i64;
+        }
+    }
+
+    fn headers(&self, r: ResponseTemplate) -> ResponseTemplate {
+        r.insert_header("x-ratelimit-limit", self.limit.to_string().as_str())
+            .insert_header(
+                "x-ratelimit-remaining",
+                (self.limit - self.used).to_string().as_str(),
+            )
+            .insert_header("x-ratelimit-used", self.used.to_string().as_str())
+            .insert_header("x-ratelimit-reset", self.reset.to_string().as_str())
+            .insert_header("x-ratelimit-resource", "core")
+    }
 }
 
 pub struct GithubWorld {
@@ -413,7 +462,30 @@ impl Respond for Responder {
             return s.failures.remove(i).map(|(_, r)| r).unwrap();
         }
         let delay = s.delay;
-        answer(&mut s, req, &path, &method).set_delay(delay)
+        if let Some(rate) = &mut s.rate {
+            rate.roll();
+            if rate.used >= rate.limit {
+                rate.over_limit += 1;
+                let refused = json_reply(
+                    403,
+                    json!({ "message": "API rate limit exceeded for installation.", "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting" }),
+                );
+                return rate.headers(refused);
+            }
+        }
+        let free_before = s.not_modified;
+        let reply = answer(&mut s, req, &path, &method).set_delay(delay);
+        let free = s.not_modified > free_before;
+        match &mut s.rate {
+            Some(rate) => {
+                if !free {
+                    rate.used += 1;
+                    rate.counted += 1;
+                }
+                rate.headers(reply)
+            }
+            None => reply,
+        }
     }
 }
 
@@ -601,14 +673,20 @@ fn route_repo(
     match (method, rest) {
         ("GET", ["pulls", n]) => match s.change(num(n)).filter(|c| c.is_pr) {
             Some(c) => {
-                let body = change_json(c);
+                let mut body = change_json(c);
+                // As GitHub counts them: the issue comments on the change.
+                let n = num(n);
+                body["comments"] = json!(s.comments.iter().filter(|c| c.1 == n).count());
                 with_etag(&mut s.not_modified, body, etag)
             }
             None => not_found(),
         },
         ("GET", ["issues", n]) => match s.change(num(n)) {
             Some(c) => {
-                let body = change_json(c);
+                let mut body = change_json(c);
+                // As GitHub counts them: the issue comments on the change.
+                let n = num(n);
+                body["comments"] = json!(s.comments.iter().filter(|c| c.1 == n).count());
                 with_etag(&mut s.not_modified, body, etag)
             }
             None => not_found(),

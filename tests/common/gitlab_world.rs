@@ -598,7 +598,12 @@ fn route_change(
     body: &Value,
 ) -> ResponseTemplate {
     match (method, rest) {
-        ("GET", []) => reply(200, change_json(s.change(iid, mr).unwrap())),
+        ("GET", []) => {
+            let mut v = change_json(s.change(iid, mr).unwrap());
+            // As GitLab counts them: the notes people (and the bot) wrote, not system notes.
+            v["user_notes_count"] = json!(s.notes.iter().filter(|n| n.1 == iid).count());
+            reply(200, v)
+        }
         ("PUT", []) => {
             let split = |k: &str| -> Vec<String> {
                 body[k]

@@ -213,6 +213,7 @@ impl TestApp {
             .await
             .expect("store")
             .with_clock(clock.clone());
+        let forges = forges.with_reply_store(Arc::new(store.replies(64 << 20)));
         let mut state = AppState {
             store: store.clone(),
             writer: changegate::store::DeliveryWriter::spawn(store.clone()),
@@ -245,7 +246,7 @@ impl TestApp {
             lease: Duration::from_secs(60),
             approval_projects: vec![],
             repo_rules: Default::default(),
-            files: Default::default(),
+            heads: Default::default(),
             links: None,
             quota_reserve_percent: 10,
         };

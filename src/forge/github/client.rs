@@ -14,9 +14,10 @@ pub struct GithubClient {
     pub(super) retry: RetryPolicy,
     /// GitHub App mode: installation tokens per owner, check runs instead of statuses.
     pub(super) app: Option<std::sync::Arc<crate::forge::github_app::AppAuth>>,
-    /// URL → (ETag, answer) of listings, for conditional requests.
-    etags:
-        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (String, CachedReply)>>>,
+    /// URL → (ETag, answer), for conditional requests (memory, then the store when given).
+    pub(super) replies: crate::forge::replies::Replies,
+    /// How metrics name the token ([`crate::forge::quota::token_label`]).
+    token_label: std::sync::Arc<str>,
 }
 
 impl GithubClient {
@@ -57,7 +58,8 @@ impl GithubClient {
             api: api_url.trim_end_matches('/').to_string(),
             retry,
             app: None,
-            etags: Default::default(),
+            replies: Default::default(),
+            token_label: crate::forge::quota::token_label(token).into(),
         })
     }
 
@@ -76,6 +78,26 @@ impl GithubClient {
         let mut client = Self::with_headers(api_url, "unused-in-app-mode", retry, vec![])?;
         client.app = Some(std::sync::Arc::new(auth));
         Ok(client)
+    }
+
+    /// Keeps the answers to conditional reads in `store` too (shared by replicas, surviving
+    /// restarts), not only in this process's memory.
+    pub fn with_reply_store(mut self, store: std::sync::Arc<dyn crate::forge::ReplyStore>) -> Self {
+        self.replies = crate::forge::replies::Replies::with_store(store);
+        self
+    }
+
+    /// The credential a request to `url` spends, as metrics name it: the token's fingerprint,
+    /// or in App mode the installation of the URL's owner (each has a limit of its own).
+    fn token_for(&self, url: &str) -> String {
+        if self.app.is_none() {
+            return self.token_label.to_string();
+        }
+        let path = self.path(url).trim_start_matches('/');
+        match path.split('/').collect::<Vec<_>>().as_slice() {
+            ["repos" | "orgs", owner, ..] => format!("installation-{}", owner.to_lowercase()),
+            _ => "app".into(),
+        }
     }
 
     /// `url` as a path on the API base (see the builder).
@@ -132,9 +154,11 @@ impl GithubClient {
     ) -> Result<Reply, ForgeError> {
         self.retry
             .run(idempotent, || async {
+                let token = self.token_for(url);
+                crate::forge::quota::wait_if_exhausted(crate::model::Forge::Github, &token)?;
                 self.send(&method, url, body.as_ref())
                     .await?
-                    .observe("github", what)
+                    .observe("github", &token, what)
                     .check(what)
             })
             .await
@@ -196,13 +220,15 @@ impl GithubClient {
     /// A GET that sends `If-None-Match` with the ETag of the last answer for the URL; a 304
     /// (which does not count against the rate limit) reuses that answer.
     pub(super) async fn get_conditional(&self, url: &str, what: &str) -> Result<Reply, ForgeError> {
-        let cached = self.etags.lock().ok().and_then(|c| c.get(url).cloned());
+        let cached = self.replies.get(url).await;
         let reply = self
             .retry
             .run(true, || async {
+                let token = self.token_for(url);
+                crate::forge::quota::wait_if_exhausted(crate::model::Forge::Github, &token)?;
                 let mut headers = ::http::HeaderMap::new();
-                if let Some((etag, _)) = &cached
-                    && let Ok(v) = etag.parse()
+                if let Some(kept) = &cached
+                    && let Ok(v) = kept.etag.parse()
                 {
                     headers.insert(::http::header::IF_NONE_MATCH, v);
                 }
@@ -212,7 +238,7 @@ impl GithubClient {
                     ._get_with_headers(self.path(url), Some(headers))
                     .await
                     .map_err(|e| ForgeError::Transient(format!("GET {}: {e}", path_of(url))))?;
-                let reply = Reply::read(resp).await?.observe("github", what);
+                let reply = Reply::read(resp).await?.observe("github", &token, what);
                 if reply.status == 304 {
                     Ok(reply)
                 } else {
@@ -221,48 +247,32 @@ impl GithubClient {
             })
             .await?;
         if reply.status == 304
-            && let Some((_, old)) = cached
+            && let Some(kept) = cached
         {
+            self.replies.used(url, &kept).await;
+            let mut headers = reply.headers;
+            match kept.link.as_deref().map(str::parse) {
+                Some(Ok(link)) => {
+                    headers.insert(::http::header::LINK, link);
+                }
+                _ => {
+                    headers.remove(::http::header::LINK);
+                }
+            }
             return Ok(Reply {
                 status: 200,
-                headers: old.headers.clone(),
-                body: old.body.clone(),
+                headers,
+                body: kept.body.into_bytes(),
             });
         }
-        if let (Some(etag), Ok(mut c)) =
-            (reply.header("etag").map(str::to_string), self.etags.lock())
-        {
-            // Bounded: each head sha and page has a URL of its own, so the set only grows.
-            // Dropping an entry costs one full answer later, never a wrong one.
-            if c.len() >= MAX_CACHED_REPLIES
-                && !c.contains_key(url)
-                && let Some(old) = c.keys().next().cloned()
-            {
-                c.remove(&old);
-            }
-            c.insert(
-                url.to_string(),
-                (
-                    etag,
-                    CachedReply {
-                        headers: reply.headers.clone(),
-                        body: reply.body.clone(),
-                    },
-                ),
-            );
+        if let Some(etag) = reply.header("etag") {
+            let link = reply.header("link").map(str::to_string);
+            self.replies
+                .put(url, etag.to_string(), link, &reply.body)
+                .await;
         }
         Ok(reply)
     }
-}
-
-/// Answers kept for conditional requests, at most (a few MB of listings).
-const MAX_CACHED_REPLIES: usize = 2000;
-
-/// An answer kept for conditional requests.
-#[derive(Clone)]
-struct CachedReply {
-    headers: ::http::HeaderMap,
-    body: Vec<u8>,
 }
 
 /// The URL a `Link` header gives for `rel` (`next`, `last`).
@@ -316,11 +326,11 @@ mod tests {
             .mount(&server)
             .await;
         let client = GithubClient::new(&server.uri(), "t", RetryPolicy::default()).unwrap();
-        for n in 0..MAX_CACHED_REPLIES + 5 {
+        for n in 0..2005 {
             let url = format!("{}/repos/o/r/commits/{n}/status", server.uri());
             client.get_conditional(&url, "read").await.unwrap();
         }
-        assert_eq!(client.etags.lock().unwrap().len(), MAX_CACHED_REPLIES);
+        assert_eq!(client.replies.in_memory(), 2000);
     }
 
     #[test]

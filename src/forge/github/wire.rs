@@ -78,6 +78,7 @@ pub(super) struct WireChange {
     pub(super) base: Option<WireRef>,
     pub(super) html_url: Option<String>,
     pub(super) updated_at: Option<String>,
+    pub(super) comments: Option<i64>,
     /// Present on issues that are pull requests.
     pub(super) pull_request: Option<serde::de::IgnoredAny>,
 }
@@ -115,6 +116,7 @@ impl WireChange {
             merged_at: self.merged_at.as_deref().and_then(crate::model::parse_time),
             web_url: self.html_url,
             updated_at: self.updated_at,
+            comments: self.comments.and_then(|n| u64::try_from(n).ok()),
         }
     }
 }

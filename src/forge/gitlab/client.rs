@@ -102,11 +102,13 @@ impl GitlabClient {
         body: Option<serde_json::Value>,
         what: &str,
     ) -> Result<Reply, ForgeError> {
+        let token = crate::forge::quota::token_label(&self.token);
         self.retry
             .run(idempotent, || async {
+                crate::forge::quota::wait_if_exhausted(crate::model::Forge::Gitlab, &token)?;
                 self.send(method.clone(), url, body.as_ref())
                     .await?
-                    .observe("gitlab", what)
+                    .observe("gitlab", &token, what)
                     .check(what)
             })
             .await

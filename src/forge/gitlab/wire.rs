@@ -42,6 +42,7 @@ pub(super) struct WireChange {
     pub(super) work_in_progress: Option<bool>,
     pub(super) web_url: Option<String>,
     pub(super) updated_at: Option<String>,
+    pub(super) user_notes_count: Option<i64>,
     pub(super) references: Option<WireReferences>,
 }
 
@@ -82,6 +83,7 @@ impl WireChange {
             merged_at: self.merged_at.as_deref().and_then(crate::model::parse_time),
             web_url: self.web_url,
             updated_at: self.updated_at,
+            comments: self.user_notes_count.and_then(|n| u64::try_from(n).ok()),
         }
     }
 }

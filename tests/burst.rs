@@ -1,0 +1,144 @@
+//! A burst: 200 open pull requests of one repository labeled at once. Every status ends right,
+//! with at most 5 calls per pull request on first sight (cold caches), and the bot keeps to the
+//! rate limit the forge tells it: once told nothing is left it waits for the reset instead of
+//! sending requests that would be refused. (How fast: `cargo bench --bench pipeline`.)
+
+mod common;
+
+use common::github_setup::{Setup, pr_event};
+use common::github_world::{GithubWorld, RateWindow};
+use common::*;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const PULLS: u64 = 200;
+
+fn head(n: u64) -> String {
+    format!("{n:040}")
+}
+
+/// The pull requests, opened by alice and labeled `CMT::Minor` by her on the fake.
+async fn world() -> Setup {
+    let gh = GithubWorld::start().await;
+    gh.member("bt-integration-managers", "mona");
+    for n in 1..=PULLS {
+        gh.open_pr(n, "alice", &head(n));
+        gh.add_label(n, "CMT::Minor", "alice");
+    }
+    let app = TestApp::with_forges(Some(&gh.url()), None).await;
+    Setup { app, gh }
+}
+
+/// Delivers every `labeled` webhook at once, then runs 4 worker loops until the queue is empty.
+async fn burst(s: &Setup) {
+    let bodies: Vec<Vec<u8>> = (1..=PULLS)
+        .map(|n| {
+            serde_json::to_vec(&pr_event(s, n, "labeled", Some("CMT::Minor"), "alice")).unwrap()
+        })
+        .collect();
+    let sent = futures_join(s, &bodies).await;
+    assert!(
+        sent.iter().all(|c| *c == 202),
+        "every delivery acknowledged"
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(s.app.worker.clone().run(4, s.app.wake.clone(), stop_rx));
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while s.app.store.pending().await.unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the burst never drained"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop_tx.send(true);
+    worker.await.unwrap();
+    let failed: Vec<_> = s
+        .app
+        .store
+        .unfinished_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        // The blocked periods' boundary timers wait for their time.
+        .filter(|j| !j.change_key.ends_with(":period-boundaries"))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "no job left failed or waiting: {failed:?}"
+    );
+}
+
+async fn futures_join(s: &Setup, bodies: &[Vec<u8>]) -> Vec<u16> {
+    let mut out = vec![];
+    // The receiver's router is driven in-process: one delivery after another, as fast as they
+    // are stored (well within a second for 200).
+    for (i, body) in bodies.iter().enumerate() {
+        let (status, _) = s
+            .app
+            .github("pull_request", &format!("burst-{i}"), body)
+            .await;
+        out.push(status.as_u16());
+    }
+    out
+}
+
+fn assert_all_right(s: &Setup) {
+    for n in 1..=PULLS {
+        let (state, description) = s.gh.status(&head(n)).expect("a status on every head");
+        assert_eq!(state, "failure", "#{n}: {description}");
+        assert!(
+            description.contains("BT Integration Manager approval"),
+            "#{n} says what is missing: {description}"
+        );
+        assert_eq!(s.gh.comments(n).len(), 1, "one sticky comment on #{n}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_200_labeled_pull_requests_costs_at_most_5_calls_each() {
+    let s = world().await;
+    burst(&s).await;
+    assert_all_right(&s);
+    let calls = s.gh.calls();
+    let per_pull = |n: u64| {
+        let pull = format!("/{n}");
+        let sha = head(n);
+        calls
+            .iter()
+            .filter(|c| c.ends_with(&pull) || c.contains(&format!("/{n}/")) || c.contains(&sha))
+            .count()
+    };
+    let worst = (1..=PULLS).map(per_pull).max().unwrap();
+    assert!(worst <= 5, "at most 5 calls per pull request, got {worst}");
+    // The rest: the bot's own account, once.
+    assert!(
+        calls.len() as u64 <= 5 * PULLS + 1,
+        "{} calls for {PULLS} pull requests",
+        calls.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_keeps_to_the_rate_limit_the_forge_tells() {
+    let s = world().await;
+    // 300 requests per 2-second window: the burst needs about three windows.
+    s.gh.state.lock().unwrap().rate = Some(RateWindow::new(300, Duration::from_secs(2)));
+    burst(&s).await;
+    assert_all_right(&s);
+    let st = s.gh.state.lock().unwrap();
+    let rate = st.rate.as_ref().unwrap();
+    assert!(
+        rate.counted > 600,
+        "the burst spanned windows: {}",
+        rate.counted
+    );
+    // Requests already in flight when the last unit went (one per worker loop) may be refused;
+    // after that the bot waits for the reset instead of asking again.
+    let windows = rate.counted.div_ceil(rate.limit);
+    assert!(
+        rate.over_limit <= 4 * windows,
+        "{} requests sent past the limit in {windows} windows",
+        rate.over_limit
+    );
+}
