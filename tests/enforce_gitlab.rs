@@ -498,3 +498,37 @@ async fn a_peer_who_pushed_commits_cannot_approve_by_label_or_natively() {
         s.note()
     );
 }
+
+#[tokio::test]
+async fn what_does_not_change_for_a_head_is_read_once_per_head() {
+    // On GitLab every request counts against the rate limit: the head's commits (who
+    // authored them) and diff versions (when it was pushed) are read once per head.
+    let s = setup().await;
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    s.deliver("update", "mona", "u1").await;
+    assert_eq!(s.gl.status(SHA).unwrap().0, "success");
+    let reads_of = |s: &Setup, what: &str| {
+        s.gl.calls()
+            .iter()
+            .filter(|c| *c == &format!("GET {MR}/{what}"))
+            .count()
+    };
+    assert_eq!(reads_of(&s, "commits"), 1);
+    assert_eq!(reads_of(&s, "versions"), 1);
+    s.gl.clear_calls();
+    s.deliver("update", "alice", "u2").await;
+    s.deliver("update", "alice", "u3").await;
+    assert_eq!(reads_of(&s, "commits"), 0, "{:#?}", s.gl.calls());
+    assert_eq!(reads_of(&s, "versions"), 0, "{:#?}", s.gl.calls());
+    assert_eq!(s.gl.status(SHA).unwrap().0, "success");
+    // A new head is read again, and its push resets nothing that does not reset.
+    s.gl.clear_calls();
+    let new_head = "ee1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+    s.gl.push(3, new_head);
+    let body = mr_payload(&s, "update", "alice", Some(SHA));
+    s.app.gitlab("Merge Request Hook", "u4", &body).await;
+    s.app.drain().await;
+    assert_eq!(reads_of(&s, "commits"), 1, "{:#?}", s.gl.calls());
+    assert_eq!(reads_of(&s, "versions"), 1, "{:#?}", s.gl.calls());
+}

@@ -383,6 +383,10 @@ impl GitlabWorld {
         self.state.lock().unwrap().calls.clone()
     }
 
+    pub fn clear_calls(&self) {
+        self.state.lock().unwrap().calls.clear();
+    }
+
     pub fn writes(&self) -> Vec<String> {
         self.calls()
             .into_iter()
