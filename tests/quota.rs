@@ -91,14 +91,21 @@ async fn each_job_records_the_quota_units_it_spent() {
     );
 }
 
-/// The fake GitHub with pull request #1, and a client on it keeping its answers in `store`.
+/// A client on the fake GitHub keeping its answers in `store`, and those answers (flush them
+/// before a restart: they are written behind).
 fn client_on(
     gh: &common::github_world::GithubWorld,
     store: &Store,
-) -> changegate::forge::github::GithubClient {
-    changegate::forge::github::GithubClient::new(&gh.url(), "gh-token", Default::default())
-        .unwrap()
-        .with_reply_store(std::sync::Arc::new(store.replies(1 << 20)))
+) -> (
+    changegate::forge::github::GithubClient,
+    changegate::store::StoredReplies,
+) {
+    let replies = store.replies(1 << 20);
+    let client =
+        changegate::forge::github::GithubClient::new(&gh.url(), "gh-token", Default::default())
+            .unwrap()
+            .with_reply_store(std::sync::Arc::new(replies.clone()));
+    (client, replies)
 }
 
 fn pull(n: u64) -> changegate::forge::ChangeRef {
@@ -137,7 +144,7 @@ async fn an_unchanged_resource_answered_304_is_reused_and_counts_no_unit() {
     let store = Store::open(&format!("sqlite://{}", dir.path().join("r.db").display()))
         .await
         .unwrap();
-    let client = client_on(&gh, &store);
+    let (client, _) = client_on(&gh, &store);
     let (first, units, free) = read(&gh, &client).await;
     assert_eq!((units, free), (1, 0), "a first read counts");
     let (again, units, free) = read(&gh, &client).await;
@@ -157,13 +164,15 @@ async fn the_etag_cache_survives_a_restart() {
     let url = format!("sqlite://{}", dir.path().join("r.db").display());
     let before = {
         let store = Store::open(&url).await.unwrap();
-        let (change, units, _) = read(&gh, &client_on(&gh, &store)).await;
+        let (client, replies) = client_on(&gh, &store);
+        let (change, units, _) = read(&gh, &client).await;
+        replies.flush().await;
         assert_eq!(units, 1);
         change
     };
     // A new process: nothing in memory, the same database.
     let store = Store::open(&url).await.unwrap();
-    let (after, units, free) = read(&gh, &client_on(&gh, &store)).await;
+    let (after, units, free) = read(&gh, &client_on(&gh, &store).0).await;
     assert_eq!(
         (units, free),
         (0, 1),
@@ -182,9 +191,11 @@ async fn replicas_share_the_etag_cache_on_postgresql() {
     gh.open_pr(1, "alice", &format!("{:040}", 1));
     let one = Store::open(&url).await.unwrap();
     let two = Store::open(&url).await.unwrap();
-    let (_, units, _) = read(&gh, &client_on(&gh, &one)).await;
+    let (client, replies) = client_on(&gh, &one);
+    let (_, units, _) = read(&gh, &client).await;
+    replies.flush().await;
     assert_eq!(units, 1);
-    let (_, units, free) = read(&gh, &client_on(&gh, &two)).await;
+    let (_, units, free) = read(&gh, &client_on(&gh, &two).0).await;
     assert_eq!(
         (units, free),
         (0, 1),

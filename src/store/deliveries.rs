@@ -41,7 +41,29 @@ impl Store {
         priority: Priority,
     ) -> Result<Vec<Enqueued>> {
         let now = self.now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let sqlite = self.backend == super::Backend::Sqlite;
+        if sqlite {
+            // Acknowledged deliveries survive a power loss: this commit syncs the write-ahead
+            // log, and with it every commit before it (see `Store::open`).
+            sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = FULL").await?;
+        }
+        let out = self.insert_batch(&mut conn, events, priority, now).await;
+        if sqlite {
+            sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+        }
+        out
+    }
+
+    async fn insert_batch(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        events: &[&Event],
+        priority: Priority,
+        now: i64,
+    ) -> Result<Vec<Enqueued>> {
+        use sqlx::Connection;
+        let mut tx = conn.begin().await?;
         let mut out = Vec::with_capacity(events.len());
         for event in events {
             let Some(change) = event.change() else {

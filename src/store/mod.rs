@@ -86,9 +86,12 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL for concurrent readers; FULL: an acknowledged delivery survives a
-                        // power loss; busy_timeout: writers wait instead of failing.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                        // WAL for concurrent readers; busy_timeout: writers wait instead of
+                        // failing. NORMAL: the worker's commits do not each wait for the disk
+                        // (a power loss can only drop a suffix of them, and a job whose end was
+                        // dropped runs again); deliveries are committed with FULL, which syncs
+                        // the log up to and including them before the acknowledgement.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
                             .await?;
                     }
                     Ok(())
