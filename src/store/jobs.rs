@@ -75,6 +75,9 @@ impl Store {
     ) -> Result<Option<Job>> {
         let now = self.now_ms();
         let until = now + lease.as_millis() as i64;
+        if !any_runnable(&self.pool, now, paused).await? {
+            return Ok(None);
+        }
         // The transaction starts with a write, so that SQLite takes its write lock first (a
         // read first would make a concurrent commit fail it instead of waiting).
         let mut tx = self.pool.begin().await?;
@@ -265,26 +268,12 @@ async fn take_next(
         Backend::Sqlite => "",
     };
     // The change key starts with the forge's name (a fixed word, never user input).
-    let paused: String = paused
-        .iter()
-        .map(|f| {
-            format!(
-                " AND NOT (j.priority > 0 AND j.change_key LIKE '{}:%')",
-                f.as_str()
-            )
-        })
-        .collect();
+    let paused = paused_filter(paused);
     let claimed = sqlx::query(&format!(
         "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
-         WHERE id = (
-           SELECT j.id FROM jobs j
-           WHERE ((j.state = 'queued' AND j.run_after <= $2)
-                  OR (j.state = 'running' AND j.locked_until <= $2))
-             AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
-                             AND k.id < j.id
-                             AND (k.state = 'running' OR (k.state = 'queued' AND k.run_after <= $2))){paused}
-           ORDER BY j.priority, j.id LIMIT 1 {lock})
-         RETURNING id, change_key"
+         WHERE id = ({} {lock})
+         RETURNING id, change_key",
+        runnable("$2", &paused)
     ))
     .bind(until)
     .bind(now)
@@ -294,6 +283,58 @@ async fn take_next(
     claimed
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .transpose()
+}
+
+/// Leaves the reconcile work (priority 1) of `paused` forges out.
+fn paused_filter(paused: &[crate::model::Forge]) -> String {
+    // The change key starts with the forge's name (a fixed word, never user input).
+    paused
+        .iter()
+        .map(|f| {
+            format!(
+                " AND NOT (j.priority > 0 AND j.change_key LIKE '{}:%')",
+                f.as_str()
+            )
+        })
+        .collect()
+}
+
+/// The next runnable job's id (`now` names the parameter holding the time): the oldest pending job of a change with no older
+/// unfinished job and no job running under a live lease, or a running one whose lease expired;
+/// webhook work first. The changes at work are listed once, not asked per queued job: a busy
+/// change with a long backlog (a burst of deliveries) must not make every claim scan it.
+fn runnable(now: &str, paused: &str) -> String {
+    format!(
+        "SELECT j.id FROM jobs j
+           WHERE ((j.state = 'queued' AND j.run_after <= {now})
+                  OR (j.state = 'running' AND j.locked_until <= {now}))
+             AND j.change_key NOT IN (SELECT r.change_key FROM jobs r
+                                      WHERE r.state = 'running' AND r.locked_until > {now})
+             AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
+                             AND k.state = 'running' AND k.id < j.id)
+             AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
+                             AND k.state = 'queued' AND k.id < j.id AND k.run_after <= {now}){paused}
+           ORDER BY j.priority, j.id LIMIT 1"
+    )
+}
+
+/// Whether a job is runnable now, read without taking the write lock (SQLite's WAL lets readers
+/// run beside the writer): idle workers polling an empty or busy queue never hold up the
+/// deliveries' commits.
+async fn any_runnable(
+    pool: &sqlx::AnyPool,
+    now: i64,
+    paused: &[crate::model::Forge],
+) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT id FROM jobs WHERE id = ({})",
+        runnable("$1", &paused_filter(paused))
+    ))
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .context("cannot read the queue")?;
+    Ok(found.is_some())
 }
 
 /// When newer jobs of the change are queued, the newest runs instead and covers the others
