@@ -230,3 +230,61 @@ async fn the_kept_answers_stay_within_their_bound() {
     assert!(replies.load("https://api.github.com/x/0").await.is_none());
     assert!(replies.load("https://api.github.com/x/299").await.is_some());
 }
+
+/// One batch of deliveries is written with two statements; what each delivery became must not
+/// change for it: new ones get their job, a delivery id stored before or repeated in the batch
+/// is a duplicate.
+async fn batch_dedup(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let before = event(9, "seen-before");
+    assert!(matches!(
+        store.enqueue(&before).await.unwrap(),
+        changegate::store::Enqueued::New { .. }
+    ));
+    let (a, b, c) = (
+        event(1, "batch-a"),
+        event(2, "batch-b"),
+        event(3, "batch-c"),
+    );
+    let again = event(1, "batch-a");
+    let batch = [&a, &b, &again, &before, &c];
+    let out = store
+        .enqueue_batch(&batch, Priority::Webhook)
+        .await
+        .unwrap();
+    use changegate::store::Enqueued::{Duplicate, New};
+    assert!(matches!(out[0], New { .. }), "{out:?}");
+    assert!(matches!(out[1], New { .. }), "{out:?}");
+    assert_eq!(out[2], Duplicate, "repeated in the batch");
+    assert_eq!(out[3], Duplicate, "stored before");
+    assert!(matches!(out[4], New { .. }), "{out:?}");
+    let ids: Vec<i64> = out
+        .iter()
+        .filter_map(|e| match e {
+            New { job_id } => Some(*job_id),
+            Duplicate => None,
+        })
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3, "a job each: {ids:?}");
+    // Each job carries its own delivery.
+    let lease = Duration::from_secs(60);
+    let mut numbers = vec![];
+    while let Some(job) = store.claim(lease).await.unwrap() {
+        numbers.push(job.event.change().unwrap().change.number);
+        store.complete(job.id, 0, 0).await.unwrap();
+    }
+    numbers.sort();
+    assert_eq!(numbers, vec![1, 2, 3, 9]);
+}
+
+#[tokio::test]
+async fn a_batch_of_deliveries_is_deduplicated_like_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    batch_dedup(&format!("sqlite://{}", dir.path().join("b.db").display())).await;
+    if let Some(base) = common::pg::base_url() {
+        batch_dedup(&common::pg::fresh_schema(&base).await).await;
+    }
+}

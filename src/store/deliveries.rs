@@ -2,7 +2,7 @@
 //! in one transaction, before it is acknowledged.
 
 use super::{Store, change_key};
-use crate::model::Event;
+use crate::model::{ChangeEvent, Event};
 use anyhow::{Context, Result};
 use sqlx::Row;
 
@@ -64,6 +64,13 @@ impl Store {
     ) -> Result<Vec<Enqueued>> {
         use sqlx::Connection;
         let mut tx = conn.begin().await?;
+        // Every statement is a round trip to the database's own thread: a batch of webhook
+        // deliveries is written with two, whatever its size.
+        if events.len() > 1 && events.iter().all(|e| e.delivery_id.is_some()) {
+            let out = insert_many(&mut tx, events, priority, now).await?;
+            tx.commit().await.context("cannot commit deliveries")?;
+            return Ok(out);
+        }
         let mut out = Vec::with_capacity(events.len());
         for event in events {
             let Some(change) = event.change() else {
@@ -88,6 +95,112 @@ impl Store {
         tx.commit().await.context("cannot commit deliveries")?;
         Ok(out)
     }
+}
+
+/// Stores deliveries that all carry a delivery id and their jobs, in two statements: a
+/// delivery id stored before, or twice in the batch, is a duplicate.
+async fn insert_many(
+    conn: &mut sqlx::AnyConnection,
+    events: &[&Event],
+    priority: Priority,
+    now: i64,
+) -> Result<Vec<Enqueued>> {
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let Some(change) = event.change() else {
+            anyhow::bail!("only change events are queued");
+        };
+        let json = serde_json::to_string(event).context("cannot serialize event")?;
+        rows.push((event, change, json));
+    }
+    let values = |width: usize| {
+        (0..rows.len())
+            .map(|i| {
+                let ps: Vec<String> = (1..=width).map(|k| format!("${}", i * width + k)).collect();
+                format!("({})", ps.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sql = format!(
+        "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
+         VALUES {} ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, delivery_id",
+        values(5)
+    );
+    let mut q = sqlx::query(&sql);
+    for (event, _, json) in &rows {
+        q = q
+            .bind(event.forge.as_str())
+            .bind(event.delivery_id.clone())
+            .bind(event.event_name.clone())
+            .bind(now)
+            .bind(json.clone());
+    }
+    let stored: std::collections::HashMap<String, i64> = q
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot store deliveries")?
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>(1)?, r.try_get::<i64, _>(0)?)))
+        .collect::<Result<_>>()?;
+    // The first event with each stored id owns the new row; any other is a duplicate.
+    let mut owner: Vec<Option<i64>> = vec![];
+    let mut seen = std::collections::HashSet::new();
+    for (event, _, _) in &rows {
+        let id = event.delivery_id.as_deref().unwrap_or_default();
+        let fresh = seen.insert(id);
+        owner.push(stored.get(id).copied().filter(|_| fresh));
+    }
+    let queued: Vec<(i64, &ChangeEvent)> = owner
+        .iter()
+        .zip(&rows)
+        .filter_map(|(d, (_, change, _))| d.map(|d| (d, *change)))
+        .collect();
+    let mut jobs = std::collections::HashMap::new();
+    if !queued.is_empty() {
+        let values = (0..queued.len())
+            .map(|i| {
+                let p = |k: usize| format!("${}", i * 5 + k);
+                format!(
+                    "({}, {}, {}, {}, {}, 0, {}, {})",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(5),
+                    p(5)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, timer, created_at, updated_at)
+             VALUES {values} RETURNING id, delivery"
+        );
+        let mut q = sqlx::query(&sql);
+        for (delivery, change) in &queued {
+            q = q
+                .bind(*delivery)
+                .bind(change_key(change))
+                .bind(priority as i64)
+                .bind(i64::from(change.action == crate::model::Action::Pushed))
+                .bind(now);
+        }
+        for r in q.fetch_all(&mut *conn).await.context("cannot queue jobs")? {
+            jobs.insert(r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(0)?);
+        }
+    }
+    owner
+        .into_iter()
+        .map(|d| match d {
+            None => Ok(Enqueued::Duplicate),
+            Some(d) => jobs
+                .get(&d)
+                .map(|&job_id| Enqueued::New { job_id })
+                .context("a stored delivery has no job"),
+        })
+        .collect()
 }
 
 /// Stores one delivery and its job, due now or, for a timer, at its time: the job id, or `None` when the

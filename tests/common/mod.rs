@@ -109,6 +109,12 @@ pub fn shipped_rules() -> SharedRules {
 /// The shipped rules without their blocked periods, for tests that run the binary (on the
 /// system's clock): their verdicts must not depend on today's date. A file per test process.
 pub fn undated_rules() -> std::path::PathBuf {
+    // Written once per test process: tests running in parallel must never read it half written.
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(write_undated_rules).clone()
+}
+
+fn write_undated_rules() -> std::path::PathBuf {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"))
         .expect("shipped rules");
     let mut out = vec![];
