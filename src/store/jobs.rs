@@ -267,7 +267,6 @@ async fn take_next(
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    // The change key starts with the forge's name (a fixed word, never user input).
     let paused = paused_filter(paused);
     let claimed = sqlx::query(&format!(
         "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
@@ -299,9 +298,9 @@ fn paused_filter(paused: &[crate::model::Forge]) -> String {
         .collect()
 }
 
-/// The next runnable job's id (`now` names the parameter holding the time): the oldest pending job of a change with no older
-/// unfinished job and no job running under a live lease, or a running one whose lease expired;
-/// webhook work first. The changes at work are listed once, not asked per queued job: a busy
+/// The next runnable job's id (`now` names the parameter holding the time): the oldest pending
+/// job of a change with no older unfinished job and no job running under a live lease, or a
+/// running one whose lease expired; webhook work first. The changes at work are listed once, not asked per queued job: a busy
 /// change with a long backlog (a burst of deliveries) must not make every claim scan it.
 fn runnable(now: &str, paused: &str) -> String {
     format!(
@@ -326,14 +325,11 @@ async fn any_runnable(
     now: i64,
     paused: &[crate::model::Forge],
 ) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT id FROM jobs WHERE id = ({})",
-        runnable("$1", &paused_filter(paused))
-    ))
-    .bind(now)
-    .fetch_optional(pool)
-    .await
-    .context("cannot read the queue")?;
+    let found: Option<i64> = sqlx::query_scalar(&runnable("$1", &paused_filter(paused)))
+        .bind(now)
+        .fetch_optional(pool)
+        .await
+        .context("cannot read the queue")?;
     Ok(found.is_some())
 }
 

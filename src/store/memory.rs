@@ -260,20 +260,20 @@ impl Store {
         })
     }
 
-    /// Remembers (or, with `None`, forgets) the status the bot wrote for the change.
+    /// Remembers the status the bot wrote for the change: (sha, state, description).
     pub async fn remember_status(
         &self,
         key: &str,
-        status: Option<(&str, crate::model::StatusState, &str)>,
+        (sha, state, text): (&str, crate::model::StatusState, &str),
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO change_memory (change_key, status_sha, status_state, status_description, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (change_key) DO UPDATE SET status_sha = $2, status_state = $3, status_description = $4, updated_at = $5",
         )
         .bind(key.to_string())
-        .bind(status.map(|(sha, _, _)| sha.to_string()))
-        .bind(status.map(|(_, state, _)| state.as_str().to_string()))
-        .bind(status.map(|(_, _, text)| text.to_string()))
+        .bind(sha.to_string())
+        .bind(state.as_str().to_string())
+        .bind(text.to_string())
         .bind(self.now_ms())
         .execute(&self.pool)
         .await

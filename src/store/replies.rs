@@ -44,7 +44,11 @@ impl Store {
             max_bytes: i64::try_from(max_bytes).unwrap_or(i64::MAX),
             writes: tx,
         };
-        tokio::spawn(write_behind(replies.clone_without_sender(), rx));
+        let writer = Writer {
+            store: self.clone(),
+            max_bytes: replies.max_bytes,
+        };
+        tokio::spawn(write_behind(writer, rx));
         replies
     }
 }
@@ -139,14 +143,19 @@ impl Writer {
     }
 }
 
-/// Drops the least recently used answers while the kept bodies exceed `max_bytes` (down to
-/// 90 % of it, so that the next saves do not evict again at once).
-async fn evict(store: &Store, max_bytes: i64) -> Result<u64> {
+/// (answers, bytes of URL and body) kept.
+async fn sizes(store: &Store) -> Result<(i64, i64)> {
     let row = sqlx::query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM forge_replies")
         .fetch_one(&store.pool)
         .await
         .context("cannot size the kept forge answers")?;
-    let (count, total): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// Drops the least recently used answers while the kept bodies exceed `max_bytes` (down to
+/// 90 % of it, so that the next saves do not evict again at once).
+async fn evict(store: &Store, max_bytes: i64) -> Result<u64> {
+    let (count, total) = sizes(store).await?;
     if total <= max_bytes || count == 0 {
         return Ok(0);
     }
@@ -181,13 +190,6 @@ impl StoredReplies {
         }))
     }
 
-    fn clone_without_sender(&self) -> Writer {
-        Writer {
-            store: self.store.clone(),
-            max_bytes: self.max_bytes,
-        }
-    }
-
     /// Waits until every save and touch asked for so far is written.
     pub async fn flush(&self) {
         let (done, wait) = tokio::sync::oneshot::channel();
@@ -205,11 +207,7 @@ impl StoredReplies {
 
     /// (answers, bytes) kept now.
     pub async fn size(&self) -> Result<(i64, i64)> {
-        let row = sqlx::query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM forge_replies")
-            .fetch_one(&self.store.pool)
-            .await
-            .context("cannot size the kept forge answers")?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        sizes(&self.store).await
     }
 }
 

@@ -106,7 +106,7 @@ impl Worker {
                 if self.write(job, rules, action, call).await?.is_some() {
                     let key = key_of(&snap.change);
                     self.store
-                        .remember_status(&key, Some((sha, *state, description)))
+                        .remember_status(&key, (sha, *state, description))
                         .await?;
                 }
                 Ok(())

@@ -83,7 +83,7 @@ impl Worker {
             if self.write(job, &rules, &action, call).await?.is_some() {
                 let key = key_of(change);
                 self.store
-                    .remember_status(&key, Some((&sha, StatusState::Error, &description)))
+                    .remember_status(&key, (&sha, StatusState::Error, &description))
                     .await?;
             }
         }
