@@ -46,7 +46,7 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
     let wake = Arc::new(Notify::new());
     let state = AppState {
         store: store.clone(),
-        writer: changegate::store::DeliveryWriter::spawn(store.clone()),
+        writer: changegate::store::DeliveryWriter::spawn(store.clone(), wake.clone())?,
         github_secrets: Arc::new(secret_bytes(&settings.github.webhook_secret)),
         gitlab: Arc::new(gitlab_verifier(&settings)?),
         allow_unsigned: settings.allow_unsigned,
@@ -55,7 +55,6 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
             settings.server.max_buffered_bytes,
             std::time::Duration::from_secs(settings.server.read_timeout_secs),
         )),
-        wake: wake.clone(),
         metrics: Some(metrics),
         rules_ready: rules_ready.clone(),
     };

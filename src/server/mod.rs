@@ -18,7 +18,6 @@ use intake::IntakeError;
 use serde_json::json;
 use signature::SignatureError;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
@@ -28,7 +27,8 @@ use tracing::Instrument;
 #[error("malformed payload: {0}")]
 pub struct ParseError(#[from] serde_json::Error);
 
-/// What the receiver needs: the store, the secrets, and a way to wake the worker.
+/// What the receiver needs: the store and its delivery writer (which wakes the worker), the
+/// secrets.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
@@ -40,7 +40,6 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Room for bodies being received, shared by all requests.
     pub intake: Arc<intake::BodyBudget>,
-    pub wake: Arc<Notify>,
     /// Renders /metrics; none when no recorder is installed.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// False while no valid rules were ever loaded: /readyz fails, deliveries are still stored.
@@ -326,7 +325,6 @@ async fn store_change(
             if let Some(c) = event.change() {
                 tracing::info!(event = %event.event_name, action = %c.forge_action, "queued");
             }
-            state.wake.notify_one();
             Ok((StatusCode::ACCEPTED, "queued"))
         }
         Enqueued::Duplicate => {

@@ -86,7 +86,7 @@ impl Store {
             sqlx::query_scalar("SELECT head FROM audit_chains WHERE forge = $1 AND repo = $2")
                 .bind(forge)
                 .bind(repo)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await
                 .context("cannot read the audit chain")?;
         Ok(head)
@@ -124,7 +124,7 @@ impl Store {
         .bind(repo.to_string())
         .bind(number.map_or(-1, |n| n as i64))
         .bind(since_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .context("cannot read audit log")?;
         rows.into_iter()

@@ -1,15 +1,18 @@
 //! Group commit for deliveries: concurrent webhook requests are written in one transaction
-//! (one fsync) and each is acknowledged only once that transaction is committed.
+//! (one fsync) and each is acknowledged only once that transaction is committed. On SQLite a
+//! thread with its own connection writes them ([`super::delivery_thread`]); on PostgreSQL a
+//! task through the pool.
 
 use super::{Enqueued, Priority, Store};
 use crate::model::Event;
 use anyhow::{Result, anyhow};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Deliveries written together at most; a batch is whatever is waiting when the writer is free.
 const MAX_BATCH: usize = 256;
 
-type Request = (Event, oneshot::Sender<Result<Enqueued>>);
+pub(super) type Request = (Event, oneshot::Sender<Result<Enqueued>>);
 
 /// A handle to the writer task; cheap to clone.
 #[derive(Clone)]
@@ -18,11 +21,25 @@ pub struct DeliveryWriter {
 }
 
 impl DeliveryWriter {
-    /// Starts the writer task on `store`.
-    pub fn spawn(store: Store) -> Self {
+    /// Starts the writer on `store` (within the runtime); `wake` is notified once per batch
+    /// that queued work (a notification per delivery woke every idle worker loop into a
+    /// query, thousands a second under load).
+    pub fn spawn(store: Store, wake: Arc<Notify>) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Request>(4 * MAX_BATCH);
-        tokio::spawn(run(store, rx));
-        DeliveryWriter { tx }
+        match store.sqlite_file() {
+            Some(path) => super::delivery_thread::spawn(
+                path,
+                store.pool.clone(),
+                store.clock().clone(),
+                wake,
+                MAX_BATCH,
+                rx,
+            )?,
+            None => {
+                tokio::spawn(run(store, wake, rx));
+            }
+        }
+        Ok(DeliveryWriter { tx })
     }
 
     /// Stores a change event; returns once it is committed.
@@ -37,12 +54,15 @@ impl DeliveryWriter {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
+async fn run(store: Store, wake: Arc<Notify>, mut rx: mpsc::Receiver<Request>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let items: Vec<&Event> = batch.iter().map(|(e, _)| e).collect();
         match store.enqueue_batch(&items, Priority::Webhook).await {
             Ok(results) => {
+                if results.iter().any(|r| matches!(r, Enqueued::New { .. })) {
+                    wake.notify_one();
+                }
                 for ((_, done), r) in batch.drain(..).zip(results) {
                     let _ = done.send(Ok(r));
                 }

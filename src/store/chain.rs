@@ -124,7 +124,7 @@ impl Store {
         )
         .bind(forge.unwrap_or_default().to_string())
         .bind(repo.unwrap_or_default().to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .context("cannot list audit chains")?;
         let mut out = vec![];
@@ -148,7 +148,7 @@ impl Store {
         )
         .bind(forge.to_string())
         .bind(repo.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .context("cannot read audit checkpoints")?;
         let (mut expected, mut prev): (i64, String) = match checkpoint {
@@ -161,7 +161,7 @@ impl Store {
         )
         .bind(forge.to_string())
         .bind(repo.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .context("cannot read the audit chain")?;
         let mut report = ChainReport {

@@ -203,6 +203,16 @@ async fn insert_many(
         .collect()
 }
 
+/// One delivery: its id, or no row when the forge's delivery id was stored before.
+pub(super) const INSERT_DELIVERY: &str =
+    "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id";
+
+/// The job of a delivery (delivery, change key, priority, pushed, run after, timer, now).
+pub(super) const INSERT_JOB: &str =
+    "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, timer, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id";
+
 /// Stores one delivery and its job, due now or, for a timer, at its time: the job id, or `None` when the
 /// delivery id was stored before.
 pub(super) async fn insert(
@@ -215,36 +225,30 @@ pub(super) async fn insert(
     timer_due: Option<i64>,
 ) -> Result<Option<i64>> {
     let json = serde_json::to_string(event).context("cannot serialize event")?;
-    let row = sqlx::query(
-        "INSERT INTO deliveries (forge, delivery_id, event_name, received_at, event_json)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
-    )
-    .bind(event.forge.as_str())
-    .bind(event.delivery_id.clone())
-    .bind(event.event_name.clone())
-    .bind(now)
-    .bind(json)
-    .fetch_optional(&mut *conn)
-    .await
-    .context("cannot store delivery")?;
+    let row = sqlx::query(INSERT_DELIVERY)
+        .bind(event.forge.as_str())
+        .bind(event.delivery_id.clone())
+        .bind(event.event_name.clone())
+        .bind(now)
+        .bind(json)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("cannot store delivery")?;
     let Some(row) = row else {
         return Ok(None);
     };
     let delivery: i64 = row.try_get(0)?;
-    let job_id: i64 = sqlx::query(
-        "INSERT INTO jobs (delivery, change_key, priority, pushed, run_after, timer, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-    )
-    .bind(delivery)
-    .bind(change_key.to_string())
-    .bind(priority as i64)
-    .bind(i64::from(pushed))
-    .bind(timer_due.unwrap_or(now))
-    .bind(i64::from(timer_due.is_some()))
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await
-    .context("cannot queue job")?
-    .try_get(0)?;
+    let job_id: i64 = sqlx::query(INSERT_JOB)
+        .bind(delivery)
+        .bind(change_key.to_string())
+        .bind(priority as i64)
+        .bind(i64::from(pushed))
+        .bind(timer_due.unwrap_or(now))
+        .bind(i64::from(timer_due.is_some()))
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await
+        .context("cannot queue job")?
+        .try_get(0)?;
     Ok(Some(job_id))
 }

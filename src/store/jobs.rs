@@ -49,7 +49,7 @@ impl Store {
         )
         .bind(key.to_string())
         .bind(self.now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         Ok(n > 0)
     }
@@ -75,7 +75,7 @@ impl Store {
     ) -> Result<Option<Job>> {
         let now = self.now_ms();
         let until = now + lease.as_millis() as i64;
-        if !any_runnable(&self.pool, now, paused).await? {
+        if !any_runnable(&self.reads, now, paused).await? {
             return Ok(None);
         }
         // The transaction starts with a write, so that SQLite takes its write lock first (a
@@ -170,7 +170,7 @@ impl Store {
              FROM jobs j JOIN deliveries d ON d.id = j.delivery WHERE {condition} ORDER BY j.id"
         );
         let rows = sqlx::query(&sql)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await
             .context("cannot list jobs")?;
         rows.into_iter()
@@ -214,7 +214,7 @@ impl Store {
              ORDER BY 1",
         )
         .bind(self.now_ms() - window_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .context("cannot read job statistics")?;
         rows.iter()
@@ -230,7 +230,7 @@ impl Store {
              WHERE state = 'running' OR (state = 'queued' AND (timer = 0 OR run_after <= $1))",
         )
         .bind(self.now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         Ok(n)
     }
@@ -243,7 +243,7 @@ impl Store {
              FROM jobs WHERE state = 'running' OR (state = 'queued' AND (timer = 0 OR run_after <= $1))",
         )
         .bind(self.now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await
         .context("cannot read the queue")?;
         let (depth, oldest): (i64, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
@@ -300,8 +300,11 @@ fn paused_filter(paused: &[crate::model::Forge]) -> String {
 
 /// The next runnable job's id (`now` names the parameter holding the time): the oldest pending
 /// job of a change with no older unfinished job and no job running under a live lease, or a
-/// running one whose lease expired; webhook work first. The changes at work are listed once, not asked per queued job: a busy
-/// change with a long backlog (a burst of deliveries) must not make every claim scan it.
+/// running one whose lease expired; webhook work first. The changes at work are listed once,
+/// not asked per queued job: a busy change with a long backlog (a burst of deliveries) must not
+/// make every claim scan it. (`run_after + 0`: SQLite would otherwise answer "an older queued
+/// job of the change?" from the due-time index, every queued job of every change, instead of
+/// the change's own.)
 fn runnable(now: &str, paused: &str) -> String {
     format!(
         "SELECT j.id FROM jobs j
@@ -312,7 +315,7 @@ fn runnable(now: &str, paused: &str) -> String {
              AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
                              AND k.state = 'running' AND k.id < j.id)
              AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.change_key = j.change_key
-                             AND k.state = 'queued' AND k.id < j.id AND k.run_after <= {now}){paused}
+                             AND k.state = 'queued' AND k.id < j.id AND k.run_after + 0 <= {now}){paused}
            ORDER BY j.priority, j.id LIMIT 1"
     )
 }
@@ -333,19 +336,25 @@ async fn any_runnable(
     Ok(found.is_some())
 }
 
+/// Newer jobs of one change folded into one run at most.
+const COVER_AT_ONCE: i64 = 256;
+
 /// When newer jobs of the change are queued, the newest runs instead and covers the others
 /// (the worker reads the forge after all of them were stored): the id that runs.
 async fn cover_newer(conn: &mut Conn, first: i64, key: &str, now: i64, until: i64) -> Result<i64> {
     // Jobs not due yet (timers, retries waiting out their backoff) are neither run early nor
-    // covered: they run at their time.
+    // covered: they run at their time. At most COVER_AT_ONCE newer jobs per run: marking them holds the write lock, and a
+    // backlog of thousands on one change would hold it (and every acknowledgement behind
+    // it) for hundreds of milliseconds; the rest are covered by the next run.
     let newest: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued' AND id > $2 AND run_after <= $3
-         ORDER BY id DESC LIMIT 1",
+        "SELECT MAX(id) FROM (SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued'
+           AND id > $2 AND run_after <= $3 ORDER BY id LIMIT $4) AS newer",
     )
     .bind(key.to_string())
     .bind(first)
     .bind(now)
-    .fetch_optional(&mut *conn)
+    .bind(COVER_AT_ONCE)
+    .fetch_one(&mut *conn)
     .await
     .context("cannot claim a job")?;
     let Some(id) = newest else {

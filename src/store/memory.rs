@@ -27,7 +27,7 @@ impl Store {
             "SELECT head_sha, head_changed_at FROM change_memory WHERE change_key = $1",
         )
         .bind(key.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .context("cannot read change memory")?;
         let (old_head, old_at): (Option<String>, Option<i64>) = match &row {
@@ -59,7 +59,7 @@ impl Store {
         let v: Option<Option<String>> =
             sqlx::query_scalar("SELECT head_sha FROM change_memory WHERE change_key = $1")
                 .bind(key.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await
                 .context("cannot read change memory")?;
         Ok(v.flatten())
@@ -70,7 +70,7 @@ impl Store {
         let v: Option<Option<i64>> =
             sqlx::query_scalar("SELECT head_changed_at FROM change_memory WHERE change_key = $1")
                 .bind(key.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await
                 .context("cannot read change memory")?;
         Ok(v.flatten())
@@ -89,7 +89,7 @@ impl Store {
             "SELECT target_branch, target_changed_at, target_previous FROM change_memory WHERE change_key = $1",
         )
         .bind(key.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .context("cannot read change memory")?;
         let (old, old_at, old_prev): (Option<String>, Option<i64>, Option<String>) = match &row {
@@ -125,7 +125,7 @@ impl Store {
             "SELECT target_changed_at, target_previous FROM change_memory WHERE change_key = $1",
         )
         .bind(key.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .context("cannot read change memory")?;
         let Some(row) = row else { return Ok(None) };
@@ -170,7 +170,7 @@ impl Store {
         .bind(prefix.to_string())
         .bind(key.to_string())
         .bind(sha.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .context("cannot read change memory")?;
         rows.iter()
@@ -187,7 +187,7 @@ impl Store {
         let v: Option<Option<String>> =
             sqlx::query_scalar("SELECT seen_updated_at FROM change_memory WHERE change_key = $1")
                 .bind(key.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await
                 .context("cannot read change memory")?;
         Ok(v.flatten())
@@ -214,7 +214,7 @@ impl Store {
         let row =
             sqlx::query("SELECT comment_id, comment_hash FROM change_memory WHERE change_key = $1")
                 .bind(key.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await
                 .context("cannot read change memory")?;
         let Some(row) = row else { return Ok(None) };
@@ -247,7 +247,7 @@ impl Store {
             "SELECT status_sha, status_state, status_description FROM change_memory WHERE change_key = $1",
         )
         .bind(key.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .context("cannot read change memory")?;
         let Some(row) = row else { return Ok(None) };

@@ -6,6 +6,7 @@ mod audit;
 mod batch;
 mod chain;
 mod deliveries;
+mod delivery_thread;
 mod jobs;
 mod memory;
 mod replies;
@@ -41,7 +42,16 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Writes, and reads that must happen inside a write's transaction. On SQLite one
+    /// connection: writers queue here (woken the moment the connection is free) instead of
+    /// in SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between tries and so set the
+    /// tail latency of every acknowledgement that met a worker's commit.
     pool: AnyPool,
+    /// Plain reads. On SQLite a pool of read-only connections (WAL: they never wait for the
+    /// writer); on PostgreSQL the same pool as `pool`.
+    reads: AnyPool,
+    /// SQLite's database file (the delivery writer opens its own connection to it).
+    sqlite_file: Option<std::path::PathBuf>,
     backend: Backend,
     /// Due times of jobs and timers, leases, audit times: all by this clock.
     clock: Clock,
@@ -80,24 +90,9 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("invalid database.url `{}`", redact(&url)))?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL for concurrent readers; busy_timeout: writers wait instead of
-                        // failing. NORMAL: the worker's commits do not each wait for the disk
-                        // (a power loss can only drop a suffix of them, and a job whose end was
-                        // dropped runs again); deliveries are committed with FULL, which syncs
-                        // the log up to and including them before the acknowledgement.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        let sqlite = backend == Backend::Sqlite;
+        let pool = pool_options(backend, if sqlite { 1 } else { 8 }, false)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot open the database at `{}`", redact(&url)))?;
         let migrator = match backend {
@@ -108,8 +103,27 @@ impl Store {
             .run(&pool)
             .await
             .context("cannot apply database migrations")?;
+        let reads = match backend {
+            // Connected after the migrations, which create the file's tables.
+            Backend::Sqlite => pool_options(backend, 4, true)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot open the database at `{}`", redact(&url)))?,
+            Backend::Postgres => pool.clone(),
+        };
+        let sqlite_file = match backend {
+            Backend::Sqlite => Some(
+                sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                    .with_context(|| format!("invalid database.url `{}`", redact(&url)))?
+                    .get_filename()
+                    .to_path_buf(),
+            ),
+            Backend::Postgres => None,
+        };
         Ok(Store {
             pool,
+            reads,
+            sqlite_file,
             backend,
             clock: Clock::system(),
         })
@@ -127,6 +141,11 @@ impl Store {
 
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// SQLite's database file; `None` on PostgreSQL.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -154,8 +173,38 @@ impl Store {
 
     /// Whether the database answers (for readiness).
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        sqlx::query("SELECT 1").execute(&self.reads).await.is_ok()
     }
+}
+
+/// Connections of one pool; SQLite's get their pragmas as they connect (`read_only`: readers
+/// that refuse to write, so that a write sent to the wrong pool fails in tests instead of
+/// waiting behind the writer).
+fn pool_options(backend: Backend, max: u32, read_only: bool) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        // A file on this machine does not drop its connection; the ping cost every write a
+        // round trip to SQLite's thread.
+        .test_before_acquire(backend != Backend::Sqlite)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL for concurrent readers; busy_timeout: a writer of another process
+                    // is waited for instead of failing. NORMAL: the worker's commits do not
+                    // each wait for the disk (a power loss can only drop a suffix of them,
+                    // and a job whose end was dropped runs again); deliveries are committed
+                    // with FULL, which syncs the log up to and including them before the
+                    // acknowledgement.
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192;")
+                        .await?;
+                    if read_only {
+                        conn.execute("PRAGMA query_only = ON;").await?;
+                    }
+                }
+                Ok(())
+            })
+        })
 }
 
 /// A database URL without its password (in the user info or a `password=` parameter), for

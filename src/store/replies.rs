@@ -146,7 +146,7 @@ impl Writer {
 /// (answers, bytes of URL and body) kept.
 async fn sizes(store: &Store) -> Result<(i64, i64)> {
     let row = sqlx::query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM forge_replies")
-        .fetch_one(&store.pool)
+        .fetch_one(&store.reads)
         .await
         .context("cannot size the kept forge answers")?;
     Ok((row.try_get(0)?, row.try_get(1)?))
@@ -178,7 +178,7 @@ impl StoredReplies {
     async fn load_row(&self, url: &str) -> Result<Option<StoredReply>> {
         let row = sqlx::query("SELECT etag, link, body, used_at FROM forge_replies WHERE url = $1")
             .bind(url.to_string())
-            .fetch_optional(&self.store.pool)
+            .fetch_optional(&self.store.reads)
             .await
             .context("cannot read a kept forge answer")?;
         let Some(row) = row else { return Ok(None) };

@@ -132,7 +132,7 @@ impl Store {
              ORDER BY l.change_key",
         )
         .bind(issue_key.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .context("cannot list the changes linking an issue")?;
         events_of(rows)
@@ -149,7 +149,7 @@ impl Store {
              ORDER BY m.change_key",
         )
         .bind(format!("{forge}:"))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .context("cannot list open changes")?;
         events_of(rows)
@@ -162,7 +162,7 @@ impl Store {
         )
         .bind(key.to_string())
         .bind(point.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await
         .context("cannot read reminders")?;
         Ok(n > 0)
@@ -241,7 +241,7 @@ impl Store {
         )
         .bind(forge.map(|f| f.as_str().to_string()).unwrap_or_default())
         .bind(repo.unwrap_or_default().to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .context("cannot list emergencies")?;
         let now = self.now_ms();
@@ -270,7 +270,7 @@ impl Store {
              FROM emergencies WHERE complete = 0",
         )
         .bind(self.now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await
         .context("cannot count emergencies")?;
         Ok((row.try_get(0)?, row.try_get(1)?))

@@ -153,7 +153,7 @@ impl Worker {
             let (w, wake, mut stop) = (self.clone(), wake.clone(), shutdown.clone());
             tasks.spawn(async move {
                 while !*stop.borrow() {
-                    match w.run_one().await {
+                    match w.run_next(Some(&wake)).await {
                         Ok(true) => continue,
                         Ok(false) => {}
                         Err(e) => tracing::error!(
@@ -174,10 +174,20 @@ impl Worker {
 
     /// Claims and processes one job; false when there was none.
     pub async fn run_one(&self) -> Result<bool> {
+        self.run_next(None).await
+    }
+
+    /// [`Self::run_one`]; having claimed a job, wakes another idle loop (`wake`) to look for
+    /// more: the delivery writer wakes one loop per batch, which passes it on while work is
+    /// found.
+    async fn run_next(&self, wake: Option<&Notify>) -> Result<bool> {
         let paused = crate::forge::quota::paused(self.quota_reserve_percent);
         let Some(job) = self.store.claim_except(self.lease, &paused).await? else {
             return Ok(false);
         };
+        if let Some(wake) = wake {
+            wake.notify_one();
+        }
         let span = job_span(&job);
         self.handle(job).instrument(span).await?;
         Ok(true)

@@ -220,9 +220,11 @@ impl TestApp {
             .expect("store")
             .with_clock(clock.clone());
         let forges = forges.with_reply_store(Arc::new(store.replies(64 << 20)));
+        let wake = Arc::new(Notify::new());
         let mut state = AppState {
             store: store.clone(),
-            writer: changegate::store::DeliveryWriter::spawn(store.clone()),
+            writer: changegate::store::DeliveryWriter::spawn(store.clone(), wake.clone())
+                .expect("delivery writer"),
             github_secrets: Arc::new(vec![b"old-secret".to_vec(), GITHUB_SECRET.to_vec()]),
             gitlab: Arc::new(GitlabVerifier {
                 tokens: vec![GITLAB_TOKEN.as_bytes().to_vec()],
@@ -235,12 +237,10 @@ impl TestApp {
                 64 * 1024 * 1024,
                 Duration::from_secs(30),
             )),
-            wake: Arc::new(Notify::new()),
             metrics: None,
             rules_ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         };
         configure(&mut state);
-        let wake = state.wake.clone();
         let worker = Worker {
             store: store.clone(),
             rules: shipped_rules(),
