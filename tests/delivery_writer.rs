@@ -117,12 +117,21 @@ async fn the_postgres_writer_deduplicates_and_wakes_while_the_worker_writes() {
 async fn acknowledged_deliveries_are_there_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let file = dir.path().join("r.db");
     {
         let store = Store::open(&url).await.unwrap();
+        let migrated = std::fs::metadata(&file).unwrap().len();
         let writer = DeliveryWriter::spawn(store, Arc::new(Notify::new())).unwrap();
         for i in 0..50 {
             let r = writer.enqueue(event(7, &format!("r-{i}"))).await.unwrap();
             assert!(matches!(r, Enqueued::New { .. }));
+        }
+        // The writer's own commits never checkpoint; its checkpointer copies the log into
+        // the database beside it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&file).unwrap().len() <= migrated {
+            assert!(Instant::now() < deadline, "the log was never checkpointed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     let store = Store::open(&url).await.unwrap();

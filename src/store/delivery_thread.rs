@@ -31,10 +31,17 @@ pub(super) fn spawn(
 ) -> Result<()> {
     let conn = rusqlite::Connection::open(path)
         .with_context(|| format!("cannot open {} for deliveries", path.display()))?;
+    // No checkpoints in this connection's commits: copying the log into the database inside
+    // a commit made the acknowledgements behind it wait (the checkpointer below does it).
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 0;",
     )
     .context("cannot set up the delivery connection")?;
+    let checkpoints = rusqlite::Connection::open(path)
+        .with_context(|| format!("cannot open {} for checkpoints", path.display()))?;
+    let running = Arc::new(());
+    let watched = Arc::downgrade(&running);
     conn.busy_handler(Some(wait_for_lock))
         .context("cannot set up the delivery connection")?;
     let runtime = tokio::runtime::Handle::current();
@@ -43,10 +50,31 @@ pub(super) fn spawn(
         .spawn(move || {
             // Returning the gate's connection to its pool spawns a task.
             let _inside = runtime.enter();
+            let _running = running;
             run(conn, &runtime, &gate, clock, &wake, max_batch, rx)
         })
         .context("cannot start the delivery writer")?;
+    std::thread::Builder::new()
+        .name("wal-checkpoints".into())
+        .spawn(move || checkpoint(checkpoints, watched))
+        .context("cannot start the checkpointer")?;
     Ok(())
+}
+
+/// How often the log is copied into the database while the delivery writer runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies the write-ahead log into the database now and then, beside the writers (PASSIVE: it
+/// takes no lock a writer waits for, and copies what no reader still needs), until the delivery
+/// writer stops. The store's pool connections keep SQLite's own checkpoints, so a log that
+/// outgrows these (or a store without a delivery writer) is still bounded.
+fn checkpoint(conn: rusqlite::Connection, writer: std::sync::Weak<()>) {
+    while writer.strong_count() > 0 {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "cannot checkpoint the write-ahead log");
+        }
+    }
 }
 
 /// Another connection (the worker's) holds the write lock: try again soon, for about 10 s in

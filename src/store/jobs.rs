@@ -85,9 +85,12 @@ impl Store {
             return Ok(None);
         };
         let id = cover_newer(&mut tx, first, &key, now, until).await?;
-        let job = load(&mut tx, id).await?;
+        let claimed = load(&mut tx, id).await?;
         tx.commit().await.context("cannot claim a job")?;
-        Ok(Some(job))
+        // The events it covers are read and parsed after the commit: the write lock (and the
+        // deliveries waiting for it) need not wait for them, and no other claim covers them
+        // again while this job holds its lease.
+        claimed.with_covered(&self.reads).await.map(Some)
     }
 
     /// Keeps a running job reserved to its worker (called while the job runs).
@@ -397,9 +400,18 @@ async fn cover_newer(conn: &mut Conn, first: i64, key: &str, now: i64, until: i6
     Ok(id)
 }
 
-/// The claimed job with its event, the events it covers, and the latest push among them
-/// (approvals before it are stale).
-async fn load(conn: &mut Conn, id: i64) -> Result<Job> {
+/// A claimed job as read inside the claim: what [`Job`] holds but the covered events.
+struct Claimed {
+    id: i64,
+    attempts: i64,
+    received_at: i64,
+    pushed_at: Option<i64>,
+    event: Event,
+}
+
+/// The claimed job with its event and the latest push among the events it covers (approvals
+/// before it are stale).
+async fn load(conn: &mut Conn, id: i64) -> Result<Claimed> {
     let row = sqlx::query(
         "SELECT j.attempts, d.event_json, d.received_at FROM jobs j
          JOIN deliveries d ON d.id = j.delivery WHERE j.id = $1",
@@ -418,25 +430,38 @@ async fn load(conn: &mut Conn, id: i64) -> Result<Job> {
     .fetch_one(&mut *conn)
     .await
     .context("cannot read covered pushes")?;
-    let covered: Vec<String> = sqlx::query_scalar(
-        "SELECT d.event_json FROM jobs j JOIN deliveries d ON d.id = j.delivery
-         WHERE j.covered_by = $1 ORDER BY j.id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await
-    .context("cannot read covered events")?;
     let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
-    let covered = covered
-        .iter()
-        .map(|j| serde_json::from_str(j).context("stored event is unreadable"))
-        .collect::<Result<Vec<Event>>>()?;
-    Ok(Job {
+    Ok(Claimed {
         id,
         attempts,
         received_at,
         pushed_at,
         event,
-        covered,
     })
+}
+
+impl Claimed {
+    /// The job, with the events it covers, oldest first.
+    async fn with_covered(self, reads: &sqlx::AnyPool) -> Result<Job> {
+        let covered: Vec<String> = sqlx::query_scalar(
+            "SELECT d.event_json FROM jobs j JOIN deliveries d ON d.id = j.delivery
+             WHERE j.covered_by = $1 ORDER BY j.id",
+        )
+        .bind(self.id)
+        .fetch_all(reads)
+        .await
+        .context("cannot read covered events")?;
+        let covered = covered
+            .iter()
+            .map(|j| serde_json::from_str(j).context("stored event is unreadable"))
+            .collect::<Result<Vec<Event>>>()?;
+        Ok(Job {
+            id: self.id,
+            attempts: self.attempts,
+            received_at: self.received_at,
+            pushed_at: self.pushed_at,
+            event: self.event,
+            covered,
+        })
+    }
 }
