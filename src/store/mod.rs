@@ -90,6 +90,10 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("invalid database.url `{}`", redact(&url)))?;
+        let sqlite_file = match backend {
+            Backend::Sqlite => Some(sqlite_file(&url)?),
+            Backend::Postgres => None,
+        };
         let sqlite = backend == Backend::Sqlite;
         let pool = pool_options(backend, if sqlite { 1 } else { 8 }, false)
             .connect_with(options.clone())
@@ -110,15 +114,6 @@ impl Store {
                 .await
                 .with_context(|| format!("cannot open the database at `{}`", redact(&url)))?,
             Backend::Postgres => pool.clone(),
-        };
-        let sqlite_file = match backend {
-            Backend::Sqlite => Some(
-                sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-                    .with_context(|| format!("invalid database.url `{}`", redact(&url)))?
-                    .get_filename()
-                    .to_path_buf(),
-            ),
-            Backend::Postgres => None,
         };
         Ok(Store {
             pool,
@@ -175,6 +170,23 @@ impl Store {
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.reads).await.is_ok()
     }
+}
+
+/// The database file of a SQLite URL. An in-memory database is refused: the store's
+/// connections (writer, readers, the delivery writer) would each see a database of their own.
+fn sqlite_file(url: &str) -> Result<std::path::PathBuf> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database.url `{}`", redact(url)))?;
+    let file = options.get_filename();
+    let name = file.to_string_lossy();
+    if name == ":memory:" || name.starts_with("file:sqlx-in-memory") || url.contains("mode=memory")
+    {
+        anyhow::bail!(
+            "database.url `{}` is an in-memory SQLite database; changegate needs a file (sqlite://path/to/state.db)",
+            redact(url)
+        );
+    }
+    Ok(file.to_path_buf())
 }
 
 /// Connections of one pool; SQLite's get their pragmas as they connect (`read_only`: readers
@@ -238,6 +250,18 @@ fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_in_memory_sqlite_database_is_refused() {
+        for url in ["sqlite::memory:", "sqlite://x.db?mode=memory"] {
+            let e = super::sqlite_file(url).unwrap_err().to_string();
+            assert!(e.contains("in-memory"), "{url}: {e}");
+        }
+        assert_eq!(
+            super::sqlite_file("sqlite://state.db?mode=rwc").unwrap(),
+            std::path::PathBuf::from("state.db")
+        );
+    }
+
     #[test]
     fn passwords_never_print() {
         assert_eq!(
