@@ -42,7 +42,7 @@ impl Store {
         let (forge, repo) = chain::chain_of(r.forge, r.repo);
         let detail = r.detail.to_string();
         let mut tx = self.pool.begin().await?;
-        let (seq, prev) = chain::reserve(&mut tx, self.backend, &forge, &repo).await?;
+        let (seq, prev) = chain::reserve(&mut tx, &forge, &repo).await?;
         let content = Content {
             seq,
             at: self.now_ms(),

@@ -2,7 +2,7 @@
 //! (the chain's head row is locked), retention purges that leave a checkpoint, and the walk
 //! `changegate audit verify` does.
 
-use super::{Backend, Store};
+use super::Store;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -47,30 +47,19 @@ pub(super) fn chain_of(forge: &str, repo: &str) -> (String, String) {
 }
 
 /// The next position on the chain and the hash to follow, with the chain's head locked until
-/// the transaction ends (PostgreSQL: `FOR UPDATE`; SQLite: the write lock the first
-/// statement takes).
+/// the transaction ends: one statement that creates the chain if needed and, by updating its
+/// row, locks it (PostgreSQL: the row lock of `ON CONFLICT DO UPDATE`, which a concurrent
+/// replica waits for and then reads the head this one wrote; SQLite: the write lock).
 pub(super) async fn reserve(
     conn: &mut sqlx::AnyConnection,
-    backend: Backend,
     forge: &str,
     repo: &str,
 ) -> Result<(i64, String)> {
-    sqlx::query(
+    let row = sqlx::query(
         "INSERT INTO audit_chains (forge, repo, seq, head) VALUES ($1, $2, 0, '')
-         ON CONFLICT (forge, repo) DO NOTHING",
+         ON CONFLICT (forge, repo) DO UPDATE SET seq = audit_chains.seq
+         RETURNING seq, head",
     )
-    .bind(forge.to_string())
-    .bind(repo.to_string())
-    .execute(&mut *conn)
-    .await
-    .context("cannot open the audit chain")?;
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
-    let row = sqlx::query(&format!(
-        "SELECT seq, head FROM audit_chains WHERE forge = $1 AND repo = $2{lock}"
-    ))
     .bind(forge.to_string())
     .bind(repo.to_string())
     .fetch_one(&mut *conn)
