@@ -2,8 +2,10 @@
 //! transaction with a direct call per statement: through the shared pool every statement was a
 //! round trip to the pool connection's thread and every batch also paid the pool's acquire and
 //! release (a ping), about as much as the fsync itself. The connection commits with
-//! `synchronous = FULL` (the log is on disk before any 202) and waits for the worker's commits
-//! with short sleeps, where SQLite's own busy handler would sleep 1, 2, 5, 10… ms.
+//! `synchronous = FULL` (the log is on disk before any 202). It holds the store's one write
+//! connection while it writes, so this process's other writers wait in the pool's queue; a
+//! writer of another process (a CLI command on the same file) is waited for with short sleeps,
+//! where SQLite's own busy handler would sleep 1, 2, 5, 10… ms.
 
 use super::batch::Request;
 use super::deliveries::{INSERT_DELIVERY, INSERT_JOB};
