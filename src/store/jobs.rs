@@ -346,9 +346,10 @@ const COVER_AT_ONCE: i64 = 256;
 /// (the worker reads the forge after all of them were stored): the id that runs.
 async fn cover_newer(conn: &mut Conn, first: i64, key: &str, now: i64, until: i64) -> Result<i64> {
     // Jobs not due yet (timers, retries waiting out their backoff) are neither run early nor
-    // covered: they run at their time. At most COVER_AT_ONCE newer jobs per run: marking them holds the write lock, and a
-    // backlog of thousands on one change would hold it (and every acknowledgement behind
-    // it) for hundreds of milliseconds; the rest are covered by the next run.
+    // covered: they run at their time. At most COVER_AT_ONCE newer jobs per run: marking
+    // them holds the write lock, and a backlog of thousands on one change would hold it (and
+    // every acknowledgement behind it) for hundreds of milliseconds; the next run covers the
+    // rest.
     let newest: Option<i64> = sqlx::query_scalar(
         "SELECT MAX(id) FROM (SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued'
            AND id > $2 AND run_after <= $3 ORDER BY id LIMIT $4) AS newer",
