@@ -1,5 +1,6 @@
 //! A burst: 200 open pull requests of one repository labeled at once. Every status ends right,
-//! with at most 5 calls per pull request on first sight (cold caches), and the bot keeps to the
+//! with at most 5 calls per pull request on first sight (cold caches; 4 with the shipped rules:
+//! a minor change requires no role that takes reviews, so they are not read), and the bot keeps to the
 //! rate limit the forge tells it: once told nothing is left it waits for the reset instead of
 //! sending requests that would be refused. (How fast: `cargo bench --bench pipeline`.)
 
@@ -100,7 +101,7 @@ fn assert_all_right(s: &Setup) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_200_labeled_pull_requests_costs_at_most_5_calls_each() {
+async fn a_burst_of_200_labeled_pull_requests_costs_at_most_4_calls_each() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let s = world().await;
     burst(&s).await;
@@ -129,29 +130,30 @@ async fn a_burst_of_200_labeled_pull_requests_costs_at_most_5_calls_each() {
         let writes = of_pull(n).iter().filter(|c| !c.starts_with("GET ")).count();
         assert_eq!(writes, 2, "#{n}: {:#?}", of_pull(n));
     }
-    // First sight costs 5 calls. A job run again (its first run failed after writing, on a
+    // First sight costs 4 calls: the pull request, its label events, the status and the
+    // comment (no reviews: a minor change requires no role that takes them). A job run again (its first run failed after writing, on a
     // store busy under load) re-reads what it needs to see that nothing is left to do; on an
     // idle machine none is, and more than a couple would be a fault.
-    let over: Vec<u64> = (1..=PULLS).filter(|n| per_pull(*n) > 5).collect();
+    let over: Vec<u64> = (1..=PULLS).filter(|n| per_pull(*n) > 4).collect();
     if let Some(n) = over.first() {
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "burst: {} pull requests over 5 calls, e.g. #{n}: {:#?}",
+            "burst: {} pull requests over 4 calls, e.g. #{n}: {:#?}",
             over.len(),
             of_pull(*n)
         );
     }
     assert!(
         over.len() <= 2,
-        "at most 5 calls per pull request: {} over, e.g. #{}: {:#?}",
+        "at most 4 calls per pull request: {} over, e.g. #{}: {:#?}",
         over.len(),
         over[0],
         of_pull(over[0])
     );
     // The rest: the bot's own account, once.
     assert!(
-        calls.len() as u64 <= 5 * PULLS + 1 + 4 * over.len() as u64,
+        calls.len() as u64 <= 4 * PULLS + 1 + 4 * over.len() as u64,
         "{} calls for {PULLS} pull requests",
         calls.len()
     );

@@ -36,9 +36,10 @@ async fn unclassified_change_fails_and_asks_to_classify() {
         assert!(c.contains(v), "{c}");
     }
     assert!(c.contains("not ready to merge"));
-    // The reads on first sight: the pull request, the bot's account, label history, reviews.
-    // Not the head's status (the bot writes it anyway, replacing whatever is there) nor the
-    // comments (the pull request says it has none).
+    // The reads on first sight: the pull request, the bot's account, label history. Not the
+    // reviews (an unclassified change requires no role that takes them), the head's status
+    // (the bot writes it anyway, replacing whatever is there) nor the comments (the pull
+    // request says it has none).
     let reads = |s: &common::github_setup::Setup| -> Vec<String> {
         s.gh.calls()
             .into_iter()
@@ -51,7 +52,6 @@ async fn unclassified_change_fails_and_asks_to_classify() {
             "GET /repos/acme/platypus/pulls/7",
             "GET /user",
             "GET /repos/acme/platypus/issues/7/events",
-            "GET /repos/acme/platypus/pulls/7/reviews",
         ]
     );
     // Once the bot's status should stand, each evaluation asks the forge whether it still
@@ -63,7 +63,6 @@ async fn unclassified_change_fails_and_asks_to_classify() {
         vec![
             "GET /repos/acme/platypus/pulls/7",
             "GET /repos/acme/platypus/issues/7/events",
-            "GET /repos/acme/platypus/pulls/7/reviews",
             "GET /repos/acme/platypus/commits/1111111111111111111111111111111111111111/status",
         ]
     );
@@ -633,6 +632,8 @@ async fn the_sticky_comment_is_edited_without_listing_and_rewritten_when_deleted
 #[tokio::test]
 async fn a_missing_listing_counts_as_empty() {
     let s = setup().await;
+    // A standard change: its peer review takes native approvals, so the reviews are read.
+    s.gh.add_label(7, "CMT::Standard", "alice");
     s.gh.fail_next(
         "GET /repos/acme/platypus/pulls/7/reviews",
         ResponseTemplate::new(404),
@@ -641,7 +642,12 @@ async fn a_missing_listing_counts_as_empty() {
         "GET /repos/acme/platypus/issues/7/events",
         ResponseTemplate::new(404),
     );
-    s.deliver("opened", None, "alice", "d").await;
+    s.deliver("labeled", Some("CMT::Standard"), "alice", "d")
+        .await;
+    assert!(
+        s.gh.calls()
+            .contains(&"GET /repos/acme/platypus/pulls/7/reviews".to_string())
+    );
     assert_eq!(s.gh.writes(), vec![status_post(), COMMENT_POST.to_string()]);
     assert!(s.app.store.unfinished_jobs().await.unwrap().is_empty());
 }

@@ -110,6 +110,12 @@ async fn a_valid_approval_passes_and_the_note_says_who() {
         s.gl.calls()
             .contains(&format!("GET {MR}/resource_label_events"))
     );
+    // A minor change requires no role that takes merge request approvals: not read.
+    assert!(
+        !s.gl.calls().contains(&format!("GET {MR}/approvals")),
+        "{:#?}",
+        s.gl.calls()
+    );
 }
 
 #[tokio::test]

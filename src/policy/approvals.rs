@@ -121,21 +121,34 @@ impl Assessment<'_> {
 }
 
 /// Who gave each approval. `needs` says how many distinct people an approval needs when
-/// more than one (the matched rules' `count`).
+/// more than one (the matched rules' `count`); `counted` names the roles whose native
+/// approvals count (those the change requires): for the others neither reviews nor the
+/// labels the bot applied for them are looked at.
 pub(super) fn assess(
     rules: &Rules,
     snap: &Snapshot,
     labels: &[Label],
     needs: &[(String, u32)],
     taken: &[(User, String)],
+    counted: &[String],
 ) -> Vec<ApprovalOutcome> {
     let mut list: Vec<Assessment> = rules
         .approvals
         .iter()
-        .map(|a| Assessment {
-            approval: a,
-            label: label_finding(rules, snap, a, labels),
-            natives: natives(rules, snap, a),
+        .map(|a| {
+            let counts = counted.contains(&a.name);
+            Assessment {
+                approval: a,
+                label: match label_finding(rules, snap, a, labels) {
+                    LabelFinding::ByBot if !counts => LabelFinding::Absent,
+                    found => found,
+                },
+                natives: if counts {
+                    natives(rules, snap, a)
+                } else {
+                    vec![]
+                },
+            }
         })
         .collect();
     // Earlier approvals claim their person first; unknown times keep the rules' order.

@@ -141,7 +141,9 @@ pub(super) fn judge(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> 
         .gated_authors
         .extend(snap.commit_authors.iter().cloned());
     let labels = issue.change.labels.clone();
-    for o in approvals::assess(rules, &issue, &labels, needs, &[]) {
+    // An issue has no native approvals; a label the bot applied on it stands for none.
+    let all: Vec<String> = rules.approvals.iter().map(|a| a.name.clone()).collect();
+    for o in approvals::assess(rules, &issue, &labels, needs, &[], &all) {
         if !ci.approvals.contains(&o.name) {
             continue;
         }

@@ -4,7 +4,14 @@
 
 use super::*;
 
-pub(super) fn decide(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> Decision {
+/// The decision, and the approval roles it requires (before merge, in a blocked period, or
+/// owed after merge). `counted`: the roles whose native approvals count.
+pub(super) fn decide(
+    rules: &Rules,
+    snap: &Snapshot,
+    needs: &[(String, u32)],
+    counted: &[String],
+) -> (Decision, Vec<String>) {
     let change = &snap.change;
     let mut set = LabelSet {
         labels: change.labels.clone(),
@@ -14,7 +21,7 @@ pub(super) fn decide(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) ->
     undeclared_values(rules, &mut set);
     one_value_per_scope(rules, snap, &mut set);
     let link = change_issue::judge(rules, snap, needs);
-    let mut outcomes = approvals::assess(rules, snap, &set.labels, needs, &link.taken);
+    let mut outcomes = approvals::assess(rules, snap, &set.labels, needs, &link.taken, counted);
     for o in &outcomes {
         let approval = rules.approval(&o.name);
         match (&o.state, approval) {
@@ -63,7 +70,7 @@ fn apply_rules(
     outcomes: Vec<ApprovalOutcome>,
     met: &[String],
     link_items: Vec<ChecklistItem>,
-) -> Decision {
+) -> (Decision, Vec<String>) {
     let mut matched = vec![];
     let mut required: Vec<String> = vec![];
     let mut checklist = vec![];
@@ -176,6 +183,13 @@ fn apply_rules(
         }
     }
     let owed = timed::owed(rules, snap, &owing, &outcomes, &mut set);
+    let owed_roles = owed.iter().flat_map(|o| &o.items).map(|i| &i.name);
+    let mut requires = required.clone();
+    for name in owed_roles {
+        if rules.approval(name).is_some() && !requires.contains(name) {
+            requires.push(name.clone());
+        }
+    }
     for name in &required {
         if let (Some(o), Some(a)) = (
             outcomes.iter().find(|o| &o.name == name),
@@ -217,7 +231,7 @@ fn apply_rules(
         Verdict::Fail
     };
     let summary = summary(&failing);
-    Decision {
+    let decision = Decision {
         verdict,
         summary,
         matched_rules: matched,
@@ -230,7 +244,8 @@ fn apply_rules(
         blocked: blocked.into_iter().map(|(b, _)| b).collect(),
         owed,
         report_only: None,
-    }
+    };
+    (decision, requires)
 }
 
 /// The description's required sections as one checklist line.

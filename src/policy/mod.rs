@@ -343,24 +343,56 @@ pub fn evaluate(rules: &Rules, snap: &Snapshot) -> Decision {
     if !is_enforced(rules, &snap.change) {
         return Decision::not_enforced(rules);
     }
-    let first = decide(rules, snap, &[]);
-    // Approvals that matched rules need from several people: judged again with those counts
-    // (one person per role holds across them).
-    let needs: Vec<(String, u32)> = rules
-        .rules
-        .iter()
-        .filter(|r| first.matched_rules.contains(&r.name))
-        .flat_map(|r| r.counts.iter().cloned())
-        .collect();
-    let decision = if needs.is_empty() {
-        first
-    } else {
-        decide(rules, snap, &needs)
-    };
+    let decision = settle(rules, snap).0;
     if rules.reports_only(&snap.change.repo.path) {
         report_only(decision)
     } else {
         decision
+    }
+}
+
+/// Whether the change's native approvals (reviews, merge request approvals) can matter: some
+/// role that takes them is required, judged on a snapshot without them. When not, the worker
+/// does not read them, and the decision is the same as if it had.
+pub fn reads_reviews(rules: &Rules, snap: &Snapshot) -> bool {
+    is_enforced(rules, &snap.change) && !settle(rules, snap).1.is_empty()
+}
+
+/// Judges the change until what it needs stops growing: native approvals count only for the
+/// roles the change requires, and approvals that matched rules need from several people
+/// (`count`) are judged with those counts (one person per role holds across them). Both sets
+/// only grow and are bounded by the rules, so this ends. Returns the decision and the roles
+/// whose native approvals counted.
+fn settle(rules: &Rules, snap: &Snapshot) -> (Decision, Vec<String>) {
+    let mut needs: Vec<(String, u32)> = vec![];
+    let mut counted: Vec<String> = vec![];
+    loop {
+        let (decision, required) = decide(rules, snap, &needs, &counted);
+        let mut grown = false;
+        let more_needs = rules
+            .rules
+            .iter()
+            .filter(|r| decision.matched_rules.contains(&r.name))
+            .flat_map(|r| r.counts.iter());
+        for need in more_needs {
+            if !needs.contains(need) {
+                needs.push(need.clone());
+                grown = true;
+            }
+        }
+        let natives = rules
+            .approvals
+            .iter()
+            .filter(|a| a.native_approvals && required.contains(&a.name));
+        for a in natives {
+            if !counted.contains(&a.name) {
+                counted.push(a.name.clone());
+                grown = true;
+            }
+        }
+        if !grown {
+            return (decision, counted);
+        }
     }
 }
 

@@ -900,5 +900,6 @@ fn unknown_authors_and_times_do_not_pass() {
 }
 
 mod change_issue;
+mod natives;
 mod ops;
 mod timed;

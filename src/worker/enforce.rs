@@ -193,17 +193,10 @@ impl Worker {
         let deciding = policy::deciding_labels(rules, &change.labels);
         let history = complete_or(forge.label_events(r, &deciding).await, &mut incomplete)?
             .unwrap_or_default();
-        let wants_reviews =
-            rules.approvals.iter().any(|a| a.native_approvals) || self.approves(&change);
-        let reviews = if wants_reviews {
-            complete_or(forge.approvals(r).await, &mut incomplete)?.unwrap_or_default()
-        } else {
-            vec![]
-        };
         // Commit authors matter only when someone approved: read them then.
-        let approved = reviews.iter().any(|rv| rv.approved)
-            || rules.approvals.iter().any(|a| change.has_label(&a.label));
-        let commit_authors = if rules.commit_authors_are_authors && approved {
+        let by_label = rules.approvals.iter().any(|a| change.has_label(&a.label));
+        let authors_matter = rules.commit_authors_are_authors;
+        let commit_authors = if authors_matter && by_label {
             complete_or(
                 self.commit_authors(forge, r, &change).await,
                 &mut incomplete,
@@ -230,7 +223,7 @@ impl Worker {
         let mut snap = Snapshot {
             change,
             label_events: history.labels,
-            reviews,
+            reviews: vec![],
             last_push,
             retarget,
             memberships: Default::default(),
@@ -244,6 +237,22 @@ impl Worker {
         };
         self.fill_memberships(forge, rules, &mut snap).await?;
         snap.linked_issue = self.linked_issue(forge, &snap, rules).await?;
+        // Reviews only when a role the change requires takes them (judged without them: the
+        // decision is then the same as with them), or the bot approves in their place.
+        if self.approves(&snap.change) || policy::reads_reviews(rules, &snap) {
+            let mut incomplete = std::mem::take(&mut snap.incomplete);
+            snap.reviews =
+                complete_or(forge.approvals(r).await, &mut incomplete)?.unwrap_or_default();
+            if authors_matter && !by_label && snap.reviews.iter().any(|rv| rv.approved) {
+                snap.commit_authors = complete_or(
+                    self.commit_authors(forge, r, &snap.change).await,
+                    &mut incomplete,
+                )?
+                .unwrap_or_default();
+            }
+            snap.incomplete = incomplete;
+            self.fill_memberships(forge, rules, &mut snap).await?;
+        }
         Ok(snap)
     }
 
