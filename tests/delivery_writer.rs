@@ -6,13 +6,13 @@
 mod common;
 
 use changegate::model::{Event, EventPayload};
+use changegate::store::Wake;
 use changegate::store::{DeliveryWriter, Enqueued, Store};
 use common::corpus_dir;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 fn event(number: u64, delivery: &str) -> Event {
     let body = std::fs::read(corpus_dir().join("github/pull_request.labeled.1.json")).unwrap();
@@ -30,7 +30,7 @@ async fn concurrent_deliveries(url: &str) {
         store.enqueue(&event(1, "before")).await.unwrap(),
         Enqueued::New { .. }
     ));
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(Wake::new());
     let writer = DeliveryWriter::spawn(store.clone(), wake.clone()).unwrap();
     // 400 deliveries for 20 changes at once; every id sent twice, and "before" again.
     let mut sent = tokio::task::JoinSet::new();
@@ -121,7 +121,7 @@ async fn acknowledged_deliveries_are_there_after_a_restart() {
     {
         let store = Store::open(&url).await.unwrap();
         let migrated = std::fs::metadata(&file).unwrap().len();
-        let writer = DeliveryWriter::spawn(store, Arc::new(Notify::new())).unwrap();
+        let writer = DeliveryWriter::spawn(store, Arc::new(Wake::new())).unwrap();
         for i in 0..50 {
             let r = writer.enqueue(event(7, &format!("r-{i}"))).await.unwrap();
             assert!(matches!(r, Enqueued::New { .. }));
@@ -137,7 +137,7 @@ async fn acknowledged_deliveries_are_there_after_a_restart() {
     let store = Store::open(&url).await.unwrap();
     let job = store.claim(Duration::from_secs(60)).await.unwrap().unwrap();
     assert_eq!(job.covered.len(), 49, "the newest covers the other 49");
-    let writer = DeliveryWriter::spawn(store, Arc::new(Notify::new())).unwrap();
+    let writer = DeliveryWriter::spawn(store, Arc::new(Wake::new())).unwrap();
     assert_eq!(
         writer.enqueue(event(7, "r-3")).await.unwrap(),
         Enqueued::Duplicate

@@ -7,7 +7,7 @@ use common::github_world::GithubWorld;
 use common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 fn head(n: u64) -> String {
     format!("{n:040}")
@@ -122,7 +122,7 @@ async fn three_replicas_and_a_kill_lose_nothing_and_do_nothing_twice() {
     for app in &replicas {
         handles.push(tokio::spawn(app.worker.clone().run(
             2,
-            std::sync::Arc::new(Notify::new()),
+            std::sync::Arc::new(changegate::store::Wake::new()),
             stop_rx.clone(),
         )));
     }

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
     init_tracing(settings.log.json);
@@ -43,7 +43,7 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
     if dry_run {
         tracing::info!("dry run: actions are logged, no forge is called");
     }
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(changegate::store::Wake::new());
     let state = AppState {
         store: store.clone(),
         writer: changegate::store::DeliveryWriter::spawn(store.clone(), wake.clone())?,
@@ -238,7 +238,7 @@ pub(super) async fn reconcile_now(
     let (stop_tx, stop_rx) = watch::channel(false);
     let running = tokio::spawn(worker.clone().run(
         settings.worker.concurrency,
-        Arc::new(Notify::new()),
+        Arc::new(changegate::store::Wake::new()),
         stop_rx,
     ));
     let jobs = reconcile::wait(&store, &pass.queued, Duration::from_secs(600)).await;

@@ -3,11 +3,11 @@
 //! thread with its own connection writes them ([`super::delivery_thread`]); on PostgreSQL a
 //! task through the pool.
 
-use super::{Enqueued, Priority, Store};
+use super::{Enqueued, Priority, Store, Wake, change_key};
 use crate::model::Event;
 use anyhow::{Result, anyhow};
 use std::sync::Arc;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// Deliveries written together at most; a batch is whatever is waiting when the writer is free.
 const MAX_BATCH: usize = 256;
@@ -21,10 +21,10 @@ pub struct DeliveryWriter {
 }
 
 impl DeliveryWriter {
-    /// Starts the writer on `store` (within the runtime); `wake` is notified once per batch
-    /// that queued work (a notification per delivery woke every idle worker loop into a
-    /// query, thousands a second under load).
-    pub fn spawn(store: Store, wake: Arc<Notify>) -> Result<Self> {
+    /// Starts the writer on `store` (within the runtime); `wake` is told once per batch which
+    /// changes it queued work for (a notification per delivery woke every idle worker loop
+    /// into a query, thousands a second under load).
+    pub fn spawn(store: Store, wake: Arc<Wake>) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Request>(4 * MAX_BATCH);
         match store.sqlite_file() {
             Some(path) => super::delivery_thread::spawn(
@@ -54,15 +54,13 @@ impl DeliveryWriter {
     }
 }
 
-async fn run(store: Store, wake: Arc<Notify>, mut rx: mpsc::Receiver<Request>) {
+async fn run(store: Store, wake: Arc<Wake>, mut rx: mpsc::Receiver<Request>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let items: Vec<&Event> = batch.iter().map(|(e, _)| e).collect();
         match store.enqueue_batch(&items, Priority::Webhook).await {
             Ok(results) => {
-                if results.iter().any(|r| matches!(r, Enqueued::New { .. })) {
-                    wake.notify_one();
-                }
+                queued(&wake, batch.iter().map(|(e, _)| e).zip(results.iter()));
                 for ((_, done), r) in batch.drain(..).zip(results) {
                     let _ = done.send(Ok(r));
                 }
@@ -74,5 +72,16 @@ async fn run(store: Store, wake: Arc<Notify>, mut rx: mpsc::Receiver<Request>) {
                 }
             }
         }
+    }
+}
+
+/// Tells the worker which changes the batch queued new jobs for (after the commit).
+pub(super) fn queued<'a>(wake: &Wake, written: impl Iterator<Item = (&'a Event, &'a Enqueued)>) {
+    let keys: Vec<String> = written
+        .filter(|(_, r)| matches!(r, Enqueued::New { .. }))
+        .filter_map(|(e, _)| e.change().map(change_key))
+        .collect();
+    if !keys.is_empty() {
+        wake.queued(keys.iter().map(String::as_str));
     }
 }

@@ -9,7 +9,7 @@
 
 use super::batch::Request;
 use super::deliveries::{INSERT_DELIVERY, INSERT_JOB};
-use super::{Enqueued, Priority, change_key};
+use super::{Enqueued, Priority, Wake, change_key};
 use crate::clock::Clock;
 use crate::model::Action;
 use anyhow::{Context, Result, anyhow};
@@ -17,7 +17,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 /// How long the delivery writer keeps the write connection while deliveries keep coming.
 const SLICE: Duration = Duration::from_millis(3);
@@ -27,7 +27,7 @@ pub(super) fn spawn(
     path: &Path,
     gate: sqlx::AnyPool,
     clock: Clock,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
     max_batch: usize,
     rx: mpsc::Receiver<Request>,
 ) -> Result<()> {
@@ -92,7 +92,7 @@ fn run(
     runtime: &tokio::runtime::Handle,
     gate: &sqlx::AnyPool,
     clock: Clock,
-    wake: &Notify,
+    wake: &Wake,
     max_batch: usize,
     mut rx: mpsc::Receiver<Request>,
 ) {
@@ -131,15 +131,17 @@ fn run(
 }
 
 /// Tells each request of the batch what became of its delivery.
-fn answer(batch: &mut Vec<Request>, written: Result<Vec<Result<Enqueued>>>, wake: &Notify) {
+fn answer(batch: &mut Vec<Request>, written: Result<Vec<Result<Enqueued>>>, wake: &Wake) {
     match written {
         Ok(results) => {
-            if results
+            let stored = batch
                 .iter()
-                .any(|r| matches!(r, Ok(Enqueued::New { .. })))
-            {
-                wake.notify_one();
-            }
+                .zip(&results)
+                .filter_map(|((e, _), r)| match r {
+                    Ok(r) => Some((e, r)),
+                    Err(_) => None,
+                });
+            super::batch::queued(wake, stored);
             for ((_, done), r) in batch.drain(..).zip(results) {
                 let _ = done.send(r);
             }

@@ -44,8 +44,8 @@ impl Store {
     /// a timer not yet due does not count.
     pub async fn has_pending(&self, key: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE change_key = $1
-               AND (state = 'running' OR (state = 'queued' AND (timer = 0 OR run_after <= $2)))",
+            "SELECT COUNT(*) FROM jobs WHERE change_key = $1 AND state IN ('running', 'queued')
+               AND (state = 'running' OR timer = 0 OR run_after <= $2)",
         )
         .bind(key.to_string())
         .bind(self.now_ms())
@@ -365,10 +365,11 @@ async fn cover_newer(conn: &mut Conn, first: i64, key: &str, now: i64, until: i6
         return Ok(first);
     };
     // What earlier runs had covered is now covered by this one: a job's covered set is always
-    // every event folded into its run.
+    // every event folded into its run. Found by the covering job's id range: by the change's
+    // key SQLite would read every job the change ever had (`|| ''` keeps it off that index).
     sqlx::query(
-        "UPDATE jobs SET covered_by = $1 WHERE covered_by IN
-           (SELECT id FROM jobs WHERE change_key = $2 AND id >= $3 AND id < $1)",
+        "UPDATE jobs SET covered_by = $1
+         WHERE covered_by >= $3 AND covered_by < $1 AND change_key || '' = $2",
     )
     .bind(id)
     .bind(key.to_string())

@@ -11,6 +11,7 @@ mod jobs;
 mod memory;
 mod replies;
 mod timers;
+mod wake;
 
 pub use audit::{AuditRecord, AuditRow};
 pub use batch::DeliveryWriter;
@@ -20,6 +21,7 @@ pub use jobs::{Job, JobRow};
 pub use memory::Verdict;
 pub use replies::StoredReplies;
 pub use timers::{EmergencyRow, EmergencyState, is_internal_delivery};
+pub use wake::Wake;
 
 use crate::clock::Clock;
 use crate::model::{Change, ChangeEvent};

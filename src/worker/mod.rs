@@ -22,13 +22,13 @@ use crate::forge::{ForgeClient, ForgeError};
 use crate::model::{Forge as ForgeKind, User};
 use crate::policy::{self, Snapshot};
 use crate::rules::{Rules, SharedRules};
-use crate::store::{AuditRecord, Job, Store};
+use crate::store::{AuditRecord, Job, Store, Wake};
 use anyhow::Result;
 use enforce::JobContext;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{Notify, OnceCell, watch};
+use tokio::sync::{OnceCell, watch};
 use tracing::Instrument;
 
 /// How long a claimed job stays reserved to its worker by default; past it another worker
@@ -134,7 +134,7 @@ impl Worker {
 
 impl Worker {
     /// Runs `concurrency` loops until `shutdown` turns true.
-    pub async fn run(self, concurrency: usize, wake: Arc<Notify>, shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, concurrency: usize, wake: Arc<Wake>, shutdown: watch::Receiver<bool>) {
         let mut tasks = tokio::task::JoinSet::new();
         // Blocked periods' next boundaries: now, and again now and then (the rules may change).
         let (w, mut stop) = (self.clone(), shutdown.clone());
@@ -179,15 +179,17 @@ impl Worker {
 
     /// [`Self::run_one`]; having claimed a job, wakes another idle loop (`wake`) to look for
     /// more: the delivery writer wakes one loop per batch, which passes it on while work is
-    /// found.
-    async fn run_next(&self, wake: Option<&Notify>) -> Result<bool> {
+    /// found. While the job runs its change is marked running, so that deliveries for it wake
+    /// nobody: this loop claims again when done.
+    async fn run_next(&self, wake: Option<&Wake>) -> Result<bool> {
         let paused = crate::forge::quota::paused(self.quota_reserve_percent);
         let Some(job) = self.store.claim_except(self.lease, &paused).await? else {
             return Ok(false);
         };
-        if let Some(wake) = wake {
-            wake.notify_one();
-        }
+        let _running = wake.and_then(|w| {
+            w.notify_one();
+            Some(w.running(crate::store::change_key(job.event.change()?)))
+        });
         let span = job_span(&job);
         self.handle(job).instrument(span).await?;
         Ok(true)

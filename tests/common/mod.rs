@@ -17,10 +17,10 @@ pub mod github_setup;
 pub mod github_world;
 pub mod gitlab_world;
 pub mod pg;
+use changegate::store::Wake;
 use http_body_util::BodyExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use tokio::sync::Notify;
 use tower::ServiceExt;
 
 pub const GITHUB_SECRET: &[u8] = b"test-github-secret";
@@ -78,7 +78,7 @@ pub struct TestApp {
     pub expected_failures: std::sync::atomic::AtomicUsize,
     pub router: Router,
     /// The receiver's signal that work was queued (pass it to `Worker::run`).
-    pub wake: Arc<Notify>,
+    pub wake: Arc<Wake>,
     pub store: Store,
     pub worker: Worker,
     /// The store's and worker's clock ([`test_clock`] unless the test built the app with its
@@ -220,7 +220,7 @@ impl TestApp {
             .expect("store")
             .with_clock(clock.clone());
         let forges = forges.with_reply_store(Arc::new(store.replies(64 << 20)));
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(Wake::new());
         let mut state = AppState {
             store: store.clone(),
             writer: changegate::store::DeliveryWriter::spawn(store.clone(), wake.clone())
