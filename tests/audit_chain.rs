@@ -138,6 +138,76 @@ async fn three_replicas_appending_at_once_form_one_chain() {
     assert_eq!(reports[0].records, 120);
 }
 
+fn record(repo: &str, n: u64) -> AuditRecord<'_> {
+    AuditRecord {
+        forge: "github",
+        repo,
+        number: n,
+        delivery_id: Some("d"),
+        kind: "action",
+        rules_hash: Some("h"),
+        detail: serde_json::json!({ "n": n }),
+    }
+}
+
+/// A job's records go in one transaction (`audit_all`, and with its completion): runs of one
+/// chain's records and a switch to another, beside single appends of other replicas.
+async fn records_written_together_keep_every_chain(url: &str) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for r in 0..3u64 {
+        let store = Store::open(url).await.unwrap();
+        tasks.spawn(async move {
+            for n in 0..15 {
+                let id = r * 100 + n;
+                if r == 0 {
+                    append(&store, "acme/platypus", id).await;
+                    continue;
+                }
+                let records = [
+                    record("acme/platypus", id),
+                    record("Acme/Platypus", id),
+                    record("acme/other", id),
+                ];
+                if n % 2 == 0 {
+                    store.audit_all(&records).await.unwrap();
+                } else {
+                    // A job id that is not there: the records are still written.
+                    store.complete_with_audit(-1, 0, 0, &records).await.unwrap();
+                }
+            }
+        });
+    }
+    while let Some(t) = tasks.join_next().await {
+        t.unwrap();
+    }
+    let store = Store::open(url).await.unwrap();
+    let mut reports = store.verify_audit(None, None).await.unwrap();
+    reports.sort_by(|a, b| a.repo.cmp(&b.repo));
+    assert!(reports.iter().all(|r| r.broken.is_none()), "{reports:?}");
+    let counts: Vec<(&str, u64)> = reports
+        .iter()
+        .map(|r| (r.repo.as_str(), r.records))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("acme/other", 30), ("acme/platypus", 15 + 2 * 30)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_written_together_keep_every_chain_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    records_written_together_keep_every_chain(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_written_together_keep_every_chain_postgres() {
+    let Some(base) = pg::base_url() else { return };
+    let url = pg::fresh_schema(&base).await;
+    records_written_together_keep_every_chain(&url).await;
+}
+
 #[test]
 fn the_verify_command_names_the_broken_record() {
     let dir = tempfile::tempdir().unwrap();

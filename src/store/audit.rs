@@ -39,42 +39,16 @@ impl Store {
     /// Appends a record to its repository's chain (one transaction: the chain's head is
     /// locked, so that concurrent replicas append one after the other).
     pub async fn audit(&self, r: &AuditRecord<'_>) -> Result<()> {
-        let (forge, repo) = chain::chain_of(r.forge, r.repo);
-        let detail = r.detail.to_string();
+        self.audit_all(std::slice::from_ref(r)).await
+    }
+
+    /// Appends records, in order, in one transaction.
+    pub async fn audit_all(&self, records: &[AuditRecord<'_>]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
-        let (seq, prev) = chain::reserve(&mut tx, &forge, &repo).await?;
-        let content = Content {
-            seq,
-            at: self.now_ms(),
-            forge: r.forge,
-            repo: r.repo,
-            number: r.number as i64,
-            delivery_id: r.delivery_id,
-            kind: r.kind,
-            rules_hash: r.rules_hash,
-            detail: &detail,
-            prev_hash: &prev,
-        };
-        let hash = content.hash();
-        sqlx::query(
-            "INSERT INTO audit (at, forge, repo, number, delivery_id, kind, rules_hash, detail, seq, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(content.at)
-        .bind(r.forge.to_string())
-        .bind(r.repo.to_string())
-        .bind(r.number as i64)
-        .bind(r.delivery_id.map(str::to_string))
-        .bind(r.kind.to_string())
-        .bind(r.rules_hash.map(str::to_string))
-        .bind(detail.clone())
-        .bind(seq)
-        .bind(prev.clone())
-        .bind(hash.clone())
-        .execute(&mut *tx)
-        .await
-        .context("cannot write audit record")?;
-        chain::advance(&mut tx, &forge, &repo, seq, &hash).await?;
+        append(&mut tx, records, self.now_ms()).await?;
         tx.commit().await.context("cannot write audit record")?;
         Ok(())
     }
@@ -212,4 +186,63 @@ impl Store {
         tx.commit().await.context("cannot purge old records")?;
         Ok(purged + audit.rows_affected())
     }
+}
+
+/// Appends records to their chains inside the caller's transaction: each chain's head is
+/// reserved (locked) once for a run of its records and advanced after the last.
+pub(super) async fn append(
+    conn: &mut sqlx::AnyConnection,
+    records: &[AuditRecord<'_>],
+    at: i64,
+) -> Result<()> {
+    let mut head: Option<((String, String), i64, String)> = None;
+    for r in records {
+        let chain = chain::chain_of(r.forge, r.repo);
+        let (seq, prev) = match head.take() {
+            Some((c, seq, prev)) if c == chain => (seq + 1, prev),
+            other => {
+                if let Some(((forge, repo), seq, hash)) = other {
+                    chain::advance(conn, &forge, &repo, seq, &hash).await?;
+                }
+                chain::reserve(conn, &chain.0, &chain.1).await?
+            }
+        };
+        let detail = r.detail.to_string();
+        let content = Content {
+            seq,
+            at,
+            forge: r.forge,
+            repo: r.repo,
+            number: r.number as i64,
+            delivery_id: r.delivery_id,
+            kind: r.kind,
+            rules_hash: r.rules_hash,
+            detail: &detail,
+            prev_hash: &prev,
+        };
+        let hash = content.hash();
+        sqlx::query(
+            "INSERT INTO audit (at, forge, repo, number, delivery_id, kind, rules_hash, detail, seq, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(content.at)
+        .bind(r.forge.to_string())
+        .bind(r.repo.to_string())
+        .bind(r.number as i64)
+        .bind(r.delivery_id.map(str::to_string))
+        .bind(r.kind.to_string())
+        .bind(r.rules_hash.map(str::to_string))
+        .bind(detail.clone())
+        .bind(seq)
+        .bind(prev)
+        .bind(hash.clone())
+        .execute(&mut *conn)
+        .await
+        .context("cannot write audit record")?;
+        head = Some((chain, seq, hash));
+    }
+    if let Some(((forge, repo), seq, hash)) = head {
+        chain::advance(conn, &forge, &repo, seq, &hash).await?;
+    }
+    Ok(())
 }

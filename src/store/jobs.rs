@@ -106,33 +106,74 @@ impl Store {
 
     /// Marks a job done, with how many forge writes it made and quota units it spent.
     pub async fn complete(&self, job_id: i64, writes: i64, units: i64) -> Result<()> {
-        sqlx::query("UPDATE jobs SET state = 'done', writes = $1, units = $4, last_error = NULL, updated_at = $2 WHERE id = $3")
+        self.complete_with_audit(job_id, writes, units, &[]).await
+    }
+
+    /// [`Self::complete`], with the job's audit records not written yet, in one transaction.
+    pub async fn complete_with_audit(
+        &self,
+        job_id: i64,
+        writes: i64,
+        units: i64,
+        audit: &[super::AuditRecord<'_>],
+    ) -> Result<()> {
+        let now = self.now_ms();
+        let done = sqlx::query("UPDATE jobs SET state = 'done', writes = $1, units = $4, last_error = NULL, updated_at = $2 WHERE id = $3")
             .bind(writes)
-            .bind(self.now_ms())
+            .bind(now)
             .bind(job_id)
-            .bind(units)
-            .execute(&self.pool)
+            .bind(units);
+        self.with_audit(done, audit, now)
             .await
-            .context("cannot mark job done")?;
-        Ok(())
+            .context("cannot mark job done")
     }
 
     /// Records a failure: queued again at `retry_at`, or left `failed` (visible in
     /// `changegate jobs`) when there is no retry.
     pub async fn fail(&self, job_id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+        self.fail_with_audit(job_id, error, retry_at, &[]).await
+    }
+
+    /// [`Self::fail`], with the job's audit records not written yet, in one transaction.
+    pub async fn fail_with_audit(
+        &self,
+        job_id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        audit: &[super::AuditRecord<'_>],
+    ) -> Result<()> {
+        let now = self.now_ms();
         let (state, run_after) = match retry_at {
             Some(t) => ("queued", t),
-            None => ("failed", self.now_ms()),
+            None => ("failed", now),
         };
-        sqlx::query("UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4 WHERE id = $5")
+        let failed = sqlx::query("UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4 WHERE id = $5")
             .bind(state)
             .bind(run_after)
             .bind(error.to_string())
-            .bind(self.now_ms())
-            .bind(job_id)
-            .execute(&self.pool)
+            .bind(now)
+            .bind(job_id);
+        self.with_audit(failed, audit, now)
             .await
-            .context("cannot record job failure")?;
+            .context("cannot record job failure")
+    }
+
+    /// Runs a job's final update, with its audit records in the same transaction when it has
+    /// any (alone it is one statement, no transaction around it).
+    async fn with_audit<'q>(
+        &self,
+        update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        audit: &[super::AuditRecord<'_>],
+        now: i64,
+    ) -> Result<()> {
+        if audit.is_empty() {
+            update.execute(&self.pool).await?;
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        super::audit::append(&mut tx, audit, now).await?;
+        update.execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 

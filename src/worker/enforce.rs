@@ -26,11 +26,13 @@ pub struct JobContext<'a> {
     pub covered: &'a [Event],
     /// Forge writes made so far (reconcile reports changes by it).
     pub writes: AtomicI64,
+    /// Audit records made and not written yet.
+    pub audit: &'a super::Deferred,
 }
 
 impl<'a> JobContext<'a> {
     /// The context of a job about a change; `None` for any other job.
-    pub fn of(job: &'a crate::store::Job) -> Option<Self> {
+    pub fn of(job: &'a crate::store::Job, audit: &'a super::Deferred) -> Option<Self> {
         Some(JobContext {
             event: &job.event,
             change: job.event.change()?,
@@ -38,6 +40,7 @@ impl<'a> JobContext<'a> {
             received_at: job.received_at,
             covered: &job.covered,
             writes: AtomicI64::new(0),
+            audit,
         })
     }
 }

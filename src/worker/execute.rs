@@ -262,6 +262,8 @@ impl Worker {
                 .await
                 .map(|()| None);
         }
+        // What led to the write is on record before it is made.
+        self.flush(job).await?;
         match call.await {
             Ok(value) => {
                 job.writes.fetch_add(1, Ordering::Relaxed);
@@ -278,6 +280,7 @@ impl Worker {
                     },
                 )
                 .await?;
+                self.flush(job).await?;
                 Ok(Some(value))
             }
             Err(e) => {
@@ -293,6 +296,7 @@ impl Worker {
                     },
                 )
                 .await?;
+                self.flush(job).await?;
                 Err(e.into())
             }
         }

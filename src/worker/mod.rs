@@ -2,6 +2,7 @@
 //! state, and writes the minimal diff (or, in dry-run mode, logs it). Every decision and action
 //! goes to the audit log.
 
+mod deferred;
 mod enforce;
 mod execute;
 mod heads;
@@ -11,6 +12,7 @@ mod repo_rules;
 mod status;
 mod timers;
 
+pub use deferred::Deferred;
 pub use heads::HeadCaches;
 pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
@@ -22,7 +24,7 @@ use crate::forge::{ForgeClient, ForgeError};
 use crate::model::{Forge as ForgeKind, User};
 use crate::policy::{self, Snapshot};
 use crate::rules::{Rules, SharedRules};
-use crate::store::{AuditRecord, Job, Store, Wake};
+use crate::store::{Job, Store, Wake};
 use anyhow::Result;
 use enforce::JobContext;
 use std::sync::Arc;
@@ -216,8 +218,9 @@ impl Worker {
             }
         };
         let started = std::time::Instant::now();
+        let audit = Deferred::default();
         let (result, units) = tokio::select! {
-            r = crate::forge::quota::counting(Box::pin(self.process(&job))) => r,
+            r = crate::forge::quota::counting(Box::pin(self.process(&job, &audit))) => r,
             _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
         let seconds = started.elapsed().as_secs_f64();
@@ -226,7 +229,11 @@ impl Worker {
                 metrics::histogram!(crate::telemetry::JOB_SECONDS, "outcome" => "done")
                     .record(seconds);
                 tracing::info!(quota_units = units, writes, "job done");
-                return self.store.complete(job.id, writes, units as i64).await;
+                let records = audit.take();
+                return self
+                    .store
+                    .complete_with_audit(job.id, writes, units as i64, &deferred::views(&records))
+                    .await;
             }
             Err(e) => e,
         };
@@ -263,27 +270,33 @@ impl Worker {
                 );
             }
         }
-        self.store.fail(job.id, &format!("{e:#}"), retry).await
+        let records = audit.take();
+        self.store
+            .fail_with_audit(job.id, &format!("{e:#}"), retry, &deferred::views(&records))
+            .await
     }
 
     /// Marks the change of a job that failed for good as not verified (an error status).
     async fn unverifiable(&self, job: &Job, error: &str) -> Result<()> {
-        let Some(ctx) = JobContext::of(job) else {
+        let audit = Deferred::default();
+        let Some(ctx) = JobContext::of(job, &audit) else {
             return Ok(());
         };
-        match self.forges.get(ctx.change.change.forge) {
+        let reported = match self.forges.get(ctx.change.change.forge) {
             Some(c) => self.report_unverifiable(&c.client, &ctx, error).await,
             None => Ok(()),
-        }
+        };
+        self.flush(&ctx).await?;
+        reported
     }
 
     /// Processes one job; the number of forge writes it made.
-    async fn process(&self, job: &Job) -> Result<i64> {
+    async fn process(&self, job: &Job, audit: &Deferred) -> Result<i64> {
         if let crate::model::EventPayload::PeriodBoundary { period, at } = &job.event.payload {
             self.period_boundary(job.event.forge, period, *at).await?;
             return Ok(0);
         }
-        let Some(ctx) = JobContext::of(job) else {
+        let Some(ctx) = JobContext::of(job, audit) else {
             return Ok(0);
         };
         let rules = current(&self.rules);
@@ -337,7 +350,8 @@ impl Worker {
             .await
     }
 
-    /// Appends a typed record ([`crate::evidence`]) to the change's repository's audit chain.
+    /// Makes a typed record ([`crate::evidence`]) for the change's repository's audit chain:
+    /// written with the job's end, or with the next [`Self::flush`].
     async fn record(
         &self,
         job: &JobContext<'_>,
@@ -347,17 +361,22 @@ impl Worker {
     ) -> Result<()> {
         let detail = serde_json::to_value(detail)?;
         let c = &job.change.change;
-        self.store
-            .audit(&AuditRecord {
-                forge: c.forge.as_str(),
-                repo: c.repo.path.as_str(),
-                number: c.number,
-                delivery_id: job.event.delivery_id.as_deref(),
-                kind,
-                rules_hash: hash,
-                detail,
-            })
-            .await
+        job.audit.push(deferred::Pending {
+            forge: c.forge.as_str(),
+            repo: c.repo.path.as_str().to_string(),
+            number: c.number,
+            delivery_id: job.event.delivery_id.clone(),
+            kind: kind.to_string(),
+            rules_hash: hash.map(str::to_string),
+            detail,
+        });
+        Ok(())
+    }
+
+    /// Writes the job's records made so far (before and after each forge write).
+    async fn flush(&self, job: &JobContext<'_>) -> Result<()> {
+        let records = job.audit.take();
+        self.store.audit_all(&deferred::views(&records)).await
     }
 }
 
