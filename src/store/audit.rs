@@ -47,7 +47,8 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut w = self.writer().await?;
+        let mut tx = sqlx::Connection::begin(&mut *w).await?;
         append(&mut tx, records, self.now_ms()).await?;
         tx.commit().await.context("cannot write audit record")?;
         Ok(())
@@ -125,7 +126,8 @@ impl Store {
     /// which the first remaining one must follow.
     pub async fn purge_older_than(&self, keep_ms: i64) -> Result<u64> {
         let cutoff = self.now_ms() - keep_ms;
-        let mut tx = self.pool.begin().await?;
+        let mut w = self.writer().await?;
+        let mut tx = sqlx::Connection::begin(&mut *w).await?;
         let prefixes = sqlx::query(
             "SELECT forge, LOWER(repo), MAX(seq), COUNT(*) FROM audit
              WHERE at < $1 AND seq IS NOT NULL GROUP BY forge, LOWER(repo)",

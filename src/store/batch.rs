@@ -26,16 +26,16 @@ impl DeliveryWriter {
     /// into a query, thousands a second under load).
     pub fn spawn(store: Store, wake: Arc<Wake>) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Request>(4 * MAX_BATCH);
-        match store.sqlite_file() {
-            Some(path) => super::delivery_thread::spawn(
+        match (store.sqlite_file(), &store.gate) {
+            (Some(path), Some(gate)) => super::delivery_thread::spawn(
                 path,
-                store.pool.clone(),
+                gate.clone(),
                 store.clock().clone(),
                 wake,
                 MAX_BATCH,
                 rx,
             )?,
-            None => {
+            _ => {
                 tokio::spawn(run(store, wake, rx));
             }
         }

@@ -41,7 +41,7 @@ impl Store {
         priority: Priority,
     ) -> Result<Vec<Enqueued>> {
         let now = self.now_ms();
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer().await?;
         let sqlite = self.backend == super::Backend::Sqlite;
         if sqlite {
             // Acknowledged deliveries survive a power loss: this commit syncs the write-ahead

@@ -2,10 +2,10 @@
 //! transaction with a direct call per statement: through the shared pool every statement was a
 //! round trip to the pool connection's thread and every batch also paid the pool's acquire and
 //! release (a ping), about as much as the fsync itself. The connection commits with
-//! `synchronous = FULL` (the log is on disk before any 202). It holds the store's one write
-//! connection while it writes, so this process's other writers wait in the pool's queue; a
-//! writer of another process (a CLI command on the same file) is waited for with short sleeps,
-//! where SQLite's own busy handler would sleep 1, 2, 5, 10… ms.
+//! `synchronous = FULL` (the log is on disk before any 202). It holds the store's write gate
+//! ([`super::gate`]) while it writes, so this process's other writers wait in the gate's queue;
+//! a writer of another process (a CLI command on the same file) is waited for with short
+//! sleeps, where SQLite's own busy handler would sleep 1, 2, 5, 10… ms.
 
 use super::batch::Request;
 use super::deliveries::{INSERT_DELIVERY, INSERT_JOB};
@@ -17,7 +17,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 /// How long the delivery writer keeps the write connection while deliveries keep coming.
 const SLICE: Duration = Duration::from_millis(3);
@@ -25,7 +25,7 @@ const SLICE: Duration = Duration::from_millis(3);
 /// Opens the database file (its tables already migrated) and starts the thread.
 pub(super) fn spawn(
     path: &Path,
-    gate: sqlx::AnyPool,
+    gate: Arc<Semaphore>,
     clock: Clock,
     wake: Arc<Wake>,
     max_batch: usize,
@@ -50,8 +50,6 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("delivery-writer".into())
         .spawn(move || {
-            // Returning the gate's connection to its pool spawns a task.
-            let _inside = runtime.enter();
             let _running = running;
             run(conn, &runtime, &gate, clock, &wake, max_batch, rx)
         })
@@ -90,7 +88,7 @@ fn wait_for_lock(tries: i32) -> bool {
 fn run(
     mut conn: rusqlite::Connection,
     runtime: &tokio::runtime::Handle,
-    gate: &sqlx::AnyPool,
+    gate: &Semaphore,
     clock: Clock,
     wake: &Wake,
     max_batch: usize,
@@ -98,11 +96,10 @@ fn run(
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
-        // The worker's writes go through the one connection of the store's pool: holding it
-        // while deliveries are written keeps them out of SQLite's lock (they wait in the
-        // pool's queue, woken when it is returned, instead of in SQLite's sleeping busy
-        // handler). Held for batch after batch while deliveries keep coming, up to a slice,
-        // then handed to the worker for at least one of its writes.
+        // Holding the gate while deliveries are written keeps this process's other writers
+        // out of SQLite's lock (they wait in the gate's queue instead of in SQLite's sleeping
+        // busy handler). Held for batch after batch while deliveries keep coming, up to a
+        // slice, then handed to the worker for at least one of its writes.
         let held = runtime.block_on(gate.acquire());
         let taken = Instant::now();
         batch.push(first);
@@ -115,7 +112,7 @@ fn run(
             }
             let written = match &held {
                 Ok(_) => write(&mut conn, &batch, clock.now_ms()),
-                Err(e) => Err(anyhow!("cannot take the store's write connection: {e}")),
+                Err(e) => Err(anyhow!("cannot take the store's write gate: {e}")),
             };
             answer(&mut batch, written, wake);
             if held.is_err() || taken.elapsed() >= SLICE {

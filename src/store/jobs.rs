@@ -80,16 +80,18 @@ impl Store {
         }
         // The transaction starts with a write, so that SQLite takes its write lock first (a
         // read first would make a concurrent commit fail it instead of waiting).
-        let mut tx = self.pool.begin().await?;
+        let mut w = self.writer().await?;
+        let mut tx = sqlx::Connection::begin(&mut *w).await?;
         let Some((first, key)) = take_next(&mut tx, self.backend, now, until, paused).await? else {
             return Ok(None);
         };
         let id = cover_newer(&mut tx, first, &key, now, until).await?;
-        let claimed = load(&mut tx, id).await?;
         tx.commit().await.context("cannot claim a job")?;
-        // The events it covers are read and parsed after the commit: the write lock (and the
-        // deliveries waiting for it) need not wait for them, and no other claim covers them
-        // again while this job holds its lease.
+        drop(w);
+        // The job, its event and the events it covers are read after the commit: the write
+        // gate (and the deliveries waiting for it) need not wait for them, and no other claim
+        // takes or covers them again while this job holds its lease.
+        let claimed = load(&self.reads, id).await?;
         claimed.with_covered(&self.reads).await.map(Some)
     }
 
@@ -98,7 +100,7 @@ impl Store {
         sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running'")
             .bind(self.now_ms() + lease.as_millis() as i64)
             .bind(job_id)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .context("cannot extend job lease")?;
         Ok(())
@@ -167,10 +169,11 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         if audit.is_empty() {
-            update.execute(&self.pool).await?;
+            update.execute(&mut *self.writer().await?).await?;
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut w = self.writer().await?;
+        let mut tx = sqlx::Connection::begin(&mut *w).await?;
         super::audit::append(&mut tx, audit, now).await?;
         update.execute(&mut *tx).await?;
         tx.commit().await?;
@@ -186,7 +189,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', locked_until = 0 WHERE state = 'running'",
         )
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot release orphaned jobs")?;
         Ok(done.rows_affected())
@@ -241,7 +244,7 @@ impl Store {
         )
         .bind(self.now_ms())
         .bind(job_id)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot requeue job")?;
         Ok(done.rows_affected() == 1)
@@ -418,28 +421,25 @@ async fn cover_newer(conn: &mut Conn, first: i64, key: &str, now: i64, until: i6
     .execute(&mut *conn)
     .await
     .context("cannot mark covered jobs")?;
+    // The older ones done, covered by the newest, which runs: one statement.
     sqlx::query(
-        "UPDATE jobs SET state = 'done', covered_by = $1, updated_at = $2
-         WHERE change_key = $3 AND id >= $4 AND id < $1
+        "UPDATE jobs SET
+           state = CASE WHEN id = $1 THEN 'running' ELSE 'done' END,
+           covered_by = CASE WHEN id = $1 THEN covered_by ELSE $1 END,
+           locked_until = CASE WHEN id = $1 THEN $5 ELSE locked_until END,
+           attempts = CASE WHEN id = $1 THEN attempts + 1 ELSE attempts END,
+           updated_at = $2
+         WHERE change_key = $3 AND id >= $4 AND id <= $1
            AND (state = 'running' OR (state = 'queued' AND run_after <= $2))",
     )
     .bind(id)
     .bind(now)
     .bind(key.to_string())
     .bind(first)
+    .bind(until)
     .execute(&mut *conn)
     .await
     .context("cannot mark covered jobs")?;
-    sqlx::query(
-        "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
-         WHERE id = $3",
-    )
-    .bind(until)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await
-    .context("cannot claim a job")?;
     Ok(id)
 }
 
@@ -454,13 +454,13 @@ struct Claimed {
 
 /// The claimed job with its event and the latest push among the events it covers (approvals
 /// before it are stale).
-async fn load(conn: &mut Conn, id: i64) -> Result<Claimed> {
+async fn load(reads: &sqlx::AnyPool, id: i64) -> Result<Claimed> {
     let row = sqlx::query(
         "SELECT j.attempts, d.event_json, d.received_at FROM jobs j
          JOIN deliveries d ON d.id = j.delivery WHERE j.id = $1",
     )
     .bind(id)
-    .fetch_one(&mut *conn)
+    .fetch_one(reads)
     .await
     .context("cannot read the job's delivery")?;
     let (attempts, json, received_at): (i64, String, i64) =
@@ -470,7 +470,7 @@ async fn load(conn: &mut Conn, id: i64) -> Result<Claimed> {
          WHERE (j.id = $1 OR j.covered_by = $1) AND j.pushed = 1",
     )
     .bind(id)
-    .fetch_one(&mut *conn)
+    .fetch_one(reads)
     .await
     .context("cannot read covered pushes")?;
     let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;

@@ -48,7 +48,7 @@ impl Store {
         .bind(head.map(str::to_string))
         .bind(changed_at)
         .bind(self.now_ms())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot write change memory")?;
         Ok(changed_at)
@@ -113,7 +113,7 @@ impl Store {
         .bind(at)
         .bind(prev.clone())
         .bind(self.now_ms())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot write change memory")?;
         Ok(at.map(|t| (t, prev)))
@@ -147,7 +147,7 @@ impl Store {
         .bind(v.summary.to_string())
         .bind(v.number as i64)
         .bind(self.now_ms())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot write change memory")?;
         Ok(())
@@ -201,7 +201,7 @@ impl Store {
         .bind(key.to_string())
         .bind(updated_at.to_string())
         .bind(self.now_ms())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot write change memory")?;
         Ok(())
@@ -232,7 +232,7 @@ impl Store {
         .bind(comment.map(|(id, _)| id as i64))
         .bind(comment.map(|(_, h)| h.to_string()))
         .bind(self.now_ms())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot write change memory")?;
         Ok(())
@@ -275,7 +275,7 @@ impl Store {
         .bind(state.as_str().to_string())
         .bind(text.to_string())
         .bind(self.now_ms())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot write change memory")?;
         Ok(())

@@ -7,6 +7,7 @@ mod batch;
 mod chain;
 mod deliveries;
 mod delivery_thread;
+mod gate;
 mod jobs;
 mod memory;
 mod replies;
@@ -44,11 +45,14 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Store {
-    /// Writes, and reads that must happen inside a write's transaction. On SQLite one
-    /// connection: writers queue here (woken the moment the connection is free) instead of
-    /// in SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between tries and so set the
-    /// tail latency of every acknowledgement that met a worker's commit.
+    /// Writes, and reads that must happen inside a write's transaction, through
+    /// [`Store::writer`]. On SQLite one connection: writers queue here (woken the moment the
+    /// connection is free) instead of in SQLite's busy handler, which sleeps 1, 2, 5, 10… ms
+    /// between tries and so set the tail latency of every acknowledgement that met a worker's
+    /// commit.
     pool: AnyPool,
+    /// On SQLite, the turn to write, shared with the delivery writer ([`gate`]).
+    gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     /// Plain reads. On SQLite a pool of read-only connections (WAL: they never wait for the
     /// writer); on PostgreSQL the same pool as `pool`.
     reads: AnyPool,
@@ -119,6 +123,7 @@ impl Store {
         };
         Ok(Store {
             pool,
+            gate: sqlite.then(gate::new),
             reads,
             sqlite_file,
             backend,
@@ -157,12 +162,12 @@ impl Store {
         )
         .bind(name.to_string())
         .bind(fresh.to_string())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot store a key")?;
         let value: String = sqlx::query_scalar("SELECT value FROM bot_keys WHERE name = $1")
             .bind(name.to_string())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.writer().await?)
             .await
             .context("cannot read a key")?;
         Ok(value)

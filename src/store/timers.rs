@@ -91,7 +91,8 @@ impl Store {
 
     async fn schedule(&self, event: &Event, key: &str, due: DateTime<Utc>) -> Result<bool> {
         let now = self.now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut w = self.writer().await?;
+        let mut tx = sqlx::Connection::begin(&mut *w).await?;
         let queued = insert(
             &mut tx,
             event,
@@ -114,7 +115,7 @@ impl Store {
         )
         .bind(issue_key.to_string())
         .bind(change_key.to_string())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot record the issue link")?;
         Ok(())
@@ -170,7 +171,8 @@ impl Store {
 
     /// Records reminder points as sent (the one posted and those it stood for).
     pub async fn mark_reminders(&self, key: &str, points: &[String]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut w = self.writer().await?;
+        let mut tx = sqlx::Connection::begin(&mut *w).await?;
         for p in points {
             sqlx::query(
                 "INSERT INTO reminders (change_key, point, sent_at) VALUES ($1, $2, $3)
@@ -211,7 +213,7 @@ impl Store {
         .bind(i64::from(s.missing.is_empty()))
         .bind(i64::from(s.overdue))
         .bind(self.now_ms())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .context("cannot record the emergency")?;
         Ok(())
@@ -221,7 +223,7 @@ impl Store {
     pub async fn forget_emergency(&self, key: &str) -> Result<()> {
         sqlx::query("DELETE FROM emergencies WHERE change_key = $1")
             .bind(key.to_string())
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .context("cannot update emergencies")?;
         Ok(())
