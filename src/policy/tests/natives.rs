@@ -124,3 +124,29 @@ fn a_role_required_once_another_is_given_takes_its_native_approvals() {
         }
     ));
 }
+
+#[test]
+fn a_rule_that_stops_requiring_a_role_once_given_still_settles() {
+    // Required only while not given: counting the review makes the rule stop matching, which
+    // would stop counting it again if the counted roles could shrink. They only grow, so the
+    // judgement ends, with the review counted.
+    let text = include_str!("../../../rules.yaml").replace(
+        "      labels: [\"CMT::Minor\"]\n    require: [manager]\n",
+        "      labels: [\"CMT::Minor\"]\n    require: [manager]\n\n  - name: peer-until-given\n    when:\n      labels: [\"CMT::Minor\"]\n      not_approved: [peer]\n    require: [peer]\n",
+    );
+    assert!(text.contains("peer-until-given"));
+    let rules = crate::rules::parse("rules.yaml", &text).expect("valid");
+    let case = Case::mr()
+        .label("CMT::Minor", "alice", 0)
+        .review("pam", HEAD, 1);
+    let d = case.eval_with(&rules);
+    assert!(matches!(
+        state(&d, "peer"),
+        ApprovalState::Met {
+            via: Via::NativeApproval,
+            ..
+        }
+    ));
+    assert!(!d.matched_rules.contains(&"peer-until-given".to_string()));
+    assert_eq!(unmet_titles(&d), vec!["BT Integration Manager approval"]);
+}
