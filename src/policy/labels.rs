@@ -27,10 +27,16 @@ impl LabelSet {
     pub fn add(&mut self, label: &Label, reason: String) {
         if !self.labels.contains(label) {
             self.labels.push(label.clone());
-            self.add.push(LabelChange {
-                label: label.clone(),
-                reason,
-            });
+            // Removed earlier in this decision: it was there, so it simply stays.
+            match self.remove.iter().position(|c| &c.label == label) {
+                Some(i) => {
+                    self.remove.remove(i);
+                }
+                None => self.add.push(LabelChange {
+                    label: label.clone(),
+                    reason,
+                }),
+            }
         }
     }
 }
@@ -99,11 +105,27 @@ pub(super) fn one_value_per_scope(rules: &Rules, snap: &Snapshot, set: &mut Labe
         if present.len() < 2 {
             continue;
         }
+        // A pending label the bot applied never displaces a value someone else applied: the
+        // bot decided on what it read, and an approval given meanwhile is newer news (it is
+        // judged like any other). Otherwise the value applied last stands.
+        let bots_pending = |l: &Label| {
+            let by_bot = last_applied(snap, l).is_some_and(|e| {
+                snap.bot
+                    .as_ref()
+                    .is_some_and(|b| b.same_as(&e.actor) == Some(true))
+            });
+            by_bot
+                && rules
+                    .approvals
+                    .iter()
+                    .any(|a| a.pending_label.as_ref() == Some(l))
+        };
         let keep = present
             .iter()
             .enumerate()
             .max_by_key(|(i, l)| {
                 (
+                    !bots_pending(l),
                     last_applied(snap, l).map(|e| e.at),
                     last_applied(snap, l).is_some(),
                     *i,
@@ -115,7 +137,7 @@ pub(super) fn one_value_per_scope(rules: &Rules, snap: &Snapshot, set: &mut Labe
                 set.remove(
                     l,
                     format!(
-                        "only one `{}::` label may stand; `{keep}` was applied last",
+                        "only one `{}::` label may stand; `{keep}` stands (applied last; a pending label changegate applied gives way to a value a person applied)",
                         scope.name
                     ),
                 );
