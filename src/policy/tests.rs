@@ -503,30 +503,26 @@ fn two_values_of_a_scope_keep_the_one_applied_last() {
 
 #[test]
 fn the_bots_pending_label_gives_way_to_an_approval_given_meanwhile() {
-    // The bot read the change before mona approved and applied the pending label after: her
-    // approval stands (and is judged), the bot's stale label goes.
-    let d = Case::mr()
-        .label("CMT::Minor", "alice", 0)
-        .label("BT Integration Manager::Approved", "mona", 1)
-        .label(
-            "BT Integration Manager::Needs Approval",
-            "changegate[bot]",
-            2,
-        )
-        .eval();
+    // The bot read the change before the approver applied the label, and applied the pending
+    // label after.
+    let raced = |approver: &str| {
+        Case::mr()
+            .label("CMT::Minor", "alice", 0)
+            .label("BT Integration Manager::Approved", approver, 1)
+            .label(
+                "BT Integration Manager::Needs Approval",
+                "changegate[bot]",
+                2,
+            )
+            .eval()
+    };
+    // mona's approval stands (and is judged), the bot's stale label goes.
+    let d = raced("mona");
     assert_eq!(removed(&d), vec!["BT Integration Manager::Needs Approval"]);
     assert_eq!(d.verdict, Verdict::Pass, "{:?}", d.checklist);
     // Given way to, it is still judged: eve is no manager, so her label goes and the pending
     // label is asked for again.
-    let d = Case::mr()
-        .label("CMT::Minor", "alice", 0)
-        .label("BT Integration Manager::Approved", "eve", 1)
-        .label(
-            "BT Integration Manager::Needs Approval",
-            "changegate[bot]",
-            2,
-        )
-        .eval();
+    let d = raced("eve");
     assert_eq!(removed(&d), vec!["BT Integration Manager::Approved"]);
     assert!(
         added(&d).is_empty(),

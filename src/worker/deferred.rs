@@ -6,7 +6,8 @@
 use crate::store::AuditRecord;
 use std::sync::Mutex;
 
-/// One record not written yet.
+/// One record not written yet: a [`AuditRecord`] that owns its text, since the job's
+/// context it was made from is gone by the time the job ends.
 pub(super) struct Pending {
     pub forge: &'static str,
     pub repo: String,

@@ -243,17 +243,15 @@ impl Worker {
         // Reviews only when a role the change requires takes them (judged without them: the
         // decision is then the same as with them), or the bot approves in their place.
         if self.approves(&snap.change) || policy::reads_reviews(rules, &snap) {
-            let mut incomplete = std::mem::take(&mut snap.incomplete);
             snap.reviews =
-                complete_or(forge.approvals(r).await, &mut incomplete)?.unwrap_or_default();
+                complete_or(forge.approvals(r).await, &mut snap.incomplete)?.unwrap_or_default();
             if authors_matter && !by_label && snap.reviews.iter().any(|rv| rv.approved) {
                 snap.commit_authors = complete_or(
                     self.commit_authors(forge, r, &snap.change).await,
-                    &mut incomplete,
+                    &mut snap.incomplete,
                 )?
                 .unwrap_or_default();
             }
-            snap.incomplete = incomplete;
             self.fill_memberships(forge, rules, &mut snap).await?;
         }
         Ok(snap)

@@ -188,10 +188,11 @@ impl Worker {
         let Some(job) = self.store.claim_except(self.lease, &paused).await? else {
             return Ok(false);
         };
-        let _running = wake.and_then(|w| {
+        if let Some(w) = wake {
             w.notify_one();
-            Some(w.running(crate::store::change_key(job.event.change()?)))
-        });
+        }
+        let key = job.event.change().map(crate::store::change_key);
+        let _running = wake.zip(key).map(|(w, key)| w.running(key));
         let span = job_span(&job);
         self.handle(job).instrument(span).await?;
         Ok(true)

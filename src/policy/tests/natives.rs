@@ -10,6 +10,15 @@ fn reads(case: &Case) -> bool {
     reads_reviews(&shipped(), &bare)
 }
 
+/// The shipped rules with `rule` (YAML, one list entry) after the minor-change rule.
+fn shipped_and_after_minor(rule: &str) -> Rules {
+    let minor = "      labels: [\"CMT::Minor\"]\n    require: [manager]\n";
+    let text = include_str!("../../../rules.yaml");
+    assert!(text.contains(minor), "the shipped minor-change rule moved");
+    let text = text.replace(minor, &format!("{minor}\n{rule}"));
+    crate::rules::parse("rules.yaml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The decision with the reviews and without them are the same.
 fn same_without_reviews(case: &Case) {
     let mut bare = case.clone();
@@ -100,12 +109,9 @@ fn unrequired_reviews_change_nothing_for_any_classification() {
 fn a_role_required_once_another_is_given_takes_its_native_approvals() {
     // The peer review is required only after the manager approved: the evaluator counts
     // native approvals for roles the judgement comes to require, not only the first ones.
-    let text = include_str!("../../../rules.yaml").replace(
-        "      labels: [\"CMT::Minor\"]\n    require: [manager]\n",
-        "      labels: [\"CMT::Minor\"]\n    require: [manager]\n\n  - name: peer-after-manager\n    when:\n      approved: [manager]\n    require: [peer]\n",
+    let rules = shipped_and_after_minor(
+        "  - name: peer-after-manager\n    when:\n      approved: [manager]\n    require: [peer]\n",
     );
-    assert!(text.contains("peer-after-manager"));
-    let rules = crate::rules::parse("rules.yaml", &text).expect("valid");
     let base = Case::mr().label("CMT::Minor", "alice", 0).label(
         "BT Integration Manager::Approved",
         "mona",
@@ -130,12 +136,9 @@ fn a_rule_that_stops_requiring_a_role_once_given_still_settles() {
     // Required only while not given: counting the review makes the rule stop matching, which
     // would stop counting it again if the counted roles could shrink. They only grow, so the
     // judgement ends, with the review counted.
-    let text = include_str!("../../../rules.yaml").replace(
-        "      labels: [\"CMT::Minor\"]\n    require: [manager]\n",
-        "      labels: [\"CMT::Minor\"]\n    require: [manager]\n\n  - name: peer-until-given\n    when:\n      labels: [\"CMT::Minor\"]\n      not_approved: [peer]\n    require: [peer]\n",
+    let rules = shipped_and_after_minor(
+        "  - name: peer-until-given\n    when:\n      labels: [\"CMT::Minor\"]\n      not_approved: [peer]\n    require: [peer]\n",
     );
-    assert!(text.contains("peer-until-given"));
-    let rules = crate::rules::parse("rules.yaml", &text).expect("valid");
     let case = Case::mr()
         .label("CMT::Minor", "alice", 0)
         .review("pam", HEAD, 1);
