@@ -190,6 +190,10 @@ impl Store {
     }
 }
 
+/// One record of a chain, with its position and hashes.
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit (at, forge, repo, number, delivery_id, kind, rules_hash, detail, seq, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
 /// Appends records to their chains inside the caller's transaction: each chain's head is
 /// reserved (locked) once for a run of its records and advanced after the last.
 pub(super) async fn append(
@@ -223,24 +227,21 @@ pub(super) async fn append(
             prev_hash: &prev,
         };
         let hash = content.hash();
-        sqlx::query(
-            "INSERT INTO audit (at, forge, repo, number, delivery_id, kind, rules_hash, detail, seq, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(content.at)
-        .bind(r.forge.to_string())
-        .bind(r.repo.to_string())
-        .bind(r.number as i64)
-        .bind(r.delivery_id.map(str::to_string))
-        .bind(r.kind.to_string())
-        .bind(r.rules_hash.map(str::to_string))
-        .bind(detail.clone())
-        .bind(seq)
-        .bind(prev)
-        .bind(hash.clone())
-        .execute(&mut *conn)
-        .await
-        .context("cannot write audit record")?;
+        sqlx::query(INSERT_AUDIT)
+            .bind(content.at)
+            .bind(r.forge.to_string())
+            .bind(r.repo.to_string())
+            .bind(r.number as i64)
+            .bind(r.delivery_id.map(str::to_string))
+            .bind(r.kind.to_string())
+            .bind(r.rules_hash.map(str::to_string))
+            .bind(detail.clone())
+            .bind(seq)
+            .bind(prev)
+            .bind(hash.clone())
+            .execute(&mut *conn)
+            .await
+            .context("cannot write audit record")?;
         head = Some((chain, seq, hash));
     }
     if let Some(((forge, repo), seq, hash)) = head {

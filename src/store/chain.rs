@@ -50,21 +50,26 @@ pub(super) fn chain_of(forge: &str, repo: &str) -> (String, String) {
 /// the transaction ends: one statement that creates the chain if needed and, by updating its
 /// row, locks it (PostgreSQL: the row lock of `ON CONFLICT DO UPDATE`, which a concurrent
 /// replica waits for and then reads the head this one wrote; SQLite: the write lock).
+pub(super) const RESERVE: &str =
+    "INSERT INTO audit_chains (forge, repo, seq, head) VALUES ($1, $2, 0, '')
+         ON CONFLICT (forge, repo) DO UPDATE SET seq = audit_chains.seq
+         RETURNING seq, head";
+
+/// The chain ($1, $2) ends at record $3, whose hash is $4.
+pub(super) const ADVANCE: &str =
+    "UPDATE audit_chains SET seq = $3, head = $4 WHERE forge = $1 AND repo = $2";
+
 pub(super) async fn reserve(
     conn: &mut sqlx::AnyConnection,
     forge: &str,
     repo: &str,
 ) -> Result<(i64, String)> {
-    let row = sqlx::query(
-        "INSERT INTO audit_chains (forge, repo, seq, head) VALUES ($1, $2, 0, '')
-         ON CONFLICT (forge, repo) DO UPDATE SET seq = audit_chains.seq
-         RETURNING seq, head",
-    )
-    .bind(forge.to_string())
-    .bind(repo.to_string())
-    .fetch_one(&mut *conn)
-    .await
-    .context("cannot read the audit chain")?;
+    let row = sqlx::query(RESERVE)
+        .bind(forge.to_string())
+        .bind(repo.to_string())
+        .fetch_one(&mut *conn)
+        .await
+        .context("cannot read the audit chain")?;
     let (seq, head): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
     Ok((seq + 1, head))
 }
@@ -76,7 +81,7 @@ pub(super) async fn advance(
     seq: i64,
     head: &str,
 ) -> Result<()> {
-    sqlx::query("UPDATE audit_chains SET seq = $3, head = $4 WHERE forge = $1 AND repo = $2")
+    sqlx::query(ADVANCE)
         .bind(forge.to_string())
         .bind(repo.to_string())
         .bind(seq)

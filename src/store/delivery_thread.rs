@@ -79,7 +79,7 @@ fn checkpoint(conn: rusqlite::Connection, writer: std::sync::Weak<()>) {
 
 /// Another connection (the worker's) holds the write lock: try again soon, for about 10 s in
 /// all (the worker's transactions last a few milliseconds).
-fn wait_for_lock(tries: i32) -> bool {
+pub(super) fn wait_for_lock(tries: i32) -> bool {
     let pause = if tries < 100 { 50 } else { 500 };
     std::thread::sleep(Duration::from_micros(pause));
     tries < 20_000

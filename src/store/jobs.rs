@@ -2,6 +2,7 @@
 //! change's queued events by one run, failures and retries, and the listings `changegate jobs`
 //! shows.
 
+use super::direct::JobEnd;
 use super::{Backend, Store};
 use crate::model::Event;
 use anyhow::{Context, Result};
@@ -78,6 +79,27 @@ impl Store {
         if !any_runnable(&self.reads, now, paused).await? {
             return Ok(None);
         }
+        let id = match &self.direct {
+            Some(direct) => direct.claim(take_sql("", paused), now, until).await?,
+            None => self.claim_in_pool(now, until, paused).await?,
+        };
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        // The job, its event and the events it covers are read after the commit: the write
+        // gate (and the deliveries waiting for it) need not wait for them, and no other claim
+        // takes or covers them again while this job holds its lease.
+        let claimed = load(&self.reads, id).await?;
+        claimed.with_covered(&self.reads).await.map(Some)
+    }
+
+    /// The claim's transaction through the pool (PostgreSQL): the id that runs.
+    async fn claim_in_pool(
+        &self,
+        now: i64,
+        until: i64,
+        paused: &[crate::model::Forge],
+    ) -> Result<Option<i64>> {
         // The transaction starts with a write, so that SQLite takes its write lock first (a
         // read first would make a concurrent commit fail it instead of waiting).
         let mut w = self.writer().await?;
@@ -87,12 +109,7 @@ impl Store {
         };
         let id = cover_newer(&mut tx, first, &key, now, until).await?;
         tx.commit().await.context("cannot claim a job")?;
-        drop(w);
-        // The job, its event and the events it covers are read after the commit: the write
-        // gate (and the deliveries waiting for it) need not wait for them, and no other claim
-        // takes or covers them again while this job holds its lease.
-        let claimed = load(&self.reads, id).await?;
-        claimed.with_covered(&self.reads).await.map(Some)
+        Ok(Some(id))
     }
 
     /// Keeps a running job reserved to its worker (called while the job runs).
@@ -120,7 +137,14 @@ impl Store {
         audit: &[super::AuditRecord<'_>],
     ) -> Result<()> {
         let now = self.now_ms();
-        let done = sqlx::query("UPDATE jobs SET state = 'done', writes = $1, units = $4, last_error = NULL, updated_at = $2 WHERE id = $3")
+        if let Some(direct) = &self.direct {
+            let end = JobEnd::Done { writes, units };
+            return direct
+                .end(job_id, end, audit, now)
+                .await
+                .context("cannot mark job done");
+        }
+        let done = sqlx::query(DONE)
             .bind(writes)
             .bind(now)
             .bind(job_id)
@@ -149,7 +173,18 @@ impl Store {
             Some(t) => ("queued", t),
             None => ("failed", now),
         };
-        let failed = sqlx::query("UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4 WHERE id = $5")
+        if let Some(direct) = &self.direct {
+            let end = JobEnd::Failed {
+                state,
+                run_after,
+                error: error.to_string(),
+            };
+            return direct
+                .end(job_id, end, audit, now)
+                .await
+                .context("cannot record job failure");
+        }
+        let failed = sqlx::query(FAILED)
             .bind(state)
             .bind(run_after)
             .bind(error.to_string())
@@ -301,6 +336,13 @@ impl Store {
 
 type Conn = sqlx::AnyConnection;
 
+/// Job $3 is done ($1 forge writes, $4 quota units; $2: now).
+pub(super) const DONE: &str = "UPDATE jobs SET state = 'done', writes = $1, units = $4, last_error = NULL, updated_at = $2 WHERE id = $3";
+
+/// Job $5 failed with error $3: state $1 (queued again, or failed), due at $2 ($4: now).
+pub(super) const FAILED: &str =
+    "UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4 WHERE id = $5";
+
 /// Marks the next runnable job running (the oldest pending job of a change with no older
 /// unfinished job, or a running one whose lease expired; webhook work first): id and change.
 async fn take_next(
@@ -314,21 +356,25 @@ async fn take_next(
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let paused = paused_filter(paused);
-    let claimed = sqlx::query(&format!(
-        "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
-         WHERE id = ({} {lock})
-         RETURNING id, change_key",
-        runnable("$2", &paused)
-    ))
-    .bind(until)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
-    .context("cannot claim a job")?;
+    let claimed = sqlx::query(&take_sql(lock, paused))
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("cannot claim a job")?;
     claimed
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .transpose()
+}
+
+/// Marks the next runnable job running ($1: its lease's end, $2: now): its id and change.
+pub(super) fn take_sql(lock: &str, paused: &[crate::model::Forge]) -> String {
+    format!(
+        "UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1, updated_at = $2
+         WHERE id = ({} {lock})
+         RETURNING id, change_key",
+        runnable("$2", &paused_filter(paused))
+    )
 }
 
 /// Leaves the reconcile work (priority 1) of `paused` forges out.
@@ -384,7 +430,28 @@ async fn any_runnable(
 }
 
 /// Newer jobs of one change folded into one run at most.
-const COVER_AT_ONCE: i64 = 256;
+pub(super) const COVER_AT_ONCE: i64 = 256;
+
+/// The newest of at most COVER_AT_ONCE queued jobs of change $1 newer than job $2, due by $3
+/// ($4 = COVER_AT_ONCE).
+pub(super) const COVER_NEWEST: &str =
+    "SELECT MAX(id) FROM (SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued'
+           AND id > $2 AND run_after <= $3 ORDER BY id LIMIT $4) AS newer";
+
+/// Jobs covered by runs from job $3 on, of change $2, are covered by job $1.
+pub(super) const COVER_REPOINT: &str = "UPDATE jobs SET covered_by = $1
+         WHERE covered_by >= $3 AND covered_by < $1 AND change_key || '' = $2";
+
+/// Job $1 runs (lease until $5) and the jobs of change $3 from $4 to it are done, covered by
+/// it ($2: now).
+pub(super) const COVER_TAKE: &str = "UPDATE jobs SET
+           state = CASE WHEN id = $1 THEN 'running' ELSE 'done' END,
+           covered_by = CASE WHEN id = $1 THEN covered_by ELSE $1 END,
+           locked_until = CASE WHEN id = $1 THEN $5 ELSE locked_until END,
+           attempts = CASE WHEN id = $1 THEN attempts + 1 ELSE attempts END,
+           updated_at = $2
+         WHERE change_key = $3 AND id >= $4 AND id <= $1
+           AND (state = 'running' OR (state = 'queued' AND run_after <= $2))";
 
 /// When newer jobs of the change are queued, the newest runs instead and covers the others
 /// (the worker reads the forge after all of them were stored): the id that runs.
@@ -394,52 +461,37 @@ async fn cover_newer(conn: &mut Conn, first: i64, key: &str, now: i64, until: i6
     // them holds the write lock, and a backlog of thousands on one change would hold it (and
     // every acknowledgement behind it) for hundreds of milliseconds; the next run covers the
     // rest.
-    let newest: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(id) FROM (SELECT id FROM jobs WHERE change_key = $1 AND state = 'queued'
-           AND id > $2 AND run_after <= $3 ORDER BY id LIMIT $4) AS newer",
-    )
-    .bind(key.to_string())
-    .bind(first)
-    .bind(now)
-    .bind(COVER_AT_ONCE)
-    .fetch_one(&mut *conn)
-    .await
-    .context("cannot claim a job")?;
+    let newest: Option<i64> = sqlx::query_scalar(COVER_NEWEST)
+        .bind(key.to_string())
+        .bind(first)
+        .bind(now)
+        .bind(COVER_AT_ONCE)
+        .fetch_one(&mut *conn)
+        .await
+        .context("cannot claim a job")?;
     let Some(id) = newest else {
         return Ok(first);
     };
     // What earlier runs had covered is now covered by this one: a job's covered set is always
     // every event folded into its run. Found by the covering job's id range: by the change's
     // key SQLite would read every job the change ever had (`|| ''` keeps it off that index).
-    sqlx::query(
-        "UPDATE jobs SET covered_by = $1
-         WHERE covered_by >= $3 AND covered_by < $1 AND change_key || '' = $2",
-    )
-    .bind(id)
-    .bind(key.to_string())
-    .bind(first)
-    .execute(&mut *conn)
-    .await
-    .context("cannot mark covered jobs")?;
+    sqlx::query(COVER_REPOINT)
+        .bind(id)
+        .bind(key.to_string())
+        .bind(first)
+        .execute(&mut *conn)
+        .await
+        .context("cannot mark covered jobs")?;
     // The older ones done, covered by the newest, which runs: one statement.
-    sqlx::query(
-        "UPDATE jobs SET
-           state = CASE WHEN id = $1 THEN 'running' ELSE 'done' END,
-           covered_by = CASE WHEN id = $1 THEN covered_by ELSE $1 END,
-           locked_until = CASE WHEN id = $1 THEN $5 ELSE locked_until END,
-           attempts = CASE WHEN id = $1 THEN attempts + 1 ELSE attempts END,
-           updated_at = $2
-         WHERE change_key = $3 AND id >= $4 AND id <= $1
-           AND (state = 'running' OR (state = 'queued' AND run_after <= $2))",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(key.to_string())
-    .bind(first)
-    .bind(until)
-    .execute(&mut *conn)
-    .await
-    .context("cannot mark covered jobs")?;
+    sqlx::query(COVER_TAKE)
+        .bind(id)
+        .bind(now)
+        .bind(key.to_string())
+        .bind(first)
+        .bind(until)
+        .execute(&mut *conn)
+        .await
+        .context("cannot mark covered jobs")?;
     Ok(id)
 }
 

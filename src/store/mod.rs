@@ -7,6 +7,7 @@ mod batch;
 mod chain;
 mod deliveries;
 mod delivery_thread;
+mod direct;
 mod gate;
 mod jobs;
 mod memory;
@@ -56,6 +57,8 @@ pub struct Store {
     /// Plain reads. On SQLite a pool of read-only connections (WAL: they never wait for the
     /// writer); on PostgreSQL the same pool as `pool`.
     reads: AnyPool,
+    /// On SQLite, the worker's claims and job ends, on a connection of their own.
+    direct: Option<std::sync::Arc<direct::Direct>>,
     /// SQLite's database file (the delivery writer opens its own connection to it).
     sqlite_file: Option<std::path::PathBuf>,
     backend: Backend,
@@ -121,9 +124,18 @@ impl Store {
                 .with_context(|| format!("cannot open the database at `{}`", redact(&url)))?,
             Backend::Postgres => pool.clone(),
         };
+        let gate = sqlite.then(gate::new);
+        let direct = match (&sqlite_file, &gate) {
+            (Some(file), Some(gate)) => Some(std::sync::Arc::new(direct::Direct::open(
+                file,
+                gate.clone(),
+            )?)),
+            _ => None,
+        };
         Ok(Store {
             pool,
-            gate: sqlite.then(gate::new),
+            gate,
+            direct,
             reads,
             sqlite_file,
             backend,
