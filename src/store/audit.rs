@@ -2,7 +2,7 @@
 //! `changegate audit` reads back. Never holds secrets: events are stored normalized.
 
 use super::Store;
-use super::chain::{self, Content};
+use super::chain::{self, Entry};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::Row;
@@ -201,51 +201,31 @@ pub(super) async fn append(
     records: &[AuditRecord<'_>],
     at: i64,
 ) -> Result<()> {
-    let mut head: Option<((String, String), i64, String)> = None;
-    for r in records {
-        let chain = chain::chain_of(r.forge, r.repo);
-        let (seq, prev) = match head.take() {
-            Some((c, seq, prev)) if c == chain => (seq + 1, prev),
-            other => {
-                if let Some(((forge, repo), seq, hash)) = other {
-                    chain::advance(conn, &forge, &repo, seq, &hash).await?;
-                }
-                chain::reserve(conn, &chain.0, &chain.1).await?
-            }
-        };
-        let detail = r.detail.to_string();
-        let content = Content {
-            seq,
-            at,
-            forge: r.forge,
-            repo: r.repo,
-            number: r.number as i64,
-            delivery_id: r.delivery_id,
-            kind: r.kind,
-            rules_hash: r.rules_hash,
-            detail: &detail,
-            prev_hash: &prev,
-        };
-        let hash = content.hash();
-        sqlx::query(INSERT_AUDIT)
-            .bind(content.at)
-            .bind(r.forge.to_string())
-            .bind(r.repo.to_string())
-            .bind(r.number as i64)
-            .bind(r.delivery_id.map(str::to_string))
-            .bind(r.kind.to_string())
-            .bind(r.rules_hash.map(str::to_string))
-            .bind(detail.clone())
-            .bind(seq)
-            .bind(prev)
-            .bind(hash.clone())
-            .execute(&mut *conn)
-            .await
-            .context("cannot write audit record")?;
-        head = Some((chain, seq, hash));
-    }
-    if let Some(((forge, repo), seq, hash)) = head {
-        chain::advance(conn, &forge, &repo, seq, &hash).await?;
+    let entries: Vec<Entry> = records.iter().map(Entry::of).collect();
+    for ((forge, repo), run) in chain::runs(&entries) {
+        let (seq, prev) = chain::reserve(conn, &forge, &repo).await?;
+        let linked = chain::link(run, at, seq, prev);
+        for l in &linked {
+            let e = l.entry;
+            sqlx::query(INSERT_AUDIT)
+                .bind(at)
+                .bind(e.forge.clone())
+                .bind(e.repo.clone())
+                .bind(e.number)
+                .bind(e.delivery_id.clone())
+                .bind(e.kind.clone())
+                .bind(e.rules_hash.clone())
+                .bind(e.detail.clone())
+                .bind(l.seq)
+                .bind(l.prev.clone())
+                .bind(l.hash.clone())
+                .execute(&mut *conn)
+                .await
+                .context("cannot write audit record")?;
+        }
+        if let Some(last) = linked.last() {
+            chain::advance(conn, &forge, &repo, last.seq, &last.hash).await?;
+        }
     }
     Ok(())
 }

@@ -46,6 +46,76 @@ pub(super) fn chain_of(forge: &str, repo: &str) -> (String, String) {
     (forge.to_string(), repo.to_lowercase())
 }
 
+/// An audit record as written: its text owned (the worker's SQLite connection writes it on a
+/// blocking thread).
+pub(super) struct Entry {
+    pub forge: String,
+    pub repo: String,
+    pub number: i64,
+    pub delivery_id: Option<String>,
+    pub kind: String,
+    pub rules_hash: Option<String>,
+    pub detail: String,
+}
+
+impl Entry {
+    pub fn of(r: &super::AuditRecord<'_>) -> Self {
+        Entry {
+            forge: r.forge.to_string(),
+            repo: r.repo.to_string(),
+            number: r.number as i64,
+            delivery_id: r.delivery_id.map(str::to_string),
+            kind: r.kind.to_string(),
+            rules_hash: r.rules_hash.map(str::to_string),
+            detail: r.detail.to_string(),
+        }
+    }
+}
+
+/// An entry placed on its chain: its position, the hash it follows and its own.
+pub(super) struct Linked<'a> {
+    pub entry: &'a Entry,
+    pub seq: i64,
+    pub prev: String,
+    pub hash: String,
+}
+
+/// The entries in runs of consecutive ones on one chain, each with its chain: a run reserves
+/// its chain's head once and advances it after its last entry.
+pub(super) fn runs(entries: &[Entry]) -> impl Iterator<Item = ((String, String), &[Entry])> {
+    entries
+        .chunk_by(|a, b| chain_of(&a.forge, &a.repo) == chain_of(&b.forge, &b.repo))
+        .filter_map(|run| run.first().map(|e| (chain_of(&e.forge, &e.repo), run)))
+}
+
+/// Places a run on its chain from position `seq`, following the hash `prev`, all at `at`.
+pub(super) fn link(run: &[Entry], at: i64, mut seq: i64, mut prev: String) -> Vec<Linked<'_>> {
+    let mut out = Vec::with_capacity(run.len());
+    for entry in run {
+        let hash = Content {
+            seq,
+            at,
+            forge: &entry.forge,
+            repo: &entry.repo,
+            number: entry.number,
+            delivery_id: entry.delivery_id.as_deref(),
+            kind: &entry.kind,
+            rules_hash: entry.rules_hash.as_deref(),
+            detail: &entry.detail,
+            prev_hash: &prev,
+        }
+        .hash();
+        out.push(Linked {
+            entry,
+            seq,
+            prev: std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        });
+        seq += 1;
+    }
+    out
+}
+
 /// The next position on the chain and the hash to follow, with the chain's head locked until
 /// the transaction ends: one statement that creates the chain if needed and, by updating its
 /// row, locks it (PostgreSQL: the row lock of `ON CONFLICT DO UPDATE`, which a concurrent

@@ -10,7 +10,7 @@
 
 use super::AuditRecord;
 use super::audit::INSERT_AUDIT;
-use super::chain::{self, ADVANCE, Content, RESERVE};
+use super::chain::{self, ADVANCE, Entry, RESERVE};
 use super::jobs::{COVER_AT_ONCE, COVER_NEWEST, COVER_REPOINT, COVER_TAKE, DONE, FAILED};
 use anyhow::{Context, Result, anyhow};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params};
@@ -36,17 +36,6 @@ pub(super) enum JobEnd {
         run_after: i64,
         error: String,
     },
-}
-
-/// An audit record owned, to move to the blocking thread.
-struct Record {
-    forge: String,
-    repo: String,
-    number: i64,
-    delivery_id: Option<String>,
-    kind: String,
-    rules_hash: Option<String>,
-    detail: String,
 }
 
 impl Direct {
@@ -118,20 +107,9 @@ impl Direct {
         audit: &[AuditRecord<'_>],
         now: i64,
     ) -> Result<()> {
-        let records: Vec<Record> = audit
-            .iter()
-            .map(|r| Record {
-                forge: r.forge.to_string(),
-                repo: r.repo.to_string(),
-                number: r.number as i64,
-                delivery_id: r.delivery_id.map(str::to_string),
-                kind: r.kind.to_string(),
-                rules_hash: r.rules_hash.map(str::to_string),
-                detail: r.detail.to_string(),
-            })
-            .collect();
+        let entries: Vec<Entry> = audit.iter().map(Entry::of).collect();
         self.transaction(move |tx| {
-            append(tx, &records, now)?;
+            append(tx, &entries, now)?;
             match end {
                 JobEnd::Done { writes, units } => tx
                     .prepare_cached(DONE)?
@@ -174,49 +152,28 @@ fn cover_newer(tx: &Connection, first: i64, key: &str, now: i64, until: i64) -> 
 
 /// [`super::audit`]'s `append`, on this connection: each chain's head reserved once for a run
 /// of its records and advanced after the last.
-fn append(tx: &Connection, records: &[Record], at: i64) -> Result<()> {
-    let mut head: Option<((String, String), i64, String)> = None;
-    for r in records {
-        let chain = chain::chain_of(&r.forge, &r.repo);
-        let (seq, prev) = match head.take() {
-            Some((c, seq, prev)) if c == chain => (seq + 1, prev),
-            other => {
-                if let Some(((forge, repo), seq, hash)) = other {
-                    advance(tx, &forge, &repo, seq, &hash)?;
-                }
-                let (seq, prev): (i64, String) = tx
-                    .prepare_cached(RESERVE)?
-                    .query_row(named_params! {"$1": chain.0, "$2": chain.1}, |row| {
-                        Ok((row.get(0)?, row.get(1)?))
-                    })
-                    .context("cannot read the audit chain")?;
-                (seq + 1, prev)
-            }
-        };
-        let content = Content {
-            seq,
-            at,
-            forge: &r.forge,
-            repo: &r.repo,
-            number: r.number,
-            delivery_id: r.delivery_id.as_deref(),
-            kind: &r.kind,
-            rules_hash: r.rules_hash.as_deref(),
-            detail: &r.detail,
-            prev_hash: &prev,
-        };
-        let hash = content.hash();
-        tx.prepare_cached(INSERT_AUDIT)?
-            .execute(named_params! {
-                "$1": at, "$2": r.forge, "$3": r.repo, "$4": r.number, "$5": r.delivery_id,
-                "$6": r.kind, "$7": r.rules_hash, "$8": r.detail, "$9": seq, "$10": prev,
-                "$11": hash,
+fn append(tx: &Connection, entries: &[Entry], at: i64) -> Result<()> {
+    for ((forge, repo), run) in chain::runs(entries) {
+        let (seq, prev): (i64, String) = tx
+            .prepare_cached(RESERVE)?
+            .query_row(named_params! {"$1": forge, "$2": repo}, |row| {
+                Ok((row.get(0)?, row.get(1)?))
             })
-            .context("cannot write audit record")?;
-        head = Some((chain, seq, hash));
-    }
-    if let Some(((forge, repo), seq, hash)) = head {
-        advance(tx, &forge, &repo, seq, &hash)?;
+            .context("cannot read the audit chain")?;
+        let linked = chain::link(run, at, seq + 1, prev);
+        for l in &linked {
+            let e = l.entry;
+            tx.prepare_cached(INSERT_AUDIT)?
+                .execute(named_params! {
+                    "$1": at, "$2": e.forge, "$3": e.repo, "$4": e.number, "$5": e.delivery_id,
+                    "$6": e.kind, "$7": e.rules_hash, "$8": e.detail, "$9": l.seq, "$10": l.prev,
+                    "$11": l.hash,
+                })
+                .context("cannot write audit record")?;
+        }
+        if let Some(last) = linked.last() {
+            advance(tx, &forge, &repo, last.seq, &last.hash)?;
+        }
     }
     Ok(())
 }
