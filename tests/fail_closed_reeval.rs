@@ -115,7 +115,12 @@ async fn a_reload_adding_a_requirement_fails_a_passing_change_with_no_webhook() 
         .await
         .unwrap()
         .into_iter()
-        .filter(|j| !j.delivery_id.as_deref().unwrap_or("").starts_with("period:"))
+        .filter(|j| {
+            !j.delivery_id
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("period:")
+        })
         .collect();
     assert!(waiting.is_empty(), "{waiting:#?}");
     assert_eq!(s.app.drain().await, 0);
@@ -198,7 +203,10 @@ async fn retention_keeps_an_idle_open_change_within_reach_of_a_freeze() {
     s.app.store.purge_older_than(7 * 86_400_000).await.unwrap();
     let remembered = s.app.store.open_change_events(Forge::Github).await.unwrap();
     assert_eq!(
-        remembered.iter().map(|c| c.change.number).collect::<Vec<_>>(),
+        remembered
+            .iter()
+            .map(|c| c.change.number)
+            .collect::<Vec<_>>(),
         vec![7],
         "the bot still remembers the open change"
     );
@@ -247,4 +255,49 @@ async fn a_configured_repository_is_listed_when_a_freeze_starts() {
     let (state, description) = s.status_of(H2);
     assert_eq!(state, "failure", "{description}");
     assert!(description.contains("quarter-close"), "{description}");
+}
+
+mod gitlab {
+    use super::*;
+    use common::gitlab_world::GitlabWorld;
+
+    const SEEN: &str = "3333333333333333333333333333333333333333";
+    const UNSEEN: &str = "4444444444444444444444444444444444444444";
+
+    #[tokio::test]
+    async fn a_merge_request_the_bot_never_saw_fails_when_a_freeze_starts() {
+        let gl = GitlabWorld::start().await;
+        gl.member("acme/bt-integration-managers", "mona");
+        gl.set_time("2026-12-23T22:00:00Z");
+        let clock = Clock::manual(t("2026-12-23T22:00:00Z"));
+        let app = TestApp::with_forges_at(None, Some(&gl.url()), clock.clone()).await;
+        gl.open_mr(3, "alice", SEEN);
+        gl.add_label(3, "CMT::Minor", "alice");
+        gl.add_label(3, "BT Integration Manager::Approved", "mona");
+        let (status, _) = app
+            .gitlab(
+                "Merge Request Hook",
+                "gl-1",
+                &gl.mr_hook(SEEN, "update", "mona"),
+            )
+            .await;
+        assert_eq!(status.as_u16(), 202);
+        app.drain().await;
+        assert_eq!(gl.status(SEEN).unwrap().0, "success");
+        // !4: classified and approved, and no webhook ever arrived.
+        gl.open_mr(4, "alice", UNSEEN);
+        gl.add_label(4, "CMT::Minor", "alice");
+        gl.add_label(4, "BT Integration Manager::Approved", "mona");
+        assert!(gl.status(UNSEEN).is_none());
+
+        app.worker.schedule_boundaries().await.unwrap();
+        clock.set(t("2026-12-24T00:00:01Z"));
+        gl.set_time("2026-12-24T00:00:01Z");
+        app.drain().await;
+        for sha in [SEEN, UNSEEN] {
+            let (state, _, description) = gl.status(sha).unwrap();
+            assert_eq!(state, "failed", "{sha}: {description}");
+            assert!(description.contains("quarter-close"), "{description}");
+        }
+    }
 }

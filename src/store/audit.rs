@@ -188,8 +188,8 @@ impl Store {
                  WHERE COALESCE(m.verdict_open, 1) = 1 GROUP BY j.change_key)",
         )
         .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM deliveries WHERE received_at < $1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.delivery = deliveries.id)")
             .bind(cutoff)
             .execute(&mut *tx)

@@ -112,7 +112,10 @@ mod tests {
             super::repository_of("gitlab:acme/sub/project:issue:12", "gitlab:"),
             Some("acme/sub/project")
         );
-        assert_eq!(super::repository_of("github:period-boundaries", "github:"), None);
+        assert_eq!(
+            super::repository_of("github:period-boundaries", "github:"),
+            None
+        );
         assert_eq!(super::repository_of("gitlab:a/b:issue:1", "github:"), None);
     }
 }
