@@ -248,13 +248,18 @@ async fn a_pull_request_the_bot_never_saw_fails_when_a_freeze_starts() {
 async fn a_configured_repository_is_listed_when_a_freeze_starts() {
     // No change of acme/platypus was ever seen: the repository is known from the settings.
     let mut s = at("2026-12-23T22:00:00Z").await;
-    s.app.worker.repositories = vec!["github:acme/platypus".into()];
+    // A configured repository the forge no longer has lists nothing and fails nothing.
+    s.app.worker.repositories = vec!["github:acme/platypus".into(), "github:acme/gone".into()];
     unseen_approved_pr(&s.gh);
     s.app.worker.schedule_boundaries().await.unwrap();
     move_to(&s, "2026-12-24T00:00:01Z").await;
     let (state, description) = s.status_of(H2);
     assert_eq!(state, "failure", "{description}");
     assert!(description.contains("quarter-close"), "{description}");
+    assert!(
+        s.gh.calls()
+            .contains(&"GET /repos/acme/gone/pulls".to_string())
+    );
 }
 
 mod gitlab {

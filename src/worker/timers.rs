@@ -4,6 +4,7 @@
 
 use super::Worker;
 use super::enforce::JobContext;
+use crate::forge::ForgeError;
 use crate::model::{Action, ChangeEvent, ChangeState, Event, EventPayload, Forge as ForgeKind};
 use crate::policy::{Decision, Snapshot};
 use crate::store::{EmergencyState, key_of};
@@ -131,6 +132,10 @@ impl Worker {
             };
             match listed {
                 Ok((_, changes)) => out.extend(changes),
+                // A repository the forge no longer has (deleted, moved) has no open changes.
+                Err(e) if matches!(e.downcast_ref(), Some(ForgeError::NotFound(_))) => {
+                    tracing::info!(repo = %path.as_str(), "a known repository is gone: nothing to list");
+                }
                 Err(e) => {
                     tracing::warn!(repo = %path.as_str(), error = format!("{e:#}"), "cannot list open changes at a period boundary");
                     failed.get_or_insert(e);
