@@ -306,3 +306,20 @@ mod gitlab {
         }
     }
 }
+
+#[tokio::test]
+async fn a_webhook_cannot_take_a_reevaluations_delivery_id() {
+    // A delivery named like the bot's own evaluation after a rules change would make that
+    // evaluation a duplicate, never run: refused.
+    let s = approved_standard("2026-11-02T10:00:00Z").await;
+    let body = common::github_setup::pr_payload(&s, "labeled", None, "alice");
+    let (status, _) = s
+        .app
+        .github(
+            "pull_request",
+            "rules:0123456789abcdef:0:github:acme/platypus:merge_request:7",
+            &body,
+        )
+        .await;
+    assert_eq!(status.as_u16(), 400);
+}
