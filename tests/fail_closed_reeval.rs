@@ -96,6 +96,16 @@ async fn a_reload_adding_a_requirement_fails_a_passing_change_with_no_webhook() 
     reload(&s.app, &dir, &stricter());
     let calls_before = s.gh.calls().len();
     assert_eq!(s.app.worker.rules_in_force().await.unwrap(), 1);
+    // Paced like reconcile work: it waits while GitHub's quota is under the reserve.
+    let lease = std::time::Duration::from_secs(60);
+    assert!(
+        s.app
+            .store
+            .claim_except(lease, &[Forge::Github])
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(s.app.drain().await, 1);
     assert!(s.gh.calls().len() > calls_before);
     let (state, description) = s.status_of(H1);
