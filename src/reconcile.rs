@@ -41,31 +41,13 @@ pub async fn pass<F: Forge>(
     kind: ForgeKind,
     path: &RepoPath,
 ) -> Result<Pass> {
-    let repo = Repo {
-        path: path.clone(),
-        id: None,
-    };
-    let changes = forge.open_changes(&repo).await?;
+    let (listed, enforced) = open_enforced(forge, rules, path).await?;
     let mut out = Pass {
-        listed: changes.len(),
+        listed,
+        checked: enforced.len(),
         ..Pass::default()
     };
-    for change in changes {
-        if !policy::is_enforced(rules, &change) {
-            continue;
-        }
-        out.checked += 1;
-        let event = ChangeEvent {
-            action: Action::Other,
-            forge_action: "reconcile".into(),
-            change,
-            actor: User::default(),
-            labels_added: vec![],
-            labels_removed: vec![],
-            review: None,
-            previous_head_sha: None,
-            previous_target_branch: None,
-        };
+    for event in enforced {
         let key = change_key(&event);
         let seen = store.seen_updated_at(&key).await?;
         let unchanged = seen.is_some() && seen == event.change.updated_at;
@@ -83,6 +65,37 @@ pub async fn pass<F: Forge>(
         }
     }
     Ok(out)
+}
+
+/// The repository's open changes as the forge lists them (every page): how many, and an
+/// event for each one subject to the rules.
+pub async fn open_enforced<F: Forge>(
+    forge: &F,
+    rules: &Rules,
+    path: &RepoPath,
+) -> Result<(usize, Vec<ChangeEvent>)> {
+    let repo = Repo {
+        path: path.clone(),
+        id: None,
+    };
+    let changes = forge.open_changes(&repo).await?;
+    let listed = changes.len();
+    let enforced = changes
+        .into_iter()
+        .filter(|change| policy::is_enforced(rules, change))
+        .map(|change| ChangeEvent {
+            action: Action::Other,
+            forge_action: "reconcile".into(),
+            change,
+            actor: User::default(),
+            labels_added: vec![],
+            labels_removed: vec![],
+            review: None,
+            previous_head_sha: None,
+            previous_target_branch: None,
+        })
+        .collect();
+    Ok((listed, enforced))
 }
 
 /// Waits until the jobs are done or failed; their rows.

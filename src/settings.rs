@@ -274,7 +274,8 @@ impl Default for WorkerSettings {
 pub struct ReconcileSettings {
     /// Seconds between passes; 0 turns the periodic reconcile off.
     pub interval_secs: u64,
-    /// `github:owner/name` or `gitlab:group/project`.
+    /// `github:owner/name` or `gitlab:group/project`. A blocked period's start and end also
+    /// list these repositories' open changes (with every repository the bot has seen).
     #[serde(deserialize_with = "list")]
     pub repositories: Vec<String>,
 }
@@ -298,7 +299,8 @@ pub struct LogSettings {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditSettings {
-    /// Days of audit records (and finished jobs) kept; 0 keeps them forever.
+    /// Days of audit records (and finished jobs) kept; 0 keeps them forever. What the bot
+    /// remembers of open changes is kept whatever their age.
     pub retention_days: u64,
 }
 

@@ -85,6 +85,8 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         tokio::spawn(periodic(interval, targets, retention, worker.clone()));
+        // Rules that differ from the last run's, or a reload: open changes evaluated again.
+        tokio::spawn(worker.clone().follow_rules());
         worker.run(concurrency, wake, stop_rx).await;
     });
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
@@ -142,6 +144,7 @@ pub(super) fn build_worker(
         heads: Default::default(),
         links: None,
         quota_reserve_percent: settings.worker.quota_reserve_percent,
+        repositories: settings.reconcile.repositories.clone(),
     })
 }
 

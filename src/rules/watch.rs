@@ -77,6 +77,19 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// What the rules say, as a short stable digest: equal for files that load to the same rules
+/// (comments, layout and key order aside), different when any rule differs. The file's own hash
+/// is left out for that reason, and the file's text (kept for repositories' rules) with it.
+pub fn fingerprint(rules: &Rules) -> String {
+    use sha2::{Digest, Sha256};
+    let said = Rules {
+        hash: String::new(),
+        source: None,
+        ..rules.clone()
+    };
+    hex::encode(Sha256::digest(format!("{said:?}").as_bytes()))
+}
+
 /// Rules that enforce nothing: in force until a valid file is loaded.
 pub fn nothing() -> Rules {
     Rules {
@@ -122,6 +135,22 @@ mod tests {
             "the last good rules stay"
         );
         assert!(watch.ready.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_rules_not_the_text() {
+        let a = crate::rules::parse("a.yaml", "version: 1\nenforce: [{kind: issue}]\n").unwrap();
+        let b = crate::rules::parse(
+            "b.yaml",
+            "# a comment\nversion: 1\nenforce:\n  - kind: issue\n",
+        )
+        .unwrap();
+        let c = crate::rules::parse("c.yaml", "version: 1\nenforce: [{kind: merge_request}]\n")
+            .unwrap();
+        assert_ne!(a.hash, b.hash);
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+        assert_eq!(fingerprint(&a).len(), 64);
     }
 
     #[test]

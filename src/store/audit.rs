@@ -121,9 +121,10 @@ impl Store {
             .collect()
     }
 
-    /// Deletes audit records, finished jobs and their deliveries older than `keep_ms`. Each
-    /// chain loses a prefix, and a checkpoint records the hash of the last record removed,
-    /// which the first remaining one must follow.
+    /// Deletes audit records, finished jobs and their deliveries older than `keep_ms` (never
+    /// the newest job of an open change: see below). Each chain loses a prefix, and a
+    /// checkpoint records the hash of the last record removed, which the first remaining one
+    /// must follow.
     pub async fn purge_older_than(&self, keep_ms: i64) -> Result<u64> {
         let cutoff = self.now_ms() - keep_ms;
         let mut w = self.writer().await?;
@@ -177,10 +178,18 @@ impl Store {
             .bind(cutoff)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at < $1")
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
+        // The newest job of each change not known to be closed stays, with its delivery: it
+        // is how the bot finds the change again (period boundaries, rules reloads, linked
+        // issues); an idle change must not drop out of them because time passed.
+        sqlx::query(
+            "DELETE FROM jobs WHERE state = 'done' AND updated_at < $1
+               AND id NOT IN (SELECT MAX(j.id) FROM jobs j
+                 JOIN change_memory m ON m.change_key = j.change_key
+                 WHERE COALESCE(m.verdict_open, 1) = 1 GROUP BY j.change_key)",
+        )
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM deliveries WHERE received_at < $1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.delivery = deliveries.id)")
             .bind(cutoff)
             .execute(&mut *tx)

@@ -8,6 +8,7 @@ mod execute;
 mod heads;
 mod linked;
 mod memberships;
+mod reload;
 mod repo_rules;
 mod status;
 mod timers;
@@ -123,6 +124,9 @@ pub struct Worker {
     pub links: Option<Arc<crate::pages::links::Links>>,
     /// Below this share (percent) of a forge's rate limit, its reconcile work waits.
     pub quota_reserve_percent: u8,
+    /// Repositories configured for reconcile (`forge:path`): a blocked period's boundary lists
+    /// their open changes too.
+    pub repositories: Vec<String>,
 }
 
 impl Worker {

@@ -4,6 +4,7 @@
 
 use super::Worker;
 use super::enforce::JobContext;
+use crate::forge::ForgeError;
 use crate::model::{Action, ChangeEvent, ChangeState, Event, EventPayload, Forge as ForgeKind};
 use crate::policy::{Decision, Snapshot};
 use crate::store::{EmergencyState, key_of};
@@ -45,15 +46,19 @@ impl Worker {
         Ok(())
     }
 
-    /// A blocked period started or ended: every open change of the forge the bot knows is
-    /// evaluated again (once per boundary), and the periods' next boundaries are scheduled.
+    /// A blocked period started or ended: every open change of the forge is evaluated again
+    /// (once per boundary): those the bot remembers, and those the forge lists in each
+    /// repository it knows or is configured to reconcile (a change it never saw, or whose
+    /// webhooks it missed, too). The periods' next boundaries are scheduled.
     pub(super) async fn period_boundary(
         &self,
         forge: ForgeKind,
         period: &str,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        let changes = self.store.open_change_events(forge).await?;
+        let mut changes = self.store.open_change_events(forge).await?;
+        let (listed, unlisted) = self.listed_open_changes(forge).await?;
+        changes.extend(listed);
         tracing::info!(
             period,
             at = %at,
@@ -61,6 +66,8 @@ impl Worker {
             "blocked period boundary: evaluating open changes again"
         );
         for c in changes {
+            // One delivery id per change and boundary: a change both remembered and listed
+            // (or listed again when this job is retried) is queued once.
             let event = Event {
                 forge,
                 delivery_id: Some(format!(
@@ -82,7 +89,60 @@ impl Worker {
             };
             self.store.enqueue(&event).await?;
         }
-        self.schedule_boundaries().await
+        self.schedule_boundaries().await?;
+        // A repository that could not be listed fails the job, which is retried.
+        match unlisted {
+            Some(e) => Err(e.context("a repository's open changes could not be listed")),
+            None => Ok(()),
+        }
+    }
+
+    /// The open changes the forge lists in every repository the bot knows (from its change
+    /// memory) or is configured to reconcile, subject to each one's rules; and the first
+    /// error of a repository that could not be listed (the others are listed still).
+    async fn listed_open_changes(
+        &self,
+        forge: ForgeKind,
+    ) -> Result<(Vec<ChangeEvent>, Option<anyhow::Error>)> {
+        let Some(connected) = self.forges.get(forge) else {
+            return Ok((vec![], None));
+        };
+        let mut repos = self.store.known_repositories(forge).await?;
+        for target in &self.repositories {
+            if let Ok((f, path)) = crate::reconcile::parse_target(target)
+                && f == forge
+                && !repos.contains(&path)
+            {
+                repos.push(path);
+            }
+        }
+        let central = super::current(&self.rules);
+        let (mut out, mut failed) = (vec![], None);
+        for path in repos {
+            let repo = crate::model::Repo {
+                path: path.clone(),
+                id: None,
+            };
+            let client = &connected.client;
+            let listed = match self.rules_for(client, forge, &repo, central.clone()).await {
+                Ok(effective) => {
+                    crate::reconcile::open_enforced(client, &effective.rules, &path).await
+                }
+                Err(e) => Err(e),
+            };
+            match listed {
+                Ok((_, changes)) => out.extend(changes),
+                // A repository the forge no longer has (deleted, moved) has no open changes.
+                Err(e) if matches!(e.downcast_ref(), Some(ForgeError::NotFound(_))) => {
+                    tracing::info!(repo = %path.as_str(), "a known repository is gone: nothing to list");
+                }
+                Err(e) => {
+                    tracing::warn!(repo = %path.as_str(), error = format!("{e:#}"), "cannot list open changes at a period boundary");
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        Ok((out, failed))
     }
 
     /// Schedules the next start or end of every blocked period of the central rules, for

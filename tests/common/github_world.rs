@@ -661,6 +661,16 @@ fn listing(
     with_etag(not_modified, json!(items), if_none_match)
 }
 
+/// Whether a listing's `state` parameter (`open`, the default, `closed` or `all`, as GitHub
+/// documents it for pull requests and issues) takes the change.
+fn in_state(c: &GhChange, query: &[(String, String)]) -> bool {
+    let wanted = query
+        .iter()
+        .find(|(k, _)| k == "state")
+        .map_or("open", |(_, v)| v.as_str());
+    wanted == "all" || wanted == c.state
+}
+
 fn route_repo(
     s: &mut GhState,
     method: &str,
@@ -695,14 +705,18 @@ fn route_repo(
             &mut s.not_modified,
             s.changes
                 .iter()
-                .filter(|c| c.is_pr)
+                .filter(|c| c.is_pr && in_state(c, query))
                 .map(|c| change_json_as(c, false))
                 .collect(),
             etag,
         ),
         ("GET", ["issues"]) => listing(
             &mut s.not_modified,
-            s.changes.iter().map(|c| change_json_as(c, true)).collect(),
+            s.changes
+                .iter()
+                .filter(|c| in_state(c, query))
+                .map(|c| change_json_as(c, true))
+                .collect(),
             etag,
         ),
         ("GET", ["issues", n, "events"]) => {

@@ -578,6 +578,7 @@ fn route_project(
                 .iter()
                 .filter(|c| c.is_mr == mr)
                 .map(change_json)
+                .filter(|v| in_state(v, query))
                 .collect();
             reply(200, json!(list))
         }
@@ -590,6 +591,15 @@ fn route_project(
             route_change(s, method, iid, mr, rest, body)
         }
         _ => not_found(),
+    }
+}
+
+/// Whether a listing's `state` parameter (`opened`, `closed`, `merged`…; all when absent, as
+/// GitLab documents it) takes the change.
+fn in_state(v: &Value, query: &[(String, String)]) -> bool {
+    match query.iter().find(|(k, _)| k == "state") {
+        Some((_, wanted)) => wanted == "all" || v["state"].as_str() == Some(wanted.as_str()),
+        None => true,
     }
 }
 

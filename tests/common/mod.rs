@@ -255,6 +255,7 @@ impl TestApp {
             heads: Default::default(),
             links: None,
             quota_reserve_percent: 10,
+            repositories: vec![],
         };
         TestApp {
             expected_failures: Default::default(),
