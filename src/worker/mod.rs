@@ -245,10 +245,13 @@ impl Worker {
         let tries_left = rate_limited || job.attempts < i64::from(self.max_attempts);
         let retry = (retryable && tries_left).then(|| {
             let wait = match forge_error {
-                Some(ForgeError::RateLimited { retry_after }) => retry_after.as_millis() as i64,
+                Some(ForgeError::RateLimited { retry_after }) => {
+                    i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX)
+                }
                 _ => backoff_ms(job.attempts),
             };
-            self.store.clock().now_ms() + wait
+            // The forge says how long to wait: saturate rather than overflow.
+            self.store.clock().now_ms().saturating_add(wait)
         });
         let outcome = if retry.is_some() { "retry" } else { "failed" };
         metrics::histogram!(crate::telemetry::JOB_SECONDS, "outcome" => outcome).record(seconds);
