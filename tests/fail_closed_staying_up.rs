@@ -78,3 +78,78 @@ async fn a_repository_file_with_an_endless_deadline_is_refused_and_the_central_r
         s.gh.labels(7)
     );
 }
+
+async fn readyz(s: &Setup) -> (u16, serde_json::Value) {
+    let req = axum::http::Request::get("/readyz")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (code, body) = s.app.send(req).await;
+    (code.as_u16(), body)
+}
+
+/// Waits (a few seconds at most) until nothing is left to run.
+async fn until_idle(s: &Setup) {
+    for _ in 0..200 {
+        if s.app.store.pending().await.unwrap() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the queue was not drained: the worker loop is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_panics_fails_alone_and_its_loop_goes_on_while_readiness_sees_dead_loops() {
+    let s = setup().await;
+    s.gh.open_pr(8, "alice", H2);
+    s.app.expect_failed_jobs(1);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // One loop: if the panic killed it, nothing else would run.
+    let loops = tokio::spawn(s.app.worker.clone().run(1, s.app.wake.clone(), stop_rx));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(readyz(&s).await.0, 200);
+
+    changegate::worker::panic_on_delivery_for_tests("boom-7");
+    let (code, _) = s
+        .app
+        .github(
+            "pull_request",
+            "boom-7",
+            &pr_payload(&s, "opened", None, "alice"),
+        )
+        .await;
+    assert_eq!(code.as_u16(), 202);
+    until_idle(&s).await;
+    let (state, description) = s.gh.status(H1).expect("a status on the panicking change");
+    assert_eq!(state, "error");
+    assert!(
+        description.contains("could not verify") && description.contains("panicked"),
+        "{description}"
+    );
+    let jobs = s.app.store.unfinished_jobs().await.unwrap();
+    let boom: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.delivery_id.as_deref() == Some("boom-7"))
+        .collect();
+    assert_eq!(boom.len(), 1, "{jobs:?}");
+    assert_eq!(boom[0].state, "failed", "no retry of a panic: {jobs:?}");
+
+    // The same loop processes the next change.
+    let body = serde_json::to_vec(&pr_event(&s, 8, "opened", None, "alice")).unwrap();
+    let (code, _) = s.app.github("pull_request", "after-8", &body).await;
+    assert_eq!(code.as_u16(), 202);
+    until_idle(&s).await;
+    assert_eq!(
+        s.gh.status(H2).map(|(state, _)| state),
+        Some("failure".to_string()),
+        "the change after the panic was evaluated"
+    );
+    assert_eq!(readyz(&s).await.0, 200, "the loop is alive");
+
+    // Loops gone (here: stopped; a panic outside a job or an abort likewise): not ready.
+    stop_tx.send(true).unwrap();
+    loops.await.unwrap();
+    let (code, body) = readyz(&s).await;
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["workers_lost"], 1, "{body}");
+}

@@ -5,6 +5,7 @@
 mod deferred;
 mod enforce;
 mod execute;
+mod guard;
 mod heads;
 mod linked;
 mod memberships;
@@ -13,6 +14,9 @@ mod status;
 mod timers;
 
 pub use deferred::Deferred;
+pub use guard::Panicked;
+#[doc(hidden)]
+pub use guard::panic_on_delivery_for_tests;
 pub use heads::HeadCaches;
 pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
@@ -153,7 +157,9 @@ impl Worker {
         });
         for _ in 0..concurrency {
             let (w, wake, mut stop) = (self.clone(), wake.clone(), shutdown.clone());
+            let alive = wake.loop_started();
             tasks.spawn(async move {
+                let _alive = alive;
                 while !*stop.borrow() {
                     match w.run_next(Some(&wake)).await {
                         Ok(true) => continue,
@@ -221,9 +227,10 @@ impl Worker {
         let started = std::time::Instant::now();
         let audit = Deferred::default();
         let (result, units) = tokio::select! {
-            r = crate::forge::quota::counting(Box::pin(self.process(&job, &audit))) => r,
+            r = crate::forge::quota::counting(guard::catch_panic(self.process(&job, &audit))) => r,
             _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
+        let result = result.unwrap_or_else(|panicked| Err(panicked.into()));
         let seconds = started.elapsed().as_secs_f64();
         let e = match result {
             Ok(writes) => {
@@ -239,7 +246,9 @@ impl Worker {
             Err(e) => e,
         };
         let forge_error = e.downcast_ref::<ForgeError>();
-        let retryable = forge_error.is_none_or(ForgeError::is_retryable);
+        // A panic would only panic again: the job fails for good at once.
+        let retryable =
+            forge_error.is_none_or(ForgeError::is_retryable) && !e.is::<guard::Panicked>();
         // An exhausted rate limit is waited out, however long: the job is not at fault.
         let rate_limited = matches!(forge_error, Some(ForgeError::RateLimited { .. }));
         let tries_left = rate_limited || job.attempts < i64::from(self.max_attempts);
@@ -296,6 +305,7 @@ impl Worker {
 
     /// Processes one job; the number of forge writes it made.
     async fn process(&self, job: &Job, audit: &Deferred) -> Result<i64> {
+        guard::provoked(job.event.delivery_id.as_deref());
         if let crate::model::EventPayload::PeriodBoundary { period, at } = &job.event.payload {
             self.period_boundary(job.event.forge, period, *at).await?;
             return Ok(0);
