@@ -145,6 +145,7 @@ pub(super) fn build_worker(
         heads: Default::default(),
         links: None,
         quota_reserve_percent: settings.worker.quota_reserve_percent,
+        max_units_per_change_hour: settings.worker.max_units_per_change_hour,
     })
 }
 

@@ -2,6 +2,7 @@
 //! state, and writes the minimal diff (or, in dry-run mode, logs it). Every decision and action
 //! goes to the audit log.
 
+mod budget;
 mod deferred;
 mod enforce;
 mod execute;
@@ -127,6 +128,8 @@ pub struct Worker {
     pub links: Option<Arc<crate::pages::links::Links>>,
     /// Below this share (percent) of a forge's rate limit, its reconcile work waits.
     pub quota_reserve_percent: u8,
+    /// Quota units one change's runs may spend in an hour before its jobs wait.
+    pub max_units_per_change_hour: u64,
 }
 
 impl Worker {
@@ -200,6 +203,9 @@ impl Worker {
         let key = job.event.change().map(crate::store::change_key);
         let _running = wake.zip(key).map(|(w, key)| w.running(key));
         let span = job_span(&job);
+        if self.over_budget(&job).instrument(span.clone()).await? {
+            return Ok(true);
+        }
         self.handle(job).instrument(span).await?;
         Ok(true)
     }

@@ -255,6 +255,7 @@ impl TestApp {
             heads: Default::default(),
             links: None,
             quota_reserve_percent: 10,
+            max_units_per_change_hour: 500,
         };
         TestApp {
             expected_failures: Default::default(),
