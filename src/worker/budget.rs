@@ -104,7 +104,13 @@ impl Worker {
         );
         let written = self.write(&ctx, &rules, &action, call).await;
         let flushed = self.flush(&ctx).await;
-        written.and(flushed)
+        if written?.is_some() {
+            let key = crate::store::key_of(change);
+            self.store
+                .remember_status(&key, (sha, StatusState::Pending, &description))
+                .await?;
+        }
+        flushed
     }
 }
 
