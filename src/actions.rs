@@ -251,6 +251,7 @@ mod tests {
                     StatusState::Success => "status success",
                     StatusState::Failure => "status failure",
                     StatusState::Error => "status error",
+                    StatusState::Pending => "status pending",
                 },
                 PlannedAction::AddLabels { .. } => "add labels",
                 PlannedAction::RemoveLabels { .. } => "remove labels",

@@ -455,6 +455,8 @@ pub enum StatusState {
     Failure,
     /// The bot could not verify the change (a job that failed for good).
     Error,
+    /// Not evaluated yet: the change waits (its hour's share of the forge's quota is spent).
+    Pending,
 }
 
 impl StatusState {
@@ -463,11 +465,12 @@ impl StatusState {
             StatusState::Success => "success",
             StatusState::Failure => "failure",
             StatusState::Error => "error",
+            StatusState::Pending => "pending",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Success, Self::Failure, Self::Error]
+        [Self::Success, Self::Failure, Self::Error, Self::Pending]
             .into_iter()
             .find(|s| s.as_str() == name)
     }

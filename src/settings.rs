@@ -13,6 +13,8 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   server.max_body_bytes         largest webhook body accepted   [default: 26214400 (25 MiB)]
   server.max_buffered_bytes     body bytes held at once, all requests [default: 67108864 (64 MiB)]
   server.read_timeout_secs      time to send a whole body       [default: 30]
+  server.min_body_rate_bytes    bytes per second a body must keep arriving at, after its
+                                first second; a body that stalls longer is cut [default: 65536]
   server.public_url             where people reach changegate (https://changegate.example.com):
                                 statuses then link to each change's details page
   server.link_key               key signing those links (or server.link_key_file)
@@ -49,6 +51,9 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   worker.lease_secs             a job whose worker died is taken again after this [default: 60]
   worker.quota_reserve_percent  below this share of a forge's rate limit left, reconcile work
                                 waits and webhook work goes on [default: 10]
+  worker.max_units_per_change_hour  forge quota units one change may spend in an hour; past
+                                it its jobs wait (status pending: waiting for API quota)
+                                and other changes go on [default: 500]
   reconcile.interval_secs       seconds between reconcile passes, 0 = off [default: 900]
   reconcile.repositories        github:owner/name, gitlab:group/project (comma-separated)
   audit.retention_days          days of audit records kept, 0 = forever [default: 0]
@@ -95,6 +100,9 @@ pub struct ServerSettings {
     pub max_buffered_bytes: usize,
     /// Seconds a request has to send its whole body.
     pub read_timeout_secs: u64,
+    /// Bytes per second a body must keep arriving at after its first second (a stalled
+    /// sender would hold the room it took until the read timeout).
+    pub min_body_rate_bytes: u64,
     /// Where people reach the bot; statuses link to details pages under it.
     pub public_url: Option<String>,
     /// Signs details-page links; unset: a key generated once and kept in the database.
@@ -115,6 +123,7 @@ impl Default for ServerSettings {
             max_body_bytes: 25 * 1024 * 1024,
             max_buffered_bytes: 64 * 1024 * 1024,
             read_timeout_secs: 30,
+            min_body_rate_bytes: crate::server::intake::DEFAULT_MIN_BODY_RATE,
             public_url: None,
             link_key: None,
             link_key_file: None,
@@ -255,6 +264,8 @@ pub struct WorkerSettings {
     pub lease_secs: u64,
     /// Below this percentage of a forge's rate limit left, reconcile work waits.
     pub quota_reserve_percent: u8,
+    /// Quota units one change may spend in an hour before its jobs wait.
+    pub max_units_per_change_hour: u64,
 }
 
 impl Default for WorkerSettings {
@@ -265,6 +276,7 @@ impl Default for WorkerSettings {
             membership_ttl_secs: 300,
             lease_secs: 60,
             quota_reserve_percent: 10,
+            max_units_per_change_hour: 500,
         }
     }
 }
@@ -431,6 +443,14 @@ impl Settings {
         }
         if self.server.read_timeout_secs == 0 {
             bail!("server.read_timeout_secs must be at least 1");
+        }
+        if self.server.min_body_rate_bytes == 0 {
+            bail!(
+                "server.min_body_rate_bytes must be at least 1: a sender that stalls would hold the room it took"
+            );
+        }
+        if self.worker.max_units_per_change_hour == 0 {
+            bail!("worker.max_units_per_change_hour must be at least 1");
         }
         if self.worker.lease_secs < 3 {
             bail!("worker.lease_secs must be at least 3");

@@ -1,7 +1,7 @@
 //! Metric names, in one place, so that dashboards and alerts can rely on them.
 
 /// Webhooks received, by `forge`, `event` and `outcome` (queued, duplicate, ignored, pong,
-/// unauthorized, bad_request, too_large, unavailable).
+/// unauthorized, bad_request, too_large, too_slow, timeout, unavailable).
 pub const WEBHOOKS: &str = "changegate_webhooks_received_total";
 /// Deliveries refused for their signature, by `forge`.
 pub const SIGNATURE_FAILURES: &str = "changegate_signature_failures_total";
@@ -27,6 +27,39 @@ pub const RULES_RELOADS: &str = "changegate_rules_reloads_total";
 /// overdue: past it); sampled when /metrics is read.
 pub const EMERGENCIES_OWED: &str = "changegate_emergency_changes_owing_approvals";
 
+/// The event names [`WEBHOOKS`] is labelled with, per forge: the events changegate acts on.
+/// Any other name is `other`: the header is anyone's to write, and a label per name sent
+/// would grow the metric (and the process) without bound.
+const GITHUB_EVENTS: [&str; 5] = [
+    "pull_request",
+    "pull_request_review",
+    "issues",
+    "issue_comment",
+    "ping",
+];
+const GITLAB_EVENTS: [&str; 5] = [
+    "Merge Request Hook",
+    "Issue Hook",
+    "Confidential Issue Hook",
+    "Note Hook",
+    "Confidential Note Hook",
+];
+
+/// The label for event `name` received from `forge` (`github` or `gitlab`): a known event's
+/// name, else `other`.
+pub fn event_label(forge: &str, name: &str) -> &'static str {
+    let known: &[&'static str] = match forge {
+        "github" => &GITHUB_EVENTS,
+        "gitlab" => &GITLAB_EVENTS,
+        _ => &[],
+    };
+    known
+        .iter()
+        .find(|k| **k == name)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// Every metric name, for the test that keeps them stable.
 pub const ALL: [&str; 11] = [
     WEBHOOKS,
@@ -41,3 +74,14 @@ pub const ALL: [&str; 11] = [
     RULES_RELOADS,
     EMERGENCIES_OWED,
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_labels_come_from_a_closed_set() {
+        assert_eq!(super::event_label("github", "pull_request"), "pull_request");
+        assert_eq!(super::event_label("gitlab", "Note Hook"), "Note Hook");
+        assert_eq!(super::event_label("github", "Note Hook"), "other");
+        assert_eq!(super::event_label("github", "x-7f3a9"), "other");
+    }
+}

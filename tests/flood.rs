@@ -62,7 +62,9 @@ async fn a_flood_of_large_bodies_is_bounded_and_signed_deliveries_still_pass() {
     // 8 MiB in all: 6 MiB for large bodies, 2 MiB kept for bodies of webhook size.
     let app = TestApp::with(|s| {
         s.max_body_bytes = 4 * MIB;
-        s.intake = Arc::new(BodyBudget::new(8 * MIB, Duration::from_secs(30)));
+        // The bodies stall on purpose to hold their room: no minimum rate here (that stalled
+        // bodies are cut is tests/fail_closed_intake.rs).
+        s.intake = Arc::new(BodyBudget::new(8 * MIB, Duration::from_secs(30)).with_min_rate(0));
     })
     .await;
     let mut flood = vec![];

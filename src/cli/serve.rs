@@ -51,10 +51,13 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
         gitlab: Arc::new(gitlab_verifier(&settings)?),
         allow_unsigned: settings.allow_unsigned,
         max_body_bytes: settings.server.max_body_bytes,
-        intake: Arc::new(changegate::server::intake::BodyBudget::new(
-            settings.server.max_buffered_bytes,
-            std::time::Duration::from_secs(settings.server.read_timeout_secs),
-        )),
+        intake: Arc::new(
+            changegate::server::intake::BodyBudget::new(
+                settings.server.max_buffered_bytes,
+                std::time::Duration::from_secs(settings.server.read_timeout_secs),
+            )
+            .with_min_rate(settings.server.min_body_rate_bytes),
+        ),
         metrics: Some(metrics),
         rules_ready: rules_ready.clone(),
     };
@@ -145,6 +148,7 @@ pub(super) fn build_worker(
         links: None,
         quota_reserve_percent: settings.worker.quota_reserve_percent,
         repositories: settings.reconcile.repositories.clone(),
+        max_units_per_change_hour: settings.worker.max_units_per_change_hour,
     })
 }
 

@@ -133,7 +133,9 @@ impl Reply {
             .header("x-ratelimit-reset")
             .and_then(|r| r.parse::<i64>().ok())
             .map(|epoch| {
-                Duration::from_secs((epoch - chrono::Utc::now().timestamp()).max(1) as u64)
+                // Checked: the header is the forge's to write, whatever its value.
+                let left = epoch.saturating_sub(chrono::Utc::now().timestamp());
+                Duration::from_secs(left.max(1).unsigned_abs())
             });
         // GitHub's docs: without either header, wait at least a minute.
         Some(retry_after.or(reset).unwrap_or(Duration::from_secs(60)))
@@ -146,8 +148,11 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
-    let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0);
-    Some(Duration::from_secs(secs as u64))
+    let secs = (when
+        .timestamp()
+        .saturating_sub(chrono::Utc::now().timestamp()))
+    .max(0);
+    Some(Duration::from_secs(secs.unsigned_abs()))
 }
 
 /// The one retry policy for forge calls.
@@ -278,6 +283,21 @@ mod tests {
             panic!()
         };
         assert!(retry_after.as_secs() >= 100 && retry_after.as_secs() <= 120);
+        // Values at i64's limits are waits, not overflows (a panic in the job).
+        for reset in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let extreme = reply(
+                403,
+                &[
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", &reset),
+                ],
+                "{}",
+            );
+            assert!(matches!(
+                extreme.check("x"),
+                Err(ForgeError::RateLimited { .. })
+            ));
+        }
         let refused = reply(
             403,
             &[],

@@ -269,7 +269,8 @@ pub(super) fn owed(
     }
     let complete = items.iter().all(|i| i.given.is_some());
     let merged_at = snap.change.merged_at.filter(|_| merged);
-    let due = merged_at.map(|m| m + after.within);
+    // Checked: a deadline past chrono's range is unknown, so overdue (fail closed).
+    let due = merged_at.and_then(|m| m.checked_add_signed(after.within));
     // A merged change whose merge time is unknown cannot prove it is within its time.
     let overdue = merged && due.is_none_or(|d| snap.now >= d);
     if let Some(label) = &after.overdue_label {
@@ -322,12 +323,12 @@ fn schedule(
     points.push(("overdue".into(), after.within));
     let passed: Vec<String> = points
         .iter()
-        .filter(|(_, d)| merged_at + *d <= now)
+        .filter(|(_, d)| merged_at.checked_add_signed(*d).is_some_and(|t| t <= now))
         .map(|(k, _)| k.clone())
         .collect();
     let wake_at = points
         .iter()
-        .map(|(_, d)| merged_at + *d)
+        .filter_map(|(_, d)| merged_at.checked_add_signed(*d))
         .filter(|t| *t > now)
         .collect();
     let reminder = passed.split_last().map(|(last, earlier)| Reminder {

@@ -61,7 +61,12 @@ impl Window {
             Window::Fixed { from, to } => vec![(*from, *to)],
             Window::QuarterEnd { before, after } => (at.year() - 1..=at.year() + 1)
                 .flat_map(|y| (1..=4).filter_map(move |q| quarter_last_day(y, q)))
-                .map(|anchor| (anchor - *before, anchor + *after))
+                .filter_map(|anchor| {
+                    Some((
+                        anchor.checked_sub_signed(*before)?,
+                        anchor.checked_add_signed(*after)?,
+                    ))
+                })
                 .collect(),
         }
     }
@@ -77,7 +82,13 @@ fn quarter_last_day(year: i32, q: u32) -> Option<DateTime<Utc>> {
     Some(Utc.from_utc_datetime(&last.and_hms_opt(0, 0, 0)?))
 }
 
-/// `90s`, `45m`, `24h`, `7d`, `2w`, or several together (`1d12h`). Positive only.
+/// The longest duration the rules accept: ten years (3650 days). Times from the rules and
+/// the forges are added to it; anything longer is a typo, and near chrono's limits an
+/// addition would have no answer.
+pub const MAX_DURATION_DAYS: i64 = 3650;
+
+/// `90s`, `45m`, `24h`, `7d`, `2w`, or several together (`1d12h`). Positive, and at most
+/// [`MAX_DURATION_DAYS`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.starts_with('-') {
@@ -112,6 +123,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if total <= Duration::zero() {
         return Err(format!(
             "`{text}` is zero; a duration is a positive length of time"
+        ));
+    }
+    if total > Duration::days(MAX_DURATION_DAYS) {
+        return Err(format!(
+            "`{text}` is longer than {MAX_DURATION_DAYS}d (ten years), the longest duration the rules accept"
         ));
     }
     Ok(total)
@@ -177,6 +193,29 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
         assert!(parse_duration("-7d").unwrap_err().contains("negative"));
+        assert_eq!(parse_duration("3650d").unwrap(), Duration::days(3650));
+        for huge in ["3651d", "14000000w", "522w", "9999999999999h"] {
+            let why = parse_duration(huge).unwrap_err();
+            assert!(
+                why.contains("longer than 3650d") || why.contains("not a duration"),
+                "{huge}: {why}"
+            );
+        }
+        assert!(
+            parse_duration("14000000w")
+                .unwrap_err()
+                .contains("longer than 3650d")
+        );
+    }
+
+    #[test]
+    fn a_window_past_the_end_of_time_holds_nothing() {
+        let w = Window::QuarterEnd {
+            before: Duration::MAX,
+            after: Duration::MAX,
+        };
+        assert_eq!(w.holding(at("2026-12-31")), None);
+        assert_eq!(w.next_boundary(at("2026-12-31")), None);
     }
 
     #[test]

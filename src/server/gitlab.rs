@@ -57,7 +57,7 @@ impl GitlabVerifier {
                 return Err(SignatureError::Missing);
             };
             let ts: i64 = ts.trim().parse().map_err(|_| SignatureError::Malformed)?;
-            if (now - ts).abs() > self.tolerance_secs {
+            if stale(now, ts, self.tolerance_secs) {
                 return Err(SignatureError::Stale);
             }
         }
@@ -85,7 +85,7 @@ impl GitlabVerifier {
             return Err(SignatureError::Missing);
         };
         let ts_num: i64 = ts.trim().parse().map_err(|_| SignatureError::Malformed)?;
-        if (now - ts_num).abs() > self.tolerance_secs {
+        if stale(now, ts_num, self.tolerance_secs) {
             return Err(SignatureError::Stale);
         }
         let candidates: Vec<Vec<u8>> = sigs
@@ -108,6 +108,13 @@ impl GitlabVerifier {
             Err(SignatureError::Mismatch)
         }
     }
+}
+
+/// Whether the sender's `webhook-timestamp` is further than `tolerance` seconds from `now`
+/// (checked: the header is anyone's to write, and one near i64's limits must not overflow).
+fn stale(now: i64, ts: i64, tolerance: i64) -> bool {
+    now.checked_sub(ts)
+        .is_none_or(|d| d.unsigned_abs() > tolerance.unsigned_abs())
 }
 
 /// Decodes a signing token (`whsec_<base64>`) into its HMAC key.
@@ -432,6 +439,22 @@ mod tests {
             signing_keys: vec![b"0123456789abcdef0123456789abcdef".to_vec()],
             tolerance_secs: 300,
         }
+    }
+
+    #[test]
+    fn timestamps_at_the_limits_of_i64_are_stale_not_overflows() {
+        let v = verifier();
+        for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let h = GitlabHeaders {
+                token: Some("tok"),
+                webhook_id: Some("msg_1"),
+                webhook_timestamp: Some(&ts),
+                webhook_signature: Some("v1,AAAA"),
+            };
+            assert_eq!(v.precheck(&h, 1000), Err(SignatureError::Stale));
+            assert_eq!(v.verify(&h, b"{}", 1000), Err(SignatureError::Stale));
+        }
+        assert!(!stale(1000, 1300, 300) && stale(1000, 1301, 300));
     }
 
     #[test]

@@ -79,7 +79,9 @@ impl IntoResponse for AppError {
             }
             AppError::Intake(IntakeError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Intake(IntakeError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Intake(IntakeError::Timeout) => StatusCode::REQUEST_TIMEOUT,
+            AppError::Intake(IntakeError::Timeout | IntakeError::TooSlow) => {
+                StatusCode::REQUEST_TIMEOUT
+            }
         };
         if !matches!(self, AppError::Unavailable(_)) {
             tracing::warn!(%status, error = %self, "webhook refused");
@@ -209,14 +211,15 @@ fn observed(
         Err(AppError::Unavailable(_)) | Err(AppError::Intake(IntakeError::Busy)) => "unavailable",
         Err(AppError::Intake(IntakeError::TooLarge)) => "too_large",
         Err(AppError::Intake(IntakeError::Timeout)) => "timeout",
+        Err(AppError::Intake(IntakeError::TooSlow)) => "too_slow",
     };
     // Unknown event names are not labels: they would grow the metric without bound.
     let event = if outcome == "ignored" || outcome == "unauthorized" {
         "other"
     } else {
-        event
+        crate::telemetry::event_label(forge, event)
     };
-    metrics::counter!(crate::telemetry::WEBHOOKS, "forge" => forge, "event" => event.to_string(), "outcome" => outcome)
+    metrics::counter!(crate::telemetry::WEBHOOKS, "forge" => forge, "event" => event, "outcome" => outcome)
         .increment(1);
     match result {
         Ok((code, status)) => (code, Json(json!({ "status": status }))).into_response(),
@@ -334,16 +337,19 @@ async fn store_change(
     }
 }
 
-/// Ready when the store answers and valid rules are loaded.
+/// Ready when the store answers, valid rules are loaded and every worker loop started is
+/// still running (deliveries acknowledged with no loop to process them would only queue).
 async fn readyz(State(state): State<AppState>) -> Response {
     let rules = state.rules_ready.load(std::sync::atomic::Ordering::Relaxed);
     let store = state.store.ping().await;
-    let code = if rules && store {
+    let lost = state.writer.workers_lost();
+    let code = if rules && store && lost == 0 {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(json!({ "store": store, "rules": rules }))).into_response()
+    let body = json!({ "store": store, "rules": rules, "workers_lost": lost });
+    (code, Json(body)).into_response()
 }
 
 /// Prometheus metrics; queue depth and age, and emergencies owing approvals, are sampled now.

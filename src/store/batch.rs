@@ -18,6 +18,8 @@ pub(super) type Request = (Event, oneshot::Sender<Result<Enqueued>>);
 #[derive(Clone)]
 pub struct DeliveryWriter {
     tx: mpsc::Sender<Request>,
+    /// The worker loops it wakes (readiness asks whether they are all still running).
+    wake: Arc<Wake>,
 }
 
 impl DeliveryWriter {
@@ -31,15 +33,20 @@ impl DeliveryWriter {
                 path,
                 gate.clone(),
                 store.clock().clone(),
-                wake,
+                wake.clone(),
                 MAX_BATCH,
                 rx,
             )?,
             _ => {
-                tokio::spawn(run(store, wake, rx));
+                tokio::spawn(run(store, wake.clone(), rx));
             }
         }
-        Ok(DeliveryWriter { tx })
+        Ok(DeliveryWriter { tx, wake })
+    }
+
+    /// Worker loops of this process that were started and are gone (ended or died).
+    pub fn workers_lost(&self) -> usize {
+        self.wake.loops_lost()
     }
 
     /// Stores a change event; returns once it is committed.

@@ -4,6 +4,7 @@
 
 mod audit;
 mod batch;
+mod budget;
 mod chain;
 mod deliveries;
 mod delivery_thread;
@@ -18,6 +19,7 @@ mod wake;
 
 pub use audit::{AuditRecord, AuditRow};
 pub use batch::DeliveryWriter;
+pub use budget::WAITING_FOR_QUOTA;
 pub use chain::ChainReport;
 pub use deliveries::{Enqueued, Priority};
 pub use jobs::{Job, JobRow};

@@ -5,7 +5,8 @@
 //! running it claims again once it is done and finds the new jobs then.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// Shared by the delivery writer and the worker's loops of one process.
@@ -14,6 +15,10 @@ pub struct Wake {
     notify: Notify,
     /// Change keys with a job running in this process, and how many.
     running: Mutex<HashMap<String, usize>>,
+    /// Worker loops started here, and how many of them still run: one that ended or died
+    /// (a panic outside a job) makes the process not ready.
+    loops_started: AtomicUsize,
+    loops_alive: AtomicUsize,
 }
 
 impl Wake {
@@ -45,6 +50,22 @@ impl Wake {
         }
     }
 
+    /// Counts a worker loop as running until the returned guard drops (the loop ended, or
+    /// its task panicked or was aborted).
+    pub fn loop_started(self: &Arc<Self>) -> LoopAlive {
+        self.loops_started.fetch_add(1, Ordering::SeqCst);
+        self.loops_alive.fetch_add(1, Ordering::SeqCst);
+        LoopAlive(self.clone())
+    }
+
+    /// Worker loops started here that no longer run.
+    pub fn loops_lost(&self) -> usize {
+        let alive = self.loops_alive.load(Ordering::SeqCst);
+        self.loops_started
+            .load(Ordering::SeqCst)
+            .saturating_sub(alive)
+    }
+
     /// Marks a change as running here until the returned guard drops (after the job is
     /// finished, before the loop claims again).
     pub fn running(&self, key: String) -> Running<'_> {
@@ -55,6 +76,15 @@ impl Wake {
             .entry(key.clone())
             .or_default() += 1;
         Running { wake: self, key }
+    }
+}
+
+/// A worker loop running; counted out when dropped, however the loop ended.
+pub struct LoopAlive(Arc<Wake>);
+
+impl Drop for LoopAlive {
+    fn drop(&mut self) {
+        self.0.loops_alive.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -2,9 +2,11 @@
 //! state, and writes the minimal diff (or, in dry-run mode, logs it). Every decision and action
 //! goes to the audit log.
 
+mod budget;
 mod deferred;
 mod enforce;
 mod execute;
+mod guard;
 mod heads;
 mod linked;
 mod memberships;
@@ -14,6 +16,9 @@ mod status;
 mod timers;
 
 pub use deferred::Deferred;
+pub use guard::Panicked;
+#[doc(hidden)]
+pub use guard::panic_on_delivery_for_tests;
 pub use heads::HeadCaches;
 pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
@@ -127,6 +132,8 @@ pub struct Worker {
     /// Repositories configured for reconcile (`forge:path`): a blocked period's boundary lists
     /// their open changes too.
     pub repositories: Vec<String>,
+    /// Quota units one change's runs may spend in an hour before its jobs wait.
+    pub max_units_per_change_hour: u64,
 }
 
 impl Worker {
@@ -157,7 +164,9 @@ impl Worker {
         });
         for _ in 0..concurrency {
             let (w, wake, mut stop) = (self.clone(), wake.clone(), shutdown.clone());
+            let alive = wake.loop_started();
             tasks.spawn(async move {
+                let _alive = alive;
                 while !*stop.borrow() {
                     match w.run_next(Some(&wake)).await {
                         Ok(true) => continue,
@@ -198,6 +207,9 @@ impl Worker {
         let key = job.event.change().map(crate::store::change_key);
         let _running = wake.zip(key).map(|(w, key)| w.running(key));
         let span = job_span(&job);
+        if self.over_budget(&job).instrument(span.clone()).await? {
+            return Ok(true);
+        }
         self.handle(job).instrument(span).await?;
         Ok(true)
     }
@@ -225,9 +237,10 @@ impl Worker {
         let started = std::time::Instant::now();
         let audit = Deferred::default();
         let (result, units) = tokio::select! {
-            r = crate::forge::quota::counting(Box::pin(self.process(&job, &audit))) => r,
+            r = crate::forge::quota::counting(guard::catch_panic(self.process(&job, &audit))) => r,
             _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
+        let result = result.unwrap_or_else(|panicked| Err(panicked.into()));
         let seconds = started.elapsed().as_secs_f64();
         let e = match result {
             Ok(writes) => {
@@ -243,16 +256,21 @@ impl Worker {
             Err(e) => e,
         };
         let forge_error = e.downcast_ref::<ForgeError>();
-        let retryable = forge_error.is_none_or(ForgeError::is_retryable);
+        // A panic would only panic again: the job fails for good at once.
+        let retryable =
+            forge_error.is_none_or(ForgeError::is_retryable) && !e.is::<guard::Panicked>();
         // An exhausted rate limit is waited out, however long: the job is not at fault.
         let rate_limited = matches!(forge_error, Some(ForgeError::RateLimited { .. }));
         let tries_left = rate_limited || job.attempts < i64::from(self.max_attempts);
         let retry = (retryable && tries_left).then(|| {
             let wait = match forge_error {
-                Some(ForgeError::RateLimited { retry_after }) => retry_after.as_millis() as i64,
+                Some(ForgeError::RateLimited { retry_after }) => {
+                    i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX)
+                }
                 _ => backoff_ms(job.attempts),
             };
-            self.store.clock().now_ms() + wait
+            // The forge says how long to wait: saturate rather than overflow.
+            self.store.clock().now_ms().saturating_add(wait)
         });
         let outcome = if retry.is_some() { "retry" } else { "failed" };
         metrics::histogram!(crate::telemetry::JOB_SECONDS, "outcome" => outcome).record(seconds);
@@ -297,6 +315,7 @@ impl Worker {
 
     /// Processes one job; the number of forge writes it made.
     async fn process(&self, job: &Job, audit: &Deferred) -> Result<i64> {
+        guard::provoked(job.event.delivery_id.as_deref());
         if let crate::model::EventPayload::PeriodBoundary { period, at } = &job.event.payload {
             self.period_boundary(job.event.forge, period, *at).await?;
             return Ok(0);

@@ -256,6 +256,7 @@ impl TestApp {
             links: None,
             quota_reserve_percent: 10,
             repositories: vec![],
+            max_units_per_change_hour: 500,
         };
         TestApp {
             expected_failures: Default::default(),

@@ -347,6 +347,7 @@ impl Forge for GithubClient {
             Some("success") => Some(StatusState::Success),
             Some("failure") => Some(StatusState::Failure),
             Some("error") => Some(StatusState::Error),
+            Some("pending") => Some(StatusState::Pending),
             _ => None,
         };
         if self.app.is_some() {
@@ -399,6 +400,7 @@ impl Forge for GithubClient {
             StatusState::Success => ("success", "success"),
             StatusState::Failure => ("failure", "failure"),
             StatusState::Error => ("error", "failure"),
+            StatusState::Pending => ("pending", ""),
         };
         if self.app.is_some() {
             // Only this App can write its check runs: a status could be posted by anyone.
@@ -407,6 +409,13 @@ impl Forge for GithubClient {
                 "name": context, "head_sha": sha, "status": "completed", "conclusion": conclusion,
                 "output": { "title": description, "summary": more.summary },
             });
+            if conclusion.is_empty() {
+                // A pending check run is queued: it has no conclusion yet.
+                body["status"] = json!("queued");
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("conclusion");
+                }
+            }
             if let Some(url) = more.target_url {
                 body["details_url"] = json!(url);
             }

@@ -444,6 +444,7 @@ impl Forge for GitlabClient {
         let state = match state {
             StatusState::Success => "success",
             StatusState::Failure | StatusState::Error => "failed",
+            StatusState::Pending => "pending",
         };
         let mut body = json!({ "state": state, "name": context, "description": description });
         if let Some(url) = more.target_url {

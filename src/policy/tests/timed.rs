@@ -304,3 +304,20 @@ fn every_decision_reads_back_from_the_audit_log_as_written() {
         }
     }
 }
+
+/// Rules built past validation (which refuses durations over ten years): a deadline beyond
+/// chrono's range is evaluated, not a panic, and counts as overdue (fail closed).
+#[test]
+fn a_deadline_past_the_end_of_time_is_overdue_not_a_panic() {
+    let mut rules = shipped();
+    for r in &mut rules.rules {
+        if let Some(a) = &mut r.after_merge {
+            a.within = chrono::TimeDelta::MAX;
+            a.remind = vec![chrono::TimeDelta::hours(1), chrono::TimeDelta::MAX];
+        }
+    }
+    let d = emergency_merged("2026-11-02T13:30:00Z").eval_with(&rules);
+    let o = owed(&d);
+    assert!(o.merged && o.overdue && o.due.is_none(), "{o:#?}");
+    assert!(o.wake_at.is_empty(), "{:?}", o.wake_at);
+}
