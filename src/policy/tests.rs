@@ -121,6 +121,7 @@ impl Case {
         self.snap.last_push = Some(Push {
             sha: Some(HEAD.into()),
             at: Some(at(minute)),
+            seen_only: false,
         });
         self
     }
