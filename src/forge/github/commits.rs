@@ -75,7 +75,7 @@ impl GithubClient {
         let url = self.repo_url(r, &format!("/compare/{base}...{head}"));
         let mut out = vec![];
         for page in 1..=MAX_PAGES {
-            let reply = self
+            let reply = match self
                 .call(
                     true,
                     Method::GET,
@@ -83,7 +83,12 @@ impl GithubClient {
                     None,
                     "compare the pull request's commits",
                 )
-                .await?;
+                .await
+            {
+                // A comparison GitHub will not make: the commits cannot all be read.
+                Err(ForgeError::NotFound(_)) | Err(ForgeError::Refused { .. }) => break,
+                other => other?,
+            };
             let c: Compare = reply.json()?;
             let Some(total) = c.total_commits else {
                 return Err(ForgeError::TooLong(WHAT.into()));
