@@ -931,6 +931,7 @@ fn unknown_authors_and_times_do_not_pass() {
     assert!(!with_met(&case.eval(), "peer"));
 }
 
+mod arrival;
 mod change_issue;
 mod natives;
 mod ops;
