@@ -1,8 +1,8 @@
 //! What does not change for a merge request's head commit and target, read once per head and
-//! target (and again only when either moves): the files it touches, who authored its commits,
-//! and when the forge says it was pushed. The files and commits are those between the head
-//! and the target: a retarget changes them. On GitLab every read counts against the rate limit; on GitHub it saves
-//! a request even when the answer would be a free 304.
+//! target (and again only when either moves): the files it touches, who authored its commits
+//! (both are what lies between the head and the target: a retarget changes them), and when
+//! the head arrived. On GitLab every read counts against the rate limit; on GitHub it saves a
+//! request even when the answer would be a free 304.
 
 use super::Worker;
 use super::enforce::Seen;
