@@ -168,6 +168,7 @@ impl Worker {
 
     /// When the forge says the head was pushed: once known, it stays known for that head
     /// until the head moves again (a head pushed back to an earlier commit is a new push).
+    /// Asked again while unknown: GitLab records a push's diff version after the push.
     async fn head_pushed_at<F: Forge>(
         &self,
         forge: &F,

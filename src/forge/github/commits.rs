@@ -132,10 +132,8 @@ impl GithubClient {
             r,
             &format!("/commits/{sha}/check-suites?per_page={PER_PAGE}"),
         );
-        let reply = match self
-            .call(true, Method::GET, &url, None, "read check suites")
-            .await
-        {
+        // Conditional: asked again while there is none, an unchanged answer costs nothing.
+        let reply = match self.get_conditional(&url, "read check suites").await {
             Err(ForgeError::NotFound(_)) | Err(ForgeError::Refused { .. }) => return Ok(None),
             other => other?,
         };
