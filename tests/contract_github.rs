@@ -84,6 +84,9 @@ async fn github_client_requests_match_the_official_openapi_description() {
             .await
             .expect("GET issues/{n}/events");
         gh.approvals(&pr).await.expect("GET pulls/{n}/reviews");
+        gh.head_pushed_at(&pr, "6dcb09b5b57875f334f61aebed695e2e4193db5e")
+            .await
+            .expect("GET commits/{ref}/check-suites");
         gh.is_member(&team, &User::named("pam"))
             .await
             .expect("GET orgs/{org}/teams/{slug}/memberships/{user}");

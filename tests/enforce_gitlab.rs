@@ -416,6 +416,9 @@ async fn inherited_guest_pending_blocked_and_expired_members_do_not_approve() {
 async fn native_approvals_before_the_push_and_the_bots_own_do_not_count() {
     const NEW: &str = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
     let s = setup().await;
+    // GitLab's times follow the bot's clock: the push's webhook arrives before pam approves
+    // again (the later of the webhook and the diff version places the push).
+    s.gl.set_time("2026-11-02T11:00:00Z");
     s.gl.add_label(3, "CMT::Standard", "alice");
     s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
     s.gl.approve(3, "pam");

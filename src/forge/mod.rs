@@ -138,8 +138,8 @@ pub trait Forge: Send + Sync {
         &self,
         r: &ChangeRef,
     ) -> impl Future<Output = Result<Vec<Review>, ForgeError>> + Send;
-    /// When the forge itself says the head `sha` was pushed (GitLab's diff versions); `None`
-    /// where it does not say, and the worker's own record of head moves stands.
+    /// When the forge itself says the head `sha` was pushed (GitLab's diff versions, GitHub's
+    /// first check suite); `None` where it does not say, and the worker's own records stand.
     fn head_pushed_at(
         &self,
         r: &ChangeRef,

@@ -308,6 +308,13 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
             a.label
         ));
     }
+    if a.reset_on_push && unseen_code(snap, ev.at) {
+        return LabelFinding::Invalid(format!(
+            "{who} applied `{}` before changegate could see this code{}; approve again",
+            a.label,
+            head_words(snap)
+        ));
+    }
     if a.reset_on_push
         && let Some(what) = reset_since(snap, ev.at)
     {
@@ -354,6 +361,25 @@ fn is_bot(snap: &Snapshot, user: &User) -> bool {
     snap.bot
         .as_ref()
         .is_some_and(|b| b.same_as(user) == Some(true))
+}
+
+/// Whether an approval given at `at` may predate the head it would approve: nothing says when
+/// the head arrived, or only that changegate first saw it after `at`.
+fn unseen_code(snap: &Snapshot, at: Option<DateTime<Utc>>) -> bool {
+    snap.last_push.as_ref().is_some_and(|p| match (p.at, at) {
+        (None, _) => true,
+        (Some(_), None) => p.seen_only,
+        (Some(t), Some(a)) => p.seen_only && a < t,
+    })
+}
+
+/// The head approvals would be on, in words: ` (1234567)`, or nothing when unknown.
+fn head_words(snap: &Snapshot) -> String {
+    snap.last_push
+        .as_ref()
+        .and_then(|p| p.sha.as_deref())
+        .map(|s| format!(" ({})", short(s)))
+        .unwrap_or_default()
 }
 
 /// Whether an approval without a commit was given after the head's push and after any

@@ -28,11 +28,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// The latest push of new commits to the change.
+/// The latest push of new commits to the change: when its head arrived.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Push {
     pub sha: Option<String>,
+    /// When the head arrived (unknown: approvals that reset on push cannot be placed after it).
     pub at: Option<DateTime<Utc>>,
+    /// Nothing says when the head arrived: `at` is only when changegate first saw it, and
+    /// approvals before then were given on code it could not see.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub seen_only: bool,
 }
 
 /// The latest change of a merge request's target branch: approvals that new commits reset
@@ -143,6 +148,7 @@ impl Snapshot {
         let last_push = event.previous_head_sha.as_ref().map(|_| Push {
             sha: event.change.head_sha.clone(),
             at: Some(now),
+            seen_only: false,
         });
         let retarget = event.previous_target_branch.as_ref().map(|from| Retarget {
             from: Some(from.clone()),

@@ -121,6 +121,7 @@ impl Case {
         self.snap.last_push = Some(Push {
             sha: Some(HEAD.into()),
             at: Some(at(minute)),
+            seen_only: false,
         });
         self
     }
@@ -930,6 +931,7 @@ fn unknown_authors_and_times_do_not_pass() {
     assert!(!with_met(&case.eval(), "peer"));
 }
 
+mod arrival;
 mod change_issue;
 mod natives;
 mod ops;

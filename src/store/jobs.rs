@@ -22,6 +22,9 @@ pub struct Job {
     pub event: Event,
     /// The older events of the change folded into this run, oldest first.
     pub covered: Vec<Event>,
+    /// The heads this job's events report arriving (opened, reopened, pushed), each with when
+    /// its delivery was received.
+    pub arrivals: Vec<(String, i64)>,
 }
 
 /// A job as `changegate jobs` lists it.
@@ -538,18 +541,23 @@ async fn load(reads: &sqlx::AnyPool, id: i64) -> Result<Claimed> {
 impl Claimed {
     /// The job, with the events it covers, oldest first.
     async fn with_covered(self, reads: &sqlx::AnyPool) -> Result<Job> {
-        let covered: Vec<String> = sqlx::query_scalar(
-            "SELECT d.event_json FROM jobs j JOIN deliveries d ON d.id = j.delivery
+        let rows = sqlx::query(
+            "SELECT d.event_json, d.received_at FROM jobs j JOIN deliveries d ON d.id = j.delivery
              WHERE j.covered_by = $1 ORDER BY j.id",
         )
         .bind(self.id)
         .fetch_all(reads)
         .await
         .context("cannot read covered events")?;
-        let covered = covered
-            .iter()
-            .map(|j| serde_json::from_str(j).context("stored event is unreadable"))
-            .collect::<Result<Vec<Event>>>()?;
+        let mut covered = vec![];
+        let mut arrivals = vec![];
+        for row in &rows {
+            let (json, at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let event: Event = serde_json::from_str(&json).context("stored event is unreadable")?;
+            arrivals.extend(arrival(&event, at));
+            covered.push(event);
+        }
+        arrivals.extend(arrival(&self.event, self.received_at));
         Ok(Job {
             id: self.id,
             attempts: self.attempts,
@@ -557,6 +565,20 @@ impl Claimed {
             pushed_at: self.pushed_at,
             event: self.event,
             covered,
+            arrivals,
         })
     }
+}
+
+/// The head an event reports arriving on its change (opened, reopened, new commits), with
+/// when its delivery was received.
+fn arrival(event: &Event, received_at: i64) -> Option<(String, i64)> {
+    use crate::model::Action;
+    let change = event.change()?;
+    let arrives = matches!(
+        change.action,
+        Action::Opened | Action::Reopened | Action::Pushed
+    );
+    let head = change.change.head_sha.clone().filter(|_| arrives)?;
+    Some((head, received_at))
 }

@@ -2,6 +2,7 @@
 //! SQLite embedded by default; PostgreSQL (`postgres://…`) for several replicas. One set of
 //! queries through sqlx's `Any` driver; only the job claim differs (`FOR UPDATE SKIP LOCKED`).
 
+mod arrivals;
 mod audit;
 mod batch;
 mod budget;
@@ -17,6 +18,7 @@ mod replies;
 mod timers;
 mod wake;
 
+pub use arrivals::Arrival;
 pub use audit::{AuditRecord, AuditRow};
 pub use batch::DeliveryWriter;
 pub use budget::WAITING_FOR_QUOTA;

@@ -6,7 +6,7 @@ use super::Worker;
 use super::execute::Target;
 use crate::forge::{ChangeRef, Forge, ForgeError};
 use crate::model::{Action, Change, ChangeEvent, Event, User};
-use crate::policy::{self, Decision, Push, Snapshot};
+use crate::policy::{self, Decision, Snapshot};
 use crate::rules::Rules;
 use crate::store::key_of;
 use anyhow::Result;
@@ -22,6 +22,8 @@ pub struct JobContext<'a> {
     pub pushed_at: Option<i64>,
     /// When the job's own delivery arrived.
     pub received_at: i64,
+    /// The heads the job's events report arriving, with when each delivery arrived.
+    pub arrivals: &'a [(String, i64)],
     /// Older events of the change folded into this run.
     pub covered: &'a [Event],
     /// Forge writes made so far (reconcile reports changes by it).
@@ -38,6 +40,7 @@ impl<'a> JobContext<'a> {
             change: job.event.change()?,
             pushed_at: job.pushed_at,
             received_at: job.received_at,
+            arrivals: &job.arrivals,
             covered: &job.covered,
             writes: AtomicI64::new(0),
             audit,
@@ -62,6 +65,9 @@ impl Worker {
             tracing::info!("the change no longer exists");
             return Ok(());
         };
+        for (head, at) in job.arrivals {
+            self.store.note_arrival(&key_of(&change), head, *at).await?;
+        }
         if change.kind == crate::model::ChangeKind::Issue {
             self.evaluate_linking(job, &change).await?;
         }
@@ -112,10 +118,15 @@ impl Worker {
         };
         let bot = identity(forge, bot).await?;
         let key = key_of(&change);
+        let arrival = match change.head_sha.as_deref() {
+            Some(head) => self.store.head_arrival(&key, head).await?,
+            None => None,
+        };
         let seen = Seen {
             bot,
             moved: self.store.head_changed_at(&key).await?,
             retarget: self.store.target_changed(&key).await?,
+            arrival,
         };
         let snap = self.read_snapshot(forge, r, change, seen, rules).await?;
         let decision = policy::evaluate(rules, &snap);
@@ -174,10 +185,15 @@ impl Worker {
             .store
             .note_target(&key, change.target_branch.as_deref(), reported)
             .await?;
+        let arrival = match change.head_sha.as_deref() {
+            Some(head) => Some(self.store.note_seen(&key, head).await?),
+            None => None,
+        };
         let seen = Seen {
             bot,
             moved,
             retarget,
+            arrival,
         };
         self.read_snapshot(forge, r, change, seen, rules).await
     }
@@ -208,20 +224,8 @@ impl Worker {
         } else {
             vec![]
         };
+        let last_push = self.arrival(forge, r, &change, rules, &seen).await?;
         let retarget = latest_retarget(seen.retarget, history.retargeted_at);
-        let moved = seen.moved;
-        // The forge's own time for the current head where it has one (GitLab's diff
-        // versions), else when the bot saw the head move (the webhook's arrival).
-        let resets = rules.approvals.iter().any(|a| a.reset_on_push);
-        let forge_pushed = match (&change.head_sha, resets) {
-            (Some(sha), true) => self.head_pushed_at(forge, r, &change, sha, moved).await?,
-            _ => None,
-        };
-        let seen_moved = moved.and_then(|ms| chrono::Utc.timestamp_millis_opt(ms).single());
-        let last_push = forge_pushed.or(seen_moved).map(|at| Push {
-            sha: change.head_sha.clone(),
-            at: Some(at),
-        });
         let changed_files = self.changed_files(forge, r, &change, rules).await?;
         let mut snap = Snapshot {
             change,
@@ -285,74 +289,6 @@ impl Worker {
         Ok(())
     }
 
-    /// The files the merge request's head touches, when a rule looks at paths: read once
-    /// per head.
-    async fn changed_files<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        change: &Change,
-        rules: &Rules,
-    ) -> Result<Option<crate::model::ChangedFiles>> {
-        let (true, Some(head)) = (
-            rules.reads_files() && change.kind == crate::model::ChangeKind::MergeRequest,
-            change.head_sha.as_deref(),
-        ) else {
-            return Ok(None);
-        };
-        let key = key_of(change);
-        if let Some(files) = self.heads.files.get(&key, head) {
-            return Ok(Some(files));
-        }
-        let files = forge.changed_files(r).await?;
-        self.heads.files.put(&key, head, &files);
-        Ok(Some(files))
-    }
-
-    /// Who authored the head's commits: read once per head and target branch.
-    async fn commit_authors<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        change: &Change,
-    ) -> Result<Vec<User>, ForgeError> {
-        let Some(head) = change.head_sha.as_deref() else {
-            return forge.commit_authors(r).await;
-        };
-        let key = format!(
-            "{}\n{}",
-            key_of(change),
-            change.target_branch.as_deref().unwrap_or("")
-        );
-        if let Some(authors) = self.heads.commit_authors.get(&key, head) {
-            return Ok(authors);
-        }
-        let authors = forge.commit_authors(r).await?;
-        self.heads.commit_authors.put(&key, head, &authors);
-        Ok(authors)
-    }
-
-    /// When the forge says the head was pushed: once known, it stays known for that head
-    /// until the head moves again (a head pushed back to an earlier commit is a new push).
-    async fn head_pushed_at<F: Forge>(
-        &self,
-        forge: &F,
-        r: &ChangeRef,
-        change: &Change,
-        head: &str,
-        moved: Option<i64>,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ForgeError> {
-        let key = format!("{}\n{}", key_of(change), moved.unwrap_or_default());
-        if let Some(at) = self.heads.pushed_at.get(&key, head) {
-            return Ok(Some(at));
-        }
-        let at = forge.head_pushed_at(r, head).await?;
-        if let Some(at) = at {
-            self.heads.pushed_at.put(&key, head, &at);
-        }
-        Ok(at)
-    }
-
     /// Whether the bot approves merge requests of this project (a GitLab approval rule that only
     /// its account satisfies: unlike a commit status, nobody else can fake it).
     pub(super) fn approves(&self, change: &Change) -> bool {
@@ -367,11 +303,13 @@ impl Worker {
 
 /// Who the bot is, and what the change memory saw: when the head last moved, and the last
 /// retarget (time and previous branch), in milliseconds since the epoch.
-struct Seen {
+pub(super) struct Seen {
     /// The bot's own account.
     bot: Option<User>,
-    moved: Option<i64>,
+    pub(super) moved: Option<i64>,
     retarget: Option<(i64, Option<String>)>,
+    /// What the bot recorded about the current head's arrival.
+    pub(super) arrival: Option<crate::store::Arrival>,
 }
 
 /// A listing read completely, or `None` with what was too long to read noted in

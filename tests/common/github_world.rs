@@ -55,6 +55,8 @@ pub struct GhState {
     pub token_lifetime: i64,
     pub tokens_minted: u64,
     pub check_runs: Vec<Value>,
+    /// Check suites GitHub created when commits were pushed: (head sha, created_at).
+    pub check_suites: Vec<(String, String)>,
     /// Files on the default branch, by path.
     pub files: Vec<(String, String)>,
     /// Failures to answer before serving normally: (method and path prefix, response).
@@ -144,6 +146,24 @@ impl GhState {
         chrono::DateTime::from_timestamp(epoch + self.clock * 60, 0)
             .unwrap()
             .to_rfc3339()
+    }
+
+    /// The fake's current time (the last event's), without moving it.
+    fn now(&self) -> String {
+        let epoch = if self.epoch == 0 {
+            1_767_225_600
+        } else {
+            self.epoch
+        };
+        chrono::DateTime::from_timestamp(epoch + self.clock * 60, 0)
+            .unwrap()
+            .to_rfc3339()
+    }
+
+    /// `sha` was pushed at `at`: GitHub creates a check suite for it (one per app with
+    /// checks; the fake keeps one).
+    fn pushed(&mut self, sha: &str, at: String) {
+        self.check_suites.push((sha.into(), at));
     }
 
     fn change(&mut self, n: u64) -> Option<&mut GhChange> {
@@ -238,9 +258,12 @@ impl GithubWorld {
         }
     }
 
-    /// A pull request by `author` with no labels.
+    /// A pull request by `author` with no labels, its head pushed now (a check suite).
     pub fn open_pr(&self, number: u64, author: &str, head: &str) {
-        self.state.lock().unwrap().changes.push(GhChange {
+        let mut s = self.state.lock().unwrap();
+        let at = s.now();
+        s.pushed(head, at);
+        s.changes.push(GhChange {
             number,
             is_pr: true,
             author: author.into(),
@@ -310,20 +333,46 @@ impl GithubWorld {
         ));
     }
 
-    /// `who` pushes a commit they authored to the pull request (the head moves).
+    /// `who` pushes a commit they authored to the pull request (the head moves, GitHub
+    /// creates its check suite).
     pub fn push_commit_by(&self, number: u64, head: &str, who: &str) {
         let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        s.pushed(head, at);
         let c = s.change(number).unwrap();
         c.head = head.into();
         c.commits.push((who.into(), who.into()));
         c.updated += 1;
     }
 
+    /// New commits on the pull request: the head moves, GitHub creates its check suite.
     pub fn push(&self, number: u64, head: &str) {
         let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        s.pushed(head, at);
         let c = s.change(number).unwrap();
         c.head = head.into();
         c.updated += 1;
+    }
+
+    /// Issue `number` becomes a pull request from a branch whose head is `head` (GitHub's
+    /// `POST /repos/{owner}/{repo}/pulls` with `issue`): its labels and history stay. The
+    /// head's check suite is the one created when it was pushed, if it was.
+    pub fn convert_issue(&self, number: u64, head: &str) {
+        let mut s = self.state.lock().unwrap();
+        let c = s.change(number).unwrap();
+        c.is_pr = true;
+        c.head = head.into();
+        c.base = "main".into();
+        c.commits = vec![(c.author.clone(), c.author.clone())];
+        c.updated += 1;
+    }
+
+    /// `head` is pushed to a branch (no pull request yet): GitHub creates its check suite.
+    pub fn push_branch(&self, head: &str) {
+        let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        s.pushed(head, at);
     }
 
     pub fn approve(&self, number: u64, reviewer: &str, commit: &str) {
@@ -423,6 +472,15 @@ impl GithubWorld {
             .zip(s.times.iter().copied())
             .collect()
     }
+}
+
+/// Commits as GitHub lists them: (author, committer) logins, numbered.
+fn commit_list(commits: &[(String, String)]) -> Vec<Value> {
+    commits
+        .iter()
+        .enumerate()
+        .map(|(i, (a, m))| json!({ "sha": format!("{i:040x}"), "commit": { "message": "work", "author": { "name": a, "email": format!("{a}@example.com") }, "committer": { "name": m, "email": format!("{m}@example.com") } }, "author": user(a), "committer": user(m) }))
+        .collect()
 }
 
 fn json_reply(status: u16, v: Value) -> ResponseTemplate {
@@ -771,16 +829,68 @@ fn route_repo(
         }
         ("GET", ["pulls", n, "commits"]) => match s.change(num(n)).filter(|c| c.is_pr) {
             Some(c) => {
-                let list: Vec<Value> = c
-                    .commits
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (a, m))| json!({ "sha": format!("{i:040x}"), "commit": { "message": "work", "author": { "name": a, "email": format!("{a}@example.com") }, "committer": { "name": m, "email": format!("{m}@example.com") } }, "author": user(a), "committer": user(m) }))
-                    .collect();
-                listing(&mut s.not_modified, list, etag)
+                // GitHub lists at most 250 commits of a pull request.
+                let list: Vec<Value> = commit_list(&c.commits).into_iter().take(250).collect();
+                let base = s.base.clone();
+                paged(
+                    &mut s.not_modified,
+                    list,
+                    query,
+                    &base,
+                    &format!("/repos/{REPO}/pulls/{n}/commits"),
+                    etag,
+                )
             }
             None => not_found(),
         },
+        ("GET", ["compare", spec]) => {
+            // `base...head`: the commits reachable from the head and not from the base, all
+            // of them, paged (`per_page`, `page`), with `total_commits` and the merge base.
+            let Some((base, head)) = spec.split_once("...") else {
+                return not_found();
+            };
+            let Some(c) = s.changes.iter().find(|c| c.is_pr && c.head == head) else {
+                return not_found();
+            };
+            if base != "0000000000000000000000000000000000000000" {
+                return not_found();
+            }
+            let all = commit_list(&c.commits);
+            let param = |k: &str, d: usize| {
+                query
+                    .iter()
+                    .find(|(q, _)| q == k)
+                    .and_then(|(_, v)| v.parse::<usize>().ok())
+                    .unwrap_or(d)
+            };
+            let per_page = param("per_page", 250).clamp(1, 250);
+            let page = param("page", 1).max(1);
+            let chunk: Vec<Value> = all
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .cloned()
+                .collect();
+            json_reply(
+                200,
+                json!({ "status": "ahead", "ahead_by": all.len(), "behind_by": 0, "total_commits": all.len(),
+                        "merge_base_commit": { "sha": base }, "base_commit": { "sha": base }, "commits": chunk, "files": [] }),
+            )
+        }
+        ("GET", ["commits", sha, "check-suites"]) => {
+            let suites: Vec<Value> = s
+                .check_suites
+                .iter()
+                .enumerate()
+                .filter(|(_, (h, _))| h == sha)
+                .map(|(i, (h, at))| json!({ "id": 5000 + i, "head_sha": h, "head_branch": "feature", "status": "queued", "conclusion": null,
+                                            "app": { "id": 15368, "slug": "github-actions", "name": "GitHub Actions" }, "created_at": at, "updated_at": at }))
+                .collect();
+            json_reply(
+                200,
+                json!({ "total_count": suites.len(), "check_suites": suites }),
+            )
+        }
         ("GET", ["pulls", n, "files"]) => match s.change(num(n)).filter(|c| c.is_pr) {
             Some(c) => {
                 let list: Vec<Value> = c

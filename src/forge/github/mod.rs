@@ -3,6 +3,7 @@
 //! fakes work alike. `client.rs` holds the plumbing, `wire.rs` the answers' shapes.
 
 mod client;
+mod commits;
 mod wire;
 
 pub use client::GithubClient;
@@ -146,32 +147,16 @@ impl Forge for GithubClient {
         Ok(standing_approvals(reviews))
     }
 
+    async fn head_pushed_at(
+        &self,
+        r: &ChangeRef,
+        sha: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ForgeError> {
+        self.first_check_suite(r, sha).await
+    }
+
     async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
-        #[derive(Deserialize)]
-        struct WireCommit {
-            author: Option<WireUser>,
-            committer: Option<WireUser>,
-        }
-        if r.kind != ChangeKind::MergeRequest {
-            return Ok(vec![]);
-        }
-        let url = self.repo_url(r, &format!("/pulls/{}/commits", r.number));
-        let commits: Vec<WireCommit> =
-            super::empty_if_missing(self.list_conditional(&url, "read commits").await)?;
-        let mut out: Vec<User> = vec![];
-        for u in commits
-            .iter()
-            .flat_map(|c| [&c.author, &c.committer])
-            .flatten()
-            .map(WireUser::user)
-        {
-            // `web-flow` commits what people do in GitHub's web interface: not a person.
-            let web_flow = u.username.as_deref() == Some("web-flow");
-            if !web_flow && !out.iter().any(|o| o.same_as(&u) == Some(true)) {
-                out.push(u);
-            }
-        }
-        Ok(out)
+        self.all_commit_authors(r).await
     }
 
     async fn changed_files(&self, r: &ChangeRef) -> Result<ChangedFiles, ForgeError> {
