@@ -91,6 +91,7 @@ impl Case {
                 changed_files: None,
                 linked_issue: None,
                 gated_authors: vec![],
+                debt: Default::default(),
             },
         }
     }

@@ -152,30 +152,9 @@ pub(super) fn blocked(
     out
 }
 
-/// The labels the change carried when it merged: the current ones with every later change
-/// undone (history with unknown times counts as before the merge).
-pub(super) fn labels_at_merge(snap: &Snapshot, current: &[Label]) -> Option<Vec<Label>> {
-    let merged_at = snap
-        .change
-        .merged_at
-        .filter(|_| snap.change.state == ChangeState::Merged)?;
-    let mut labels = current.to_vec();
-    for e in snap.label_events.iter().rev() {
-        if e.at.is_none_or(|t| t <= merged_at) {
-            continue;
-        }
-        if e.added {
-            labels.retain(|l| l != &e.label);
-        } else if !labels.contains(&e.label) {
-            labels.push(e.label.clone());
-        }
-    }
-    Some(labels)
-}
-
 /// The `after_merge` of every matched rule, merged: every approval any of them owes, the
 /// earliest deadline, every reminder.
-fn combined(rules: &Rules, matched: &[String]) -> Option<(Vec<String>, AfterMerge)> {
+pub(super) fn combined(rules: &Rules, matched: &[String]) -> Option<(Vec<String>, AfterMerge)> {
     let mut names = vec![];
     let mut out: Option<AfterMerge> = None;
     for r in rules.rules.iter().filter(|r| matched.contains(&r.name)) {
@@ -211,10 +190,11 @@ pub(super) fn owed(
     rules: &Rules,
     snap: &Snapshot,
     matched: &[String],
+    debt: Option<&super::debt::Debt>,
     outcomes: &[ApprovalOutcome],
     set: &mut LabelSet,
 ) -> Option<Owed> {
-    let (names, after) = combined(rules, matched)?;
+    let (names, after) = super::debt::with_debt(combined(rules, matched), debt)?;
     let merged = snap.change.state == ChangeState::Merged;
     if snap.change.state == ChangeState::Closed {
         return None;
@@ -246,6 +226,18 @@ pub(super) fn owed(
             }
         })
         .collect();
+    // A stored debt naming an approval the rules no longer define stays owed.
+    for n in after.require.iter().filter(|n| rules.approval(n).is_none()) {
+        items.push(OwedItem {
+            name: n.clone(),
+            title: format!("`{n}`"),
+            given: None,
+            problem: Some(format!(
+                "the rules no longer define the approval `{n}` this change owed at its merge; a maintainer settles it"
+            )),
+            who: vec![],
+        });
+    }
     if let Some(label) = &after.retrospective_label {
         items.push(retrospective(rules, snap, label, set));
     }
@@ -269,7 +261,11 @@ pub(super) fn owed(
     }
     let complete = items.iter().all(|i| i.given.is_some());
     let merged_at = snap.change.merged_at.filter(|_| merged);
-    let due = merged_at.map(|m| m + after.within);
+    // A stored debt keeps the deadline it was fixed with.
+    let due = match debt.filter(|d| d.owes()) {
+        Some(d) => d.due,
+        None => merged_at.map(|m| m + after.within),
+    };
     // A merged change whose merge time is unknown cannot prove it is within its time.
     let overdue = merged && due.is_none_or(|d| snap.now >= d);
     if let Some(label) = &after.overdue_label {

@@ -5,6 +5,7 @@
 mod audit;
 mod batch;
 mod chain;
+mod debts;
 mod deliveries;
 mod delivery_thread;
 mod direct;

@@ -89,6 +89,7 @@ impl Worker {
         }
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
+        self.fix_debt(job, &snap, &decision).await?;
         self.apply(&target, &snap, &decision).await?;
         self.follow_up(job, &snap, &decision).await?;
         if let Some(updated) = &snap.change.updated_at {
@@ -209,6 +210,14 @@ impl Worker {
             vec![]
         };
         let retarget = latest_retarget(seen.retarget, history.retargeted_at);
+        // What a merged change owes was fixed at its first evaluation after merge.
+        let debt = policy::DebtFacts {
+            fixed: match change.state {
+                crate::model::ChangeState::Merged => self.store.fixed_debt(&change).await?,
+                _ => None,
+            },
+            gaps: history.gaps,
+        };
         let moved = seen.moved;
         // The forge's own time for the current head where it has one (GitLab's diff
         // versions), else when the bot saw the head move (the webhook's arrival).
@@ -237,6 +246,7 @@ impl Worker {
             changed_files,
             linked_issue: None,
             gated_authors: vec![],
+            debt,
         };
         self.fill_memberships(forge, rules, &mut snap).await?;
         snap.linked_issue = self.linked_issue(forge, &snap, rules).await?;

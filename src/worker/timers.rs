@@ -45,6 +45,22 @@ impl Worker {
         Ok(())
     }
 
+    /// Stores the debt the decision fixed (its first evaluation after merge), with an audit
+    /// record of it: later evaluations read it back instead of re-deriving it.
+    pub(super) async fn fix_debt(
+        &self,
+        job: &JobContext<'_>,
+        snap: &Snapshot,
+        d: &Decision,
+    ) -> Result<()> {
+        let Some(debt) = &d.debt else {
+            return Ok(());
+        };
+        let fixed = self.store.fix_debt(&snap.change, debt).await?;
+        tracing::info!(owed = ?fixed.require, how = %fixed.how, "debt after merge fixed");
+        self.record(job, "debt", Some(&d.rules_hash), &fixed).await
+    }
+
     /// A blocked period started or ended: every open change of the forge the bot knows is
     /// evaluated again (once per boundary), and the periods' next boundaries are scheduled.
     pub(super) async fn period_boundary(
