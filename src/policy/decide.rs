@@ -129,6 +129,22 @@ fn apply_rules(
         files: snap.changed_files.as_ref(),
     };
     let blocked = timed::blocked(rules, snap, &facts, &outcomes);
+    // An exception given for another freeze or head is taken off, so that it can be given
+    // again (unless a rule requires the same approval for itself).
+    let open = snap.change.state == crate::model::ChangeState::Open;
+    for (b, _) in blocked.iter().filter(|_| open) {
+        for (name, why) in b.stale.iter().filter(|(n, _)| !required.contains(n)) {
+            if let Some(a) = rules.approval(name) {
+                set.remove(&a.label, format!("blocked period `{}`: {why}", b.period));
+                if let Some(p) = &a.pending_label {
+                    set.add(
+                        p,
+                        format!("blocked period `{}`: exception needed", b.period),
+                    );
+                }
+            }
+        }
+    }
     for (b, _) in &blocked {
         for name in &b.exception {
             if !required.contains(name) {

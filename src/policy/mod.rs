@@ -6,6 +6,7 @@ mod checklist;
 mod conditions;
 mod debt;
 mod decide;
+mod freeze;
 mod labels;
 mod sections;
 #[cfg(test)]

@@ -20,6 +20,10 @@ pub struct Blocked {
     pub lifted: bool,
     /// The exception approvals (names from the rules).
     pub exception: Vec<String>,
+    /// Exception approvals given that do not lift this occurrence (given for another, or
+    /// before new commits or a retarget), with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<(String, String)>,
 }
 
 /// Who gave something owed, and when.
@@ -103,13 +107,26 @@ pub(super) fn blocked(
     };
     let mut out = vec![];
     for p in &rules.blocked_periods {
-        let Some((_, until)) = p.window.holding(at) else {
+        let Some(span) = p.window.holding(at) else {
             continue;
         };
+        let until = span.1;
         if !conditions::holds(&p.when, facts) {
             continue;
         }
-        let met = |name: &String| outcomes.iter().any(|o| &o.name == name && o.is_met());
+        // Exceptions given for another occurrence, or before the head or target changed.
+        let stale: Vec<(String, String)> = outcomes
+            .iter()
+            .filter(|o| p.exception.contains(&o.name) && o.is_met())
+            .filter_map(|o| {
+                let why = super::freeze::not_for_this(&p.window, span, o, snap)?;
+                Some((o.name.clone(), why))
+            })
+            .collect();
+        let met = |name: &String| {
+            outcomes.iter().any(|o| &o.name == name && o.is_met())
+                && !stale.iter().any(|(n, _)| n == name)
+        };
         let lifted = !p.exception.is_empty() && p.exception.iter().all(met);
         let titles: Vec<String> = p
             .exception
@@ -121,7 +138,7 @@ pub(super) fn blocked(
             .description
             .clone()
             .unwrap_or_else(|| format!("blocked period `{}`", p.name));
-        let detail = match (lifted, titles.is_empty()) {
+        let mut detail = match (lifted, titles.is_empty()) {
             (true, _) => format!("{what}: lifted for this change by {}", titles.join(" and ")),
             (false, true) => format!("{what}: no change may merge until then"),
             (false, false) => format!(
@@ -129,6 +146,10 @@ pub(super) fn blocked(
                 titles.join(", ")
             ),
         };
+        for (name, why) in &stale {
+            let title = rules.approval(name).map_or(name.as_str(), |a| &a.title);
+            detail.push_str(&format!("; {title} does not count: {why}"));
+        }
         let item = ChecklistItem {
             title: format!(
                 "Blocked period {} until {}",
@@ -145,6 +166,7 @@ pub(super) fn blocked(
                 until,
                 lifted,
                 exception: p.exception.clone(),
+                stale,
             },
             item,
         ));
