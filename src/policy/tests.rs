@@ -932,6 +932,7 @@ fn unknown_authors_and_times_do_not_pass() {
 }
 
 mod change_issue;
+mod debt;
 mod freeze;
 mod natives;
 mod ops;
