@@ -126,8 +126,8 @@ async fn removing_the_emergency_label_in_the_merges_second_does_not_erase_the_de
     assert_eq!(debt_records(&s.app, "github", 7).await.len(), 1);
 }
 
-#[tokio::test]
-async fn unlinking_the_change_issue_that_made_the_change_an_emergency_does_not_erase_the_debt() {
+/// #7 linking the change issue #12, classified as an emergency, as changegate saw it open.
+async fn linked_emergency() -> Setup {
     let s = at("2026-11-02T11:00:00Z").await;
     let text = format!(
         "{}\nchange_issue:\n  approvals: [business-owner, manager]\n",
@@ -141,7 +141,12 @@ async fn unlinking_the_change_issue_that_made_the_change_an_emergency_does_not_e
     s.deliver("edited", None, "alice", "edit-1").await;
     let comment = s.gh.comments(7).join("\n");
     assert!(comment.contains("due within 24 h of merge"), "{comment}");
+    s
+}
 
+#[tokio::test]
+async fn unlinking_the_change_issue_that_made_the_change_an_emergency_does_not_erase_the_debt() {
+    let s = linked_emergency().await;
     s.gh.merge(7, "2026-11-02T12:00:00Z");
     s.app.clock.set(t("2026-11-02T12:00:30Z"));
     s.deliver("closed", None, "alice", "merge-1").await;
@@ -269,4 +274,25 @@ async fn on_gitlab_deleting_the_project_label_fails_closed_to_owing() {
     let notes = gl.notes(3).join("\n");
     assert!(notes.contains("label events of a deleted label"), "{notes}");
     goes_overdue_on_gitlab(&app, &gl).await;
+}
+
+#[tokio::test]
+async fn unlinking_the_change_issue_before_the_bot_sees_the_merge_does_not_erase_the_debt() {
+    let s = linked_emergency().await;
+    // Merged, and unlinked before changegate evaluates the merge: what it owed when last seen
+    // open stands.
+    s.gh.merge(7, "2026-11-02T12:00:00Z");
+    s.gh.set_body(7, "Hotfix.\n");
+    s.app.clock.set(t("2026-11-02T12:05:00Z"));
+    s.deliver("closed", None, "alice", "merge-1").await;
+    still_owes(&s.app, 7).await;
+    let debts = debt_records(&s.app, "github", 7).await;
+    assert!(
+        debts[0]["how"]
+            .as_str()
+            .unwrap()
+            .contains("last saw it open"),
+        "{debts:?}"
+    );
+    goes_overdue_on_github(&s, "2026-11-03T12:00:05Z").await;
 }

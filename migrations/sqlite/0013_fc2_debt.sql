@@ -16,3 +16,7 @@ CREATE TABLE debts (
     fixed_at    BIGINT NOT NULL,
     PRIMARY KEY (forge, repo, number)
 );
+
+-- What an open change would owe if merged, as last judged (JSON Debt): a link or label removed
+-- between that judgement and the first evaluation after merge does not take it away.
+ALTER TABLE change_memory ADD COLUMN owes_if_merged TEXT;

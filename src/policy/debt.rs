@@ -63,6 +63,11 @@ pub struct DebtFacts {
     /// The debt stored at the change's first evaluation after merge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed: Option<Debt>,
+    /// What the change would have owed had it merged, as changegate last judged it open
+    /// (stored then): a link or label removed before the first evaluation after merge does
+    /// not take it away.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen_open: Option<Debt>,
     /// What of the label history cannot be placed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<Gap>,
@@ -72,10 +77,11 @@ pub struct DebtFacts {
 pub(super) struct Owing {
     /// Rules whose `after_merge` applies now.
     pub rules: Vec<String>,
-    /// The debt fixed at merge: stored, or decided by this evaluation (`decided`).
+    /// The debt fixed at merge: stored, or decided by this evaluation.
     pub debt: Option<Debt>,
-    /// Whether this evaluation decided the debt (the worker stores it).
-    pub decided: bool,
+    /// What this evaluation decided, for the worker to store: the debt fixed at merge, or
+    /// for an open change what it would owe if merged now.
+    pub decided: Option<Debt>,
     pub notes: Vec<String>,
 }
 
@@ -85,9 +91,16 @@ pub(super) fn owing(rules: &Rules, snap: &Snapshot, matched: &[String], met: &[S
     let mut out = Owing {
         rules: matched.to_vec(),
         debt: None,
-        decided: false,
+        decided: None,
         notes: vec![],
     };
+    if snap.change.state == ChangeState::Open {
+        out.decided = super::timed::combined(rules, matched).map(|_| {
+            let how = "what it would owe if merged now, as changegate last saw it open";
+            fix(rules, matched, None, how.into())
+        });
+        return out;
+    }
     if snap.change.state != ChangeState::Merged {
         return out;
     }
@@ -135,8 +148,20 @@ pub(super) fn owing(rules: &Rules, snap: &Snapshot, matched: &[String], met: &[S
         }
         (None, None) => "from its state when first evaluated after merge".to_string(),
     };
-    out.debt = Some(fix(rules, &out.rules, merged_at, how));
-    out.decided = true;
+    let seen = snap.debt.seen_open.as_ref().filter(|d| d.owes());
+    for r in seen.iter().flat_map(|d| &d.rules) {
+        if !out.rules.contains(r) && rules.rules.iter().any(|x| &x.name == r) {
+            out.rules.push(r.clone());
+            out.notes.push(merged_under(r));
+        }
+    }
+    let mut debt = fix(rules, &out.rules, merged_at, how);
+    if let Some(seen) = seen {
+        // What it owed when last seen open stands too, even under rules since renamed.
+        merge_into(&mut debt, seen);
+    }
+    out.debt = Some(debt.clone());
+    out.decided = Some(debt);
     out
 }
 
@@ -257,4 +282,37 @@ impl DebtFacts {
     pub fn is_empty(&self) -> bool {
         self.fixed.is_none() && self.gaps.is_empty()
     }
+}
+
+/// Adds what `seen` owes to `debt`: every approval, the shorter time, every reminder.
+fn merge_into(debt: &mut Debt, seen: &Debt) {
+    let within = match debt.owes() {
+        true => debt.within_secs.min(seen.within_secs),
+        false => seen.within_secs,
+    };
+    for (list, more) in [
+        (&mut debt.rules, &seen.rules),
+        (&mut debt.require, &seen.require),
+    ] {
+        for m in more {
+            if !list.contains(m) {
+                list.push(m.clone());
+            }
+        }
+    }
+    debt.within_secs = within;
+    debt.due = debt
+        .merged_at
+        .zip(Duration::try_seconds(within))
+        .and_then(|(m, w)| m.checked_add_signed(w));
+    debt.retrospective_label = debt
+        .retrospective_label
+        .take()
+        .or(seen.retrospective_label.clone());
+    debt.overdue_label = debt.overdue_label.take().or(seen.overdue_label.clone());
+    debt.remind_secs.extend(seen.remind_secs.iter().copied());
+    debt.remind_secs.sort();
+    debt.remind_secs.dedup();
+    debt.how
+        .push_str(", with what it owed when changegate last saw it open");
 }

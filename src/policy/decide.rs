@@ -250,7 +250,7 @@ fn apply_rules(
         rules_hash: rules.hash.clone(),
         blocked: blocked.into_iter().map(|(b, _)| b).collect(),
         owed,
-        debt: owing.debt.filter(|_| owing.decided),
+        debt: owing.decided,
         report_only: None,
     };
     (decision, requires)

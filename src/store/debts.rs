@@ -53,4 +53,33 @@ impl Store {
             .await?
             .unwrap_or_else(|| debt.clone()))
     }
+
+    /// What the change would owe if merged, as last judged open.
+    pub async fn owes_if_merged(&self, key: &str) -> Result<Option<Debt>> {
+        let json: Option<Option<String>> =
+            sqlx::query_scalar("SELECT owes_if_merged FROM change_memory WHERE change_key = $1")
+                .bind(key.to_string())
+                .fetch_optional(&self.reads)
+                .await
+                .context("cannot read change memory")?;
+        json.flatten()
+            .map(|j| serde_json::from_str(&j).context("a remembered debt is unreadable"))
+            .transpose()
+    }
+
+    /// Remembers (or, with `None`, forgets) what the open change would owe if merged.
+    pub async fn remember_owes_if_merged(&self, key: &str, debt: Option<&Debt>) -> Result<()> {
+        let json = debt.map(serde_json::to_string).transpose()?;
+        sqlx::query(
+            "INSERT INTO change_memory (change_key, owes_if_merged, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (change_key) DO UPDATE SET owes_if_merged = $2, updated_at = $3",
+        )
+        .bind(key.to_string())
+        .bind(json)
+        .bind(self.now_ms())
+        .execute(&mut *self.writer().await?)
+        .await
+        .context("cannot write change memory")?;
+        Ok(())
+    }
 }

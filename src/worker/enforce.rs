@@ -211,11 +211,19 @@ impl Worker {
         };
         let retarget = latest_retarget(seen.retarget, history.retargeted_at);
         // What a merged change owes was fixed at its first evaluation after merge.
+        let fixed = match change.state {
+            crate::model::ChangeState::Merged => self.store.fixed_debt(&change).await?,
+            _ => None,
+        };
+        let seen_open = match (&fixed, change.state) {
+            (None, crate::model::ChangeState::Open | crate::model::ChangeState::Merged) => {
+                self.store.owes_if_merged(&key_of(&change)).await?
+            }
+            _ => None,
+        };
         let debt = policy::DebtFacts {
-            fixed: match change.state {
-                crate::model::ChangeState::Merged => self.store.fixed_debt(&change).await?,
-                _ => None,
-            },
+            fixed,
+            seen_open,
             gaps: history.gaps,
         };
         let moved = seen.moved;

@@ -53,7 +53,22 @@ impl Worker {
         snap: &Snapshot,
         d: &Decision,
     ) -> Result<()> {
-        let Some(debt) = &d.debt else {
+        if snap.change.state == ChangeState::Open {
+            // What it would owe if merged now, remembered when it changes.
+            let new = d.debt.as_ref().filter(|d| d.owes());
+            let old = snap.debt.seen_open.as_ref();
+            if new != old {
+                self.store
+                    .remember_owes_if_merged(&key_of(&snap.change), new)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let Some(debt) = d
+            .debt
+            .as_ref()
+            .filter(|_| snap.change.state == ChangeState::Merged)
+        else {
             return Ok(());
         };
         let fixed = self.store.fix_debt(&snap.change, debt).await?;

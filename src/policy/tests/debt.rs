@@ -130,10 +130,12 @@ fn the_debt_is_decided_from_the_state_at_merge_and_fails_closed_when_unplaceable
             assert!(d.owed.is_none(), "{what}: {:?}", d.owed);
         }
     }
-    // An open change decides no debt.
+    // An open change fixes no debt: it only says what it would owe if merged now.
+    let open = Case::mr().label("CMT::Emergency", "alice", 1).eval();
+    assert!(open.debt.expect("would owe").merged_at.is_none());
     assert!(
         Case::mr()
-            .label("CMT::Emergency", "alice", 1)
+            .label("CMT::Standard", "alice", 1)
             .eval()
             .debt
             .is_none()
@@ -194,4 +196,25 @@ fn a_stored_debt_stands_and_is_paid_only_by_the_approvals_it_names() {
     let mut relabelled = merged_emergency();
     relabelled.snap.debt.fixed = Some(nothing);
     assert_eq!(relabelled.eval().owed.expect("owed").items.len(), 4);
+}
+
+#[test]
+fn what_it_owed_when_last_seen_open_stands_at_the_first_evaluation_after_merge() {
+    // Open, it would owe the emergency's approvals: the worker remembers that.
+    let open = Case::mr().label("CMT::Emergency", "alice", 1).eval();
+    let seen = open.debt.expect("what it would owe if merged now");
+    assert!(seen.owes() && seen.merged_at.is_none() && seen.due.is_none());
+    // Merged with nothing left to show it (a link removed, say): it still owes.
+    let mut merged = Case::mr().label("CMT::Standard", "alice", 1);
+    merged.snap.change.state = ChangeState::Merged;
+    merged.snap.change.merged_at = Some(t(MERGED));
+    merged.snap.now = t("2026-11-02T12:05:00Z");
+    assert!(!merged.eval().debt.expect("decided").owes());
+    merged.snap.debt.seen_open = Some(seen);
+    let d = merged.eval();
+    let debt = d.debt.expect("decided");
+    assert_eq!(debt.require, ["business-owner", "peer", "manager"]);
+    assert_eq!(debt.due, Some(t("2026-11-03T12:00:00Z")));
+    assert!(debt.how.contains("last saw it open"), "{}", debt.how);
+    assert_eq!(d.owed.expect("owed").items.len(), 4);
 }
