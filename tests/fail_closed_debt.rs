@@ -104,7 +104,8 @@ async fn removing_the_emergency_label_in_the_merges_second_does_not_erase_the_de
     );
     let comment = s.gh.comments(7).join("\n");
     assert!(
-        comment.contains("merged under rule `emergency-change`"),
+        comment
+            .contains("merged under `emergency-change`: what it owes after merge was fixed then"),
         "{comment}"
     );
     // The debt is in the audit log, with how it was determined.

@@ -105,8 +105,18 @@ pub(super) fn owing(rules: &Rules, snap: &Snapshot, matched: &[String], met: &[S
         return out;
     }
     if let Some(d) = &snap.debt.fixed {
-        for r in d.rules.iter().filter(|r| !matched.contains(r)) {
-            out.notes.push(merged_under(r));
+        let gone: Vec<String> = d
+            .rules
+            .iter()
+            .filter(|r| !matched.contains(r))
+            .map(|r| format!("`{r}`"))
+            .collect();
+        if d.owes() && !gone.is_empty() {
+            out.notes.push(format!(
+                "This change merged under {}: what it owes after merge was fixed then ({}) and stays owed, whatever its labels or links say now.",
+                gone.join(", "),
+                d.how
+            ));
         }
         out.debt = Some(d.clone());
         return out;

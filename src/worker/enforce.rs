@@ -215,8 +215,11 @@ impl Worker {
             crate::model::ChangeState::Merged => self.store.fixed_debt(&change).await?,
             _ => None,
         };
+        let owing_rules = rules.rules.iter().any(|r| r.after_merge.is_some());
         let seen_open = match (&fixed, change.state) {
-            (None, crate::model::ChangeState::Open | crate::model::ChangeState::Merged) => {
+            (None, crate::model::ChangeState::Open | crate::model::ChangeState::Merged)
+                if owing_rules =>
+            {
                 self.store.owes_if_merged(&key_of(&change)).await?
             }
             _ => None,
