@@ -4,12 +4,35 @@
 //! whatever the approval's own `reset_on_push`.
 
 use super::{ApprovalOutcome, ApprovalState, Snapshot};
-use crate::rules::Window;
+use crate::rules::{BlockedPeriod, Rules, Window};
 use chrono::{DateTime, Utc};
+
+/// The period's exception approvals given that do not lift its occurrence `span`: given for
+/// another occurrence, or before the head or target changed; with why.
+pub(super) fn stale(
+    p: &BlockedPeriod,
+    span: (DateTime<Utc>, DateTime<Utc>),
+    outcomes: &[ApprovalOutcome],
+    snap: &Snapshot,
+) -> Vec<(String, String)> {
+    outcomes
+        .iter()
+        .filter(|o| p.exception.contains(&o.name) && o.is_met())
+        .filter_map(|o| Some((o.name.clone(), not_for_this(&p.window, span, o, snap)?)))
+        .collect()
+}
+
+/// Adds why each stale exception does not count to the period's checklist line.
+pub(super) fn explain(rules: &Rules, stale: &[(String, String)], detail: &mut String) {
+    for (name, why) in stale {
+        let title = rules.approval(name).map_or(name.as_str(), |a| &a.title);
+        detail.push_str(&format!("; {title} does not count: {why}"));
+    }
+}
 
 /// Why the exception approval `o` does not lift the occurrence `span` of the period, if it
 /// does not: fewer of its givers than it needs gave it for this occurrence and head.
-pub(super) fn not_for_this(
+fn not_for_this(
     window: &Window,
     span: (DateTime<Utc>, DateTime<Utc>),
     o: &ApprovalOutcome,

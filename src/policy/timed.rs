@@ -114,15 +114,7 @@ pub(super) fn blocked(
         if !conditions::holds(&p.when, facts) {
             continue;
         }
-        // Exceptions given for another occurrence, or before the head or target changed.
-        let stale: Vec<(String, String)> = outcomes
-            .iter()
-            .filter(|o| p.exception.contains(&o.name) && o.is_met())
-            .filter_map(|o| {
-                let why = super::freeze::not_for_this(&p.window, span, o, snap)?;
-                Some((o.name.clone(), why))
-            })
-            .collect();
+        let stale = super::freeze::stale(p, span, outcomes, snap);
         let met = |name: &String| {
             outcomes.iter().any(|o| &o.name == name && o.is_met())
                 && !stale.iter().any(|(n, _)| n == name)
@@ -146,10 +138,7 @@ pub(super) fn blocked(
                 titles.join(", ")
             ),
         };
-        for (name, why) in &stale {
-            let title = rules.approval(name).map_or(name.as_str(), |a| &a.title);
-            detail.push_str(&format!("; {title} does not count: {why}"));
-        }
+        super::freeze::explain(rules, &stale, &mut detail);
         let item = ChecklistItem {
             title: format!(
                 "Blocked period {} until {}",

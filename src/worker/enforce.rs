@@ -211,24 +211,7 @@ impl Worker {
         };
         let retarget = latest_retarget(seen.retarget, history.retargeted_at);
         // What a merged change owes was fixed at its first evaluation after merge.
-        let fixed = match change.state {
-            crate::model::ChangeState::Merged => self.store.fixed_debt(&change).await?,
-            _ => None,
-        };
-        let owing_rules = rules.rules.iter().any(|r| r.after_merge.is_some());
-        let seen_open = match (&fixed, change.state) {
-            (None, crate::model::ChangeState::Open | crate::model::ChangeState::Merged)
-                if owing_rules =>
-            {
-                self.store.owes_if_merged(&key_of(&change)).await?
-            }
-            _ => None,
-        };
-        let debt = policy::DebtFacts {
-            fixed,
-            seen_open,
-            gaps: history.gaps,
-        };
+        let debt = self.debt_facts(&change, rules, history.gaps).await?;
         let moved = seen.moved;
         // The forge's own time for the current head where it has one (GitLab's diff
         // versions), else when the bot saw the head move (the webhook's arrival).

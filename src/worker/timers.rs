@@ -45,6 +45,31 @@ impl Worker {
         Ok(())
     }
 
+    /// What the store holds of the change's debt: fixed at merge, or remembered while open.
+    pub(super) async fn debt_facts(
+        &self,
+        change: &crate::model::Change,
+        rules: &crate::rules::Rules,
+        gaps: Vec<crate::model::Gap>,
+    ) -> Result<crate::policy::DebtFacts> {
+        let fixed = match change.state {
+            ChangeState::Merged => self.store.fixed_debt(change).await?,
+            _ => None,
+        };
+        let owing_rules = rules.rules.iter().any(|r| r.after_merge.is_some());
+        let seen_open = match (&fixed, change.state) {
+            (None, ChangeState::Open | ChangeState::Merged) if owing_rules => {
+                self.store.owes_if_merged(&key_of(change)).await?
+            }
+            _ => None,
+        };
+        Ok(crate::policy::DebtFacts {
+            fixed,
+            seen_open,
+            gaps,
+        })
+    }
+
     /// Stores the debt the decision fixed (its first evaluation after merge), with an audit
     /// record of it: later evaluations read it back instead of re-deriving it.
     pub(super) async fn fix_debt(
