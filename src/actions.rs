@@ -236,6 +236,7 @@ mod tests {
             changed_files: None,
             linked_issue: None,
             gated_authors: vec![],
+            debt: Default::default(),
         }
     }
 

@@ -68,6 +68,8 @@ pub enum Evidence {
     Decision(Box<DecisionEvidence>),
     /// `action` and `action_failed`.
     Action(ActionEvidence),
+    /// What a merged change owes, as fixed at its first evaluation after merge.
+    Debt(crate::policy::Debt),
 }
 
 impl Evidence {
@@ -81,6 +83,10 @@ impl Evidence {
             "action" | "action_failed" => Ok(Evidence::Action(
                 serde_json::from_value(detail.clone())
                     .context("an audit action record does not read as an action")?,
+            )),
+            "debt" => Ok(Evidence::Debt(
+                serde_json::from_value(detail.clone())
+                    .context("an audit debt record does not read as a debt")?,
             )),
             other => anyhow::bail!("unknown audit record kind `{other}`"),
         }

@@ -387,6 +387,18 @@ pub struct History {
     /// When the target branch last changed, where the forge records it (GitHub's
     /// `base_ref_changed` event).
     pub retargeted_at: Option<DateTime<Utc>>,
+    /// What of the history cannot be placed (not read, or no longer naming its label).
+    pub gaps: Vec<Gap>,
+}
+
+/// A part of a label history that cannot be placed: events not read (a history read from its
+/// end), or events whose label the forge no longer names (a deleted GitLab label).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    pub what: String,
+    /// Only events before this time may be missing; `None`: they may be anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<DateTime<Utc>>,
 }
 
 /// Whether a history (oldest first; `(label, added)` per entry) holds the latest application

@@ -257,12 +257,13 @@ pub(crate) struct Page<T> {
 /// Reads a chronological listing (oldest first) whose newest entries decide: every page when
 /// there are at most [`MAX_PAGES`], else from the last page backwards until `enough` holds for
 /// what was read. Errs with `TooLong` rather than return a history that may miss the newest
-/// entries. `fetch(n)` reads page `n` (from 1).
+/// entries. `fetch(n)` reads page `n` (from 1). Also says whether older entries were left
+/// unread (what they held cannot be placed).
 pub(crate) async fn read_history<T, F, Fut>(
     what: &str,
     fetch: F,
     enough: impl Fn(&[T]) -> bool,
-) -> Result<Vec<T>, ForgeError>
+) -> Result<(Vec<T>, bool), ForgeError>
 where
     F: Fn(u32) -> Fut,
     Fut: Future<Output = Result<Page<T>, ForgeError>>,
@@ -276,7 +277,7 @@ where
             page.append(&mut tail);
             tail = page;
             if enough(&tail) {
-                return Ok(tail);
+                return Ok((tail, n > 1));
             }
         }
         return Err(ForgeError::TooLong(what.to_string()));
@@ -293,5 +294,19 @@ where
         has_next = page.has_next;
         out.append(&mut page.items);
     }
-    Ok(out)
+    Ok((out, false))
+}
+
+/// The gap a history read from its end leaves: what came before its first entry read.
+pub(crate) fn cut_gap(
+    cut: bool,
+    first: Option<chrono::DateTime<chrono::Utc>>,
+) -> Vec<crate::model::Gap> {
+    if !cut {
+        return vec![];
+    }
+    vec![crate::model::Gap {
+        what: "the label history before its newest pages (too long to read whole)".into(),
+        before: first,
+    }]
 }

@@ -129,6 +129,22 @@ fn apply_rules(
         files: snap.changed_files.as_ref(),
     };
     let blocked = timed::blocked(rules, snap, &facts, &outcomes);
+    // An exception given for another freeze or head is taken off, so that it can be given
+    // again (unless a rule requires the same approval for itself).
+    let open = snap.change.state == crate::model::ChangeState::Open;
+    for (b, _) in blocked.iter().filter(|_| open) {
+        for (name, why) in b.stale.iter().filter(|(n, _)| !required.contains(n)) {
+            if let Some(a) = rules.approval(name) {
+                set.remove(&a.label, format!("blocked period `{}`: {why}", b.period));
+                if let Some(p) = &a.pending_label {
+                    set.add(
+                        p,
+                        format!("blocked period `{}`: exception needed", b.period),
+                    );
+                }
+            }
+        }
+    }
     for (b, _) in &blocked {
         for name in &b.exception {
             if !required.contains(name) {
@@ -162,27 +178,18 @@ fn apply_rules(
             }
         }
     }
-    // What a change owes after merge is decided by the labels it merged with: relabelling it
-    // afterwards does not cancel an emergency's debts.
-    let mut owing = matched.clone();
-    if let Some(at_merge) = timed::labels_at_merge(snap, &snap.change.labels) {
-        let facts = conditions::Facts {
-            change: &snap.change,
-            labels: &at_merge,
-            approved: met,
-            files: snap.changed_files.as_ref(),
-        };
-        for r in rules.rules.iter().filter(|r| r.after_merge.is_some()) {
-            if !owing.contains(&r.name) && conditions::holds(&r.when, &facts) {
-                owing.push(r.name.clone());
-                notes.push(format!(
-                    "This change merged under rule `{}`; its labels changed since, but what it owes after merge stays owed.",
-                    r.name
-                ));
-            }
-        }
-    }
-    let owed = timed::owed(rules, snap, &owing, &outcomes, &mut set);
+    // What a merged change owes is fixed at merge: relabelling it, unlinking its change
+    // issue or editing its history afterwards does not cancel an emergency's debts.
+    let owing = debt::owing(rules, snap, &matched, met);
+    notes.extend(owing.notes);
+    let owed = timed::owed(
+        rules,
+        snap,
+        &owing.rules,
+        owing.debt.as_ref(),
+        &outcomes,
+        &mut set,
+    );
     let owed_roles = owed.iter().flat_map(|o| &o.items).map(|i| &i.name);
     let mut requires = required.clone();
     for name in owed_roles {
@@ -243,6 +250,7 @@ fn apply_rules(
         rules_hash: rules.hash.clone(),
         blocked: blocked.into_iter().map(|(b, _)| b).collect(),
         owed,
+        debt: owing.decided,
         report_only: None,
     };
     (decision, requires)

@@ -4,15 +4,19 @@ mod approvals;
 pub mod change_issue;
 mod checklist;
 mod conditions;
+mod debt;
 mod decide;
+mod freeze;
 mod labels;
 mod sections;
 #[cfg(test)]
 mod tests;
 mod timed;
 
+pub use crate::model::Gap;
 pub use approvals::{ApprovalOutcome, ApprovalState, Approver, Via, membership_questions};
 pub use conditions::glob;
+pub use debt::{Debt, DebtFacts};
 use decide::decide;
 pub use decide::{MAX_SUMMARY_CHARS, clip};
 pub use labels::deciding_labels;
@@ -110,6 +114,9 @@ pub struct Snapshot {
     /// who may not approve it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gated_authors: Vec<User>,
+    /// What a merged change's debt was fixed as, and what of its label history cannot be placed.
+    #[serde(skip_serializing_if = "debt::DebtFacts::is_empty")]
+    pub debt: DebtFacts,
 }
 
 /// The change issue a merge request links.
@@ -168,6 +175,7 @@ impl Snapshot {
             changed_files: None,
             linked_issue: None,
             gated_authors: vec![],
+            debt: DebtFacts::default(),
         }
     }
 }
@@ -235,6 +243,10 @@ pub struct Decision {
     /// What the change owes after merge (emergencies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owed: Option<Owed>,
+    /// What the change owes after merge, fixed by this evaluation (its first after merge):
+    /// the worker stores it, and later evaluations read it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debt: Option<Debt>,
     /// Report-only mode (`report_only`): what the bot would have done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_only: Option<ReportOnly>,
@@ -296,6 +308,7 @@ impl Decision {
             rules_hash: rules.hash.clone(),
             blocked: vec![],
             owed: None,
+            debt: None,
             report_only: None,
         }
     }

@@ -91,6 +91,7 @@ impl Case {
                 changed_files: None,
                 linked_issue: None,
                 gated_authors: vec![],
+                debt: Default::default(),
             },
         }
     }
@@ -933,6 +934,8 @@ fn unknown_authors_and_times_do_not_pass() {
 
 mod arrival;
 mod change_issue;
+mod debt;
+mod freeze;
 mod natives;
 mod ops;
 mod timed;

@@ -20,6 +20,10 @@ pub struct Blocked {
     pub lifted: bool,
     /// The exception approvals (names from the rules).
     pub exception: Vec<String>,
+    /// Exception approvals given that do not lift this occurrence (given for another, or
+    /// before new commits or a retarget), with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<(String, String)>,
 }
 
 /// Who gave something owed, and when.
@@ -103,13 +107,18 @@ pub(super) fn blocked(
     };
     let mut out = vec![];
     for p in &rules.blocked_periods {
-        let Some((_, until)) = p.window.holding(at) else {
+        let Some(span) = p.window.holding(at) else {
             continue;
         };
+        let until = span.1;
         if !conditions::holds(&p.when, facts) {
             continue;
         }
-        let met = |name: &String| outcomes.iter().any(|o| &o.name == name && o.is_met());
+        let stale = super::freeze::stale(p, span, outcomes, snap);
+        let met = |name: &String| {
+            outcomes.iter().any(|o| &o.name == name && o.is_met())
+                && !stale.iter().any(|(n, _)| n == name)
+        };
         let lifted = !p.exception.is_empty() && p.exception.iter().all(met);
         let titles: Vec<String> = p
             .exception
@@ -121,7 +130,7 @@ pub(super) fn blocked(
             .description
             .clone()
             .unwrap_or_else(|| format!("blocked period `{}`", p.name));
-        let detail = match (lifted, titles.is_empty()) {
+        let mut detail = match (lifted, titles.is_empty()) {
             (true, _) => format!("{what}: lifted for this change by {}", titles.join(" and ")),
             (false, true) => format!("{what}: no change may merge until then"),
             (false, false) => format!(
@@ -129,6 +138,7 @@ pub(super) fn blocked(
                 titles.join(", ")
             ),
         };
+        super::freeze::explain(rules, &stale, &mut detail);
         let item = ChecklistItem {
             title: format!(
                 "Blocked period {} until {}",
@@ -145,6 +155,7 @@ pub(super) fn blocked(
                 until,
                 lifted,
                 exception: p.exception.clone(),
+                stale,
             },
             item,
         ));
@@ -152,30 +163,9 @@ pub(super) fn blocked(
     out
 }
 
-/// The labels the change carried when it merged: the current ones with every later change
-/// undone (history with unknown times counts as before the merge).
-pub(super) fn labels_at_merge(snap: &Snapshot, current: &[Label]) -> Option<Vec<Label>> {
-    let merged_at = snap
-        .change
-        .merged_at
-        .filter(|_| snap.change.state == ChangeState::Merged)?;
-    let mut labels = current.to_vec();
-    for e in snap.label_events.iter().rev() {
-        if e.at.is_none_or(|t| t <= merged_at) {
-            continue;
-        }
-        if e.added {
-            labels.retain(|l| l != &e.label);
-        } else if !labels.contains(&e.label) {
-            labels.push(e.label.clone());
-        }
-    }
-    Some(labels)
-}
-
 /// The `after_merge` of every matched rule, merged: every approval any of them owes, the
 /// earliest deadline, every reminder.
-fn combined(rules: &Rules, matched: &[String]) -> Option<(Vec<String>, AfterMerge)> {
+pub(super) fn combined(rules: &Rules, matched: &[String]) -> Option<(Vec<String>, AfterMerge)> {
     let mut names = vec![];
     let mut out: Option<AfterMerge> = None;
     for r in rules.rules.iter().filter(|r| matched.contains(&r.name)) {
@@ -211,10 +201,11 @@ pub(super) fn owed(
     rules: &Rules,
     snap: &Snapshot,
     matched: &[String],
+    debt: Option<&super::debt::Debt>,
     outcomes: &[ApprovalOutcome],
     set: &mut LabelSet,
 ) -> Option<Owed> {
-    let (names, after) = combined(rules, matched)?;
+    let (names, after) = super::debt::with_debt(combined(rules, matched), debt)?;
     let merged = snap.change.state == ChangeState::Merged;
     if snap.change.state == ChangeState::Closed {
         return None;
@@ -246,6 +237,18 @@ pub(super) fn owed(
             }
         })
         .collect();
+    // A stored debt naming an approval the rules no longer define stays owed.
+    for n in after.require.iter().filter(|n| rules.approval(n).is_none()) {
+        items.push(OwedItem {
+            name: n.clone(),
+            title: format!("`{n}`"),
+            given: None,
+            problem: Some(format!(
+                "the rules no longer define the approval `{n}` this change owed at its merge; a maintainer settles it"
+            )),
+            who: vec![],
+        });
+    }
     if let Some(label) = &after.retrospective_label {
         items.push(retrospective(rules, snap, label, set));
     }
@@ -269,8 +272,12 @@ pub(super) fn owed(
     }
     let complete = items.iter().all(|i| i.given.is_some());
     let merged_at = snap.change.merged_at.filter(|_| merged);
-    // Checked: a deadline past chrono's range is unknown, so overdue (fail closed).
-    let due = merged_at.and_then(|m| m.checked_add_signed(after.within));
+    // A stored debt keeps the deadline it was fixed with; checked: a deadline past chrono's
+    // range is unknown, so overdue (fail closed).
+    let due = match debt.filter(|d| d.owes()) {
+        Some(d) => d.due,
+        None => merged_at.and_then(|m| m.checked_add_signed(after.within)),
+    };
     // A merged change whose merge time is unknown cannot prove it is within its time.
     let overdue = merged && due.is_none_or(|d| snap.now >= d);
     if let Some(label) = &after.overdue_label {

@@ -47,6 +47,17 @@ impl Window {
             .find(|(start, end)| *start <= at && at < *end)
     }
 
+    /// The occurrence an exception given at `at` is for: the one holding `at`, else the next
+    /// one to start after it.
+    pub fn occurrence_for(&self, at: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.holding(at).or_else(|| {
+            self.spans_near(at)
+                .into_iter()
+                .filter(|(start, _)| *start > at)
+                .min_by_key(|(start, _)| *start)
+        })
+    }
+
     /// The first start or end strictly after `after`: when coverage next changes.
     pub fn next_boundary(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.spans_near(after)
@@ -257,6 +268,19 @@ mod tests {
         assert_eq!(w.next_boundary(at("2026-11-22")), Some(at("2026-12-24")));
         assert_eq!(w.next_boundary(at("2026-12-24")), Some(at("2027-01-07")));
         assert_eq!(w.next_boundary(at("2027-01-07")), Some(at("2027-03-24")));
+        // An exception given in a window is for that window; between two, for the next.
+        assert_eq!(
+            w.occurrence_for(at("2026-12-28")),
+            Some((at("2026-12-24"), at("2027-01-07")))
+        );
+        assert_eq!(
+            w.occurrence_for(at("2027-02-15")),
+            Some((at("2027-03-24"), at("2027-04-07")))
+        );
+        assert_eq!(
+            w.occurrence_for(at("2027-01-07")),
+            Some((at("2027-03-24"), at("2027-04-07")))
+        );
     }
 
     #[test]
@@ -270,6 +294,11 @@ mod tests {
         assert_eq!(w.next_boundary(at("2026-01-01")), Some(at("2026-12-20")));
         assert_eq!(w.next_boundary(at("2026-12-20")), Some(at("2027-01-04")));
         assert_eq!(w.next_boundary(at("2027-01-04")), None);
+        assert_eq!(
+            w.occurrence_for(at("2026-01-01")),
+            w.holding(at("2026-12-20"))
+        );
+        assert_eq!(w.occurrence_for(at("2027-01-04")), None);
     }
 
     #[test]

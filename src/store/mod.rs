@@ -7,6 +7,7 @@ mod audit;
 mod batch;
 mod budget;
 mod chain;
+mod debts;
 mod deliveries;
 mod delivery_thread;
 mod direct;

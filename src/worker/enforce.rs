@@ -95,6 +95,7 @@ impl Worker {
         }
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
+        self.fix_debt(job, &snap, &decision).await?;
         self.apply(&target, &snap, &decision).await?;
         self.follow_up(job, &snap, &decision).await?;
         if let Some(updated) = &snap.change.updated_at {
@@ -226,6 +227,8 @@ impl Worker {
         };
         let last_push = self.arrival(forge, r, &change, rules, &seen).await?;
         let retarget = latest_retarget(seen.retarget, history.retargeted_at);
+        // What a merged change owes was fixed at its first evaluation after merge.
+        let debt = self.debt_facts(&change, rules, history.gaps).await?;
         let changed_files = self.changed_files(forge, r, &change, rules).await?;
         let mut snap = Snapshot {
             change,
@@ -241,6 +244,7 @@ impl Worker {
             changed_files,
             linked_issue: None,
             gated_authors: vec![],
+            debt,
         };
         self.fill_memberships(forge, rules, &mut snap).await?;
         snap.linked_issue = self.linked_issue(forge, &snap, rules).await?;

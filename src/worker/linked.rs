@@ -81,6 +81,7 @@ impl Worker {
             changed_files: None,
             linked_issue: None,
             gated_authors: vec![],
+            debt: Default::default(),
         };
         self.fill_memberships(forge, rules, &mut snap).await?;
         Ok(Some(LinkedIssue::Read {

@@ -46,6 +46,62 @@ impl Worker {
         Ok(())
     }
 
+    /// What the store holds of the change's debt: fixed at merge, or remembered while open.
+    pub(super) async fn debt_facts(
+        &self,
+        change: &crate::model::Change,
+        rules: &crate::rules::Rules,
+        gaps: Vec<crate::model::Gap>,
+    ) -> Result<crate::policy::DebtFacts> {
+        let fixed = match change.state {
+            ChangeState::Merged => self.store.fixed_debt(change).await?,
+            _ => None,
+        };
+        let owing_rules = rules.rules.iter().any(|r| r.after_merge.is_some());
+        let seen_open = match (&fixed, change.state) {
+            (None, ChangeState::Open | ChangeState::Merged) if owing_rules => {
+                self.store.owes_if_merged(&key_of(change)).await?
+            }
+            _ => None,
+        };
+        Ok(crate::policy::DebtFacts {
+            fixed,
+            seen_open,
+            gaps,
+        })
+    }
+
+    /// Stores the debt the decision fixed (its first evaluation after merge), with an audit
+    /// record of it: later evaluations read it back instead of re-deriving it.
+    pub(super) async fn fix_debt(
+        &self,
+        job: &JobContext<'_>,
+        snap: &Snapshot,
+        d: &Decision,
+    ) -> Result<()> {
+        if snap.change.state == ChangeState::Open {
+            // What it would owe if merged now, remembered when it changes.
+            let new = d.debt.as_ref().filter(|d| d.owes());
+            let old = snap.debt.seen_open.as_ref();
+            if new != old {
+                self.store
+                    .remember_owes_if_merged(&key_of(&snap.change), new)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let Some(debt) = d
+            .debt
+            .as_ref()
+            .filter(|_| snap.change.state == ChangeState::Merged)
+        else {
+            return Ok(());
+        };
+        let fixed = self.store.fix_debt(&snap.change, debt).await?;
+        tracing::info!(owed = ?fixed.require, how = %fixed.how, "debt after merge fixed");
+        self.record(job, "debt", Some(&d.rules_hash), &fixed).await
+    }
+
     /// A blocked period started or ended: every open change of the forge is evaluated again
     /// (once per boundary): those the bot remembers, and those the forge lists in each
     /// repository it knows or is configured to reconcile (a change it never saw, or whose

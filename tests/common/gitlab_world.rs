@@ -186,6 +186,21 @@ impl GitlabWorld {
         }
     }
 
+    /// A maintainer deletes the project label `name` (`DELETE /projects/:id/labels/:label_id`):
+    /// GitLab takes it off every issue and merge request without a label event, and the
+    /// resource label events that named it keep their time and user but show `label: null`.
+    pub fn delete_label(&self, name: &str) {
+        let mut s = self.state.lock().unwrap();
+        for c in s.changes.iter_mut() {
+            c.labels.retain(|l| l != name);
+        }
+        for (_, e) in s.label_events.iter_mut() {
+            if e["label"]["name"] == name {
+                e["label"] = Value::Null;
+            }
+        }
+    }
+
     /// `actor` removes `label` from issue `iid`.
     pub fn remove_issue_label(&self, iid: u64, label: &str, actor: &str) {
         self.state

@@ -110,10 +110,11 @@ impl Forge for GithubClient {
             },
         )
         .await;
-        let events = match read {
-            Err(ForgeError::NotFound(_)) => vec![],
+        let (events, cut) = match read {
+            Err(ForgeError::NotFound(_)) => (vec![], false),
             other => other?,
         };
+        let gaps = super::cut_gap(cut, events.first().and_then(|e| time(&e.created_at)));
         let retargeted_at = events
             .iter()
             .filter(|e| e.event == "base_ref_changed")
@@ -134,6 +135,7 @@ impl Forge for GithubClient {
         Ok(History {
             labels,
             retargeted_at,
+            gaps,
         })
     }
 

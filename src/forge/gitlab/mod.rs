@@ -155,10 +155,20 @@ impl Forge for GitlabClient {
             },
         )
         .await;
-        let events = match read {
-            Err(ForgeError::NotFound(_)) => vec![],
+        let (events, cut) = match read {
+            Err(ForgeError::NotFound(_)) => (vec![], false),
             other => other?,
         };
+        let mut gaps = super::cut_gap(cut, events.first().and_then(|e| e.created_at));
+        // A deleted label's events name no label: what they applied or removed, and so the
+        // labels at any time before them, cannot be told.
+        let blank = events.iter().filter(|e| e.label.is_none()).count();
+        if blank > 0 {
+            gaps.push(crate::model::Gap {
+                what: format!("{blank} label events of a deleted label"),
+                before: None,
+            });
+        }
         let labels = events
             .into_iter()
             .filter_map(|e| {
@@ -175,6 +185,7 @@ impl Forge for GitlabClient {
         Ok(History {
             labels,
             retargeted_at: None,
+            gaps,
         })
     }
 
