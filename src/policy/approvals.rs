@@ -398,7 +398,10 @@ fn reset_since(snap: &Snapshot, at: Option<DateTime<Utc>>) -> Option<String> {
 
 fn retarget_words(r: &super::Retarget) -> String {
     match &r.from {
-        Some(from) => format!("the target branch changed (from `{from}`)"),
+        Some(from) => format!(
+            "the target branch changed (from {})",
+            crate::markdown::code(from)
+        ),
         None => "the target branch changed".to_string(),
     }
 }

@@ -2,6 +2,7 @@
 //! missing and who can give it.
 
 use super::{ApprovalOutcome, ApprovalState, ChecklistItem, Snapshot, Via};
+use crate::markdown::code;
 use crate::rules::{Approval, ApproverGroup, Rules};
 
 pub(super) fn checklist_item(
@@ -65,12 +66,13 @@ pub(super) fn checklist_item(
         }
         match &o.on {
             Some(issue) => format!(
-                "{who}, other than the author, applies `{}` on {issue}{native}.",
-                a.label
+                "{who}, other than the author, applies {} on {}{native}.",
+                code(&a.label),
+                code(issue)
             ),
             None => format!(
-                "{who}, other than the author, applies `{}`{native}.",
-                a.label
+                "{who}, other than the author, applies {}{native}.",
+                code(&a.label)
             ),
         }
     });
@@ -103,7 +105,7 @@ fn who(snap: &Snapshot, g: &ApproverGroup) -> String {
     }
     names.extend(g.users(snap.change.forge).iter().map(|u| format!("@{u}")));
     if names.is_empty() {
-        return format!("A member of `{}`", g.name);
+        return format!("A member of {}", code(&g.name));
     }
     let mut text = names.join(" or ");
     if let Some(first) = text.get(..1) {

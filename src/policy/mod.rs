@@ -11,6 +11,7 @@ mod sections;
 mod tests;
 mod timed;
 
+use crate::markdown::code;
 pub use approvals::{ApprovalOutcome, ApprovalState, Approver, Via, membership_questions};
 pub use conditions::glob;
 use decide::decide;
@@ -253,12 +254,12 @@ pub fn report_only(mut d: Decision) -> Decision {
     let mut label_changes: Vec<String> = d
         .add_labels
         .drain(..)
-        .map(|c| format!("add `{}` ({})", c.label, c.reason))
+        .map(|c| format!("add {} ({})", code(&c.label), c.reason))
         .collect();
     label_changes.extend(
         d.remove_labels
             .drain(..)
-            .map(|c| format!("remove `{}` ({})", c.label, c.reason)),
+            .map(|c| format!("remove {} ({})", code(&c.label), c.reason)),
     );
     if would_block {
         let missing = d

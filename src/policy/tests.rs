@@ -931,6 +931,7 @@ fn unknown_authors_and_times_do_not_pass() {
 }
 
 mod change_issue;
+mod hostile_text;
 mod natives;
 mod ops;
 mod timed;

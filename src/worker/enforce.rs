@@ -84,7 +84,8 @@ impl Worker {
         let mut decision = policy::evaluate(rules, &snap);
         if let Some(problem) = &effective.problem {
             decision.notes.push(format!(
-                "This repository's own rules file is not valid, so only the organization's rules apply:\n```\n{problem}\n```"
+                "This repository's own rules file is not valid, so only the organization's rules apply:\n{}",
+                crate::markdown::code_block(problem)
             ));
         }
         self.record_decision(job, rules, &snap, &decision, "forge")
