@@ -3,6 +3,7 @@
 
 use super::{ApprovalOutcome, ApprovalState, ChecklistItem, Snapshot, Via};
 use crate::markdown::code;
+use crate::model::User;
 use crate::rules::{Approval, ApproverGroup, Rules};
 
 pub(super) fn checklist_item(
@@ -103,7 +104,9 @@ fn who(snap: &Snapshot, g: &ApproverGroup) -> String {
     if let Some(team) = g.team(snap.change.forge, &snap.change.repo.path) {
         names.push(format!("a member of {}", team.mention()));
     }
-    names.extend(g.users(snap.change.forge).iter().map(|u| format!("@{u}")));
+    let forge = snap.change.forge;
+    names.extend(g.users(forge).iter().map(|u| User::named(u).mention()));
+    names.extend(g.ids(forge).iter().map(|id| format!("account #{id}")));
     if names.is_empty() {
         return format!("A member of {}", code(&g.name));
     }
@@ -124,6 +127,10 @@ pub(super) fn mentions(rules: &Rules, snap: &Snapshot, group: &str) -> Vec<Strin
         .map(|t| t.mention())
         .into_iter()
         .collect();
-    out.extend(g.users(snap.change.forge).iter().map(|u| format!("@{u}")));
+    out.extend(
+        g.users(snap.change.forge)
+            .iter()
+            .map(|u| User::named(u).mention()),
+    );
     out
 }

@@ -63,6 +63,8 @@ pub struct ApproverGroup {
     pub gitlab_group: Option<String>,
     pub github_users: Vec<String>,
     pub gitlab_users: Vec<String>,
+    pub github_ids: Vec<u64>,
+    pub gitlab_ids: Vec<u64>,
 }
 
 impl ApproverGroup {
@@ -71,6 +73,14 @@ impl ApproverGroup {
         match forge {
             Forge::Github => &self.github_users,
             Forge::Gitlab => &self.gitlab_users,
+        }
+    }
+
+    /// Static account ids for a forge.
+    pub fn ids(&self, forge: Forge) -> &[u64] {
+        match forge {
+            Forge::Github => &self.github_ids,
+            Forge::Gitlab => &self.gitlab_ids,
         }
     }
 

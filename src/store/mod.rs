@@ -10,6 +10,7 @@ mod delivery_thread;
 mod direct;
 mod gate;
 mod jobs;
+mod logins;
 mod memory;
 mod replies;
 mod timers;

@@ -88,6 +88,13 @@ impl Worker {
                 crate::markdown::code_block(problem)
             ));
         }
+        for login in snap.memberships.unresolved() {
+            decision.notes.push(format!(
+                "The rules list {} as an approver, but no {} account had that username when changegate resolved it: it approves nothing. Name an existing account, or its numeric id (`github_ids`, `gitlab_ids`).",
+                crate::markdown::code(login),
+                snap.change.forge.display_name()
+            ));
+        }
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
         self.apply(&target, &snap, &decision).await?;
@@ -239,6 +246,7 @@ impl Worker {
             linked_issue: None,
             gated_authors: vec![],
         };
+        self.resolve_logins(forge, rules, &mut snap).await?;
         self.fill_memberships(forge, rules, &mut snap).await?;
         snap.linked_issue = self.linked_issue(forge, &snap, rules).await?;
         // Reviews only when a role the change requires takes them (judged without them: the

@@ -47,6 +47,47 @@ impl MembershipCache {
     }
 }
 
+impl super::Worker {
+    /// The account ids of the usernames the rules list as static approvers on this forge,
+    /// into the snapshot: each resolved once, at the first evaluation that reads the rules
+    /// naming it, and kept (the first answer stands, so that a login renamed or taken over
+    /// later keeps pointing at its account). A login no account has approves nothing.
+    pub(super) async fn resolve_logins<F: crate::forge::Forge>(
+        &self,
+        forge: &F,
+        rules: &crate::rules::Rules,
+        snap: &mut crate::policy::Snapshot,
+    ) -> anyhow::Result<()> {
+        let kind = snap.change.forge;
+        let mut logins: Vec<&String> = rules.groups.iter().flat_map(|g| g.users(kind)).collect();
+        if logins.is_empty() {
+            return Ok(());
+        }
+        logins.sort_by_key(|l| l.to_lowercase());
+        logins.dedup_by_key(|l| l.to_lowercase());
+        let mut known = self.store.resolved_logins(kind).await?;
+        for login in logins {
+            let key = login.to_lowercase();
+            if !known.contains_key(&key) {
+                let id = forge.user_by_login(login).await?;
+                self.store.resolve_login(kind, login, id).await?;
+                // Another replica may have resolved it first: its answer stands.
+                known = self.store.resolved_logins(kind).await?;
+            }
+            let id = known.get(&key).copied().flatten();
+            if id.is_none() {
+                tracing::warn!(
+                    login = %login,
+                    forge = %kind,
+                    "the rules list a username no account had when changegate resolved it: it approves nothing"
+                );
+            }
+            snap.memberships.resolve(login, id);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
