@@ -110,3 +110,43 @@ async fn a_login_no_account_has_approves_nothing_and_the_comment_says_so() {
     s.apply_label("ghost", "Manager::Approved").await;
     assert_eq!(s.status_of(H1).0, "failure");
 }
+
+#[tokio::test]
+async fn logins_are_bound_when_the_rules_load_before_any_change_needs_them() {
+    let mut s = setup().await;
+    s.app.worker.rules = Arc::new(RwLock::new(Arc::new(
+        changegate::rules::parse("rules.yaml", RULES).expect("valid rules"),
+    )));
+    s.gh.state
+        .lock()
+        .unwrap()
+        .accounts
+        .push(("pam".into(), Some(101)));
+    let binder = tokio::spawn(
+        s.app
+            .worker
+            .clone()
+            .bind_rules_logins(std::time::Duration::from_millis(10)),
+    );
+    let start = std::time::Instant::now();
+    let resolved = loop {
+        let known = s
+            .app
+            .store
+            .resolved_logins(changegate::model::Forge::Github)
+            .await
+            .unwrap();
+        if known.len() == 2 || start.elapsed() > std::time::Duration::from_secs(10) {
+            break known;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    binder.abort();
+    assert_eq!(resolved.get("pam"), Some(&Some(101)), "{resolved:?}");
+    // Before any change was evaluated, pam's login passed to account 999.
+    rename(&s, Some("pam"), "pam-old", 101);
+    rename(&s, None, "pam", 999);
+    s.gh.add_label(7, "CMT::Minor", "alice");
+    s.apply_label("pam", "Manager::Approved").await;
+    assert_eq!(s.status_of(H1).0, "failure", "{}", s.comment());
+}

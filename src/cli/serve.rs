@@ -85,6 +85,7 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         tokio::spawn(periodic(interval, targets, retention, worker.clone()));
+        tokio::spawn(worker.clone().bind_rules_logins(Duration::from_secs(30)));
         worker.run(concurrency, wake, stop_rx).await;
     });
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
