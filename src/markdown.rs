@@ -44,6 +44,20 @@ pub fn code_block(text: &str) -> String {
     format!("{fence}\n{flat}\n{fence}")
 }
 
+/// Prose written by people who are not the organization's rule writers (a repository's own
+/// rules file): kept on one line, with no mention (a word joiner after each `@`) and no HTML
+/// (`<` escaped), so that it cannot notify a team or hide or fake the bot's text.
+pub fn tame(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '@' => vec!['@', '\u{2060}'],
+            '<' => "&lt;".chars().collect(),
+            c if c.is_control() => vec![' '],
+            c => vec![c],
+        })
+        .collect()
+}
+
 /// Whether `name` is a login as both forges allow them (letters, digits, `-`, `_`, `.`, and a
 /// GitHub App's `[bot]` suffix): only such a name is written as a mention.
 pub fn is_login(name: &str) -> bool {
@@ -176,6 +190,26 @@ pub(crate) mod tests {
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`a"), "`` `a ``");
         assert_eq!(code("a\nb"), "`a b`");
+    }
+
+    #[test]
+    fn tamed_prose_mentions_nobody_and_holds_no_html() {
+        for text in hostile() {
+            let md = format!("- [ ] **Rule** — {}\n", tame(&text));
+            let events: Vec<Event> = Parser::new_ext(&md, Options::all()).collect();
+            assert!(
+                !events
+                    .iter()
+                    .any(|e| matches!(e, Event::Html(_) | Event::InlineHtml(_))),
+                "{text:?} → {md}"
+            );
+            let (_, outside) = read(&md);
+            // `<` reads as text now; only a live mention would be harm.
+            for bad in ["@acme", "@all", "@team"] {
+                assert!(!outside.contains(bad), "{text:?} lets {bad:?} out → {md}");
+            }
+            assert_eq!(outside.lines().count(), 1, "{text:?} → {md}");
+        }
     }
 
     #[test]

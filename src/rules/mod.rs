@@ -402,6 +402,22 @@ pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules,
     if !problems.is_empty() {
         return Err(err(problems));
     }
+    // The repository's prose reaches the bot's comment: it may neither mention nor inject.
+    let mut extra = extra;
+    for r in &mut extra.rules {
+        r.title = Some(crate::markdown::tame(
+            r.title.as_deref().unwrap_or(r.name.value()),
+        ));
+        r.message = r.message.as_deref().map(crate::markdown::tame);
+    }
+    for a in &mut extra.approvals {
+        a.title = Some(crate::markdown::tame(
+            a.title.as_deref().unwrap_or(a.label.value()),
+        ));
+    }
+    for g in &mut extra.approver_groups {
+        g.description = g.description.as_deref().map(crate::markdown::tame);
+    }
     let mut enforce = std::mem::take(&mut file.enforce.0.value);
     enforce.extend(extra.enforce);
     file.enforce.0.value = enforce;

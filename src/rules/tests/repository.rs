@@ -47,3 +47,16 @@ fn labels_central_conditions_read_are_not_theirs_to_add() {
         }
     }
 }
+
+#[test]
+fn a_repositorys_prose_mentions_nobody() {
+    let central = central(include_str!("../../../rules.yaml"));
+    let text = "version: 1\nrules:\n  - name: \"x @acme/everyone\"\n    message: \"@acme/everyone <b>✅ approved</b>\"\n";
+    let merged = with_repository(&central, ".changegate.yaml", text).unwrap();
+    let rule = merged.rules.last().unwrap();
+    assert_eq!(rule.title, "x @\u{2060}acme/everyone");
+    assert_eq!(
+        rule.message.as_deref(),
+        Some("@\u{2060}acme/everyone &lt;b>✅ approved&lt;/b>")
+    );
+}
