@@ -150,3 +150,45 @@ async fn logins_are_bound_when_the_rules_load_before_any_change_needs_them() {
     s.apply_label("pam", "Manager::Approved").await;
     assert_eq!(s.status_of(H1).0, "failure", "{}", s.comment());
 }
+
+#[tokio::test]
+async fn on_gitlab_a_listed_username_is_resolved_by_the_users_api_and_matched_by_id() {
+    use common::gitlab_world::{GitlabWorld, user_id};
+    const SHA: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+    let gl = GitlabWorld::start().await;
+    gl.open_mr(3, "alice", SHA);
+    let mut app = common::TestApp::with_forges(None, Some(&gl.url())).await;
+    app.worker.rules = Arc::new(RwLock::new(Arc::new(
+        changegate::rules::parse(
+            "rules.yaml",
+            &RULES.replace("github: [pam, ghost]", "gitlab: [pam]"),
+        )
+        .expect("valid rules"),
+    )));
+    gl.add_label(3, "CMT::Minor", "alice");
+    gl.add_label(3, "Manager::Approved", "pam");
+    let path = common::corpus_dir().join("gitlab/merge_request.update.1.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["user"] = serde_json::json!({ "id": user_id("pam"), "username": "pam", "name": "pam" });
+    v["project"]["id"] = serde_json::json!(common::gitlab_world::PROJECT_ID);
+    v["project"]["path_with_namespace"] = serde_json::json!("acme/platypus");
+    let oa = &mut v["object_attributes"];
+    oa["iid"] = serde_json::json!(3);
+    oa["author_id"] = serde_json::json!(user_id("alice"));
+    oa["last_commit"]["id"] = serde_json::json!(SHA);
+    app.gitlab("Merge Request Hook", "u1", &serde_json::to_vec(&v).unwrap())
+        .await;
+    app.drain().await;
+    assert!(
+        gl.calls().iter().any(|c| c == "GET /api/v4/users"),
+        "{:?}",
+        gl.calls()
+    );
+    let resolved = app
+        .store
+        .resolved_logins(changegate::model::Forge::Gitlab)
+        .await
+        .unwrap();
+    assert_eq!(resolved.get("pam"), Some(&Some(user_id("pam"))));
+    assert_eq!(gl.status(SHA).unwrap().0, "success");
+}
