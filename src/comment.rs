@@ -1,5 +1,6 @@
 //! The one message the bot writes on a change, and the hidden marker it finds it by again.
 
+use crate::markdown::code;
 use crate::model::Change;
 use crate::policy::{Decision, Owed, Verdict};
 use chrono::{DateTime, Utc};
@@ -84,13 +85,15 @@ pub fn sticky(change: &Change, d: &Decision) -> String {
         .remove_labels
         .iter()
         .filter(|c| !d.approvals.iter().any(|a| a.label == c.label))
-        .map(|c| format!("- `{}`: {}\n", c.label, c.reason))
+        .map(|c| format!("- {}: {}\n", code(&c.label), c.reason))
         .collect();
     if !removed.is_empty() {
         out.push_str("\n**Labels changegate removed**\n");
         out.push_str(&removed.concat());
     }
     for note in &d.notes {
+        // Every line of a note stays inside its quote, whatever line breaks it holds.
+        let note = note.replace("\r\n", "\n").replace('\r', "\n");
         out.push_str(&format!("\n> {}\n", note.replace('\n', "\n> ")));
     }
     let steps: Vec<&str> = d

@@ -122,10 +122,12 @@ impl User {
         None
     }
 
-    /// How a person is shown in the bot's comment: `@name`, or `user #id`.
+    /// How a person is shown in the bot's comment: `@name`, or `user #id`. A name that is not
+    /// a login as the forges allow them is shown as code, never as a mention.
     pub fn mention(&self) -> String {
         match (&self.username, self.id) {
-            (Some(name), _) => format!("@{name}"),
+            (Some(name), _) if crate::markdown::is_login(name) => format!("@{name}"),
+            (Some(name), _) => crate::markdown::code(name),
             (None, Some(id)) => format!("user #{id}"),
             (None, None) => "an unknown user".to_string(),
         }

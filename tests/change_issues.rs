@@ -113,7 +113,7 @@ async fn a_link_to_an_issue_that_does_not_exist_fails() {
         "{description}"
     );
     assert!(
-        s.comment().contains("acme/platypus#404 does not exist"),
+        s.comment().contains("`acme/platypus#404` does not exist"),
         "{}",
         s.comment()
     );

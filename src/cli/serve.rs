@@ -90,6 +90,7 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
         tokio::spawn(periodic(interval, targets, retention, worker.clone()));
         // Rules that differ from the last run's, or a reload: open changes evaluated again.
         tokio::spawn(worker.clone().follow_rules());
+        tokio::spawn(worker.clone().bind_rules_logins(Duration::from_secs(30)));
         worker.run(concurrency, wake, stop_rx).await;
     });
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)

@@ -56,6 +56,9 @@ impl Forge for ForgeClient {
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
         each!(self, c => c.is_member(team, user))
     }
+    async fn user_by_login(&self, login: &str) -> Result<Option<u64>, ForgeError> {
+        each!(self, c => c.user_by_login(login))
+    }
     async fn current_user(&self) -> Result<User, ForgeError> {
         each!(self, c => c.current_user())
     }

@@ -167,6 +167,11 @@ pub trait Forge: Send + Sync {
         team: &TeamRef,
         user: &User,
     ) -> impl Future<Output = Result<bool, ForgeError>> + Send;
+    /// The numeric id of the account that has `login` now; `None` when no account has it.
+    fn user_by_login(
+        &self,
+        login: &str,
+    ) -> impl Future<Output = Result<Option<u64>, ForgeError>> + Send;
     /// The account the bot acts as.
     fn current_user(&self) -> impl Future<Output = Result<User, ForgeError>> + Send;
     fn comments(

@@ -424,7 +424,10 @@ fn reset_since(snap: &Snapshot, at: Option<DateTime<Utc>>) -> Option<String> {
 
 fn retarget_words(r: &super::Retarget) -> String {
     match &r.from {
-        Some(from) => format!("the target branch changed (from `{from}`)"),
+        Some(from) => format!(
+            "the target branch changed (from {})",
+            crate::markdown::code(from)
+        ),
         None => "the target branch changed".to_string(),
     }
 }
@@ -472,13 +475,21 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
 
 /// Static members answer at once; otherwise what the forge said, if it was asked.
 pub(crate) fn is_member(snap: &Snapshot, group: &ApproverGroup, user: &User) -> Option<bool> {
-    let name = user.username.as_deref().unwrap_or("");
-    if group
-        .users(snap.change.forge)
-        .iter()
-        .any(|u| u.eq_ignore_ascii_case(name))
-    {
+    // Static members by account id, never by login alone: a login can be renamed or taken
+    // by someone else. A listed login counts for the account it was first resolved to.
+    let forge = snap.change.forge;
+    if user.id.is_some_and(|id| group.ids(forge).contains(&id)) {
         return Some(true);
+    }
+    let name = user.username.as_deref().unwrap_or("");
+    for login in group.users(forge) {
+        match snap.memberships.resolved(login) {
+            Some(id) if id.is_some() && id == user.id => return Some(true),
+            Some(_) => {}
+            // Not resolved yet: whether this person is that account is unknown.
+            None if login.eq_ignore_ascii_case(name) => return None,
+            None => {}
+        }
     }
     if let Some(answer) = snap.memberships.get(&group.name, user) {
         return Some(answer);

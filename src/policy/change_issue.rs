@@ -7,6 +7,7 @@
 use super::approvals::{self, ApprovalOutcome, ApprovalState, Via};
 use super::conditions::{self, Facts};
 use super::{ChecklistItem, LinkedIssue, Snapshot};
+use crate::markdown::code;
 use crate::model::{Change, ChangeKind, Label, RepoPath, User};
 use crate::rules::Rules;
 
@@ -42,8 +43,9 @@ pub fn find_reference(rules: &Rules, change: &Change) -> Option<String> {
 pub fn parse_reference(text: &str, change: &Change) -> Result<IssueRef, String> {
     let bad = || {
         format!(
-            "`{text}` is not an issue reference: write `#12`, `{}#12` or the issue's URL",
-            change.repo.path
+            "{} is not an issue reference: write `#12`, {} or the issue's URL",
+            code(text),
+            code(format!("{}#12", change.repo.path))
         )
     };
     if let Some(rest) = text
@@ -58,7 +60,8 @@ pub fn parse_reference(text: &str, change: &Change) -> Result<IssueRef, String> 
             .and_then(|u| u.split('/').next());
         if own_host.is_some_and(|h| !h.eq_ignore_ascii_case(host)) {
             return Err(format!(
-                "`{text}` is on another host; the change issue must be on the same forge"
+                "{} is on another host; the change issue must be on the same forge",
+                code(text)
             ));
         }
         let path = path.split(['?', '#']).next().unwrap_or("");
@@ -118,7 +121,7 @@ pub(super) fn judge(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> 
             if required {
                 link.items.push(failing(
                     "Link the change issue",
-                    format!("this merge request must link its change issue: add `{example}` (or the issue's URL) to its description"),
+                    format!("this merge request must link its change issue: add {} (or the issue's URL) to its description", code(&example)),
                 ));
             }
             return link;
@@ -127,7 +130,7 @@ pub(super) fn judge(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> 
             if required {
                 link.items.push(failing(
                     "Link the change issue",
-                    format!("the linked change issue `{reference}` cannot be used: {reason}; link an existing issue with `{example}`"),
+                    format!("the linked change issue {} cannot be used: {reason}; link an existing issue with {}", code(reference), code(&example)),
                 ));
             }
             return link;
@@ -167,7 +170,10 @@ pub(super) fn judge(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> 
             (Some(ours), Some(theirs)) if ours != theirs => link.items.push(failing(
                 "Classification matches the change issue",
                 format!(
-                    "this merge request is `{ours}` but {reference} is `{theirs}`; they must agree"
+                    "this merge request is {} but {} is {}; they must agree",
+                    code(&ours),
+                    code(reference),
+                    code(&theirs)
                 ),
             )),
             _ => {}

@@ -2,6 +2,8 @@
 //! missing and who can give it.
 
 use super::{ApprovalOutcome, ApprovalState, ChecklistItem, Snapshot, Via};
+use crate::markdown::code;
+use crate::model::User;
 use crate::rules::{Approval, ApproverGroup, Rules};
 
 pub(super) fn checklist_item(
@@ -65,12 +67,13 @@ pub(super) fn checklist_item(
         }
         match &o.on {
             Some(issue) => format!(
-                "{who}, other than the author, applies `{}` on {issue}{native}.",
-                a.label
+                "{who}, other than the author, applies {} on {}{native}.",
+                code(&a.label),
+                code(issue)
             ),
             None => format!(
-                "{who}, other than the author, applies `{}`{native}.",
-                a.label
+                "{who}, other than the author, applies {}{native}.",
+                code(&a.label)
             ),
         }
     });
@@ -101,9 +104,11 @@ fn who(snap: &Snapshot, g: &ApproverGroup) -> String {
     if let Some(team) = g.team(snap.change.forge, &snap.change.repo.path) {
         names.push(format!("a member of {}", team.mention()));
     }
-    names.extend(g.users(snap.change.forge).iter().map(|u| format!("@{u}")));
+    let forge = snap.change.forge;
+    names.extend(g.users(forge).iter().map(|u| User::named(u).mention()));
+    names.extend(g.ids(forge).iter().map(|id| format!("account #{id}")));
     if names.is_empty() {
-        return format!("A member of `{}`", g.name);
+        return format!("A member of {}", code(&g.name));
     }
     let mut text = names.join(" or ");
     if let Some(first) = text.get(..1) {
@@ -122,6 +127,10 @@ pub(super) fn mentions(rules: &Rules, snap: &Snapshot, group: &str) -> Vec<Strin
         .map(|t| t.mention())
         .into_iter()
         .collect();
-    out.extend(g.users(snap.change.forge).iter().map(|u| format!("@{u}")));
+    out.extend(
+        g.users(snap.change.forge)
+            .iter()
+            .map(|u| User::named(u).mention()),
+    );
     out
 }

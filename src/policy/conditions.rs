@@ -1,5 +1,6 @@
 //! Whether a condition holds for a change, given its effective labels and valid approvals.
 
+use crate::markdown::code;
 use crate::model::{Change, ChangedFiles, Label};
 use crate::rules::Condition;
 
@@ -79,7 +80,7 @@ fn check(
         })?;
     }
     for l in &c.labels {
-        visit(f.has(l), &|| format!("label `{l}` is missing"))?;
+        visit(f.has(l), &|| format!("label {} is missing", code(l)))?;
     }
     if !c.any_labels.is_empty() {
         visit(c.any_labels.iter().any(|l| f.has(l)), &|| {
@@ -87,19 +88,27 @@ fn check(
         })?;
     }
     for l in &c.not_labels {
-        visit(!f.has(l), &|| format!("label `{l}` is present"))?;
+        visit(!f.has(l), &|| format!("label {} is present", code(l)))?;
     }
     for s in &c.has_scope {
-        visit(f.has_scope(s), &|| format!("no `{s}::` label"))?;
+        visit(f.has_scope(s), &|| {
+            format!("no {} label", code(format!("{s}::")))
+        })?;
     }
     for s in &c.no_scope {
-        visit(!f.has_scope(s), &|| format!("a `{s}::` label is present"))?;
+        visit(!f.has_scope(s), &|| {
+            format!("a {} label is present", code(format!("{s}::")))
+        })?;
     }
     for a in &c.approved {
-        visit(f.is_approved(a), &|| format!("approval `{a}` is not given"))?;
+        visit(f.is_approved(a), &|| {
+            format!("approval {} is not given", code(a))
+        })?;
     }
     for a in &c.not_approved {
-        visit(!f.is_approved(a), &|| format!("approval `{a}` is given"))?;
+        visit(!f.is_approved(a), &|| {
+            format!("approval {} is given", code(a))
+        })?;
     }
     if !c.target_branch.is_empty() {
         visit(target_matches(&c.target_branch, f.change), &|| {

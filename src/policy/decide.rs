@@ -3,6 +3,7 @@
 //! what an emergency owes, and the checklist and verdict that follow.
 
 use super::*;
+use crate::markdown::code;
 
 /// The decision, and the approval roles it requires (before merge, in a blocked period, or
 /// owed after merge). `counted`: the roles whose native approvals count.
@@ -30,7 +31,7 @@ pub(super) fn decide(
                 if let Some(p) = &a.pending_label {
                     set.add(
                         p,
-                        format!("`{}` was removed: approval still needed", a.label),
+                        format!("{} was removed: approval still needed", code(&a.label)),
                     );
                 }
             }
@@ -44,7 +45,7 @@ pub(super) fn decide(
             ) => {
                 set.add(&a.label, format!("native approval by {}", by.mention()));
                 if let Some(p) = &a.pending_label {
-                    set.remove(p, format!("`{}` is given", a.label));
+                    set.remove(p, format!("{} is given", code(&a.label)));
                 }
             }
             _ => {}
@@ -88,10 +89,10 @@ fn apply_rules(
         }
         matched.push(rule.name.clone());
         for l in &rule.add_labels {
-            set.add(l, format!("rule `{}`", rule.name));
+            set.add(l, format!("rule {}", code(&rule.name)));
         }
         for l in &rule.remove_labels {
-            set.remove(l, format!("rule `{}`", rule.name));
+            set.remove(l, format!("rule {}", code(&rule.name)));
         }
         for r in &rule.require {
             if !required.contains(r) {
@@ -161,7 +162,7 @@ fn apply_rules(
             {
                 set.add(
                     p,
-                    format!("blocked period `{}`: exception needed", b.period),
+                    format!("blocked period {}: exception needed", code(&b.period)),
                 );
             }
         }
@@ -334,10 +335,10 @@ fn uncovered(rules: &Rules, labels: &[Label], matched: &[String]) -> Option<Chec
     let current: Vec<String> = labels
         .iter()
         .filter(|l| l.scope() == Some(scope))
-        .map(|l| format!("`{l}`"))
+        .map(code)
         .collect();
     let what = if current.is_empty() {
-        format!("no `{scope}::` label")
+        format!("no {} label", code(format!("{scope}::")))
     } else {
         current.join(", ")
     };

@@ -2,6 +2,7 @@
 //! per governed scope, and which labels' history decides the verdict.
 
 use super::{LabelChange, Snapshot};
+use crate::markdown::code;
 use crate::model::{Label, LabelEvent};
 use crate::rules::Rules;
 
@@ -75,12 +76,14 @@ pub(super) fn undeclared_values(rules: &Rules, set: &mut LabelSet) {
                 let values: Vec<String> = declared
                     .values
                     .iter()
-                    .map(|v| format!("`{scope}::{v}`"))
+                    .map(|v| code(format!("{scope}::{v}")))
                     .collect();
                 (
                     l.clone(),
                     format!(
-                        "`{l}` is not a value the rules declare for `{scope}::` (one of {})",
+                        "{} is not a value the rules declare for {} (one of {})",
+                        code(l),
+                        code(format!("{scope}::")),
                         values.join(", ")
                     ),
                 )
@@ -137,8 +140,9 @@ pub(super) fn one_value_per_scope(rules: &Rules, snap: &Snapshot, set: &mut Labe
                 set.remove(
                     l,
                     format!(
-                        "only one `{}::` label may stand; `{keep}` stands (applied last; a pending label changegate applied gives way to a value a person applied)",
-                        scope.name
+                        "only one {} label may stand; {} stands (applied last; a pending label changegate applied gives way to a value a person applied)",
+                        code(format!("{}::", scope.name)),
+                        code(&keep)
                     ),
                 );
             }

@@ -13,6 +13,7 @@ mod sections;
 mod tests;
 mod timed;
 
+use crate::markdown::code;
 pub use crate::model::Gap;
 pub use approvals::{ApprovalOutcome, ApprovalState, Approver, Via, membership_questions};
 pub use conditions::glob;
@@ -56,12 +57,19 @@ pub struct Retarget {
 /// Answers to "is this user in this approver group?", keyed by group name and lowercase
 /// username (or `#id`). Static members from the rules are answered by the evaluator itself.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Memberships(HashMap<String, HashMap<String, bool>>);
+pub struct Memberships {
+    #[serde(flatten)]
+    groups: HashMap<String, HashMap<String, bool>>,
+    /// Usernames of the rules' static lists (lowercase) and the account id each was first
+    /// resolved to (`None`: no account had it); static members are matched by these ids.
+    #[serde(rename = "@logins", skip_serializing_if = "HashMap::is_empty")]
+    logins: HashMap<String, Option<u64>>,
+}
 
 impl Memberships {
     pub fn set(&mut self, group: &str, user: &User, member: bool) {
         if let Some(key) = user_key(user) {
-            self.0
+            self.groups
                 .entry(group.to_string())
                 .or_default()
                 .insert(key, member);
@@ -69,7 +77,30 @@ impl Memberships {
     }
 
     pub fn get(&self, group: &str, user: &User) -> Option<bool> {
-        self.0.get(group)?.get(&user_key(user)?).copied()
+        self.groups.get(group)?.get(&user_key(user)?).copied()
+    }
+
+    /// Records the account id a static username was first resolved to.
+    pub fn resolve(&mut self, login: &str, id: Option<u64>) {
+        self.logins.insert(login.to_lowercase(), id);
+    }
+
+    /// What a static username resolved to: `None` when not resolved yet, `Some(None)` when no
+    /// account had it.
+    pub fn resolved(&self, login: &str) -> Option<Option<u64>> {
+        self.logins.get(&login.to_lowercase()).copied()
+    }
+
+    /// Static usernames no account had when they were resolved, sorted.
+    pub fn unresolved(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .logins
+            .iter()
+            .filter(|(_, id)| id.is_none())
+            .map(|(l, _)| l.as_str())
+            .collect();
+        out.sort();
+        out
     }
 }
 
@@ -271,12 +302,12 @@ pub fn report_only(mut d: Decision) -> Decision {
     let mut label_changes: Vec<String> = d
         .add_labels
         .drain(..)
-        .map(|c| format!("add `{}` ({})", c.label, c.reason))
+        .map(|c| format!("add {} ({})", code(&c.label), c.reason))
         .collect();
     label_changes.extend(
         d.remove_labels
             .drain(..)
-            .map(|c| format!("remove `{}` ({})", c.label, c.reason)),
+            .map(|c| format!("remove {} ({})", code(&c.label), c.reason)),
     );
     if would_block {
         let missing = d

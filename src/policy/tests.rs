@@ -108,6 +108,21 @@ impl Case {
         self
     }
 
+    /// `login` is account `id`: in the history, and as the rules' static lists resolved it.
+    fn account(mut self, login: &str, id: u64) -> Self {
+        let named = |u: &User| u.username.as_deref() == Some(login);
+        for e in self
+            .snap
+            .label_events
+            .iter_mut()
+            .filter(|e| named(&e.actor))
+        {
+            e.actor.id = Some(id);
+        }
+        self.snap.memberships.resolve(login, Some(id));
+        self
+    }
+
     fn review(mut self, by: &str, sha: &str, minute: u32) -> Self {
         self.snap.reviews.push(Review {
             reviewer: User::named(by),
@@ -592,7 +607,9 @@ fn every_condition_kind() {
     assert!(blocks(&rule("{not_author: [bob]}"), &mr));
     assert!(!blocks(&rule("{draft: true}"), &mr));
     assert!(blocks(&rule("{draft: false}"), &mr));
-    let approved = Case::mr().label("X::Approved", "mona", 0);
+    let approved = Case::mr()
+        .label("X::Approved", "mona", 0)
+        .account("mona", 5);
     assert!(blocks(&rule("{approved: [m]}"), &approved));
     assert!(!blocks(&rule("{not_approved: [m]}"), &approved));
     assert!(!blocks(
@@ -610,7 +627,9 @@ fn issue_without_branch() -> Case {
 #[test]
 fn static_members_need_no_lookup_and_others_are_not_members() {
     let rules = custom("  - name: r\n    require: [m]\n");
-    let by_mona = Case::mr().label("X::Approved", "mona", 0);
+    let by_mona = Case::mr()
+        .label("X::Approved", "mona", 0)
+        .account("mona", 5);
     assert_eq!(by_mona.eval_with(&rules).verdict, Verdict::Pass);
     // With no team on this forge, the static list is the whole group: no lookup needed.
     let by_zed = Case::mr().label("X::Approved", "zed", 0);
@@ -936,6 +955,8 @@ mod arrival;
 mod change_issue;
 mod debt;
 mod freeze;
+mod hostile_text;
 mod natives;
 mod ops;
+mod people;
 mod timed;

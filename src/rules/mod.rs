@@ -63,6 +63,8 @@ pub struct ApproverGroup {
     pub gitlab_group: Option<String>,
     pub github_users: Vec<String>,
     pub gitlab_users: Vec<String>,
+    pub github_ids: Vec<u64>,
+    pub gitlab_ids: Vec<u64>,
 }
 
 impl ApproverGroup {
@@ -71,6 +73,14 @@ impl ApproverGroup {
         match forge {
             Forge::Github => &self.github_users,
             Forge::Gitlab => &self.gitlab_users,
+        }
+    }
+
+    /// Static account ids for a forge.
+    pub fn ids(&self, forge: Forge) -> &[u64] {
+        match forge {
+            Forge::Github => &self.github_ids,
+            Forge::Gitlab => &self.gitlab_ids,
         }
     }
 
@@ -193,6 +203,28 @@ impl Rules {
             .any(|p| crate::policy::glob(&p.to_lowercase(), &repo.as_str().to_lowercase()))
     }
 
+    /// Every condition the rules evaluate: enforce entries, rules, blocked periods and the
+    /// change issue's `required_for`.
+    fn conditions(&self) -> impl Iterator<Item = &Condition> {
+        self.enforce
+            .iter()
+            .chain(self.rules.iter().map(|r| &r.when))
+            .chain(self.blocked_periods.iter().map(|p| &p.when))
+            .chain(self.change_issue.iter().map(|c| &c.required_for))
+    }
+
+    /// Whether some condition reads the label (`labels`, `any_labels`, `not_labels`). Scopes
+    /// that conditions read are declared, so their labels are governed already.
+    pub fn reads_label(&self, label: &Label) -> bool {
+        self.conditions().any(|c| {
+            c.labels
+                .iter()
+                .chain(&c.any_labels)
+                .chain(&c.not_labels)
+                .any(|l| l == label)
+        })
+    }
+
     /// Whether some rule needs the change's files.
     pub fn reads_files(&self) -> bool {
         let uses = |c: &Condition| c.changed_paths.is_some();
@@ -311,6 +343,20 @@ pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules,
                 .any(|a| a.label == label || a.pending_label.as_ref() == Some(&label))
     };
     for r in &extra.rules {
+        // A label a central condition reads could switch a central rule off (`not_labels:
+        // [EMERGENCY]`) or on: adding one is not a repository's to do.
+        for l in &r.add_labels {
+            let label = Label::new(l.value());
+            if !governed(l.value()) && central.reads_label(&label) {
+                problems.push(Problem {
+                    pos: l.pos(),
+                    message: format!(
+                        "repository rules cannot add {}: the organization's rules read that label in a condition",
+                        crate::markdown::code(&label)
+                    ),
+                });
+            }
+        }
         for l in r.add_labels.iter().filter(|l| governed(l.value())) {
             problems.push(Problem {
                 pos: l.pos(),
@@ -355,6 +401,22 @@ pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules,
     }
     if !problems.is_empty() {
         return Err(err(problems));
+    }
+    // The repository's prose reaches the bot's comment: it may neither mention nor inject.
+    let mut extra = extra;
+    for r in &mut extra.rules {
+        r.title = Some(crate::markdown::tame(
+            r.title.as_deref().unwrap_or(r.name.value()),
+        ));
+        r.message = r.message.as_deref().map(crate::markdown::tame);
+    }
+    for a in &mut extra.approvals {
+        a.title = Some(crate::markdown::tame(
+            a.title.as_deref().unwrap_or(a.label.value()),
+        ));
+    }
+    for g in &mut extra.approver_groups {
+        g.description = g.description.as_deref().map(crate::markdown::tame);
     }
     let mut enforce = std::mem::take(&mut file.enforce.0.value);
     enforce.extend(extra.enforce);

@@ -166,7 +166,9 @@ pub struct ApproverGroupDef {
     /// as in `{top_level_group}/business-owners` (`acme/business-owners` for `acme/platypus`).
     #[serde(default)]
     pub gitlab_group: Option<Sp<String>>,
-    /// Usernames that belong to the group whatever the forge teams say.
+    /// People who belong to the group whatever the forge teams say, by username or id. A
+    /// username is resolved to its account's id once, when changegate first reads it, and
+    /// approvals are matched by that id.
     #[serde(default)]
     pub users: Option<StaticUsers>,
 }
@@ -181,6 +183,13 @@ pub struct StaticUsers {
     /// GitLab usernames.
     #[serde(default)]
     pub gitlab: Vec<Sp<String>>,
+    /// GitHub accounts by numeric id (`GET /users/{login}` gives it): an id stays with its
+    /// account when the login is renamed or taken by someone else.
+    #[serde(default)]
+    pub github_ids: Vec<Sp<u64>>,
+    /// GitLab accounts by numeric id (`GET /users?username=NAME` gives it).
+    #[serde(default)]
+    pub gitlab_ids: Vec<Sp<u64>>,
 }
 
 /// An approval role, given by applying a label.

@@ -401,3 +401,5 @@ fn time_keys_read_into_rules() {
     assert_eq!(r.blocked_periods[0].exception, vec!["peer".to_string()]);
     assert!(matches!(r.blocked_periods[1].window, Window::Fixed { .. }));
 }
+
+mod repository;

@@ -208,10 +208,18 @@ impl Checker {
         let gitlab_users: Vec<String> = users
             .map(|u| u.gitlab.iter().map(|n| n.value().clone()).collect())
             .unwrap_or_default();
+        let ids = |f: fn(&schema::StaticUsers) -> &Vec<Sp<u64>>| -> Vec<u64> {
+            users
+                .map(|u| f(u).iter().map(|i| *i.value()).collect())
+                .unwrap_or_default()
+        };
+        let (github_ids, gitlab_ids) = (ids(|u| &u.github_ids), ids(|u| &u.gitlab_ids));
         if g.github_team.is_none()
             && g.gitlab_group.is_none()
             && github_users.is_empty()
             && gitlab_users.is_empty()
+            && github_ids.is_empty()
+            && gitlab_ids.is_empty()
         {
             self.report(
                 g.name.pos(),
@@ -220,6 +228,13 @@ impl Checker {
                     g.name.value()
                 ),
             );
+        }
+        for id in users
+            .into_iter()
+            .flat_map(|u| u.github_ids.iter().chain(u.gitlab_ids.iter()))
+            .filter(|i| *i.value() == 0)
+        {
+            self.report(id.pos(), "`0` is not an account id: ids start at 1");
         }
         if let Some(team) = &g.github_team {
             self.team_path(team, "github_team", "{owner}", true);
@@ -250,6 +265,8 @@ impl Checker {
             gitlab_group: g.gitlab_group.as_ref().map(|t| t.value().clone()),
             github_users,
             gitlab_users,
+            github_ids,
+            gitlab_ids,
         }
     }
 

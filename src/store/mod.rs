@@ -13,6 +13,7 @@ mod delivery_thread;
 mod direct;
 mod gate;
 mod jobs;
+mod logins;
 mod memory;
 mod reeval;
 mod replies;

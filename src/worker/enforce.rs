@@ -90,7 +90,15 @@ impl Worker {
         let mut decision = policy::evaluate(rules, &snap);
         if let Some(problem) = &effective.problem {
             decision.notes.push(format!(
-                "This repository's own rules file is not valid, so only the organization's rules apply:\n```\n{problem}\n```"
+                "This repository's own rules file is not valid, so only the organization's rules apply:\n{}",
+                crate::markdown::code_block(problem)
+            ));
+        }
+        for login in snap.memberships.unresolved() {
+            decision.notes.push(format!(
+                "The rules list {} as an approver, but no {} account had that username when changegate resolved it: it approves nothing. Name an existing account, or its numeric id (`github_ids`, `gitlab_ids`).",
+                crate::markdown::code(login),
+                snap.change.forge.display_name()
             ));
         }
         self.record_decision(job, rules, &snap, &decision, "forge")
@@ -246,6 +254,7 @@ impl Worker {
             gated_authors: vec![],
             debt,
         };
+        self.resolve_logins(forge, rules, &mut snap).await?;
         self.fill_memberships(forge, rules, &mut snap).await?;
         snap.linked_issue = self.linked_issue(forge, &snap, rules).await?;
         // Reviews only when a role the change requires takes them (judged without them: the

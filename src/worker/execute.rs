@@ -70,10 +70,8 @@ impl Worker {
                 known.status = forge.current_status(r, sha, &self.status_context).await?;
             }
         }
-        // A deleted sticky comment is written again, whatever was remembered.
-        let deleted =
-            job.change.action == Action::Commented && job.change.forge_action == "deleted";
-        if !deleted {
+        // A sticky comment someone deleted or edited is written again, whatever was remembered.
+        if !comment_unverified(job) {
             known.comment_hash = self.store.cached_comment(&key).await?.map(|(_, h)| h);
         }
         if let Some(r) = d.owed.as_ref().and_then(|o| o.reminder.as_ref()) {
@@ -182,9 +180,9 @@ impl Worker {
         let action = PlannedAction::UpsertComment {
             body: body.to_string(),
         };
-        let deleted =
-            job.change.action == Action::Commented && job.change.forge_action == "deleted";
-        if let Some((id, known)) = self.store.cached_comment(&key).await?.filter(|_| !deleted) {
+        let cached = self.store.cached_comment(&key).await?;
+        let unverified = comment_unverified(job);
+        if let Some((id, known)) = cached.clone().filter(|_| !unverified) {
             if known == hash {
                 return Ok(());
             }
@@ -208,9 +206,19 @@ impl Worker {
         };
         let bot = snap.bot.as_ref();
         // Only the bot's own comment counts: a person quoting the marker must not be edited.
-        let mine = comments.iter().find(|c| {
-            comment::is_sticky(&c.body) && bot.is_none_or(|b| b.same_as(&c.author) != Some(false))
-        });
+        // The one it last wrote is its own even when an edit took the marker out.
+        let by_bot =
+            |c: &&crate::forge::Comment| bot.is_none_or(|b| b.same_as(&c.author) != Some(false));
+        let mine = comments
+            .iter()
+            .filter(by_bot)
+            .find(|c| cached.as_ref().is_some_and(|(id, _)| c.id == *id))
+            .or_else(|| {
+                comments
+                    .iter()
+                    .filter(by_bot)
+                    .find(|c| comment::is_sticky(&c.body))
+            });
         let id = match mine {
             Some(c) if c.body.trim_end() == body.trim_end() => Some(c.id),
             Some(c) => self
@@ -301,4 +309,19 @@ impl Worker {
             }
         }
     }
+}
+
+/// Whether the sticky comment may no longer read as the bot last wrote it, so that it is
+/// checked against the listing rather than trusted from memory: a comment on the change was
+/// deleted or edited (GitHub `deleted`/`edited`, GitLab note `update`; the bot's own edits
+/// never reach here), or a reconcile pass found the change updated (an edit whose webhook
+/// was lost, or a GitLab too old to send note updates).
+fn comment_unverified(job: &JobContext<'_>) -> bool {
+    std::iter::once(job.change)
+        .chain(job.covered.iter().filter_map(crate::model::Event::change))
+        .any(|e| {
+            (e.action == Action::Commented
+                && matches!(e.forge_action.as_str(), "deleted" | "edited" | "update"))
+                || (e.action == Action::Other && e.forge_action == "reconcile")
+        })
 }

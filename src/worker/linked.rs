@@ -4,6 +4,7 @@
 use super::Worker;
 use super::enforce::{JobContext, complete_or};
 use crate::forge::{ChangeRef, Forge, ForgeError};
+use crate::markdown::code;
 use crate::model::{Action, Change, ChangeEvent, ChangeKind, Event, EventPayload, Repo};
 use crate::policy::{self, LinkedIssue, Snapshot, change_issue};
 use crate::rules::Rules;
@@ -37,7 +38,9 @@ impl Worker {
         let owner = mr.change.repo.path.top_level();
         if !target.repo.top_level().eq_ignore_ascii_case(owner) {
             return unreadable(format!(
-                "{target} is outside `{owner}`; a change issue must belong to the same organization"
+                "{} is outside {}; a change issue must belong to the same organization",
+                code(&target),
+                code(owner)
             ));
         }
         let r = ChangeRef {
@@ -52,11 +55,15 @@ impl Worker {
             Ok(Some(issue)) => issue,
             Ok(None) | Err(ForgeError::NotFound(_)) => {
                 return unreadable(format!(
-                    "{target} does not exist or is not visible to changegate"
+                    "{} does not exist or is not visible to changegate",
+                    code(&target)
                 ));
             }
             Err(ForgeError::Refused { status, .. }) => {
-                return unreadable(format!("changegate may not read {target} (HTTP {status})"));
+                return unreadable(format!(
+                    "changegate may not read {} (HTTP {status})",
+                    code(&target)
+                ));
             }
             Err(e) => return Err(e.into()),
         };

@@ -47,6 +47,93 @@ impl MembershipCache {
     }
 }
 
+impl super::Worker {
+    /// The account ids of the usernames the rules list as static approvers on this forge,
+    /// into the snapshot: each resolved once, at the first evaluation that reads the rules
+    /// naming it, and kept (the first answer stands, so that a login renamed or taken over
+    /// later keeps pointing at its account). A login no account has approves nothing.
+    pub(super) async fn resolve_logins<F: crate::forge::Forge>(
+        &self,
+        forge: &F,
+        rules: &crate::rules::Rules,
+        snap: &mut crate::policy::Snapshot,
+    ) -> anyhow::Result<()> {
+        let kind = snap.change.forge;
+        let logins = static_logins(rules, kind);
+        if logins.is_empty() {
+            return Ok(());
+        }
+        let known = self.bind_logins(forge, kind, &logins).await?;
+        for login in logins {
+            let id = known.get(&login.to_lowercase()).copied().flatten();
+            if id.is_none() {
+                tracing::warn!(
+                    login = %login,
+                    forge = %kind,
+                    "the rules list a username no account had when changegate resolved it: it approves nothing"
+                );
+            }
+            snap.memberships.resolve(login, id);
+        }
+        Ok(())
+    }
+
+    /// What each of `logins` resolved to, asking the forge for those never resolved.
+    async fn bind_logins<F: crate::forge::Forge>(
+        &self,
+        forge: &F,
+        kind: crate::model::Forge,
+        logins: &[&String],
+    ) -> anyhow::Result<std::collections::HashMap<String, Option<u64>>> {
+        let mut known = self.store.resolved_logins(kind).await?;
+        for login in logins {
+            if !known.contains_key(&login.to_lowercase()) {
+                let id = forge.user_by_login(login).await?;
+                self.store.resolve_login(kind, login, id).await?;
+                // Another replica may have resolved it first: its answer stands.
+                known = self.store.resolved_logins(kind).await?;
+            }
+        }
+        Ok(known)
+    }
+
+    /// Binds the static usernames of the rules in force to their accounts on every connected
+    /// forge, and again whenever the rules change (every `every`): a login is bound when the
+    /// rules naming it load, not at the first change that needs it, by which time it could
+    /// have changed hands.
+    pub async fn bind_rules_logins(self, every: std::time::Duration) {
+        let mut bound: Option<String> = None;
+        loop {
+            let rules = self.rules.read().map(|r| r.clone()).ok();
+            if let Some(rules) = rules.filter(|r| bound.as_ref() != Some(&r.hash)) {
+                let mut all = Ok(());
+                for kind in [crate::model::Forge::Github, crate::model::Forge::Gitlab] {
+                    let (Some(c), false) = (self.forges.get(kind), self.dry_run) else {
+                        continue;
+                    };
+                    let logins = static_logins(&rules, kind);
+                    if let Err(e) = self.bind_logins(&c.client, kind, &logins).await {
+                        tracing::warn!(error = format!("{e:#}"), forge = %kind, "cannot resolve the rules' usernames yet");
+                        all = Err(());
+                    }
+                }
+                if all.is_ok() {
+                    bound = Some(rules.hash.clone());
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+/// The usernames the rules list as static approvers on `kind`, once each (case aside).
+fn static_logins(rules: &crate::rules::Rules, kind: crate::model::Forge) -> Vec<&String> {
+    let mut logins: Vec<&String> = rules.groups.iter().flat_map(|g| g.users(kind)).collect();
+    logins.sort_by_key(|l| l.to_lowercase());
+    logins.dedup_by_key(|l| l.to_lowercase());
+    logins
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,9 @@ pub struct GhState {
     /// (id, number, body, login)
     pub comments: Vec<(u64, u64, String, String)>,
     pub statuses: Vec<(String, Value)>,
+    /// Accounts whose id is not the default one, by current login (`None`: no account has
+    /// that login, `GET /users/{login}` answers 404); a rename is a new row.
+    pub accounts: Vec<(String, Option<u64>)>,
     pub calls: Vec<String>,
     /// When each call arrived (benchmarks measure latency from it).
     pub times: Vec<std::time::Instant>,
@@ -176,7 +179,21 @@ impl GhState {
             c.updated += 1;
         }
         let event = if added { "labeled" } else { "unlabeled" };
-        self.events.push((n, json!({ "event": event, "actor": user(actor), "label": { "name": label, "color": "ededed" }, "created_at": at })));
+        let actor = self.account(actor);
+        self.events.push((n, json!({ "event": event, "actor": actor, "label": { "name": label, "color": "ededed" }, "created_at": at })));
+    }
+
+    /// The account that has `login` now, as GitHub shows a user.
+    fn account(&self, login: &str) -> Value {
+        match self
+            .accounts
+            .iter()
+            .rev()
+            .find(|(l, _)| l.eq_ignore_ascii_case(login))
+        {
+            Some((l, Some(id))) => json!({ "login": l, "id": id, "type": "User" }),
+            _ => user(login),
+        }
     }
 }
 
@@ -562,6 +579,18 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
     let repo_ok = p.len() > 2 && format!("{}/{}", p[1], p[2]) == REPO;
     match (method, p.as_slice()) {
         ("GET", ["user"]) => json_reply(200, user(BOT)),
+        // GitHub's "Get a user": the account that has the login now, or 404.
+        ("GET", ["users", login]) => {
+            match s
+                .accounts
+                .iter()
+                .rev()
+                .find(|(l, _)| l.eq_ignore_ascii_case(login))
+            {
+                Some((_, None)) => not_found(),
+                _ => json_reply(200, s.account(login)),
+            }
+        }
         ("GET", ["app"]) => json_reply(
             200,
             json!({ "id": 1, "slug": "changegate", "name": "changegate" }),

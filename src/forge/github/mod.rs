@@ -207,6 +207,18 @@ impl Forge for GithubClient {
         }
     }
 
+    async fn user_by_login(&self, login: &str) -> Result<Option<u64>, ForgeError> {
+        let url = format!("{}/users/{}", self.api, enc(login));
+        match self
+            .call(true, Method::GET, &url, None, "find a user")
+            .await
+        {
+            Ok(reply) => Ok(reply.json::<WireUser>()?.user().id),
+            Err(ForgeError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn current_user(&self) -> Result<User, ForgeError> {
         if let Some(app) = &self.app {
             return app.bot().await;

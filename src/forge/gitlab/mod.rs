@@ -293,6 +293,10 @@ impl Forge for GitlabClient {
         }
     }
 
+    async fn user_by_login(&self, login: &str) -> Result<Option<u64>, ForgeError> {
+        self.user_id(&User::named(login)).await
+    }
+
     async fn current_user(&self) -> Result<User, ForgeError> {
         let reply = self
             .call(

@@ -78,7 +78,7 @@ fn without_the_issues_approval_the_merge_request_waits_and_says_where() {
         item.next_step
             .as_deref()
             .unwrap()
-            .contains("on acme/change-requests#12")
+            .contains("on `acme/change-requests#12`")
     );
 }
 
@@ -121,7 +121,7 @@ fn a_missing_unreadable_or_contradicting_link_fails() {
     assert!(d.checklist.iter().any(|i| {
         i.title == "Classification matches the change issue"
             && i.detail
-                .contains("`CMT::Minor` but acme/change-requests#12 is `CMT::Comprehensive`")
+                .contains("`CMT::Minor` but `acme/change-requests#12` is `CMT::Comprehensive`")
     }));
     // Issues themselves need no link.
     let i = Case::kind(ChangeKind::Issue).label("CMT::Minor", "alice", 1);
