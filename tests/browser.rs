@@ -154,6 +154,13 @@ async fn pages_in_a_real_browser() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // `serve` runs on the wall clock and places the head's arrival at the `opened` delivery:
+    // approvals must come after it, so the fake forge's clock starts from now.
+    let later = |mins| {
+        (chrono::Utc::now() + chrono::Duration::minutes(mins))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    s.gh.set_time(&later(1));
     for (label, who) in [
         ("CMT::Standard", "alice"),
         ("Peer Approval::Approved", "peter"),
@@ -192,7 +199,7 @@ async fn pages_in_a_real_browser() {
     assert!(refused.contains("Not found"), "{refused}");
     assert!(!refused.contains("@peter"));
 
-    s.gh.merge(7, "2026-11-02T12:00:00Z");
+    s.gh.merge(7, &later(30));
     assert_eq!(send("closed", None, "alice").await, 202);
     let merged = async || {
         client
