@@ -125,6 +125,13 @@ pub trait Forge: Send + Sync {
         &self,
         repo: &Repo,
     ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
+    /// The open merge requests whose head commit is `sha`: (number, target branch). A commit's
+    /// status is one per context, so a verdict on it is a verdict for every one of them.
+    fn open_changes_with_head(
+        &self,
+        repo: &Repo,
+        sha: &str,
+    ) -> impl Future<Output = Result<Vec<(u64, Option<String>)>, ForgeError>> + Send;
     /// Who applied and removed which label, when, oldest first, and when the target branch
     /// last changed. Read completely, or at least far back enough to hold the latest
     /// application of each of `current` (the labels that decide); else `TooLong`.

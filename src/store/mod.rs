@@ -20,7 +20,7 @@ pub use batch::DeliveryWriter;
 pub use chain::ChainReport;
 pub use deliveries::{Enqueued, Priority};
 pub use jobs::{Job, JobRow};
-pub use memory::Verdict;
+pub use memory::{RememberedVerdict, Verdict};
 pub use replies::StoredReplies;
 pub use timers::{EmergencyRow, EmergencyState, is_internal_delivery};
 pub use wake::Wake;

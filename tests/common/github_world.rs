@@ -384,6 +384,29 @@ impl GithubWorld {
             })
     }
 
+    /// The last status posted for `sha` under `context`: (state, description).
+    pub fn status_in(&self, sha: &str, context: &str) -> Option<(String, String)> {
+        let s = self.state.lock().unwrap();
+        s.statuses
+            .iter()
+            .rev()
+            .find(|(h, v)| h == sha && v["context"] == context)
+            .map(|(_, v)| {
+                (
+                    v["state"].as_str().unwrap_or("").to_string(),
+                    v["description"].as_str().unwrap_or("").to_string(),
+                )
+            })
+    }
+
+    /// Sets the base branch of pull request `number` without an event (as opened).
+    pub fn set_base(&self, number: u64, base: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.base = base.into();
+        }
+    }
+
     /// Every call so far, as `METHOD /path`.
     pub fn calls(&self) -> Vec<String> {
         self.state.lock().unwrap().calls.clone()
@@ -741,6 +764,17 @@ fn route_repo(
             let body = json!({ "state": state, "sha": sha, "total_count": latest.len(), "statuses": latest });
             with_etag(&mut s.not_modified, body, etag)
         }
+        // The pull requests associated with a commit, as GitHub lists them: open and merged
+        // ones alike (here: those whose head it is).
+        ("GET", ["commits", sha, "pulls"]) => listing(
+            &mut s.not_modified,
+            s.changes
+                .iter()
+                .filter(|c| c.is_pr && c.head == *sha)
+                .map(|c| change_json_as(c, false))
+                .collect(),
+            etag,
+        ),
         ("GET", ["commits", sha, "check-runs"]) => {
             let runs: Vec<Value> = s
                 .check_runs

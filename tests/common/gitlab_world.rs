@@ -39,6 +39,8 @@ pub struct GlChange {
     /// The files the merge request touches: (new path, old path).
     pub files: Vec<(String, String)>,
     pub description: String,
+    /// The target branch (`main` unless retargeted).
+    pub target: String,
 }
 
 #[derive(Default)]
@@ -217,6 +219,7 @@ impl GitlabWorld {
             merged_at: None,
             files: vec![("src/app.rs".into(), "src/app.rs".into())],
             description: String::new(),
+            target: "main".into(),
         });
     }
 
@@ -233,6 +236,7 @@ impl GitlabWorld {
             merged_at: None,
             files: vec![],
             description: String::new(),
+            target: String::new(),
         });
     }
 
@@ -244,6 +248,12 @@ impl GitlabWorld {
             .unwrap()
             .commits
             .push((who.into(), who.into()));
+    }
+
+    /// Points the merge request at another target branch (GitLab records no event for it).
+    pub fn retarget(&self, iid: u64, target: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.change(iid, true).unwrap().target = target.into();
     }
 
     /// New commits: the head moves and GitLab records a diff version at the next tick.
@@ -379,6 +389,58 @@ impl GitlabWorld {
             })
     }
 
+    /// The last status posted for `sha` under `name`: (state, description).
+    pub fn status_named(&self, sha: &str, name: &str) -> Option<(String, String)> {
+        let s = self.state.lock().unwrap();
+        s.statuses
+            .iter()
+            .rev()
+            .find(|(h, v)| h == sha && v["name"] == name)
+            .map(|(_, v)| {
+                let f = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                (f("state"), f("description"))
+            })
+    }
+
+    /// The `Merge Request Hook` of merge request `iid` as it is now on the fake (head, target,
+    /// labels, author), sent by `actor` with `action`; `oldrev` for a push.
+    pub fn hook_of(&self, iid: u64, action: &str, actor: &str, oldrev: Option<&str>) -> Vec<u8> {
+        let c = self
+            .state
+            .lock()
+            .unwrap()
+            .change(iid, true)
+            .cloned()
+            .expect("the merge request exists on the fake");
+        let path = super::corpus_dir().join("gitlab/merge_request.update.1.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let labels: Vec<Value> = c
+            .labels
+            .iter()
+            .map(|l| json!({ "id": 1, "title": l }))
+            .collect();
+        v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
+        v["project"]["id"] = json!(PROJECT_ID);
+        v["project"]["path_with_namespace"] = json!(PROJECT);
+        let oa = &mut v["object_attributes"];
+        oa["iid"] = json!(iid);
+        oa["action"] = json!(action);
+        oa["state"] = json!(if c.merged_at.is_some() {
+            "merged"
+        } else {
+            "opened"
+        });
+        oa["author_id"] = json!(user_id(&c.author));
+        oa["last_commit"]["id"] = json!(c.sha);
+        oa["target_branch"] = json!(c.target);
+        oa["labels"] = json!(labels);
+        if let Some(old) = oldrev {
+            oa["oldrev"] = json!(old);
+        }
+        v["labels"] = json!(labels);
+        serde_json::to_vec(&v).unwrap()
+    }
+
     pub fn calls(&self) -> Vec<String> {
         self.state.lock().unwrap().calls.clone()
     }
@@ -413,7 +475,7 @@ fn change_json(c: &GlChange) -> Value {
     if c.is_mr {
         v["sha"] = json!(c.sha);
         v["source_branch"] = json!("feature");
-        v["target_branch"] = json!("main");
+        v["target_branch"] = json!(c.target);
         v["draft"] = json!(false);
         v["work_in_progress"] = json!(false);
     }
@@ -551,6 +613,17 @@ fn route_project(
                 seen.push(n.clone());
                 list.push(json!({ "id": i + 1, "sha": sha, "ref": "feature", "status": v["state"], "name": n, "description": v["description"], "allow_failure": false }));
             }
+            reply(200, json!(list))
+        }
+        // The merge requests related to a commit, as GitLab lists them: merged ones too (here:
+        // those whose head it is).
+        ("GET", ["repository", "commits", sha, "merge_requests"]) => {
+            let list: Vec<Value> = s
+                .changes
+                .iter()
+                .filter(|c| c.is_mr && c.sha == *sha)
+                .map(change_json)
+                .collect();
             reply(200, json!(list))
         }
         ("POST", ["statuses", sha]) => {

@@ -93,6 +93,33 @@ impl Forge for GithubClient {
         Ok(out)
     }
 
+    async fn open_changes_with_head(
+        &self,
+        repo: &crate::model::Repo,
+        sha: &str,
+    ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
+        // The pull requests associated with a commit include those that merely contain it
+        // and merged ones: only open ones whose head it is share its status.
+        let url = format!(
+            "{}/repos/{}/commits/{}/pulls",
+            self.api,
+            repo.path,
+            enc(sha)
+        );
+        let pulls: Vec<WireChange> = self
+            .list_conditional(&url, "list the pull requests of a commit")
+            .await?;
+        Ok(pulls
+            .into_iter()
+            .filter(|w| w.state.as_deref() == Some("open"))
+            .filter(|w| w.head.as_ref().and_then(|h| h.sha.as_deref()) == Some(sha))
+            .filter_map(|w| {
+                let n = w.number.and_then(|n| u64::try_from(n).ok())?;
+                Some((n, w.base.and_then(|b| b.name)))
+            })
+            .collect())
+    }
+
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
         let read = super::read_history(

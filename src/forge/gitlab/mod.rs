@@ -140,6 +140,32 @@ impl Forge for GitlabClient {
         Ok(out)
     }
 
+    async fn open_changes_with_head(
+        &self,
+        repo: &crate::model::Repo,
+        sha: &str,
+    ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
+        let r = ChangeRef {
+            repo: repo.clone(),
+            kind: ChangeKind::MergeRequest,
+            number: 0,
+        };
+        // Merge requests related to the commit: those containing it too, and merged ones.
+        let url = format!(
+            "{}/repository/commits/{}/merge_requests",
+            self.project(&r),
+            enc(sha)
+        );
+        let mrs: Vec<WireChange> = self
+            .list(&url, "list the merge requests of a commit")
+            .await?;
+        Ok(mrs
+            .into_iter()
+            .filter(|w| w.state.as_deref() == Some("opened") && w.sha.as_deref() == Some(sha))
+            .map(|w| (w.iid, w.target_branch))
+            .collect())
+    }
+
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         let url = format!("{}/resource_label_events", self.change_url(r));
         let read = super::read_history(
