@@ -387,6 +387,10 @@ pub struct History {
     /// When the target branch last changed, where the forge records it (GitHub's
     /// `base_ref_changed` event).
     pub retargeted_at: Option<DateTime<Utc>>,
+    /// The id of each entry's label, in the order of `labels`, where the forge names a label by
+    /// id and shows its current name (GitLab); empty where events keep the name they were
+    /// given under (GitHub).
+    pub label_ids: Vec<Option<u64>>,
 }
 
 /// Whether a history (oldest first; `(label, added)` per entry) holds the latest application

@@ -18,6 +18,7 @@ impl Worker {
         forge: &F,
         mr: &Snapshot,
         rules: &Rules,
+        notes: &mut Vec<String>,
     ) -> Result<Option<LinkedIssue>> {
         let Some(text) = change_issue::find_reference(rules, &mr.change) else {
             return Ok(None);
@@ -65,8 +66,9 @@ impl Worker {
             .await?;
         let mut incomplete = vec![];
         let deciding = policy::deciding_labels(rules, &issue.labels);
-        let history = complete_or(forge.label_events(&r, &deciding).await, &mut incomplete)?
+        let mut history = complete_or(forge.label_events(&r, &deciding).await, &mut incomplete)?
             .unwrap_or_default();
+        notes.extend(self.vet_label_ids(&issue, rules, &mut history).await?);
         let mut snap = Snapshot {
             change: issue,
             label_events: history.labels,

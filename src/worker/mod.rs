@@ -6,6 +6,7 @@ mod deferred;
 mod enforce;
 mod execute;
 mod heads;
+mod label_ids;
 mod linked;
 mod memberships;
 mod repo_rules;

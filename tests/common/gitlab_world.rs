@@ -58,6 +58,9 @@ pub struct GlState {
     pub failures: VecDeque<(String, ResponseTemplate)>,
     /// Files on the default branch, by path.
     pub files: Vec<(String, String)>,
+    /// The project's labels: (id, current name). Label events refer to a label by id and show
+    /// its current name, as GitLab's resource label events do.
+    pub project_labels: Vec<(u64, String)>,
     clock: i64,
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved).
     epoch: i64,
@@ -115,15 +118,51 @@ impl GlState {
         }
     }
 
+    /// The id of the project label named `name`, created when there is none.
+    fn label_id(&mut self, name: &str) -> u64 {
+        if let Some((id, _)) = self.project_labels.iter().find(|(_, n)| n == name) {
+            return *id;
+        }
+        let id = 100 + self.project_labels.len() as u64;
+        self.project_labels.push((id, name.into()));
+        id
+    }
+
     fn event(&mut self, iid: u64, label: &str, added: bool, actor: &str) {
         let at = self.tick();
         let action = if added { "add" } else { "remove" };
         let id = self.label_events.len() + 1;
+        let label_id = self.label_id(label);
         self.label_events.push((
             iid,
             json!({ "id": id, "user": user(actor), "created_at": at, "resource_type": "MergeRequest", "resource_id": iid,
-                    "label": { "id": 7, "name": label, "color": "#428BCA", "description": null }, "action": action }),
+                    "label": { "id": label_id, "name": label, "color": "#428BCA", "description": null }, "action": action }),
         ));
+    }
+
+    /// Renames a project label as `PUT /projects/:id/labels/:label_id` with `new_name` does:
+    /// every merge request and issue carrying it shows the new name, and so do its events.
+    fn rename_label(&mut self, id: u64, new_name: &str) -> Option<Value> {
+        let old = self
+            .project_labels
+            .iter()
+            .find(|(i, _)| *i == id)?
+            .1
+            .clone();
+        if self.project_labels.iter().any(|(_, n)| n == new_name) {
+            return Some(json!({ "message": "Title has already been taken" }));
+        }
+        for (i, n) in self.project_labels.iter_mut() {
+            if *i == id {
+                *n = new_name.into();
+            }
+        }
+        for c in self.changes.iter_mut() {
+            for l in c.labels.iter_mut().filter(|l| **l == old) {
+                *l = new_name.into();
+            }
+        }
+        None
     }
 }
 
@@ -248,6 +287,11 @@ impl GitlabWorld {
             .unwrap()
             .commits
             .push((who.into(), who.into()));
+    }
+
+    /// The id of the project label named `name` (created on first use).
+    pub fn label_id(&self, name: &str) -> u64 {
+        self.state.lock().unwrap().label_id(name)
     }
 
     /// Points the merge request at another target branch (GitLab records no event for it).
@@ -626,6 +670,29 @@ fn route_project(
                 .collect();
             reply(200, json!(list))
         }
+        // GitLab documents `label_id` as the label's id or title.
+        ("PUT", ["labels", label]) => {
+            let id = label.parse::<u64>().ok().or_else(|| {
+                s.project_labels
+                    .iter()
+                    .find(|(_, n)| n == label)
+                    .map(|(i, _)| *i)
+            });
+            let Some(new_name) = body["new_name"].as_str() else {
+                return reply(
+                    400,
+                    json!({ "error": "new_name, color, description, priority are missing, at least one parameter must be provided" }),
+                );
+            };
+            match id.map(|id| (id, s.rename_label(id, new_name))) {
+                None => reply(404, json!({ "message": "404 Label Not Found" })),
+                Some((_, Some(conflict))) => reply(409, conflict),
+                Some((id, None)) => reply(
+                    200,
+                    json!({ "id": id, "name": new_name, "color": "#428BCA", "description": null }),
+                ),
+            }
+        }
         ("POST", ["statuses", sha]) => {
             let state = body["state"].as_str().unwrap_or("");
             if ![
@@ -706,7 +773,15 @@ fn route_change(
                 .label_events
                 .iter()
                 .filter(|(k, _)| *k == iid)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| {
+                    // The label as it is now: its current name.
+                    let mut v = v.clone();
+                    let id = v["label"]["id"].as_u64();
+                    if let Some((_, name)) = s.project_labels.iter().find(|(i, _)| Some(*i) == id) {
+                        v["label"]["name"] = json!(name);
+                    }
+                    v
+                })
                 .collect();
             reply(200, json!(list))
         }

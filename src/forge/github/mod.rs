@@ -158,6 +158,8 @@ impl Forge for GithubClient {
             })
             .collect();
         Ok(History {
+            // GitHub's events keep the label's name as it was when applied.
+            label_ids: vec![],
             labels,
             retargeted_at,
         })

@@ -185,22 +185,25 @@ impl Forge for GitlabClient {
             Err(ForgeError::NotFound(_)) => vec![],
             other => other?,
         };
-        let labels = events
+        let (labels, label_ids) = events
             .into_iter()
             .filter_map(|e| {
-                Some(LabelEvent {
-                    // A deleted label's events have no label: nothing to attribute.
-                    label: Label::new(&e.label?.name),
+                // A deleted label's events have no label: nothing to attribute.
+                let label = e.label?;
+                let event = LabelEvent {
+                    label: Label::new(&label.name),
                     added: e.action == "add",
                     actor: e.user.as_ref().map(WireUser::user).unwrap_or_default(),
                     at: e.created_at,
-                })
+                };
+                Some((event, label.id))
             })
-            .collect();
+            .unzip();
         // GitLab keeps no event for a retarget; the webhook and the bot's memory tell it.
         Ok(History {
             labels,
             retargeted_at: None,
+            label_ids,
         })
     }
 
