@@ -125,6 +125,12 @@ pub trait Forge: Send + Sync {
         &self,
         repo: &Repo,
     ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
+    /// The people an issue is assigned to (`assignees`): with its author, who may link it as
+    /// a merge request's change issue.
+    fn issue_assignees(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Vec<User>, ForgeError>> + Send;
     /// The open merge requests whose head commit is `sha`: (number, target branch). A commit's
     /// status is one per context, so a verdict on it is a verdict for every one of them.
     fn open_changes_with_head(

@@ -132,6 +132,13 @@ pub(super) fn judge(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> 
             }
             return link;
         }
+        Some(LinkedIssue::Refused { reference, reason }) => {
+            link.items.push(failing(
+                "Change issue belongs to this change",
+                format!("`{reference}` cannot be this merge request's change issue: {reason}"),
+            ));
+            return link;
+        }
         Some(LinkedIssue::Read { reference, issue }) => (reference, issue),
     };
     let mut issue = (**issue).clone();

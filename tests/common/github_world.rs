@@ -33,6 +33,8 @@ pub struct GhChange {
     /// The description (`body`).
     pub body: Option<String>,
     pub title: String,
+    /// The logins the issue or pull request is assigned to.
+    pub assignees: Vec<String>,
 }
 
 #[derive(Default)]
@@ -254,6 +256,7 @@ impl GithubWorld {
             files: vec![("src/app.rs".into(), None)],
             body: None,
             title: "Change".into(),
+            assignees: vec![],
         });
     }
 
@@ -272,7 +275,26 @@ impl GithubWorld {
             files: vec![("src/app.rs".into(), None)],
             body: None,
             title: "Change".into(),
+            assignees: vec![],
         });
+    }
+
+    /// Assigns issue or pull request `number` to `login`.
+    pub fn assign(&self, number: u64, login: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.assignees.push(login.into());
+            c.updated += 1;
+        }
+    }
+
+    /// Closes issue or pull request `number` (not merged).
+    pub fn close(&self, number: u64) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.state = "closed".into();
+            c.updated += 1;
+        }
     }
 
     /// `actor` applies `label` (recorded in the label history with the next timestamp).
@@ -599,6 +621,7 @@ fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
     let mut v = json!({
         "number": c.number, "title": c.title, "body": c.body, "user": user(&c.author), "labels": labels, "updated_at": updated,
         "state": c.state, "html_url": format!("https://github.com/{REPO}/pull/{}", c.number),
+        "assignees": c.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(),
     });
     if c.is_pr && as_issue {
         v["pull_request"] = json!({ "url": "x" });
@@ -704,9 +727,10 @@ fn route_repo(
             }
             None => not_found(),
         },
+        // GitHub answers `/issues/{n}` for pull requests too, with a `pull_request` key.
         ("GET", ["issues", n]) => match s.change(num(n)) {
             Some(c) => {
-                let mut body = change_json(c);
+                let mut body = change_json_as(c, true);
                 // As GitHub counts them: the issue comments on the change.
                 let n = num(n);
                 body["comments"] = json!(s.comments.iter().filter(|c| c.1 == n).count());

@@ -41,6 +41,10 @@ pub struct GlChange {
     pub description: String,
     /// The target branch (`main` unless retargeted).
     pub target: String,
+    /// The usernames it is assigned to.
+    pub assignees: Vec<String>,
+    /// Closed (not merged).
+    pub closed: bool,
 }
 
 #[derive(Default)]
@@ -259,6 +263,8 @@ impl GitlabWorld {
             files: vec![("src/app.rs".into(), "src/app.rs".into())],
             description: String::new(),
             target: "main".into(),
+            assignees: vec![],
+            closed: false,
         });
     }
 
@@ -276,6 +282,8 @@ impl GitlabWorld {
             files: vec![],
             description: String::new(),
             target: String::new(),
+            assignees: vec![],
+            closed: false,
         });
     }
 
@@ -287,6 +295,22 @@ impl GitlabWorld {
             .unwrap()
             .commits
             .push((who.into(), who.into()));
+    }
+
+    /// Assigns issue `iid` to `username`.
+    pub fn assign_issue(&self, iid: u64, username: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(iid, false) {
+            c.assignees.push(username.into());
+        }
+    }
+
+    /// Closes issue `iid`.
+    pub fn close_issue(&self, iid: u64) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(iid, false) {
+            c.closed = true;
+        }
     }
 
     /// The id of the project label named `name` (created on first use).
@@ -512,7 +536,8 @@ fn not_found() -> ResponseTemplate {
 fn change_json(c: &GlChange) -> Value {
     let mut v = json!({
         "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": c.description,
-        "state": if c.merged_at.is_some() { "merged" } else { "opened" }, "merged_at": c.merged_at, "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
+        "state": if c.merged_at.is_some() { "merged" } else if c.closed { "closed" } else { "opened" }, "merged_at": c.merged_at,
+        "assignees": c.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(), "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
         "web_url": format!("https://gitlab.example.com/{PROJECT}/-/merge_requests/{}", c.iid),
         "references": { "short": format!("!{}", c.iid), "full": format!("{}{}{}", c.project_path, if c.is_mr { "!" } else { "#" }, c.iid) },
     });

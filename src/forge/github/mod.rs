@@ -33,7 +33,27 @@ impl Forge for GithubClient {
             other => other?,
         };
         let w: WireChange = reply.json()?;
-        Ok(Some(w.into_change(&r.repo, r.kind, r.number)))
+        // `/issues/{n}` answers for pull requests too: such an answer is no issue.
+        let kind = match &w.pull_request {
+            Some(_) => ChangeKind::MergeRequest,
+            None => r.kind,
+        };
+        Ok(Some(w.into_change(&r.repo, kind, r.number)))
+    }
+
+    async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Assigned {
+            #[serde(default)]
+            assignees: Vec<WireUser>,
+        }
+        let url = self.repo_url(r, &format!("/issues/{}", r.number));
+        // The issue was just read: this answers 304 (free) unless it changed since.
+        let a: Assigned = self
+            .get_conditional(&url, "read the issue's assignees")
+            .await?
+            .json()?;
+        Ok(a.assignees.iter().map(WireUser::user).collect())
     }
 
     async fn repo_file(

@@ -140,6 +140,25 @@ impl Forge for GitlabClient {
         Ok(out)
     }
 
+    async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Assigned {
+            #[serde(default)]
+            assignees: Vec<WireUser>,
+        }
+        let a: Assigned = self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &self.change_url(r),
+                None,
+                "read the issue's assignees",
+            )
+            .await?
+            .json()?;
+        Ok(a.assignees.iter().map(WireUser::user).collect())
+    }
+
     async fn open_changes_with_head(
         &self,
         repo: &crate::model::Repo,

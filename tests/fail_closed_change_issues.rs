@@ -1,0 +1,112 @@
+//! A linked change issue must belong to the change (issue 22, item 5): a closed issue,
+//! someone else's approved issue, a pull request (GitHub's `/issues/{n}` answers for those too)
+//! or the pull request itself is refused, and the pull request fails saying why. End to end on
+//! the fake GitHub.
+
+mod common;
+
+use common::github_setup::{H1, Setup, setup};
+use std::sync::Arc;
+
+/// Change issues on; carol's issue #12 is classified and approved by the business owner and
+/// the manager; alice's #7 has its peer approval and links `link`.
+async fn linking(link: &str) -> Setup {
+    let s = setup().await;
+    let text = format!(
+        "{}\nchange_issue:\n  approvals: [business-owner, manager]\n",
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
+    );
+    *s.app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", &text).unwrap());
+    s.gh.open_issue(12, "carol");
+    for (n, l, who) in [
+        (12, "CMT::Comprehensive", "carol"),
+        (12, "Business Owner Approval::Approved", "olivia"),
+        (12, "BT Integration Manager::Approved", "mona"),
+    ] {
+        s.gh.add_label(n, l, who);
+    }
+    s.gh.set_body(7, &format!("Fixes the sync.\n\nChange: {link}\n"));
+    s
+}
+
+async fn refused_with(s: &Setup, reason: &str) {
+    s.apply_label("peter", "Peer Approval::Approved").await;
+    let (state, description) = s.status_of(H1);
+    assert_eq!(state, "failure", "{description}");
+    let comment = s.comment();
+    assert!(
+        comment.contains("Change issue belongs to this change") && comment.contains(reason),
+        "{comment}"
+    );
+}
+
+#[tokio::test]
+async fn an_issue_assigned_to_the_author_gates_the_pull_request() {
+    let s = linking("#12").await;
+    s.gh.assign(12, "alice");
+    s.apply_label("peter", "Peer Approval::Approved").await;
+    let (state, description) = s.status_of(H1);
+    assert_eq!(state, "success", "{description}\n{}", s.comment());
+}
+
+#[tokio::test]
+async fn someone_elses_approved_issue_is_refused() {
+    let s = linking("#12").await;
+    refused_with(
+        &s,
+        "@alice is not its author or one of its assignees (`change_issue.linked_by`)",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_closed_issue_is_refused() {
+    let s = linking("#12").await;
+    s.gh.assign(12, "alice");
+    s.gh.close(12);
+    refused_with(&s, "the issue is closed; only an open issue gates a change").await;
+}
+
+#[tokio::test]
+async fn a_pull_request_is_no_change_issue() {
+    let s = linking("#8").await;
+    // bob's pull request #8, approved by the business owner and the manager, assigned to alice.
+    s.gh.open_pr(8, "bob", "8888888888888888888888888888888888888888");
+    s.gh.assign(8, "alice");
+    for l in [
+        ("CMT::Comprehensive", "bob"),
+        ("Business Owner Approval::Approved", "olivia"),
+        ("BT Integration Manager::Approved", "mona"),
+    ] {
+        s.gh.add_label(8, l.0, l.1);
+    }
+    refused_with(&s, "it is a pull request, not an issue").await;
+}
+
+#[tokio::test]
+async fn a_pull_request_linking_itself_is_refused() {
+    let s = linking("#7").await;
+    s.gh.add_label(7, "CMT::Comprehensive", "alice");
+    s.gh.add_label(7, "Business Owner Approval::Approved", "olivia");
+    s.gh.add_label(7, "BT Integration Manager::Approved", "mona");
+    refused_with(
+        &s,
+        "`acme/platypus#7` cannot be this merge request's change issue",
+    )
+    .await;
+}
+
+#[test]
+fn an_empty_linked_by_is_refused_with_its_position() {
+    let text = format!(
+        "{}\nchange_issue:\n  approvals: [manager]\n  linked_by: []\n",
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
+    );
+    let err = changegate::rules::parse("rules.yaml", &text)
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("`change_issue.linked_by` is empty"), "{err}");
+    let bad = text.replace("linked_by: []", "linked_by: [reviewers]");
+    assert!(changegate::rules::parse("rules.yaml", &bad).is_err());
+}
