@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::github_setup::{H1, Setup, setup};
+use common::github_setup::{H1, H2, Setup, setup};
 use std::sync::Arc;
 
 /// Change issues on; carol's issue #12 is classified and approved by the business owner and
@@ -109,4 +109,38 @@ fn an_empty_linked_by_is_refused_with_its_position() {
     assert!(err.contains("`change_issue.linked_by` is empty"), "{err}");
     let bad = text.replace("linked_by: []", "linked_by: [reviewers]");
     assert!(changegate::rules::parse("rules.yaml", &bad).is_err());
+}
+
+#[tokio::test]
+async fn the_pull_requests_pushes_reset_the_issues_reset_on_push_approvals() {
+    let s = setup().await;
+    let text = format!(
+        "{}\nchange_issue:\n  approvals: [business-owner, manager, peer]\n",
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
+    );
+    *s.app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", &text).unwrap());
+    s.gh.open_issue(12, "carol");
+    s.gh.assign(12, "alice");
+    for (l, who) in [
+        ("CMT::Comprehensive", "carol"),
+        ("Business Owner Approval::Approved", "olivia"),
+        ("BT Integration Manager::Approved", "mona"),
+        ("Peer Approval::Approved", "pam"),
+    ] {
+        s.gh.add_label(12, l, who);
+    }
+    s.gh.set_body(7, "Change: #12");
+    s.deliver("edited", None, "alice", "e1").await;
+    assert_eq!(s.status_of(H1).0, "success", "{}", s.comment());
+    // alice pushes new commits: pam reviewed the code as it was, on the issue as anywhere.
+    s.push("alice", H2).await;
+    let (state, description) = s.status_of(H2);
+    assert_eq!(state, "failure");
+    assert_eq!(description, "Missing: Peer review");
+    let comment = s.comment();
+    assert!(
+        comment.contains("- [ ] **Peer review** — not given yet on acme/platypus#12"),
+        "{comment}"
+    );
 }

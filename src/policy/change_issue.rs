@@ -142,6 +142,10 @@ pub(super) fn judge(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> 
         Some(LinkedIssue::Read { reference, issue }) => (reference, issue),
     };
     let mut issue = (**issue).clone();
+    // The merge request's pushes and retargets reset the issue's `reset_on_push` approvals as
+    // they reset its own: an approval given on the issue was of the code as it was then.
+    issue.last_push = snap.last_push.clone();
+    issue.retarget = snap.retarget.clone();
     // The merge request's authors may not approve it on the issue either.
     issue.gated_authors.push(snap.change.author.clone());
     issue
