@@ -48,6 +48,23 @@ async fn an_issue_assigned_to_the_author_gates_the_pull_request() {
     s.apply_label("peter", "Peer Approval::Approved").await;
     let (state, description) = s.status_of(H1);
     assert_eq!(state, "success", "{description}\n{}", s.comment());
+    // The issue's approvers see what their approvals gate, in one comment of the bot's.
+    s.gh.open_pr(8, "alice", "8888888888888888888888888888888888888888");
+    s.gh.set_body(8, "Change: #12");
+    let body = serde_json::to_vec(&common::github_setup::pr_event(
+        &s, 8, "opened", None, "alice",
+    ))
+    .unwrap();
+    s.app.github("pull_request", "o8", &body).await;
+    s.app.drain().await;
+    s.deliver("edited", None, "alice", "e7").await;
+    let on_issue = s.gh.comments(12);
+    assert_eq!(on_issue.len(), 1, "{on_issue:?}");
+    assert!(
+        on_issue[0].contains("- acme/platypus#7\n- acme/platypus#8"),
+        "{}",
+        on_issue[0]
+    );
 }
 
 #[tokio::test]

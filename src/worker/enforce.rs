@@ -91,6 +91,7 @@ impl Worker {
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
         self.apply(&target, &snap, &decision).await?;
+        self.list_on_issue(&target, &snap).await?;
         self.follow_up(job, &snap, &decision).await?;
         if let Some(updated) = &snap.change.updated_at {
             self.store

@@ -6,6 +6,7 @@ mod deferred;
 mod enforce;
 mod execute;
 mod heads;
+mod issue_note;
 mod label_ids;
 mod linked;
 mod memberships;
