@@ -161,3 +161,60 @@ async fn the_pull_requests_pushes_reset_the_issues_reset_on_push_approvals() {
         "{comment}"
     );
 }
+
+#[tokio::test]
+async fn gitlab_a_closed_or_someone_elses_issue_is_refused() {
+    use common::gitlab_world::GitlabWorld;
+    const SHA: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+    let gl = GitlabWorld::start().await;
+    for (group, who) in [
+        ("acme/business-owners", "olivia"),
+        ("acme/integrations-team", "peter"),
+        ("acme/bt-integration-managers", "mona"),
+    ] {
+        gl.member(group, who);
+    }
+    gl.open_mr(3, "alice", SHA);
+    gl.open_issue(12, "carol");
+    gl.add_issue_label(12, "CMT::Comprehensive", "carol");
+    gl.add_issue_label(12, "Business Owner Approval::Approved", "olivia");
+    gl.add_issue_label(12, "BT Integration Manager::Approved", "mona");
+    gl.set_description(3, "Change: #12");
+    gl.add_label(3, "Peer Approval::Approved", "peter");
+    let app = common::TestApp::with_forges(None, Some(&gl.url())).await;
+    let text = format!(
+        "{}\nchange_issue:\n  approvals: [business-owner, manager]\n",
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
+    );
+    *app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", &text).unwrap());
+    let evaluate = |delivery: &'static str| {
+        let (app, gl) = (&app, &gl);
+        async move {
+            app.gitlab(
+                "Merge Request Hook",
+                delivery,
+                &gl.hook_of(3, "update", "peter", None),
+            )
+            .await;
+            app.drain().await;
+            (gl.status(SHA).unwrap(), gl.notes(3).join("\n"))
+        }
+    };
+    // carol's issue, not assigned to alice: refused.
+    let ((state, _, _), note) = evaluate("m1").await;
+    assert_eq!(state, "failed");
+    assert!(
+        note.contains("@alice is not its author or one of its assignees"),
+        "{note}"
+    );
+    // Assigned to alice, it gates the merge request.
+    gl.assign_issue(12, "alice");
+    let ((state, _, description), _) = evaluate("m2").await;
+    assert_eq!(state, "success", "{description}");
+    // Closed, it gates nothing any more.
+    gl.close_issue(12);
+    let ((state, _, _), note) = evaluate("m3").await;
+    assert_eq!(state, "failed");
+    assert!(note.contains("the issue is closed"), "{note}");
+}
