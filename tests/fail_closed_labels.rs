@@ -99,3 +99,22 @@ async fn another_label_given_the_approval_labels_name_does_not_approve() {
         "{note}"
     );
 }
+
+#[tokio::test]
+async fn a_label_renamed_before_any_event_showed_it_is_known_from_the_projects_labels() {
+    let (app, gl) = world().await;
+    // mona applies the team label on !3; changegate receives nothing for !3 yet.
+    gl.add_label(3, "CMT::Minor", "alice");
+    gl.add_label(3, "team::infra", "mona");
+    // changegate first sees the project through !4: it remembers the project's labels.
+    gl.open_mr(4, "bob", SHA4);
+    deliver(&app, &gl, 4, "bob", "d4").await;
+    rename(&gl, "team::infra", APPROVED).await;
+    deliver(&app, &gl, 3, "alice", "d3").await;
+    assert_eq!(gl.status(SHA).unwrap().0, "failed");
+    let note = gl.notes(3).join("\n");
+    assert!(
+        note.contains("was `team::infra` when changegate first saw it"),
+        "{note}"
+    );
+}

@@ -34,6 +34,9 @@ impl Forge for ForgeClient {
     async fn open_changes(&self, repo: &Repo) -> Result<Vec<Change>, ForgeError> {
         each!(self, c => c.open_changes(repo))
     }
+    async fn project_labels(&self, repo: &Repo) -> Result<Vec<(String, u64)>, ForgeError> {
+        each!(self, c => c.project_labels(repo))
+    }
     async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
         each!(self, c => c.issue_assignees(r))
     }

@@ -125,6 +125,15 @@ pub trait Forge: Send + Sync {
         &self,
         repo: &Repo,
     ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
+    /// The project's labels as they are named now, (name, id), where the forge names labels by
+    /// id in their events (GitLab); empty elsewhere.
+    fn project_labels(
+        &self,
+        repo: &Repo,
+    ) -> impl Future<Output = Result<Vec<(String, u64)>, ForgeError>> + Send {
+        let _ = repo;
+        async { Ok(vec![]) }
+    }
     /// The people an issue is assigned to (`assignees`): with its author, who may link it as
     /// a merge request's change issue.
     fn issue_assignees(

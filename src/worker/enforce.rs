@@ -200,7 +200,9 @@ impl Worker {
         let deciding = policy::deciding_labels(rules, &change.labels);
         let mut history = complete_or(forge.label_events(r, &deciding).await, &mut incomplete)?
             .unwrap_or_default();
-        let mut label_notes = self.vet_label_ids(&change, rules, &mut history).await?;
+        let mut label_notes = self
+            .vet_label_ids(forge, &change, rules, &mut history)
+            .await?;
         // Commit authors matter only when someone approved: read them then.
         let by_label = rules.approvals.iter().any(|a| change.has_label(&a.label));
         let authors_matter = rules.commit_authors_are_authors;

@@ -5,6 +5,7 @@
 //! not count, and the comment says why.
 
 use super::Worker;
+use crate::forge::Forge;
 use crate::model::{Change, History, Label, User};
 use crate::rules::Rules;
 use crate::store::SeenLabel;
@@ -15,13 +16,16 @@ impl Worker {
     /// Checks the approval label events of `history` against the label ids remembered for
     /// the change's project, remembers the labels seen for the first time, and returns why
     /// any approval does not count (its event is then kept with no known applier).
-    pub(super) async fn vet_label_ids(
+    pub(super) async fn vet_label_ids<F: Forge>(
         &self,
+        forge: &F,
         change: &Change,
         rules: &Rules,
         history: &mut History,
     ) -> Result<Vec<String>> {
-        if history.label_ids.iter().all(Option::is_none) {
+        // Events without ids: the forge keeps names as given (GitHub). An empty history says
+        // nothing, and a project seen for the first time has its labels remembered.
+        if !history.labels.is_empty() && history.label_ids.iter().all(Option::is_none) {
             return Ok(vec![]);
         }
         let scope = format!(
@@ -29,7 +33,14 @@ impl Worker {
             change.forge,
             change.repo.path.as_str().to_lowercase()
         );
-        let known = self.store.seen_labels(&scope).await?;
+        let mut known = self.store.seen_labels(&scope).await?;
+        if known.is_empty() {
+            // The first sight of the project: every label it has now is remembered by the name
+            // it has now, so that one renamed later is recognized even if no event showed it.
+            let labels = forge.project_labels(&change.repo).await?;
+            self.store.remember_labels(&scope, &labels).await?;
+            known = self.store.seen_labels(&scope).await?;
+        }
         let governed: Vec<&Label> = rules.approvals.iter().map(|a| &a.label).collect();
         let (notes, new) = vet(&known, &governed, history);
         self.store.remember_labels(&scope, &new).await?;

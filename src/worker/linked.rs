@@ -76,7 +76,10 @@ impl Worker {
         let deciding = policy::deciding_labels(rules, &issue.labels);
         let mut history = complete_or(forge.label_events(&r, &deciding).await, &mut incomplete)?
             .unwrap_or_default();
-        notes.extend(self.vet_label_ids(&issue, rules, &mut history).await?);
+        notes.extend(
+            self.vet_label_ids(forge, &issue, rules, &mut history)
+                .await?,
+        );
         let mut snap = Snapshot {
             change: issue,
             label_events: history.labels,

@@ -695,6 +695,14 @@ fn route_project(
                 .collect();
             reply(200, json!(list))
         }
+        ("GET", ["labels"]) => {
+            let list: Vec<Value> = s
+                .project_labels
+                .iter()
+                .map(|(id, name)| json!({ "id": id, "name": name, "color": "#428BCA", "description": null, "is_project_label": true }))
+                .collect();
+            reply(200, json!(list))
+        }
         // GitLab documents `label_id` as the label's id or title.
         ("PUT", ["labels", label]) => {
             let id = label.parse::<u64>().ok().or_else(|| {

@@ -140,6 +140,26 @@ impl Forge for GitlabClient {
         Ok(out)
     }
 
+    async fn project_labels(
+        &self,
+        repo: &crate::model::Repo,
+    ) -> Result<Vec<(String, u64)>, ForgeError> {
+        #[derive(Deserialize)]
+        struct WireProjectLabel {
+            id: u64,
+            name: String,
+        }
+        let r = ChangeRef {
+            repo: repo.clone(),
+            kind: ChangeKind::MergeRequest,
+            number: 0,
+        };
+        // Group labels too: a project's merge requests may carry them.
+        let url = format!("{}/labels?include_ancestor_groups=true", self.project(&r));
+        let labels: Vec<WireProjectLabel> = self.list(&url, "list the project's labels").await?;
+        Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
+    }
+
     async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
         #[derive(Deserialize)]
         struct Assigned {
