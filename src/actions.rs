@@ -49,8 +49,12 @@ pub enum PlannedAction {
 pub struct Known {
     /// The status the head carries now under the bot's context, whoever wrote it.
     pub status: Option<(StatusState, String)>,
-    /// Other open changes with the same head commit that fail: (number, status summary).
+    /// Other open changes with the same head commit and status context that fail: (number,
+    /// status summary).
     pub failing_same_head: Vec<(u64, String)>,
+    /// Other open changes the forge lists with the same head commit and status context that
+    /// changegate has not judged on that commit: their verdict is unknown, so none is passing.
+    pub unseen_same_head: Vec<u64>,
     /// SHA-256 of the sticky comment's text as last written, when remembered.
     pub comment_hash: Option<String>,
     /// Whether the bot approves this merge request when it passes (GitLab approval mode).
@@ -122,8 +126,28 @@ pub fn plan(
     out
 }
 
+/// The placeholder `status.context` may hold: the change's target branch, so that a verdict
+/// given for one target is never read as a verdict for another.
+pub const TARGET_BRANCH: &str = "{target_branch}";
+
+/// The status context of `change` under the `status.context` setting.
+pub fn context_for(setting: &str, change: &Change) -> String {
+    context_for_target(setting, change.target_branch.as_deref())
+}
+
+/// The status context for changes targeting `target` (an unknown target names none, so it
+/// matches no protected branch).
+pub fn context_for_target(setting: &str, target: Option<&str>) -> String {
+    if setting.contains(TARGET_BRANCH) {
+        setting.replace(TARGET_BRANCH, target.unwrap_or("?"))
+    } else {
+        setting.to_string()
+    }
+}
+
 /// The head's status: the change's own verdict, or a failure while another open change on the
-/// same commit fails (branch protection reads the commit's status, not the change's).
+/// same commit fails or was never judged (branch protection reads the commit's status, not
+/// the change's).
 pub fn status(
     change: &Change,
     d: &Decision,
@@ -133,20 +157,28 @@ pub fn status(
     let (true, Some(sha)) = (policy::has_status(change), &change.head_sha) else {
         return None;
     };
-    let (state, description) = match (d.verdict, known.failing_same_head.first()) {
-        (Verdict::Pass, None) => (StatusState::Success, d.summary.clone()),
-        (Verdict::Pass, Some((number, summary))) => (
+    let (state, description) = match (
+        d.verdict,
+        known.failing_same_head.first(),
+        known.unseen_same_head.first(),
+    ) {
+        (Verdict::Pass, None, None) => (StatusState::Success, d.summary.clone()),
+        (Verdict::Pass, Some((number, summary)), _) => (
             StatusState::Failure,
             policy::clip(&format!(
                 "#{number} has the same head commit and fails: {summary}"
             )),
+        ),
+        (Verdict::Pass, None, Some(number)) => (
+            StatusState::Failure,
+            format!("#{number} has the same head commit and changegate has not evaluated it yet"),
         ),
         _ => (StatusState::Failure, d.summary.clone()),
     };
     Some(PlannedAction::SetStatus {
         sha: sha.clone(),
         state,
-        context: context.to_string(),
+        context: context_for(context, change),
         description,
     })
 }
@@ -341,6 +373,47 @@ mod tests {
             description,
             "#8 has the same head commit and fails: Missing: Classify the change"
         );
+    }
+
+    #[test]
+    fn a_change_the_bot_never_judged_on_the_same_head_keeps_the_commit_failing() {
+        let s = snap(&[
+            ("CMT::Minor", "alice"),
+            ("BT Integration Manager::Approved", "mona"),
+        ]);
+        let known = Known {
+            unseen_same_head: vec![9],
+            ..Known::default()
+        };
+        let planned = plan_for(&s, &known);
+        let Some(PlannedAction::SetStatus {
+            state, description, ..
+        }) = planned.last()
+        else {
+            panic!("{planned:?}");
+        };
+        assert_eq!(*state, StatusState::Failure);
+        assert_eq!(
+            description,
+            "#9 has the same head commit and changegate has not evaluated it yet"
+        );
+    }
+
+    #[test]
+    fn the_context_names_the_target_branch_when_the_setting_asks() {
+        let mut s = snap(&[("CMT::Minor", "alice")]);
+        s.change.target_branch = Some("release/2.0".into());
+        let d = evaluate(&rules(), &s);
+        let contexts: Vec<String> = plan(&s, &d, &Known::default(), "changegate: {target_branch}")
+            .into_iter()
+            .filter_map(|a| match a {
+                PlannedAction::SetStatus { context, .. } => Some(context),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(contexts, vec!["changegate: release/2.0"]);
+        assert_eq!(context_for("changegate", &s.change), "changegate");
+        assert_eq!(context_for_target("cg {target_branch}", None), "cg ?");
     }
 
     #[test]

@@ -391,6 +391,10 @@ pub struct History {
     pub retargeted_at: Option<DateTime<Utc>>,
     /// What of the history cannot be placed (not read, or no longer naming its label).
     pub gaps: Vec<Gap>,
+    /// The id of each entry's label, in the order of `labels`, where the forge names a label by
+    /// id and shows its current name (GitLab); empty where events keep the name they were
+    /// given under (GitHub).
+    pub label_ids: Vec<Option<u64>>,
 }
 
 /// A part of a label history that cannot be placed: events not read (a history read from its

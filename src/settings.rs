@@ -41,7 +41,10 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   gitlab.bot_username           the bot's GitLab username (default: asked with GET /user)
   gitlab.approval_projects      projects (globs) where the bot approves/unapproves as the verdict changes
   gitlab.min_access_level       least access level of a direct group member who approves [default: 30]
-  status.context                commit status name              [default: changegate]
+  status.context                commit status name; `{target_branch}` in it gives one verdict per
+                                target branch (`changegate: {target_branch}`, recommended: then a
+                                protection of main needs a verdict given for main)
+                                [default: changegate]
   dry_run                       log actions instead of calling the forges
                                 [default: true when no forge token is set]
   allow_unsigned                accept webhooks when no secret is configured [default: false]
@@ -429,6 +432,7 @@ impl Settings {
                 "GitHub App mode needs both github.app_id and github.private_key (or private_key_file)"
             );
         }
+        check_context(&self.status.context)?;
         if self.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be positive");
         }
@@ -467,6 +471,22 @@ impl Settings {
         self.dry_run
             .unwrap_or(!github && self.gitlab.token.is_none())
     }
+}
+
+/// `status.context` is a name, or a name with the one placeholder it knows: any other brace
+/// would be written as it stands, and a typo would give every target branch one shared verdict.
+fn check_context(context: &str) -> Result<()> {
+    let rest = context.replace(crate::actions::TARGET_BRANCH, "");
+    if context.trim().is_empty() {
+        bail!("status.context must not be empty");
+    }
+    if rest.contains(['{', '}']) {
+        bail!(
+            "status.context `{context}`: the only placeholder it may hold is `{}`",
+            crate::actions::TARGET_BRANCH
+        );
+    }
+    Ok(())
 }
 
 fn read_secret(path: &Path) -> Result<SecretString> {
@@ -571,5 +591,19 @@ mod tests {
         std::fs::write(&file, "[server]\nlisen = \"x\"\n").unwrap();
         let err = Settings::load_from(Some(&file), env(&[])).unwrap_err();
         assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+    }
+
+    #[test]
+    fn the_status_context_knows_one_placeholder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "").unwrap();
+        let load =
+            |v: &str| Settings::load_from(Some(&file), env(&[("CHANGEGATE__STATUS__CONTEXT", v)]));
+        let s = load("changegate: {target_branch}").unwrap();
+        assert_eq!(s.status.context, "changegate: {target_branch}");
+        let err = load("changegate: {target}").unwrap_err();
+        assert!(format!("{err:#}").contains("only placeholder"), "{err:#}");
+        assert!(load(" ").is_err());
     }
 }

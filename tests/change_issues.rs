@@ -19,6 +19,8 @@ async fn gated() -> Setup {
     *s.app.worker.rules.write().unwrap() =
         Arc::new(changegate::rules::parse("rules.yaml", &text).unwrap());
     s.gh.open_issue(12, "carol");
+    // alice, who opens the pull requests, is assigned the issue: it is hers to link.
+    s.gh.assign(12, "alice");
     s
 }
 
@@ -172,6 +174,7 @@ mod gitlab {
         }
         gl.open_mr(3, "alice", SHA);
         gl.open_issue(12, "carol");
+        gl.assign_issue(12, "alice");
         gl.add_issue_label(12, "CMT::Comprehensive", "carol");
         gl.add_issue_label(12, "Business Owner Approval::Approved", "olivia");
         gl.add_issue_label(12, "BT Integration Manager::Approved", "mona");

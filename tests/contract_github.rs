@@ -111,6 +111,9 @@ async fn github_client_requests_match_the_official_openapi_description() {
     gh.current_status(&pr, &sha, "changegate")
         .await
         .expect("GET commits/{ref}/status");
+    gh.open_changes_with_head(&pr.repo, &sha)
+        .await
+        .expect("GET commits/{commit_sha}/pulls");
     for state in [
         StatusState::Failure,
         StatusState::Success,

@@ -333,6 +333,8 @@ async fn new_commits_reset_the_peer_approval() {
     assert_eq!(
         s.gh.writes(),
         vec![
+            // The success the change left on its old head is taken back first.
+            format!("POST /repos/acme/platypus/statuses/{H1}"),
             format!("POST /repos/acme/platypus/statuses/{H2}"),
             "DELETE /repos/acme/platypus/issues/7/labels/Peer Approval::Approved".to_string(),
             LABELS_POST.to_string(),

@@ -34,6 +34,19 @@ impl Forge for ForgeClient {
     async fn open_changes(&self, repo: &Repo) -> Result<Vec<Change>, ForgeError> {
         each!(self, c => c.open_changes(repo))
     }
+    async fn project_labels(&self, repo: &Repo) -> Result<Vec<(String, u64)>, ForgeError> {
+        each!(self, c => c.project_labels(repo))
+    }
+    async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        each!(self, c => c.issue_assignees(r))
+    }
+    async fn open_changes_with_head(
+        &self,
+        repo: &Repo,
+        sha: &str,
+    ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
+        each!(self, c => c.open_changes_with_head(repo, sha))
+    }
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         each!(self, c => c.label_events(r, current))
     }

@@ -125,6 +125,28 @@ pub trait Forge: Send + Sync {
         &self,
         repo: &Repo,
     ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
+    /// The project's labels as they are named now, (name, id), where the forge names labels by
+    /// id in their events (GitLab); empty elsewhere.
+    fn project_labels(
+        &self,
+        repo: &Repo,
+    ) -> impl Future<Output = Result<Vec<(String, u64)>, ForgeError>> + Send {
+        let _ = repo;
+        async { Ok(vec![]) }
+    }
+    /// The people an issue is assigned to (`assignees`): with its author, who may link it as
+    /// a merge request's change issue.
+    fn issue_assignees(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Vec<User>, ForgeError>> + Send;
+    /// The open merge requests whose head commit is `sha`: (number, target branch). A commit's
+    /// status is one per context, so a verdict on it is a verdict for every one of them.
+    fn open_changes_with_head(
+        &self,
+        repo: &Repo,
+        sha: &str,
+    ) -> impl Future<Output = Result<Vec<(u64, Option<String>)>, ForgeError>> + Send;
     /// Who applied and removed which label, when, oldest first, and when the target branch
     /// last changed. Read completely, or at least far back enough to hold the latest
     /// application of each of `current` (the labels that decide); else `TooLong`.

@@ -135,9 +135,20 @@ pub(super) fn judge(rules: &Rules, snap: &Snapshot, needs: &[(String, u32)]) -> 
             }
             return link;
         }
+        Some(LinkedIssue::Refused { reference, reason }) => {
+            link.items.push(failing(
+                "Change issue belongs to this change",
+                format!("`{reference}` cannot be this merge request's change issue: {reason}"),
+            ));
+            return link;
+        }
         Some(LinkedIssue::Read { reference, issue }) => (reference, issue),
     };
     let mut issue = (**issue).clone();
+    // The merge request's pushes and retargets reset the issue's `reset_on_push` approvals as
+    // they reset its own: an approval given on the issue was of the code as it was then.
+    issue.last_push = snap.last_push.clone();
+    issue.retarget = snap.retarget.clone();
     // The merge request's authors may not approve it on the issue either.
     issue.gated_authors.push(snap.change.author.clone());
     issue

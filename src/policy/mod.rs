@@ -156,6 +156,9 @@ pub struct Snapshot {
 pub enum LinkedIssue {
     /// Linked, but the bot cannot read it (it does not exist, or is not visible to the bot).
     Unreadable { reference: String, reason: String },
+    /// Read, and not this change's to link: closed, a pull request, or someone else's issue
+    /// (`change_issue.linked_by`). It gates nothing, and the merge request fails for it.
+    Refused { reference: String, reason: String },
     /// The issue as read: its state, label history and approvers' memberships.
     Read {
         reference: String,

@@ -169,6 +169,17 @@ pub struct ChangeIssue {
     pub required_for: Condition,
     /// Roles a linked issue's approvals satisfy.
     pub approvals: Vec<String>,
+    /// Who of the issue's people the merge request's author must be for the link to count.
+    pub linked_by: Vec<IssueLinker>,
+}
+
+/// Who of a change issue's people may link it to their merge request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueLinker {
+    /// The issue's author.
+    Author,
+    /// One of the issue's assignees.
+    Assignees,
 }
 
 /// The default `change_issue.reference`.

@@ -282,6 +282,19 @@ pub struct ChangeIssueDef {
     /// linked issue, judged by the issue's own label history with every segregation-of-duties
     /// check (the merge request's author may not approve on the issue either).
     pub approvals: Vec<Sp<String>>,
+    /// Whose issue a merge request may link: the merge request's author must be the issue's
+    /// `author` or one of its `assignees` (either, as listed). Default: `[author, assignees]`.
+    /// Any other link is refused and the merge request fails, saying why.
+    #[serde(default)]
+    pub linked_by: Option<Sp<Vec<IssueLinkerDef>>>,
+}
+
+/// Who of a change issue's people may link it.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueLinkerDef {
+    Author,
+    Assignees,
 }
 
 /// A required approval: its name, or its name with how many distinct people must give it.

@@ -495,7 +495,29 @@ impl Checker {
                     ..Condition::default()
                 }),
             approvals: self.approval_refs(&d.approvals),
+            linked_by: self.linked_by(def),
         }
+    }
+
+    /// `change_issue.linked_by`; an empty list would refuse every link.
+    fn linked_by(&mut self, def: &Sp<schema::ChangeIssueDef>) -> Vec<super::IssueLinker> {
+        use super::IssueLinker;
+        let Some(list) = &def.value().linked_by else {
+            return vec![IssueLinker::Author, IssueLinker::Assignees];
+        };
+        if list.value().is_empty() {
+            self.report(
+                list.pos(),
+                "`change_issue.linked_by` is empty: no issue could be linked; list `author`, `assignees` or both",
+            );
+        }
+        list.value()
+            .iter()
+            .map(|l| match l {
+                schema::IssueLinkerDef::Author => IssueLinker::Author,
+                schema::IssueLinkerDef::Assignees => IssueLinker::Assignees,
+            })
+            .collect()
     }
 
     fn blocked_period(&mut self, p: &schema::BlockedPeriodDef) -> BlockedPeriod {

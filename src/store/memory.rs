@@ -11,6 +11,18 @@ pub struct Verdict<'a> {
     pub open: bool,
     pub summary: &'a str,
     pub number: u64,
+    /// The status context it was given under (per target branch when the setting names it).
+    pub context: &'a str,
+}
+
+/// A change's own verdict as remembered: its head, context, and whether it passed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RememberedVerdict {
+    pub sha: String,
+    pub pass: bool,
+    pub open: bool,
+    /// `None` for verdicts remembered before contexts were (they match any context).
+    pub context: Option<String>,
 }
 
 impl Store {
@@ -136,9 +148,9 @@ impl Store {
     /// Records the change's own verdict on its head commit.
     pub async fn remember_verdict(&self, key: &str, v: &Verdict<'_>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO change_memory (change_key, verdict_sha, verdict_pass, verdict_open, verdict_summary, verdict_number, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (change_key) DO UPDATE SET verdict_sha = $2, verdict_pass = $3, verdict_open = $4, verdict_summary = $5, verdict_number = $6, updated_at = $7",
+            "INSERT INTO change_memory (change_key, verdict_sha, verdict_pass, verdict_open, verdict_summary, verdict_number, updated_at, verdict_context)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (change_key) DO UPDATE SET verdict_sha = $2, verdict_pass = $3, verdict_open = $4, verdict_summary = $5, verdict_number = $6, updated_at = $7, verdict_context = $8",
         )
         .bind(key.to_string())
         .bind(v.sha.to_string())
@@ -147,29 +159,57 @@ impl Store {
         .bind(v.summary.to_string())
         .bind(v.number as i64)
         .bind(self.now_ms())
+        .bind(v.context.to_string())
         .execute(&mut *self.writer().await?)
         .await
         .context("cannot write change memory")?;
         Ok(())
     }
 
+    /// The change's own verdict as last remembered.
+    pub async fn remembered_verdict(&self, key: &str) -> Result<Option<RememberedVerdict>> {
+        let row = sqlx::query(
+            "SELECT verdict_sha, verdict_pass, verdict_open, verdict_context FROM change_memory WHERE change_key = $1",
+        )
+        .bind(key.to_string())
+        .fetch_optional(&self.reads)
+        .await
+        .context("cannot read change memory")?;
+        let Some(row) = row else { return Ok(None) };
+        let (sha, pass, open, context): (Option<String>, Option<i64>, Option<i64>, Option<String>) = (
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        );
+        Ok(sha.map(|sha| RememberedVerdict {
+            sha,
+            pass: pass == Some(1),
+            open: open == Some(1),
+            context,
+        }))
+    }
+
     /// Other open changes whose keys start with `prefix` (same forge, repository and kind)
-    /// that fail on the same head commit: (number, summary).
+    /// that fail on the same head commit under the same status context (or one not
+    /// remembered): (number, summary).
     pub async fn failing_on_same_head(
         &self,
         key: &str,
         prefix: &str,
-        sha: &str,
+        (sha, context): (&str, &str),
     ) -> Result<Vec<(u64, String)>> {
         let rows = sqlx::query(
             "SELECT verdict_number, verdict_summary FROM change_memory
              WHERE substr(change_key, 1, length($1)) = $1 AND change_key <> $2
                AND verdict_sha = $3 AND verdict_pass = 0 AND verdict_open = 1
+               AND (verdict_context IS NULL OR verdict_context = $4)
              ORDER BY verdict_number",
         )
         .bind(prefix.to_string())
         .bind(key.to_string())
         .bind(sha.to_string())
+        .bind(context.to_string())
         .fetch_all(&self.reads)
         .await
         .context("cannot read change memory")?;
@@ -260,21 +300,44 @@ impl Store {
         })
     }
 
-    /// Remembers the status the bot wrote for the change: (sha, state, description).
+    /// Where the bot last wrote a status for the change: (sha, context, state); the context is
+    /// `None` for statuses written before contexts were remembered.
+    pub async fn written_status_at(
+        &self,
+        key: &str,
+    ) -> Result<Option<(String, Option<String>, crate::model::StatusState)>> {
+        let row = sqlx::query(
+            "SELECT status_sha, status_context, status_state FROM change_memory WHERE change_key = $1",
+        )
+        .bind(key.to_string())
+        .fetch_optional(&self.reads)
+        .await
+        .context("cannot read change memory")?;
+        let Some(row) = row else { return Ok(None) };
+        let (sha, context, state): (Option<String>, Option<String>, Option<String>) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let state = state.and_then(|s| crate::model::StatusState::from_name(&s));
+        Ok(sha.zip(state).map(|(sha, state)| (sha, context, state)))
+    }
+
+    /// Remembers the status the bot wrote for the change: (sha, state, description), under
+    /// `context`.
     pub async fn remember_status(
         &self,
         key: &str,
         (sha, state, text): (&str, crate::model::StatusState, &str),
+        context: &str,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO change_memory (change_key, status_sha, status_state, status_description, updated_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (change_key) DO UPDATE SET status_sha = $2, status_state = $3, status_description = $4, updated_at = $5",
+            "INSERT INTO change_memory (change_key, status_sha, status_state, status_description, updated_at, status_context) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (change_key) DO UPDATE SET status_sha = $2, status_state = $3, status_description = $4, updated_at = $5, status_context = $6",
         )
         .bind(key.to_string())
         .bind(sha.to_string())
         .bind(state.as_str().to_string())
         .bind(text.to_string())
         .bind(self.now_ms())
+        .bind(context.to_string())
         .execute(&mut *self.writer().await?)
         .await
         .context("cannot write change memory")?;

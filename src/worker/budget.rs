@@ -81,10 +81,12 @@ impl Worker {
             "{}: this change used its hourly share; evaluated again{when}",
             crate::store::WAITING_FOR_QUOTA
         ));
+        // The context as the verdict's own (`{target_branch}` filled in).
+        let context = crate::actions::context_for(&self.status_context, change);
         let action = PlannedAction::SetStatus {
             sha: sha.clone(),
             state: StatusState::Pending,
-            context: self.status_context.clone(),
+            context: context.clone(),
             description: description.clone(),
         };
         let rules = super::current(&self.rules);
@@ -98,7 +100,7 @@ impl Worker {
             &r,
             sha,
             StatusState::Pending,
-            &self.status_context,
+            &context,
             &description,
             &more,
         );
@@ -107,7 +109,7 @@ impl Worker {
         if written?.is_some() {
             let key = crate::store::key_of(change);
             self.store
-                .remember_status(&key, (sha, StatusState::Pending, &description))
+                .remember_status(&key, (sha, StatusState::Pending, &description), &context)
                 .await?;
         }
         flushed

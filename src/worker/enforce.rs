@@ -86,8 +86,9 @@ impl Worker {
             job,
             rules,
         };
-        let snap = self.snapshot(&target, change, bot).await?;
+        let (snap, label_notes) = self.snapshot(&target, change, bot).await?;
         let mut decision = policy::evaluate(rules, &snap);
+        decision.notes.extend(label_notes);
         if let Some(problem) = &effective.problem {
             decision.notes.push(format!(
                 "This repository's own rules file is not valid, so only the organization's rules apply:\n{}",
@@ -105,6 +106,7 @@ impl Worker {
             .await?;
         self.fix_debt(job, &snap, &decision).await?;
         self.apply(&target, &snap, &decision).await?;
+        self.list_on_issue(&target, &snap).await?;
         self.follow_up(job, &snap, &decision).await?;
         if let Some(updated) = &snap.change.updated_at {
             self.store
@@ -137,8 +139,9 @@ impl Worker {
             retarget: self.store.target_changed(&key).await?,
             arrival,
         };
-        let snap = self.read_snapshot(forge, r, change, seen, rules).await?;
-        let decision = policy::evaluate(rules, &snap);
+        let (snap, label_notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
+        let mut decision = policy::evaluate(rules, &snap);
+        decision.notes.extend(label_notes);
         Ok(Some((snap, decision)))
     }
 
@@ -170,7 +173,7 @@ impl Worker {
         t: &Target<'_, F>,
         change: Change,
         bot: Option<User>,
-    ) -> Result<Snapshot> {
+    ) -> Result<(Snapshot, Vec<String>)> {
         let (forge, r, job, rules) = (t.forge, t.r, t.job, t.rules);
         let key = key_of(&change);
         let moved = self
@@ -208,7 +211,8 @@ impl Worker {
     }
 
     /// The change's state as the forge tells it now (history, approvals, memberships), with
-    /// what the change memory saw of head moves and retargets.
+    /// what the change memory saw of head moves and retargets; and why approvals given through
+    /// labels not known by their name do not count (notes for the comment).
     async fn read_snapshot<F: Forge>(
         &self,
         forge: &F,
@@ -216,11 +220,14 @@ impl Worker {
         change: Change,
         seen: Seen,
         rules: &Rules,
-    ) -> Result<Snapshot> {
+    ) -> Result<(Snapshot, Vec<String>)> {
         let mut incomplete = vec![];
         let deciding = policy::deciding_labels(rules, &change.labels);
-        let history = complete_or(forge.label_events(r, &deciding).await, &mut incomplete)?
+        let mut history = complete_or(forge.label_events(r, &deciding).await, &mut incomplete)?
             .unwrap_or_default();
+        let mut label_notes = self
+            .vet_label_ids(forge, &change, rules, &mut history)
+            .await?;
         // Commit authors matter only when someone approved: read them then.
         let by_label = rules.approvals.iter().any(|a| change.has_label(&a.label));
         let authors_matter = rules.commit_authors_are_authors;
@@ -256,7 +263,9 @@ impl Worker {
         };
         self.resolve_logins(forge, rules, &mut snap).await?;
         self.fill_memberships(forge, rules, &mut snap).await?;
-        snap.linked_issue = self.linked_issue(forge, &snap, rules).await?;
+        snap.linked_issue = self
+            .linked_issue(forge, &snap, rules, &mut label_notes)
+            .await?;
         // Reviews only when a role the change requires takes them (judged without them: the
         // decision is then the same as with them), or the bot approves in their place.
         if self.approves(&snap.change) || policy::reads_reviews(rules, &snap) {
@@ -271,7 +280,7 @@ impl Worker {
             }
             self.fill_memberships(forge, rules, &mut snap).await?;
         }
-        Ok(snap)
+        Ok((snap, label_notes))
     }
 
     /// Asks the forge (or the cache) whether the people the evaluator will ask about are in

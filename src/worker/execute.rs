@@ -33,6 +33,9 @@ impl Worker {
         snap: &Snapshot,
         d: &Decision,
     ) -> Result<()> {
+        if policy::has_status(&snap.change) {
+            self.withdraw_left(t, &snap.change).await?;
+        }
         let known = self.known(t, snap, d).await?;
         // A check run's summary carries the checklist (GitHub App mode).
         let summary = comment::sticky(&snap.change, d).replacen(comment::MARKER, "", 1);
@@ -56,7 +59,8 @@ impl Worker {
             ..Known::default()
         };
         if let (true, Some(sha)) = (policy::has_status(change), &change.head_sha) {
-            known.failing_same_head = self.same_head(change, sha, d).await?;
+            (known.failing_same_head, known.unseen_same_head) =
+                self.same_head(forge, change, sha, d).await?;
             // When the bot last wrote this very status here, the forge is asked whether it still
             // stands (a status someone else posted must go); otherwise it is written anyway,
             // which replaces whatever is there, and reading it first would be a wasted call.
@@ -67,7 +71,8 @@ impl Worker {
                 && self.store.written_status(&key).await?
                     == Some((sha.clone(), *state, description.clone()))
             {
-                known.status = forge.current_status(r, sha, &self.status_context).await?;
+                let context = actions::context_for(&self.status_context, change);
+                known.status = forge.current_status(r, sha, &context).await?;
             }
         }
         // A sticky comment someone deleted or edited is written again, whatever was remembered.
@@ -104,7 +109,7 @@ impl Worker {
                 if self.write(job, rules, action, call).await?.is_some() {
                     let key = key_of(&snap.change);
                     self.store
-                        .remember_status(&key, (sha, *state, description))
+                        .remember_status(&key, (sha, *state, description), context)
                         .await?;
                 }
                 Ok(())

@@ -19,6 +19,7 @@ impl Worker {
         forge: &F,
         mr: &Snapshot,
         rules: &Rules,
+        notes: &mut Vec<String>,
     ) -> Result<Option<LinkedIssue>> {
         let Some(text) = change_issue::find_reference(rules, &mr.change) else {
             return Ok(None);
@@ -67,13 +68,25 @@ impl Worker {
             }
             Err(e) => return Err(e.into()),
         };
+        // Remembered even when refused: a change to the issue (reopened, assigned) evaluates
+        // the merge request again.
         self.store
             .link_issue(&key_of(&issue), &key_of(&mr.change))
             .await?;
+        if let Some(reason) = self.refusal(forge, &r, &issue, &mr.change, rules).await? {
+            return Ok(Some(LinkedIssue::Refused {
+                reference: target.to_string(),
+                reason,
+            }));
+        }
         let mut incomplete = vec![];
         let deciding = policy::deciding_labels(rules, &issue.labels);
-        let history = complete_or(forge.label_events(&r, &deciding).await, &mut incomplete)?
+        let mut history = complete_or(forge.label_events(&r, &deciding).await, &mut incomplete)?
             .unwrap_or_default();
+        notes.extend(
+            self.vet_label_ids(forge, &issue, rules, &mut history)
+                .await?,
+        );
         let mut snap = Snapshot {
             change: issue,
             label_events: history.labels,
@@ -95,6 +108,61 @@ impl Worker {
             reference: target.to_string(),
             issue: Box::new(snap),
         }))
+    }
+
+    /// Why `issue` cannot be the change issue of `mr`: only an open issue (not a pull request,
+    /// which GitHub's `/issues/{n}` also answers for, nor the merge request itself) whose
+    /// author or assignee (`change_issue.linked_by`) is the merge request's author gates it.
+    /// Anyone could otherwise link a closed or someone else's long-approved issue.
+    async fn refusal<F: Forge>(
+        &self,
+        forge: &F,
+        r: &ChangeRef,
+        issue: &Change,
+        mr: &Change,
+        rules: &Rules,
+    ) -> Result<Option<String>> {
+        use crate::rules::IssueLinker;
+        if issue.kind != ChangeKind::Issue {
+            return Ok(Some(
+                "it is a pull request, not an issue; link the change issue".into(),
+            ));
+        }
+        if issue.state != crate::model::ChangeState::Open {
+            return Ok(Some(
+                "the issue is closed; only an open issue gates a change".into(),
+            ));
+        }
+        let linked_by = rules
+            .change_issue
+            .as_ref()
+            .map(|ci| ci.linked_by.clone())
+            .unwrap_or_default();
+        let who = &mr.author;
+        if linked_by.contains(&IssueLinker::Author) && issue.author.same_as(who) == Some(true) {
+            return Ok(None);
+        }
+        if linked_by.contains(&IssueLinker::Assignees)
+            && forge
+                .issue_assignees(r)
+                .await?
+                .iter()
+                .any(|a| a.same_as(who) == Some(true))
+        {
+            return Ok(None);
+        }
+        let roles: Vec<&str> = linked_by
+            .iter()
+            .map(|l| match l {
+                IssueLinker::Author => "its author",
+                IssueLinker::Assignees => "one of its assignees",
+            })
+            .collect();
+        Ok(Some(format!(
+            "{} is not {} (`change_issue.linked_by`); link an issue of your own, or have it assigned to you",
+            who.mention(),
+            roles.join(" or ")
+        )))
     }
 
     /// An issue changed: the merge requests linking it are evaluated again, so that an

@@ -8,6 +8,8 @@ mod enforce;
 mod execute;
 mod guard;
 mod heads;
+mod issue_note;
+mod label_ids;
 mod linked;
 mod memberships;
 mod reload;

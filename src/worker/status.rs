@@ -4,37 +4,147 @@
 
 use super::Worker;
 use super::enforce::JobContext;
-use crate::actions::{PlannedAction, StatusState};
+use crate::actions::{self, PlannedAction, StatusState};
 use crate::forge::{ChangeRef, Forge};
 use crate::model::{Change, ChangeState};
-use crate::policy::{Decision, Verdict};
+use crate::policy::{self, Decision, Verdict};
 use crate::store::{Verdict as StoredVerdict, key_of};
 use anyhow::Result;
 
 impl Worker {
-    /// Remembers the change's own verdict on its head, and returns the other open changes
-    /// with that head that fail (the planner then keeps the commit failing).
-    pub(super) async fn same_head(
+    /// Remembers the change's own verdict on its head, and when it passes, says which other
+    /// open changes with that head and status context keep the commit failing: those
+    /// remembered failing, and those the forge lists that changegate has not judged on this
+    /// commit (a change opened on a passing head, not evaluated yet, must not merge on it).
+    pub(super) async fn same_head<F: Forge>(
         &self,
+        forge: &F,
         change: &Change,
         sha: &str,
         d: &Decision,
-    ) -> Result<Vec<(u64, String)>> {
+    ) -> Result<(Vec<(u64, String)>, Vec<u64>)> {
         let key = key_of(change);
         let pass = d.verdict == Verdict::Pass;
+        let context = actions::context_for(&self.status_context, change);
         let verdict = StoredVerdict {
             sha,
             pass,
             open: change.state == ChangeState::Open,
             summary: &d.summary,
             number: change.number,
+            context: &context,
         };
         self.store.remember_verdict(&key, &verdict).await?;
         if !pass {
-            return Ok(vec![]);
+            return Ok((vec![], vec![]));
         }
         let prefix = crate::model::ChangeKey::kind_prefix(change);
-        self.store.failing_on_same_head(&key, &prefix, sha).await
+        let failing = self
+            .store
+            .failing_on_same_head(&key, &prefix, (sha, &context))
+            .await?;
+        let mut unseen = vec![];
+        for number in self
+            .sharing(forge, change, sha, &context)
+            .await?
+            .into_iter()
+            .filter(|n| failing.iter().all(|(f, _)| f != n))
+        {
+            let other = format!("{prefix}{number}");
+            if !self.passes_on(&other, sha, &context).await? {
+                unseen.push(number);
+            }
+        }
+        Ok((failing, unseen))
+    }
+
+    /// The other open changes the forge lists with head `sha` whose status context is `context`.
+    async fn sharing<F: Forge>(
+        &self,
+        forge: &F,
+        change: &Change,
+        sha: &str,
+        context: &str,
+    ) -> Result<Vec<u64>> {
+        Ok(forge
+            .open_changes_with_head(&change.repo, sha)
+            .await?
+            .into_iter()
+            .filter(|(n, target)| {
+                *n != change.number
+                    && actions::context_for_target(&self.status_context, target.as_deref())
+                        == context
+            })
+            .map(|(n, _)| n)
+            .collect())
+    }
+
+    /// Whether the change keyed `key` was last judged passing on `sha` under `context`.
+    async fn passes_on(&self, key: &str, sha: &str, context: &str) -> Result<bool> {
+        Ok(self.store.remembered_verdict(key).await?.is_some_and(|v| {
+            v.pass && v.open && v.sha == sha && v.context.as_deref() == Some(context)
+        }))
+    }
+
+    /// A change that moved off the commit (or, with a per-target context, off the target) where
+    /// the bot last wrote it a success takes that success back, so that neither a change
+    /// force-pushed back to that commit nor another change opened on it inherits the pass. It
+    /// stands only when another open change the forge lists there, same context, was itself
+    /// judged passing on it.
+    pub(super) async fn withdraw_left<F: Forge>(
+        &self,
+        t: &super::execute::Target<'_, F>,
+        change: &Change,
+    ) -> Result<()> {
+        let (Some(head), key) = (change.head_sha.as_deref(), key_of(change)) else {
+            return Ok(());
+        };
+        let Some((sha, context, StatusState::Success)) = self.store.written_status_at(&key).await?
+        else {
+            return Ok(());
+        };
+        let context = context.unwrap_or_else(|| self.status_context.clone());
+        let here = actions::context_for(&self.status_context, change);
+        if sha == head && context == here {
+            return Ok(());
+        }
+        for other in self.sharing(t.forge, change, &sha, &context).await? {
+            let other_key = format!("{}{other}", crate::model::ChangeKey::kind_prefix(change));
+            if self.passes_on(&other_key, &sha, &context).await? {
+                // Its success is its own: it stands. The record moves on with the status this
+                // evaluation writes on the change's head.
+                return Ok(());
+            }
+        }
+        let description = policy::clip(&format!(
+            "#{} no longer has this head commit{}: no verdict stands for it",
+            change.number,
+            if sha == head { " for this target" } else { "" }
+        ));
+        let action = PlannedAction::SetStatus {
+            sha: sha.clone(),
+            state: StatusState::Failure,
+            context: context.clone(),
+            description: description.clone(),
+        };
+        let more = crate::forge::StatusLinks {
+            summary: &description,
+            target_url: None,
+        };
+        let call = t.forge.set_status(
+            t.r,
+            &sha,
+            StatusState::Failure,
+            &context,
+            &description,
+            &more,
+        );
+        if self.write(t.job, t.rules, &action, call).await?.is_some() {
+            self.store
+                .remember_status(&key, (&sha, StatusState::Failure, &description), &context)
+                .await?;
+        }
+        Ok(())
     }
 
     /// After a job failed for good: the head says the bot could not verify the change, so a
@@ -60,11 +170,12 @@ impl Worker {
             crate::policy::clip(&format!("changegate could not verify this change: {error}"));
         let r = ChangeRef::of(job.change);
         let rules = super::current(&self.rules);
+        let context = actions::context_for(&self.status_context, change);
         for sha in heads {
             let action = PlannedAction::SetStatus {
                 sha: sha.clone(),
                 state: StatusState::Error,
-                context: self.status_context.clone(),
+                context: context.clone(),
                 description: description.clone(),
             };
             let url = self.details_url(&job.change.change);
@@ -72,18 +183,12 @@ impl Worker {
                 summary: &description,
                 target_url: url.as_deref(),
             };
-            let call = forge.set_status(
-                &r,
-                &sha,
-                StatusState::Error,
-                &self.status_context,
-                &description,
-                &more,
-            );
+            let call =
+                forge.set_status(&r, &sha, StatusState::Error, &context, &description, &more);
             if self.write(job, &rules, &action, call).await?.is_some() {
                 let key = key_of(change);
                 self.store
-                    .remember_status(&key, (&sha, StatusState::Error, &description))
+                    .remember_status(&key, (&sha, StatusState::Error, &description), &context)
                     .await?;
             }
         }

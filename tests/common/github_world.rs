@@ -33,6 +33,8 @@ pub struct GhChange {
     /// The description (`body`).
     pub body: Option<String>,
     pub title: String,
+    /// The logins the issue or pull request is assigned to.
+    pub assignees: Vec<String>,
 }
 
 #[derive(Default)]
@@ -294,6 +296,7 @@ impl GithubWorld {
             files: vec![("src/app.rs".into(), None)],
             body: None,
             title: "Change".into(),
+            assignees: vec![],
         });
     }
 
@@ -312,7 +315,26 @@ impl GithubWorld {
             files: vec![("src/app.rs".into(), None)],
             body: None,
             title: "Change".into(),
+            assignees: vec![],
         });
+    }
+
+    /// Assigns issue or pull request `number` to `login`.
+    pub fn assign(&self, number: u64, login: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.assignees.push(login.into());
+            c.updated += 1;
+        }
+    }
+
+    /// Closes issue or pull request `number` (not merged).
+    pub fn close(&self, number: u64) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.state = "closed".into();
+            c.updated += 1;
+        }
     }
 
     /// `actor` applies `label` (recorded in the label history with the next timestamp).
@@ -448,6 +470,29 @@ impl GithubWorld {
                     v["description"].as_str().unwrap_or("").to_string(),
                 )
             })
+    }
+
+    /// The last status posted for `sha` under `context`: (state, description).
+    pub fn status_in(&self, sha: &str, context: &str) -> Option<(String, String)> {
+        let s = self.state.lock().unwrap();
+        s.statuses
+            .iter()
+            .rev()
+            .find(|(h, v)| h == sha && v["context"] == context)
+            .map(|(_, v)| {
+                (
+                    v["state"].as_str().unwrap_or("").to_string(),
+                    v["description"].as_str().unwrap_or("").to_string(),
+                )
+            })
+    }
+
+    /// Sets the base branch of pull request `number` without an event (as opened).
+    pub fn set_base(&self, number: u64, base: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(number) {
+            c.base = base.into();
+        }
     }
 
     /// Every call so far, as `METHOD /path`.
@@ -663,6 +708,7 @@ fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
     let mut v = json!({
         "number": c.number, "title": c.title, "body": c.body, "user": user(&c.author), "labels": labels, "updated_at": updated,
         "state": c.state, "html_url": format!("https://github.com/{REPO}/pull/{}", c.number),
+        "assignees": c.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(),
     });
     if c.is_pr && as_issue {
         v["pull_request"] = json!({ "url": "x" });
@@ -778,9 +824,10 @@ fn route_repo(
             }
             None => not_found(),
         },
+        // GitHub answers `/issues/{n}` for pull requests too, with a `pull_request` key.
         ("GET", ["issues", n]) => match s.change(num(n)) {
             Some(c) => {
-                let mut body = change_json(c);
+                let mut body = change_json_as(c, true);
                 // As GitHub counts them: the issue comments on the change.
                 let n = num(n);
                 body["comments"] = json!(s.comments.iter().filter(|c| c.1 == n).count());
@@ -842,6 +889,17 @@ fn route_repo(
             let body = json!({ "state": state, "sha": sha, "total_count": latest.len(), "statuses": latest });
             with_etag(&mut s.not_modified, body, etag)
         }
+        // The pull requests associated with a commit, as GitHub lists them: open and merged
+        // ones alike (here: those whose head it is).
+        ("GET", ["commits", sha, "pulls"]) => listing(
+            &mut s.not_modified,
+            s.changes
+                .iter()
+                .filter(|c| c.is_pr && c.head == *sha)
+                .map(|c| change_json_as(c, false))
+                .collect(),
+            etag,
+        ),
         ("GET", ["commits", sha, "check-runs"]) => {
             let runs: Vec<Value> = s
                 .check_runs

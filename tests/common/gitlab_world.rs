@@ -39,6 +39,12 @@ pub struct GlChange {
     /// The files the merge request touches: (new path, old path).
     pub files: Vec<(String, String)>,
     pub description: String,
+    /// The target branch (`main` unless retargeted).
+    pub target: String,
+    /// The usernames it is assigned to.
+    pub assignees: Vec<String>,
+    /// Closed (not merged).
+    pub closed: bool,
 }
 
 #[derive(Default)]
@@ -56,6 +62,9 @@ pub struct GlState {
     pub failures: VecDeque<(String, ResponseTemplate)>,
     /// Files on the default branch, by path.
     pub files: Vec<(String, String)>,
+    /// The project's labels: (id, current name). Label events refer to a label by id and show
+    /// its current name, as GitLab's resource label events do.
+    pub project_labels: Vec<(u64, String)>,
     clock: i64,
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved).
     epoch: i64,
@@ -113,15 +122,51 @@ impl GlState {
         }
     }
 
+    /// The id of the project label named `name`, created when there is none.
+    fn label_id(&mut self, name: &str) -> u64 {
+        if let Some((id, _)) = self.project_labels.iter().find(|(_, n)| n == name) {
+            return *id;
+        }
+        let id = 100 + self.project_labels.len() as u64;
+        self.project_labels.push((id, name.into()));
+        id
+    }
+
     fn event(&mut self, iid: u64, label: &str, added: bool, actor: &str) {
         let at = self.tick();
         let action = if added { "add" } else { "remove" };
         let id = self.label_events.len() + 1;
+        let label_id = self.label_id(label);
         self.label_events.push((
             iid,
             json!({ "id": id, "user": user(actor), "created_at": at, "resource_type": "MergeRequest", "resource_id": iid,
-                    "label": { "id": 7, "name": label, "color": "#428BCA", "description": null }, "action": action }),
+                    "label": { "id": label_id, "name": label, "color": "#428BCA", "description": null }, "action": action }),
         ));
+    }
+
+    /// Renames a project label as `PUT /projects/:id/labels/:label_id` with `new_name` does:
+    /// every merge request and issue carrying it shows the new name, and so do its events.
+    fn rename_label(&mut self, id: u64, new_name: &str) -> Option<Value> {
+        let old = self
+            .project_labels
+            .iter()
+            .find(|(i, _)| *i == id)?
+            .1
+            .clone();
+        if self.project_labels.iter().any(|(_, n)| n == new_name) {
+            return Some(json!({ "message": "Title has already been taken" }));
+        }
+        for (i, n) in self.project_labels.iter_mut() {
+            if *i == id {
+                *n = new_name.into();
+            }
+        }
+        for c in self.changes.iter_mut() {
+            for l in c.labels.iter_mut().filter(|l| **l == old) {
+                *l = new_name.into();
+            }
+        }
+        None
     }
 }
 
@@ -232,6 +277,9 @@ impl GitlabWorld {
             merged_at: None,
             files: vec![("src/app.rs".into(), "src/app.rs".into())],
             description: String::new(),
+            target: "main".into(),
+            assignees: vec![],
+            closed: false,
         });
     }
 
@@ -248,6 +296,9 @@ impl GitlabWorld {
             merged_at: None,
             files: vec![],
             description: String::new(),
+            target: String::new(),
+            assignees: vec![],
+            closed: false,
         });
     }
 
@@ -259,6 +310,33 @@ impl GitlabWorld {
             .unwrap()
             .commits
             .push((who.into(), who.into()));
+    }
+
+    /// Assigns issue `iid` to `username`.
+    pub fn assign_issue(&self, iid: u64, username: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(iid, false) {
+            c.assignees.push(username.into());
+        }
+    }
+
+    /// Closes issue `iid`.
+    pub fn close_issue(&self, iid: u64) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.change(iid, false) {
+            c.closed = true;
+        }
+    }
+
+    /// The id of the project label named `name` (created on first use).
+    pub fn label_id(&self, name: &str) -> u64 {
+        self.state.lock().unwrap().label_id(name)
+    }
+
+    /// Points the merge request at another target branch (GitLab records no event for it).
+    pub fn retarget(&self, iid: u64, target: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.change(iid, true).unwrap().target = target.into();
     }
 
     /// New commits: the head moves and GitLab records a diff version at the next tick.
@@ -394,6 +472,58 @@ impl GitlabWorld {
             })
     }
 
+    /// The last status posted for `sha` under `name`: (state, description).
+    pub fn status_named(&self, sha: &str, name: &str) -> Option<(String, String)> {
+        let s = self.state.lock().unwrap();
+        s.statuses
+            .iter()
+            .rev()
+            .find(|(h, v)| h == sha && v["name"] == name)
+            .map(|(_, v)| {
+                let f = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                (f("state"), f("description"))
+            })
+    }
+
+    /// The `Merge Request Hook` of merge request `iid` as it is now on the fake (head, target,
+    /// labels, author), sent by `actor` with `action`; `oldrev` for a push.
+    pub fn hook_of(&self, iid: u64, action: &str, actor: &str, oldrev: Option<&str>) -> Vec<u8> {
+        let c = self
+            .state
+            .lock()
+            .unwrap()
+            .change(iid, true)
+            .cloned()
+            .expect("the merge request exists on the fake");
+        let path = super::corpus_dir().join("gitlab/merge_request.update.1.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let labels: Vec<Value> = c
+            .labels
+            .iter()
+            .map(|l| json!({ "id": 1, "title": l }))
+            .collect();
+        v["user"] = json!({ "id": user_id(actor), "username": actor, "name": actor });
+        v["project"]["id"] = json!(PROJECT_ID);
+        v["project"]["path_with_namespace"] = json!(PROJECT);
+        let oa = &mut v["object_attributes"];
+        oa["iid"] = json!(iid);
+        oa["action"] = json!(action);
+        oa["state"] = json!(if c.merged_at.is_some() {
+            "merged"
+        } else {
+            "opened"
+        });
+        oa["author_id"] = json!(user_id(&c.author));
+        oa["last_commit"]["id"] = json!(c.sha);
+        oa["target_branch"] = json!(c.target);
+        oa["labels"] = json!(labels);
+        if let Some(old) = oldrev {
+            oa["oldrev"] = json!(old);
+        }
+        v["labels"] = json!(labels);
+        serde_json::to_vec(&v).unwrap()
+    }
+
     pub fn calls(&self) -> Vec<String> {
         self.state.lock().unwrap().calls.clone()
     }
@@ -421,14 +551,15 @@ fn not_found() -> ResponseTemplate {
 fn change_json(c: &GlChange) -> Value {
     let mut v = json!({
         "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": c.description,
-        "state": if c.merged_at.is_some() { "merged" } else { "opened" }, "merged_at": c.merged_at, "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
+        "state": if c.merged_at.is_some() { "merged" } else if c.closed { "closed" } else { "opened" }, "merged_at": c.merged_at,
+        "assignees": c.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(), "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
         "web_url": format!("https://gitlab.example.com/{PROJECT}/-/merge_requests/{}", c.iid),
         "references": { "short": format!("!{}", c.iid), "full": format!("{}{}{}", c.project_path, if c.is_mr { "!" } else { "#" }, c.iid) },
     });
     if c.is_mr {
         v["sha"] = json!(c.sha);
         v["source_branch"] = json!("feature");
-        v["target_branch"] = json!("main");
+        v["target_branch"] = json!(c.target);
         v["draft"] = json!(false);
         v["work_in_progress"] = json!(false);
     }
@@ -568,6 +699,48 @@ fn route_project(
             }
             reply(200, json!(list))
         }
+        // The merge requests related to a commit, as GitLab lists them: merged ones too (here:
+        // those whose head it is).
+        ("GET", ["repository", "commits", sha, "merge_requests"]) => {
+            let list: Vec<Value> = s
+                .changes
+                .iter()
+                .filter(|c| c.is_mr && c.sha == *sha)
+                .map(change_json)
+                .collect();
+            reply(200, json!(list))
+        }
+        ("GET", ["labels"]) => {
+            let list: Vec<Value> = s
+                .project_labels
+                .iter()
+                .map(|(id, name)| json!({ "id": id, "name": name, "color": "#428BCA", "description": null, "is_project_label": true }))
+                .collect();
+            reply(200, json!(list))
+        }
+        // GitLab documents `label_id` as the label's id or title.
+        ("PUT", ["labels", label]) => {
+            let id = label.parse::<u64>().ok().or_else(|| {
+                s.project_labels
+                    .iter()
+                    .find(|(_, n)| n == label)
+                    .map(|(i, _)| *i)
+            });
+            let Some(new_name) = body["new_name"].as_str() else {
+                return reply(
+                    400,
+                    json!({ "error": "new_name, color, description, priority are missing, at least one parameter must be provided" }),
+                );
+            };
+            match id.map(|id| (id, s.rename_label(id, new_name))) {
+                None => reply(404, json!({ "message": "404 Label Not Found" })),
+                Some((_, Some(conflict))) => reply(409, conflict),
+                Some((id, None)) => reply(
+                    200,
+                    json!({ "id": id, "name": new_name, "color": "#428BCA", "description": null }),
+                ),
+            }
+        }
         ("POST", ["statuses", sha]) => {
             let state = body["state"].as_str().unwrap_or("");
             if ![
@@ -658,7 +831,15 @@ fn route_change(
                 .label_events
                 .iter()
                 .filter(|(k, _)| *k == iid)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| {
+                    // The label as it is now: its current name.
+                    let mut v = v.clone();
+                    let id = v["label"]["id"].as_u64();
+                    if let Some((_, name)) = s.project_labels.iter().find(|(i, _)| Some(*i) == id) {
+                        v["label"]["name"] = json!(name);
+                    }
+                    v
+                })
                 .collect();
             reply(200, json!(list))
         }

@@ -34,7 +34,27 @@ impl Forge for GithubClient {
             other => other?,
         };
         let w: WireChange = reply.json()?;
-        Ok(Some(w.into_change(&r.repo, r.kind, r.number)))
+        // `/issues/{n}` answers for pull requests too: such an answer is no issue.
+        let kind = match &w.pull_request {
+            Some(_) => ChangeKind::MergeRequest,
+            None => r.kind,
+        };
+        Ok(Some(w.into_change(&r.repo, kind, r.number)))
+    }
+
+    async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Assigned {
+            #[serde(default)]
+            assignees: Vec<WireUser>,
+        }
+        let url = self.repo_url(r, &format!("/issues/{}", r.number));
+        // The issue was just read: this answers 304 (free) unless it changed since.
+        let a: Assigned = self
+            .get_conditional(&url, "read the issue's assignees")
+            .await?
+            .json()?;
+        Ok(a.assignees.iter().map(WireUser::user).collect())
     }
 
     async fn repo_file(
@@ -94,6 +114,33 @@ impl Forge for GithubClient {
         Ok(out)
     }
 
+    async fn open_changes_with_head(
+        &self,
+        repo: &crate::model::Repo,
+        sha: &str,
+    ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
+        // The pull requests associated with a commit include those that merely contain it
+        // and merged ones: only open ones whose head it is share its status.
+        let url = format!(
+            "{}/repos/{}/commits/{}/pulls",
+            self.api,
+            repo.path,
+            enc(sha)
+        );
+        let pulls: Vec<WireChange> = self
+            .list_conditional(&url, "list the pull requests of a commit")
+            .await?;
+        Ok(pulls
+            .into_iter()
+            .filter(|w| w.state.as_deref() == Some("open"))
+            .filter(|w| w.head.as_ref().and_then(|h| h.sha.as_deref()) == Some(sha))
+            .filter_map(|w| {
+                let n = w.number.and_then(|n| u64::try_from(n).ok())?;
+                Some((n, w.base.and_then(|b| b.name)))
+            })
+            .collect())
+    }
+
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
         let read = super::read_history(
@@ -133,6 +180,8 @@ impl Forge for GithubClient {
             })
             .collect();
         Ok(History {
+            // GitHub's events keep the label's name as it was when applied.
+            label_ids: vec![],
             labels,
             retargeted_at,
             gaps,

@@ -140,6 +140,71 @@ impl Forge for GitlabClient {
         Ok(out)
     }
 
+    async fn project_labels(
+        &self,
+        repo: &crate::model::Repo,
+    ) -> Result<Vec<(String, u64)>, ForgeError> {
+        #[derive(Deserialize)]
+        struct WireProjectLabel {
+            id: u64,
+            name: String,
+        }
+        let r = ChangeRef {
+            repo: repo.clone(),
+            kind: ChangeKind::MergeRequest,
+            number: 0,
+        };
+        // Group labels too: a project's merge requests may carry them.
+        let url = format!("{}/labels?include_ancestor_groups=true", self.project(&r));
+        let labels: Vec<WireProjectLabel> = self.list(&url, "list the project's labels").await?;
+        Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
+    }
+
+    async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Assigned {
+            #[serde(default)]
+            assignees: Vec<WireUser>,
+        }
+        let a: Assigned = self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &self.change_url(r),
+                None,
+                "read the issue's assignees",
+            )
+            .await?
+            .json()?;
+        Ok(a.assignees.iter().map(WireUser::user).collect())
+    }
+
+    async fn open_changes_with_head(
+        &self,
+        repo: &crate::model::Repo,
+        sha: &str,
+    ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
+        let r = ChangeRef {
+            repo: repo.clone(),
+            kind: ChangeKind::MergeRequest,
+            number: 0,
+        };
+        // Merge requests related to the commit: those containing it too, and merged ones.
+        let url = format!(
+            "{}/repository/commits/{}/merge_requests",
+            self.project(&r),
+            enc(sha)
+        );
+        let mrs: Vec<WireChange> = self
+            .list(&url, "list the merge requests of a commit")
+            .await?;
+        Ok(mrs
+            .into_iter()
+            .filter(|w| w.state.as_deref() == Some("opened") && w.sha.as_deref() == Some(sha))
+            .map(|w| (w.iid, w.target_branch))
+            .collect())
+    }
+
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         let url = format!("{}/resource_label_events", self.change_url(r));
         let read = super::read_history(
@@ -169,23 +234,26 @@ impl Forge for GitlabClient {
                 before: None,
             });
         }
-        let labels = events
+        let (labels, label_ids) = events
             .into_iter()
             .filter_map(|e| {
-                Some(LabelEvent {
-                    // A deleted label's events have no label: nothing to attribute.
-                    label: Label::new(&e.label?.name),
+                // A deleted label's events have no label: nothing to attribute.
+                let label = e.label?;
+                let event = LabelEvent {
+                    label: Label::new(&label.name),
                     added: e.action == "add",
                     actor: e.user.as_ref().map(WireUser::user).unwrap_or_default(),
                     at: e.created_at,
-                })
+                };
+                Some((event, label.id))
             })
-            .collect();
+            .unzip();
         // GitLab keeps no event for a retarget; the webhook and the bot's memory tell it.
         Ok(History {
             labels,
             retargeted_at: None,
             gaps,
+            label_ids,
         })
     }
 

@@ -91,6 +91,8 @@ impl WireChange {
 #[derive(Deserialize)]
 pub(super) struct WireLabelRef {
     pub(super) name: String,
+    /// The label's id: events show its current name, so a renamed label's events change.
+    pub(super) id: Option<u64>,
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,177 @@
+//! Approval labels by identity (GitLab): a label event names the label by id and shows its
+//! name as it is now, so a label renamed into an approval label would bring the approvals of
+//! whoever applied it under its old name. Each label's id is remembered as first seen by a
+//! name; an approval through an event whose label is not the one first seen by that name does
+//! not count, and the comment says why.
+
+use super::Worker;
+use crate::forge::Forge;
+use crate::model::{Change, History, Label, User};
+use crate::rules::Rules;
+use crate::store::SeenLabel;
+use anyhow::Result;
+use std::collections::HashMap;
+
+impl Worker {
+    /// Checks the approval label events of `history` against the label ids remembered for
+    /// the change's project, remembers the labels seen for the first time, and returns why
+    /// any approval does not count (its event is then kept with no known applier).
+    pub(super) async fn vet_label_ids<F: Forge>(
+        &self,
+        forge: &F,
+        change: &Change,
+        rules: &Rules,
+        history: &mut History,
+    ) -> Result<Vec<String>> {
+        // Events without ids: the forge keeps names as given (GitHub). An empty history says
+        // nothing, and a project seen for the first time has its labels remembered.
+        if !history.labels.is_empty() && history.label_ids.iter().all(Option::is_none) {
+            return Ok(vec![]);
+        }
+        let scope = format!(
+            "{}:{}",
+            change.forge,
+            change.repo.path.as_str().to_lowercase()
+        );
+        let mut known = self.store.seen_labels(&scope).await?;
+        if known.is_empty() {
+            // The first sight of the project: every label it has now is remembered by the name
+            // it has now, so that one renamed later is recognized even if no event showed it.
+            let labels = forge.project_labels(&change.repo).await?;
+            self.store.remember_labels(&scope, &labels).await?;
+            known = self.store.seen_labels(&scope).await?;
+        }
+        let governed: Vec<&Label> = rules.approvals.iter().map(|a| &a.label).collect();
+        let (notes, new) = vet(&known, &governed, history);
+        self.store.remember_labels(&scope, &new).await?;
+        Ok(notes)
+    }
+}
+
+/// Pure: the reasons approvals in `history` do not count (their events lose their applier),
+/// and the (name, id) pairs seen for the first time, to remember.
+pub(super) fn vet(
+    known: &[SeenLabel],
+    governed: &[&Label],
+    history: &mut History,
+) -> (Vec<String>, Vec<(String, u64)>) {
+    // The id first seen by each name, and the name each id was first seen by (oldest first).
+    let mut id_of: HashMap<String, u64> = HashMap::new();
+    let mut name_of: HashMap<u64, String> = HashMap::new();
+    for l in known {
+        id_of.entry(l.name.clone()).or_insert(l.id);
+        name_of.entry(l.id).or_insert_with(|| l.name.clone());
+    }
+    let (mut notes, mut new) = (vec![], vec![]);
+    for (ev, id) in history.labels.iter_mut().zip(history.label_ids.iter()) {
+        let Some(id) = *id else { continue };
+        let name = ev.label.as_str().to_string();
+        let refused = match (id_of.get(&name), name_of.get(&id)) {
+            (Some(&first), _) if first != id => Some(format!(
+                "`{name}` applied by {} is label id {id}, but changegate first saw `{name}` as label id {first}: another label under that name does not approve; apply `{name}` again",
+                ev.actor.mention()
+            )),
+            (_, Some(was)) if *was != name => Some(format!(
+                "the label {} applied was `{was}` when changegate first saw it (id {id}) and was renamed `{name}` since: a renamed label does not approve; apply `{name}` again",
+                ev.actor.mention()
+            )),
+            (None, None) => {
+                id_of.insert(name.clone(), id);
+                name_of.insert(id, name.clone());
+                new.push((name.clone(), id));
+                None
+            }
+            _ => None,
+        };
+        if let Some(reason) = refused.filter(|_| ev.added && governed.contains(&&ev.label)) {
+            ev.actor = User::default();
+            if !notes.contains(&reason) {
+                notes.push(reason);
+            }
+        }
+    }
+    (notes, new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LabelEvent;
+
+    const APPROVED: &str = "BT Integration Manager::Approved";
+
+    fn history(entries: &[(&str, u64, bool)]) -> History {
+        History {
+            labels: entries
+                .iter()
+                .map(|(name, _, added)| LabelEvent {
+                    label: Label::new(name),
+                    added: *added,
+                    actor: User::named("mona"),
+                    at: None,
+                })
+                .collect(),
+            retargeted_at: None,
+            gaps: vec![],
+            label_ids: entries.iter().map(|(_, id, _)| Some(*id)).collect(),
+        }
+    }
+
+    fn seen(name: &str, id: u64, at: i64) -> SeenLabel {
+        SeenLabel {
+            name: name.into(),
+            id,
+            first_seen_at: at,
+        }
+    }
+
+    #[test]
+    fn labels_seen_for_the_first_time_are_remembered_and_count() {
+        let approved = Label::new(APPROVED);
+        let mut h = history(&[("team::infra", 12, true), (APPROVED, 20, true)]);
+        let (notes, new) = vet(&[], &[&approved], &mut h);
+        assert!(notes.is_empty());
+        assert_eq!(
+            new,
+            vec![("team::infra".into(), 12), (APPROVED.to_string(), 20)]
+        );
+        assert_eq!(h.labels[1].actor, User::named("mona"));
+    }
+
+    #[test]
+    fn a_label_renamed_into_an_approval_label_does_not_approve() {
+        let approved = Label::new(APPROVED);
+        let mut h = history(&[(APPROVED, 12, true)]);
+        let (notes, new) = vet(&[seen("team::infra", 12, 1)], &[&approved], &mut h);
+        assert!(
+            new.is_empty(),
+            "a renamed id is not remembered by its new name"
+        );
+        assert_eq!(h.labels[0].actor.username, None);
+        assert!(
+            notes[0].contains("was `team::infra` when changegate first saw it (id 12)"),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn another_label_by_the_approval_labels_name_does_not_approve() {
+        let approved = Label::new(APPROVED);
+        let mut h = history(&[(APPROVED, 12, true), (APPROVED, 12, false)]);
+        let (notes, _) = vet(&[seen(APPROVED, 20, 1)], &[&approved], &mut h);
+        assert_eq!(h.labels[0].actor.username, None);
+        // Removals are kept as they are: they take approvals away, never give them.
+        assert_eq!(h.labels[1].actor, User::named("mona"));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("first saw `BT Integration Manager::Approved` as label id 20"));
+    }
+
+    #[test]
+    fn labels_that_approve_nothing_are_not_judged() {
+        let approved = Label::new(APPROVED);
+        let mut h = history(&[("CMT::Minor", 12, true)]);
+        let (notes, _) = vet(&[seen("team::infra", 12, 1)], &[&approved], &mut h);
+        assert!(notes.is_empty());
+        assert_eq!(h.labels[0].actor, User::named("mona"));
+    }
+}
