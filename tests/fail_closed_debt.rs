@@ -137,6 +137,8 @@ async fn linked_emergency() -> Setup {
     *s.app.worker.rules.write().unwrap() =
         Arc::new(changegate::rules::parse("rules.yaml", &text).unwrap());
     s.gh.open_issue(12, "carol");
+    // alice, who opens the pull request, is assigned the issue: it is hers to link.
+    s.gh.assign(12, "alice");
     s.gh.add_label(12, "CMT::Emergency", "carol");
     s.gh.set_body(7, "Hotfix.\n\nChange: #12\n");
     s.deliver("edited", None, "alice", "edit-1").await;

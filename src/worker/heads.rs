@@ -142,10 +142,12 @@ impl Worker {
             return Ok(None);
         };
         // Asked only when it can matter: a label approval that resets on push is on the
-        // change, or native approvals that carry no commit (GitLab's) are placed by time.
+        // change, native approvals that carry no commit (GitLab's) are placed by time, or a
+        // change issue (read after this) may carry approvals the change's pushes reset.
         let resets = rules.approvals.iter().any(|a| {
             a.reset_on_push
                 && (change.has_label(&a.label)
+                    || rules.change_issue.is_some()
                     || (a.native_approvals && change.forge == crate::model::Forge::Gitlab))
         });
         let forge_at = match resets {
