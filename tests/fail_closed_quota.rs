@@ -98,3 +98,38 @@ async fn a_change_over_its_hourly_budget_waits_with_a_pending_status_while_other
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Waiting for quota must not leave a pass standing on a commit the change left: pushed to
+/// another head while over budget, the old head's success is taken back; pushed back to it,
+/// it is pending, not the old success.
+#[tokio::test]
+async fn a_change_waiting_for_quota_leaves_no_success_on_the_heads_it_left() {
+    let clock = Clock::manual(t("2026-11-02T10:00:00Z"));
+    let mut s = setup_with(clock.clone()).await;
+    s.apply_label("alice", "CMT::Minor").await;
+    s.apply_label("mona", "BT Integration Manager::Approved")
+        .await;
+    assert_eq!(s.status_of(H1).0, "success", "{}", s.comment());
+    s.app.worker.max_units_per_change_hour = 1;
+
+    // alice pushes new commits while the change is over its share: the job waits.
+    s.app.expect_failed_jobs(1);
+    s.push("alice", H2).await;
+    assert_eq!(s.status_of(H2).0, "pending");
+    let (state, description) = s.status_of(H1);
+    assert_eq!(state, "failure", "{description}");
+    assert!(
+        description.contains("no longer has this head commit"),
+        "{description}"
+    );
+
+    // ... and pushes the old head back, still over its share: pending there, not a pass.
+    s.app.expect_failed_jobs(2);
+    s.push("alice", H1).await;
+    let (state, description) = s.status_of(H1);
+    assert_eq!(state, "pending", "{description}");
+    assert!(
+        description.starts_with("waiting for API quota"),
+        "{description}"
+    );
+}

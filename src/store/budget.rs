@@ -28,21 +28,6 @@ impl Store {
             .collect()
     }
 
-    /// Whether a job of change `key` other than `job_id` already waits for quota (its pending
-    /// status is written).
-    pub async fn waiting_for_quota(&self, key: &str, job_id: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE change_key = $1 AND state = 'queued'
-               AND last_error = $2 AND id != $3",
-        )
-        .bind(key.to_string())
-        .bind(WAITING_FOR_QUOTA)
-        .bind(job_id)
-        .fetch_one(&self.reads)
-        .await?;
-        Ok(n > 0)
-    }
-
     /// Puts claimed job `job_id` back in the queue until `at`, its try not counted: it
     /// waits, it did not fail.
     pub async fn defer_for_quota(&self, job_id: i64, at: i64) -> Result<()> {

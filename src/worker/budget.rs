@@ -44,7 +44,16 @@ impl Worker {
         let Some(at) = resume_at(&spent, self.max_units_per_change_hour, now) else {
             return Ok(false);
         };
-        let already_said = self.store.waiting_for_quota(&key, job.id).await?;
+        // Said when the bot's last status for the change is this pending one, on this head and
+        // context: a job on another head (a push while waiting) says it again there.
+        let here = crate::actions::context_for(&self.status_context, &change.change);
+        let already_said = match self.store.written_status_at(&key).await? {
+            Some((sha, context, StatusState::Pending)) => {
+                change.change.head_sha.as_deref() == Some(sha.as_str())
+                    && context.unwrap_or_else(|| self.status_context.clone()) == here
+            }
+            _ => false,
+        };
         tracing::warn!(
             spent = spent.iter().map(|(_, u)| u).sum::<i64>(),
             budget = self.max_units_per_change_hour,
@@ -96,6 +105,18 @@ impl Worker {
             target_url: url.as_deref(),
         };
         let r = ChangeRef::of(ctx.change);
+        // A success the bot wrote on a head or context the change has left is taken back
+        // first: waiting must not leave an old pass standing for a commit pushed back to.
+        let target = super::execute::Target {
+            forge: &connected.client,
+            r: &r,
+            job: &ctx,
+            rules: &rules,
+        };
+        if let Err(e) = self.withdraw_left(&target, change).await {
+            let _ = self.flush(&ctx).await;
+            return Err(e);
+        }
         let call = connected.client.set_status(
             &r,
             sha,
