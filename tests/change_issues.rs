@@ -68,11 +68,11 @@ async fn the_issues_approvals_gate_the_pull_request_and_withdrawing_one_turns_it
     assert_eq!(state, "success", "{description}\n{}", s.comment());
     let comment = s.comment();
     assert!(
-        comment.contains("approved on acme/platypus#12 by @olivia"),
+        comment.contains("approved on `acme/platypus#12` by @olivia"),
         "{comment}"
     );
     assert!(
-        comment.contains("approved on acme/platypus#12 by @mona"),
+        comment.contains("approved on `acme/platypus#12` by @mona"),
         "{comment}"
     );
 
@@ -83,7 +83,7 @@ async fn the_issues_approvals_gate_the_pull_request_and_withdrawing_one_turns_it
     assert_eq!(state, "failure");
     assert_eq!(description, "Missing: Business owner approval");
     assert!(
-        s.comment().contains("not given yet on acme/platypus#12"),
+        s.comment().contains("not given yet on `acme/platypus#12`"),
         "{}",
         s.comment()
     );

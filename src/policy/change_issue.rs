@@ -70,6 +70,9 @@ pub fn parse_reference(text: &str, change: &Change) -> Result<IssueRef, String> 
             .or_else(|| path.rsplit_once("/issues/"))
             .ok_or_else(bad)?;
         let number = number.trim_end_matches('/').parse().map_err(|_| bad())?;
+        if !project_path(project) {
+            return Err(bad());
+        }
         return Ok(IssueRef {
             repo: RepoPath::new(project),
             number,
@@ -79,12 +82,25 @@ pub fn parse_reference(text: &str, change: &Change) -> Result<IssueRef, String> 
     let number: u64 = number.parse().map_err(|_| bad())?;
     let repo = if project.is_empty() {
         change.repo.path.clone()
-    } else if project.contains('/') && !project.contains(char::is_whitespace) {
+    } else if project.contains('/') && project_path(project) {
         RepoPath::new(project)
     } else {
         return Err(bad());
     };
     Ok(IssueRef { repo, number })
+}
+
+/// A project path the forges could name: segments of letters, digits, `.`, `_` and `-`,
+/// none of them `.` or `..` (a path the server would resolve elsewhere than it reads).
+fn project_path(project: &str) -> bool {
+    project.split('/').all(|seg| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    })
 }
 
 /// What a linked issue means for a merge request.
@@ -277,6 +293,11 @@ mod tests {
             "#twelve",
             "acme#",
             "https://evil.example.com/acme/cr/-/issues/7",
+            // Paths the server would resolve elsewhere, or text that is no project name.
+            "acme/platypus/@acme/everyone/../..#12",
+            "acme/../other/cr#5",
+            "acme/`x`/cr#5",
+            "https://gitlab.example.com/acme/../evil/cr/-/issues/7",
         ] {
             assert!(parse_reference(bad, &c).is_err(), "{bad}");
         }

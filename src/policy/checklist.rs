@@ -18,7 +18,7 @@ pub(super) fn checklist_item(
             people.extend(o.others.iter().map(|p| given(&p.by, p.at, p.via)));
             let text = match (&o.on, via) {
                 (Some(issue), Via::LinkedIssue) => {
-                    format!("approved on {issue} by {}", people.join(", "))
+                    format!("approved on {} by {}", code(issue), people.join(", "))
                 }
                 _ => format!("approved by {}", people.join(", ")),
             };
@@ -35,7 +35,7 @@ pub(super) fn checklist_item(
             (false, format!("0 of {}: not given yet", o.needed))
         }
         ApprovalState::Missing => match &o.on {
-            Some(issue) => (false, format!("not given yet on {issue}")),
+            Some(issue) => (false, format!("not given yet on {}", code(issue))),
             None => (false, "not given yet".to_string()),
         },
         ApprovalState::Invalid { reason } => (false, format!("{reason}; the label was removed")),

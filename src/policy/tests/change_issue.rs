@@ -53,7 +53,7 @@ fn the_issues_approvals_and_classification_gate_the_merge_request() {
     );
     let comment = crate::comment::sticky(&case.snap.change, &d);
     assert!(
-        comment.contains("approved on acme/change-requests#12 by @olivia"),
+        comment.contains("approved on `acme/change-requests#12` by @olivia"),
         "{comment}"
     );
     // The issue's classification is not applied to the merge request, only seen.
@@ -73,7 +73,7 @@ fn without_the_issues_approval_the_merge_request_waits_and_says_where() {
         .iter()
         .find(|i| i.title == "Business owner approval")
         .unwrap();
-    assert_eq!(item.detail, "not given yet on acme/change-requests#12");
+    assert_eq!(item.detail, "not given yet on `acme/change-requests#12`");
     assert!(
         item.next_step
             .as_deref()
