@@ -218,3 +218,57 @@ async fn gitlab_a_closed_or_someone_elses_issue_is_refused() {
     assert_eq!(state, "failed");
     assert!(note.contains("the issue is closed"), "{note}");
 }
+
+/// An admin edits the bot's listing on the change issue to drop #7: the edit's webhook (a
+/// change of the issue) has the pull request evaluated again, which reads the listing back and
+/// writes its own text.
+#[tokio::test]
+async fn an_edit_of_the_listing_on_the_issue_is_undone() {
+    let s = linking("#12").await;
+    s.gh.assign(12, "alice");
+    s.apply_label("peter", "Peer Approval::Approved").await;
+    assert_eq!(s.status_of(H1).0, "success", "{}", s.comment());
+    let ours = s.gh.comments(12);
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert!(ours[0].contains("- acme/platypus#7"), "{}", ours[0]);
+    let (id, forged) = {
+        let mut state = s.gh.state.lock().unwrap();
+        let c = state
+            .comments
+            .iter_mut()
+            .find(|c| c.1 == 12)
+            .expect("the listing");
+        c.2 = c.2.replace("- acme/platypus#7", "");
+        (c.0, c.2.clone())
+    };
+    // GitHub's `issue_comment.edited` example, moved to issue #12 of acme/platypus.
+    let path = common::corpus_dir().join("github/issue_comment.edited.1.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let pr = common::github_setup::pr_event(&s, 7, "edited", None, "root");
+    v["repository"] = pr["repository"].clone();
+    v["issue"]["number"] = serde_json::json!(12);
+    v["issue"]["user"] = common::github_setup::gh_user("carol");
+    v["issue"]["labels"] = serde_json::json!([]);
+    v["issue"].as_object_mut().unwrap().remove("pull_request");
+    v["comment"]["id"] = serde_json::json!(id);
+    v["comment"]["user"] = common::github_setup::gh_user(common::github_world::BOT);
+    v["comment"]["body"] = serde_json::json!(forged);
+    v["changes"]["body"]["from"] = serde_json::json!(ours[0]);
+    v["sender"] = common::github_setup::gh_user("root");
+    let (status, _) = s
+        .app
+        .github(
+            "issue_comment",
+            "listing-edit",
+            &serde_json::to_vec(&v).unwrap(),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 202);
+    s.app.drain().await;
+    let listing: Vec<_> =
+        s.gh.comments(12)
+            .into_iter()
+            .filter(|c| c.starts_with("<!-- changegate:gated-changes -->"))
+            .collect();
+    assert_eq!(listing, ours);
+}

@@ -321,7 +321,7 @@ impl Worker {
 /// deleted or edited (GitHub `deleted`/`edited`, GitLab note `update`; the bot's own edits
 /// never reach here), or a reconcile pass found the change updated (an edit whose webhook
 /// was lost, or a GitLab too old to send note updates).
-fn comment_unverified(job: &JobContext<'_>) -> bool {
+pub(super) fn comment_unverified(job: &JobContext<'_>) -> bool {
     std::iter::once(job.change)
         .chain(job.covered.iter().filter_map(crate::model::Event::change))
         .any(|e| {

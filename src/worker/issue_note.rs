@@ -41,7 +41,12 @@ impl Worker {
         // Remembered apart from the issue's own sticky comment (an enforced issue has one).
         let cache = format!("{issue_key}#gated");
         let hash = comment::hash(&body);
-        if let Some((_, known)) = self.store.cached_comment(&cache).await?
+        // Trusted from memory unless the listing may have been edited: a comment event or a
+        // reconcile pass on the merge request, or any change of the issue (an edit there is
+        // one), reads it back so that someone else's edit is undone.
+        let unverified = super::execute::comment_unverified(t.job) || from_issue(t.job);
+        if !unverified
+            && let Some((_, known)) = self.store.cached_comment(&cache).await?
             && known == hash
         {
             return Ok(());
@@ -81,6 +86,13 @@ impl Worker {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether the run was queued because the linked issue changed.
+fn from_issue(job: &super::enforce::JobContext<'_>) -> bool {
+    std::iter::once(job.change)
+        .chain(job.covered.iter().filter_map(crate::model::Event::change))
+        .any(|e| e.forge_action == super::linked::ISSUE_CHANGED)
 }
 
 fn reference(c: &Change) -> String {

@@ -11,6 +11,9 @@ use crate::rules::Rules;
 use crate::store::key_of;
 use anyhow::Result;
 
+/// The forge action of a merge request's run queued because its linked issue changed.
+pub(super) const ISSUE_CHANGED: &str = "change issue changed";
+
 impl Worker {
     /// The change issue the merge request's description links, read with its label history
     /// and its approvers' memberships; `None` when it links none.
@@ -187,7 +190,7 @@ impl Worker {
                 event_name: "change issue changed".into(),
                 payload: EventPayload::Change(Box::new(ChangeEvent {
                     action: Action::Other,
-                    forge_action: "change issue changed".into(),
+                    forge_action: ISSUE_CHANGED.into(),
                     labels_added: vec![],
                     labels_removed: vec![],
                     review: None,
