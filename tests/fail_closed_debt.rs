@@ -7,23 +7,10 @@
 mod common;
 
 use changegate::clock::Clock;
-use common::github_setup::{H1, Setup, setup_with};
+use common::github_setup::{H1, Setup, at, t};
 use common::gitlab_world::GitlabWorld;
 use common::*;
 use std::sync::Arc;
-
-fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&chrono::Utc)
-}
-
-/// #7 by alice at `now`; the fake's history follows from the same time.
-async fn at(now: &str) -> Setup {
-    let s = setup_with(Clock::manual(t(now))).await;
-    s.gh.set_time(now);
-    s
-}
 
 /// Moves the bot's clock past the deadline and runs what came due.
 async fn move_to(app: &TestApp, now: &str) {

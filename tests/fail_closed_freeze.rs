@@ -5,20 +5,7 @@
 mod common;
 
 use changegate::clock::Clock;
-use common::github_setup::{H1, H2, Setup, setup_with};
-
-fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&chrono::Utc)
-}
-
-/// Moves the bot's clock (and the fake's history) to `now`, then runs what came due.
-async fn move_to(s: &Setup, now: &str) {
-    s.app.clock.set(t(now));
-    s.gh.set_time(now);
-    s.app.drain().await;
-}
+use common::github_setup::{H1, H2, Setup, move_to, setup_with, t};
 
 fn sticky(s: &Setup) -> String {
     s.gh.comments(7)

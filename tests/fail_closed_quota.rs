@@ -7,12 +7,6 @@ mod common;
 use changegate::clock::Clock;
 use common::github_setup::*;
 
-fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&chrono::Utc)
-}
-
 fn status_posts(s: &Setup, sha: &str) -> usize {
     let post = format!("POST /repos/acme/platypus/statuses/{sha}");
     s.gh.writes().iter().filter(|w| **w == post).count()

@@ -7,30 +7,10 @@ mod common;
 use changegate::clock::Clock;
 use changegate::model::Forge;
 use changegate::rules::watch::RulesWatch;
-use common::github_setup::{H1, H2, Setup, setup_with};
+use common::github_setup::{H1, H2, Setup, at, move_to, t};
 use common::github_world::GithubWorld;
 use common::{TestApp, pg};
 use std::sync::Arc;
-
-fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&chrono::Utc)
-}
-
-/// #7 by alice at `now`; the fake's history follows from the same time.
-async fn at(now: &str) -> Setup {
-    let s = setup_with(Clock::manual(t(now))).await;
-    s.gh.set_time(now);
-    s
-}
-
-/// Moves the bot's clock (and the fake's history) to `now`, then runs what came due.
-async fn move_to(s: &Setup, now: &str) {
-    s.app.clock.set(t(now));
-    s.gh.set_time(now);
-    s.app.drain().await;
-}
 
 fn shipped() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()

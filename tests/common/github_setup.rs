@@ -37,6 +37,26 @@ pub async fn setup_with(clock: changegate::clock::Clock) -> Setup {
     let app = TestApp::with_forges_at(Some(&gh.url()), None, clock).await;
     Setup { app, gh }
 }
+/// A time written as RFC 3339.
+pub fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// #7 by alice with the bot's clock at `now`; the fake's history follows from the same time.
+pub async fn at(now: &str) -> Setup {
+    let s = setup_with(changegate::clock::Clock::manual(t(now))).await;
+    s.gh.set_time(now);
+    s
+}
+
+/// Moves the bot's clock (and the fake's history) to `now`, then runs what came due.
+pub async fn move_to(s: &Setup, now: &str) {
+    s.app.clock.set(t(now));
+    s.gh.set_time(now);
+    s.app.drain().await;
+}
 
 pub fn gh_user(login: &str) -> Value {
     json!({ "login": login, "id": login.bytes().map(u64::from).sum::<u64>(), "type": "User" })
