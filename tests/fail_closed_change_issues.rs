@@ -157,7 +157,9 @@ async fn the_pull_requests_pushes_reset_the_issues_reset_on_push_approvals() {
     assert_eq!(description, "Missing: Peer review");
     let comment = s.comment();
     assert!(
-        comment.contains("- [ ] **Peer review** — not given yet on `acme/platypus#12`"),
+        comment.contains(
+            "- [ ] **Peer review** — on `acme/platypus#12`: new commits were pushed (2222222) after @pam approved"
+        ),
         "{comment}"
     );
 }

@@ -224,6 +224,18 @@ pub(super) fn give(link: &Link, outcomes: &mut [ApprovalOutcome]) {
             *o = given;
         } else if !o.is_met() && o.on.is_none() {
             o.on = g.on.clone();
+            // Why the approval does not count (a push of this merge request reset it,
+            // its giver is not eligible…) says more than "not given yet".
+            if let (
+                ApprovalState::Missing,
+                ApprovalState::Invalid { reason } | ApprovalState::Unverified { reason },
+                Some(on),
+            ) = (&o.state, &g.state, &g.on)
+            {
+                o.state = ApprovalState::Unverified {
+                    reason: format!("on {}: {reason}", code(on)),
+                };
+            }
         }
     }
 }
