@@ -1,4 +1,4 @@
--- Kept equivalent to migrations/postgres/0011_fc2_text_logins.sql (a test compares the two).
+-- Kept equivalent to migrations/sqlite/0011_resolved_logins.sql (a test compares the two).
 
 -- The account id a username of the rules' static approver lists had when changegate first
 -- resolved it (user_id NULL: no account had it). Kept, never re-resolved: a login renamed or

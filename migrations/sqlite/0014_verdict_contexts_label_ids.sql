@@ -1,4 +1,4 @@
--- Kept equivalent to migrations/postgres/0014_fc2_verdict.sql (a test compares the two).
+-- Kept equivalent to migrations/postgres/0014_verdict_contexts_label_ids.sql (a test compares the two).
 
 -- The status context (per target branch when `status.context` names it) of each change's own
 -- verdict and of the status the bot last wrote for it: a pass belongs to a commit and a

@@ -1,4 +1,4 @@
--- Kept equivalent to migrations/sqlite/0012_fc2_push_head_arrivals.sql (a test compares the two).
+-- Kept equivalent to migrations/postgres/0012_head_arrivals.sql (a test compares the two).
 
 -- When each head of a change arrived, as the webhooks the bot processed report it (opened,
 -- reopened, pushed: the latest of them), and when the bot first saw it: an approval with

@@ -1,4 +1,4 @@
--- Kept equivalent to migrations/sqlite/0013_fc2_debt.sql (a test compares the two).
+-- Kept equivalent to migrations/sqlite/0013_debts.sql (a test compares the two).
 
 -- What each merged change owes after its merge, fixed once at its first evaluation after it
 -- (from its state at merge) and never updated: later evaluations read it back, so relabelling,
