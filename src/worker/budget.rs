@@ -4,8 +4,8 @@
 
 use super::Worker;
 use super::enforce::JobContext;
-use crate::actions::{PlannedAction, StatusState};
-use crate::forge::{ChangeRef, Forge};
+use crate::actions::StatusState;
+use crate::forge::ChangeRef;
 use crate::store::Job;
 use anyhow::Result;
 
@@ -92,47 +92,27 @@ impl Worker {
         ));
         // The context as the verdict's own (`{target_branch}` filled in).
         let context = crate::actions::context_for(&self.status_context, change);
-        let action = PlannedAction::SetStatus {
-            sha: sha.clone(),
-            state: StatusState::Pending,
-            context: context.clone(),
-            description: description.clone(),
-        };
         let rules = super::current(&self.rules);
         let url = self.details_url(change);
-        let more = crate::forge::StatusLinks {
-            summary: &description,
-            target_url: url.as_deref(),
-        };
         let r = ChangeRef::of(ctx.change);
-        // A success the bot wrote on a head or context the change has left is taken back
-        // first: waiting must not leave an old pass standing for a commit pushed back to.
         let target = super::execute::Target {
             forge: &connected.client,
             r: &r,
             job: &ctx,
             rules: &rules,
         };
-        if let Err(e) = self.withdraw_left(&target, change).await {
-            let _ = self.flush(&ctx).await;
-            return Err(e);
-        }
-        let call = connected.client.set_status(
-            &r,
-            sha,
-            StatusState::Pending,
-            &context,
-            &description,
-            &more,
-        );
-        let written = self.write(&ctx, &rules, &action, call).await;
+        // A success the bot wrote on a head or context the change has left is taken back
+        // first: waiting must not leave an old pass standing for a commit pushed back to.
+        let written = match self.withdraw_left(&target, change).await {
+            Ok(()) => {
+                let status = (sha.as_str(), StatusState::Pending, description.as_str());
+                self.write_status(&target, change, status, &context, url.as_deref())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         let flushed = self.flush(&ctx).await;
-        if written?.is_some() {
-            let key = crate::store::key_of(change);
-            self.store
-                .remember_status(&key, (sha, StatusState::Pending, &description), &context)
-                .await?;
-        }
+        written?;
         flushed
     }
 }

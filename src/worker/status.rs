@@ -121,30 +121,8 @@ impl Worker {
             change.number,
             if sha == head { " for this target" } else { "" }
         ));
-        let action = PlannedAction::SetStatus {
-            sha: sha.clone(),
-            state: StatusState::Failure,
-            context: context.clone(),
-            description: description.clone(),
-        };
-        let more = crate::forge::StatusLinks {
-            summary: &description,
-            target_url: None,
-        };
-        let call = t.forge.set_status(
-            t.r,
-            &sha,
-            StatusState::Failure,
-            &context,
-            &description,
-            &more,
-        );
-        if self.write(t.job, t.rules, &action, call).await?.is_some() {
-            self.store
-                .remember_status(&key, (&sha, StatusState::Failure, &description), &context)
-                .await?;
-        }
-        Ok(())
+        let status = (sha.as_str(), StatusState::Failure, description.as_str());
+        self.write_status(t, change, status, &context, None).await
     }
 
     /// After a job failed for good: the head says the bot could not verify the change, so a
@@ -171,26 +149,48 @@ impl Worker {
         let r = ChangeRef::of(job.change);
         let rules = super::current(&self.rules);
         let context = actions::context_for(&self.status_context, change);
+        let url = self.details_url(&job.change.change);
+        let t = super::execute::Target {
+            forge,
+            r: &r,
+            job,
+            rules: &rules,
+        };
         for sha in heads {
-            let action = PlannedAction::SetStatus {
-                sha: sha.clone(),
-                state: StatusState::Error,
-                context: context.clone(),
-                description: description.clone(),
-            };
-            let url = self.details_url(&job.change.change);
-            let more = crate::forge::StatusLinks {
-                summary: &description,
-                target_url: url.as_deref(),
-            };
-            let call =
-                forge.set_status(&r, &sha, StatusState::Error, &context, &description, &more);
-            if self.write(job, &rules, &action, call).await?.is_some() {
-                let key = key_of(change);
-                self.store
-                    .remember_status(&key, (&sha, StatusState::Error, &description), &context)
-                    .await?;
-            }
+            let status = (sha.as_str(), StatusState::Error, description.as_str());
+            self.write_status(&t, change, status, &context, url.as_deref())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a status the bot decided outside a plan (a head left, a job that failed for
+    /// good, a change waiting for quota) and remembers it as the change's last.
+    pub(super) async fn write_status<F: Forge>(
+        &self,
+        t: &super::execute::Target<'_, F>,
+        change: &Change,
+        (sha, state, description): (&str, StatusState, &str),
+        context: &str,
+        target_url: Option<&str>,
+    ) -> Result<()> {
+        let action = PlannedAction::SetStatus {
+            sha: sha.to_string(),
+            state,
+            context: context.to_string(),
+            description: description.to_string(),
+        };
+        let more = crate::forge::StatusLinks {
+            summary: description,
+            target_url,
+        };
+        let call = t
+            .forge
+            .set_status(t.r, sha, state, context, description, &more);
+        if self.write(t.job, t.rules, &action, call).await?.is_some() {
+            self.store
+                .remember_status(&key_of(change), (sha, state, description), context)
+                .await?;
         }
         Ok(())
     }

@@ -722,6 +722,15 @@ fn change_json_as(c: &GhChange, as_issue: bool) -> Value {
     v
 }
 
+/// A number the query string gives for `key`, else `default`.
+fn query_number(query: &[(String, String)], key: &str, default: usize) -> usize {
+    query
+        .iter()
+        .find(|(q, _)| q == key)
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(default)
+}
+
 /// One page of a listing (`per_page`, `page`) with GitHub's `Link` header and an ETag.
 fn paged(
     not_modified: &mut u64,
@@ -731,15 +740,8 @@ fn paged(
     path: &str,
     if_none_match: Option<String>,
 ) -> ResponseTemplate {
-    let param = |k: &str, default: usize| {
-        query
-            .iter()
-            .find(|(q, _)| q == k)
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
-    let per_page = param("per_page", 30).clamp(1, 100);
-    let page = param("page", 1).max(1);
+    let per_page = query_number(query, "per_page", 30).clamp(1, 100);
+    let page = query_number(query, "page", 1).max(1);
     let last = items.len().div_ceil(per_page).max(1);
     let chunk: Vec<Value> = items
         .into_iter()
@@ -943,15 +945,8 @@ fn route_repo(
                 return not_found();
             }
             let all = commit_list(&c.commits);
-            let param = |k: &str, d: usize| {
-                query
-                    .iter()
-                    .find(|(q, _)| q == k)
-                    .and_then(|(_, v)| v.parse::<usize>().ok())
-                    .unwrap_or(d)
-            };
-            let per_page = param("per_page", 250).clamp(1, 250);
-            let page = param("page", 1).max(1);
+            let per_page = query_number(query, "per_page", 250).clamp(1, 250);
+            let page = query_number(query, "page", 1).max(1);
             let chunk: Vec<Value> = all
                 .iter()
                 .skip((page - 1) * per_page)
