@@ -241,6 +241,7 @@ mod tests {
                 head_sha: Some(HEAD.into()),
                 source_branch: None,
                 target_branch: Some("main".into()),
+                target_sha: None,
                 draft: false,
                 state: ChangeState::Open,
                 merged_at: None,
@@ -269,6 +270,7 @@ mod tests {
             linked_issue: None,
             gated_authors: vec![],
             debt: Default::default(),
+            diffs: Default::default(),
         }
     }
 

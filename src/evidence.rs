@@ -70,6 +70,9 @@ pub enum Evidence {
     Action(ActionEvidence),
     /// What a merged change owes, as fixed at its first evaluation after merge.
     Debt(crate::policy::Debt),
+    /// The diff an approval under `reset_on_push: changed_diff` was given on, recorded when
+    /// changegate first saw the approval.
+    ApprovedDiff(Box<crate::diff::ApprovedDiff>),
 }
 
 impl Evidence {
@@ -88,6 +91,10 @@ impl Evidence {
                 serde_json::from_value(detail.clone())
                     .context("an audit debt record does not read as a debt")?,
             )),
+            "approved_diff" => Ok(Evidence::ApprovedDiff(Box::new(
+                serde_json::from_value(detail.clone())
+                    .context("an audit approved_diff record does not read as an approved diff")?,
+            ))),
             other => anyhow::bail!("unknown audit record kind `{other}`"),
         }
     }

@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod clock;
 pub mod comment;
+pub mod diff;
 pub mod evidence;
 pub mod forge;
 pub mod markdown;

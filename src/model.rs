@@ -213,6 +213,11 @@ pub struct Change {
     pub head_sha: Option<String>,
     pub source_branch: Option<String>,
     pub target_branch: Option<String>,
+    /// A commit of the target the change's diff is taken from, as the forge read the change
+    /// says (GitHub `base.sha`; GitLab `diff_refs.base_sha`, the merge base, of this head's
+    /// diff version): the diff runs from the merge base of it and the head to the head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_sha: Option<String>,
     pub draft: bool,
     pub state: ChangeState,
     /// When a merged change merged, as the forge says.

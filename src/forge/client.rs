@@ -66,6 +66,22 @@ impl Forge for ForgeClient {
     async fn changed_files(&self, r: &ChangeRef) -> Result<crate::model::ChangedFiles, ForgeError> {
         each!(self, c => c.changed_files(r))
     }
+    async fn change_diff(
+        &self,
+        r: &ChangeRef,
+        base: &str,
+        head: &str,
+    ) -> Result<crate::diff::ChangeDiff, ForgeError> {
+        each!(self, c => c.change_diff(r, base, head))
+    }
+    async fn paths_between(
+        &self,
+        r: &ChangeRef,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<String>, ForgeError> {
+        each!(self, c => c.paths_between(r, from, to))
+    }
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
         each!(self, c => c.is_member(team, user))
     }

@@ -183,6 +183,31 @@ pub trait Forge: Send + Sync {
         &self,
         r: &ChangeRef,
     ) -> impl Future<Output = Result<crate::model::ChangedFiles, ForgeError>> + Send;
+    /// The change's diff for `reset_on_push: changed_diff`: from the merge base of `base`
+    /// (a commit of the target) and `head`, to `head`, as the forge shows it.
+    fn change_diff(
+        &self,
+        r: &ChangeRef,
+        base: &str,
+        head: &str,
+    ) -> impl Future<Output = Result<crate::diff::ChangeDiff, ForgeError>> + Send;
+    /// The paths (old and new) whose content or mode differ between two commits: where a
+    /// forge's diffs carry no blob ids (GitLab), what confirms that the touched files of two
+    /// identical diffs are the same. A forge that gives blob ids is never asked.
+    fn paths_between(
+        &self,
+        r: &ChangeRef,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ForgeError>> + Send {
+        let _ = (r, from, to);
+        async {
+            Err(ForgeError::Refused {
+                status: 0,
+                message: "this forge's diffs carry blob ids: compare those".into(),
+            })
+        }
+    }
     /// Whether `user` belongs to `team`.
     fn is_member(
         &self,

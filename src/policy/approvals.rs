@@ -1,6 +1,7 @@
 //! Which approvals count: who applied each approval label, whether they may approve this
 //! change, whether it went stale, and one person per role.
 
+use super::same_diff::{self, SameDiff};
 use super::{LabelEvent, Snapshot, last_applied};
 use crate::model::{Label, User};
 use crate::rules::{Approval, ApproverGroup, Rules};
@@ -298,8 +299,9 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
     }
     if !a.author_may_approve && committed(rules, snap, &ev.actor) {
         return LabelFinding::Invalid(format!(
-            "{who} applied `{}` but authored commits of this change; nobody approves their own code",
-            a.label
+            "{who} applied `{}` but authored commits of this change; nobody approves their own code{}",
+            a.label,
+            committer_words(a)
         ));
     }
     if !a.author_may_approve && gated_author(snap, &ev.actor) {
@@ -308,20 +310,37 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
             a.label
         ));
     }
-    if a.reset_on_push && unseen_code(snap, ev.at) {
+    if a.reset_on_push.keeps_same_diff() {
+        match same_diff::judge(snap, &a.name, "label", &ev.actor, ev.at) {
+            SameDiff::Reset(why) => return LabelFinding::Invalid(why),
+            SameDiff::Kept(_) | SameDiff::Unmoved => return member_finding(rules, snap, a, ev),
+            SameDiff::NoRecord => {}
+        }
+    }
+    if a.reset_on_push.resets() && unseen_code(snap, ev.at) {
         return LabelFinding::Invalid(format!(
             "{who} applied `{}` before changegate could see this code{}; approve again",
             a.label,
             head_words(snap)
         ));
     }
-    if a.reset_on_push
+    if a.reset_on_push.resets()
         && let Some(what) = reset_since(snap, ev.at)
     {
+        let unrecorded = match a.reset_on_push.keeps_same_diff() {
+            true => " (changegate recorded no fingerprint of the diff it was given on)",
+            false => "",
+        };
         return LabelFinding::Invalid(format!(
-            "{what} after {who} approved; the approval must be given again"
+            "{what} after {who} approved{unrecorded}; the approval must be given again"
         ));
     }
+    member_finding(rules, snap, a, ev)
+}
+
+/// Whether the person who applied the label is in the approver group.
+fn member_finding(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> LabelFinding {
+    let who = ev.actor.mention();
     let group = rules.group(&a.approvers);
     match group.and_then(|g| is_member(snap, g, &ev.actor)) {
         Some(true) => LabelFinding::Valid(Candidate {
@@ -337,6 +356,16 @@ fn judge(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent) -> Label
             "could not check yet whether {who} is in the approver group `{}`",
             a.approvers
         )),
+    }
+}
+
+/// Under `changed_diff`, why someone who approved may now be a committer.
+fn committer_words(a: &Approval) -> &'static str {
+    match a.reset_on_push.keeps_same_diff() {
+        true => {
+            " (whoever rebases the branch or updates it from its target becomes a committer of the new commits)"
+        }
+        false => "",
     }
 }
 
@@ -447,14 +476,22 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
         .filter(|r| r.approved)
         // The bot approves passing changes itself (GitLab approval mode): never a peer.
         .filter(|r| !is_bot(snap, &r.reviewer))
-        .filter(|r| match (&r.commit_sha, head) {
-            (Some(c), Some(h)) => {
-                c == h && !(a.reset_on_push && retargeted_since(snap, r.submitted_at))
+        .filter(|r| {
+            if a.reset_on_push.keeps_same_diff() {
+                match same_diff::judge(snap, &a.name, "review", &r.reviewer, r.submitted_at) {
+                    SameDiff::Kept(_) | SameDiff::Unmoved => return true,
+                    SameDiff::Reset(_) => return false,
+                    SameDiff::NoRecord => {}
+                }
             }
-            (Some(_), None) => false,
-            // No commit (GitLab): when pushes reset the role, only an approval given after
-            // the head's push is known to be on it.
-            (None, _) => !a.reset_on_push || approved_after_push(snap, r.submitted_at),
+            let resets = a.reset_on_push.resets();
+            match (&r.commit_sha, head) {
+                (Some(c), Some(h)) => c == h && !(resets && retargeted_since(snap, r.submitted_at)),
+                (Some(_), None) => false,
+                // No commit (GitLab): when pushes reset the role, only an approval given
+                // after the head's push is known to be on it.
+                (None, _) => !resets || approved_after_push(snap, r.submitted_at),
+            }
         })
         .filter(|r| {
             a.author_may_approve

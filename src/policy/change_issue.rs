@@ -270,6 +270,7 @@ mod tests {
             head_sha: None,
             source_branch: None,
             target_branch: None,
+            target_sha: None,
             draft: false,
             state: ChangeState::Open,
             merged_at: None,

@@ -61,7 +61,9 @@ pub(super) fn decide(
         .filter(|o| o.is_met())
         .map(|o| o.name.clone())
         .collect();
-    apply_rules(rules, snap, set, outcomes, &met, link.items)
+    let (mut decision, required) = apply_rules(rules, snap, set, outcomes, &met, link.items);
+    decision.notes.extend(same_diff::notes(rules, snap));
+    (decision, required)
 }
 
 fn apply_rules(

@@ -8,6 +8,7 @@ mod debt;
 mod decide;
 mod freeze;
 mod labels;
+mod same_diff;
 mod sections;
 #[cfg(test)]
 mod tests;
@@ -148,6 +149,10 @@ pub struct Snapshot {
     /// What a merged change's debt was fixed as, and what of its label history cannot be placed.
     #[serde(skip_serializing_if = "debt::DebtFacts::is_empty")]
     pub debt: DebtFacts,
+    /// What `changed_diff` approvals are judged on: the diffs approvals were given on, as
+    /// recorded, and the diff now.
+    #[serde(skip_serializing_if = "crate::diff::DiffFacts::is_empty")]
+    pub diffs: crate::diff::DiffFacts,
 }
 
 /// The change issue a merge request links.
@@ -210,6 +215,7 @@ impl Snapshot {
             linked_issue: None,
             gated_authors: vec![],
             debt: DebtFacts::default(),
+            diffs: Default::default(),
         }
     }
 }

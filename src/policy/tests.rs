@@ -51,6 +51,7 @@ impl Case {
             head_sha: (kind == ChangeKind::MergeRequest).then(|| HEAD.to_string()),
             source_branch: Some("feature".into()),
             target_branch: Some("main".into()),
+            target_sha: None,
             draft: false,
             state: ChangeState::Open,
             merged_at: None,
@@ -92,6 +93,7 @@ impl Case {
                 linked_issue: None,
                 gated_authors: vec![],
                 debt: Default::default(),
+                diffs: Default::default(),
             },
         }
     }

@@ -119,8 +119,33 @@ pub struct Approval {
     /// Name of an existing approver group.
     pub approvers: String,
     pub author_may_approve: bool,
-    pub reset_on_push: bool,
+    pub reset_on_push: ResetOnPush,
     pub native_approvals: bool,
+}
+
+/// What a push (new commits, or a new target branch) does to an approval given before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResetOnPush {
+    /// Nothing: the approval stands (`false`).
+    #[default]
+    Never,
+    /// It resets (`true`).
+    Always,
+    /// It resets unless the change's diff against its target is identical to the one
+    /// approved (`changed_diff`; see docs/changed-diff.md).
+    ChangedDiff,
+}
+
+impl ResetOnPush {
+    /// Whether pushes reset the approval at all (`true` or `changed_diff`).
+    pub fn resets(self) -> bool {
+        self != ResetOnPush::Never
+    }
+
+    /// Whether an identical diff keeps the approval through a push.
+    pub fn keeps_same_diff(self) -> bool {
+        self == ResetOnPush::ChangedDiff
+    }
 }
 
 #[derive(Debug, Clone)]

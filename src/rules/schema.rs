@@ -212,9 +212,12 @@ pub struct ApprovalDef {
     /// Whether the change's author may approve it. Default: false (segregation of duties).
     #[serde(default)]
     pub author_may_approve: bool,
-    /// Whether new commits pushed after the approval reset it. Default: false.
+    /// What new commits pushed (or a new target branch set) after the approval do to it:
+    /// `true` resets it, `false` keeps it, `changed_diff` resets it unless the change's diff
+    /// against its target is identical to the one approved (a rebase onto a target that
+    /// changed other files keeps it). Default: false.
     #[serde(default)]
-    pub reset_on_push: bool,
+    pub reset_on_push: ResetOnPushDef,
     /// Whether a native forge approval (GitHub review approving the current head, GitLab merge
     /// request approval) by a member of the group, not the author, counts; the bot then applies
     /// `label` itself. Default: false.
@@ -434,4 +437,51 @@ pub struct Condition {
 pub enum KindDef {
     MergeRequest,
     Issue,
+}
+
+/// `reset_on_push` as written: `true`, `false` or `changed_diff`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResetOnPushDef(pub super::ResetOnPush);
+
+impl<'de> Deserialize<'de> for ResetOnPushDef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = ResetOnPushDef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false or changed_diff")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(ResetOnPushDef(match v {
+                    true => super::ResetOnPush::Always,
+                    false => super::ResetOnPush::Never,
+                }))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "changed_diff" => Ok(ResetOnPushDef(super::ResetOnPush::ChangedDiff)),
+                    other => Err(E::invalid_value(
+                        serde::de::Unexpected::Str(other),
+                        &"true, false or changed_diff",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl JsonSchema for ResetOnPushDef {
+    fn schema_name() -> Cow<'static, str> {
+        "ResetOnPush".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "`true` resets the approval on a push, `false` keeps it, `changed_diff` keeps it only while the change's diff against its target is identical to the one approved.",
+            "oneOf": [
+                { "type": "boolean" },
+                { "type": "string", "enum": ["changed_diff"] }
+            ]
+        })
+    }
 }

@@ -319,7 +319,7 @@ impl Checker {
             pending_label,
             approvers,
             author_may_approve: a.author_may_approve,
-            reset_on_push: a.reset_on_push,
+            reset_on_push: a.reset_on_push.0,
             native_approvals: a.native_approvals,
         }
     }

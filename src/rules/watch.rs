@@ -170,6 +170,7 @@ mod tests {
             head_sha: None,
             source_branch: None,
             target_branch: None,
+            target_sha: None,
             draft: false,
             state: crate::model::ChangeState::Open,
             merged_at: None,

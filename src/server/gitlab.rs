@@ -288,6 +288,7 @@ fn change(
         head_sha: n.last_commit.as_ref().and_then(|c| c.id.clone()),
         source_branch: n.source_branch.clone(),
         target_branch: n.target_branch.clone(),
+        target_sha: None,
         draft: n.draft.or(n.work_in_progress).unwrap_or(false),
         state: state(n.state.as_deref()),
         merged_at: None,

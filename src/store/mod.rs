@@ -2,6 +2,7 @@
 //! SQLite embedded by default; PostgreSQL (`postgres://…`) for several replicas. One set of
 //! queries through sqlx's `Any` driver; only the job claim differs (`FOR UPDATE SKIP LOCKED`).
 
+mod approved_diffs;
 mod arrivals;
 mod audit;
 mod batch;

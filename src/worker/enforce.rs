@@ -139,7 +139,8 @@ impl Worker {
             retarget: self.store.target_changed(&key).await?,
             arrival,
         };
-        let (snap, label_notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
+        let (mut snap, label_notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
+        snap.diffs = self.diff_facts(forge, r, &snap, rules, None).await?;
         let mut decision = policy::evaluate(rules, &snap);
         decision.notes.extend(label_notes);
         Ok(Some((snap, decision)))
@@ -207,7 +208,9 @@ impl Worker {
             retarget,
             arrival,
         };
-        self.read_snapshot(forge, r, change, seen, rules).await
+        let (mut snap, notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
+        snap.diffs = self.diff_facts(forge, r, &snap, rules, Some(job)).await?;
+        Ok((snap, notes))
     }
 
     /// The change's state as the forge tells it now (history, approvals, memberships), with
@@ -260,6 +263,7 @@ impl Worker {
             linked_issue: None,
             gated_authors: vec![],
             debt,
+            diffs: Default::default(),
         };
         self.resolve_logins(forge, rules, &mut snap).await?;
         self.fill_memberships(forge, rules, &mut snap).await?;

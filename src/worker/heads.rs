@@ -65,6 +65,10 @@ pub struct HeadCaches {
     pub commit_authors: HeadCache<Vec<User>>,
     /// When the head was pushed, once the forge knows it.
     pub pushed_at: HeadCache<DateTime<Utc>>,
+    /// Diffs by (repository, head, target commit): `changed_diff` approvals.
+    pub diffs: HeadCache<crate::diff::ChangeDiff>,
+    /// Paths that differ between two heads, by (repository, to, from).
+    pub paths_between: HeadCache<Vec<String>>,
 }
 
 /// The change's target branch, as the per-head caches key it.
@@ -145,7 +149,7 @@ impl Worker {
         // change, native approvals that carry no commit (GitLab's) are placed by time, or a
         // change issue (read after this) may carry approvals the change's pushes reset.
         let resets = rules.approvals.iter().any(|a| {
-            a.reset_on_push
+            a.reset_on_push.resets()
                 && (change.has_label(&a.label)
                     || rules.change_issue.is_some()
                     || (a.native_approvals && change.forge == crate::model::Forge::Gitlab))

@@ -105,6 +105,7 @@ impl Worker {
             linked_issue: None,
             gated_authors: vec![],
             debt: Default::default(),
+            diffs: Default::default(),
         };
         self.fill_memberships(forge, rules, &mut snap).await?;
         Ok(Some(LinkedIssue::Read {

@@ -4,6 +4,7 @@
 
 mod budget;
 mod deferred;
+mod diffs;
 mod enforce;
 mod execute;
 mod guard;

@@ -220,13 +220,32 @@ impl GithubClient {
     /// A GET that sends `If-None-Match` with the ETag of the last answer for the URL; a 304
     /// (which does not count against the rate limit) reuses that answer.
     pub(super) async fn get_conditional(&self, url: &str, what: &str) -> Result<Reply, ForgeError> {
-        let cached = self.replies.get(url).await;
+        self.get_conditional_as(url, None, what).await
+    }
+
+    /// [`Self::get_conditional`] asking for a media type (`Accept`): its answers are kept
+    /// apart from the JSON ones of the same URL.
+    pub(super) async fn get_conditional_as(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<Reply, ForgeError> {
+        let key = match accept {
+            Some(media) => format!("{url}\naccept: {media}"),
+            None => url.to_string(),
+        };
+        let key = key.as_str();
+        let cached = self.replies.get(key).await;
         let reply = self
             .retry
             .run(true, || async {
                 let token = self.token_for(url);
                 crate::forge::quota::wait_if_exhausted(crate::model::Forge::Github, &token)?;
                 let mut headers = ::http::HeaderMap::new();
+                if let Some(media) = accept.and_then(|m| m.parse().ok()) {
+                    headers.insert(::http::header::ACCEPT, media);
+                }
                 if let Some(kept) = &cached
                     && let Ok(v) = kept.etag.parse()
                 {
@@ -249,7 +268,7 @@ impl GithubClient {
         if reply.status == 304
             && let Some(kept) = cached
         {
-            self.replies.used(url, &kept).await;
+            self.replies.used(key, &kept).await;
             let mut headers = reply.headers;
             match kept.link.as_deref().map(str::parse) {
                 Some(Ok(link)) => {
@@ -268,7 +287,7 @@ impl GithubClient {
         if let Some(etag) = reply.header("etag") {
             let link = reply.header("link").map(str::to_string);
             self.replies
-                .put(url, etag.to_string(), link, &reply.body)
+                .put(key, etag.to_string(), link, &reply.body)
                 .await;
         }
         Ok(reply)

@@ -4,6 +4,7 @@
 
 mod client;
 mod commits;
+pub mod compare;
 mod wire;
 
 pub use client::GithubClient;
@@ -232,6 +233,15 @@ impl Forge for GithubClient {
             .flat_map(|f| std::iter::once(f.filename).chain(f.previous_filename))
             .collect();
         Ok(ChangedFiles { paths, complete })
+    }
+
+    async fn change_diff(
+        &self,
+        r: &ChangeRef,
+        base: &str,
+        head: &str,
+    ) -> Result<crate::diff::ChangeDiff, ForgeError> {
+        self.compare_diff(r, base, head).await
     }
 
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {

@@ -107,6 +107,7 @@ impl WireChange {
             head_sha: self.head.as_ref().and_then(|h| h.sha.clone()),
             source_branch: self.head.as_ref().and_then(|h| h.name.clone()),
             target_branch: self.base.as_ref().and_then(|b| b.name.clone()),
+            target_sha: self.base.as_ref().and_then(|b| b.sha.clone()),
             draft: self.draft.unwrap_or(false),
             state: match (self.state.as_deref(), merged) {
                 (_, true) => ChangeState::Merged,

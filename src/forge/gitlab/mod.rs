@@ -3,6 +3,7 @@
 //! `client.rs` holds the plumbing, `wire.rs` the answers' shapes.
 
 mod client;
+pub mod compare;
 mod wire;
 
 pub use client::GitlabClient;
@@ -301,6 +302,24 @@ impl Forge for GitlabClient {
             .flat_map(|c| [c.author_email, c.committer_email])
             .flatten();
         self.users_by_email(emails).await
+    }
+
+    async fn change_diff(
+        &self,
+        r: &ChangeRef,
+        base: &str,
+        head: &str,
+    ) -> Result<crate::diff::ChangeDiff, ForgeError> {
+        self.compare_diff(r, base, head).await
+    }
+
+    async fn paths_between(
+        &self,
+        r: &ChangeRef,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<String>, ForgeError> {
+        self.compare_paths(r, from, to).await
     }
 
     async fn changed_files(&self, r: &ChangeRef) -> Result<ChangedFiles, ForgeError> {

@@ -44,6 +44,14 @@ pub(super) struct WireChange {
     pub(super) updated_at: Option<String>,
     pub(super) user_notes_count: Option<i64>,
     pub(super) references: Option<WireReferences>,
+    /// The commits of the merge request's latest diff version (single reads only).
+    pub(super) diff_refs: Option<WireDiffRefs>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireDiffRefs {
+    pub(super) head_sha: Option<String>,
+    pub(super) base_sha: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +79,12 @@ impl WireChange {
             description: self.description.unwrap_or_default(),
             author: self.author.as_ref().map(WireUser::user).unwrap_or_default(),
             labels: self.labels.iter().map(|l| Label::new(l)).collect(),
+            // The merge base of the diff version of this very head: a version not yet made
+            // for a new head gives none (its diff is then not known).
+            target_sha: self
+                .diff_refs
+                .filter(|d| d.head_sha.is_some() && d.head_sha == self.sha)
+                .and_then(|d| d.base_sha),
             head_sha: self.sha,
             source_branch: self.source_branch,
             target_branch: self.target_branch,
