@@ -75,6 +75,8 @@ pub struct GhState {
     /// A primary rate limit, when the test sets one: every answer then carries GitHub's
     /// `x-ratelimit-*` headers, and a request past the limit is refused as GitHub does.
     pub rate: Option<RateWindow>,
+    /// A real repository behind the compare API (`attach_repo`), and its misbehaviours.
+    pub compares: super::compare_world::Compares,
     clock: i64,
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved); each event
     /// comes a minute after the previous one.
@@ -420,6 +422,12 @@ impl GithubWorld {
         s.reviews.push((number, json!({ "id": 1, "user": user(reviewer), "state": "APPROVED", "commit_id": commit, "submitted_at": at, "body": "" })));
     }
 
+    /// Puts a real repository behind the compare API: pull request heads and base branches
+    /// are then its commits and branches.
+    pub fn attach_repo(&self, repo: std::sync::Arc<super::git_repo::GitRepo>) {
+        self.state.lock().unwrap().compares.repo = Some(repo);
+    }
+
     pub fn member(&self, team: &str, login: &str) {
         self.state
             .lock()
@@ -675,6 +683,15 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
                 not_found()
             }
         }
+        ("GET", ["repos", _, _, "compare", spec]) if repo_ok && s.compares.repo.is_some() => {
+            let header = |h: &str| req.headers.get(h).and_then(|v| v.to_str().ok());
+            let (accept, tag) = (header("accept"), header("if-none-match"));
+            let mut free = s.not_modified;
+            let reply = super::compare_world::github(&mut s.compares, spec, accept, tag, &mut free)
+                .unwrap_or_else(not_found);
+            s.not_modified = free;
+            reply
+        }
         (_, ["repos", _, _, rest @ ..]) if repo_ok => {
             let etag = req
                 .headers
@@ -819,6 +836,12 @@ fn route_repo(
         ("GET", ["pulls", n]) => match s.change(num(n)).filter(|c| c.is_pr) {
             Some(c) => {
                 let mut body = change_json(c);
+                // With a repository attached, `base.sha` is the base branch's tip, as GitHub
+                // gives it when the pull request is read.
+                if let Some(repo) = &s.compares.repo {
+                    let base = body["base"]["ref"].as_str().unwrap_or("main").to_string();
+                    body["base"]["sha"] = json!(repo.sha(&base));
+                }
                 // As GitHub counts them: the issue comments on the change.
                 let n = num(n);
                 body["comments"] = json!(s.comments.iter().filter(|c| c.1 == n).count());

@@ -60,6 +60,8 @@ pub struct GlState {
     pub statuses: Vec<(String, Value)>,
     pub calls: Vec<String>,
     pub failures: VecDeque<(String, ResponseTemplate)>,
+    /// A real repository behind the compare API (`attach_repo`), and its misbehaviours.
+    pub compares: super::compare_world::Compares,
     /// Files on the default branch, by path.
     pub files: Vec<(String, String)>,
     /// The project's labels: (id, current name). Label events refer to a label by id and show
@@ -409,6 +411,12 @@ impl GitlabWorld {
         s.approvals.push((iid, who.into(), at));
     }
 
+    /// Puts a real repository behind the compare API: merge request heads and target
+    /// branches are then its commits and branches.
+    pub fn attach_repo(&self, repo: std::sync::Arc<super::git_repo::GitRepo>) {
+        self.state.lock().unwrap().compares.repo = Some(repo);
+    }
+
     /// A direct, active Developer of `group`.
     pub fn member(&self, group: &str, username: &str) {
         self.member_as(group, username, json!({ "access_level": 30, "state": "active", "membership_state": "active", "expires_at": null }));
@@ -664,6 +672,9 @@ fn route_project(
 ) -> ResponseTemplate {
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, tail) {
+        ("GET", ["repository", "compare"]) => {
+            super::compare_world::gitlab(&mut s.compares, query).unwrap_or_else(not_found)
+        }
         ("GET", ["repository", "files", path]) => match s.files.iter().find(|(p, _)| p == path) {
             Some((_, text)) => {
                 use base64::Engine;
@@ -802,6 +813,16 @@ fn route_change(
     match (method, rest) {
         ("GET", []) => {
             let mut v = change_json(s.change(iid, mr).unwrap());
+            // With a repository attached, the merge request's latest diff version: its head,
+            // the target's tip and their merge base, as GitLab gives `diff_refs`.
+            if let (Some(repo), true) = (&s.compares.repo, mr) {
+                let (head, target) = (
+                    v["sha"].as_str().unwrap_or("").to_string(),
+                    v["target_branch"].as_str().unwrap_or("main").to_string(),
+                );
+                let start = repo.sha(&target);
+                v["diff_refs"] = json!({ "base_sha": repo.merge_base(&start, &head), "head_sha": head, "start_sha": start });
+            }
             // As GitLab counts them: the notes people (and the bot) wrote, not system notes.
             v["user_notes_count"] = json!(s.notes.iter().filter(|n| n.1 == iid).count());
             reply(200, v)

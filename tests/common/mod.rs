@@ -13,6 +13,7 @@ use changegate::store::Store;
 use changegate::worker::{ForgeClients, MembershipCache, Worker};
 use std::time::Duration;
 
+pub mod compare_world;
 pub mod git_repo;
 pub mod github_setup;
 pub mod github_world;
