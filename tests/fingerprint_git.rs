@@ -95,7 +95,7 @@ fn complete(repo: &GitRepo, from: &str, to: &str) -> ChangeDiff {
                 _ => FileStatus::Modified,
             };
             let side = |mode: &str, blob: &str| {
-                (mode.trim_matches('0') != "").then(|| (mode.to_string(), blob.to_string()))
+                (!mode.trim_matches('0').is_empty()).then(|| (mode.to_string(), blob.to_string()))
             };
             let old = side(&e.old_mode, &e.old_blob);
             let new = side(&e.new_mode, &e.new_blob);

@@ -115,7 +115,7 @@ impl Section {
             let (old, new) = ids
                 .split_once("..")
                 .ok_or_else(|| format!("an index line without `..`: {text}"))?;
-            let id = |s: &str| (s.trim_matches('0') != "").then(|| s.to_string());
+            let id = |s: &str| (!s.trim_matches('0').is_empty()).then(|| s.to_string());
             f.old_blob = id(old);
             f.new_blob = id(new);
             self.index_mode = mode;

@@ -140,7 +140,7 @@ fn file(d: WireDiff) -> FileDiff {
         _ => FileStatus::Modified,
     };
     // GitLab writes `0` for the side that does not exist.
-    let mode = |m: Option<String>| m.filter(|m| m.trim_matches('0') != "");
+    let mode = |m: Option<String>| m.filter(|m| !m.trim_matches('0').is_empty());
     let text = d.diff.unwrap_or_default();
     let binary = text.starts_with("Binary files ");
     let withheld = d.too_large || d.collapsed;
