@@ -5,11 +5,15 @@
 //!   cargo bench --bench pipeline            (PostgreSQL from CHANGEGATE_BENCH_DATABASE_URL,
 //!                                            default postgres://postgres@127.0.0.1:5432/test)
 //!
-//! It prints figures; it asserts nothing.
+//! It prints figures; it asserts nothing. `-- changed_diff` prints only what
+//! `reset_on_push: changed_diff` costs in forge calls.
 
 #[path = "../tests/common/mod.rs"]
 #[allow(unused_imports)]
 mod common;
+
+#[path = "pipeline/changed_diff.rs"]
+mod changed_diff;
 
 use common::github_world::GithubWorld;
 use common::*;
@@ -317,6 +321,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // `cargo bench --bench pipeline -- changed_diff` prints only that section.
+    if std::env::args().any(|a| a == "changed_diff") {
+        rt.block_on(changed_diff::print());
+        return;
+    }
     rt.block_on(async {
         println!("{DELIVERIES} signed pull_request.labeled deliveries for {CHANGES} changes, {CONCURRENCY} concurrent clients, loopback");
         println!("| store      | acked/s  | p50 ms | p99 ms | processed/s | API calls/delivery |");
@@ -331,6 +340,9 @@ fn main() {
         println!();
         println!("Forge API calls per event (GitHub, shipped rules):");
         calls_per_scenario().await;
+        println!();
+        println!("Extra calls of reset_on_push: changed_diff (fake GitHub over a real repository):");
+        changed_diff::print().await;
         println!();
         println!("Burst (fake GitHub on loopback, SQLite, 4 worker loops, cold caches):");
         println!("| burst | delivered in | statuses right | calls | quota units |");

@@ -133,4 +133,19 @@ async fn github_client_requests_match_the_official_openapi_description() {
         .await
         .expect("POST statuses/{sha}");
     }
+    // The compare API (`reset_on_push: changed_diff`): the JSON request must be valid. The
+    // description lists only `application/json` answers, so Prism may refuse the diff media
+    // type (406) that the client asks for second: that refusal, naming the diff request, is
+    // the only error accepted here (it leaves the change without a fingerprint).
+    let base = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+    match gh.change_diff(&pr, base, &sha).await {
+        Ok(_) => {}
+        Err(changegate::forge::ForgeError::Refused {
+            status: 406,
+            message,
+        }) => {
+            assert!(message.contains("compare commits as a diff"), "{message}")
+        }
+        Err(e) => panic!("GET compare/{{basehead}}: {e}"),
+    }
 }

@@ -961,4 +961,5 @@ mod hostile_text;
 mod natives;
 mod ops;
 mod people;
+mod same_diff;
 mod timed;
