@@ -59,6 +59,10 @@ pub struct DiffNow {
     pub fingerprint: Option<Fingerprint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The forge could not be read (after its retries): the problem is the forge's, not the
+    /// diff's, and no approval's record is made from it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unread: bool,
 }
 
 /// What differs between an approved head and the current one (the paths whose content or

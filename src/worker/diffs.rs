@@ -46,11 +46,18 @@ impl Worker {
         else {
             return Ok(DiffFacts::default());
         };
-        let given = given_approvals(rules, snap);
-        if given.is_empty() {
+        if !rules
+            .approvals
+            .iter()
+            .any(|a| a.reset_on_push.keeps_same_diff())
+        {
             return Ok(DiffFacts::default());
         }
+        let given = given_approvals(rules, snap);
         let mut approved = self.store.approved_diffs(&key_of(change)).await?;
+        if given.is_empty() && approved.iter().all(|d| d.via != "comment") {
+            return Ok(DiffFacts::default());
+        }
         if let Some(job) = job {
             for g in &given {
                 let known = approved
@@ -62,11 +69,14 @@ impl Worker {
                 }
             }
         }
-        // Only approvals still on the change and given on another head need the diff now.
+        // Only approvals still on the change and given on another head need the diff now
+        // (comment approvals are judged from their records: theirs always count here).
         let moved: Vec<&ApprovedDiff> = approved
             .iter()
             .filter(|d| d.head_sha != head)
-            .filter(|d| given.iter().any(|g| d.is_of(&g.role, &g.via, &g.by, g.at)))
+            .filter(|d| {
+                d.via == "comment" || given.iter().any(|g| d.is_of(&g.role, &g.via, &g.by, g.at))
+            })
             .collect();
         if moved.is_empty() {
             return Ok(DiffFacts {
@@ -114,6 +124,14 @@ impl Worker {
             return Ok(None);
         }
         let now = self.diff_now(forge, r, snap).await?;
+        if now.unread {
+            // Asked again at the next evaluation, while the approval is still on this head.
+            tracing::warn!(
+                problem = now.problem.as_deref().unwrap_or(""),
+                "the diff of a new approval could not be read"
+            );
+            return Ok(None);
+        }
         let record = ApprovedDiff {
             role: given.role.clone(),
             via: given.via.clone(),
@@ -154,6 +172,7 @@ impl Worker {
             blobs_given: false,
             fingerprint: None,
             problem: None,
+            unread: false,
         };
         let Some(base) = change.target_sha.as_deref() else {
             now.problem = Some(format!(
@@ -173,7 +192,10 @@ impl Worker {
                 now.commits = d.commits;
             }
             Err(e @ ForgeError::RateLimited { .. }) => return Err(e.into()),
-            Err(e) => now.problem = Some(format!("the forge's diff could not be read ({e})")),
+            Err(e) => {
+                now.problem = Some(format!("the forge's diff could not be read ({e})"));
+                now.unread = true;
+            }
         }
         Ok(now)
     }

@@ -5,6 +5,7 @@
 mod budget;
 mod deferred;
 mod diffs;
+pub use diffs::GivenApproval;
 mod enforce;
 mod execute;
 mod guard;

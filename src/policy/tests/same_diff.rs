@@ -57,6 +57,7 @@ fn approved_then_pushed(recorded: Option<Fingerprint>, now: Option<Fingerprint>)
         blobs_given: true,
         problem: now.is_none().then(|| "`big.bin` is a binary change".into()),
         fingerprint: now,
+        unread: false,
     });
     case
 }
