@@ -231,6 +231,7 @@ impl TestApp {
                 signing_keys: vec![],
                 tolerance_secs: 300,
             }),
+            status_check_secrets: Arc::new(vec![]),
             allow_unsigned: false,
             max_body_bytes: 1024 * 1024,
             intake: Arc::new(changegate::server::intake::BodyBudget::new(
@@ -257,6 +258,7 @@ impl TestApp {
             quota_reserve_percent: 10,
             repositories: vec![],
             max_units_per_change_hour: 500,
+            gitlab_blocks: Default::default(),
         };
         TestApp {
             expected_failures: Default::default(),
