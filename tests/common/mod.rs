@@ -15,6 +15,7 @@ use std::time::Duration;
 
 pub mod github_setup;
 pub mod github_world;
+pub mod gitlab_checks;
 pub mod gitlab_world;
 pub mod pg;
 use changegate::store::Wake;
