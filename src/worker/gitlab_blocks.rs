@@ -123,6 +123,9 @@ impl Worker {
         {
             return Ok(());
         }
+        // The head the bot wrote last is left first: its success is taken back, as the
+        // evaluation would (the pending written now becomes the change's last status).
+        self.withdraw_left(t, change).await?;
         // Only a head the bot has written nothing on yet: a verdict already there stands.
         let key = key_of(change);
         if self
@@ -183,7 +186,13 @@ impl Worker {
         };
         count_off(&facts);
         policy::forge_blocks(d, &policy::missing_blocks(&facts));
-        let newest = gl.mr_pipelines(t.r).await?.into_iter().next();
+        // The newest pipeline on the head commit ("Pipelines must succeed" reads the merge
+        // request's newest); one on another commit is never given this head's verdict.
+        let newest = gl
+            .mr_pipelines(t.r)
+            .await?
+            .into_iter()
+            .find(|p| p.sha == sha);
         let context = crate::actions::context_for(&self.status_context, &snap.change);
         let statuses = gl.statuses_named(repo, sha, &context).await?;
         let forged: Vec<NamedStatus> = statuses
@@ -239,9 +248,19 @@ impl Worker {
             .statuses
             .iter()
             .any(|s| s.status == name && s.description == description);
-        let pipeline = head.newest.as_ref().map_or(0, |p| p.id);
-        let given = self.store.pipeline_status(key, pipeline).await?
-            == Some((sha.to_string(), name.to_string(), description.to_string()));
+        let pipeline = head.newest.as_ref().map(|p| p.id);
+        // GitLab 17 names each status's pipeline; older ones do not, and the bot's record of
+        // what it wrote into which pipeline says it.
+        let listed = pipeline.is_some()
+            && head.statuses.iter().any(|s| {
+                s.pipeline_id == pipeline && s.status == name && s.description == description
+            });
+        let given = listed
+            || self
+                .store
+                .pipeline_status(key, pipeline.unwrap_or(0))
+                .await?
+                == Some((sha.to_string(), name.to_string(), description.to_string()));
         Ok(shown && given)
     }
 
@@ -271,20 +290,8 @@ impl Worker {
         let key = key_of(&snap.change);
         let repo = &snap.change.repo;
         let status = (sha.as_str(), *state, context.as_str(), description.as_str());
-        let newest = head.newest.as_ref().filter(|p| !p.sha.is_empty());
-        // A newest pipeline on another commit (a merged-results pipeline) takes the status on
-        // its own commit.
-        let (at_sha, pipeline) = match newest {
-            Some(p) => (p.sha.as_str(), Some(p.id)),
-            None => (sha.as_str(), None),
-        };
-        let call = gl.set_status_in(
-            repo,
-            (at_sha, *state, context, description),
-            target_url,
-            pipeline,
-            None,
-        );
+        let pipeline = head.newest.as_ref().map(|p| p.id);
+        let call = gl.set_status_in(repo, status, target_url, pipeline, None);
         if self.write(t.job, t.rules, action, call).await?.is_none() {
             return Ok(());
         }
