@@ -335,3 +335,95 @@ async fn a_check_not_registered_for_the_target_or_not_required_fails_the_status(
     assert_eq!(s.gl.status(SHA).unwrap().0, "success");
     assert_eq!(s.gl.check_status(3), "passed");
 }
+
+/// `changegate explain` on the binary, with the environment given.
+fn changegate(args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_changegate"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CHANGEGATE_LOG", "warn")
+        .env("CHANGEGATE__RULES__PATH", common::undated_rules());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_which_blocks_are_in_force_and_which_are_missing() {
+    let gl = world().await;
+    gl.register_check(CHECK_URL, &["release"]);
+    gl.set_merge_setting("allow_merge_on_skipped_pipeline", true);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("check-secret");
+    std::fs::write(&secret, "s1\ns2\n").unwrap();
+    let env = vec![
+        (
+            "CHANGEGATE__DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+        ),
+        ("CHANGEGATE__GITLAB__TOKEN", "test-token".to_string()),
+        ("CHANGEGATE__GITLAB__URL", gl.url()),
+        ("CHANGEGATE__GITLAB__STATUS_CHECKS", "true".to_string()),
+        (
+            "CHANGEGATE__GITLAB__STATUS_CHECK_SECRET_FILE",
+            secret.display().to_string(),
+        ),
+        (
+            "CHANGEGATE__SERVER__PUBLIC_URL",
+            "https://changegate.example.com".to_string(),
+        ),
+    ];
+    let run = |args: Vec<&'static str>, env: Vec<(&'static str, String)>| {
+        tokio::task::spawn_blocking(move || changegate(&args, &env))
+    };
+    let project = vec!["explain", "--forge", "gitlab", "--repo", "42"];
+    let (code, out, err) = run(project, env.clone()).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("[x] Pipelines must succeed"), "{out}");
+    assert!(out.contains("[ ] skipped pipelines not counted"), "{out}");
+    assert!(
+        out.contains("[ ] changegate's external status check registered"),
+        "{out}"
+    );
+    assert!(out.contains("[x] Status checks must succeed"), "{out}");
+    assert!(out.contains("[ ] approval mode"), "{out}");
+    assert!(
+        out.contains("missing: the project's setting \"Skipped pipelines"),
+        "{out}"
+    );
+
+    let change = vec![
+        "explain", "--forge", "gitlab", "--repo", "42", "--number", "3",
+    ];
+    let (code, out, err) = run(change, env.clone()).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("not registered for this merge request's target branch"),
+        "{out}"
+    );
+    assert!(
+        gl.writes().is_empty(),
+        "explain writes nothing: {:?}",
+        gl.writes()
+    );
+
+    // Status checks on without the secret: refused at start, saying what is missing.
+    let without: Vec<(&'static str, String)> = env
+        .into_iter()
+        .filter(|(k, _)| !k.contains("SECRET"))
+        .collect();
+    let (code, _, err) = run(
+        vec!["explain", "--forge", "gitlab", "--repo", "42"],
+        without,
+    )
+    .await
+    .unwrap();
+    assert_ne!(code, 0);
+    assert!(err.contains("gitlab.status_check_secret"), "{err}");
+}

@@ -69,6 +69,32 @@ pub fn missing_blocks(f: &BlockFacts) -> Vec<String> {
     out
 }
 
+/// Each block GitLab can hold, and whether it is in force, for `changegate explain`.
+pub fn blocks_in_force(f: &BlockFacts) -> Vec<(String, bool)> {
+    let mut out = vec![
+        (
+            "Pipelines must succeed (only_allow_merge_if_pipeline_succeeds)".to_string(),
+            f.pipeline_must_succeed == Some(true),
+        ),
+        (
+            "skipped pipelines not counted as successful (allow_merge_on_skipped_pipeline off)"
+                .to_string(),
+            f.skipped_pipeline_allowed == Some(false),
+        ),
+    ];
+    if let Some(c) = &f.status_check {
+        out.push((
+            "changegate's external status check registered for the target branch".to_string(),
+            c.registered && c.covers_target,
+        ));
+        out.push((
+            "Status checks must succeed (only_allow_merge_if_all_status_checks_passed)".to_string(),
+            c.must_pass == Some(true),
+        ));
+    }
+    out
+}
+
 /// Fails a decision GitLab would not enforce: a checklist item names the missing blocks and
 /// the status says the first. A report-only decision only notes them.
 pub fn forge_blocks(d: &mut Decision, missing: &[String]) {

@@ -161,29 +161,10 @@ impl Worker {
             return Ok(None);
         }
         let repo = &snap.change.repo;
-        let settings = self
-            .merge_settings(gl, repo, d.verdict == Verdict::Pass)
+        let target = snap.change.target_branch.as_deref();
+        let (facts, check) = self
+            .block_facts(gl, repo, target, d.verdict == Verdict::Pass)
             .await?;
-        let check = match self.gitlab_blocks.status_checks {
-            true => self.own_check(gl, repo).await?,
-            false => None,
-        };
-        let facts = BlockFacts {
-            pipeline_must_succeed: settings.only_allow_merge_if_pipeline_succeeds,
-            skipped_pipeline_allowed: settings.allow_merge_on_skipped_pipeline,
-            status_check: self.gitlab_blocks.status_checks.then(|| CheckFacts {
-                registered: check.is_some(),
-                covers_target: check.as_ref().is_some_and(|c| {
-                    c.branches.is_empty()
-                        || snap
-                            .change
-                            .target_branch
-                            .as_ref()
-                            .is_some_and(|b| c.branches.contains(b))
-                }),
-                must_pass: settings.only_allow_merge_if_all_status_checks_passed,
-            }),
-        };
         count_off(&facts);
         policy::forge_blocks(d, &policy::missing_blocks(&facts));
         // The newest pipeline on the head commit ("Pipelines must succeed" reads the merge
@@ -433,5 +414,50 @@ impl Worker {
             }
         }
         Ok(())
+    }
+}
+
+impl Worker {
+    /// What GitLab says of a project's blocks, read afresh (`changegate explain`); `None`
+    /// on another forge.
+    pub async fn gitlab_block_facts<F: Forge>(
+        &self,
+        forge: &F,
+        repo: &crate::model::Repo,
+        target: Option<&str>,
+    ) -> Result<Option<BlockFacts>> {
+        let Some(gl) = forge.gitlab() else {
+            return Ok(None);
+        };
+        Ok(Some(self.block_facts(gl, repo, target, true).await?.0))
+    }
+
+    /// The project's blocks (settings read afresh when `fresh`, else perhaps cached) and
+    /// changegate's own status check when `gitlab.status_checks` is on.
+    async fn block_facts(
+        &self,
+        gl: &GitlabClient,
+        repo: &crate::model::Repo,
+        target: Option<&str>,
+        fresh: bool,
+    ) -> Result<(BlockFacts, Option<ExternalCheck>)> {
+        let settings = self.merge_settings(gl, repo, fresh).await?;
+        let check = match self.gitlab_blocks.status_checks {
+            true => self.own_check(gl, repo).await?,
+            false => None,
+        };
+        let facts = BlockFacts {
+            pipeline_must_succeed: settings.only_allow_merge_if_pipeline_succeeds,
+            skipped_pipeline_allowed: settings.allow_merge_on_skipped_pipeline,
+            status_check: self.gitlab_blocks.status_checks.then(|| CheckFacts {
+                registered: check.is_some(),
+                covers_target: check.as_ref().is_some_and(|c| {
+                    c.branches.is_empty()
+                        || target.is_some_and(|t| c.branches.iter().any(|b| b == t))
+                }),
+                must_pass: settings.only_allow_merge_if_all_status_checks_passed,
+            }),
+        };
+        Ok((facts, check))
     }
 }

@@ -169,7 +169,6 @@ impl GitlabClient {
     }
 
     /// `POST /projects/:id/statuses/:sha` into a given pipeline (`pipeline_id`) or ref.
-    #[allow(clippy::too_many_arguments)]
     pub async fn set_status_in(
         &self,
         repo: &Repo,
