@@ -427,3 +427,21 @@ async fn explain_shows_which_blocks_are_in_force_and_which_are_missing() {
     assert_ne!(code, 0);
     assert!(err.contains("gitlab.status_check_secret"), "{err}");
 }
+
+#[tokio::test]
+async fn a_job_that_fails_for_good_answers_the_check_failed() {
+    let s = ultimate().await;
+    s.approve();
+    s.status_check().await;
+    assert_eq!(s.gl.check_status(3), "passed");
+    // The merge request can no longer be read: no verdict is reached, so no pass stands.
+    s.app.expect_failed_jobs(1);
+    s.gl.fail_next(
+        "GET /api/v4/projects/42/merge_requests/3",
+        wiremock::ResponseTemplate::new(403)
+            .set_body_json(serde_json::json!({ "message": "403 Forbidden" })),
+    );
+    s.hook("update", None, "u1").await;
+    assert_eq!(s.gl.status(SHA).unwrap().0, "failed");
+    assert_eq!(s.gl.check_status(3), "failed");
+}

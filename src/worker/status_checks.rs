@@ -168,6 +168,52 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// A job that failed for good answers changegate's status check `failed` for the heads
+    /// it may have answered `passed` on: no verdict was reached. A 409 (not the head any
+    /// more) needs no answer.
+    pub(super) async fn fail_status_check<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        change: &crate::model::Change,
+        heads: &[String],
+    ) -> Result<()> {
+        let Some(gl) = t
+            .forge
+            .gitlab()
+            .filter(|_| self.gitlab_blocks.status_checks)
+        else {
+            return Ok(());
+        };
+        if change.kind != crate::model::ChangeKind::MergeRequest {
+            return Ok(());
+        }
+        let Some(check) = self.own_check(gl, &change.repo).await? else {
+            return Ok(());
+        };
+        let key = key_of(change);
+        for sha in heads {
+            let action = PlannedAction::AnswerStatusCheck {
+                sha: sha.clone(),
+                check_id: check.id,
+                passed: false,
+            };
+            let call = gl.answer_status_check(t.r, sha, check.id, false);
+            match self.write(t.job, t.rules, &action, call).await {
+                Ok(Some(())) => {
+                    self.store
+                        .remember_status_check_answer(&key, sha, check.id, "failed")
+                        .await?
+                }
+                Ok(None) => {}
+                Err(e) if is_conflict(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 fn is_conflict(e: &anyhow::Error) -> bool {
     matches!(
         e.downcast_ref::<ForgeError>(),
