@@ -146,7 +146,7 @@ async fn a_forged_changegate_status_is_overwritten_and_the_writer_named() {
     let s = free().await;
     s.hook("open", None, "o1").await;
     // mallory (a Developer) writes success under changegate's name.
-    s.gl.forge_status(SHA, "changegate", "success", "mallory");
+    s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
     s.hook("update", None, "u1").await;
     let effect = s.gl.statuses_in_effect(SHA, "changegate");
     assert!(
@@ -444,4 +444,32 @@ async fn a_job_that_fails_for_good_answers_the_check_failed() {
     s.hook("update", None, "u1").await;
     assert_eq!(s.gl.status(SHA).unwrap().0, "failed");
     assert_eq!(s.gl.check_status(3), "failed");
+}
+
+#[tokio::test]
+async fn a_forged_status_copying_the_bots_text_does_not_pass_for_the_bots() {
+    let s = free().await;
+    s.hook("open", None, "o1").await;
+    let (state, _, description) = s.gl.status(SHA).unwrap();
+    // mallory starts a new pipeline and writes the bot's very state and words into it: it
+    // looks like the bot's verdict, but it is not the bot's, and the next one is `success`.
+    let pipeline = s.gl.run_pipeline(3);
+    s.gl.forge_status(SHA, ("changegate", &state, &description), "mallory");
+    s.hook("update", None, "u1").await;
+    let effect = s.gl.statuses_in_effect(SHA, "changegate");
+    assert!(
+        effect.iter().all(|(_, _, who)| who == BOT),
+        "a copy of the bot's text is overwritten all the same: {effect:?}"
+    );
+    s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
+    s.hook("update", None, "u2").await;
+    let effect = s.gl.statuses_in_effect(SHA, "changegate");
+    assert!(
+        effect
+            .iter()
+            .any(|(p, state, who)| *p == pipeline && state == "failed" && who == BOT),
+        "the bot's verdict is in the newest pipeline: {effect:?}"
+    );
+    assert!(effect.iter().all(|(_, _, who)| who == BOT), "{effect:?}");
+    assert!(!description.is_empty());
 }

@@ -65,10 +65,11 @@ impl GitlabBlocks {
 pub(super) struct GitlabHead {
     /// The merge request's newest pipeline: the one "Pipelines must succeed" reads.
     pub newest: Option<MrPipeline>,
-    /// changegate's statuses on the head in effect (each pipeline's latest), whoever wrote them.
-    pub statuses: Vec<NamedStatus>,
     /// Those written by someone else.
     pub forged: Vec<NamedStatus>,
+    /// Those written by the bot's own account (none when the bot does not know its account:
+    /// then nothing counts as standing and the status is written at each evaluation).
+    pub mine: Vec<NamedStatus>,
     /// changegate's own external status check (Ultimate), when registered.
     pub check: Option<ExternalCheck>,
 }
@@ -187,6 +188,15 @@ impl Worker {
             })
             .cloned()
             .collect();
+        let mine: Vec<NamedStatus> = statuses
+            .iter()
+            .filter(|s| {
+                snap.bot
+                    .as_ref()
+                    .is_some_and(|b| b.same_as(&s.author) == Some(true))
+            })
+            .cloned()
+            .collect();
         for f in &forged {
             let who = named(&f.author);
             d.notes.push(format!(
@@ -207,14 +217,15 @@ impl Worker {
         }
         Ok(Some(GitlabHead {
             newest,
-            statuses,
             forged,
+            mine,
             check,
         }))
     }
 
     /// Whether the status `(state, description)` stands on GitLab as the bot wrote it: no
-    /// one else's under its name, the bot's own there, and the newest pipeline given it.
+    /// one else's under its name, the bot's own there (by its author, never by its text,
+    /// which anyone can copy), and the newest pipeline given it.
     pub(super) async fn gitlab_status_stands(
         &self,
         key: &str,
@@ -226,14 +237,14 @@ impl Worker {
         }
         let name = crate::forge::gitlab::state_name(state);
         let shown = head
-            .statuses
+            .mine
             .iter()
             .any(|s| s.status == name && s.description == description);
         let pipeline = head.newest.as_ref().map(|p| p.id);
         // GitLab 17 names each status's pipeline; older ones do not, and the bot's record of
         // what it wrote into which pipeline says it.
         let listed = pipeline.is_some()
-            && head.statuses.iter().any(|s| {
+            && head.mine.iter().any(|s| {
                 s.pipeline_id == pipeline && s.status == name && s.description == description
             });
         let given = listed

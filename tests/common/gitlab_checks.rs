@@ -271,10 +271,16 @@ impl GitlabWorld {
         new_pipeline(&mut s, iid, &sha)
     }
 
-    /// `who` writes a commit status named `name` into the newest pipeline of `sha`.
-    pub fn forge_status(&self, sha: &str, name: &str, state: &str, who: &str) {
+    /// `who` writes a commit status named `name` with `description` into the newest
+    /// pipeline of `sha`.
+    pub fn forge_status(
+        &self,
+        sha: &str,
+        (name, state, description): (&str, &str, &str),
+        who: &str,
+    ) {
         let mut s = self.state.lock().unwrap();
-        let body = json!({ "state": state, "name": name, "description": "all good" });
+        let body = json!({ "state": state, "name": name, "description": description });
         post_status(&mut s, sha, &body, who);
     }
 
