@@ -29,6 +29,13 @@ pub enum PlannedAction {
         sha: String,
         approve: bool,
     },
+    /// Answer GitLab's external status check for head `sha` (Ultimate, `gitlab.status_checks`):
+    /// decided by the worker from the verdict and what GitLab shows, never by [`plan`].
+    AnswerStatusCheck {
+        sha: String,
+        check_id: u64,
+        passed: bool,
+    },
     /// Create or edit the sticky comment so that it reads `body`.
     UpsertComment {
         body: String,
@@ -294,6 +301,7 @@ mod tests {
                 PlannedAction::SetApproval { approve: false, .. } => "unapprove",
                 PlannedAction::UpsertComment { .. } => "comment",
                 PlannedAction::PostReminder { .. } => "reminder",
+                PlannedAction::AnswerStatusCheck { .. } => "status check",
             })
             .collect()
     }

@@ -332,6 +332,11 @@ pub struct ChangeEvent {
     pub previous_target_branch: Option<String>,
 }
 
+/// The `forge_action` of an event made from a GitLab pipeline: a merge request pipeline's
+/// names its merge request; a branch pipeline's is numbered 0 and names the commit, and the
+/// worker finds the open merge requests whose head it is.
+pub const PIPELINE_ACTION: &str = "pipeline";
+
 /// Everything the receiver can make of a delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -41,6 +41,15 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   gitlab.bot_username           the bot's GitLab username (default: asked with GET /user)
   gitlab.approval_projects      projects (globs) where the bot approves/unapproves as the verdict changes
   gitlab.min_access_level       least access level of a direct group member who approves [default: 30]
+  gitlab.merge_settings_ttl_secs  how long a project's merge settings (Pipelines must succeed,
+                                skipped pipelines, Status checks must succeed) are reused for an
+                                evaluation that fails anyway; one that would pass reads them
+                                afresh [default: 300]
+  gitlab.status_checks          Ultimate: answer changegate's external status check (POST
+                                /webhooks/gitlab/status-check), read it back and overwrite a
+                                `passed` changegate did not give [default: false]
+  gitlab.status_check_secret    the check's HMAC shared secret(s), X-Gitlab-Signature
+                                (or gitlab.status_check_secret_file, one per line)
   status.context                commit status name; `{target_branch}` in it gives one verdict per
                                 target branch (`changegate: {target_branch}`, recommended: then a
                                 protection of main needs a verdict given for main)
@@ -224,6 +233,16 @@ pub struct GitlabSettings {
     /// The least access level (GitLab's numbers: 30 Developer) a direct group member needs
     /// for the group to count them as an approver.
     pub min_access_level: u32,
+    /// Seconds a project's merge settings are reused by evaluations that fail anyway; an
+    /// evaluation that would pass always reads them afresh.
+    pub merge_settings_ttl_secs: u64,
+    /// Ultimate: answer changegate's external status check and keep it true.
+    pub status_checks: bool,
+    /// The external status check's shared secret(s) (`X-Gitlab-Signature`), several while
+    /// rotating.
+    #[serde(deserialize_with = "secrets")]
+    pub status_check_secret: Vec<SecretString>,
+    pub status_check_secret_file: Option<PathBuf>,
 }
 
 impl Default for GitlabSettings {
@@ -240,6 +259,10 @@ impl Default for GitlabSettings {
             bot_username: None,
             approval_projects: vec![],
             min_access_level: 30,
+            merge_settings_ttl_secs: 300,
+            status_checks: false,
+            status_check_secret: vec![],
+            status_check_secret_file: None,
         }
     }
 }
@@ -347,8 +370,9 @@ fn secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Erro
         .collect())
 }
 
-const LIST_KEYS: [&str; 5] = [
+const LIST_KEYS: [&str; 6] = [
     "gitlab.approval_projects",
+    "gitlab.status_check_secret",
     "github.webhook_secret",
     "gitlab.webhook_secret",
     "gitlab.signing_token",
@@ -420,6 +444,11 @@ impl Settings {
         if let Some(p) = &self.gitlab.signing_token_file {
             self.gitlab.signing_token.extend(read_secret_lines(p)?);
         }
+        if let Some(p) = &self.gitlab.status_check_secret_file {
+            self.gitlab
+                .status_check_secret
+                .extend(read_secret_lines(p)?);
+        }
         Ok(())
     }
 
@@ -433,6 +462,18 @@ impl Settings {
             );
         }
         check_context(&self.status.context)?;
+        if self.gitlab.status_checks {
+            if self.server.public_url.is_none() {
+                bail!(
+                    "gitlab.status_checks needs server.public_url: changegate finds its own check by the URL GitLab calls"
+                );
+            }
+            if self.gitlab.status_check_secret.is_empty() {
+                bail!(
+                    "gitlab.status_checks needs gitlab.status_check_secret (or _file): the check's shared secret, so that only GitLab's requests are taken"
+                );
+            }
+        }
         if self.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be positive");
         }

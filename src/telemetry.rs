@@ -27,6 +27,14 @@ pub const RULES_RELOADS: &str = "changegate_rules_reloads_total";
 /// overdue: past it); sampled when /metrics is read.
 pub const EMERGENCIES_OWED: &str = "changegate_emergency_changes_owing_approvals";
 
+/// GitLab blocks found not in force at an evaluation, by `block` (pipeline_must_succeed,
+/// skipped_pipeline, status_check_registered, status_check_branch, status_checks_must_pass):
+/// each fails the verdict with the setting to turn on.
+pub const GITLAB_SETTINGS_OFF: &str = "changegate_gitlab_settings_off_total";
+/// What someone else wrote under changegate's name on GitLab and changegate overwrote, by
+/// `what` (status, status_check).
+pub const GITLAB_OVERWRITES: &str = "changegate_gitlab_overwrites_total";
+
 /// The event names [`WEBHOOKS`] is labelled with, per forge: the events changegate acts on.
 /// Any other name is `other`: the header is anyone's to write, and a label per name sent
 /// would grow the metric (and the process) without bound.
@@ -37,8 +45,10 @@ const GITHUB_EVENTS: [&str; 5] = [
     "issue_comment",
     "ping",
 ];
-const GITLAB_EVENTS: [&str; 5] = [
+const GITLAB_EVENTS: [&str; 7] = [
     "Merge Request Hook",
+    "Pipeline Hook",
+    "Status Check",
     "Issue Hook",
     "Confidential Issue Hook",
     "Note Hook",
@@ -61,7 +71,7 @@ pub fn event_label(forge: &str, name: &str) -> &'static str {
 }
 
 /// Every metric name, for the test that keeps them stable.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 13] = [
     WEBHOOKS,
     SIGNATURE_FAILURES,
     QUEUE_DEPTH,
@@ -73,6 +83,8 @@ pub const ALL: [&str; 11] = [
     DECISIONS,
     RULES_RELOADS,
     EMERGENCIES_OWED,
+    GITLAB_SETTINGS_OFF,
+    GITLAB_OVERWRITES,
 ];
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ fn is_change_event(f: &CorpusFile) -> bool {
         ),
         ("github", "issue_comment") => true,
         ("gitlab", "Merge Request Hook" | "Issue Hook") => true,
+        // A pipeline on a merge request's head gets changegate's status (issue 26).
+        ("gitlab", "Pipeline Hook") => true,
         ("gitlab", "Note Hook") => {
             f.exercises.contains("noteable_type=MergeRequest")
                 || f.exercises.contains("noteable_type=Issue")

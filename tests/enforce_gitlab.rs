@@ -76,9 +76,11 @@ const MR: &str = "/api/v4/projects/42/merge_requests/3";
 async fn unclassified_merge_request_fails_with_a_named_status() {
     let s = setup().await;
     assert_eq!(s.deliver("open", "alice", "u1").await, 202);
+    // `pending` the moment the merge request opens (before the long reads), then the verdict.
     assert_eq!(
         s.gl.writes(),
         vec![
+            format!("POST /api/v4/projects/42/statuses/{SHA}"),
             format!("POST /api/v4/projects/42/statuses/{SHA}"),
             format!("POST {MR}/notes")
         ]
@@ -276,10 +278,11 @@ async fn redelivery_and_failures() {
             .count(),
         3
     );
-    assert_eq!(s.gl.writes().len(), 2);
+    // pending, the verdict, the note.
+    assert_eq!(s.gl.writes().len(), 3);
     // Another event with nothing new: no write at all.
     s.deliver("update", "alice", "other").await;
-    assert_eq!(s.gl.writes().len(), 2);
+    assert_eq!(s.gl.writes().len(), 3);
     // The note was edited in place when its text changed, never duplicated.
     s.gl.add_label(3, "CMT::Emergency", "alice");
     s.deliver("update", "alice", "third").await;

@@ -15,7 +15,7 @@ pub(super) async fn explain(
     settings: Settings,
     forge: Forge,
     repo: &str,
-    number: u64,
+    number: Option<u64>,
     issue: bool,
 ) -> Result<ExitCode> {
     let rules = Arc::new(rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?);
@@ -31,7 +31,7 @@ pub(super) async fn explain(
         } else {
             changegate::model::ChangeKind::MergeRequest
         },
-        number,
+        number: 0,
     };
     let missing = || {
         anyhow::anyhow!(
@@ -40,6 +40,14 @@ pub(super) async fn explain(
         )
     };
     let connected = worker.forges.get(forge).ok_or_else(missing)?;
+    let Some(number) = number else {
+        if forge != Forge::Gitlab {
+            anyhow::bail!("--number is required on GitHub");
+        }
+        print_blocks(&worker, &connected.client, &r.repo, None).await?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let r = changegate::forge::ChangeRef { number, ..r };
     let found = worker
         .explain(&connected.client, &connected.bot, &r, &rules)
         .await?;
@@ -98,7 +106,47 @@ pub(super) async fn explain(
     for l in &d.remove_labels {
         println!("would remove `{}`: {}", l.label, l.reason);
     }
+    if c.kind == changegate::model::ChangeKind::MergeRequest {
+        print_blocks(
+            &worker,
+            &connected.client,
+            &r.repo,
+            c.target_branch.as_deref(),
+        )
+        .await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which of GitLab's blocks are in force on the project, and which are missing.
+async fn print_blocks(
+    worker: &changegate::worker::Worker,
+    client: &changegate::forge::ForgeClient,
+    repo: &changegate::model::Repo,
+    target: Option<&str>,
+) -> Result<()> {
+    let Some(facts) = worker.gitlab_block_facts(client, repo, target).await? else {
+        return Ok(());
+    };
+    println!("GitLab blocks of {}:", repo.path.as_str());
+    for (block, on) in policy::blocks_in_force(&facts) {
+        println!("  [{}] {block}", if on { "x" } else { " " });
+    }
+    let approval = worker
+        .approval_projects
+        .iter()
+        .any(|p| policy::glob(p, repo.path.as_str()));
+    println!(
+        "  [{}] approval mode (Premium): changegate approves as the verdict says (gitlab.approval_projects; the approval rule requiring its account is not read from GitLab)",
+        if approval { "x" } else { " " }
+    );
+    if !worker.gitlab_blocks.status_checks {
+        println!("  [ ] external status check (Ultimate): gitlab.status_checks is off");
+    }
+    for why in policy::missing_blocks(&facts) {
+        println!("missing: {why}");
+    }
+    Ok(())
 }
 
 pub(super) async fn audit(

@@ -104,8 +104,9 @@ enum Command {
         forge: Forge,
         #[arg(long)]
         repo: String,
+        /// The change; without it (GitLab), only the project's blocks are shown.
         #[arg(long)]
-        number: u64,
+        number: Option<u64>,
         /// The number is an issue's, not a merge/pull request's.
         #[arg(long)]
         issue: bool,

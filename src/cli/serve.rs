@@ -49,6 +49,7 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
         writer: changegate::store::DeliveryWriter::spawn(store.clone(), wake.clone())?,
         github_secrets: Arc::new(secret_bytes(&settings.github.webhook_secret)),
         gitlab: Arc::new(gitlab_verifier(&settings)?),
+        status_check_secrets: Arc::new(secret_bytes(&settings.gitlab.status_check_secret)),
         allow_unsigned: settings.allow_unsigned,
         max_body_bytes: settings.server.max_body_bytes,
         intake: Arc::new(
@@ -144,6 +145,11 @@ pub(super) fn build_worker(
         memberships: MembershipCache::new(Duration::from_secs(settings.worker.membership_ttl_secs)),
         lease: Duration::from_secs(settings.worker.lease_secs),
         approval_projects: settings.gitlab.approval_projects.clone(),
+        gitlab_blocks: changegate::worker::GitlabBlocks::new(
+            settings.gitlab.status_checks,
+            settings.server.public_url.as_deref(),
+            std::time::Duration::from_secs(settings.gitlab.merge_settings_ttl_secs),
+        ),
         repo_rules: Default::default(),
         heads: Default::default(),
         links: None,

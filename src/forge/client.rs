@@ -25,6 +25,12 @@ macro_rules! each {
 }
 
 impl Forge for ForgeClient {
+    fn gitlab(&self) -> Option<&GitlabClient> {
+        match self {
+            ForgeClient::Gitlab(c) => Some(c),
+            ForgeClient::Github(_) => None,
+        }
+    }
     async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
         each!(self, c => c.change(r))
     }

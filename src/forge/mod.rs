@@ -266,6 +266,11 @@ pub trait Forge: Send + Sync {
         sha: &str,
         context: &str,
     ) -> impl Future<Output = Result<Option<(StatusState, String)>, ForgeError>> + Send;
+    /// The GitLab client behind this forge, for GitLab's own blocks (merge settings, statuses
+    /// per pipeline, external status checks); `None` on GitHub.
+    fn gitlab(&self) -> Option<&gitlab::GitlabClient> {
+        None
+    }
     /// Sets the verdict on the head commit: a commit status, or (GitHub App) a check run whose
     /// summary is the checklist; both link to the change's details page when there is one.
     fn set_status(

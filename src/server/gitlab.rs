@@ -138,6 +138,7 @@ pub fn parse(event: &str, delivery_id: Option<String>, body: &[u8]) -> Result<Ev
         "Merge Request Hook" => merge_request(serde_json::from_slice(body)?),
         "Issue Hook" | "Confidential Issue Hook" => issue(serde_json::from_slice(body)?),
         "Note Hook" | "Confidential Note Hook" => note(serde_json::from_slice(body)?),
+        "Pipeline Hook" => super::gitlab_pipeline::parse(body)?,
         other => {
             serde_json::from_slice::<IgnoredAny>(body)?;
             EventPayload::Ignored {

@@ -3,8 +3,10 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod gitlab_pipeline;
 pub mod intake;
 pub mod signature;
+pub mod status_check;
 
 use crate::model::{Event, EventPayload};
 use crate::store::{DeliveryWriter, Enqueued, Store};
@@ -36,6 +38,9 @@ pub struct AppState {
     pub writer: DeliveryWriter,
     pub github_secrets: Arc<Vec<Vec<u8>>>,
     pub gitlab: Arc<gitlab::GitlabVerifier>,
+    /// GitLab external status check shared secrets (`X-Gitlab-Signature`); none: the
+    /// status check route answers 401.
+    pub status_check_secrets: Arc<Vec<Vec<u8>>>,
     pub allow_unsigned: bool,
     pub max_body_bytes: usize,
     /// Room for bodies being received, shared by all requests.
@@ -103,6 +108,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/webhooks/github", post(github_webhook))
         .route("/webhooks/gitlab", post(gitlab_webhook))
+        .route(status_check::ROUTE, post(gitlab_status_check))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
@@ -117,7 +123,7 @@ pub fn app(state: AppState) -> Router {
 async fn count_too_large(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let forge = match req.uri().path() {
         "/webhooks/github" => "github",
-        "/webhooks/gitlab" => "gitlab",
+        "/webhooks/gitlab" | status_check::ROUTE => "gitlab",
         _ => return next.run(req).await,
     };
     let response = next.run(req).await;
@@ -171,6 +177,23 @@ async fn gitlab_webhook(State(state): State<AppState>, req: Request) -> Response
     }
     .await;
     observed("gitlab", &event, result)
+}
+
+/// GitLab's external status check: verified by `X-Gitlab-Signature`, then taken as a merge
+/// request event (a trigger: the worker reads everything it decides on from the API).
+async fn gitlab_status_check(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let signed = header(&parts.headers, status_check::HEADER);
+        status_check::precheck(&state.status_check_secrets, signed)?;
+        let (body, _held) = read_body(&state, &parts.headers, body).await?;
+        status_check::verify(&state.status_check_secrets, signed, &body)?;
+        let mut event = gitlab::parse("Merge Request Hook", None, &body)?;
+        event.event_name = "Status Check".into();
+        accept(&state, event).await
+    }
+    .await;
+    observed("gitlab", "Status Check", result)
 }
 
 /// The body, read within the shared budget; the room it holds is released when `Held` drops.

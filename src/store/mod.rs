@@ -13,6 +13,7 @@ mod deliveries;
 mod delivery_thread;
 mod direct;
 mod gate;
+mod gitlab_blocks;
 mod jobs;
 mod label_ids;
 mod logins;

@@ -13,7 +13,14 @@ use serde::Serialize;
 use sqlx::Row;
 
 /// Prefixes of the delivery ids of the bot's own timers (never a webhook's).
-const INTERNAL: [&str; 4] = ["timer:", "period:", "linked:", "rules:"];
+const INTERNAL: [&str; 6] = [
+    "timer:",
+    "period:",
+    "linked:",
+    "rules:",
+    "pipeline:",
+    "head-moved:",
+];
 
 /// Whether a delivery id is of the form the bot's own timers use.
 pub fn is_internal_delivery(id: &str) -> bool {

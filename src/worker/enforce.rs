@@ -86,6 +86,7 @@ impl Worker {
             job,
             rules,
         };
+        self.pending_on_arrival(&target, &change).await?;
         let (snap, label_notes) = self.snapshot(&target, change, bot).await?;
         let mut decision = policy::evaluate(rules, &snap);
         decision.notes.extend(label_notes);
@@ -102,10 +103,14 @@ impl Worker {
                 snap.change.forge.display_name()
             ));
         }
+        let gitlab = self.gitlab_before(&target, &snap, &mut decision).await?;
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
         self.fix_debt(job, &snap, &decision).await?;
-        self.apply(&target, &snap, &decision).await?;
+        self.apply(&target, &snap, &decision, gitlab.as_ref())
+            .await?;
+        self.keep_status_check(&target, &snap, &decision, gitlab.as_ref())
+            .await?;
         self.list_on_issue(&target, &snap).await?;
         self.follow_up(job, &snap, &decision).await?;
         if let Some(updated) = &snap.change.updated_at {

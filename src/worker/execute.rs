@@ -32,15 +32,17 @@ impl Worker {
         t: &Target<'_, F>,
         snap: &Snapshot,
         d: &Decision,
+        gitlab: Option<&super::gitlab_blocks::GitlabHead>,
     ) -> Result<()> {
         if policy::has_status(&snap.change) {
             self.withdraw_left(t, &snap.change).await?;
         }
-        let known = self.known(t, snap, d).await?;
+        let known = self.known(t, snap, d, gitlab).await?;
         // A check run's summary carries the checklist (GitHub App mode).
         let summary = comment::sticky(&snap.change, d).replacen(comment::MARKER, "", 1);
         for action in actions::plan(snap, d, &known, &self.status_context) {
-            self.perform(t, snap, &action, summary.trim()).await?;
+            self.perform(t, snap, &action, summary.trim(), gitlab)
+                .await?;
         }
         Ok(())
     }
@@ -50,6 +52,7 @@ impl Worker {
         t: &Target<'_, F>,
         snap: &Snapshot,
         d: &Decision,
+        gitlab: Option<&super::gitlab_blocks::GitlabHead>,
     ) -> Result<Known> {
         let (forge, r, job) = (t.forge, t.r, t.job);
         let change = &snap.change;
@@ -65,7 +68,19 @@ impl Worker {
             // stands (a status someone else posted must go); otherwise it is written anyway,
             // which replaces whatever is there, and reading it first would be a wasted call.
             let planned = actions::status(change, d, &known, &self.status_context);
-            if let Some(PlannedAction::SetStatus {
+            if let (
+                Some(head),
+                Some(PlannedAction::SetStatus {
+                    state, description, ..
+                }),
+            ) = (gitlab, &planned)
+            {
+                // GitLab: read back in every pipeline, whoever wrote what (gitlab_blocks.rs).
+                let status = (sha.as_str(), *state, description.as_str());
+                if self.gitlab_status_stands(&key, head, status).await? {
+                    known.status = Some((*state, description.clone()));
+                }
+            } else if let Some(PlannedAction::SetStatus {
                 state, description, ..
             }) = &planned
                 && self.store.written_status(&key).await?
@@ -91,8 +106,15 @@ impl Worker {
         snap: &Snapshot,
         action: &PlannedAction,
         summary: &str,
+        gitlab: Option<&super::gitlab_blocks::GitlabHead>,
     ) -> Result<()> {
         let (forge, r, job, rules) = (t.forge, t.r, t.job, t.rules);
+        if let (Some(head), PlannedAction::SetStatus { .. }) = (gitlab, action) {
+            let url = self.details_url(&snap.change);
+            return self
+                .gitlab_set_status(t, snap, head, action, url.as_deref())
+                .await;
+        }
         match action {
             PlannedAction::SetStatus {
                 sha,
@@ -127,6 +149,7 @@ impl Worker {
                 .await
                 .map(drop),
             PlannedAction::UpsertComment { body } => self.upsert_comment(t, snap, body).await,
+            PlannedAction::AnswerStatusCheck { .. } => self.answer(t, snap, action).await,
             PlannedAction::PostReminder {
                 point,
                 covers,

@@ -8,6 +8,7 @@ mod diffs;
 pub use diffs::GivenApproval;
 mod enforce;
 mod execute;
+mod gitlab_blocks;
 mod guard;
 mod heads;
 mod issue_note;
@@ -17,9 +18,11 @@ mod memberships;
 mod reload;
 mod repo_rules;
 mod status;
+mod status_checks;
 mod timers;
 
 pub use deferred::Deferred;
+pub use gitlab_blocks::GitlabBlocks;
 pub use guard::Panicked;
 #[doc(hidden)]
 pub use guard::panic_on_delivery_for_tests;
@@ -138,6 +141,8 @@ pub struct Worker {
     pub repositories: Vec<String>,
     /// Quota units one change's runs may spend in an hour before its jobs wait.
     pub max_units_per_change_hour: u64,
+    /// GitLab's blocks: merge settings, statuses per pipeline, external status checks.
+    pub gitlab_blocks: GitlabBlocks,
 }
 
 impl Worker {
@@ -324,6 +329,12 @@ impl Worker {
             self.period_boundary(job.event.forge, period, *at).await?;
             return Ok(0);
         }
+        if job.event.change().is_some_and(|c| {
+            c.forge_action == crate::model::PIPELINE_ACTION && c.change.number == 0
+        }) {
+            self.pipeline_fan_out(job).await?;
+            return Ok(0);
+        }
         let Some(ctx) = JobContext::of(job, audit) else {
             return Ok(0);
         };
@@ -465,6 +476,15 @@ pub fn describe(a: &PlannedAction) -> String {
                 "withdraw the bot's approval".into()
             }
         }
+        PlannedAction::AnswerStatusCheck {
+            sha,
+            check_id,
+            passed,
+        } => format!(
+            "answer status check {check_id} {} for {}",
+            if *passed { "passed" } else { "failed" },
+            sha.get(..7).unwrap_or(sha)
+        ),
         PlannedAction::UpsertComment { body } => {
             format!("write the sticky comment ({} bytes)", body.len())
         }

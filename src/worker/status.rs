@@ -156,12 +156,12 @@ impl Worker {
             job,
             rules: &rules,
         };
-        for sha in heads {
+        for sha in &heads {
             let status = (sha.as_str(), StatusState::Error, description.as_str());
             self.write_status(&t, change, status, &context, url.as_deref())
                 .await?;
         }
-        Ok(())
+        self.fail_status_check(&t, change, &heads).await
     }
 
     /// Writes a status the bot decided outside a plan (a head left, a job that failed for

@@ -67,6 +67,8 @@ pub struct GlState {
     /// The project's labels: (id, current name). Label events refer to a label by id and show
     /// its current name, as GitLab's resource label events do.
     pub project_labels: Vec<(u64, String)>,
+    /// Merge settings, pipelines and external status checks (`gitlab_checks.rs`).
+    pub checks: super::gitlab_checks::Checks,
     clock: i64,
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved).
     epoch: i64,
@@ -646,7 +648,10 @@ impl Respond for Responder {
             }
             ("GET", ["projects", project]) if *project == PROJECT_ID.to_string() => reply(
                 200,
-                json!({ "id": PROJECT_ID, "path_with_namespace": PROJECT, "default_branch": "main" }),
+                super::gitlab_checks::project_json(
+                    &s,
+                    json!({ "id": PROJECT_ID, "path_with_namespace": PROJECT, "default_branch": "main" }),
+                ),
             ),
             (_, ["projects", project, tail @ ..])
                 if *project == PROJECT_ID.to_string() || *project == PROJECT =>
@@ -670,6 +675,9 @@ fn route_project(
     body: &Value,
     query: &[(String, String)],
 ) -> ResponseTemplate {
+    if let Some(r) = super::gitlab_checks::route(s, method, tail, body, query) {
+        return r;
+    }
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, tail) {
         ("GET", ["repository", "compare"]) => {

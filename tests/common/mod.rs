@@ -17,6 +17,7 @@ pub mod compare_world;
 pub mod git_repo;
 pub mod github_setup;
 pub mod github_world;
+pub mod gitlab_checks;
 pub mod gitlab_world;
 pub mod pg;
 use changegate::store::Wake;
@@ -233,6 +234,7 @@ impl TestApp {
                 signing_keys: vec![],
                 tolerance_secs: 300,
             }),
+            status_check_secrets: Arc::new(vec![]),
             allow_unsigned: false,
             max_body_bytes: 1024 * 1024,
             intake: Arc::new(changegate::server::intake::BodyBudget::new(
@@ -259,6 +261,7 @@ impl TestApp {
             quota_reserve_percent: 10,
             repositories: vec![],
             max_units_per_change_hour: 500,
+            gitlab_blocks: Default::default(),
         };
         TestApp {
             expected_failures: Default::default(),

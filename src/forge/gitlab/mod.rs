@@ -2,10 +2,15 @@
 //! gave one, else by URL-encoded full path; the project's path is always taken from the API.
 //! `client.rs` holds the plumbing, `wire.rs` the answers' shapes.
 
+mod blocks;
 mod client;
 pub mod compare;
 mod wire;
 
+pub use blocks::{
+    CheckResult, ExternalCheck, MergeSettings, MrPipeline, NamedStatus, STATUS_CHECK_ROUTE,
+    state_name,
+};
 pub use client::GitlabClient;
 
 use super::{ChangeRef, Comment, Forge, ForgeError};
@@ -20,6 +25,10 @@ use serde_json::json;
 use wire::*;
 
 impl Forge for GitlabClient {
+    fn gitlab(&self) -> Option<&GitlabClient> {
+        Some(self)
+    }
+
     async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
         let reply = match self
             .call(
@@ -543,11 +552,7 @@ impl Forge for GitlabClient {
         more: &super::StatusLinks<'_>,
     ) -> Result<(), ForgeError> {
         let url = format!("{}/statuses/{}", self.project(r), enc(sha));
-        let state = match state {
-            StatusState::Success => "success",
-            StatusState::Failure | StatusState::Error => "failed",
-            StatusState::Pending => "pending",
-        };
+        let state = blocks::state_name(state);
         let mut body = json!({ "state": state, "name": context, "description": description });
         if let Some(url) = more.target_url {
             body["target_url"] = json!(url);
