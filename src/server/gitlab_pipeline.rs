@@ -117,6 +117,7 @@ pub fn parse(body: &[u8]) -> Result<EventPayload, serde_json::Error> {
             head_sha: head,
             source_branch: source,
             target_branch: target,
+            target_sha: None,
             draft: false,
             state: ChangeState::Open,
             merged_at: None,
