@@ -6,6 +6,7 @@ mod checklist;
 mod conditions;
 mod debt;
 mod decide;
+pub mod deploy;
 mod freeze;
 mod labels;
 mod sections;
