@@ -30,12 +30,18 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
                                 (or github.webhook_secret_file, one per line)
   github.bot_login              the bot's GitHub login (default: asked with GET /user)
   github.app_id                 GitHub App mode: the App id (with github.private_key[_file]);
-                                installation tokens, check runs instead of statuses
+                                installation tokens, check runs instead of statuses.
+                                Webhook events: Pull request, Pull request review, Issues,
+                                Issue comment; for deployment gates also Deployment protection
+                                rule, Deployment, Deployment status (permissions deployments:
+                                write, actions: read)
   github.reply_cache_mb         answers to conditional reads kept in the database (ETag and
                                 body per URL, shared by replicas) [default: 64]
   gitlab.url                    GitLab base URL                 [default: https://gitlab.com]
   gitlab.token                  GitLab token (or gitlab.token_file)
-  gitlab.webhook_secret         X-Gitlab-Token secret(s) (or gitlab.webhook_secret_file)
+  gitlab.webhook_secret         X-Gitlab-Token secret(s) (or gitlab.webhook_secret_file);
+                                webhook triggers: merge request, issue, comment events, and
+                                deployment events for deployment gates
   gitlab.signing_token          HMAC signing token(s), whsec_… (or gitlab.signing_token_file)
   gitlab.signature_tolerance_secs  accepted clock skew of signed deliveries [default: 300]
   gitlab.bot_username           the bot's GitLab username (default: asked with GET /user)

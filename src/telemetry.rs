@@ -30,19 +30,23 @@ pub const EMERGENCIES_OWED: &str = "changegate_emergency_changes_owing_approvals
 /// The event names [`WEBHOOKS`] is labelled with, per forge: the events changegate acts on.
 /// Any other name is `other`: the header is anyone's to write, and a label per name sent
 /// would grow the metric (and the process) without bound.
-const GITHUB_EVENTS: [&str; 5] = [
+const GITHUB_EVENTS: [&str; 8] = [
     "pull_request",
     "pull_request_review",
     "issues",
     "issue_comment",
     "ping",
+    "deployment_protection_rule",
+    "deployment",
+    "deployment_status",
 ];
-const GITLAB_EVENTS: [&str; 5] = [
+const GITLAB_EVENTS: [&str; 6] = [
     "Merge Request Hook",
     "Issue Hook",
     "Confidential Issue Hook",
     "Note Hook",
     "Confidential Note Hook",
+    "Deployment Hook",
 ];
 
 /// The label for event `name` received from `forge` (`github` or `gitlab`): a known event's
@@ -82,6 +86,14 @@ mod tests {
         assert_eq!(super::event_label("github", "pull_request"), "pull_request");
         assert_eq!(super::event_label("gitlab", "Note Hook"), "Note Hook");
         assert_eq!(super::event_label("github", "Note Hook"), "other");
+        assert_eq!(
+            super::event_label("github", "deployment_protection_rule"),
+            "deployment_protection_rule"
+        );
+        assert_eq!(
+            super::event_label("gitlab", "Deployment Hook"),
+            "Deployment Hook"
+        );
         assert_eq!(super::event_label("github", "x-7f3a9"), "other");
     }
 }

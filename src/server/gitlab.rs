@@ -1,6 +1,10 @@
 //! GitLab webhooks: verify `X-Gitlab-Token` and/or the HMAC signing-token headers
 //! (Standard Webhooks), then parse the body into an [`Event`].
 
+mod deployments;
+
+pub use deployments::sha_of_commit_url;
+
 use super::ParseError;
 use super::signature::{self, SignatureError};
 use crate::model::{
@@ -138,6 +142,7 @@ pub fn parse(event: &str, delivery_id: Option<String>, body: &[u8]) -> Result<Ev
         "Merge Request Hook" => merge_request(serde_json::from_slice(body)?),
         "Issue Hook" | "Confidential Issue Hook" => issue(serde_json::from_slice(body)?),
         "Note Hook" | "Confidential Note Hook" => note(serde_json::from_slice(body)?),
+        "Deployment Hook" => deployments::deployment(serde_json::from_slice(body)?)?,
         other => {
             serde_json::from_slice::<IgnoredAny>(body)?;
             EventPayload::Ignored {

@@ -301,6 +301,18 @@ async fn accept(state: &AppState, event: Event) -> Result<(StatusCode, &'static 
             Ok((StatusCode::ACCEPTED, "ignored"))
         }
         EventPayload::PeriodBoundary { .. } => Ok((StatusCode::ACCEPTED, "ignored")),
+        EventPayload::Deployment(d) => {
+            // Parsed (a malformed one was refused with 400), not yet stored or decided: the
+            // deployment gate's flow (issue 23) replaces this.
+            tracing::warn!(
+                forge = %event.forge,
+                delivery,
+                repo = %d.repo.path,
+                environment = %d.environment,
+                "deployment event not handled yet"
+            );
+            Ok((StatusCode::ACCEPTED, "not handled yet"))
+        }
         EventPayload::Change(change) => {
             let span = tracing::info_span!(
                 "delivery",

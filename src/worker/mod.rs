@@ -322,6 +322,16 @@ impl Worker {
             self.period_boundary(job.event.forge, period, *at).await?;
             return Ok(0);
         }
+        if let crate::model::EventPayload::Deployment(d) = &job.event.payload {
+            // Deployment gates (issue 23) are decided by a flow of their own, still to come.
+            tracing::warn!(
+                forge = %job.event.forge,
+                repo = %d.repo.path,
+                environment = %d.environment,
+                "deployment event not handled yet"
+            );
+            return Ok(0);
+        }
         let Some(ctx) = JobContext::of(job, audit) else {
             return Ok(0);
         };
