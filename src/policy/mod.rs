@@ -18,7 +18,7 @@ use crate::markdown::code;
 pub use crate::model::Gap;
 pub use approvals::{ApprovalOutcome, ApprovalState, Approver, Via, membership_questions};
 pub use conditions::glob;
-pub use debt::{Debt, DebtFacts};
+pub use debt::{Debt, DebtFacts, labels_at_merge};
 use decide::decide;
 pub use decide::{MAX_SUMMARY_CHARS, clip};
 pub use labels::deciding_labels;

@@ -265,3 +265,38 @@ impl Store {
         .transpose()
     }
 }
+
+impl Store {
+    /// Queues a deployment event (a webhook, or a timer when `due` is given), serialized per
+    /// repository and environment; false when its delivery id was seen before.
+    pub async fn enqueue_deployment(
+        &self,
+        event: &crate::model::Event,
+        d: &crate::model::DeploymentEvent,
+        due: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<bool> {
+        let key = format!(
+            "deploy:{}:{}:{}",
+            event.forge.as_str(),
+            d.repo.path.as_str().to_lowercase(),
+            env_key(event.forge, &d.environment)
+        );
+        let now = self.now_ms();
+        let mut w = self.writer().await?;
+        let mut tx = sqlx::Connection::begin(&mut *w).await?;
+        let queued = super::deliveries::insert(
+            &mut tx,
+            event,
+            &key,
+            super::Priority::Webhook,
+            false,
+            now,
+            due.map(|t| t.timestamp_millis()),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .context("cannot queue the deployment event")?;
+        Ok(queued.is_some())
+    }
+}

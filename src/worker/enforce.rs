@@ -370,7 +370,10 @@ fn latest_retarget(
 
 /// The bot's own account: configured, or asked once. When the forge will not say (a token that
 /// may not read its user), the bot works without it rather than not at all.
-async fn identity<F: Forge>(forge: &F, cell: &OnceCell<Option<User>>) -> Result<Option<User>> {
+pub(super) async fn identity<F: Forge>(
+    forge: &F,
+    cell: &OnceCell<Option<User>>,
+) -> Result<Option<User>> {
     let found = cell
         .get_or_try_init(|| async {
             match forge.current_user().await {

@@ -229,3 +229,57 @@ pub struct EnvironmentFacts {
     #[serde(default)]
     pub admins_can_bypass: Option<bool>,
 }
+
+/// The task list of a Markdown text: `- [ ] text` and `- [x] text` lines outside code fences.
+pub fn tasks(markdown: &str) -> Vec<Task> {
+    let mut out = vec![];
+    let mut fenced = false;
+    for line in markdown.lines() {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        let Some(rest) = ["- ", "* ", "+ "].iter().find_map(|b| t.strip_prefix(b)) else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let (checked, text) = if let Some(x) = rest.strip_prefix("[ ]") {
+            (false, x)
+        } else if let Some(x) = rest
+            .strip_prefix("[x]")
+            .or_else(|| rest.strip_prefix("[X]"))
+        {
+            (true, x)
+        } else {
+            continue;
+        };
+        out.push(Task {
+            text: text.trim().to_string(),
+            checked,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod task_tests {
+    #[test]
+    fn task_lists_are_read_outside_code_fences() {
+        let t = super::tasks(
+            "Plan\n- [x] Notify the service desk\n  * [ ] Rollback plan\n- [X] Done\n```\n- [ ] in code\n```\n- not a task\n- [y] neither\n",
+        );
+        let got: Vec<(&str, bool)> = t.iter().map(|t| (t.text.as_str(), t.checked)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Notify the service desk", true),
+                ("Rollback plan", false),
+                ("Done", true)
+            ]
+        );
+    }
+}
