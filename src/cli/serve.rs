@@ -68,6 +68,7 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
     if settings.server.public_url.is_some() {
         worker.links = Some(links.clone());
     }
+    let gate_worker = worker.clone();
     let pages = changegate::pages::PagesState {
         store: store.clone(),
         links,
@@ -97,7 +98,14 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
     tracing::info!(listen = %settings.server.listen, "changegate is listening");
-    let app = server::app(state).merge(changegate::pages::router(pages));
+    let gate = changegate::server::gate::GateState {
+        worker: gate_worker,
+        token: settings.server.gate_token.clone().map(Arc::new),
+        tokens: Arc::new(settings.server.gate_tokens.clone()),
+    };
+    let app = server::app(state)
+        .merge(changegate::pages::router(pages))
+        .merge(changegate::server::gate::router(gate));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

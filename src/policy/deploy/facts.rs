@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Everything the evaluator knows about one deployment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeployFacts {
     pub forge: Forge,
     pub repo: String,
@@ -49,7 +49,7 @@ pub struct DeployFacts {
 }
 
 /// Where the baseline comes from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     pub sha: String,
     /// In words: `allowed by changegate and seen succeeding on …`, `recorded by NAME`.
@@ -67,7 +67,7 @@ pub enum Relation {
 }
 
 /// The commits a deployment brings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Range {
     pub relation: Relation,
     pub commits: Vec<RangeCommit>,
@@ -76,7 +76,7 @@ pub struct Range {
 }
 
 /// One commit of the range.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangeCommit {
     pub sha: String,
     /// Changes merged into the deployed branch that contain it (numbers).
@@ -88,7 +88,7 @@ pub struct RangeCommit {
 }
 
 /// `changegate deployments accept`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Accepted {
     pub by: String,
     pub reason: String,
@@ -108,7 +108,7 @@ pub enum MergeVerdict {
 }
 
 /// A change the deployment brings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeployedChange {
     pub number: u64,
     #[serde(default)]
@@ -138,7 +138,7 @@ pub struct DeployedChange {
 }
 
 /// An approval role given by someone eligible.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grant {
     pub role: String,
     pub by: User,
@@ -148,7 +148,7 @@ pub struct Grant {
 }
 
 /// A change issue's task list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssueTasks {
     /// `#12`, `group/project#12`.
     pub reference: String,
@@ -163,7 +163,7 @@ fn yes() -> bool {
 }
 
 /// One `- [ ]`/`- [x]` line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub text: String,
     pub checked: bool,
@@ -203,7 +203,7 @@ pub struct SpentException {
 }
 
 /// A success that counts as evidence.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Success {
     pub environment: String,
     pub sha: String,
@@ -213,14 +213,14 @@ pub struct Success {
 }
 
 /// A success that does not count.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Uncounted {
     pub environment: String,
     pub why: String,
 }
 
 /// The environment's protection as the forge shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentFacts {
     /// Whether changegate's own protection rule (GitHub App) is among the environment's rules;
     /// `None`: not shown.

@@ -62,16 +62,17 @@ impl super::Worker {
         };
         let id = crate::pages::links::random_key()?;
         let sha = facts.as_ref().map_or(req.sha.as_str(), |f| f.sha.as_str());
-        let detail = serde_json::json!({
-            "id": id,
-            "environment": req.environment,
-            "sha": sha,
-            "ref": req.git_ref,
-            "deployment_id": req.deployment_id,
-            "source": req.source,
-            "decision": decision,
-            "facts": facts,
-        });
+        let evidence = crate::evidence::DeploymentEvidence {
+            id: id.clone(),
+            environment: req.environment.clone(),
+            sha: sha.to_string(),
+            git_ref: req.git_ref.clone(),
+            deployment_id: req.deployment_id,
+            source: req.source.to_string(),
+            decision: decision.clone(),
+            facts: facts.clone(),
+        };
+        let detail = serde_json::to_value(&evidence)?;
         self.store
             .record_deploy_decision(&DecisionRecord {
                 id: &id,
