@@ -36,7 +36,7 @@ struct WireRangeCommit {
 #[derive(Deserialize)]
 struct WireCompare {
     status: Option<String>,
-    total_commits: Option<usize>,
+    total_commits: Option<i64>,
     #[serde(default)]
     commits: Vec<WireRangeCommit>,
 }
@@ -120,9 +120,12 @@ impl GithubClient {
                 return Err(ForgeError::Decode(format!("{WHAT}: status `{status}`")));
             };
             relation.get_or_insert(rel);
-            total = c
-                .total_commits
-                .ok_or_else(|| ForgeError::Decode(format!("{WHAT}: no total_commits")))?;
+            // Without a count the range cannot be known whole: what was read is all there is.
+            let Some(count) = c.total_commits.and_then(|n| usize::try_from(n).ok()) else {
+                total = usize::MAX;
+                break;
+            };
+            total = count;
             let empty = c.commits.is_empty();
             for w in c.commits {
                 let sha = w

@@ -124,8 +124,18 @@ pub(super) fn protection_rule(p: ProtectionRule) -> Result<EventPayload, serde_j
             malformed("deployment_callback_url does not name a workflow run's protection rule")
         })?;
     let d = p.deployment.as_ref();
-    // The payload's own sha, else its deployment's; none left to the gate to deny.
-    let sha = nonempty(&p.sha).or_else(|| d.and_then(|d| nonempty(&d.sha)));
+    // The schema puts the commit in `deployment.sha`; some deliveries also carry a top-level
+    // `sha`. Two different commits are a contradiction, refused; none is left to the gate to
+    // deny.
+    let deployed = d.and_then(|d| nonempty(&d.sha));
+    if let (Some(top), Some(deployed)) = (nonempty(&p.sha), &deployed)
+        && !top.eq_ignore_ascii_case(deployed)
+    {
+        return Err(malformed(
+            "deployment_protection_rule names two different commits (sha, deployment.sha)",
+        ));
+    }
+    let sha = deployed.or_else(|| nonempty(&p.sha));
     let git_ref = nonempty(&p.git_ref).or_else(|| d.and_then(|d| nonempty(&d.git_ref)));
     Ok(EventPayload::Deployment(Box::new(DeploymentEvent {
         repo,
