@@ -105,6 +105,8 @@ impl Worker {
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
         self.fix_debt(job, &snap, &decision).await?;
+        // Before the status is written: the verdict remembered is still the one while open.
+        self.note_merge_verdict(&snap.change).await?;
         self.apply(&target, &snap, &decision).await?;
         self.list_on_issue(&target, &snap).await?;
         self.follow_up(job, &snap, &decision).await?;

@@ -4,6 +4,7 @@
 //! when an approval arrives on the repository's changes.
 
 mod facts;
+mod merge;
 mod status;
 
 use crate::forge::{DeploymentAnswer, DeploymentTarget, Forge};
