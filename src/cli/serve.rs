@@ -185,7 +185,15 @@ async fn reconcile_pass(
     // Enforced changes are chosen with the repository's own rules, when it has some.
     let client = &worker.forges.get(forge).ok_or_else(missing)?.client;
     let effective = worker.rules_for(client, forge, &target, rules).await?;
-    reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await
+    let pass = reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await?;
+    // GitLab deployments waiting for approval that no hook announced.
+    if let Err(e) = worker
+        .queue_blocked_deployments(client, forge, &target)
+        .await
+    {
+        tracing::warn!(error = format!("{e:#}"), "cannot list blocked deployments");
+    }
+    Ok(pass)
 }
 
 /// The periodic reconcile of the configured repositories, and the audit retention purge.

@@ -3,6 +3,7 @@
 //! audit, metric) and answered; a wait is remembered and decided again by a durable timer or
 //! when an approval arrives on the repository's changes.
 
+mod blocked;
 mod facts;
 mod merge;
 mod status;
