@@ -14,6 +14,7 @@ use changegate::worker::{ForgeClients, MembershipCache, Worker};
 use std::time::Duration;
 
 pub mod deploy_hooks;
+pub mod deploy_world;
 pub mod github_setup;
 pub mod github_world;
 pub mod gitlab_world;
