@@ -120,7 +120,10 @@ pub fn evaluate(rules: &Rules, facts: &DeployFacts) -> DeployDecision {
             )],
             until: None,
             entry: None,
-            expires: None,
+            // Valid as long as an entry's default: its success then counts as evidence.
+            expires: facts.now.checked_add_signed(Duration::hours(
+                crate::rules::deploy::DEFAULT_ALLOW_FOR_HOURS,
+            )),
             changes: vec![],
             timing: None,
             exceptions: vec![],

@@ -360,13 +360,12 @@ impl super::super::Worker {
                 }
             }
         }
-        if let Some(debt) = decision.debt.as_ref().filter(|d| d.owes()) {
-            let missing: Vec<String> = decision
-                .owed
-                .as_ref()
-                .map(|o| o.missing().map(|i| i.name.clone()).collect())
-                .unwrap_or_else(|| debt.require.clone());
-            out.emergency_owes = Some(missing);
+        // An emergency: it merged owing approvals after merge (fixed at merge, or now).
+        let fixed = snap.debt.fixed.as_ref().or(decision.debt.as_ref());
+        if let Some(owed) = decision.owed.as_ref().filter(|o| o.merged) {
+            out.emergency_owes = Some(owed.missing().map(|i| i.name.clone()).collect());
+        } else if let Some(debt) = fixed.filter(|d| d.owes()) {
+            out.emergency_owes = Some(debt.require.clone());
         }
         out.periods = decision.blocked.iter().map(|b| b.period.clone()).collect();
         let mut label_events = snap.label_events.clone();
