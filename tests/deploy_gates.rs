@@ -506,3 +506,91 @@ async fn the_gate_route_needs_its_token_and_answers_200_only_for_allow() {
     assert_eq!(body["decision"], "deny");
     assert!(body["reasons"].as_array().is_some_and(|r| !r.is_empty()));
 }
+
+#[tokio::test]
+async fn an_unchecked_change_issue_task_denies() {
+    let rules = format!(
+        "{}change_issue:\n  approvals: [peer]\n",
+        RULES.replace(
+            "    after: {environment",
+            "    checklist: complete\n    after: {environment"
+        )
+    );
+    let s = at("2026-03-10T09:00:00Z").await;
+    s.gh.open_issue(8, "alice");
+    s.gh.set_body(
+        8,
+        "Plan\n- [x] Notify the service desk\n- [ ] Rollback plan\n",
+    );
+    s.gh.set_body(7, "Change: #8\n");
+    *s.app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", &rules).expect("valid rules"));
+    let d = DeployWorld::mount(&s.gh).await;
+    d.commit(BASE);
+    d.commit(H1);
+    d.environment("production", true, false);
+    d.environment("staging", false, false);
+    s.apply_label("peter", "Peer::Approved").await;
+    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.deliver("closed", None, "alice", "merge-7").await;
+    s.app
+        .store
+        .record_success(
+            Forge::Github,
+            "acme/platypus",
+            "production",
+            BASE,
+            -1,
+            "operator",
+            Some("oscar"),
+            t("2026-03-10T09:00:00Z"),
+            "recorded",
+        )
+        .await
+        .unwrap();
+    let g = Gate { s, d };
+    g.staged("2026-03-10T09:01:00Z").await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("`Rollback plan` is not checked"), "{}", a.1);
+    g.s.gh.set_body(
+        8,
+        "Plan\n- [x] Notify the service desk\n- [x] Rollback plan\n",
+    );
+    let b = g.ask("production", H1, 3).await;
+    assert!(approved(&b), "{b:?}");
+}
+
+#[tokio::test]
+async fn a_deployment_seen_running_without_an_allow_is_recorded_and_explained() {
+    let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
+    // Nobody asked changegate: the deployment just ran.
+    g.succeeded("production", H1, 4242, "dev", "2026-03-10T09:05:00Z")
+        .await;
+    let seen =
+        g.s.app
+            .store
+            .unapproved(Forge::Github, "acme/platypus", "production", H1)
+            .await
+            .unwrap();
+    assert_eq!(
+        seen,
+        vec![(4242, "seen running without an allow".to_string())]
+    );
+    // It is no evidence: production's baseline stays BASE.
+    let b =
+        g.s.app
+            .store
+            .baseline(Forge::Github, "acme/platypus", "production")
+            .await
+            .unwrap();
+    assert_eq!(b.map(|b| b.sha), Some(BASE.to_string()));
+    let rows =
+        g.s.app
+            .store
+            .audit_rows("github", "acme/platypus", None, 0)
+            .await
+            .unwrap();
+    assert!(rows.iter().any(|r| r.kind == "deployment_unapproved"));
+}
