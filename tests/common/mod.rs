@@ -16,6 +16,7 @@ use std::time::Duration;
 pub mod deploy_hooks;
 pub mod github_setup;
 pub mod github_world;
+pub mod gitlab_contract;
 pub mod gitlab_world;
 pub mod pg;
 use changegate::store::Wake;
