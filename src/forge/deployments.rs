@@ -106,3 +106,60 @@ pub enum DeploymentAnswer {
     /// GitHub: a comment without a state (the run keeps waiting); GitLab: no call.
     Report,
 }
+
+/// The commits of a range ordered so that every commit comes after its parents in the range
+/// (oldest first), keeping the forge's order where it already is: neither forge's order is
+/// relied on.
+pub(crate) fn oldest_first(mut commits: Vec<RangeCommit>) -> Vec<RangeCommit> {
+    let mut pending: std::collections::HashMap<String, usize> = Default::default();
+    for c in &commits {
+        *pending.entry(c.sha.clone()).or_default() += 1;
+    }
+    let mut out: Vec<RangeCommit> = Vec::with_capacity(commits.len());
+    while !commits.is_empty() {
+        let ready = commits
+            .iter()
+            .position(|c| c.parents.iter().all(|p| !pending.contains_key(p)));
+        // A cycle cannot happen in git; were the answer to have one, its order is kept.
+        let next = commits.remove(ready.unwrap_or(0));
+        if let Some(n) = pending.get_mut(&next.sha) {
+            *n -= 1;
+            if *n == 0 {
+                pending.remove(&next.sha);
+            }
+        }
+        out.push(next);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(sha: &str, parents: &[&str]) -> RangeCommit {
+        RangeCommit {
+            sha: sha.into(),
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            author: None,
+            committer: None,
+        }
+    }
+
+    fn shas(c: &[RangeCommit]) -> Vec<&str> {
+        c.iter().map(|c| c.sha.as_str()).collect()
+    }
+
+    #[test]
+    fn parents_come_first_whatever_order_the_forge_lists() {
+        let newest_first = vec![
+            commit("m", &["c", "b"]),
+            commit("c", &["a"]),
+            commit("b", &["a"]),
+            commit("a", &["base"]),
+        ];
+        assert_eq!(shas(&oldest_first(newest_first)), ["a", "c", "b", "m"]);
+        let oldest = vec![commit("a", &["base"]), commit("b", &["a"])];
+        assert_eq!(shas(&oldest_first(oldest)), ["a", "b"]);
+    }
+}

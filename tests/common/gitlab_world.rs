@@ -4,6 +4,11 @@
 //! other values of the scope. Every call is recorded.
 #![allow(dead_code)]
 
+mod deployments;
+
+#[allow(unused_imports)]
+pub use deployments::{GlApproval, GlDeployment, GlEnvironment};
+
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -68,6 +73,8 @@ pub struct GlState {
     clock: i64,
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved).
     epoch: i64,
+    /// Commits, environments, deployments (see `gitlab_world/deployments.rs`).
+    pub deploy: deployments::GlDeployState,
 }
 
 impl GlState {
@@ -662,6 +669,9 @@ fn route_project(
     body: &Value,
     query: &[(String, String)],
 ) -> ResponseTemplate {
+    if let Some(reply) = deployments::route(s, method, tail, body, query) {
+        return reply;
+    }
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, tail) {
         ("GET", ["repository", "files", path]) => match s.files.iter().find(|(p, _)| p == path) {

@@ -145,7 +145,7 @@ impl GithubClient {
         Ok(CommitRange {
             relation: relation.unwrap_or(RangeRelation::Diverged),
             complete: commits.len() >= total,
-            commits,
+            commits: crate::forge::deployments::oldest_first(commits),
         })
     }
 
