@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod deployment;
+pub use deployment::{DeploymentEvent, DeploymentEventKind, DeploymentState};
+
 /// Which forge an event came from or an action goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -350,6 +353,8 @@ pub enum EventPayload {
     /// A blocked period starts or ends: the forge's open changes are evaluated again. Never
     /// from a webhook; a timer the bot schedules itself.
     PeriodBoundary { period: String, at: DateTime<Utc> },
+    /// A deployment asks to be allowed, was created, or changed state.
+    Deployment(Box<DeploymentEvent>),
 }
 
 /// A delivery as the server hands it to the store: forge, delivery id, and what it means.
@@ -372,13 +377,17 @@ impl Event {
     }
 }
 
-/// A time as the forges write it: RFC 3339 (the REST APIs) or GitLab webhooks'
-/// `2026-11-22 06:18:31 UTC`.
+/// A time as the forges write it: RFC 3339 (the REST APIs), GitLab webhooks'
+/// `2026-11-22 06:18:31 UTC`, or GitLab Deployment Hooks' `2021-04-28 21:50:00 +0200`.
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
-    chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S UTC")
+    if let Ok(t) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S %z") {
+        return Some(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S UTC")
         .ok()
         .map(|t| t.and_utc())
 }
@@ -532,6 +541,25 @@ mod tests {
         assert_eq!(a.same_as(&User::named("A")), Some(true));
         assert_eq!(b.same_as(&User::named("a")), None);
         assert_ne!(b, User::named("a"));
+    }
+
+    #[test]
+    fn times_in_every_form_the_forges_write() {
+        let want = "2021-04-28T19:50:00Z";
+        for text in [
+            "2021-04-28T19:50:00Z",
+            "2021-04-28T19:50:00.000+00:00",
+            "2021-04-28 21:50:00 +0200",
+            "2021-04-28 19:50:00 +0000",
+            "2021-04-28 19:50:00 UTC",
+        ] {
+            assert_eq!(
+                parse_time(text).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                Some(want.to_string()),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_time("yesterday"), None);
     }
 
     #[test]

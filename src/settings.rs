@@ -22,6 +22,11 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   server.link_ttl_days          how long a details link works   [default: 90]
   server.audit_token            token for the audit pages, Bearer or HTTP basic password
                                 (or server.audit_token_file) [default: unset, pages off]
+  server.gate_token             Bearer token of GET /gate (deployment gate for CI jobs), valid
+                                for every repository (or server.gate_token_file)
+                                [default: unset; with no gate_tokens either, /gate is off]
+  server.gate_tokens            tokens valid for one repository each: a table keyed by
+                                forge:path (github:acme/shop) or the path alone
   rules.path                    rules file                      [default: rules.yaml]
   database.url                  state store                     [default: sqlite://changegate.db]
   github.api_url                GitHub REST API base URL        [default: https://api.github.com]
@@ -30,12 +35,18 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
                                 (or github.webhook_secret_file, one per line)
   github.bot_login              the bot's GitHub login (default: asked with GET /user)
   github.app_id                 GitHub App mode: the App id (with github.private_key[_file]);
-                                installation tokens, check runs instead of statuses
+                                installation tokens, check runs instead of statuses.
+                                Webhook events: Pull request, Pull request review, Issues,
+                                Issue comment; for deployment gates also Deployment protection
+                                rule, Deployment, Deployment status (permissions deployments:
+                                write, actions: read)
   github.reply_cache_mb         answers to conditional reads kept in the database (ETag and
                                 body per URL, shared by replicas) [default: 64]
   gitlab.url                    GitLab base URL                 [default: https://gitlab.com]
   gitlab.token                  GitLab token (or gitlab.token_file)
-  gitlab.webhook_secret         X-Gitlab-Token secret(s) (or gitlab.webhook_secret_file)
+  gitlab.webhook_secret         X-Gitlab-Token secret(s) (or gitlab.webhook_secret_file);
+                                webhook triggers: merge request, issue, comment events, and
+                                deployment events for deployment gates
   gitlab.signing_token          HMAC signing token(s), whsec_… (or gitlab.signing_token_file)
   gitlab.signature_tolerance_secs  accepted clock skew of signed deliveries [default: 300]
   gitlab.bot_username           the bot's GitLab username (default: asked with GET /user)
@@ -125,6 +136,12 @@ pub struct ServerSettings {
     /// Opens the audit pages; unset: they are off.
     pub audit_token: Option<SecretString>,
     pub audit_token_file: Option<PathBuf>,
+    /// Opens `GET /gate` for every repository; unset (and no `gate_tokens`): the route is off.
+    pub gate_token: Option<SecretString>,
+    pub gate_token_file: Option<PathBuf>,
+    /// Tokens each valid for one repository only, keyed by `forge:path` (`github:acme/shop`)
+    /// or the path alone (any forge).
+    pub gate_tokens: std::collections::BTreeMap<String, SecretString>,
 }
 
 impl Default for ServerSettings {
@@ -142,6 +159,9 @@ impl Default for ServerSettings {
             link_ttl_days: 90,
             audit_token: None,
             audit_token_file: None,
+            gate_token: None,
+            gate_token_file: None,
+            gate_tokens: Default::default(),
         }
     }
 }
@@ -425,6 +445,9 @@ impl Settings {
         }
         if let Some(p) = &self.server.audit_token_file {
             self.server.audit_token = Some(read_secret(p)?);
+        }
+        if let Some(p) = &self.server.gate_token_file {
+            self.server.gate_token = Some(read_secret(p)?);
         }
         if let Some(p) = &self.github.token_file {
             self.github.token = Some(read_secret(p)?);

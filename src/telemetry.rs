@@ -20,6 +20,10 @@ pub const QUOTA_UNITS: &str = "changegate_forge_quota_units_total";
 pub const RATE_LIMIT_REMAINING: &str = "changegate_forge_rate_limit_remaining";
 /// Decisions made, by `verdict` (pass, fail, not_enforced).
 pub const DECISIONS: &str = "changegate_decisions_total";
+/// Deployment decisions, by environment (`ungoverned` when no entry governs it) and outcome.
+pub const DEPLOY_DECISIONS: &str = "changegate_deployment_decisions_total";
+/// Deployments seen running without a valid allow (none, expired), by environment.
+pub const DEPLOYMENTS_UNAPPROVED: &str = "changegate_deployments_unapproved_total";
 /// Rules reloads, by `result` (ok, invalid).
 pub const RULES_RELOADS: &str = "changegate_rules_reloads_total";
 
@@ -38,14 +42,17 @@ pub const GITLAB_OVERWRITES: &str = "changegate_gitlab_overwrites_total";
 /// The event names [`WEBHOOKS`] is labelled with, per forge: the events changegate acts on.
 /// Any other name is `other`: the header is anyone's to write, and a label per name sent
 /// would grow the metric (and the process) without bound.
-const GITHUB_EVENTS: [&str; 5] = [
+const GITHUB_EVENTS: [&str; 8] = [
     "pull_request",
     "pull_request_review",
     "issues",
     "issue_comment",
     "ping",
+    "deployment_protection_rule",
+    "deployment",
+    "deployment_status",
 ];
-const GITLAB_EVENTS: [&str; 7] = [
+const GITLAB_EVENTS: [&str; 8] = [
     "Merge Request Hook",
     "Pipeline Hook",
     "Status Check",
@@ -53,6 +60,7 @@ const GITLAB_EVENTS: [&str; 7] = [
     "Confidential Issue Hook",
     "Note Hook",
     "Confidential Note Hook",
+    "Deployment Hook",
 ];
 
 /// The label for event `name` received from `forge` (`github` or `gitlab`): a known event's
@@ -71,7 +79,7 @@ pub fn event_label(forge: &str, name: &str) -> &'static str {
 }
 
 /// Every metric name, for the test that keeps them stable.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 15] = [
     WEBHOOKS,
     SIGNATURE_FAILURES,
     QUEUE_DEPTH,
@@ -85,6 +93,8 @@ pub const ALL: [&str; 13] = [
     EMERGENCIES_OWED,
     GITLAB_SETTINGS_OFF,
     GITLAB_OVERWRITES,
+    DEPLOY_DECISIONS,
+    DEPLOYMENTS_UNAPPROVED,
 ];
 
 #[cfg(test)]
@@ -94,6 +104,14 @@ mod tests {
         assert_eq!(super::event_label("github", "pull_request"), "pull_request");
         assert_eq!(super::event_label("gitlab", "Note Hook"), "Note Hook");
         assert_eq!(super::event_label("github", "Note Hook"), "other");
+        assert_eq!(
+            super::event_label("github", "deployment_protection_rule"),
+            "deployment_protection_rule"
+        );
+        assert_eq!(
+            super::event_label("gitlab", "Deployment Hook"),
+            "Deployment Hook"
+        );
         assert_eq!(super::event_label("github", "x-7f3a9"), "other");
     }
 }

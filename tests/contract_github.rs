@@ -7,7 +7,7 @@
 
 use changegate::actions::StatusState;
 use changegate::forge::github::GithubClient;
-use changegate::forge::{ChangeRef, Forge, RetryPolicy};
+use changegate::forge::{ChangeRef, DeploymentAnswer, DeploymentTarget, Forge, RetryPolicy};
 use changegate::model::{ChangeKind, Label, Repo, RepoPath, User};
 use changegate::rules::TeamRef;
 
@@ -42,7 +42,8 @@ async fn github_client_requests_match_the_official_openapi_description() {
         http::HeaderName::from_static("prefer"),
         "dynamic=true".to_string(),
     );
-    let gh = GithubClient::with_headers(&url, "token", policy, vec![prefer]).expect("client");
+    let gh =
+        GithubClient::with_headers(&url, "token", policy.clone(), vec![prefer]).expect("client");
     let pr = ChangeRef {
         repo: Repo {
             path: RepoPath::new("acme/platypus"),
@@ -114,6 +115,23 @@ async fn github_client_requests_match_the_official_openapi_description() {
     gh.open_changes_with_head(&pr.repo, &sha)
         .await
         .expect("GET commits/{commit_sha}/pulls");
+    // The spec's own example answers (no `Prefer: dynamic`): schema-generated ones have
+    // negative ids and counts, and a commit read by the SHA the example names answers it.
+    let examples = GithubClient::new(&url, "token", policy.clone()).expect("client");
+    deployment_calls(
+        &examples,
+        &pr.repo,
+        "7638417db6d59f3c431d3e1f261cc637155684cd",
+    )
+    .await;
+    let full = examples
+        .commit_sha(&pr.repo, "6dcb09b5b57875f334f61aebed695e2e4193db5e")
+        .await
+        .expect("GET commits/{ref}");
+    assert_eq!(
+        full.as_deref(),
+        Some("6dcb09b5b57875f334f61aebed695e2e4193db5e")
+    );
     for state in [
         StatusState::Failure,
         StatusState::Success,
@@ -147,5 +165,52 @@ async fn github_client_requests_match_the_official_openapi_description() {
             assert!(message.contains("compare commits as a diff"), "{message}")
         }
         Err(e) => panic!("GET compare/{{basehead}}: {e}"),
+    }
+}
+
+/// The deployment gate's calls (issue 23): compare, a commit's pull requests, environments and
+/// their custom protection rules, deployments and their statuses, and the protection rule's
+/// answers.
+async fn deployment_calls(gh: &GithubClient, repo: &Repo, sha: &str) {
+    let base = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+    for _ in 0..3 {
+        gh.compare(repo, base, sha)
+            .await
+            .expect("GET compare/{base}...{head}");
+        gh.changes_with_commit(repo, sha)
+            .await
+            .expect("GET commits/{commit_sha}/pulls");
+        gh.environment(repo, "production")
+            .await
+            .expect("GET environments/{name} and its deployment_protection_rules")
+            .expect("an environment");
+        gh.deployment(repo, 42)
+            .await
+            .expect("GET deployments/{id} and its statuses")
+            .expect("a deployment");
+        gh.deployments(repo, "production", Some(sha))
+            .await
+            .expect("GET deployments?environment&sha");
+        gh.deployments(repo, "prod/eu", None)
+            .await
+            .expect("GET deployments?environment");
+    }
+    let run = DeploymentTarget::GithubRun {
+        run_id: 30433642,
+        environment: "production".into(),
+    };
+    for answer in [
+        DeploymentAnswer::Report,
+        DeploymentAnswer::Approve,
+        DeploymentAnswer::Reject,
+    ] {
+        gh.answer_deployment(
+            repo,
+            &run,
+            answer,
+            "changegate: allowed, every change passed",
+        )
+        .await
+        .expect("POST actions/runs/{run_id}/deployment_protection_rule");
     }
 }

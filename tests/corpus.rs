@@ -4,7 +4,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use changegate::model::{Action, ChangeKind, ChangeState, Event, EventPayload};
+use changegate::model::{
+    Action, ChangeKind, ChangeState, DeploymentEventKind, DeploymentState, Event, EventPayload,
+};
 use changegate::server;
 use common::*;
 
@@ -38,6 +40,19 @@ fn is_change_event(f: &CorpusFile) -> bool {
             f.exercises.contains("noteable_type=MergeRequest")
                 || f.exercises.contains("noteable_type=Issue")
         }
+        _ => false,
+    }
+}
+
+/// Whether this is a deployment event changegate reads (issue 23): written from the issue's
+/// list, independently of the parser. GitHub `deployment_review` and `workflow_job` are not.
+fn is_deployment_event(f: &CorpusFile) -> bool {
+    match (f.forge.as_str(), f.event_header.as_str()) {
+        ("github", "deployment" | "deployment_status") => {
+            matches!(f.action.as_str(), "created" | "-")
+        }
+        ("github", "deployment_protection_rule") => f.action == "requested",
+        ("gitlab", "Deployment Hook") => true,
         _ => false,
     }
 }
@@ -80,7 +95,88 @@ fn label_list(s: &str) -> Vec<String> {
     inner.split(',').map(|x| x.trim().to_string()).collect()
 }
 
+/// A deployment event against the manifest's facts (env, ref, sha, ids, who, state).
+fn check_deployment_against_manifest(f: &CorpusFile, event: &Event) {
+    let EventPayload::Deployment(d) = &event.payload else {
+        return;
+    };
+    let ctx = &f.file;
+    // Deployment rows separate some facts with commas (`status=success, …`).
+    let fact = |key: &str| fact(f, key).map(|v| v.trim_end_matches(','));
+    if let Some(env) = fact("env") {
+        assert_eq!(d.environment, env, "{ctx}");
+    }
+    match fact("ref") {
+        Some("absent") => assert_eq!(d.git_ref, None, "{ctx}"),
+        Some(r) => assert_eq!(d.git_ref.as_deref(), Some(r), "{ctx}"),
+        None => {}
+    }
+    if let Some(sha) = fact("sha").or(fact("short_sha")) {
+        let full = d.sha.as_deref().unwrap_or("");
+        assert!(
+            full.len() == 40 && full.starts_with(sha),
+            "{ctx}: {full} vs {sha}"
+        );
+    }
+    if let Some(id) = fact("deployment_id").or(fact("id")) {
+        assert_eq!(
+            d.deployment_id.map(|i| i.to_string()).as_deref(),
+            Some(id),
+            "{ctx}"
+        );
+    }
+    if let Some(creator) = fact("creator") {
+        let got = d.creator.as_ref().and_then(|c| c.username.as_deref());
+        assert_eq!(got, Some(creator), "{ctx}");
+    }
+    if let Some(actor) = fact("sender").or(fact("actor")) {
+        assert_eq!(d.actor.username.as_deref(), Some(actor), "{ctx}");
+    }
+    if let Some(project) = fact("project") {
+        assert_eq!(d.repo.path.as_str(), project, "{ctx}");
+    }
+    if f.event_header == "deployment" {
+        assert_eq!(d.kind, DeploymentEventKind::Created, "{ctx}");
+    }
+    if let Some(run) = fact("run_id") {
+        let DeploymentEventKind::ProtectionRequested { run_id } = &d.kind else {
+            panic!(
+                "{ctx}: expected a protection rule request, got {:?}",
+                d.kind
+            );
+        };
+        assert_eq!(run_id.to_string(), run, "{ctx}");
+    }
+    if let Some(prs) = fact("pull_requests") {
+        let got: Vec<String> = d.pull_requests.iter().map(u64::to_string).collect();
+        assert_eq!(got, label_list(prs), "{ctx}");
+    }
+    if let Some(state) = fact("state").or(fact("status")) {
+        let DeploymentEventKind::Status {
+            state: got,
+            deployable_id,
+        } = &d.kind
+        else {
+            panic!("{ctx}: expected a status, got {:?}", d.kind);
+        };
+        assert_eq!(got, &DeploymentState::from_forge(state), "{ctx}");
+        assert!(!matches!(got, DeploymentState::Other(_)), "{ctx}: {state}");
+        if let Some(job) = fact("deployable_id") {
+            assert_eq!(
+                deployable_id.map(|i| i.to_string()).as_deref(),
+                Some(job),
+                "{ctx}"
+            );
+        }
+    }
+    assert!(
+        d.at.is_some(),
+        "{ctx}: every corpus deployment event places itself in time"
+    );
+}
+
 fn check_against_manifest(f: &CorpusFile, event: &Event) {
+    check_deployment_against_manifest(f, event);
     let Some(c) = event.change() else { return };
     let ch = &c.change;
     let ctx = &f.file;
@@ -168,6 +264,7 @@ async fn every_corpus_payload_signed_right_is_accepted_and_normalized() {
     let files = corpus();
     assert!(files.len() >= 120, "corpus has {} files", files.len());
     let mut queued = 0;
+    let mut deployments = 0;
     for (i, f) in files.iter().enumerate() {
         let delivery = format!("delivery-{i}");
         let (status, body) = match f.forge.as_str() {
@@ -191,6 +288,27 @@ async fn every_corpus_payload_signed_right_is_accepted_and_normalized() {
             );
             queued += 1;
             (StatusCode::ACCEPTED, "queued")
+        } else if is_deployment_event(f) {
+            assert!(
+                matches!(event.payload, EventPayload::Deployment(_)),
+                "{}: expected a deployment event, got {:?}",
+                f.file,
+                event.payload
+            );
+            deployments += 1;
+            // Stored and queued once the deployment gate's flow takes them.
+            let said = body["status"].as_str().unwrap_or("").to_string();
+            if said == "queued" {
+                queued += 1;
+            }
+            (
+                StatusCode::ACCEPTED,
+                if said == "queued" {
+                    "queued"
+                } else {
+                    "not handled yet"
+                },
+            )
         } else {
             assert!(
                 matches!(event.payload, EventPayload::Ignored { .. }),
@@ -211,6 +329,7 @@ async fn every_corpus_payload_signed_right_is_accepted_and_normalized() {
             insta::assert_json_snapshot!(name, c);
         }
     }
+    assert_eq!(deployments, 14, "every deployment payload of the corpus");
     assert_eq!(app.store.pending().await.unwrap(), queued);
     // The worker evaluates every queued change (dry run); a change's earlier events are
     // covered by the run of its latest.

@@ -139,4 +139,55 @@ impl Forge for ForgeClient {
     ) -> Result<(), ForgeError> {
         each!(self, c => c.set_status(r, sha, state, context, description, more))
     }
+    async fn compare(
+        &self,
+        repo: &Repo,
+        base: &str,
+        head: &str,
+    ) -> Result<super::CommitRange, ForgeError> {
+        each!(self, c => c.compare(repo, base, head))
+    }
+    async fn changes_with_commit(&self, repo: &Repo, sha: &str) -> Result<Vec<Change>, ForgeError> {
+        each!(self, c => c.changes_with_commit(repo, sha))
+    }
+    async fn commit_sha(&self, repo: &Repo, sha: &str) -> Result<Option<String>, ForgeError> {
+        each!(self, c => c.commit_sha(repo, sha))
+    }
+    async fn environment(
+        &self,
+        repo: &Repo,
+        name: &str,
+    ) -> Result<Option<super::EnvironmentSettings>, ForgeError> {
+        each!(self, c => c.environment(repo, name))
+    }
+    async fn deployment(
+        &self,
+        repo: &Repo,
+        id: u64,
+    ) -> Result<Option<super::ForgeDeployment>, ForgeError> {
+        each!(self, c => c.deployment(repo, id))
+    }
+    async fn deployments(
+        &self,
+        repo: &Repo,
+        environment: &str,
+        sha: Option<&str>,
+    ) -> Result<Vec<super::ForgeDeployment>, ForgeError> {
+        each!(self, c => c.deployments(repo, environment, sha))
+    }
+    async fn blocked_deployments(
+        &self,
+        repo: &Repo,
+    ) -> Result<Vec<super::ForgeDeployment>, ForgeError> {
+        each!(self, c => c.blocked_deployments(repo))
+    }
+    async fn answer_deployment(
+        &self,
+        repo: &Repo,
+        target: &super::DeploymentTarget,
+        answer: super::DeploymentAnswer,
+        comment: &str,
+    ) -> Result<(), ForgeError> {
+        each!(self, c => c.answer_deployment(repo, target, answer, comment))
+    }
 }

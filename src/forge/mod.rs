@@ -2,6 +2,7 @@
 //! octocrab, GitLab through reqwest), typed errors where the worker branches.
 
 mod client;
+pub mod deployments;
 pub mod github;
 pub mod github_app;
 pub mod gitlab;
@@ -10,6 +11,10 @@ pub mod quota;
 pub mod replies;
 
 pub use client::ForgeClient;
+pub use deployments::{
+    CommitRange, DeploymentAnswer, DeploymentTarget, EnvironmentSettings, ForgeDeployment,
+    RangeCommit, RangeRelation,
+};
 pub use http::RetryPolicy;
 pub use replies::{ReplyStore, StoredReply};
 
@@ -281,6 +286,63 @@ pub trait Forge: Send + Sync {
         context: &str,
         description: &str,
         more: &StatusLinks<'_>,
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+
+    // Deployments (issue 23): the forge's word on deployments, environments and history.
+
+    /// Commits in `head` not in `base` (`base...head`), oldest first, and how head relates to
+    /// base. `NotFound` when the forge does not know either.
+    fn compare(
+        &self,
+        repo: &Repo,
+        base: &str,
+        head: &str,
+    ) -> impl Future<Output = Result<CommitRange, ForgeError>> + Send;
+    /// The merge/pull requests containing the commit (any state), each the full change
+    /// (state, merged_at, target branch).
+    fn changes_with_commit(
+        &self,
+        repo: &Repo,
+        sha: &str,
+    ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
+    /// The full SHA of a commit the forge knows; `None` when it does not know it.
+    fn commit_sha(
+        &self,
+        repo: &Repo,
+        sha_or_short: &str,
+    ) -> impl Future<Output = Result<Option<String>, ForgeError>> + Send;
+    /// The environment's protection settings where the forge shows them; `None` when the
+    /// forge does not know the environment.
+    fn environment(
+        &self,
+        repo: &Repo,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<EnvironmentSettings>, ForgeError>> + Send;
+    /// One deployment with its latest status; `None` when unknown.
+    fn deployment(
+        &self,
+        repo: &Repo,
+        id: u64,
+    ) -> impl Future<Output = Result<Option<ForgeDeployment>, ForgeError>> + Send;
+    /// Deployments to an environment (optionally of one SHA), newest first.
+    fn deployments(
+        &self,
+        repo: &Repo,
+        environment: &str,
+        sha: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ForgeDeployment>, ForgeError>> + Send;
+    /// GitLab deployments waiting for approval; GitHub: none (it asks by webhook).
+    fn blocked_deployments(
+        &self,
+        repo: &Repo,
+    ) -> impl Future<Output = Result<Vec<ForgeDeployment>, ForgeError>> + Send;
+    /// Answers the forge's question about a deployment (approve, reject, or report).
+    fn answer_deployment(
+        &self,
+        repo: &Repo,
+        target: &DeploymentTarget,
+        answer: DeploymentAnswer,
+        comment: &str,
     ) -> impl Future<Output = Result<(), ForgeError>> + Send;
 }
 

@@ -402,5 +402,6 @@ fn time_keys_read_into_rules() {
     assert!(matches!(r.blocked_periods[1].window, Window::Fixed { .. }));
 }
 
+mod deployments;
 mod repository;
 mod reset_on_push;

@@ -2,6 +2,10 @@
 //!
 //! Own partial wire types: only the fields changegate reads, every one tolerant of null.
 
+mod deployments;
+
+pub use deployments::run_id_of_callback;
+
 use super::ParseError;
 use super::signature::{self, SignatureError};
 use crate::model::{
@@ -63,6 +67,11 @@ pub fn parse(event: &str, delivery_id: Option<String>, body: &[u8]) -> Result<Ev
         "pull_request_review" => review(serde_json::from_slice(body)?),
         "issues" => issues(serde_json::from_slice(body)?),
         "issue_comment" => comment(serde_json::from_slice(body)?),
+        "deployment_protection_rule" => {
+            deployments::protection_rule(serde_json::from_slice(body)?)?
+        }
+        "deployment" => deployments::deployment(serde_json::from_slice(body)?)?,
+        "deployment_status" => deployments::deployment_status(serde_json::from_slice(body)?)?,
         "ping" => {
             let ping: Ping = serde_json::from_slice(body)?;
             EventPayload::Ping { zen: ping.zen }

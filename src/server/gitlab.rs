@@ -1,6 +1,10 @@
 //! GitLab webhooks: verify `X-Gitlab-Token` and/or the HMAC signing-token headers
 //! (Standard Webhooks), then parse the body into an [`Event`].
 
+mod deployments;
+
+pub use deployments::sha_of_commit_url;
+
 use super::ParseError;
 use super::signature::{self, SignatureError};
 use crate::model::{
@@ -139,6 +143,7 @@ pub fn parse(event: &str, delivery_id: Option<String>, body: &[u8]) -> Result<Ev
         "Issue Hook" | "Confidential Issue Hook" => issue(serde_json::from_slice(body)?),
         "Note Hook" | "Confidential Note Hook" => note(serde_json::from_slice(body)?),
         "Pipeline Hook" => super::gitlab_pipeline::parse(body)?,
+        "Deployment Hook" => deployments::deployment(serde_json::from_slice(body)?)?,
         other => {
             serde_json::from_slice::<IgnoredAny>(body)?;
             EventPayload::Ignored {

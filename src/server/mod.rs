@@ -1,6 +1,7 @@
 //! The HTTP edge: one endpoint per forge that caps, verifies, parses, stores and acknowledges.
 //! Nothing here calls a forge: the worker does, after the delivery is on disk.
 
+pub mod gate;
 pub mod github;
 pub mod gitlab;
 pub mod gitlab_pipeline;
@@ -324,6 +325,27 @@ async fn accept(state: &AppState, event: Event) -> Result<(StatusCode, &'static 
             Ok((StatusCode::ACCEPTED, "ignored"))
         }
         EventPayload::PeriodBoundary { .. } => Ok((StatusCode::ACCEPTED, "ignored")),
+        EventPayload::Deployment(d) => {
+            let span = tracing::info_span!(
+                "delivery",
+                forge = %event.forge,
+                repo = %d.repo.path,
+                environment = %d.environment,
+                delivery = %delivery,
+            );
+            let queued = state
+                .store
+                .enqueue_deployment(&event, d, None)
+                .instrument(span)
+                .await
+                .map_err(AppError::Unavailable)?;
+            if queued {
+                // The worker's idle poll finds it (no change key to wake by).
+                Ok((StatusCode::ACCEPTED, "queued"))
+            } else {
+                Ok((StatusCode::OK, "duplicate"))
+            }
+        }
         EventPayload::Change(change) => {
             let span = tracing::info_span!(
                 "delivery",

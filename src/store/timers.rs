@@ -13,13 +13,14 @@ use serde::Serialize;
 use sqlx::Row;
 
 /// Prefixes of the delivery ids of the bot's own timers (never a webhook's).
-const INTERNAL: [&str; 6] = [
+const INTERNAL: [&str; 7] = [
     "timer:",
     "period:",
     "linked:",
     "rules:",
     "pipeline:",
     "head-moved:",
+    "deploy:",
 ];
 
 /// Whether a delivery id is of the form the bot's own timers use.

@@ -6,6 +6,7 @@ mod budget;
 mod deferred;
 mod diffs;
 pub use diffs::GivenApproval;
+pub mod deploy;
 mod enforce;
 mod execute;
 mod gitlab_blocks;
@@ -335,6 +336,9 @@ impl Worker {
             self.pipeline_fan_out(job).await?;
             return Ok(0);
         }
+        if let crate::model::EventPayload::Deployment(d) = &job.event.payload {
+            return self.deployment_event(&job.event, d).await;
+        }
         let Some(ctx) = JobContext::of(job, audit) else {
             return Ok(0);
         };
@@ -343,6 +347,12 @@ impl Worker {
             Some(c) => self.enforce(&c.client, &c.bot, &ctx, rules.clone()).await,
             None => self.offline(&ctx, &rules).await,
         };
+        // An approval (or exception label) on a change may decide a waiting deployment.
+        if outcome.is_ok() && !rules.deployments.is_empty() {
+            let c = &ctx.change.change;
+            self.wake_deploy_waits(c.forge, c.repo.path.as_str())
+                .await?;
+        }
         outcome.map(|()| ctx.writes.load(Ordering::Relaxed))
     }
 

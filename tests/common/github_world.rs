@@ -4,6 +4,11 @@
 //! every call so tests can assert exactly what the bot did.
 #![allow(dead_code)]
 
+mod deployments;
+
+#[allow(unused_imports)]
+pub use deployments::{GhDeployment, GhEnvironment, ProtectionAnswer};
+
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -81,6 +86,8 @@ pub struct GhState {
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved); each event
     /// comes a minute after the previous one.
     epoch: i64,
+    /// Commits, environments, deployments (see `github_world/deployments.rs`).
+    pub deploy: deployments::GhDeployState,
 }
 
 /// GitHub's primary rate limit: `limit` requests per window (304s are free), then 403 with
@@ -831,6 +838,9 @@ fn route_repo(
     etag: Option<String>,
     query: &[(String, String)],
 ) -> ResponseTemplate {
+    if let Some(reply) = deployments::route(s, method, rest, body, &etag, query) {
+        return reply;
+    }
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, rest) {
         ("GET", ["pulls", n]) => match s.change(num(n)).filter(|c| c.is_pr) {

@@ -4,6 +4,11 @@
 //! other values of the scope. Every call is recorded.
 #![allow(dead_code)]
 
+mod deployments;
+
+#[allow(unused_imports)]
+pub use deployments::{GlApproval, GlDeployment, GlEnvironment};
+
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -72,6 +77,8 @@ pub struct GlState {
     clock: i64,
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved).
     epoch: i64,
+    /// Commits, environments, deployments (see `gitlab_world/deployments.rs`).
+    pub deploy: deployments::GlDeployState,
 }
 
 impl GlState {
@@ -677,6 +684,9 @@ fn route_project(
 ) -> ResponseTemplate {
     if let Some(r) = super::gitlab_checks::route(s, method, tail, body, query) {
         return r;
+    }
+    if let Some(reply) = deployments::route(s, method, tail, body, query) {
+        return reply;
     }
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, tail) {

@@ -13,11 +13,15 @@ use changegate::store::Store;
 use changegate::worker::{ForgeClients, MembershipCache, Worker};
 use std::time::Duration;
 
+pub mod commit_graph;
 pub mod compare_world;
+pub mod deploy_hooks;
+pub mod deploy_world;
 pub mod git_repo;
 pub mod github_setup;
 pub mod github_world;
 pub mod gitlab_checks;
+pub mod gitlab_contract;
 pub mod gitlab_world;
 pub mod pg;
 use changegate::store::Wake;

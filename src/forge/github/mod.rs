@@ -5,6 +5,7 @@
 mod client;
 mod commits;
 pub mod compare;
+mod deployments;
 mod wire;
 
 pub use client::GithubClient;
@@ -496,5 +497,64 @@ impl Forge for GithubClient {
         )
         .await
         .map(drop)
+    }
+    async fn compare(
+        &self,
+        repo: &crate::model::Repo,
+        base: &str,
+        head: &str,
+    ) -> Result<super::CommitRange, ForgeError> {
+        self.compare_commits(repo, base, head).await
+    }
+    async fn changes_with_commit(
+        &self,
+        repo: &crate::model::Repo,
+        sha: &str,
+    ) -> Result<Vec<Change>, ForgeError> {
+        self.changes_containing(repo, sha).await
+    }
+    async fn commit_sha(
+        &self,
+        repo: &crate::model::Repo,
+        sha: &str,
+    ) -> Result<Option<String>, ForgeError> {
+        self.full_sha(repo, sha).await
+    }
+    async fn environment(
+        &self,
+        repo: &crate::model::Repo,
+        name: &str,
+    ) -> Result<Option<super::EnvironmentSettings>, ForgeError> {
+        self.environment_settings(repo, name).await
+    }
+    async fn deployment(
+        &self,
+        repo: &crate::model::Repo,
+        id: u64,
+    ) -> Result<Option<super::ForgeDeployment>, ForgeError> {
+        self.one_deployment(repo, id).await
+    }
+    async fn deployments(
+        &self,
+        repo: &crate::model::Repo,
+        environment: &str,
+        sha: Option<&str>,
+    ) -> Result<Vec<super::ForgeDeployment>, ForgeError> {
+        self.list_deployments(repo, environment, sha).await
+    }
+    async fn blocked_deployments(
+        &self,
+        repo: &crate::model::Repo,
+    ) -> Result<Vec<super::ForgeDeployment>, ForgeError> {
+        self.list_blocked_deployments(repo).await
+    }
+    async fn answer_deployment(
+        &self,
+        repo: &crate::model::Repo,
+        target: &super::DeploymentTarget,
+        answer: super::DeploymentAnswer,
+        comment: &str,
+    ) -> Result<(), ForgeError> {
+        self.answer(repo, target, answer, comment).await
     }
 }

@@ -66,7 +66,7 @@ pub struct CheckResult {
 }
 
 impl GitlabClient {
-    fn project_of(&self, repo: &Repo) -> String {
+    pub(super) fn project_of(&self, repo: &Repo) -> String {
         self.project(&ChangeRef {
             repo: repo.clone(),
             kind: crate::model::ChangeKind::MergeRequest,
