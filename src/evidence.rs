@@ -70,6 +70,30 @@ pub enum Evidence {
     Action(ActionEvidence),
     /// What a merged change owes, as fixed at its first evaluation after merge.
     Debt(crate::policy::Debt),
+    /// A deployment decision with what it was made on.
+    Deployment(Box<DeploymentEvidence>),
+    /// An operator's record: a baseline, or a commit accepted without a change.
+    DeploymentOperator(serde_json::Value),
+    /// A deployment seen running without a valid allow.
+    DeploymentUnapproved(serde_json::Value),
+}
+
+/// A deployment decision: environment, SHA, the changes it brought with their verdicts at
+/// merge, window or exception (who requested, approved, confirmed, when), staging evidence,
+/// checklist, and the decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentEvidence {
+    pub id: String,
+    pub environment: String,
+    pub sha: String,
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    pub deployment_id: Option<u64>,
+    /// `protection_rule`, `gitlab_blocked`, `gate`, `cli`.
+    pub source: String,
+    pub decision: crate::policy::deploy::DeployDecision,
+    /// What it was decided on (none for an environment no entry governs).
+    pub facts: Option<crate::policy::deploy::DeployFacts>,
 }
 
 impl Evidence {
@@ -88,6 +112,14 @@ impl Evidence {
                 serde_json::from_value(detail.clone())
                     .context("an audit debt record does not read as a debt")?,
             )),
+            "deployment_decision" => Ok(Evidence::Deployment(Box::new(
+                serde_json::from_value(detail.clone())
+                    .context("an audit deployment record does not read as a deployment decision")?,
+            ))),
+            "deployment_baseline" | "deployment_accepted_commit" => {
+                Ok(Evidence::DeploymentOperator(detail.clone()))
+            }
+            "deployment_unapproved" => Ok(Evidence::DeploymentUnapproved(detail.clone())),
             other => anyhow::bail!("unknown audit record kind `{other}`"),
         }
     }

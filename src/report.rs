@@ -2,12 +2,14 @@
 //! and time, approvals removed and why, every decision, and the final status (at merge when the
 //! change merged). What OPS-01 asks for: who approved, when, and which checks ran.
 
+mod deployments;
 use crate::evidence::{DecisionEvidence, Evidence};
 use crate::model::ChangeState;
 use crate::policy::{ApprovalOutcome, ApprovalState, Owed, Verdict, Via};
 use crate::store::AuditRow;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
+pub use deployments::deployments_csv;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

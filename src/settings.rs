@@ -22,6 +22,11 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
   server.link_ttl_days          how long a details link works   [default: 90]
   server.audit_token            token for the audit pages, Bearer or HTTP basic password
                                 (or server.audit_token_file) [default: unset, pages off]
+  server.gate_token             Bearer token of GET /gate (deployment gate for CI jobs), valid
+                                for every repository (or server.gate_token_file)
+                                [default: unset; with no gate_tokens either, /gate is off]
+  server.gate_tokens            tokens valid for one repository each: a table keyed by
+                                forge:path (github:acme/shop) or the path alone
   rules.path                    rules file                      [default: rules.yaml]
   database.url                  state store                     [default: sqlite://changegate.db]
   github.api_url                GitHub REST API base URL        [default: https://api.github.com]
@@ -122,6 +127,12 @@ pub struct ServerSettings {
     /// Opens the audit pages; unset: they are off.
     pub audit_token: Option<SecretString>,
     pub audit_token_file: Option<PathBuf>,
+    /// Opens `GET /gate` for every repository; unset (and no `gate_tokens`): the route is off.
+    pub gate_token: Option<SecretString>,
+    pub gate_token_file: Option<PathBuf>,
+    /// Tokens each valid for one repository only, keyed by `forge:path` (`github:acme/shop`)
+    /// or the path alone (any forge).
+    pub gate_tokens: std::collections::BTreeMap<String, SecretString>,
 }
 
 impl Default for ServerSettings {
@@ -139,6 +150,9 @@ impl Default for ServerSettings {
             link_ttl_days: 90,
             audit_token: None,
             audit_token_file: None,
+            gate_token: None,
+            gate_token_file: None,
+            gate_tokens: Default::default(),
         }
     }
 }
@@ -407,6 +421,9 @@ impl Settings {
         }
         if let Some(p) = &self.server.audit_token_file {
             self.server.audit_token = Some(read_secret(p)?);
+        }
+        if let Some(p) = &self.server.gate_token_file {
+            self.server.gate_token = Some(read_secret(p)?);
         }
         if let Some(p) = &self.github.token_file {
             self.github.token = Some(read_secret(p)?);

@@ -20,6 +20,10 @@ pub const QUOTA_UNITS: &str = "changegate_forge_quota_units_total";
 pub const RATE_LIMIT_REMAINING: &str = "changegate_forge_rate_limit_remaining";
 /// Decisions made, by `verdict` (pass, fail, not_enforced).
 pub const DECISIONS: &str = "changegate_decisions_total";
+/// Deployment decisions, by environment (`ungoverned` when no entry governs it) and outcome.
+pub const DEPLOY_DECISIONS: &str = "changegate_deployment_decisions_total";
+/// Deployments seen running without a valid allow (none, expired), by environment.
+pub const DEPLOYMENTS_UNAPPROVED: &str = "changegate_deployments_unapproved_total";
 /// Rules reloads, by `result` (ok, invalid).
 pub const RULES_RELOADS: &str = "changegate_rules_reloads_total";
 
@@ -65,7 +69,7 @@ pub fn event_label(forge: &str, name: &str) -> &'static str {
 }
 
 /// Every metric name, for the test that keeps them stable.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 13] = [
     WEBHOOKS,
     SIGNATURE_FAILURES,
     QUEUE_DEPTH,
@@ -77,6 +81,8 @@ pub const ALL: [&str; 11] = [
     DECISIONS,
     RULES_RELOADS,
     EMERGENCIES_OWED,
+    DEPLOY_DECISIONS,
+    DEPLOYMENTS_UNAPPROVED,
 ];
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod deploy;
 mod inspect;
 mod offline;
 mod serve;
@@ -46,11 +47,14 @@ enum Command {
     },
     /// Evaluate a webhook payload offline and print the change, the decision and the actions.
     Simulate {
-        #[arg(long)]
-        forge: Forge,
+        #[arg(long, required_unless_present = "deploy")]
+        forge: Option<Forge>,
         /// The event header value: `pull_request`, `Merge Request Hook`, …
-        #[arg(long)]
-        event: String,
+        #[arg(long, required_unless_present = "deploy")]
+        event: Option<String>,
+        /// Instead: evaluate a deployment's facts (JSON, as `explain --deploy` gathers them).
+        #[arg(long, value_name = "FACTS", conflicts_with_all = ["payload", "compare"])]
+        deploy: Option<PathBuf>,
         /// Rules file to evaluate with.
         #[arg(long, default_value = "rules.yaml")]
         rules: PathBuf,
@@ -68,7 +72,8 @@ enum Command {
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
         /// The payload file.
-        payload: PathBuf,
+        #[arg(required_unless_present = "deploy")]
+        payload: Option<PathBuf>,
     },
     /// Print the JSON Schema of the rules file (or, with --repository, of a repository's own
     /// rules file).
@@ -104,11 +109,42 @@ enum Command {
         forge: Forge,
         #[arg(long)]
         repo: String,
-        #[arg(long)]
-        number: u64,
+        #[arg(long, required_unless_present = "deploy")]
+        number: Option<u64>,
         /// The number is an issue's, not a merge/pull request's.
         #[arg(long)]
         issue: bool,
+        /// Instead: how a deployment of --sha to --environment would be decided now, and
+        /// deployments of it seen running without a valid allow (nothing is recorded).
+        #[arg(long, requires_all = ["environment", "sha"])]
+        deploy: bool,
+        #[arg(long)]
+        environment: Option<String>,
+        #[arg(long)]
+        sha: Option<String>,
+        /// The deployed branch, when known.
+        #[arg(long = "ref")]
+        git_ref: Option<String>,
+    },
+    /// Decide a deployment now, as `GET /gate` does (recorded and audited); prints the
+    /// answer as JSON and exits 0 only when it is allowed.
+    Gate {
+        #[arg(long)]
+        forge: Forge,
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        sha: String,
+        #[arg(long)]
+        environment: String,
+        /// The deployed branch, when known: the changes must have merged into it.
+        #[arg(long = "ref")]
+        git_ref: Option<String>,
+    },
+    /// Operator records for deployment gates (audited).
+    Deployments {
+        #[command(subcommand)]
+        command: DeploymentsCommand,
     },
     /// Export the audit evidence of a repository's changes: classification, approvals with
     /// approver and time, decisions and the final status.
@@ -125,6 +161,9 @@ enum Command {
         since: Option<String>,
         #[arg(long, value_enum, default_value = "json")]
         format: AuditFormat,
+        /// Export the deployment decisions instead of the changes.
+        #[arg(long)]
+        deployments: bool,
     },
     /// List merged emergency changes that still owe approvals, soonest deadline first.
     Overdue {
@@ -136,6 +175,37 @@ enum Command {
         /// json: one object per change.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeploymentsCommand {
+    /// Record an environment's baseline (its first deployment has none): the SHA deployed
+    /// there now, as checked by NAME.
+    Baseline {
+        #[arg(long)]
+        forge: Forge,
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        environment: String,
+        #[arg(long)]
+        sha: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Accept, after review, a commit that reached a branch without a change (a direct push).
+    Accept {
+        #[arg(long)]
+        forge: Forge,
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        sha: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -162,14 +232,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { rules } => Ok(check(&rules)),
         Command::Simulate {
-            forge,
-            event,
+            deploy: Some(facts),
+            rules,
+            ..
+        } => deploy::simulate(&rules, &facts),
+        Command::Simulate {
+            forge: Some(forge),
+            event: Some(event),
+            deploy: None,
             rules,
             members,
             context,
             compare,
             at,
-            payload,
+            payload: Some(payload),
         } => simulate(
             forge,
             &event,
@@ -182,6 +258,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             },
             &payload,
         ),
+        Command::Simulate { .. } => {
+            anyhow::bail!("simulate needs --forge, --event and a payload, or --deploy FACTS")
+        }
         Command::Probe { url } => probe(&url).await,
         Command::Schema { repository } => schema(repository),
         Command::Serve => serve(settings()?).await,
@@ -192,9 +271,76 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain {
             forge,
             repo,
-            number,
+            deploy: true,
+            environment: Some(environment),
+            sha: Some(sha),
+            git_ref,
+            ..
+        } => {
+            let t = deploy::Target {
+                forge,
+                repo: &repo,
+                environment: &environment,
+                sha: &sha,
+                git_ref: git_ref.as_deref(),
+            };
+            deploy::explain(settings()?, t).await
+        }
+        Command::Explain {
+            forge,
+            repo,
+            number: Some(number),
             issue,
+            ..
         } => explain(settings()?, forge, &repo, number, issue).await,
+        Command::Explain { .. } => {
+            anyhow::bail!("explain needs --number, or --deploy with --environment and --sha")
+        }
+        Command::Gate {
+            forge,
+            repo,
+            sha,
+            environment,
+            git_ref,
+        } => {
+            let t = deploy::Target {
+                forge,
+                repo: &repo,
+                environment: &environment,
+                sha: &sha,
+                git_ref: git_ref.as_deref(),
+            };
+            deploy::gate(settings()?, t).await
+        }
+        Command::Deployments {
+            command:
+                DeploymentsCommand::Baseline {
+                    forge,
+                    repo,
+                    environment,
+                    sha,
+                    by,
+                },
+        } => {
+            let t = deploy::Target {
+                forge,
+                repo: &repo,
+                environment: &environment,
+                sha: &sha,
+                git_ref: None,
+            };
+            deploy::baseline(settings()?, t, &by).await
+        }
+        Command::Deployments {
+            command:
+                DeploymentsCommand::Accept {
+                    forge,
+                    repo,
+                    sha,
+                    by,
+                    reason,
+                },
+        } => deploy::accept(settings()?, forge, &repo, &sha, &by, &reason).await,
         Command::Audit {
             verify: Some(AuditCommand::Verify { forge, repo }),
             ..
@@ -205,10 +351,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             repo,
             since,
             format,
+            deployments,
         } => {
             let (Some(forge), Some(repo)) = (forge, repo) else {
                 anyhow::bail!("audit needs --forge and --repo");
             };
+            if deployments {
+                let since_ms = match since.as_deref() {
+                    Some(s) => changegate::report::parse_since(s).map_err(anyhow::Error::msg)?,
+                    None => 0,
+                };
+                let csv = matches!(format, AuditFormat::Csv);
+                return deploy::export(settings()?, forge, &repo, since_ms, csv).await;
+            }
             audit(settings()?, forge, &repo, since.as_deref(), format).await
         }
         Command::Overdue { forge, repo, json } => {

@@ -68,6 +68,7 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
     if settings.server.public_url.is_some() {
         worker.links = Some(links.clone());
     }
+    let gate_worker = worker.clone();
     let pages = changegate::pages::PagesState {
         store: store.clone(),
         links,
@@ -97,7 +98,14 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
     tracing::info!(listen = %settings.server.listen, "changegate is listening");
-    let app = server::app(state).merge(changegate::pages::router(pages));
+    let gate = changegate::server::gate::GateState {
+        worker: gate_worker,
+        token: settings.server.gate_token.clone().map(Arc::new),
+        tokens: Arc::new(settings.server.gate_tokens.clone()),
+    };
+    let app = server::app(state)
+        .merge(changegate::pages::router(pages))
+        .merge(changegate::server::gate::router(gate));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -177,7 +185,15 @@ async fn reconcile_pass(
     // Enforced changes are chosen with the repository's own rules, when it has some.
     let client = &worker.forges.get(forge).ok_or_else(missing)?.client;
     let effective = worker.rules_for(client, forge, &target, rules).await?;
-    reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await
+    let pass = reconcile::pass(&worker.store, client, &effective.rules, forge, repo).await?;
+    // GitLab deployments waiting for approval that no hook announced.
+    if let Err(e) = worker
+        .queue_blocked_deployments(client, forge, &target)
+        .await
+    {
+        tracing::warn!(error = format!("{e:#}"), "cannot list blocked deployments");
+    }
+    Ok(pass)
 }
 
 /// The periodic reconcile of the configured repositories, and the audit retention purge.

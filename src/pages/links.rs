@@ -71,6 +71,19 @@ impl Links {
     }
 }
 
+/// The page of one deployment decision.
+pub fn deployment_path(id: &str) -> String {
+    format!("/deployments/{id}")
+}
+
+impl Links {
+    /// The signed URL of a deployment decision's details page.
+    pub fn deployment_url(&self, id: &str, now: DateTime<Utc>) -> String {
+        let path = deployment_path(id);
+        format!("{}{path}?token={}", self.public_url, self.token(&path, now))
+    }
+}
+
 /// A new random key (32 bytes, hex).
 pub fn random_key() -> anyhow::Result<String> {
     let mut buf = [0u8; 32];

@@ -2,6 +2,7 @@
 //! the change) and an audit page per repository (`server.audit_token`). Server-rendered HTML
 //! (askama escapes every forge-provided string), no scripts, a strict Content-Security-Policy.
 
+mod deploy_views;
 pub mod links;
 mod views;
 
@@ -32,6 +33,7 @@ pub fn router(state: PagesState) -> Router {
     Router::new()
         .route("/changes/{forge}/{*rest}", get(details))
         .route("/audit/{forge}/{*repo}", get(audit))
+        .route("/deployments/{id}", get(deployment))
         .route("/static/changegate.css", get(stylesheet))
         .with_state(state)
 }
@@ -127,6 +129,29 @@ fn split_change(rest: &str) -> Option<(&str, &str, u64)> {
     matches!(kind, "merge_request" | "issue").then_some((repo, kind, number))
 }
 
+/// One deployment decision's page, behind its signed link.
+async fn deployment(
+    State(s): State<PagesState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let token = q.get("token").map(String::as_str).unwrap_or("");
+    if !s
+        .links
+        .check(&links::deployment_path(&id), token, s.store.clock().now())
+    {
+        return not_found();
+    }
+    match s.store.deploy_decision(&id).await {
+        Ok(Some(d)) => match deploy_views::details(&d) {
+            Ok(html) => page(StatusCode::OK, html),
+            Err(e) => unavailable(e),
+        },
+        Ok(None) => not_found(),
+        Err(e) => unavailable(e),
+    }
+}
+
 fn unavailable(e: anyhow::Error) -> Response {
     tracing::error!(error = format!("{e:#}"), "cannot render a page");
     page(
@@ -220,9 +245,31 @@ async fn audit(
             r
         }
         Some("json") => axum::Json(records).into_response(),
-        _ => match views::audit(forge, repo, &filter, &records, head.as_deref()) {
-            Ok(html) => page(StatusCode::OK, html),
-            Err(e) => unavailable(e),
-        },
+        _ => {
+            let decisions = match s.store.deploy_decisions(forge.as_str(), repo, 0).await {
+                Ok(d) => d,
+                Err(e) => return unavailable(e),
+            };
+            let now = s.store.clock().now();
+            let deployments = deploy_views::rows(&decisions, |id| {
+                let path = links::deployment_path(id);
+                format!("{path}?token={}", s.links.token(&path, now))
+            });
+            audit_page(forge, repo, &filter, &records, head.as_deref(), deployments)
+        }
+    }
+}
+
+fn audit_page(
+    forge: Forge,
+    repo: &str,
+    filter: &views::AuditFilter,
+    records: &[crate::report::ChangeRecord],
+    head: Option<&str>,
+    deployments: Vec<deploy_views::DeploymentRow>,
+) -> Response {
+    match views::audit(forge, repo, filter, records, head, deployments) {
+        Ok(html) => page(StatusCode::OK, html),
+        Err(e) => unavailable(e),
     }
 }

@@ -317,6 +317,7 @@ struct AuditPage {
     json_link: String,
     chain_head: String,
     rows: Vec<AuditRow>,
+    deployments: Vec<super::deploy_views::DeploymentRow>,
 }
 
 pub fn audit(
@@ -325,6 +326,7 @@ pub fn audit(
     filter: &AuditFilter,
     records: &[ChangeRecord],
     head: Option<&str>,
+    deployments: Vec<super::deploy_views::DeploymentRow>,
 ) -> Result<String> {
     let page = AuditPage {
         forge_name: forge.display_name(),
@@ -336,6 +338,7 @@ pub fn audit(
         csv_link: filter.query("csv"),
         json_link: filter.query("json"),
         chain_head: head.unwrap_or("").to_string(),
+        deployments,
         rows: records
             .iter()
             .map(|r| AuditRow {

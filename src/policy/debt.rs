@@ -231,7 +231,7 @@ fn unknowable(snap: &Snapshot, merged_at: Option<DateTime<Utc>>) -> Option<Strin
 /// The labels the change carried when it merged: the current ones with every later change
 /// undone. A removal in the merge's second, or at an unknown time, counts as after the merge
 /// (the label stays); an addition then counts as before it.
-pub(super) fn labels_at_merge(snap: &Snapshot, current: &[Label]) -> Option<Vec<Label>> {
+pub fn labels_at_merge(snap: &Snapshot, current: &[Label]) -> Option<Vec<Label>> {
     let merged_at = snap
         .change
         .merged_at

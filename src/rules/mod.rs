@@ -1,12 +1,14 @@
 //! Domain rules (`rules.yaml`): parsing with positions, validation, and the validated
 //! [`Rules`] the policy evaluates.
 
+pub mod deploy;
 mod periods;
 pub mod schema;
 #[cfg(test)]
 mod tests;
 mod validate;
 pub mod watch;
+pub mod windows;
 mod yaml;
 
 pub use crate::model::TeamRef;
@@ -44,6 +46,8 @@ pub struct Rules {
     pub source: Option<std::sync::Arc<str>>,
     /// The path of repositories' own rules files, when allowed.
     pub repository_rules: Option<String>,
+    /// Deployment gates, in order: the first entry governing an environment applies.
+    pub deployments: Vec<deploy::DeploymentRule>,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +211,17 @@ impl Rules {
         self.approvals.iter().find(|a| a.name == name)
     }
 
+    /// The entry governing deployments to `environment`, if one does.
+    pub fn deployment_for(
+        &self,
+        forge: Forge,
+        environment: &str,
+    ) -> Option<&deploy::DeploymentRule> {
+        self.deployments
+            .iter()
+            .find(|d| d.governs(forge, environment))
+    }
+
     /// Whether the bot only reports on this repository (`report_only`).
     pub fn reports_only(&self, repo: &RepoPath) -> bool {
         self.report_only
@@ -256,14 +271,18 @@ impl Rules {
 
     /// One-line summary for `changegate check`.
     pub fn summary(&self) -> String {
-        format!(
+        let mut s = format!(
             "{} rules, {} approvals, {} approver groups, {} scopes, {} blocked periods",
             self.rules.len(),
             self.approvals.len(),
             self.groups.len(),
             self.scopes.len(),
             self.blocked_periods.len()
-        )
+        );
+        if !self.deployments.is_empty() {
+            s.push_str(&format!(", {} deployment gates", self.deployments.len()));
+        }
+        s
     }
 }
 

@@ -7,6 +7,11 @@ use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 use std::borrow::Cow;
 
+mod deploy;
+pub use deploy::{
+    AfterDef, ChecklistAll, ChecklistDef, ConfirmDef, DeployExceptionDef, DeploymentDef, WindowDef,
+};
+
 /// A value with the line and column it was read from.
 #[derive(Debug, Clone)]
 pub struct Sp<T>(pub Spanned<T>);
@@ -102,6 +107,11 @@ pub struct RulesFile {
     /// requirements): a team can tighten its process, never loosen the organization's.
     #[serde(default)]
     pub repository_rules: Option<RepositoryRulesDef>,
+    /// Deployment gates: the environments changegate guards (production), their windows, and
+    /// what every deployment to them must show (every change it brings passed, staging first,
+    /// change issues done, approvals, exceptions outside the windows).
+    #[serde(default)]
+    pub deployments: Vec<DeploymentDef>,
 }
 
 /// Where repositories keep their own rules.

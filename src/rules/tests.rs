@@ -402,4 +402,5 @@ fn time_keys_read_into_rules() {
     assert!(matches!(r.blocked_periods[1].window, Window::Fixed { .. }));
 }
 
+mod deployments;
 mod repository;

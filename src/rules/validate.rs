@@ -7,6 +7,8 @@ use super::{Approval, ApproverGroup, Condition, Problem, Rule, Rules, Scope};
 use crate::model::{ChangeKind, Label};
 use std::collections::HashSet;
 
+mod deploy;
+
 /// GitHub refuses label names longer than this; GitLab allows more, so this is the bound.
 const MAX_LABEL_CHARS: usize = 50;
 
@@ -666,6 +668,7 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         .map(|p| c.blocked_period(p))
         .collect();
     let change_issue = file.change_issue.as_ref().map(|d| c.change_issue(d));
+    let deployments = c.deployments(&file.deployments);
     if !c.problems.is_empty() {
         c.problems.sort_by_key(|p| p.pos);
         return Err(c.problems);
@@ -688,5 +691,6 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         hash,
         source: None,
         repository_rules: None,
+        deployments,
     })
 }

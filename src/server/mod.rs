@@ -1,6 +1,7 @@
 //! The HTTP edge: one endpoint per forge that caps, verifies, parses, stores and acknowledges.
 //! Nothing here calls a forge: the worker does, after the delivery is on disk.
 
+pub mod gate;
 pub mod github;
 pub mod gitlab;
 pub mod intake;
@@ -302,16 +303,25 @@ async fn accept(state: &AppState, event: Event) -> Result<(StatusCode, &'static 
         }
         EventPayload::PeriodBoundary { .. } => Ok((StatusCode::ACCEPTED, "ignored")),
         EventPayload::Deployment(d) => {
-            // Parsed (a malformed one was refused with 400), not yet stored or decided: the
-            // deployment gate's flow (issue 23) replaces this.
-            tracing::warn!(
+            let span = tracing::info_span!(
+                "delivery",
                 forge = %event.forge,
-                delivery,
                 repo = %d.repo.path,
                 environment = %d.environment,
-                "deployment event not handled yet"
+                delivery = %delivery,
             );
-            Ok((StatusCode::ACCEPTED, "not handled yet"))
+            let queued = state
+                .store
+                .enqueue_deployment(&event, d, None)
+                .instrument(span)
+                .await
+                .map_err(AppError::Unavailable)?;
+            if queued {
+                // The worker's idle poll finds it (no change key to wake by).
+                Ok((StatusCode::ACCEPTED, "queued"))
+            } else {
+                Ok((StatusCode::OK, "duplicate"))
+            }
         }
         EventPayload::Change(change) => {
             let span = tracing::info_span!(

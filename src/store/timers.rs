@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 /// Prefixes of the delivery ids of the bot's own timers (never a webhook's).
-const INTERNAL: [&str; 4] = ["timer:", "period:", "linked:", "rules:"];
+const INTERNAL: [&str; 5] = ["timer:", "period:", "linked:", "rules:", "deploy:"];
 
 /// Whether a delivery id is of the form the bot's own timers use.
 pub fn is_internal_delivery(id: &str) -> bool {

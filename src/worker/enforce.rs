@@ -105,6 +105,8 @@ impl Worker {
         self.record_decision(job, rules, &snap, &decision, "forge")
             .await?;
         self.fix_debt(job, &snap, &decision).await?;
+        // Before the status is written: the verdict remembered is still the one while open.
+        self.note_merge_verdict(&snap.change).await?;
         self.apply(&target, &snap, &decision).await?;
         self.list_on_issue(&target, &snap).await?;
         self.follow_up(job, &snap, &decision).await?;
@@ -370,7 +372,10 @@ fn latest_retarget(
 
 /// The bot's own account: configured, or asked once. When the forge will not say (a token that
 /// may not read its user), the bot works without it rather than not at all.
-async fn identity<F: Forge>(forge: &F, cell: &OnceCell<Option<User>>) -> Result<Option<User>> {
+pub(super) async fn identity<F: Forge>(
+    forge: &F,
+    cell: &OnceCell<Option<User>>,
+) -> Result<Option<User>> {
     let found = cell
         .get_or_try_init(|| async {
             match forge.current_user().await {

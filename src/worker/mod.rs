@@ -4,6 +4,7 @@
 
 mod budget;
 mod deferred;
+pub mod deploy;
 mod enforce;
 mod execute;
 mod guard;
@@ -323,14 +324,7 @@ impl Worker {
             return Ok(0);
         }
         if let crate::model::EventPayload::Deployment(d) = &job.event.payload {
-            // Deployment gates (issue 23) are decided by a flow of their own, still to come.
-            tracing::warn!(
-                forge = %job.event.forge,
-                repo = %d.repo.path,
-                environment = %d.environment,
-                "deployment event not handled yet"
-            );
-            return Ok(0);
+            return self.deployment_event(&job.event, d).await;
         }
         let Some(ctx) = JobContext::of(job, audit) else {
             return Ok(0);
@@ -340,6 +334,12 @@ impl Worker {
             Some(c) => self.enforce(&c.client, &c.bot, &ctx, rules.clone()).await,
             None => self.offline(&ctx, &rules).await,
         };
+        // An approval (or exception label) on a change may decide a waiting deployment.
+        if outcome.is_ok() && !rules.deployments.is_empty() {
+            let c = &ctx.change.change;
+            self.wake_deploy_waits(c.forge, c.repo.path.as_str())
+                .await?;
+        }
         outcome.map(|()| ctx.writes.load(Ordering::Relaxed))
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 pub mod commit_graph;
 pub mod deploy_hooks;
+pub mod deploy_world;
 pub mod github_setup;
 pub mod github_world;
 pub mod gitlab_contract;

@@ -1,0 +1,596 @@
+//! Deployment gates end to end on the fake GitHub: protection-rule requests decided from
+//! changegate's own records, answered through the run's callback, waiting durably, and
+//! `GET /gate`. Issue 23's "Done when" list, one test each.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use changegate::model::Forge;
+use common::deploy_hooks::GhDeploy;
+use common::deploy_world::DeployWorld;
+use common::github_setup::{H1, Setup, at, move_to, t};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const BASE: &str = "b000000000000000000000000000000000000000";
+const PUSHED: &str = "d000000000000000000000000000000000000000";
+
+const RULES: &str = r#"
+version: 1
+enforce: [{kind: merge_request}]
+approver_groups:
+  - {name: peers, users: {github: [peter, pam]}}
+  - {name: ops, users: {github: [olga]}}
+  - {name: managers, users: {github: [mona]}}
+approvals:
+  - {name: peer, label: "Peer::Approved", approvers: peers}
+  - {name: ops-impact, label: "Ops Impact::Approved", approvers: ops}
+  - {name: ops-manager, label: "Ops Manager::Approved", approvers: managers}
+rules:
+  - name: reviewed
+    require: [peer]
+  - name: emergency
+    when: {labels: [EMERGENCY]}
+    after_merge: {require: [ops-manager], within: 7d}
+blocked_periods:
+  - name: quarter-close
+    from: 2026-03-23
+    to: 2026-04-01
+    exception: [ops-manager]
+deployments:
+  - name: production
+    environments: [production]
+    windows:
+      - name: business hours
+        weekdays: [Mon, Tue, Wed, Thu, Fri]
+        hours: "09:00-17:00"
+        timezone: Europe/London
+    after: {environment: staging, succeeded_for: 30m}
+    exception:
+      require: [ops-impact, ops-manager]
+      confirm: requester
+"#;
+
+struct Gate {
+    s: Setup,
+    d: DeployWorld,
+}
+
+/// acme/platypus#7 (head H1, by alice) reviewed by peter and merged into main at `now`
+/// (a weekday in business hours unless said otherwise); main is BASE then H1; production's
+/// baseline is BASE.
+async fn merged(now: &str, rules: &str, extra_label: Option<&str>) -> Gate {
+    let s = at(now).await;
+    *s.app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", rules).expect("valid rules"));
+    let d = DeployWorld::mount(&s.gh).await;
+    d.commit(BASE);
+    d.commit(H1);
+    d.environment("production", true, false);
+    d.environment("staging", false, false);
+    if let Some(l) = extra_label {
+        s.apply_label("alice", l).await;
+    }
+    s.apply_label("peter", "Peer::Approved").await;
+    s.gh.merge(7, now);
+    s.deliver("closed", None, "alice", &format!("merge-{now}"))
+        .await;
+    s.app
+        .store
+        .record_success(
+            Forge::Github,
+            "acme/platypus",
+            "production",
+            BASE,
+            -1,
+            "operator",
+            Some("oscar"),
+            t(now),
+            "recorded by `oscar`",
+        )
+        .await
+        .unwrap();
+    Gate { s, d }
+}
+
+impl Gate {
+    /// A protection-rule request for `sha` to `env` (run `run`, deployment `run + 1000`).
+    async fn ask(&self, env: &str, sha: &str, run: u64) -> (Option<String>, String) {
+        let body = GhDeploy {
+            environment: env,
+            sha,
+            deployment_id: run + 1000,
+            ..Default::default()
+        }
+        .protection_request(run, &[7]);
+        let (status, _) = self
+            .s
+            .app
+            .github(
+                "deployment_protection_rule",
+                &format!("ask-{env}-{run}-{sha}"),
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        self.s.app.drain().await;
+        self.last(run)
+    }
+
+    /// The last answer to run `run`: (state, comment).
+    fn last(&self, run: u64) -> (Option<String>, String) {
+        let a = self.d.answers();
+        let last = a.iter().rev().find(|x| x.0 == run).expect("an answer");
+        (last.2.clone(), last.3.clone())
+    }
+
+    /// A `success` status of deployment `id` (of `sha` to `env`) created by `creator` at `when`.
+    async fn succeeded(&self, env: &str, sha: &str, id: u64, creator: &str, when: &str) {
+        let body = GhDeploy {
+            environment: env,
+            sha,
+            deployment_id: id,
+            creator,
+            ..Default::default()
+        }
+        .status("success", creator, when);
+        let (status, _) = self
+            .s
+            .app
+            .github(
+                "deployment_status",
+                &format!("ok-{id}-{when}"),
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        self.s.app.drain().await;
+    }
+
+    /// Staging: changegate allows H1 there (no entry governs it) and sees it succeed at `when`.
+    async fn staged(&self, when: &str) {
+        let (state, _) = self.ask("staging", H1, 1).await;
+        assert_eq!(state.as_deref(), Some("approved"));
+        self.succeeded("staging", H1, 1001, "github-actions[bot]", when)
+            .await;
+    }
+}
+
+fn approved(a: &(Option<String>, String)) -> bool {
+    a.0.as_deref() == Some("approved")
+}
+
+#[tokio::test]
+async fn a_reviewed_change_staged_long_enough_deploys_in_its_window() {
+    let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
+    g.staged("2026-03-10T09:01:00Z").await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert!(approved(&a), "{a:?}");
+    assert!(a.1.contains("in window `business hours`"), "{}", a.1);
+    // Its success then makes H1 the baseline: a redeploy of it is allowed.
+    g.succeeded(
+        "production",
+        H1,
+        1002,
+        "github-actions[bot]",
+        "2026-03-10T10:05:00Z",
+    )
+    .await;
+    let b =
+        g.s.app
+            .store
+            .baseline(Forge::Github, "acme/platypus", "production")
+            .await
+            .unwrap();
+    assert_eq!(b.map(|b| b.sha), Some(H1.to_string()));
+    // The decision is audited on the repository's chain.
+    let rows =
+        g.s.app
+            .store
+            .audit_rows("github", "acme/platypus", None, 0)
+            .await
+            .unwrap();
+    assert!(rows.iter().any(|r| r.kind == "deployment_decision" && r.detail["decision"]["decision"] == "allow"));
+}
+
+#[tokio::test]
+async fn an_unapproved_change_in_range_denies() {
+    let s = at("2026-03-10T09:00:00Z").await;
+    *s.app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", RULES).unwrap());
+    let d = DeployWorld::mount(&s.gh).await;
+    d.commit(BASE);
+    d.commit(H1);
+    d.environment("production", true, false);
+    d.environment("staging", false, false);
+    // Merged without the peer review: its status failed when it merged.
+    s.deliver("opened", None, "alice", "open-7").await;
+    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.deliver("closed", None, "alice", "merge-7").await;
+    s.app
+        .store
+        .record_success(
+            Forge::Github,
+            "acme/platypus",
+            "production",
+            BASE,
+            -1,
+            "operator",
+            Some("oscar"),
+            t("2026-03-10T09:00:00Z"),
+            "recorded",
+        )
+        .await
+        .unwrap();
+    let g = Gate { s, d };
+    g.staged("2026-03-10T09:01:00Z").await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("#7 did not pass when it merged"), "{}", a.1);
+}
+
+#[tokio::test]
+async fn a_direct_push_denies_until_accepted() {
+    let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
+    g.d.commit(PUSHED);
+    // Staging of the pushed head, allowed by changegate and seen succeeding.
+    let (state, _) = g.ask("staging", PUSHED, 1).await;
+    assert_eq!(state.as_deref(), Some("approved"));
+    g.succeeded(
+        "staging",
+        PUSHED,
+        1001,
+        "github-actions[bot]",
+        "2026-03-10T09:01:00Z",
+    )
+    .await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", PUSHED, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(
+        a.1.contains("reached the deployed branch without a change"),
+        "{}",
+        a.1
+    );
+    assert!(a.1.contains("`d00000000000`"), "{}", a.1);
+    g.s.app
+        .store
+        .accept_commit(
+            Forge::Github,
+            "acme/platypus",
+            PUSHED,
+            "oscar",
+            "hotfix reviewed",
+        )
+        .await
+        .unwrap();
+    let b = g.ask("production", PUSHED, 3).await;
+    assert!(approved(&b), "{b:?}");
+}
+
+#[tokio::test]
+async fn outside_the_window_it_waits_then_allows_by_itself() {
+    // Saturday 14 March 2026.
+    let g = merged("2026-03-14T09:00:00Z", RULES, None).await;
+    g.staged("2026-03-14T09:01:00Z").await;
+    move_to(&g.s, "2026-03-14T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0, None, "a report while waiting: {a:?}");
+    assert!(
+        a.1.contains("decides again at 2026-03-16 09:00 UTC"),
+        "{}",
+        a.1
+    );
+    // Monday 09:00 (GMT): the durable timer decides again, and allows.
+    move_to(&g.s, "2026-03-16T09:00:00Z").await;
+    let b = g.last(2);
+    assert!(approved(&b), "{b:?}");
+}
+
+/// Saturday: rita requests an exception on #7, olga and mona approve, rita confirms.
+async fn excepted(g: &Gate) {
+    g.s.apply_label("rita", "Exception Deployment::Requested")
+        .await;
+    g.s.apply_label("olga", "Ops Impact::Approved").await;
+    g.s.apply_label("mona", "Ops Manager::Approved").await;
+    g.s.apply_label("rita", "Exception Deployment::Confirmed")
+        .await;
+}
+
+#[tokio::test]
+async fn an_exception_with_confirmation_allows_outside_the_window_once() {
+    let g = merged("2026-03-14T09:00:00Z", RULES, None).await;
+    g.staged("2026-03-14T09:01:00Z").await;
+    move_to(&g.s, "2026-03-14T09:40:00Z").await;
+    excepted(&g).await;
+    move_to(&g.s, "2026-03-14T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert!(approved(&a), "{a:?}");
+    assert!(a.1.contains("requested by `rita`"), "{}", a.1);
+    // Used once: the next deployment of the same change needs a new one.
+    let b = g.ask("production", H1, 3).await;
+    assert_eq!(b.0, None, "{b:?}");
+    assert!(b.1.contains("used its exception"), "{}", b.1);
+}
+
+#[tokio::test]
+async fn an_exception_for_one_weekend_does_not_carry_to_the_next() {
+    let g = merged("2026-03-14T09:00:00Z", RULES, None).await;
+    move_to(&g.s, "2026-03-14T09:40:00Z").await;
+    excepted(&g).await;
+    // The next Saturday, staged again.
+    move_to(&g.s, "2026-03-21T09:00:00Z").await;
+    g.staged("2026-03-21T09:01:00Z").await;
+    move_to(&g.s, "2026-03-21T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0, None, "{a:?}");
+    assert!(a.1.contains("does not carry to this one"), "{}", a.1);
+}
+
+#[tokio::test]
+async fn a_blocked_period_denies_without_its_exception() {
+    // Tuesday 24 March 2026, in business hours, inside the quarter close.
+    let g = merged("2026-03-24T09:00:00Z", RULES, None).await;
+    g.staged("2026-03-24T09:01:00Z").await;
+    move_to(&g.s, "2026-03-24T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("blocked period `quarter-close`"), "{}", a.1);
+}
+
+#[tokio::test]
+async fn staging_too_recent_waits() {
+    let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
+    g.staged("2026-03-10T09:48:00Z").await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0, None, "{a:?}");
+    assert!(a.1.contains("for 12 min of 30 min"), "{}", a.1);
+    move_to(&g.s, "2026-03-10T10:18:00Z").await;
+    assert!(approved(&g.last(2)), "{:?}", g.last(2));
+}
+
+#[tokio::test]
+async fn a_staging_success_created_by_a_developer_does_not_count() {
+    let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
+    // Created and marked successful by a developer: changegate never allowed it.
+    g.d.deployment(555, H1, "staging", "dev", "success", "2026-03-10T08:00:00Z");
+    g.succeeded("staging", H1, 555, "dev", "2026-03-10T08:00:00Z")
+        .await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("not a trusted deployer"), "{}", a.1);
+}
+
+#[tokio::test]
+async fn emergency_outside_the_window_allows_and_says_what_is_owed() {
+    let g = merged("2026-03-14T09:00:00Z", RULES, Some("EMERGENCY")).await;
+    g.staged("2026-03-14T09:01:00Z").await;
+    move_to(&g.s, "2026-03-14T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert!(approved(&a), "{a:?}");
+    assert!(a.1.contains("#7 still owes `ops-manager`"), "{}", a.1);
+}
+
+#[tokio::test]
+async fn a_first_deployment_without_baseline_denies_until_one_is_recorded() {
+    let s = at("2026-03-10T09:00:00Z").await;
+    *s.app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", RULES).unwrap());
+    let d = DeployWorld::mount(&s.gh).await;
+    d.commit(BASE);
+    d.commit(H1);
+    d.environment("production", true, false);
+    d.environment("staging", false, false);
+    s.apply_label("peter", "Peer::Approved").await;
+    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.deliver("closed", None, "alice", "merge-7").await;
+    let g = Gate { s, d };
+    g.staged("2026-03-10T09:01:00Z").await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("it has no baseline"), "{}", a.1);
+    g.s.app
+        .store
+        .record_success(
+            Forge::Github,
+            "acme/platypus",
+            "production",
+            BASE,
+            -2,
+            "operator",
+            Some("oscar"),
+            t("2026-03-10T10:00:00Z"),
+            "recorded by `oscar`",
+        )
+        .await
+        .unwrap();
+    let b = g.ask("production", H1, 3).await;
+    assert!(approved(&b), "{b:?}");
+}
+
+#[tokio::test]
+async fn a_rollback_to_a_sha_never_allowed_denies() {
+    let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
+    // Production runs H1 (a trusted baseline), and someone rolls back to BASE.
+    g.s.app
+        .store
+        .record_success(
+            Forge::Github,
+            "acme/platypus",
+            "production",
+            H1,
+            -3,
+            "operator",
+            Some("oscar"),
+            t("2026-03-10T09:30:00Z"),
+            "recorded",
+        )
+        .await
+        .unwrap();
+    let (state, _) = g.ask("staging", BASE, 1).await;
+    assert_eq!(state.as_deref(), Some("approved"));
+    g.succeeded(
+        "staging",
+        BASE,
+        1001,
+        "github-actions[bot]",
+        "2026-03-10T09:01:00Z",
+    )
+    .await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", BASE, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("which changegate never allowed"), "{}", a.1);
+}
+
+#[tokio::test]
+async fn the_gate_route_needs_its_token_and_answers_200_only_for_allow() {
+    let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
+    g.staged("2026-03-10T09:01:00Z").await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let mut tokens = std::collections::BTreeMap::new();
+    tokens.insert(
+        "github:acme/other".to_string(),
+        secrecy::SecretString::from("other-token"),
+    );
+    let router = changegate::server::gate::router(changegate::server::gate::GateState {
+        worker: g.s.app.worker.clone(),
+        token: Some(Arc::new(secrecy::SecretString::from("gate-token"))),
+        tokens: Arc::new(tokens),
+    });
+    let ask = |token: Option<&str>, sha: &str| {
+        let mut r = Request::get(format!(
+            "/gate?forge=github&repo=acme/platypus&sha={sha}&environment=production"
+        ));
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let call = |req: Request<Body>| {
+        let router = router.clone();
+        async move {
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    assert_eq!(call(ask(None, H1)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(ask(Some("wrong"), H1)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Another repository's token does not open this one.
+    assert_eq!(
+        call(ask(Some("other-token"), H1)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = call(ask(Some("gate-token"), H1)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "allow");
+    let (status, body) = call(ask(Some("gate-token"), BASE)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["decision"], "deny");
+    assert!(body["reasons"].as_array().is_some_and(|r| !r.is_empty()));
+}
+
+#[tokio::test]
+async fn an_unchecked_change_issue_task_denies() {
+    let rules = format!(
+        "{}change_issue:\n  approvals: [peer]\n",
+        RULES.replace(
+            "    after: {environment",
+            "    checklist: complete\n    after: {environment"
+        )
+    );
+    let s = at("2026-03-10T09:00:00Z").await;
+    s.gh.open_issue(8, "alice");
+    s.gh.set_body(
+        8,
+        "Plan\n- [x] Notify the service desk\n- [ ] Rollback plan\n",
+    );
+    s.gh.set_body(7, "Change: #8\n");
+    *s.app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", &rules).expect("valid rules"));
+    let d = DeployWorld::mount(&s.gh).await;
+    d.commit(BASE);
+    d.commit(H1);
+    d.environment("production", true, false);
+    d.environment("staging", false, false);
+    s.apply_label("peter", "Peer::Approved").await;
+    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.deliver("closed", None, "alice", "merge-7").await;
+    s.app
+        .store
+        .record_success(
+            Forge::Github,
+            "acme/platypus",
+            "production",
+            BASE,
+            -1,
+            "operator",
+            Some("oscar"),
+            t("2026-03-10T09:00:00Z"),
+            "recorded",
+        )
+        .await
+        .unwrap();
+    let g = Gate { s, d };
+    g.staged("2026-03-10T09:01:00Z").await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("`Rollback plan` is not checked"), "{}", a.1);
+    g.s.gh.set_body(
+        8,
+        "Plan\n- [x] Notify the service desk\n- [x] Rollback plan\n",
+    );
+    let b = g.ask("production", H1, 3).await;
+    assert!(approved(&b), "{b:?}");
+}
+
+#[tokio::test]
+async fn a_deployment_seen_running_without_an_allow_is_recorded_and_explained() {
+    let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
+    // Nobody asked changegate: the deployment just ran.
+    g.succeeded("production", H1, 4242, "dev", "2026-03-10T09:05:00Z")
+        .await;
+    let seen =
+        g.s.app
+            .store
+            .unapproved(Forge::Github, "acme/platypus", "production", H1)
+            .await
+            .unwrap();
+    assert_eq!(
+        seen,
+        vec![(4242, "seen running without an allow".to_string())]
+    );
+    // It is no evidence: production's baseline stays BASE.
+    let b =
+        g.s.app
+            .store
+            .baseline(Forge::Github, "acme/platypus", "production")
+            .await
+            .unwrap();
+    assert_eq!(b.map(|b| b.sha), Some(BASE.to_string()));
+    let rows =
+        g.s.app
+            .store
+            .audit_rows("github", "acme/platypus", None, 0)
+            .await
+            .unwrap();
+    assert!(rows.iter().any(|r| r.kind == "deployment_unapproved"));
+}
