@@ -148,6 +148,28 @@ mod tests {
     }
 
     #[test]
+    fn a_deployment_event_is_stored_and_read_back_whole() {
+        let event = super::super::EventPayload::Deployment(Box::new(DeploymentEvent {
+            repo: Repo {
+                path: super::super::RepoPath::new("acme/platypus"),
+                id: Some(42),
+            },
+            kind: DeploymentEventKind::ProtectionRequested { run_id: 9 },
+            environment: "production".into(),
+            sha: Some("f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into()),
+            git_ref: Some("main".into()),
+            deployment_id: Some(1),
+            creator: Some(User::named("github-actions[bot]")),
+            actor: User::named("octocat"),
+            at: "2026-01-01T00:00:00Z".parse().ok(),
+            pull_requests: vec![2, 3],
+        }));
+        let text = serde_json::to_string(&event).unwrap();
+        let back: super::super::EventPayload = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
     fn states_round_trip_through_json() {
         let kind = DeploymentEventKind::Status {
             state: DeploymentState::Other("skipped".into()),

@@ -4,6 +4,7 @@
 //! every call so tests can assert exactly what the bot did.
 #![allow(dead_code)]
 
+mod deploy_helpers;
 mod deployments;
 
 #[allow(unused_imports)]

@@ -4,6 +4,7 @@
 //! other values of the scope. Every call is recorded.
 #![allow(dead_code)]
 
+mod deploy_helpers;
 mod deployments;
 
 #[allow(unused_imports)]
