@@ -70,6 +70,18 @@ pub enum Evidence {
     Action(ActionEvidence),
     /// What a merged change owes, as fixed at its first evaluation after merge.
     Debt(crate::policy::Debt),
+    /// `comment_command`: a comment command read, accepted or refused (with its link).
+    Command(crate::commands::CommandRecord),
+    /// `comment_approval_withdrawn`: an approval by comment taken back because its comment
+    /// was deleted, edited by someone else, or its review dismissed.
+    Withdrawn(CommentWithdrawal),
+}
+
+/// An approval by comment withdrawn without its giver's command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentWithdrawal {
+    pub approval: crate::commands::CommentApproval,
+    pub why: String,
 }
 
 impl Evidence {
@@ -87,6 +99,14 @@ impl Evidence {
             "debt" => Ok(Evidence::Debt(
                 serde_json::from_value(detail.clone())
                     .context("an audit debt record does not read as a debt")?,
+            )),
+            "comment_command" => Ok(Evidence::Command(
+                serde_json::from_value(detail.clone())
+                    .context("an audit command record does not read as a command")?,
+            )),
+            "comment_approval_withdrawn" => Ok(Evidence::Withdrawn(
+                serde_json::from_value(detail.clone())
+                    .context("an audit withdrawal record does not read as one")?,
             )),
             other => anyhow::bail!("unknown audit record kind `{other}`"),
         }

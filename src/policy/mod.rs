@@ -3,6 +3,7 @@
 mod approvals;
 pub mod change_issue;
 mod checklist;
+pub mod commands;
 mod conditions;
 mod debt;
 mod decide;
@@ -15,7 +16,9 @@ mod timed;
 
 use crate::markdown::code;
 pub use crate::model::Gap;
-pub use approvals::{ApprovalOutcome, ApprovalState, Approver, Via, membership_questions};
+pub use approvals::{
+    ApprovalOutcome, ApprovalState, Approver, CommentLink, Via, membership_questions,
+};
 pub use conditions::glob;
 pub use debt::{Debt, DebtFacts};
 use decide::decide;
@@ -148,6 +151,10 @@ pub struct Snapshot {
     /// What a merged change's debt was fixed as, and what of its label history cannot be placed.
     #[serde(skip_serializing_if = "debt::DebtFacts::is_empty")]
     pub debt: DebtFacts,
+    /// Approvals given by comment command that stand (the store's records): the labels the bot
+    /// applied for them count only with one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comment_approvals: Vec<crate::commands::CommentApproval>,
 }
 
 /// The change issue a merge request links.
@@ -209,6 +216,7 @@ impl Snapshot {
             changed_files: None,
             linked_issue: None,
             gated_authors: vec![],
+            comment_approvals: vec![],
             debt: DebtFacts::default(),
         }
     }

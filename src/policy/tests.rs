@@ -91,6 +91,7 @@ impl Case {
                 changed_files: None,
                 linked_issue: None,
                 gated_authors: vec![],
+                comment_approvals: vec![],
                 debt: Default::default(),
             },
         }
@@ -697,6 +698,7 @@ fn snapshot_from_event_attributes_added_labels_to_the_actor() {
         review: None,
         previous_head_sha: None,
         previous_target_branch: None,
+        comment: None,
     };
     let snap = Snapshot::from_event(&event, at(5));
     assert_eq!(snap.label_events.len(), 1);

@@ -106,6 +106,7 @@ pub fn nothing() -> Rules {
         hash: "none".into(),
         source: None,
         repository_rules: None,
+        commands: None,
     }
 }
 

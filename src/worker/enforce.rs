@@ -86,8 +86,8 @@ impl Worker {
             job,
             rules,
         };
-        let (snap, label_notes) = self.snapshot(&target, change, bot).await?;
-        let mut decision = policy::evaluate(rules, &snap);
+        let (mut snap, label_notes) = self.snapshot(&target, change, bot).await?;
+        let mut decision = self.decide_with_commands(&target, &mut snap).await?;
         decision.notes.extend(label_notes);
         if let Some(problem) = &effective.problem {
             decision.notes.push(format!(
@@ -259,6 +259,7 @@ impl Worker {
             changed_files,
             linked_issue: None,
             gated_authors: vec![],
+            comment_approvals: vec![],
             debt,
         };
         self.resolve_logins(forge, rules, &mut snap).await?;
@@ -291,7 +292,22 @@ impl Worker {
         rules: &Rules,
         snap: &mut Snapshot,
     ) -> Result<()> {
-        for (group_name, user) in policy::membership_questions(rules, snap) {
+        let questions = policy::membership_questions(rules, snap);
+        self.answer(forge, rules, snap, questions).await
+    }
+
+    /// Answers "is this user in this group?" for each question, from the cache or the forge.
+    pub(super) async fn answer<F: Forge>(
+        &self,
+        forge: &F,
+        rules: &Rules,
+        snap: &mut Snapshot,
+        questions: Vec<(String, User)>,
+    ) -> Result<()> {
+        for (group_name, user) in questions {
+            if snap.memberships.get(&group_name, &user).is_some() {
+                continue;
+            }
             let Some(team) = rules
                 .group(&group_name)
                 .and_then(|g| g.team(snap.change.forge, &snap.change.repo.path))

@@ -104,6 +104,7 @@ impl Worker {
             changed_files: None,
             linked_issue: None,
             gated_authors: vec![],
+            comment_approvals: vec![],
             debt: Default::default(),
         };
         self.fill_memberships(forge, rules, &mut snap).await?;
@@ -196,6 +197,7 @@ impl Worker {
                     review: None,
                     previous_head_sha: None,
                     previous_target_branch: None,
+                    comment: None,
                     ..c
                 })),
             };

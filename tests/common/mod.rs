@@ -13,6 +13,7 @@ use changegate::store::Store;
 use changegate::worker::{ForgeClients, MembershipCache, Worker};
 use std::time::Duration;
 
+pub mod github_comments;
 pub mod github_setup;
 pub mod github_world;
 pub mod gitlab_world;
