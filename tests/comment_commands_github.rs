@@ -121,7 +121,7 @@ async fn an_authors_edit_that_keeps_the_command_keeps_the_approval() {
     let id = s.say("mona", "/changegate approve manager").await;
     s.gh.edit_comment(id, "/changegate approve manager\n(typo fixed)");
     s.deliver_comment("edited", id, "mona").await;
-    assert_eq!(s.status_of(H1).0, "success");
+    assert_eq!(s.status_of(H1).0, "success", "{}", sticky(&s));
 }
 
 #[tokio::test]
@@ -180,11 +180,15 @@ async fn a_label_applied_as_the_bot_without_a_record_does_not_count() {
 
 #[tokio::test]
 async fn a_push_resets_a_by_comment_approval_that_resets_on_push() {
-    let s = setup().await;
+    // The bot's clock and the fake's history run together, so that the push's arrival and
+    // the comments can be placed in time.
+    let s = at("2026-02-10T09:00:00Z").await;
+    move_to(&s, "2026-02-10T09:10:00Z").await;
     s.apply_label("alice", "CMT::Standard").await;
     s.say("pam", "/changegate approve peer").await;
     s.say("mona", "/changegate approve manager").await;
     assert_eq!(s.status_of(H1).0, "success", "{}", sticky(&s));
+    move_to(&s, "2026-02-10T10:00:00Z").await;
     s.push("alice", H2).await;
     assert_eq!(s.status_of(H2).0, "failure");
     assert!(!s.gh.labels(7).contains(&"Peer Approval::Approved".to_string()));

@@ -26,7 +26,7 @@ fn time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
-fn person(id: Option<i64>, login: Option<String>) -> User {
+fn person_of(id: Option<i64>, login: Option<String>) -> User {
     User {
         id: id.and_then(|i| u64::try_from(i).ok()),
         username: login,
@@ -213,7 +213,7 @@ impl Store {
             out.push(CommandRecord {
                 kind,
                 text: r.try_get("text")?,
-                person: person(r.try_get("person_id")?, r.try_get("person_login")?),
+                person: person_of(r.try_get("person_id")?, r.try_get("person_login")?),
                 at: time(r.try_get("at")?),
                 source: CommentSource::from_name(&source).context("unknown comment source")?,
                 comment_id: u64::try_from(r.try_get::<i64, _>("comment_id")?)?,
@@ -224,6 +224,27 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// When the bot last accepted a recheck from `person` on the change (its own clock, ms).
+    pub async fn last_recheck(&self, key: &str, person: &User) -> Result<Option<i64>> {
+        let rows = sqlx::query(
+            "SELECT person_id, person_login, recorded_at FROM comment_commands
+             WHERE change_key = $1 AND kind = 'recheck' AND accepted = 1",
+        )
+        .bind(key.to_string())
+        .fetch_all(&self.reads)
+        .await
+        .context("cannot read rechecks")?;
+        let mut last: Option<i64> = None;
+        for r in rows {
+            let who = person_of(r.try_get("person_id")?, r.try_get("person_login")?);
+            if who.same_as(person) == Some(true) {
+                let at: i64 = r.try_get("recorded_at")?;
+                last = last.max(Some(at));
+            }
+        }
+        Ok(last)
     }
 
     /// Exception-deployment requests and confirmations given by comment on a change
@@ -255,7 +276,7 @@ async fn standing_rows(conn: &mut sqlx::AnyConnection, key: &str) -> Result<Vec<
         let source: String = r.try_get("source")?;
         out.push(CommentApproval {
             role: r.try_get("role")?,
-            by: person(r.try_get("person_id")?, r.try_get("person_login")?),
+            by: person_of(r.try_get("person_id")?, r.try_get("person_login")?),
             at: time(r.try_get("given_at")?),
             source: CommentSource::from_name(&source).context("unknown comment source")?,
             comment_id: u64::try_from(r.try_get::<i64, _>("comment_id")?)?,

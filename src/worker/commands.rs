@@ -162,9 +162,17 @@ impl Worker {
                 })
             });
             if by_author && still {
+                let sha = commands::body_sha(&fact.body);
                 self.store
-                    .remember_comment_body(key, fact.source, fact.id, &commands::body_sha(&fact.body))
+                    .remember_comment_body(key, fact.source, fact.id, &sha)
                     .await?;
+                for g in snap
+                    .comment_approvals
+                    .iter_mut()
+                    .filter(|g| g.source == fact.source && g.id_is(fact.id))
+                {
+                    g.body_sha = sha.clone();
+                }
             } else {
                 let who = fact
                     .by
@@ -359,11 +367,10 @@ impl Worker {
                 }
             }
             Command::Recheck => {
-                let earlier = self.store.comment_commands(key, &["recheck"]).await?;
-                let recent = earlier.iter().any(|c| {
-                    c.accepted
-                        && c.person.same_as(&person) == Some(true)
-                        && (at - c.at).num_seconds().abs() < RECHECK_EVERY_SECS
+                let last = self.store.last_recheck(key, &person).await?;
+                let now = self.store.clock().now_ms();
+                let recent = last.is_some_and(|t| {
+                    now.saturating_sub(t) < RECHECK_EVERY_SECS.saturating_mul(1000)
                 });
                 let outcome = if recent {
                     Err(format!(
@@ -609,7 +616,7 @@ impl Worker {
                     "- {} by {}{link}: {}\n",
                     crate::markdown::code(&c.text),
                     c.person.mention(),
-                    c.reason.as_deref().map(crate::markdown::tame).unwrap_or_default()
+                    c.reason.as_deref().unwrap_or_default()
                 ));
             }
             decision.notes.push(note);

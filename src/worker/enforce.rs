@@ -138,6 +138,8 @@ impl Worker {
             moved: self.store.head_changed_at(&key).await?,
             retarget: self.store.target_changed(&key).await?,
             arrival,
+            commands: rules.commands.is_some()
+                && !self.store.comment_approvals(&key).await?.is_empty(),
         };
         let (snap, label_notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
         let mut decision = policy::evaluate(rules, &snap);
@@ -201,11 +203,21 @@ impl Worker {
             Some(head) => Some(self.store.note_seen(&key, head).await?),
             None => None,
         };
+        // Approvals by comment are placed after the head's push like labels: when commands
+        // are on and a comment (or a reconcile, which reads them) is in the run, or some
+        // approval by comment stands.
+        let commented = job
+            .covered
+            .iter()
+            .chain(std::iter::once(job.event))
+            .any(|e| e.event_name == "reconcile" || e.change().is_some_and(|c| c.comment.is_some()));
         let seen = Seen {
             bot,
             moved,
             retarget,
             arrival,
+            commands: rules.commands.is_some()
+                && (commented || !self.store.comment_approvals(&key).await?.is_empty()),
         };
         self.read_snapshot(forge, r, change, seen, rules).await
     }
@@ -348,6 +360,8 @@ pub(super) struct Seen {
     retarget: Option<(i64, Option<String>)>,
     /// What the bot recorded about the current head's arrival.
     pub(super) arrival: Option<crate::store::Arrival>,
+    /// Whether approvals by comment may be judged (their head's push must be placed).
+    pub(super) commands: bool,
 }
 
 /// A listing read completely, or `None` with what was too long to read noted in
