@@ -199,12 +199,17 @@ pub(super) fn assess(
         .map(|a| {
             let counts = counted.contains(&a.name);
             // With commands on, the bot applies the label for approvals by comment too: a
-            // label it applied stands only with a record behind it.
+            // label it applied stands only with a record behind it. A role whose reviews are
+            // not read (not required) may still have one standing behind its label: that
+            // label is left alone, as before.
             let recorded = a.by_comment && rules.commands.is_some();
+            let unread_reviews = !counts && a.native_approvals;
             Assessment {
                 approval: a,
                 label: match label_finding(rules, snap, a, labels) {
-                    LabelFinding::ByBot if !counts && !recorded => LabelFinding::Absent,
+                    LabelFinding::ByBot if unread_reviews || (!counts && !recorded) => {
+                        LabelFinding::Absent
+                    }
                     found => found,
                 },
                 natives: if counts {
