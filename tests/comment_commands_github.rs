@@ -30,9 +30,15 @@ async fn approvers_outside_the_repository_approve_by_comment_and_the_change_pass
     s.apply_label("alice", "CMT::Comprehensive").await;
     // olivia is a business owner who cannot label: she comments.
     let id = s
-        .say("olivia", "Looks right for the business.\n/changegate approve business-owner")
+        .say(
+            "olivia",
+            "Looks right for the business.\n/changegate approve business-owner",
+        )
         .await;
-    assert!(s.gh.labels(7).contains(&"Business Owner Approval::Approved".to_string()));
+    assert!(
+        s.gh.labels(7)
+            .contains(&"Business Owner Approval::Approved".to_string())
+    );
     assert!(s.gh.reactions().contains(&(id, "+1".to_string())));
     s.say("pam", "/changegate approve peer").await;
     s.say("mona", "/changegate approve manager").await;
@@ -159,7 +165,10 @@ async fn an_edit_that_adds_a_command_grants_nothing() {
 async fn bots_apps_and_email_replies_are_ignored() {
     for (key, value) in [
         ("type", json!("Bot")),
-        ("performed_via_github_app", json!({ "id": 1, "slug": "helper" })),
+        (
+            "performed_via_github_app",
+            json!({ "id": 1, "slug": "helper" }),
+        ),
         ("createdViaEmail", json!(true)),
     ] {
         let s = minor().await;
@@ -191,12 +200,18 @@ async fn a_push_resets_a_by_comment_approval_that_resets_on_push() {
     move_to(&s, "2026-02-10T10:00:00Z").await;
     s.push("alice", H2).await;
     assert_eq!(s.status_of(H2).0, "failure");
-    assert!(!s.gh.labels(7).contains(&"Peer Approval::Approved".to_string()));
+    assert!(
+        !s.gh
+            .labels(7)
+            .contains(&"Peer Approval::Approved".to_string())
+    );
     // An approval of an older head is refused.
-    s.say("pam", &format!("/changegate approve peer @{}", &H1[..7])).await;
+    s.say("pam", &format!("/changegate approve peer @{}", &H1[..7]))
+        .await;
     assert_eq!(s.status_of(H2).0, "failure");
     assert!(sticky(&s).contains("is not the head"));
-    s.say("pam", &format!("/changegate approve peer @{}", &H2[..7])).await;
+    s.say("pam", &format!("/changegate approve peer @{}", &H2[..7]))
+        .await;
     assert_eq!(s.status_of(H2).0, "success", "{}", sticky(&s));
 }
 
@@ -247,8 +262,11 @@ async fn a_lost_webhooks_command_counts_after_reconcile() {
 async fn a_stranger_flooding_commands_leaves_the_sticky_comment_bounded() {
     let s = minor().await;
     for n in 0..12 {
-        s.say("erin", &format!("/changegate approve manager\n/changegate nonsense{n}"))
-            .await;
+        s.say(
+            "erin",
+            &format!("/changegate approve manager\n/changegate nonsense{n}"),
+        )
+        .await;
     }
     let c = sticky(&s);
     assert!(c.contains("the latest 5 of 24"), "{c}");

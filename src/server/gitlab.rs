@@ -428,7 +428,11 @@ fn note_comment(hook: &NoteHook) -> Option<CommentFact> {
     };
     let ignored = if n.system == Some(true) {
         Some("a system note".to_string())
-    } else if actor.username.as_deref().is_some_and(crate::commands::is_gitlab_bot) {
+    } else if actor
+        .username
+        .as_deref()
+        .is_some_and(crate::commands::is_gitlab_bot)
+    {
         Some(format!("written by {}, a bot account", actor.mention()))
     } else {
         None
@@ -446,7 +450,6 @@ fn note_comment(hook: &NoteHook) -> Option<CommentFact> {
         node_id: None,
     })
 }
-
 
 #[derive(Deserialize)]
 struct NoteHook {

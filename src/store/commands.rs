@@ -15,7 +15,10 @@ pub enum Effect<'a> {
     /// Approvals it gives.
     Grant(&'a [CommentApproval]),
     /// The person's standing approvals of these roles (all when empty) it withdraws.
-    Withdraw { person: &'a User, roles: &'a [String] },
+    Withdraw {
+        person: &'a User,
+        roles: &'a [String],
+    },
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -55,7 +58,10 @@ impl Store {
         .fetch_all(&self.reads)
         .await
         .context("cannot read recorded commands")?;
-        Ok(rows.into_iter().filter_map(|l| u32::try_from(l).ok()).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|l| u32::try_from(l).ok())
+            .collect())
     }
 
     /// Records a command and what it does, in one transaction. False when the line was
@@ -134,7 +140,9 @@ impl Store {
                 }
             }
         }
-        tx.commit().await.context("cannot record a comment command")?;
+        tx.commit()
+            .await
+            .context("cannot record a comment command")?;
         Ok(true)
     }
 

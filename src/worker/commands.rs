@@ -55,11 +55,7 @@ impl Worker {
         t: &Target<'_, F>,
         snap: &Snapshot,
     ) -> Result<Vec<CommentFact>> {
-        let events = t
-            .job
-            .covered
-            .iter()
-            .chain(std::iter::once(t.job.event));
+        let events = t.job.covered.iter().chain(std::iter::once(t.job.event));
         let mut facts: Vec<CommentFact> = events
             .clone()
             .filter_map(Event::change)
@@ -121,7 +117,9 @@ impl Worker {
         match fact.change {
             CommentChange::Deleted => {
                 let by = fact.by.as_ref().map(User::mention).unwrap_or_default();
-                let why = format!("its comment was deleted {by}").trim_end().to_string();
+                let why = format!("its comment was deleted {by}")
+                    .trim_end()
+                    .to_string();
                 self.withdraw_comment(t, snap, fact.source, fact.id, &why)
                     .await
             }
@@ -189,10 +187,7 @@ impl Worker {
             }
         }
         // Lines the comment did not hold when it was read are refused: an edit grants nothing.
-        let recorded = self
-            .store
-            .recorded_lines(key, fact.source, fact.id)
-            .await?;
+        let recorded = self.store.recorded_lines(key, fact.source, fact.id).await?;
         if fact.ignored.is_some() {
             return Ok(());
         }
@@ -202,11 +197,16 @@ impl Worker {
             if recorded.contains(&n) || recorded.len() > n as usize {
                 continue;
             }
-            let kind = line.command.as_ref().map(Command::kind).unwrap_or("invalid");
+            let kind = line
+                .command
+                .as_ref()
+                .map(Command::kind)
+                .unwrap_or("invalid");
             let record = self.record_of(fact, &author, n, kind, &line.text, Err(
                 "added by an edit: commands added by editing a comment grant nothing; write a new comment".into(),
             ));
-            self.keep_command(t, key, &record, CommandEffect::None).await?;
+            self.keep_command(t, key, &record, CommandEffect::None)
+                .await?;
         }
         Ok(())
     }
@@ -225,10 +225,7 @@ impl Worker {
         if lines.is_empty() {
             return Ok(());
         }
-        let recorded = self
-            .store
-            .recorded_lines(key, fact.source, fact.id)
-            .await?;
+        let recorded = self.store.recorded_lines(key, fact.source, fact.id).await?;
         let person = fact.author.clone();
         let mut took = false;
         for (n, line) in lines.iter().enumerate() {
@@ -237,10 +234,15 @@ impl Worker {
                 continue;
             }
             took = true;
-            let kind = line.command.as_ref().map(Command::kind).unwrap_or("invalid");
+            let kind = line
+                .command
+                .as_ref()
+                .map(Command::kind)
+                .unwrap_or("invalid");
             if let Some(why) = &fact.ignored {
                 let record = self.record_of(fact, &person, n, kind, &line.text, Err(why.clone()));
-                self.keep_command(t, key, &record, CommandEffect::None).await?;
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
                 continue;
             }
             if n as usize >= commands::MAX_COMMANDS {
@@ -250,15 +252,21 @@ impl Worker {
                     n,
                     kind,
                     &line.text,
-                    Err(format!("at most {} commands per comment", commands::MAX_COMMANDS)),
+                    Err(format!(
+                        "at most {} commands per comment",
+                        commands::MAX_COMMANDS
+                    )),
                 );
-                self.keep_command(t, key, &record, CommandEffect::None).await?;
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
                 continue;
             }
             match &line.command {
                 Err(why) => {
-                    let record = self.record_of(fact, &person, n, kind, &line.text, Err(why.clone()));
-                    self.keep_command(t, key, &record, CommandEffect::None).await?;
+                    let record =
+                        self.record_of(fact, &person, n, kind, &line.text, Err(why.clone()));
+                    self.keep_command(t, key, &record, CommandEffect::None)
+                        .await?;
                 }
                 Ok(command) => {
                     self.take_command(t, snap, fact, n, &line.text, command, key)
@@ -334,7 +342,8 @@ impl Worker {
                     }
                     Err(why) => {
                         let record = self.record_of(fact, &person, n, kind, text, Err(why));
-                        self.keep_command(t, key, &record, CommandEffect::None).await?;
+                        self.keep_command(t, key, &record, CommandEffect::None)
+                            .await?;
                     }
                 }
             }
@@ -345,7 +354,10 @@ impl Worker {
                 };
                 let unknown = roles.iter().find(|r| t.rules.approval(r).is_none());
                 let outcome = match unknown {
-                    Some(r) => Err(format!("{} is not an approval role", crate::markdown::code(r))),
+                    Some(r) => Err(format!(
+                        "{} is not an approval role",
+                        crate::markdown::code(r)
+                    )),
                     None if !snap.comment_approvals.iter().any(|g| mine(&g)) => Err(format!(
                         "{} gave no approval by comment to withdraw",
                         person.mention()
@@ -385,7 +397,8 @@ impl Worker {
                     self.memberships.forget(&person);
                 }
                 let record = self.record_of(fact, &person, n, kind, text, outcome);
-                self.keep_command(t, key, &record, CommandEffect::None).await?;
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
             }
             Command::RequestException | Command::Confirm => {
                 let outcome = match self.odd_origin(t, fact).await? {
@@ -393,11 +406,13 @@ impl Worker {
                     None => Ok(()),
                 };
                 let record = self.record_of(fact, &person, n, kind, text, outcome);
-                self.keep_command(t, key, &record, CommandEffect::None).await?;
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
             }
             Command::Help => {
                 let record = self.record_of(fact, &person, n, kind, text, Ok(()));
-                self.keep_command(t, key, &record, CommandEffect::None).await?;
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
             }
         }
         Ok(())
@@ -493,8 +508,13 @@ impl Worker {
                 approval,
                 why: why.to_string(),
             };
-            self.record(t.job, "comment_approval_withdrawn", Some(&t.rules.hash), &detail)
-                .await?;
+            self.record(
+                t.job,
+                "comment_approval_withdrawn",
+                Some(&t.rules.hash),
+                &detail,
+            )
+            .await?;
         }
         snap.comment_approvals
             .retain(|g| !(g.source == source && g.id_is(id)));
@@ -633,11 +653,22 @@ fn help(rules: &crate::rules::Rules, prefix: &str, d: &Decision) -> String {
         .approvals
         .iter()
         .filter(|o| !o.is_met())
-        .filter(|o| d.checklist.iter().any(|i| !i.met && rules.approval(&o.name).is_some_and(|a| a.title == i.title)))
+        .filter(|o| {
+            d.checklist
+                .iter()
+                .any(|i| !i.met && rules.approval(&o.name).is_some_and(|a| a.title == i.title))
+        })
         .filter(|o| rules.approval(&o.name).is_some_and(|a| a.by_comment))
         .map(|o| {
-            let group = rules.approval(&o.name).map(|a| a.approvers.as_str()).unwrap_or("");
-            format!("{} (members of {})", crate::markdown::code(&o.name), crate::markdown::code(group))
+            let group = rules
+                .approval(&o.name)
+                .map(|a| a.approvers.as_str())
+                .unwrap_or("");
+            format!(
+                "{} (members of {})",
+                crate::markdown::code(&o.name),
+                crate::markdown::code(group)
+            )
         })
         .collect();
     let roles = if needed.is_empty() {

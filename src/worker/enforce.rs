@@ -210,7 +210,9 @@ impl Worker {
             .covered
             .iter()
             .chain(std::iter::once(job.event))
-            .any(|e| e.event_name == "reconcile" || e.change().is_some_and(|c| c.comment.is_some()));
+            .any(|e| {
+                e.event_name == "reconcile" || e.change().is_some_and(|c| c.comment.is_some())
+            });
         let seen = Seen {
             bot,
             moved,

@@ -6,9 +6,9 @@
 //! webhooks GitHub sends, built from the corpus payloads.
 #![allow(dead_code)]
 
+use super::corpus_dir;
 use super::github_setup::{Setup, gh_user};
 use super::github_world::{BOT, GhState, GithubWorld, json_reply, not_found, user};
-use super::corpus_dir;
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
@@ -75,7 +75,18 @@ pub fn route(s: &mut GhState, method: &str, p: &[&str], body: &Value) -> Option<
                 None => not_found(),
             }
         }
-        ("POST", ["repos", "acme", "platypus", "issues", "comments", id, "reactions"]) => {
+        (
+            "POST",
+            [
+                "repos",
+                "acme",
+                "platypus",
+                "issues",
+                "comments",
+                id,
+                "reactions",
+            ],
+        ) => {
             let content = body["content"].as_str().unwrap_or("").to_string();
             if !s.comments.iter().any(|c| c.0 == num(id)) {
                 return Some(not_found());
@@ -163,12 +174,12 @@ impl Setup {
             serde_json::from_slice(&std::fs::read(corpus_dir().join(file)).unwrap()).unwrap();
         let pr = super::github_setup::pr_event(self, 7, "labeled", None, sender);
         let s = self.gh.state.lock().unwrap();
-        let c = s
-            .comments
-            .iter()
-            .find(|c| c.0 == id)
-            .cloned()
-            .unwrap_or((id, 7, String::new(), sender.into()));
+        let c = s.comments.iter().find(|c| c.0 == id).cloned().unwrap_or((
+            id,
+            7,
+            String::new(),
+            sender.into(),
+        ));
         let shown = comment_json(&s, &c);
         drop(s);
         v["action"] = json!(action);
@@ -177,8 +188,18 @@ impl Setup {
         v["issue"]["user"] = pr["pull_request"]["user"].clone();
         v["issue"]["labels"] = pr["pull_request"]["labels"].clone();
         v["issue"]["state"] = json!("open");
-        v["issue"]["pull_request"] = json!({ "url": "https://api.github.com/repos/acme/platypus/pulls/7" });
-        for key in ["id", "node_id", "html_url", "body", "user", "created_at", "updated_at", "performed_via_github_app"] {
+        v["issue"]["pull_request"] =
+            json!({ "url": "https://api.github.com/repos/acme/platypus/pulls/7" });
+        for key in [
+            "id",
+            "node_id",
+            "html_url",
+            "body",
+            "user",
+            "created_at",
+            "updated_at",
+            "performed_via_github_app",
+        ] {
             v["comment"][key] = shown[key].clone();
         }
         v["sender"] = gh_user(sender);

@@ -16,6 +16,7 @@ use std::time::Duration;
 pub mod github_comments;
 pub mod github_setup;
 pub mod github_world;
+pub mod gitlab_comments;
 pub mod gitlab_world;
 pub mod pg;
 use changegate::store::Wake;

@@ -13,7 +13,10 @@ fn ignored(user: Option<&super::wire::WireUser>, via_app: bool) -> Option<String
     let u = user?;
     let login = u.login.as_deref().unwrap_or("");
     if login.ends_with("[bot]") || u.kind.as_deref().is_some_and(|k| k != "User") {
-        return Some(format!("written by {}, a bot or App account", u.user().mention()));
+        return Some(format!(
+            "written by {}, a bot or App account",
+            u.user().mention()
+        ));
     }
     via_app.then(|| "posted through an App".to_string())
 }
@@ -56,10 +59,19 @@ impl GithubClient {
     }
 
     /// `createdViaEmail` and `isMinimized` of a comment or review, by node id.
-    pub(super) async fn origin(&self, node_id: &str) -> Result<crate::forge::CommentOrigin, ForgeError> {
+    pub(super) async fn origin(
+        &self,
+        node_id: &str,
+    ) -> Result<crate::forge::CommentOrigin, ForgeError> {
         let body = json!({ "query": ORIGIN_QUERY, "variables": { "id": node_id } });
         let reply = self
-            .call(true, Method::POST, &self.graphql_url(), Some(body), "ask how a comment was written")
+            .call(
+                true,
+                Method::POST,
+                &self.graphql_url(),
+                Some(body),
+                "ask how a comment was written",
+            )
             .await?;
         let answer: serde_json::Value = reply.json()?;
         if let Some(errors) = answer.get("errors").filter(|e| !e.is_null()) {
@@ -70,7 +82,10 @@ impl GithubClient {
                     ..Default::default()
                 });
             }
-            return Err(ForgeError::Decode(format!("GraphQL answered errors: {}", errors.to_string().chars().take(200).collect::<String>())));
+            return Err(ForgeError::Decode(format!(
+                "GraphQL answered errors: {}",
+                errors.to_string().chars().take(200).collect::<String>()
+            )));
         }
         let node = answer.pointer("/data/node");
         let Some(node) = node.filter(|n| !n.is_null()) else {
@@ -101,9 +116,7 @@ impl GithubClient {
         id: u64,
     ) -> Result<Option<Comment>, ForgeError> {
         let url = match source {
-            CommentSource::Review => {
-                self.repo_url(r, &format!("/pulls/{}/reviews/{id}", r.number))
-            }
+            CommentSource::Review => self.repo_url(r, &format!("/pulls/{}/reviews/{id}", r.number)),
             _ => self.repo_url(r, &format!("/issues/comments/{id}")),
         };
         let reply = match self

@@ -395,7 +395,10 @@ impl Forge for GitlabClient {
         id: u64,
     ) -> Result<Option<Comment>, ForgeError> {
         let url = format!("{}/notes/{id}", self.change_url(r));
-        match self.call(true, reqwest::Method::GET, &url, None, "read a note").await {
+        match self
+            .call(true, reqwest::Method::GET, &url, None, "read a note")
+            .await
+        {
             Ok(reply) => Ok(Some(reply.json::<WireNote>()?.comment())),
             Err(ForgeError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),

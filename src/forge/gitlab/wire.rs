@@ -1,8 +1,8 @@
 //! GitLab's REST answers as the bot reads them.
 
+use crate::forge::Comment;
 use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, User};
 use chrono::{DateTime, Utc};
-use crate::forge::Comment;
 use serde::Deserialize;
 
 /// The id of something just created.
@@ -166,8 +166,14 @@ impl WireNote {
     /// The note as a comment (system notes are never one).
     pub(super) fn comment(self) -> Comment {
         let author = self.author.as_ref().map(WireUser::user).unwrap_or_default();
-        let at = self.created_at.as_deref().and_then(crate::model::parse_time);
-        let updated = self.updated_at.as_deref().and_then(crate::model::parse_time);
+        let at = self
+            .created_at
+            .as_deref()
+            .and_then(crate::model::parse_time);
+        let updated = self
+            .updated_at
+            .as_deref()
+            .and_then(crate::model::parse_time);
         let ignored = if self.system {
             Some("a system note".to_string())
         } else {
