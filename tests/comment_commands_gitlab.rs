@@ -221,14 +221,8 @@ fn in_contract_list(list: &str, path: &str) -> bool {
                 .zip(segs)
                 .all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b)
     };
-    let templates: Vec<&str> = list
-        .lines()
-        .filter_map(|l| l.strip_prefix("T "))
-        .collect();
-    let actions: Vec<&str> = list
-        .lines()
-        .filter_map(|l| l.strip_prefix("A "))
-        .collect();
+    let templates: Vec<&str> = list.lines().filter_map(|l| l.strip_prefix("T ")).collect();
+    let actions: Vec<&str> = list.lines().filter_map(|l| l.strip_prefix("A ")).collect();
     templates.iter().any(|t| {
         fits(t, &segs)
             || (segs.len() > 1 && fits(t, &segs[..segs.len() - 1]))
@@ -257,7 +251,10 @@ async fn every_gitlab_call_is_in_the_contract_list() {
         "GET /api/v4/projects/42/merge_requests/3/notes/",
         "POST /api/v4/projects/42/merge_requests/3/notes/",
     ] {
-        assert!(calls.iter().any(|c| c.starts_with(needed)), "{needed}: {calls:?}");
+        assert!(
+            calls.iter().any(|c| c.starts_with(needed)),
+            "{needed}: {calls:?}"
+        );
     }
     // The fake records paths decoded: a group's full path (one encoded segment on the wire)
     // splits into several, so group calls are left to their own tests.
@@ -265,6 +262,9 @@ async fn every_gitlab_call_is_in_the_contract_list() {
         let (method, path) = call.split_once(' ').unwrap();
         assert_ne!(method, "PATCH", "{call}");
         let path = path.strip_prefix("/api/v4").unwrap();
-        assert!(in_contract_list(&list, path), "{call} is not in the contract list");
+        assert!(
+            in_contract_list(&list, path),
+            "{call} is not in the contract list"
+        );
     }
 }

@@ -955,6 +955,7 @@ fn unknown_authors_and_times_do_not_pass() {
 
 mod arrival;
 mod change_issue;
+mod comments;
 mod debt;
 mod freeze;
 mod hostile_text;

@@ -418,7 +418,9 @@ fn commands_are_off_unless_turned_on_with_a_valid_prefix() {
         one("commands:\n  enabled: true\n  prefix: /approve\n"),
         "12:11: prefix `/approve` is a GitLab quick action: GitLab would act on it itself (or drop it from the note)"
     );
-    assert!(one("commands:\n  enabled: true\n  prefix: changegate\n").contains("must start with `/`"));
+    assert!(
+        one("commands:\n  enabled: true\n  prefix: changegate\n").contains("must start with `/`")
+    );
     assert!(one("commands:\n  enabled: true\n  prefx: /cg\n").contains("did you mean `prefix`"));
 }
 
