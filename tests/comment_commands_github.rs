@@ -293,3 +293,50 @@ async fn help_and_exception_commands_are_recorded() {
     assert!(c.contains("/changegate approve ROLE"), "{c}");
     assert!(c.contains("`manager`"), "{c}");
 }
+
+#[tokio::test]
+async fn a_review_body_approves_unless_it_requests_changes_and_its_dismissal_withdraws() {
+    let s = minor().await;
+    let refused = s.gh.post_review(
+        7,
+        "mona",
+        "CHANGES_REQUESTED",
+        "/changegate approve manager",
+    );
+    s.deliver_review("submitted", refused, "mona").await;
+    assert_eq!(s.status_of(H1).0, "failure");
+    assert!(sticky(&s).contains("requests changes"), "{}", sticky(&s));
+    let id =
+        s.gh.post_review(7, "mona", "COMMENTED", "Fine.\n/changegate approve manager");
+    s.deliver_review("submitted", id, "mona").await;
+    assert_eq!(s.status_of(H1).0, "success", "{}", sticky(&s));
+    // No reaction on a review: GitHub has none.
+    assert!(s.gh.reactions().is_empty());
+    s.gh.dismiss_review(id);
+    s.deliver_review("dismissed", id, "alice").await;
+    assert_eq!(s.status_of(H1).0, "failure");
+}
+
+#[tokio::test]
+async fn the_audit_export_shows_approvals_given_by_comment_with_their_link() {
+    let s = minor().await;
+    s.say("mona", "/changegate approve manager").await;
+    let rows = s
+        .app
+        .store
+        .audit_rows("github", "acme/platypus", Some(7), 0)
+        .await
+        .unwrap();
+    assert!(rows.iter().any(|r| r.kind == "comment_command"));
+    let records = changegate::report::build(&rows, "CMT").unwrap();
+    let approval = &records[0].approvals[0];
+    assert_eq!(approval.via, "comment");
+    assert!(
+        approval
+            .comment_url
+            .as_deref()
+            .unwrap()
+            .contains("issuecomment-")
+    );
+    assert!(changegate::report::to_csv(&records).contains("by comment https://github.com/"));
+}

@@ -43,6 +43,20 @@ pub fn route(s: &mut GhState, method: &str, p: &[&str], body: &Value) -> Option<
     Some(match (method, p) {
         ("POST", ["graphql"]) => {
             let id = body["variables"]["id"].as_str().unwrap_or("");
+            if let Some(review) = id.strip_prefix("PRR_").map(num) {
+                let found = s
+                    .reviews
+                    .iter()
+                    .any(|(_, v)| v["id"].as_u64() == Some(review));
+                return Some(json_reply(
+                    200,
+                    if found {
+                        json!({ "data": { "node": { "createdViaEmail": false } } })
+                    } else {
+                        json!({ "data": { "node": null }, "errors": [{ "type": "NOT_FOUND", "path": ["node"], "message": "Could not resolve to a node" }] })
+                    },
+                ));
+            }
             let found = id
                 .strip_prefix("IC_")
                 .map(num)
@@ -115,6 +129,33 @@ pub fn route(s: &mut GhState, method: &str, p: &[&str], body: &Value) -> Option<
 }
 
 impl GithubWorld {
+    /// `who` submits a review (`APPROVED`, `COMMENTED`, `CHANGES_REQUESTED`) with `body` on
+    /// `number`'s head; its id.
+    pub fn post_review(&self, number: u64, who: &str, state: &str, body: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let at = s.tick();
+        let id = 300 + s.reviews.len() as u64;
+        let head = s.change(number).map(|c| c.head.clone()).unwrap_or_default();
+        s.reviews.push((
+            number,
+            json!({ "id": id, "node_id": format!("PRR_{id}"), "user": user(who), "state": state, "commit_id": head, "submitted_at": at, "body": body,
+                    "html_url": format!("https://github.com/acme/platypus/pull/{number}#pullrequestreview-{id}") }),
+        ));
+        id
+    }
+
+    /// Review `id` is dismissed.
+    pub fn dismiss_review(&self, id: u64) {
+        let mut s = self.state.lock().unwrap();
+        if let Some((_, v)) = s
+            .reviews
+            .iter_mut()
+            .find(|(_, v)| v["id"].as_u64() == Some(id))
+        {
+            v["state"] = json!("DISMISSED");
+        }
+    }
+
     /// `who` comments `body` on `number`; its id.
     pub fn post_comment(&self, number: u64, who: &str, body: &str) -> u64 {
         let mut s = self.state.lock().unwrap();
@@ -204,6 +245,55 @@ impl Setup {
         }
         v["sender"] = gh_user(sender);
         v
+    }
+
+    /// Delivers a `pull_request_review` webhook (`submitted`, `dismissed`) for review `id` as
+    /// the fake shows it: the corpus payload moved to #7.
+    pub async fn deliver_review(&self, action: &str, id: u64, sender: &str) {
+        let file = match action {
+            "dismissed" => "github/pull_request_review.dismissed.1.json",
+            _ => "github/pull_request_review.submitted.2.json",
+        };
+        let mut v: Value =
+            serde_json::from_slice(&std::fs::read(corpus_dir().join(file)).unwrap()).unwrap();
+        let pr = super::github_setup::pr_event(self, 7, "labeled", None, sender);
+        let review = self
+            .gh
+            .state
+            .lock()
+            .unwrap()
+            .reviews
+            .iter()
+            .find(|(_, r)| r["id"].as_u64() == Some(id))
+            .map(|(_, r)| r.clone())
+            .expect("the review exists");
+        v["action"] = json!(action);
+        v["pull_request"] = pr["pull_request"].clone();
+        v["repository"] = pr["repository"].clone();
+        for key in [
+            "id",
+            "node_id",
+            "html_url",
+            "body",
+            "user",
+            "commit_id",
+            "submitted_at",
+        ] {
+            v["review"][key] = review[key].clone();
+        }
+        v["review"]["state"] = json!(review["state"].as_str().unwrap_or("").to_lowercase());
+        v["sender"] = gh_user(sender);
+        let delivery = format!("review-{action}-{id}-{}", next());
+        let (status, _) = self
+            .app
+            .github(
+                "pull_request_review",
+                &delivery,
+                &serde_json::to_vec(&v).unwrap(),
+            )
+            .await;
+        assert_eq!(status.as_u16(), 202);
+        self.app.drain().await;
     }
 
     /// Delivers an `issue_comment` webhook for comment `id` and runs the queue.
