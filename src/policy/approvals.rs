@@ -127,7 +127,10 @@ fn by_comment(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
         .iter()
         .filter(|c| c.role == a.name)
         .filter(|c| {
+            // On a change issue there is no head: the merge requests it gates place its
+            // approvals against their own pushes, as they do its labels.
             !a.reset_on_push
+                || snap.change.kind == crate::model::ChangeKind::Issue
                 || (c.head.is_some()
                     && c.head == snap.change.head_sha
                     && !retargeted_since(snap, Some(c.at)))

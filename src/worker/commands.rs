@@ -556,6 +556,26 @@ impl Worker {
         snap: &mut Snapshot,
         decision: &Decision,
     ) -> Result<bool> {
+        let mut withdrew = self.read_back_of(t, t.r, snap, decision).await?;
+        // Approvals given by comment on the linked change issue, which this change counts.
+        if let Some(policy::LinkedIssue::Read { issue, .. }) = &mut snap.linked_issue {
+            let r = crate::forge::ChangeRef {
+                repo: issue.change.repo.clone(),
+                kind: issue.change.kind,
+                number: issue.change.number,
+            };
+            withdrew |= self.read_back_of(t, &r, issue, decision).await?;
+        }
+        Ok(withdrew)
+    }
+
+    async fn read_back_of<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        r: &crate::forge::ChangeRef,
+        snap: &mut Snapshot,
+        decision: &Decision,
+    ) -> Result<bool> {
         let counted: Vec<CommentApproval> = snap
             .comment_approvals
             .iter()
@@ -575,7 +595,7 @@ impl Worker {
                 continue;
             }
             read.push((g.source, g.comment_id));
-            let now = t.forge.comment(t.r, g.source, g.comment_id).await?;
+            let now = t.forge.comment(r, g.source, g.comment_id).await?;
             let why = match now {
                 None => Some("its comment is gone (deleted, or its review dismissed)".to_string()),
                 Some(c) if c.author.same_as(&g.by) != Some(true) => {

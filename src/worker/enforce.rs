@@ -141,7 +141,12 @@ impl Worker {
             commands: rules.commands.is_some()
                 && !self.store.comment_approvals(&key).await?.is_empty(),
         };
-        let (snap, label_notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
+        let (mut snap, label_notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
+        // Approvals given by comment, as recorded (explain writes nothing: no command is taken).
+        if rules.commands.is_some() {
+            snap.comment_approvals = self.store.comment_approvals(&key).await?;
+            self.fill_memberships(forge, rules, &mut snap).await?;
+        }
         let mut decision = policy::evaluate(rules, &snap);
         decision.notes.extend(label_notes);
         Ok(Some((snap, decision)))

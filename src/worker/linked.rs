@@ -107,6 +107,10 @@ impl Worker {
             comment_approvals: vec![],
             debt: Default::default(),
         };
+        // Approvals given by comment on the issue count for the merge request as its labels do.
+        if rules.commands.is_some() {
+            snap.comment_approvals = self.store.comment_approvals(&key_of(&snap.change)).await?;
+        }
         self.fill_memberships(forge, rules, &mut snap).await?;
         Ok(Some(LinkedIssue::Read {
             reference: target.to_string(),

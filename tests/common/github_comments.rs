@@ -206,6 +206,11 @@ impl Setup {
     /// The corpus `issue_comment` payload (`issue_comment.<action>.N.json`), moved to
     /// acme/platypus#7 (a pull request) and comment `id` as the fake shows it, sent by `sender`.
     pub fn comment_event(&self, action: &str, id: u64, sender: &str) -> Value {
+        self.comment_event_on(7, action, id, sender)
+    }
+
+    /// [`Self::comment_event`] on `number` (a pull request or an issue, as the fake has it).
+    pub fn comment_event_on(&self, number: u64, action: &str, id: u64, sender: &str) -> Value {
         let file = match action {
             "created" => "github/issue_comment.created.2.json",
             "edited" => "github/issue_comment.edited.1.json",
@@ -213,24 +218,41 @@ impl Setup {
         };
         let mut v: Value =
             serde_json::from_slice(&std::fs::read(corpus_dir().join(file)).unwrap()).unwrap();
-        let pr = super::github_setup::pr_event(self, 7, "labeled", None, sender);
         let s = self.gh.state.lock().unwrap();
+        let change = s
+            .changes
+            .iter()
+            .find(|c| c.number == number)
+            .cloned()
+            .expect("the change exists on the fake");
         let c = s.comments.iter().find(|c| c.0 == id).cloned().unwrap_or((
             id,
-            7,
+            number,
             String::new(),
             sender.into(),
         ));
         let shown = comment_json(&s, &c);
         drop(s);
         v["action"] = json!(action);
-        v["repository"] = pr["repository"].clone();
-        v["issue"]["number"] = json!(7);
-        v["issue"]["user"] = pr["pull_request"]["user"].clone();
-        v["issue"]["labels"] = pr["pull_request"]["labels"].clone();
+        v["repository"]["full_name"] = json!("acme/platypus");
+        v["repository"]["owner"]["login"] = json!("acme");
+        v["issue"]["number"] = json!(number);
+        v["issue"]["user"] = gh_user(&change.author);
+        v["issue"]["labels"] = json!(
+            change
+                .labels
+                .iter()
+                .map(|l| json!({ "name": l }))
+                .collect::<Vec<_>>()
+        );
         v["issue"]["state"] = json!("open");
-        v["issue"]["pull_request"] =
-            json!({ "url": "https://api.github.com/repos/acme/platypus/pulls/7" });
+        if change.is_pr {
+            v["issue"]["pull_request"] = json!({
+                "url": format!("https://api.github.com/repos/acme/platypus/pulls/{number}")
+            });
+        } else if let Some(o) = v["issue"].as_object_mut() {
+            o.remove("pull_request");
+        }
         for key in [
             "id",
             "node_id",
@@ -298,7 +320,12 @@ impl Setup {
 
     /// Delivers an `issue_comment` webhook for comment `id` and runs the queue.
     pub async fn deliver_comment(&self, action: &str, id: u64, sender: &str) {
-        let v = self.comment_event(action, id, sender);
+        self.deliver_comment_on(7, action, id, sender).await
+    }
+
+    /// [`Self::deliver_comment`] on `number`.
+    pub async fn deliver_comment_on(&self, number: u64, action: &str, id: u64, sender: &str) {
+        let v = self.comment_event_on(number, action, id, sender);
         let delivery = format!("comment-{action}-{id}-{sender}-{}", next());
         let (status, _) = self
             .app
