@@ -276,6 +276,7 @@ mod tests {
             changed_files: None,
             linked_issue: None,
             gated_authors: vec![],
+            comment_approvals: vec![],
             debt: Default::default(),
             diffs: Default::default(),
         }

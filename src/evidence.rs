@@ -79,6 +79,18 @@ pub enum Evidence {
     DeploymentOperator(serde_json::Value),
     /// A deployment seen running without a valid allow.
     DeploymentUnapproved(serde_json::Value),
+    /// `comment_command`: a comment command read, accepted or refused (with its link).
+    Command(crate::commands::CommandRecord),
+    /// `comment_approval_withdrawn`: an approval by comment taken back because its comment
+    /// was deleted, edited by someone else, or its review dismissed.
+    Withdrawn(CommentWithdrawal),
+}
+
+/// An approval by comment withdrawn without its giver's command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentWithdrawal {
+    pub approval: crate::commands::CommentApproval,
+    pub why: String,
 }
 
 /// A deployment decision: environment, SHA, the changes it brought with their verdicts at
@@ -127,6 +139,14 @@ impl Evidence {
                 Ok(Evidence::DeploymentOperator(detail.clone()))
             }
             "deployment_unapproved" => Ok(Evidence::DeploymentUnapproved(detail.clone())),
+            "comment_command" => Ok(Evidence::Command(
+                serde_json::from_value(detail.clone())
+                    .context("an audit command record does not read as a command")?,
+            )),
+            "comment_approval_withdrawn" => Ok(Evidence::Withdrawn(
+                serde_json::from_value(detail.clone())
+                    .context("an audit withdrawal record does not read as one")?,
+            )),
             other => anyhow::bail!("unknown audit record kind `{other}`"),
         }
     }

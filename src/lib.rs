@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod clock;
+pub mod commands;
 pub mod comment;
 pub mod diff;
 pub mod evidence;

@@ -333,6 +333,75 @@ pub struct ChangeEvent {
     /// `changes.base`, GitLab `changes.target_branch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_target_branch: Option<String>,
+    /// The comment, note or review body the event is about, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<CommentFact>,
+}
+
+/// What a comment event says of its comment (a GitHub issue comment or review body, a GitLab
+/// note): enough to read commands from it and to judge where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentFact {
+    pub id: u64,
+    pub source: CommentSource,
+    /// What happened to it.
+    pub change: CommentChange,
+    pub body: String,
+    pub author: User,
+    /// When it was written (created), as the forge says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Who edited or deleted it (GitHub's `sender`, GitLab's `user` / `updated_by_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<User>,
+    /// Why its commands are not read at all (a bot's, an App's, a system note, an e-mail
+    /// reply, a review requesting changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+    /// GraphQL node id (GitHub), to ask how it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+}
+
+/// Where a comment lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentSource {
+    /// A GitHub issue or pull request comment.
+    IssueComment,
+    /// A GitHub pull request review's body.
+    Review,
+    /// A GitLab note (merge request, issue, or a discussion's).
+    Note,
+}
+
+impl CommentSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentSource::IssueComment => "issue_comment",
+            CommentSource::Review => "review",
+            CommentSource::Note => "note",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::IssueComment, Self::Review, Self::Note]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// What a comment event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentChange {
+    Created,
+    Edited,
+    Deleted,
+    /// A review was dismissed: what it gave is withdrawn.
+    Dismissed,
 }
 
 /// The `forge_action` of an event made from a GitLab pipeline: a merge request pipeline's

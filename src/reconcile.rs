@@ -93,6 +93,7 @@ pub async fn open_enforced<F: Forge>(
             review: None,
             previous_head_sha: None,
             previous_target_branch: None,
+            comment: None,
         })
         .collect();
     Ok((listed, enforced))

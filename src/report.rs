@@ -19,6 +19,9 @@ pub struct ApprovalRecord {
     pub approver: String,
     pub at: Option<String>,
     pub via: String,
+    /// The comment that gave it, when given by comment command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -154,6 +157,7 @@ fn approval_record(o: &ApprovalOutcome) -> Vec<ApprovalRecord> {
             Via::Label => "label",
             Via::NativeApproval => "native_approval",
             Via::LinkedIssue => "linked_issue",
+            Via::Comment => "comment",
         }
         .to_string()
     };
@@ -166,6 +170,7 @@ fn approval_record(o: &ApprovalOutcome) -> Vec<ApprovalRecord> {
         approver: by.mention(),
         at: stamp(at),
         via: via_name(via),
+        comment_url: o.comment_url(by).map(str::to_string),
     }];
     out.extend(o.others.iter().map(|p| ApprovalRecord {
         role: o.name.clone(),
@@ -173,6 +178,7 @@ fn approval_record(o: &ApprovalOutcome) -> Vec<ApprovalRecord> {
         approver: p.by.mention(),
         at: stamp(&p.at),
         via: via_name(&p.via),
+        comment_url: o.comment_url(&p.by).map(str::to_string),
     }));
     out
 }
@@ -380,8 +386,13 @@ pub fn to_csv(records: &[ChangeRecord]) -> String {
             .approvals
             .iter()
             .map(|a| {
+                let by_comment = a
+                    .comment_url
+                    .as_deref()
+                    .map(|u| format!(" by comment {u}"))
+                    .unwrap_or_default();
                 format!(
-                    "{}: {} at {}",
+                    "{}: {} at {}{by_comment}",
                     a.role,
                     a.approver,
                     a.at.as_deref().unwrap_or("unknown time")
@@ -551,7 +562,8 @@ mod tests {
                 label: "Peer Approval::Approved".into(),
                 approver: "@pam".into(),
                 at: Some("2026-01-01T00:02:00Z".into()),
-                via: "label".into()
+                via: "label".into(),
+                comment_url: None,
             }]
         );
         assert_eq!(r.removed_approvals.len(), 1);

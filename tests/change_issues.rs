@@ -207,3 +207,30 @@ mod gitlab {
         assert_eq!(description, "Missing: Business owner approval");
     }
 }
+
+#[tokio::test]
+async fn approvals_given_by_comment_on_the_issue_gate_the_pull_request() {
+    let s = gated().await;
+    s.gh.add_label(12, "CMT::Comprehensive", "carol");
+    issue_event(&s, "CMT::Comprehensive", "carol", "issue-c1").await;
+    for (who, role) in [("olivia", "business-owner"), ("mona", "manager")] {
+        let id =
+            s.gh.post_comment(12, who, &format!("/changegate approve {role}"));
+        s.deliver_comment_on(12, "created", id, who).await;
+    }
+    let issue_labels = s.gh.labels(12);
+    assert!(
+        issue_labels.contains(&"Business Owner Approval::Approved".to_string()),
+        "{issue_labels:?} {:?} {:?}",
+        s.gh.comments(12),
+        s.app
+            .store
+            .comment_commands("github:acme/platypus:issue:12", &[])
+            .await
+    );
+    s.apply_label("peter", "Peer Approval::Approved").await;
+    s.gh.set_body(7, "Fixes the sync.\n\nChange: #12\n");
+    s.deliver("edited", None, "alice", "edit-c1").await;
+    let (state, description) = s.status_of(H1);
+    assert_eq!(state, "success", "{description}");
+}

@@ -8,7 +8,7 @@
 use changegate::actions::StatusState;
 use changegate::forge::github::GithubClient;
 use changegate::forge::{ChangeRef, DeploymentAnswer, DeploymentTarget, Forge, RetryPolicy};
-use changegate::model::{ChangeKind, Label, Repo, RepoPath, User};
+use changegate::model::{ChangeKind, CommentSource, Label, Repo, RepoPath, User};
 use changegate::rules::TeamRef;
 
 fn mock_url() -> Option<String> {
@@ -93,7 +93,20 @@ async fn github_client_requests_match_the_official_openapi_description() {
             .expect("GET orgs/{org}/teams/{slug}/memberships/{user}");
         gh.current_user().await.expect("GET /user");
         gh.comments(&pr).await.expect("GET issues/{n}/comments");
+        // Comment commands: an approval's comment or review read back before passing.
+        gh.comment(&pr, CommentSource::IssueComment, 42)
+            .await
+            .expect("GET issues/comments/{comment_id}");
+        gh.comment(&pr, CommentSource::Review, 80)
+            .await
+            .expect("GET pulls/{n}/reviews/{review_id}");
     }
+    // A command's acknowledgement. (The GraphQL question `createdViaEmail` / `isMinimized`,
+    // POST /graphql, is not part of the REST description; the fake GitHub answers it as
+    // GitHub's GraphQL schema documents.)
+    gh.react(&pr, CommentSource::IssueComment, 42)
+        .await
+        .expect("POST issues/comments/{comment_id}/reactions");
     gh.create_comment(&pr, "<!-- changegate:sticky-comment -->\nhello")
         .await
         .expect("POST issues/{n}/comments");

@@ -100,6 +100,28 @@ impl Forge for ForgeClient {
     async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
         each!(self, c => c.comments(r))
     }
+    async fn comment(
+        &self,
+        r: &ChangeRef,
+        source: crate::model::CommentSource,
+        id: u64,
+    ) -> Result<Option<Comment>, ForgeError> {
+        each!(self, c => c.comment(r, source, id))
+    }
+    async fn comment_origin(
+        &self,
+        node_id: Option<&str>,
+    ) -> Result<Option<super::CommentOrigin>, ForgeError> {
+        each!(self, c => c.comment_origin(node_id))
+    }
+    async fn react(
+        &self,
+        r: &ChangeRef,
+        source: crate::model::CommentSource,
+        id: u64,
+    ) -> Result<(), ForgeError> {
+        each!(self, c => c.react(r, source, id))
+    }
     async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {
         each!(self, c => c.create_comment(r, body))
     }

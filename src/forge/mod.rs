@@ -85,11 +85,32 @@ impl ChangeRef {
 }
 
 /// A comment (GitHub) or note (GitLab) on a change.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Comment {
     pub id: u64,
     pub body: String,
     pub author: User,
+    /// When it was written.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether the forge says it was edited after it was written.
+    pub edited: bool,
+    pub url: Option<String>,
+    /// Why its commands are not read: a bot's or App's, posted through an App, a dismissed
+    /// review.
+    pub ignored: Option<String>,
+    /// GitHub's GraphQL node id (to ask how it was written).
+    pub node_id: Option<String>,
+}
+
+/// What the forge says of how a comment was written, beyond its REST answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommentOrigin {
+    /// Sent as an e-mail reply to a notification (GitHub `createdViaEmail`).
+    pub via_email: bool,
+    /// Hidden by a moderator (GitHub `isMinimized`).
+    pub minimized: bool,
+    /// The forge no longer has it.
+    pub gone: bool,
 }
 
 /// A file read from a repository's default branch.
@@ -230,6 +251,32 @@ pub trait Forge: Send + Sync {
         &self,
         r: &ChangeRef,
     ) -> impl Future<Output = Result<Vec<Comment>, ForgeError>> + Send;
+    /// One comment, note or review body as it is now; `None` when it is gone (deleted, or a
+    /// dismissed review).
+    fn comment(
+        &self,
+        r: &ChangeRef,
+        source: crate::model::CommentSource,
+        id: u64,
+    ) -> impl Future<Output = Result<Option<Comment>, ForgeError>> + Send;
+    /// How a comment was written (GitHub GraphQL `createdViaEmail`, `isMinimized`), by its
+    /// node id; `None` when that cannot be told (no node id). Forges that say nothing more
+    /// than their REST answer give the default.
+    fn comment_origin(
+        &self,
+        node_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<CommentOrigin>, ForgeError>> + Send {
+        let _ = node_id;
+        async { Ok(Some(CommentOrigin::default())) }
+    }
+    /// Acknowledges a command with a reaction (GitHub `+1`, GitLab award emoji `thumbsup`).
+    /// Review bodies take none on GitHub: nothing is done for them.
+    fn react(
+        &self,
+        r: &ChangeRef,
+        source: crate::model::CommentSource,
+        id: u64,
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send;
     /// Creates a comment; its id.
     fn create_comment(
         &self,

@@ -36,6 +36,8 @@ pub struct ApprovalRow {
     pub at: String,
     pub how: String,
     pub commit: String,
+    /// The comment that gave it (given by comment command).
+    pub comment_url: Option<String>,
 }
 
 pub struct Removed {
@@ -101,12 +103,14 @@ pub fn details(
         let how = match (via, &o.on) {
             (Via::LinkedIssue, Some(issue)) => format!("label on {issue}"),
             (Via::NativeApproval, _) => "approved the merge request".into(),
+            (Via::Comment, _) => "comment command".into(),
             _ => "label".into(),
         };
         let mut people = vec![(by, at, how.clone())];
         people.extend(o.others.iter().map(|p| {
             let how = match p.via {
                 Via::NativeApproval => "approved the merge request".to_string(),
+                Via::Comment => "comment command".to_string(),
                 _ => how.clone(),
             };
             (&p.by, &p.at, how)
@@ -118,6 +122,10 @@ pub fn details(
                 at: at
                     .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                     .unwrap_or_else(|| "unknown".into()),
+                comment_url: o
+                    .comment_url(by)
+                    .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+                    .map(str::to_string),
                 how,
                 commit: commit.clone(),
             });

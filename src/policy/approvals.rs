@@ -16,6 +16,8 @@ pub enum Via {
     NativeApproval,
     /// Given on the change issue the merge request links.
     LinkedIssue,
+    /// Given by a comment command (`/changegate approve ROLE`); the bot applied the label.
+    Comment,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,27 @@ pub struct ApprovalOutcome {
     /// The linked change issue this role is given on (`acme/change-requests#12`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<String>,
+    /// The comments that gave it, for the people who gave it by comment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<CommentLink>,
+}
+
+/// Who gave an approval by comment, and the comment's link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentLink {
+    pub by: User,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl ApprovalOutcome {
+    /// The link of the comment by which `by` gave this approval, if they gave it so.
+    pub fn comment_url(&self, by: &User) -> Option<&str> {
+        self.comments
+            .iter()
+            .find(|c| c.by.same_as(by) == Some(true))
+            .and_then(|c| c.url.as_deref())
+    }
 }
 
 fn one() -> u32 {
@@ -88,6 +111,47 @@ struct Candidate {
     by: User,
     at: Option<DateTime<Utc>>,
     via: Via,
+    /// The comment that gave it (by comment).
+    link: Option<String>,
+}
+
+/// Approvals by comment that stand for the role: a member's, not an author's, on the head
+/// when new commits reset the role, and only while the rules let the role be given so.
+fn by_comment(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
+    if !a.by_comment || rules.commands.is_none() {
+        return vec![];
+    }
+    let Some(group) = rules.group(&a.approvers) else {
+        return vec![];
+    };
+    snap.comment_approvals
+        .iter()
+        .filter(|c| c.role == a.name)
+        .filter(|c| {
+            // On a change issue there is no head: the merge requests it gates place its
+            // approvals against their own pushes, as they do its labels.
+            // `changed_diff` resets by-comment approvals like `true` (no fingerprint is
+            // recorded for them): fail closed.
+            !a.reset_on_push.resets()
+                || snap.change.kind == crate::model::ChangeKind::Issue
+                || (c.head.is_some()
+                    && c.head == snap.change.head_sha
+                    && !retargeted_since(snap, Some(c.at)))
+        })
+        .filter(|c| {
+            a.author_may_approve
+                || (snap.change.author.same_as(&c.by) == Some(false)
+                    && !committed(rules, snap, &c.by)
+                    && !gated_author(snap, &c.by))
+        })
+        .filter(|c| is_member(snap, group, &c.by) == Some(true))
+        .map(|c| Candidate {
+            by: c.by.clone(),
+            at: Some(c.at),
+            via: Via::Comment,
+            link: c.url.clone(),
+        })
+        .collect()
 }
 
 /// What the label alone says, before distinctness.
@@ -104,6 +168,7 @@ struct Assessment<'a> {
     approval: &'a Approval,
     label: LabelFinding,
     natives: Vec<Candidate>,
+    comments: Vec<Candidate>,
 }
 
 impl Assessment<'_> {
@@ -113,6 +178,7 @@ impl Assessment<'_> {
             all.push(c.clone());
         }
         all.extend(self.natives.iter().cloned());
+        all.extend(self.comments.iter().cloned());
         all
     }
 
@@ -138,10 +204,18 @@ pub(super) fn assess(
         .iter()
         .map(|a| {
             let counts = counted.contains(&a.name);
+            // With commands on, the bot applies the label for approvals by comment too: a
+            // label it applied stands only with a record behind it. A role whose reviews are
+            // not read (not required) may still have one standing behind its label: that
+            // label is left alone, as before.
+            let recorded = a.by_comment && rules.commands.is_some();
+            let unread_reviews = !counts && a.native_approvals;
             Assessment {
                 approval: a,
                 label: match label_finding(rules, snap, a, labels) {
-                    LabelFinding::ByBot if !counts => LabelFinding::Absent,
+                    LabelFinding::ByBot if unread_reviews || (!counts && !recorded) => {
+                        LabelFinding::Absent
+                    }
                     found => found,
                 },
                 natives: if counts {
@@ -149,6 +223,7 @@ pub(super) fn assess(
                 } else {
                     vec![]
                 },
+                comments: by_comment(rules, snap, a),
             }
         })
         .collect();
@@ -159,6 +234,7 @@ pub(super) fn assess(
     let mut used: Vec<(User, String)> = taken.to_vec();
     let mut states: Vec<Option<ApprovalState>> = vec![None; list.len()];
     let mut others: Vec<Vec<Approver>> = vec![vec![]; list.len()];
+    let mut links: Vec<Vec<CommentLink>> = vec![vec![]; list.len()];
     let need = |name: &str| {
         needs
             .iter()
@@ -187,6 +263,14 @@ pub(super) fn assess(
         for c in &chosen {
             used.push((c.by.clone(), a.approval.title.clone()));
         }
+        links[i] = chosen
+            .iter()
+            .filter(|c| c.via == Via::Comment)
+            .map(|c| CommentLink {
+                by: c.by.clone(),
+                url: c.link.clone(),
+            })
+            .collect();
         let state = match chosen.split_first() {
             Some((c, more)) => {
                 others[i] = more
@@ -210,13 +294,15 @@ pub(super) fn assess(
     list.iter()
         .zip(states)
         .zip(others)
-        .map(|((a, s), others)| ApprovalOutcome {
+        .zip(links)
+        .map(|(((a, s), others), comments)| ApprovalOutcome {
             name: a.approval.name.clone(),
             label: a.approval.label.clone(),
             state: s.unwrap_or(ApprovalState::Missing),
             others,
             needed: need(&a.approval.name),
             on: None,
+            comments,
         })
         .collect()
 }
@@ -240,7 +326,7 @@ fn unmet_state(a: &Assessment, candidates: &[Candidate], used: &[(User, String)]
     match &a.label {
         LabelFinding::Absent | LabelFinding::Valid(_) => ApprovalState::Missing,
         LabelFinding::ByBot => ApprovalState::Invalid {
-            reason: "changegate applied it for a native approval that no longer stands (dismissed, withdrawn, or given on older commits)".into(),
+            reason: "changegate applied it for an approval that no longer stands (a review or comment approval dismissed, withdrawn, or given on older commits), and a label changegate applied counts only with its record".into(),
         },
         LabelFinding::Invalid(r) => ApprovalState::Invalid { reason: r.clone() },
         LabelFinding::Unverified(r) => ApprovalState::Unverified { reason: r.clone() },
@@ -347,6 +433,7 @@ fn member_finding(rules: &Rules, snap: &Snapshot, a: &Approval, ev: &LabelEvent)
             by: ev.actor.clone(),
             at: ev.at,
             via: super::Via::Label,
+            link: None,
         }),
         Some(false) => LabelFinding::Invalid(format!(
             "{who} applied `{}` but is not in the approver group `{}`",
@@ -380,7 +467,7 @@ pub(super) fn committed(rules: &Rules, snap: &Snapshot, user: &User) -> bool {
 
 /// Whether `user` authored a change this one gates (a change issue's merge requests): they
 /// may not approve it either. Unknown counts as the author.
-fn gated_author(snap: &Snapshot, user: &User) -> bool {
+pub(super) fn gated_author(snap: &Snapshot, user: &User) -> bool {
     snap.gated_authors
         .iter()
         .any(|a| a.same_as(user) != Some(false))
@@ -394,7 +481,7 @@ fn is_bot(snap: &Snapshot, user: &User) -> bool {
 
 /// Whether an approval given at `at` may predate the head it would approve: nothing says when
 /// the head arrived, or only that changegate first saw it after `at`.
-fn unseen_code(snap: &Snapshot, at: Option<DateTime<Utc>>) -> bool {
+pub(super) fn unseen_code(snap: &Snapshot, at: Option<DateTime<Utc>>) -> bool {
     snap.last_push.as_ref().is_some_and(|p| match (p.at, at) {
         (None, _) => true,
         (Some(_), None) => p.seen_only,
@@ -430,7 +517,7 @@ fn retargeted_since(snap: &Snapshot, at: Option<DateTime<Utc>>) -> bool {
 
 /// What reset approvals given at `at`: new commits pushed later, or the target branch changed
 /// later (the later of the two), in words for the comment.
-fn reset_since(snap: &Snapshot, at: Option<DateTime<Utc>>) -> Option<String> {
+pub(super) fn reset_since(snap: &Snapshot, at: Option<DateTime<Utc>>) -> Option<String> {
     let push = snap.last_push.as_ref().and_then(|p| Some((p.at?, p)));
     let retarget = snap.retarget.as_ref().and_then(|r| Some((r.at?, r)));
     let after = |t: DateTime<Utc>| at.is_none_or(|a| t > a);
@@ -504,6 +591,7 @@ fn natives(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
             by: r.reviewer.clone(),
             at: r.submitted_at,
             via: Via::NativeApproval,
+            link: None,
         })
         .collect();
     found.sort_by_key(|c| (c.at.is_none(), c.at));
@@ -559,6 +647,12 @@ pub fn membership_questions(rules: &Rules, snap: &Snapshot) -> Vec<(String, User
                     .map(|r| r.reviewer.clone()),
             );
         }
+        people.extend(
+            snap.comment_approvals
+                .iter()
+                .filter(|c| c.role == a.name)
+                .map(|c| c.by.clone()),
+        );
         for p in people {
             let asked = out
                 .iter()

@@ -94,6 +94,7 @@ fn given(by: &crate::model::User, at: Option<chrono::DateTime<chrono::Utc>>, via
         Via::Label => String::new(),
         Via::NativeApproval => " (approved the merge request)".to_string(),
         Via::LinkedIssue => String::new(),
+        Via::Comment => " (by comment)".to_string(),
     };
     format!("{}{when}{how}", by.mention())
 }

@@ -37,13 +37,17 @@ pub(super) fn decide(
             }
             (
                 ApprovalState::Met {
-                    via: Via::NativeApproval,
+                    via: via @ (Via::NativeApproval | Via::Comment),
                     by,
                     ..
                 },
                 Some(a),
             ) => {
-                set.add(&a.label, format!("native approval by {}", by.mention()));
+                let how = match via {
+                    Via::Comment => "approval by comment",
+                    _ => "native approval",
+                };
+                set.add(&a.label, format!("{how} by {}", by.mention()));
                 if let Some(p) = &a.pending_label {
                     set.remove(p, format!("{} is given", code(&a.label)));
                 }

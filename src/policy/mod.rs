@@ -3,6 +3,7 @@
 mod approvals;
 pub mod change_issue;
 mod checklist;
+pub mod commands;
 mod conditions;
 mod debt;
 mod decide;
@@ -18,7 +19,9 @@ mod timed;
 
 use crate::markdown::code;
 pub use crate::model::Gap;
-pub use approvals::{ApprovalOutcome, ApprovalState, Approver, Via, membership_questions};
+pub use approvals::{
+    ApprovalOutcome, ApprovalState, Approver, CommentLink, Via, membership_questions,
+};
 pub use conditions::glob;
 pub use debt::{Debt, DebtFacts, labels_at_merge};
 use decide::decide;
@@ -156,6 +159,10 @@ pub struct Snapshot {
     /// recorded, and the diff now.
     #[serde(skip_serializing_if = "crate::diff::DiffFacts::is_empty")]
     pub diffs: crate::diff::DiffFacts,
+    /// Approvals given by comment command that stand (the store's records): the labels the bot
+    /// applied for them count only with one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comment_approvals: Vec<crate::commands::CommentApproval>,
 }
 
 /// The change issue a merge request links.
@@ -217,6 +224,7 @@ impl Snapshot {
             changed_files: None,
             linked_issue: None,
             gated_authors: vec![],
+            comment_approvals: vec![],
             debt: DebtFacts::default(),
             diffs: Default::default(),
         }

@@ -92,6 +92,7 @@ impl Case {
                 changed_files: None,
                 linked_issue: None,
                 gated_authors: vec![],
+                comment_approvals: vec![],
                 debt: Default::default(),
                 diffs: Default::default(),
             },
@@ -699,6 +700,7 @@ fn snapshot_from_event_attributes_added_labels_to_the_actor() {
         review: None,
         previous_head_sha: None,
         previous_target_branch: None,
+        comment: None,
     };
     let snap = Snapshot::from_event(&event, at(5));
     assert_eq!(snap.label_events.len(), 1);
@@ -955,6 +957,7 @@ fn unknown_authors_and_times_do_not_pass() {
 
 mod arrival;
 mod change_issue;
+mod comments;
 mod debt;
 mod freeze;
 mod hostile_text;

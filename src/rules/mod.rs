@@ -48,6 +48,14 @@ pub struct Rules {
     pub repository_rules: Option<String>,
     /// Deployment gates, in order: the first entry governing an environment applies.
     pub deployments: Vec<deploy::DeploymentRule>,
+    /// Comment commands, when on (`commands.enabled`): the prefix they start with.
+    pub commands: Option<Commands>,
+}
+
+/// Comment commands are on, with this prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commands {
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +133,8 @@ pub struct Approval {
     pub author_may_approve: bool,
     pub reset_on_push: ResetOnPush,
     pub native_approvals: bool,
+    /// Whether the role may be given by a comment command.
+    pub by_comment: bool,
 }
 
 /// What a push (new commits, or a new target branch) does to an approval given before it.
@@ -423,6 +433,16 @@ pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules,
         }
     }
     for a in &extra.approvals {
+        if let Some(b) = &a.by_comment
+            && *b.value()
+        {
+            problems.push(Problem {
+                pos: b.pos(),
+                message: "a repository approval cannot be given by comment (`by_comment: true`): only the organization's rules may allow it".into(),
+            });
+        }
+    }
+    for a in &extra.approvals {
         for l in std::iter::once(&a.label)
             .chain(a.pending_label.as_ref())
             .filter(|l| governed(l.value()))
@@ -478,13 +498,25 @@ pub fn with_repository(central: &Rules, path: &str, text: &str) -> Result<Rules,
     file.enforce.0.value = enforce;
     file.scopes.extend(extra.scopes);
     file.approver_groups.extend(extra.approver_groups);
+    let own_roles: Vec<String> = extra
+        .approvals
+        .iter()
+        .map(|a| a.name.value().clone())
+        .collect();
     file.approvals.extend(extra.approvals);
     file.rules.extend(extra.rules);
     file.blocked_periods.extend(extra.blocked_periods);
     let hash = hex::encode(Sha256::digest(
         format!("{}\n{text}", central.hash).as_bytes(),
     ));
-    validate::validate(file, hash).map_err(err)
+    let mut rules = validate::validate(file, hash).map_err(err)?;
+    // Never by comment: a repository may not open a way to approve the organization did not.
+    for a in rules.approvals.iter_mut() {
+        if own_roles.contains(&a.name) {
+            a.by_comment = false;
+        }
+    }
+    Ok(rules)
 }
 
 /// Reads, parses and validates a rules file.

@@ -112,6 +112,24 @@ pub struct RulesFile {
     /// change issues done, approvals, exceptions outside the windows).
     #[serde(default)]
     pub deployments: Vec<DeploymentDef>,
+    /// Comment commands (`/changegate approve business-owner`): people the rules name give
+    /// approvals, withdraw them, ask for a recheck, and ask for or confirm an exception
+    /// deployment by commenting. Absent: off. Only this file may turn them on (a repository's
+    /// own rules file cannot).
+    #[serde(default)]
+    pub commands: Option<Sp<CommandsDef>>,
+}
+
+/// Comment commands.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsDef {
+    /// Whether comment commands are read at all.
+    pub enabled: Sp<bool>,
+    /// What a command line starts with: `/` and a word that is not a GitLab quick action.
+    /// Default: `/changegate`.
+    #[serde(default)]
+    pub prefix: Option<Sp<String>>,
 }
 
 /// Where repositories keep their own rules.
@@ -233,6 +251,11 @@ pub struct ApprovalDef {
     /// `label` itself. Default: false.
     #[serde(default)]
     pub native_approvals: bool,
+    /// Whether a member of the group may give this approval by a comment command
+    /// (`/changegate approve NAME`) when `commands` are on. Default: true in the organization's
+    /// rules; a repository's own approvals are never given by comment (`true` is refused there).
+    #[serde(default)]
+    pub by_comment: Option<Sp<bool>>,
 }
 
 /// One rule.

@@ -405,3 +405,64 @@ fn time_keys_read_into_rules() {
 mod deployments;
 mod repository;
 mod reset_on_push;
+
+#[test]
+fn commands_are_off_unless_turned_on_with_a_valid_prefix() {
+    let none = parse("r.yaml", HEAD).unwrap();
+    assert!(none.commands.is_none());
+    let off = parse("r.yaml", &format!("{HEAD}commands:\n  enabled: false\n")).unwrap();
+    assert!(off.commands.is_none());
+    let on = parse("r.yaml", &format!("{HEAD}commands:\n  enabled: true\n")).unwrap();
+    assert_eq!(on.commands.unwrap().prefix, "/changegate");
+    let shipped = parse("rules.yaml", include_str!("../../rules.yaml")).unwrap();
+    assert_eq!(shipped.commands.unwrap().prefix, "/changegate");
+    assert_eq!(
+        one("commands:\n  enabled: true\n  prefix: /approve\n"),
+        "12:11: prefix `/approve` is a GitLab quick action: GitLab would act on it itself (or drop it from the note)"
+    );
+    assert!(
+        one("commands:\n  enabled: true\n  prefix: changegate\n").contains("must start with `/`")
+    );
+    assert!(one("commands:\n  enabled: true\n  prefx: /cg\n").contains("did you mean `prefix`"));
+}
+
+#[test]
+fn by_comment_is_on_unless_a_role_refuses_it() {
+    let rules = parse(
+        "r.yaml",
+        &format!(
+            "{HEAD}approvals:\n  - name: peer\n    label: \"P::A\"\n    approvers: peers\n  - name: strict\n    label: \"S::A\"\n    approvers: peers\n    by_comment: false\n"
+        ),
+    )
+    .unwrap();
+    assert!(rules.approval("peer").unwrap().by_comment);
+    assert!(!rules.approval("strict").unwrap().by_comment);
+    let s = json_schema().to_string();
+    assert!(s.contains("by_comment") && s.contains("\"commands\"") && s.contains("prefix"));
+}
+
+#[test]
+fn repositories_cannot_turn_commands_on_or_allow_by_comment() {
+    let central = central_allowing_repositories();
+    let problems = |text: &str| {
+        with_repository(&central, ".changegate.yaml", text)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        problems("version: 1\ncommands:\n  enabled: true\n").contains("unknown key `commands`"),
+        "{}",
+        problems("version: 1\ncommands:\n  enabled: true\n")
+    );
+    let role = "version: 1\napprover_groups:\n  - name: ours\n    github_team: \"{owner}/ours\"\napprovals:\n  - name: ours\n    label: \"Ours::Approved\"\n    approvers: ours\n";
+    assert_eq!(
+        problems(&format!("{role}    by_comment: true\n")),
+        ".changegate.yaml:9:17: a repository approval cannot be given by comment (`by_comment: true`): only the organization's rules may allow it"
+    );
+    // Left unsaid, a repository's own role is given by its label only; the central roles keep
+    // what the organization said, and so do its commands.
+    let merged = with_repository(&central, ".changegate.yaml", role).unwrap();
+    assert!(!merged.approval("ours").unwrap().by_comment);
+    assert!(merged.approval("peer").unwrap().by_comment);
+    assert_eq!(merged.commands, central.commands);
+}

@@ -295,6 +295,22 @@ impl Checker {
         }
     }
 
+    /// Comment commands: on with a prefix that is `/` and a word, not a GitLab quick action.
+    fn commands(&mut self, d: &schema::Sp<schema::CommandsDef>) -> Option<crate::rules::Commands> {
+        let d = d.value();
+        let prefix = d
+            .prefix
+            .as_ref()
+            .map(|p| p.value().clone())
+            .unwrap_or_else(|| crate::commands::DEFAULT_PREFIX.to_string());
+        if let (Some(p), Some(problem)) = (&d.prefix, crate::commands::prefix_problem(&prefix)) {
+            self.report(p.pos(), problem);
+        }
+        d.enabled
+            .value()
+            .then_some(crate::rules::Commands { prefix })
+    }
+
     fn approval(&mut self, a: &schema::ApprovalDef) -> Approval {
         let label = self.label(&a.label);
         let pending_label = a.pending_label.as_ref().map(|p| self.label(p));
@@ -323,6 +339,7 @@ impl Checker {
             author_may_approve: a.author_may_approve,
             reset_on_push: a.reset_on_push.0,
             native_approvals: a.native_approvals,
+            by_comment: a.by_comment.as_ref().is_none_or(|b| *b.value()),
         }
     }
 
@@ -669,6 +686,7 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         .collect();
     let change_issue = file.change_issue.as_ref().map(|d| c.change_issue(d));
     let deployments = c.deployments(&file.deployments);
+    let commands = file.commands.as_ref().and_then(|d| c.commands(d));
     if !c.problems.is_empty() {
         c.problems.sort_by_key(|p| p.pos);
         return Err(c.problems);
@@ -692,5 +710,6 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         source: None,
         repository_rules: None,
         deployments,
+        commands,
     })
 }

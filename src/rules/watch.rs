@@ -107,6 +107,7 @@ pub fn nothing() -> Rules {
         source: None,
         repository_rules: None,
         deployments: vec![],
+        commands: None,
     }
 }
 

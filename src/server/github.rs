@@ -9,8 +9,8 @@ pub use deployments::run_id_of_callback;
 use super::ParseError;
 use super::signature::{self, SignatureError};
 use crate::model::{
-    Action, Change, ChangeEvent, ChangeKind, ChangeState, Event, EventPayload, Forge, Label, Repo,
-    RepoPath, Review, User,
+    Action, Change, ChangeEvent, ChangeKind, ChangeState, CommentChange, CommentFact,
+    CommentSource, Event, EventPayload, Forge, Label, Repo, RepoPath, Review, User,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -101,6 +101,23 @@ struct Ping {
 struct WireUser {
     login: Option<String>,
     id: Option<u64>,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// Why a comment's author cannot give commands: a bot or App account (including changegate's
+/// own), or not a person at all.
+fn not_a_person(u: &Option<WireUser>) -> Option<String> {
+    let u = u.as_ref()?;
+    let login = u.login.as_deref().unwrap_or("");
+    if login.ends_with("[bot]") || u.kind.as_deref().is_some_and(|k| k != "User") {
+        return Some(format!(
+            "written by {}, a bot or App account",
+            User::from(u).mention()
+        ));
+    }
+    None
 }
 
 impl From<&WireUser> for User {
@@ -173,10 +190,15 @@ struct PullRequestEvent {
 
 #[derive(Deserialize)]
 struct WireReview {
+    id: Option<u64>,
+    node_id: Option<String>,
+    body: Option<String>,
+    html_url: Option<String>,
     user: Option<WireUser>,
     state: Option<String>,
     commit_id: Option<String>,
     submitted_at: Option<String>,
+    performed_via_github_app: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -311,6 +333,7 @@ fn pull_request(ev: PullRequestEvent) -> EventPayload {
             .and_then(|c| c.pointer("/base/ref/from"))
             .and_then(|v| v.as_str())
             .map(str::to_string),
+        comment: None,
     }))
 }
 
@@ -332,6 +355,7 @@ fn review(ev: ReviewEvent) -> EventPayload {
         commit_sha: ev.review.commit_id.clone(),
         submitted_at: ev.review.submitted_at.as_deref().and_then(timestamp),
     };
+    let comment = review_comment(&ev);
     EventPayload::Change(Box::new(ChangeEvent {
         action,
         forge_action: ev.action,
@@ -342,6 +366,7 @@ fn review(ev: ReviewEvent) -> EventPayload {
         review: Some(review),
         previous_head_sha: None,
         previous_target_branch: None,
+        comment,
     }))
 }
 
@@ -393,6 +418,7 @@ fn issues(ev: IssuesEvent) -> EventPayload {
         review: None,
         previous_head_sha: None,
         previous_target_branch: None,
+        comment: None,
     }))
 }
 
@@ -400,8 +426,82 @@ fn issues(ev: IssuesEvent) -> EventPayload {
 struct CommentEvent {
     action: String,
     issue: Issue,
+    comment: Option<WireComment>,
     sender: Option<WireUser>,
     repository: WireRepo,
+}
+
+#[derive(Deserialize)]
+struct WireComment {
+    id: u64,
+    node_id: Option<String>,
+    body: Option<String>,
+    html_url: Option<String>,
+    user: Option<WireUser>,
+    created_at: Option<String>,
+    performed_via_github_app: Option<serde_json::Value>,
+}
+
+/// The comment an `issue_comment` event is about.
+fn issue_comment(ev: &CommentEvent) -> Option<CommentFact> {
+    let c = ev.comment.as_ref()?;
+    let change = match ev.action.as_str() {
+        "created" => CommentChange::Created,
+        "edited" => CommentChange::Edited,
+        "deleted" => CommentChange::Deleted,
+        _ => return None,
+    };
+    let via_app = c
+        .performed_via_github_app
+        .as_ref()
+        .is_some_and(|a| !a.is_null());
+    Some(CommentFact {
+        id: c.id,
+        source: CommentSource::IssueComment,
+        change,
+        body: c.body.clone().unwrap_or_default(),
+        author: user(&c.user),
+        at: c.created_at.as_deref().and_then(timestamp),
+        url: c.html_url.clone(),
+        by: Some(user(&ev.sender)),
+        ignored: not_a_person(&c.user)
+            .or_else(|| via_app.then(|| "posted through an App".to_string())),
+        node_id: c.node_id.clone(),
+    })
+}
+
+/// A review's body as a comment: it counts like one, except in a review requesting changes.
+fn review_comment(ev: &ReviewEvent) -> Option<CommentFact> {
+    let r = &ev.review;
+    let id = r.id?;
+    let change = match ev.action.as_str() {
+        "submitted" => CommentChange::Created,
+        "edited" => CommentChange::Edited,
+        "dismissed" => CommentChange::Dismissed,
+        _ => return None,
+    };
+    let state = r.state.as_deref().unwrap_or("").to_ascii_lowercase();
+    let via_app = r
+        .performed_via_github_app
+        .as_ref()
+        .is_some_and(|a| !a.is_null());
+    Some(CommentFact {
+        id,
+        source: CommentSource::Review,
+        change,
+        body: r.body.clone().unwrap_or_default(),
+        author: user(&r.user),
+        at: r.submitted_at.as_deref().and_then(timestamp),
+        url: r.html_url.clone(),
+        by: Some(user(&ev.sender)),
+        ignored: not_a_person(&r.user)
+            .or_else(|| via_app.then(|| "posted through an App".to_string()))
+            .or_else(|| {
+                (state == "changes_requested")
+                    .then(|| "a review that requests changes approves nothing".to_string())
+            }),
+        node_id: r.node_id.clone(),
+    })
 }
 
 fn comment(ev: CommentEvent) -> EventPayload {
@@ -410,6 +510,7 @@ fn comment(ev: CommentEvent) -> EventPayload {
         "created" | "edited" | "deleted" => {}
         other => return ignored("issue_comment", other),
     }
+    let comment = issue_comment(&ev);
     EventPayload::Change(Box::new(ChangeEvent {
         action: Action::Commented,
         forge_action: ev.action,
@@ -420,6 +521,7 @@ fn comment(ev: CommentEvent) -> EventPayload {
         review: None,
         previous_head_sha: None,
         previous_target_branch: None,
+        comment,
     }))
 }
 

@@ -8,8 +8,8 @@ pub use deployments::sha_of_commit_url;
 use super::ParseError;
 use super::signature::{self, SignatureError};
 use crate::model::{
-    Action, Change, ChangeEvent, ChangeKind, ChangeState, Event, EventPayload, Forge, Label, Repo,
-    RepoPath, Review, User,
+    Action, Change, ChangeEvent, ChangeKind, ChangeState, CommentChange, CommentFact,
+    CommentSource, Event, EventPayload, Forge, Label, Repo, RepoPath, Review, User,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -385,6 +385,7 @@ fn object_event(hook: ObjectHook, kind: ChangeKind, event: &str) -> EventPayload
             .target_branch
             .as_ref()
             .and_then(|t| t.previous.clone()),
+        comment: None,
         forge_action,
         actor,
         labels_added: added,
@@ -397,6 +398,64 @@ fn object_event(hook: ObjectHook, kind: ChangeKind, event: &str) -> EventPayload
 struct NoteAttributes {
     noteable_type: Option<String>,
     action: Option<String>,
+    id: Option<u64>,
+    note: Option<String>,
+    author_id: Option<u64>,
+    created_at: Option<String>,
+    updated_by_id: Option<u64>,
+    system: Option<bool>,
+    url: Option<String>,
+}
+
+/// The note a Note Hook is about (`create`, or `update` since GitLab 16.11; a payload without
+/// `action` is a creation, as before 16.11).
+fn note_comment(hook: &NoteHook) -> Option<CommentFact> {
+    let n = &hook.object_attributes;
+    let id = n.id?;
+    let change = match n.action.as_deref() {
+        None | Some("create") => CommentChange::Created,
+        Some("update") => CommentChange::Edited,
+        Some(_) => return None,
+    };
+    let actor = user(&hook.user);
+    // The hook's `user` wrote a new note; for an edit it is whoever edited.
+    let author = match (change, n.author_id) {
+        (CommentChange::Created, Some(a)) if actor.id == Some(a) => actor.clone(),
+        (_, a) => User {
+            id: a,
+            username: None,
+        },
+    };
+    let by = match (change, n.updated_by_id) {
+        (CommentChange::Edited, Some(id)) if actor.id.is_some_and(|a| a != id) => User {
+            id: Some(id),
+            username: None,
+        },
+        _ => actor.clone(),
+    };
+    let ignored = if n.system == Some(true) {
+        Some("a system note".to_string())
+    } else if actor
+        .username
+        .as_deref()
+        .is_some_and(crate::commands::is_gitlab_bot)
+    {
+        Some(format!("written by {}, a bot account", actor.mention()))
+    } else {
+        None
+    };
+    Some(CommentFact {
+        id,
+        source: CommentSource::Note,
+        change,
+        body: n.note.clone().unwrap_or_default(),
+        author,
+        at: n.created_at.as_deref().and_then(crate::model::parse_time),
+        url: n.url.clone(),
+        by: Some(by),
+        ignored,
+        node_id: None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -419,6 +478,7 @@ fn note(hook: NoteHook) -> EventPayload {
         ("Issue", _, Some(issue)) => (ChangeKind::Issue, issue),
         (other, _, _) => return ignored("Note Hook", &format!("note on {other}")),
     };
+    let comment = note_comment(&hook);
     EventPayload::Change(Box::new(ChangeEvent {
         action: Action::Commented,
         forge_action: hook
@@ -433,6 +493,7 @@ fn note(hook: NoteHook) -> EventPayload {
         review: None,
         previous_head_sha: None,
         previous_target_branch: None,
+        comment,
     }))
 }
 

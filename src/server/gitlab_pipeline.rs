@@ -131,6 +131,7 @@ pub fn parse(body: &[u8]) -> Result<EventPayload, serde_json::Error> {
         review: None,
         previous_head_sha: None,
         previous_target_branch: None,
+        comment: None,
     })))
 }
 

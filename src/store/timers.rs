@@ -71,6 +71,7 @@ impl Store {
                 review: None,
                 previous_head_sha: None,
                 previous_target_branch: None,
+                comment: None,
                 ..change.clone()
             })),
         };

@@ -87,8 +87,8 @@ impl Worker {
             rules,
         };
         self.pending_on_arrival(&target, &change).await?;
-        let (snap, label_notes) = self.snapshot(&target, change, bot).await?;
-        let mut decision = policy::evaluate(rules, &snap);
+        let (mut snap, label_notes) = self.snapshot(&target, change, bot).await?;
+        let mut decision = self.decide_with_commands(&target, &mut snap).await?;
         decision.notes.extend(label_notes);
         if let Some(problem) = &effective.problem {
             decision.notes.push(format!(
@@ -145,9 +145,16 @@ impl Worker {
             moved: self.store.head_changed_at(&key).await?,
             retarget: self.store.target_changed(&key).await?,
             arrival,
+            commands: rules.commands.is_some()
+                && !self.store.comment_approvals(&key).await?.is_empty(),
         };
         let (mut snap, label_notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
         snap.diffs = self.diff_facts(forge, r, &snap, rules, None).await?;
+        // Approvals given by comment, as recorded (explain writes nothing: no command is taken).
+        if rules.commands.is_some() {
+            snap.comment_approvals = self.store.comment_approvals(&key).await?;
+            self.fill_memberships(forge, rules, &mut snap).await?;
+        }
         let mut decision = policy::evaluate(rules, &snap);
         decision.notes.extend(label_notes);
         Ok(Some((snap, decision)))
@@ -209,11 +216,23 @@ impl Worker {
             Some(head) => Some(self.store.note_seen(&key, head).await?),
             None => None,
         };
+        // Approvals by comment are placed after the head's push like labels: when commands
+        // are on and a comment (or a reconcile, which reads them) is in the run, or some
+        // approval by comment stands.
+        let commented = job
+            .covered
+            .iter()
+            .chain(std::iter::once(job.event))
+            .any(|e| {
+                e.event_name == "reconcile" || e.change().is_some_and(|c| c.comment.is_some())
+            });
         let seen = Seen {
             bot,
             moved,
             retarget,
             arrival,
+            commands: rules.commands.is_some()
+                && (commented || !self.store.comment_approvals(&key).await?.is_empty()),
         };
         let (mut snap, notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
         snap.diffs = self.diff_facts(forge, r, &snap, rules, Some(job)).await?;
@@ -269,6 +288,7 @@ impl Worker {
             changed_files,
             linked_issue: None,
             gated_authors: vec![],
+            comment_approvals: vec![],
             debt,
             diffs: Default::default(),
         };
@@ -302,7 +322,22 @@ impl Worker {
         rules: &Rules,
         snap: &mut Snapshot,
     ) -> Result<()> {
-        for (group_name, user) in policy::membership_questions(rules, snap) {
+        let questions = policy::membership_questions(rules, snap);
+        self.answer(forge, rules, snap, questions).await
+    }
+
+    /// Answers "is this user in this group?" for each question, from the cache or the forge.
+    pub(super) async fn answer<F: Forge>(
+        &self,
+        forge: &F,
+        rules: &Rules,
+        snap: &mut Snapshot,
+        questions: Vec<(String, User)>,
+    ) -> Result<()> {
+        for (group_name, user) in questions {
+            if snap.memberships.get(&group_name, &user).is_some() {
+                continue;
+            }
             let Some(team) = rules
                 .group(&group_name)
                 .and_then(|g| g.team(snap.change.forge, &snap.change.repo.path))
@@ -343,6 +378,8 @@ pub(super) struct Seen {
     retarget: Option<(i64, Option<String>)>,
     /// What the bot recorded about the current head's arrival.
     pub(super) arrival: Option<crate::store::Arrival>,
+    /// Whether approvals by comment may be judged (their head's push must be placed).
+    pub(super) commands: bool,
 }
 
 /// A listing read completely, or `None` with what was too long to read noted in

@@ -149,7 +149,9 @@ impl Worker {
                 .await
                 .map(drop),
             PlannedAction::UpsertComment { body } => self.upsert_comment(t, snap, body).await,
-            PlannedAction::AnswerStatusCheck { .. } => self.answer(t, snap, action).await,
+            PlannedAction::AnswerStatusCheck { .. } => {
+                self.answer_status_check(t, snap, action).await
+            }
             PlannedAction::PostReminder {
                 point,
                 covers,

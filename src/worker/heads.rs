@@ -151,6 +151,7 @@ impl Worker {
         let resets = rules.approvals.iter().any(|a| {
             a.reset_on_push.resets()
                 && (change.has_label(&a.label)
+                    || (seen.commands && a.by_comment)
                     || rules.change_issue.is_some()
                     || (a.native_approvals && change.forge == crate::model::Forge::Gitlab))
         });

@@ -104,9 +104,14 @@ impl Worker {
             changed_files: None,
             linked_issue: None,
             gated_authors: vec![],
+            comment_approvals: vec![],
             debt: Default::default(),
             diffs: Default::default(),
         };
+        // Approvals given by comment on the issue count for the merge request as its labels do.
+        if rules.commands.is_some() {
+            snap.comment_approvals = self.store.comment_approvals(&key_of(&snap.change)).await?;
+        }
         self.fill_memberships(forge, rules, &mut snap).await?;
         Ok(Some(LinkedIssue::Read {
             reference: target.to_string(),
@@ -197,6 +202,7 @@ impl Worker {
                     review: None,
                     previous_head_sha: None,
                     previous_target_branch: None,
+                    comment: None,
                     ..c
                 })),
             };

@@ -39,6 +39,19 @@ impl MembershipCache {
         (at.elapsed() < self.ttl).then_some(*member)
     }
 
+    /// Forgets every answer about `user` (a recheck asks the forge again).
+    pub fn forget(&self, user: &User) {
+        let names: Vec<String> = user
+            .id
+            .map(|id| format!("#{id}"))
+            .into_iter()
+            .chain(user.username.as_ref().map(|n| n.to_lowercase()))
+            .collect();
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|(_, who), _| !names.contains(who));
+        }
+    }
+
     pub fn put(&self, team: &TeamRef, user: &User, member: bool) {
         if let (Some(k), Ok(mut entries)) = (key(team, user), self.entries.lock()) {
             entries.retain(|_, (_, at)| at.elapsed() < self.ttl);

@@ -3,6 +3,7 @@
 //! goes to the audit log.
 
 mod budget;
+mod commands;
 mod deferred;
 mod diffs;
 pub use diffs::GivenApproval;

@@ -103,6 +103,7 @@ fn reevaluation(forge: ForgeKind, fingerprint: &str, since: i64, c: ChangeEvent)
             review: None,
             previous_head_sha: None,
             previous_target_branch: None,
+            comment: None,
             ..c
         })),
     }

@@ -75,12 +75,12 @@ impl Worker {
             check_id: check.id,
             passed,
         };
-        self.answer(t, snap, &action).await
+        self.answer_status_check(t, snap, &action).await
     }
 
     /// Answers the status check; on a 409 (the head moved since it was read) answers `failed`
     /// for the new head and queues its evaluation.
-    pub(super) async fn answer<F: Forge>(
+    pub(super) async fn answer_status_check<F: Forge>(
         &self,
         t: &Target<'_, F>,
         snap: &Snapshot,
@@ -160,6 +160,7 @@ impl Worker {
                 review: None,
                 previous_head_sha: None,
                 previous_target_branch: None,
+                comment: None,
                 change: now,
             })),
         };

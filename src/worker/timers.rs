@@ -140,6 +140,7 @@ impl Worker {
                     review: None,
                     previous_head_sha: None,
                     previous_target_branch: None,
+                    comment: None,
                     ..c
                 })),
             };

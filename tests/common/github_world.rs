@@ -53,6 +53,11 @@ pub struct GhState {
     pub members: Vec<(String, String)>,
     /// (id, number, body, login)
     pub comments: Vec<(u64, u64, String, String)>,
+    /// People's comments' other fields, by id (created_at, updated_at, performed_via_github_app,
+    /// the author's type, GraphQL's createdViaEmail and isMinimized).
+    pub comment_meta: Vec<(u64, Value)>,
+    /// Reactions the bot made: (comment id, content).
+    pub reactions: Vec<(u64, String)>,
     pub statuses: Vec<(String, Value)>,
     /// Accounts whose id is not the default one, by current login (`None`: no account has
     /// that login, `GET /users/{login}` answers 404); a rename is a new row.
@@ -145,13 +150,13 @@ pub struct GithubWorld {
 /// Answers every request from the shared state.
 struct Responder(Arc<Mutex<GhState>>);
 
-fn user(login: &str) -> Value {
+pub(super) fn user(login: &str) -> Value {
     let id = login.bytes().map(u64::from).sum::<u64>();
     json!({ "login": login, "id": id, "type": "User" })
 }
 
 impl GhState {
-    fn tick(&mut self) -> String {
+    pub(super) fn tick(&mut self) -> String {
         self.clock += 1;
         let epoch = if self.epoch == 0 {
             1_767_225_600
@@ -181,7 +186,7 @@ impl GhState {
         self.check_suites.push((sha.into(), at));
     }
 
-    fn change(&mut self, n: u64) -> Option<&mut GhChange> {
+    pub(super) fn change(&mut self, n: u64) -> Option<&mut GhChange> {
         self.changes.iter_mut().find(|c| c.number == n)
     }
 
@@ -561,11 +566,11 @@ fn commit_list(commits: &[(String, String)]) -> Vec<Value> {
         .collect()
 }
 
-fn json_reply(status: u16, v: Value) -> ResponseTemplate {
+pub(super) fn json_reply(status: u16, v: Value) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(v)
 }
 
-fn not_found() -> ResponseTemplate {
+pub(super) fn not_found() -> ResponseTemplate {
     json_reply(
         404,
         json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest" }),
@@ -637,6 +642,9 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
         })
         .collect();
     let p: Vec<&str> = parts.iter().map(String::as_str).collect();
+    if let Some(reply) = super::github_comments::route(s, method, p.as_slice(), &body) {
+        return reply;
+    }
     let repo_ok = p.len() > 2 && format!("{}/{}", p[1], p[2]) == REPO;
     match (method, p.as_slice()) {
         ("GET", ["user"]) => json_reply(200, user(BOT)),
@@ -1118,7 +1126,7 @@ fn route_repo(
                 .comments
                 .iter()
                 .filter(|c| c.1 == num(n))
-                .map(|c| json!({ "id": c.0, "body": c.2, "user": user(&c.3) }))
+                .map(|c| super::github_comments::comment_json(s, c))
                 .collect();
             listing(&mut s.not_modified, list, etag)
         }

@@ -23,7 +23,7 @@ pub fn user_id(name: &str) -> u64 {
     name.bytes().map(u64::from).sum::<u64>()
 }
 
-fn user(name: &str) -> Value {
+pub(super) fn user(name: &str) -> Value {
     json!({ "id": user_id(name), "username": name, "name": name, "state": "active" })
 }
 
@@ -51,6 +51,8 @@ pub struct GlChange {
     pub assignees: Vec<String>,
     /// Closed (not merged).
     pub closed: bool,
+    /// Notes people wrote on it (GitLab moves `updated_at` for each).
+    pub notes_written: usize,
 }
 
 #[derive(Default)]
@@ -63,6 +65,10 @@ pub struct GlState {
     pub members: Vec<(String, String, Value)>,
     /// (id, iid, body, author)
     pub notes: Vec<(u64, u64, String, String)>,
+    /// People's notes' other fields, by id (created_at, updated_at, system).
+    pub note_meta: Vec<(u64, Value)>,
+    /// Award emoji the bot gave: (note id, name).
+    pub awards: Vec<(u64, String)>,
     pub statuses: Vec<(String, Value)>,
     pub calls: Vec<String>,
     pub failures: VecDeque<(String, ResponseTemplate)>,
@@ -83,7 +89,7 @@ pub struct GlState {
 }
 
 impl GlState {
-    fn tick(&mut self) -> String {
+    pub(super) fn tick(&mut self) -> String {
         self.clock += 1;
         let epoch = if self.epoch == 0 {
             1_767_225_600
@@ -292,6 +298,7 @@ impl GitlabWorld {
             target: "main".into(),
             assignees: vec![],
             closed: false,
+            notes_written: 0,
         });
     }
 
@@ -311,6 +318,7 @@ impl GitlabWorld {
             target: String::new(),
             assignees: vec![],
             closed: false,
+            notes_written: 0,
         });
     }
 
@@ -558,11 +566,11 @@ impl GitlabWorld {
     }
 }
 
-fn reply(status: u16, v: Value) -> ResponseTemplate {
+pub(super) fn reply(status: u16, v: Value) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(v)
 }
 
-fn not_found() -> ResponseTemplate {
+pub(super) fn not_found() -> ResponseTemplate {
     reply(404, json!({ "message": "404 Not found" }))
 }
 
@@ -570,7 +578,7 @@ fn change_json(c: &GlChange) -> Value {
     let mut v = json!({
         "id": 900 + c.iid, "iid": c.iid, "project_id": PROJECT_ID, "title": "Change", "description": c.description,
         "state": if c.merged_at.is_some() { "merged" } else if c.closed { "closed" } else { "opened" }, "merged_at": c.merged_at,
-        "assignees": c.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(), "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len()),
+        "assignees": c.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(), "author": user(&c.author), "labels": c.labels, "updated_at": format!("2026-01-01T00:00:{:02}Z", c.labels.len() + c.notes_written),
         "web_url": format!("https://gitlab.example.com/{PROJECT}/-/merge_requests/{}", c.iid),
         "references": { "short": format!("!{}", c.iid), "full": format!("{}{}{}", c.project_path, if c.is_mr { "!" } else { "#" }, c.iid) },
     });
@@ -829,6 +837,9 @@ fn route_change(
     rest: &[&str],
     body: &Value,
 ) -> ResponseTemplate {
+    if let Some(r) = super::gitlab_comments::route(s, method, iid, rest, body) {
+        return r;
+    }
     match (method, rest) {
         ("GET", []) => {
             let mut v = change_json(s.change(iid, mr).unwrap());
@@ -946,7 +957,7 @@ fn route_change(
                 .notes
                 .iter()
                 .filter(|n| n.1 == iid)
-                .map(|n| json!({ "id": n.0, "body": n.2, "author": user(&n.3), "system": false, "noteable_iid": iid }))
+                .map(|n| super::gitlab_comments::note_json(s, n))
                 .collect();
             reply(200, json!(list))
         }

@@ -3,6 +3,7 @@
 //! fakes work alike. `client.rs` holds the plumbing, `wire.rs` the answers' shapes.
 
 mod client;
+mod comments;
 mod commits;
 pub mod compare;
 mod deployments;
@@ -299,16 +300,35 @@ impl Forge for GithubClient {
         let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
         let list: Vec<WireComment> =
             super::empty_if_missing(self.list_conditional(&url, "read comments").await)?;
-        Ok(list
-            .into_iter()
-            .filter_map(|c| {
-                Some(Comment {
-                    id: u64::try_from(c.id).ok()?,
-                    body: c.body.unwrap_or_default(),
-                    author: c.user.as_ref().map(WireUser::user).unwrap_or_default(),
-                })
-            })
-            .collect())
+        Ok(list.into_iter().filter_map(comments::comment).collect())
+    }
+
+    async fn comment(
+        &self,
+        r: &ChangeRef,
+        source: crate::model::CommentSource,
+        id: u64,
+    ) -> Result<Option<Comment>, ForgeError> {
+        self.read_comment(r, source, id).await
+    }
+
+    async fn comment_origin(
+        &self,
+        node_id: Option<&str>,
+    ) -> Result<Option<super::CommentOrigin>, ForgeError> {
+        match node_id {
+            Some(id) => self.origin(id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn react(
+        &self,
+        r: &ChangeRef,
+        source: crate::model::CommentSource,
+        id: u64,
+    ) -> Result<(), ForgeError> {
+        self.react_to(r, source, id).await
     }
 
     async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {

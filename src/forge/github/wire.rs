@@ -15,6 +15,9 @@ pub(super) struct CreatedId {
 pub(super) struct WireUser {
     pub(super) login: Option<String>,
     pub(super) id: Option<i64>,
+    /// `User`, `Bot`, `Organization`.
+    #[serde(rename = "type", default)]
+    pub(super) kind: Option<String>,
 }
 
 impl WireUser {
@@ -132,6 +135,12 @@ pub(super) struct WireIssueEvent {
 
 #[derive(Deserialize)]
 pub(super) struct WireReview {
+    #[serde(default)]
+    pub(super) body: Option<String>,
+    #[serde(default)]
+    pub(super) html_url: Option<String>,
+    #[serde(default)]
+    pub(super) node_id: Option<String>,
     pub(super) user: Option<WireUser>,
     pub(super) state: String,
     pub(super) commit_id: Option<String>,
@@ -143,6 +152,16 @@ pub(super) struct WireComment {
     pub(super) id: i64,
     pub(super) body: Option<String>,
     pub(super) user: Option<WireUser>,
+    #[serde(default)]
+    pub(super) created_at: Option<String>,
+    #[serde(default)]
+    pub(super) updated_at: Option<String>,
+    #[serde(default)]
+    pub(super) html_url: Option<String>,
+    #[serde(default)]
+    pub(super) performed_via_github_app: Option<serde_json::Value>,
+    #[serde(default)]
+    pub(super) node_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -184,9 +203,13 @@ mod tests {
     #[test]
     fn latest_decisive_review_wins() {
         let review = |login: &str, state: &str| WireReview {
+            body: None,
+            html_url: None,
+            node_id: None,
             user: Some(WireUser {
                 login: Some(login.into()),
                 id: None,
+                kind: None,
             }),
             state: state.into(),
             commit_id: Some("abc".into()),

@@ -413,12 +413,43 @@ impl Forge for GitlabClient {
         Ok(notes
             .into_iter()
             .filter(|n| !n.system)
-            .map(|n| Comment {
-                id: n.id,
-                body: n.body.unwrap_or_default(),
-                author: n.author.as_ref().map(WireUser::user).unwrap_or_default(),
-            })
+            .map(WireNote::comment)
             .collect())
+    }
+
+    async fn comment(
+        &self,
+        r: &ChangeRef,
+        _source: crate::model::CommentSource,
+        id: u64,
+    ) -> Result<Option<Comment>, ForgeError> {
+        let url = format!("{}/notes/{id}", self.change_url(r));
+        match self
+            .call(true, reqwest::Method::GET, &url, None, "read a note")
+            .await
+        {
+            Ok(reply) => Ok(Some(reply.json::<WireNote>()?.comment())),
+            Err(ForgeError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn react(
+        &self,
+        r: &ChangeRef,
+        _source: crate::model::CommentSource,
+        id: u64,
+    ) -> Result<(), ForgeError> {
+        let url = format!("{}/notes/{id}/award_emoji", self.change_url(r));
+        self.call(
+            false,
+            reqwest::Method::POST,
+            &url,
+            Some(json!({ "name": "thumbsup" })),
+            "award an emoji to a note",
+        )
+        .await?;
+        Ok(())
     }
 
     async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {

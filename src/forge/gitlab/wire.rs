@@ -1,5 +1,6 @@
 //! GitLab's REST answers as the bot reads them.
 
+use crate::forge::Comment;
 use crate::model::{Change, ChangeKind, ChangeState, Forge as ForgeKind, Label, User};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -169,6 +170,44 @@ pub(super) struct WireNote {
     pub(super) author: Option<WireUser>,
     #[serde(default)]
     pub(super) system: bool,
+    #[serde(default)]
+    pub(super) created_at: Option<String>,
+    #[serde(default)]
+    pub(super) updated_at: Option<String>,
+}
+
+impl WireNote {
+    /// The note as a comment (system notes are never one).
+    pub(super) fn comment(self) -> Comment {
+        let author = self.author.as_ref().map(WireUser::user).unwrap_or_default();
+        let at = self
+            .created_at
+            .as_deref()
+            .and_then(crate::model::parse_time);
+        let updated = self
+            .updated_at
+            .as_deref()
+            .and_then(crate::model::parse_time);
+        let ignored = if self.system {
+            Some("a system note".to_string())
+        } else {
+            author
+                .username
+                .as_deref()
+                .filter(|u| crate::commands::is_gitlab_bot(u))
+                .map(|_| format!("written by {}, a bot account", author.mention()))
+        };
+        Comment {
+            id: self.id,
+            body: self.body.unwrap_or_default(),
+            author,
+            at,
+            edited: matches!((at, updated), (Some(a), Some(u)) if u > a),
+            url: None,
+            ignored,
+            node_id: None,
+        }
+    }
 }
 
 #[cfg(test)]

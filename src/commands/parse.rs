@@ -1,0 +1,313 @@
+//! Finding commands in a comment as the forge renders it: CommonMark (GitHub's extensions on),
+//! and only a line of a top-level paragraph's plain text that starts with the prefix. A
+//! command quoted, fenced, indented, in inline code, inside `<details>` or an HTML comment, in
+//! a list or a table, emphasised, or written mid-line is text about a command, not a command.
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+/// Commands read from one comment, in order, at most this many (the rest are refused).
+pub const MAX_COMMANDS: usize = 10;
+
+/// What a command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `approve ROLE [ROLE…] [@SHA]`.
+    Approve {
+        roles: Vec<String>,
+        sha: Option<String>,
+    },
+    /// `withdraw [ROLE…]`: none named withdraws all the commenter gave.
+    Withdraw { roles: Vec<String> },
+    /// `request exception`.
+    RequestException,
+    /// `confirm`.
+    Confirm,
+    /// `recheck`.
+    Recheck,
+    /// `help`.
+    Help,
+}
+
+impl Command {
+    /// The command's kind as audit records and the store name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Approve { .. } => "approve",
+            Command::Withdraw { .. } => "withdraw",
+            Command::RequestException => "request_exception",
+            Command::Confirm => "confirm",
+            Command::Recheck => "recheck",
+            Command::Help => "help",
+        }
+    }
+}
+
+/// One line that starts with the prefix: its text after the prefix, and the command it is, or
+/// why it is not one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    /// The line's text (the prefix included), as written.
+    pub text: String,
+    pub command: Result<Command, String>,
+}
+
+/// The command lines of `body`, in order.
+pub fn commands(body: &str, prefix: &str) -> Vec<CommandLine> {
+    plain_lines(body)
+        .into_iter()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(prefix)?;
+            if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+                return None;
+            }
+            Some(CommandLine {
+                command: command(rest),
+                text: line.trim_end().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Lines of top-level paragraphs made only of plain text (no code, HTML, emphasis or link in
+/// them), outside `<details>` and HTML comments.
+fn plain_lines(body: &str) -> Vec<String> {
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_FOOTNOTES;
+    let mut out = vec![];
+    // Containers around the current point (quotes, lists, tables, footnotes, headings…).
+    let mut depth = 0usize;
+    let mut details = 0usize;
+    let mut in_comment = false;
+    let mut paragraph = false;
+    let mut line = String::new();
+    let mut clean = true;
+    let mut end_line = |line: &mut String, clean: &mut bool, keep: bool| {
+        if keep && *clean && !line.trim().is_empty() {
+            out.push(line.trim().to_string());
+        }
+        line.clear();
+        *clean = true;
+    };
+    for event in Parser::new_ext(body, options) {
+        let html = match &event {
+            Event::Html(h) | Event::InlineHtml(h) => Some(h.to_string()),
+            _ => None,
+        };
+        if let Some(h) = &html {
+            let lower = h.to_ascii_lowercase();
+            details += lower.matches("<details").count();
+            details = details.saturating_sub(lower.matches("</details").count());
+            if lower.contains("<!--") && !lower.contains("-->") {
+                in_comment = true;
+            } else if in_comment && lower.contains("-->") {
+                in_comment = false;
+            }
+        }
+        match event {
+            Event::Start(Tag::Paragraph) if depth == 0 => {
+                paragraph = true;
+                line.clear();
+                clean = true;
+            }
+            Event::End(TagEnd::Paragraph) if paragraph => {
+                let keep = details == 0 && !in_comment;
+                end_line(&mut line, &mut clean, keep);
+                paragraph = false;
+            }
+            Event::Start(_) if paragraph => clean = false,
+            Event::End(_) if paragraph => {}
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Text(t) if paragraph => {
+                if details > 0 || in_comment {
+                    clean = false;
+                }
+                line.push_str(&t);
+            }
+            Event::SoftBreak | Event::HardBreak if paragraph => {
+                let keep = details == 0 && !in_comment;
+                end_line(&mut line, &mut clean, keep);
+            }
+            _ if paragraph => clean = false,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn command(rest: &str) -> Result<Command, String> {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    match words.as_slice() {
+        [] => Err("no command given".into()),
+        ["approve"] => Err("name the approval roles to give, like `approve peer`".into()),
+        ["approve", args @ ..] => {
+            let (sha, roles) = match args.split_last() {
+                Some((last, roles)) if last.starts_with('@') => (Some(sha(last)?), roles),
+                _ => (None, args),
+            };
+            if roles.is_empty() {
+                return Err("name the approval roles to give, like `approve peer`".into());
+            }
+            if let Some(bad) = roles.iter().find(|r| r.starts_with('@')) {
+                return Err(format!(
+                    "{} must come last: `approve ROLE… @SHA`",
+                    crate::markdown::code(bad)
+                ));
+            }
+            Ok(Command::Approve {
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                sha,
+            })
+        }
+        ["withdraw", roles @ ..] => Ok(Command::Withdraw {
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        }),
+        ["request", "exception"] => Ok(Command::RequestException),
+        ["confirm"] => Ok(Command::Confirm),
+        ["recheck"] => Ok(Command::Recheck),
+        ["help"] => Ok(Command::Help),
+        [verb @ ("request" | "confirm" | "recheck" | "help"), ..] => Err(format!(
+            "{} takes no such words; see `help`",
+            crate::markdown::code(verb)
+        )),
+        [verb, ..] => Err(format!(
+            "{} is not a command changegate knows; see `help`",
+            crate::markdown::code(verb)
+        )),
+    }
+}
+
+/// `@SHA`: 7 to 40 hexadecimal digits.
+fn sha(word: &str) -> Result<String, String> {
+    let hex = word.trim_start_matches('@');
+    if (7..=40).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "{} is not a commit (7 to 40 hexadecimal digits after `@`)",
+            crate::markdown::code(word)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "/changegate";
+
+    fn found(body: &str) -> Vec<Result<Command, String>> {
+        commands(body, P).into_iter().map(|c| c.command).collect()
+    }
+
+    fn approve(roles: &[&str], sha: Option<&str>) -> Result<Command, String> {
+        Ok(Command::Approve {
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            sha: sha.map(str::to_string),
+        })
+    }
+
+    #[test]
+    fn commands_on_their_own_lines_count() {
+        let table: Vec<(&str, Vec<Result<Command, String>>)> = vec![
+            (
+                "/changegate approve business-owner",
+                vec![approve(&["business-owner"], None)],
+            ),
+            (
+                "LGTM\n/changegate approve peer manager @ABCDEF1\nthanks",
+                vec![approve(&["peer", "manager"], Some("abcdef1"))],
+            ),
+            (
+                "  /changegate withdraw",
+                vec![Ok(Command::Withdraw { roles: vec![] })],
+            ),
+            (
+                "/changegate withdraw peer\n\n/changegate recheck",
+                vec![
+                    Ok(Command::Withdraw {
+                        roles: vec!["peer".into()],
+                    }),
+                    Ok(Command::Recheck),
+                ],
+            ),
+            (
+                "/changegate request exception\r\n/changegate confirm",
+                vec![Ok(Command::RequestException), Ok(Command::Confirm)],
+            ),
+            ("/changegate help  ", vec![Ok(Command::Help)]),
+            ("text  \n/changegate help", vec![Ok(Command::Help)]),
+        ];
+        for (body, want) in table {
+            assert_eq!(found(body), want, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn commands_as_text_about_commands_do_nothing() {
+        for body in [
+            "```\n/changegate approve peer\n```",
+            "~~~md\n/changegate approve peer\n~~~",
+            "    /changegate approve peer",
+            "text\n\n    /changegate approve peer",
+            "`/changegate approve peer`",
+            "> /changegate approve peer",
+            "> quoted\n> /changegate approve peer",
+            "<!-- /changegate approve peer -->",
+            "<!--\n/changegate approve peer\n-->",
+            "see <!-- hidden\n/changegate approve peer\n--> end",
+            "<details>\n\n/changegate approve peer\n\n</details>",
+            "<details><summary>x</summary>\n\n/changegate approve peer\n\n</details>",
+            "please run /changegate approve peer",
+            "x /changegate approve peer",
+            "- /changegate approve peer",
+            "1. /changegate approve peer",
+            "# /changegate approve peer",
+            "**/changegate approve peer**",
+            "/changegate approve `peer`",
+            "/changegate approve [peer](https://x)",
+            "| a |\n| - |\n| /changegate approve peer |",
+            "/changegateapprove peer",
+            "/changegate-x approve peer",
+            "<span>/changegate approve peer</span>",
+        ] {
+            let all = found(body);
+            assert!(
+                !all.iter().any(|c| matches!(c, Ok(Command::Approve { .. }))),
+                "{body:?} gave {all:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_commands_say_why() {
+        for (body, why) in [
+            ("/changegate approve", "name the approval roles"),
+            ("/changegate approve @abcdef1", "name the approval roles"),
+            ("/changegate approve peer @xyz", "is not a commit"),
+            ("/changegate approve @abcdef1 peer", "must come last"),
+            ("/changegate merge", "is not a command"),
+            ("/changegate request", "takes no such words"),
+            ("/changegate", "no command given"),
+        ] {
+            let all = found(body);
+            assert!(
+                matches!(all.as_slice(), [Err(e)] if e.contains(why)),
+                "{body:?} gave {all:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_prefix_is_read_as_configured() {
+        assert_eq!(
+            commands("/cg approve peer\n/changegate approve peer", "/cg")
+                .into_iter()
+                .map(|c| c.command)
+                .collect::<Vec<_>>(),
+            vec![approve(&["peer"], None)]
+        );
+    }
+}

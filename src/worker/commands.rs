@@ -1,0 +1,713 @@
+//! Comment commands in a run: read the comments the job's events are about (and, on reconcile,
+//! every comment of the change), record each command before anything it causes, withdraw what
+//! edited, deleted or dismissed comments gave, and before a passing verdict read back the
+//! comments behind the approvals it counts. Then the decision, with the latest refusals.
+
+use super::Worker;
+use super::execute::Target;
+use crate::commands::{self, Command, CommandRecord, CommentApproval};
+use crate::evidence::CommentWithdrawal;
+use crate::forge::Forge;
+use crate::model::{CommentChange, CommentFact, CommentSource, Event, User};
+use crate::policy::{self, ApprovalState, Decision, Snapshot};
+use crate::store::{CommandEffect, key_of};
+use anyhow::Result;
+
+/// How many refusals the sticky comment lists.
+const REFUSALS_SHOWN: usize = 5;
+
+/// Rechecks per change and person: one a minute.
+const RECHECK_EVERY_SECS: i64 = 60;
+
+impl Worker {
+    /// The decision, after the job's comment commands are taken (when the rules turn commands
+    /// on), with notes on refused commands and the help asked for.
+    pub(super) async fn decide_with_commands<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+    ) -> Result<Decision> {
+        let Some(cfg) = t.rules.commands.clone() else {
+            return Ok(policy::evaluate(t.rules, snap));
+        };
+        let key = key_of(&snap.change);
+        snap.comment_approvals = self.store.comment_approvals(&key).await?;
+        self.fill_memberships(t.forge, t.rules, snap).await?;
+        let facts = self.comment_facts(t, snap).await?;
+        for fact in &facts {
+            self.take_comment(t, snap, fact, &cfg.prefix).await?;
+        }
+        let mut decision = policy::evaluate(t.rules, snap);
+        // Approvals by comment count only while their comments stand as they were given.
+        if decision.verdict == policy::Verdict::Pass && self.read_back(t, snap, &decision).await? {
+            self.fill_memberships(t.forge, t.rules, snap).await?;
+            decision = policy::evaluate(t.rules, snap);
+        }
+        self.command_notes(&key, t.rules, snap, &mut decision)
+            .await?;
+        Ok(decision)
+    }
+
+    /// The comments the run's events are about, oldest first; on reconcile also every comment
+    /// of the change with a command line not recorded yet (a lost webhook's command).
+    async fn comment_facts<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &Snapshot,
+    ) -> Result<Vec<CommentFact>> {
+        let events = t.job.covered.iter().chain(std::iter::once(t.job.event));
+        let mut facts: Vec<CommentFact> = events
+            .clone()
+            .filter_map(Event::change)
+            .filter_map(|e| e.comment.clone())
+            .collect();
+        if !events.clone().any(|e| e.event_name == "reconcile") {
+            return Ok(facts);
+        }
+        let Some(prefix) = t.rules.commands.as_ref().map(|c| c.prefix.as_str()) else {
+            return Ok(facts);
+        };
+        let source = match snap.change.forge {
+            crate::model::Forge::Github => CommentSource::IssueComment,
+            crate::model::Forge::Gitlab => CommentSource::Note,
+        };
+        for c in t.forge.comments(t.r).await? {
+            if commands::commands(&c.body, prefix).is_empty()
+                || facts.iter().any(|f| f.source == source && f.id == c.id)
+            {
+                continue;
+            }
+            facts.push(CommentFact {
+                id: c.id,
+                source,
+                change: CommentChange::Created,
+                body: c.body,
+                author: c.author.clone(),
+                at: c.at,
+                url: c.url,
+                by: Some(c.author),
+                // Edited before changegate read it: what it said when written is unknown.
+                ignored: c.ignored.or_else(|| {
+                    c.edited.then(|| {
+                        "edited before changegate read it: commands added by an edit grant nothing; write a new comment".to_string()
+                    })
+                }),
+                node_id: c.node_id,
+            });
+        }
+        Ok(facts)
+    }
+
+    /// One comment event: its new commands, or what its edit, deletion or dismissal takes back.
+    async fn take_comment<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+        fact: &CommentFact,
+        prefix: &str,
+    ) -> Result<()> {
+        if snap
+            .bot
+            .as_ref()
+            .is_some_and(|b| b.same_as(&fact.author) == Some(true))
+        {
+            return Ok(());
+        }
+        let key = key_of(&snap.change);
+        match fact.change {
+            CommentChange::Deleted => {
+                let by = fact.by.as_ref().map(User::mention).unwrap_or_default();
+                let why = format!("its comment was deleted {by}")
+                    .trim_end()
+                    .to_string();
+                self.withdraw_comment(t, snap, fact.source, fact.id, &why)
+                    .await
+            }
+            CommentChange::Dismissed => {
+                self.withdraw_comment(t, snap, fact.source, fact.id, "its review was dismissed")
+                    .await
+            }
+            CommentChange::Edited => self.take_edit(t, snap, fact, prefix, &key).await,
+            CommentChange::Created => self.take_commands(t, snap, fact, prefix, &key).await,
+        }
+    }
+
+    /// An edit keeps what the comment gave only when its author made it and the commands are
+    /// still there; commands it adds grant nothing.
+    async fn take_edit<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+        fact: &CommentFact,
+        prefix: &str,
+        key: &str,
+    ) -> Result<()> {
+        let given: Vec<CommentApproval> = snap
+            .comment_approvals
+            .iter()
+            .filter(|g| g.source == fact.source && g.id_is(fact.id))
+            .cloned()
+            .collect();
+        let by_author = fact
+            .by
+            .as_ref()
+            .is_some_and(|b| b.same_as(&fact.author) == Some(true));
+        let lines = commands::commands(&fact.body, prefix);
+        if !given.is_empty() {
+            let still = given.iter().all(|g| {
+                lines.iter().any(|l| {
+                    matches!(&l.command, Ok(Command::Approve { roles, .. }) if roles.contains(&g.role))
+                })
+            });
+            if by_author && still {
+                let sha = commands::body_sha(&fact.body);
+                self.store
+                    .remember_comment_body(key, fact.source, fact.id, &sha)
+                    .await?;
+                for g in snap
+                    .comment_approvals
+                    .iter_mut()
+                    .filter(|g| g.source == fact.source && g.id_is(fact.id))
+                {
+                    g.body_sha = sha.clone();
+                }
+            } else {
+                let who = fact
+                    .by
+                    .as_ref()
+                    .map(User::mention)
+                    .unwrap_or_else(|| "someone".into());
+                let why = if by_author {
+                    "its comment was edited and no longer holds the command".to_string()
+                } else {
+                    format!("its comment was edited by {who}, who is not its author")
+                };
+                self.withdraw_comment(t, snap, fact.source, fact.id, &why)
+                    .await?;
+            }
+        }
+        // Lines the comment did not hold when it was read are refused: an edit grants nothing.
+        let recorded = self.store.recorded_lines(key, fact.source, fact.id).await?;
+        if fact.ignored.is_some() {
+            return Ok(());
+        }
+        let author = fact.author.clone();
+        for (n, line) in lines.iter().enumerate().take(commands::MAX_COMMANDS) {
+            let n = n as u32;
+            if recorded.contains(&n) || recorded.len() > n as usize {
+                continue;
+            }
+            let kind = line
+                .command
+                .as_ref()
+                .map(Command::kind)
+                .unwrap_or("invalid");
+            let record = self.record_of(fact, &author, n, kind, &line.text, Err(
+                "added by an edit: commands added by editing a comment grant nothing; write a new comment".into(),
+            ));
+            self.keep_command(t, key, &record, CommandEffect::None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The command lines of a new comment, each judged and recorded (lines recorded before
+    /// are done), then the reaction for a member of some approver group.
+    async fn take_commands<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+        fact: &CommentFact,
+        prefix: &str,
+        key: &str,
+    ) -> Result<()> {
+        let lines = commands::commands(&fact.body, prefix);
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let recorded = self.store.recorded_lines(key, fact.source, fact.id).await?;
+        let person = fact.author.clone();
+        let mut took = false;
+        for (n, line) in lines.iter().enumerate() {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            if recorded.contains(&n) {
+                continue;
+            }
+            took = true;
+            let kind = line
+                .command
+                .as_ref()
+                .map(Command::kind)
+                .unwrap_or("invalid");
+            if let Some(why) = &fact.ignored {
+                let record = self.record_of(fact, &person, n, kind, &line.text, Err(why.clone()));
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
+                continue;
+            }
+            if n as usize >= commands::MAX_COMMANDS {
+                let record = self.record_of(
+                    fact,
+                    &person,
+                    n,
+                    kind,
+                    &line.text,
+                    Err(format!(
+                        "at most {} commands per comment",
+                        commands::MAX_COMMANDS
+                    )),
+                );
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
+                continue;
+            }
+            match &line.command {
+                Err(why) => {
+                    let record =
+                        self.record_of(fact, &person, n, kind, &line.text, Err(why.clone()));
+                    self.keep_command(t, key, &record, CommandEffect::None)
+                        .await?;
+                }
+                Ok(command) => {
+                    self.take_command(t, snap, fact, n, &line.text, command, key)
+                        .await?;
+                }
+            }
+        }
+        if took && fact.ignored.is_none() {
+            self.acknowledge(t, snap, fact).await?;
+        }
+        Ok(())
+    }
+
+    /// One command, judged on the change as read.
+    #[allow(clippy::too_many_arguments)]
+    async fn take_command<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+        fact: &CommentFact,
+        n: u32,
+        text: &str,
+        command: &Command,
+        key: &str,
+    ) -> Result<()> {
+        let person = fact.author.clone();
+        let at = fact.at.unwrap_or_else(|| self.store.clock().now());
+        let kind = command.kind();
+        match command {
+            Command::Approve { roles, sha } => {
+                let questions = policy::commands::approve_questions(t.rules, snap, &person, roles);
+                self.answer(t.forge, t.rules, snap, questions).await?;
+                let now = policy::evaluate(t.rules, snap);
+                let judged = policy::commands::judge_approve(
+                    t.rules,
+                    snap,
+                    &now.approvals,
+                    &person,
+                    roles,
+                    sha.as_deref(),
+                    at,
+                );
+                let judged = match judged {
+                    Ok(grants) => match self.odd_origin(t, fact).await? {
+                        Some(why) => Err(why),
+                        None => Ok(grants),
+                    },
+                    Err(why) => Err(why),
+                };
+                match judged {
+                    Ok(grants) => {
+                        let given: Vec<CommentApproval> = grants
+                            .into_iter()
+                            .map(|g| CommentApproval {
+                                role: g.role,
+                                by: person.clone(),
+                                at,
+                                source: fact.source,
+                                comment_id: fact.id,
+                                url: fact.url.clone(),
+                                head: g.head,
+                                body_sha: commands::body_sha(&fact.body),
+                                node_id: fact.node_id.clone(),
+                            })
+                            .collect();
+                        let record = self.record_of(fact, &person, n, kind, text, Ok(()));
+                        if self
+                            .keep_command(t, key, &record, CommandEffect::Grant(&given))
+                            .await?
+                        {
+                            snap.comment_approvals.extend(given);
+                        }
+                    }
+                    Err(why) => {
+                        let record = self.record_of(fact, &person, n, kind, text, Err(why));
+                        self.keep_command(t, key, &record, CommandEffect::None)
+                            .await?;
+                    }
+                }
+            }
+            Command::Withdraw { roles } => {
+                let mine = |g: &&CommentApproval| {
+                    g.by.same_as(&person) == Some(true)
+                        && (roles.is_empty() || roles.contains(&g.role))
+                };
+                let unknown = roles.iter().find(|r| t.rules.approval(r).is_none());
+                let outcome = match unknown {
+                    Some(r) => Err(format!(
+                        "{} is not an approval role",
+                        crate::markdown::code(r)
+                    )),
+                    None if !snap.comment_approvals.iter().any(|g| mine(&g)) => Err(format!(
+                        "{} gave no approval by comment to withdraw",
+                        person.mention()
+                    )),
+                    None => Ok(()),
+                };
+                let accepted = outcome.is_ok();
+                let record = self.record_of(fact, &person, n, kind, text, outcome);
+                let effect = if accepted {
+                    CommandEffect::Withdraw {
+                        person: &person,
+                        roles,
+                    }
+                } else {
+                    CommandEffect::None
+                };
+                if self.keep_command(t, key, &record, effect).await? && accepted {
+                    snap.comment_approvals.retain(|g| !mine(&g));
+                }
+            }
+            Command::Recheck => {
+                let last = self.store.last_recheck(key, &person).await?;
+                let now = self.store.clock().now_ms();
+                let recent = last.is_some_and(|t| {
+                    now.saturating_sub(t) < RECHECK_EVERY_SECS.saturating_mul(1000)
+                });
+                let outcome = if recent {
+                    Err(format!(
+                        "{} asked for a recheck less than a minute ago; at most one a minute",
+                        person.mention()
+                    ))
+                } else {
+                    Ok(())
+                };
+                if outcome.is_ok() {
+                    // Evaluate on the forge's answers of now, not remembered ones.
+                    self.memberships.forget(&person);
+                }
+                let record = self.record_of(fact, &person, n, kind, text, outcome);
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
+            }
+            Command::RequestException | Command::Confirm => {
+                let outcome = match self.odd_origin(t, fact).await? {
+                    Some(why) => Err(why),
+                    None => Ok(()),
+                };
+                let record = self.record_of(fact, &person, n, kind, text, outcome);
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
+            }
+            Command::Help => {
+                let record = self.record_of(fact, &person, n, kind, text, Ok(()));
+                self.keep_command(t, key, &record, CommandEffect::None)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Why a comment cannot give approvals for how it was written (an e-mail reply, hidden,
+    /// gone, or the forge will not say).
+    async fn odd_origin<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        fact: &CommentFact,
+    ) -> Result<Option<String>> {
+        let why = match t.forge.comment_origin(fact.node_id.as_deref()).await {
+            Ok(Some(o)) if o.gone => Some("the comment is gone".to_string()),
+            Ok(Some(o)) if o.via_email => Some(
+                "sent as an e-mail reply: a reply from a shared mailbox or a quoted notification gives nothing"
+                    .to_string(),
+            ),
+            Ok(Some(o)) if o.minimized => Some("the comment is hidden".to_string()),
+            Ok(Some(_)) => None,
+            Ok(None) => Some(
+                "changegate cannot tell whether the comment was sent by e-mail (the forge gave no node id)"
+                    .to_string(),
+            ),
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => Some(format!(
+                "changegate cannot tell whether the comment was sent by e-mail ({e})"
+            )),
+        };
+        Ok(why)
+    }
+
+    fn record_of(
+        &self,
+        fact: &CommentFact,
+        person: &User,
+        line: u32,
+        kind: &str,
+        text: &str,
+        outcome: Result<(), String>,
+    ) -> CommandRecord {
+        CommandRecord {
+            kind: kind.to_string(),
+            text: text.chars().take(300).collect(),
+            person: person.clone(),
+            at: fact.at.unwrap_or_else(|| self.store.clock().now()),
+            source: fact.source,
+            comment_id: fact.id,
+            line,
+            url: fact.url.clone(),
+            accepted: outcome.is_ok(),
+            reason: outcome.err(),
+        }
+    }
+
+    /// Records the command (and what it does) durably, then its audit record. False when the
+    /// line was recorded before.
+    async fn keep_command<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        key: &str,
+        record: &CommandRecord,
+        effect: CommandEffect<'_>,
+    ) -> Result<bool> {
+        let new = self.store.record_command(key, record, effect).await?;
+        if new {
+            tracing::info!(
+                kind = record.kind,
+                accepted = record.accepted,
+                comment = record.comment_id,
+                "comment command"
+            );
+            self.record(t.job, "comment_command", Some(&t.rules.hash), record)
+                .await?;
+        }
+        Ok(new)
+    }
+
+    /// Withdraws what a comment gave, with an audit record for each approval.
+    async fn withdraw_comment<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+        source: CommentSource,
+        id: u64,
+        why: &str,
+    ) -> Result<()> {
+        let key = key_of(&snap.change);
+        let gone = self.store.withdraw_comment(&key, source, id, why).await?;
+        for approval in gone {
+            tracing::info!(role = approval.role, why, "approval by comment withdrawn");
+            let detail = CommentWithdrawal {
+                approval,
+                why: why.to_string(),
+            };
+            self.record(
+                t.job,
+                "comment_approval_withdrawn",
+                Some(&t.rules.hash),
+                &detail,
+            )
+            .await?;
+        }
+        snap.comment_approvals
+            .retain(|g| !(g.source == source && g.id_is(id)));
+        Ok(())
+    }
+
+    /// A reaction on the command's comment, for members of some approver group only:
+    /// strangers cannot make the bot write.
+    async fn acknowledge<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+        fact: &CommentFact,
+    ) -> Result<()> {
+        let questions: Vec<(String, User)> = t
+            .rules
+            .groups
+            .iter()
+            .map(|g| (g.name.clone(), fact.author.clone()))
+            .collect();
+        self.answer(t.forge, t.rules, snap, questions).await?;
+        if !policy::commands::in_some_group(t.rules, snap, &fact.author) || self.dry_run {
+            return Ok(());
+        }
+        if let Err(e) = t.forge.react(t.r, fact.source, fact.id).await {
+            if e.is_retryable() {
+                return Err(e.into());
+            }
+            tracing::warn!(error = %e, "cannot react to the command's comment");
+        }
+        Ok(())
+    }
+
+    /// Reads back the comments behind the approvals by comment the decision counts; withdraws
+    /// those gone, changed, or no longer their giver's. True when any was withdrawn.
+    async fn read_back<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+        decision: &Decision,
+    ) -> Result<bool> {
+        let mut withdrew = self.read_back_of(t, t.r, snap, decision).await?;
+        // Approvals given by comment on the linked change issue, which this change counts.
+        if let Some(policy::LinkedIssue::Read { issue, .. }) = &mut snap.linked_issue {
+            let r = crate::forge::ChangeRef {
+                repo: issue.change.repo.clone(),
+                kind: issue.change.kind,
+                number: issue.change.number,
+            };
+            withdrew |= self.read_back_of(t, &r, issue, decision).await?;
+        }
+        Ok(withdrew)
+    }
+
+    async fn read_back_of<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        r: &crate::forge::ChangeRef,
+        snap: &mut Snapshot,
+        decision: &Decision,
+    ) -> Result<bool> {
+        let counted: Vec<CommentApproval> = snap
+            .comment_approvals
+            .iter()
+            .filter(|g| {
+                decision.approvals.iter().any(|o| {
+                    o.name == g.role
+                        && matches!(o.state, ApprovalState::Met { .. })
+                        && o.comments.iter().any(|c| c.by.same_as(&g.by) == Some(true))
+                })
+            })
+            .cloned()
+            .collect();
+        let mut withdrew = false;
+        let mut read: Vec<(CommentSource, u64)> = vec![];
+        for g in counted {
+            if read.contains(&(g.source, g.comment_id)) {
+                continue;
+            }
+            read.push((g.source, g.comment_id));
+            let now = t.forge.comment(r, g.source, g.comment_id).await?;
+            let why = match now {
+                None => Some("its comment is gone (deleted, or its review dismissed)".to_string()),
+                Some(c) if c.author.same_as(&g.by) != Some(true) => {
+                    Some("its comment is no longer shown as its giver's".to_string())
+                }
+                Some(c) if commands::body_sha(&c.body) != g.body_sha => Some(
+                    "its comment changed, and nothing shows that its author changed it".to_string(),
+                ),
+                Some(_) if g.node_id.is_some() => {
+                    match t.forge.comment_origin(g.node_id.as_deref()).await? {
+                        Some(o) if o.minimized => Some("its comment was hidden".to_string()),
+                        Some(o) if o.gone => Some("its comment is gone".to_string()),
+                        _ => None,
+                    }
+                }
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                self.withdraw_comment(t, snap, g.source, g.comment_id, &why)
+                    .await?;
+                withdrew = true;
+            }
+        }
+        Ok(withdrew)
+    }
+
+    /// The latest refusals and, when asked for, the help, as notes of the sticky comment.
+    async fn command_notes(
+        &self,
+        key: &str,
+        rules: &crate::rules::Rules,
+        snap: &Snapshot,
+        decision: &mut Decision,
+    ) -> Result<()> {
+        let Some(cfg) = &rules.commands else {
+            return Ok(());
+        };
+        let all = self.store.comment_commands(key, &[]).await?;
+        if all.iter().any(|c| c.kind == "help" && c.accepted) {
+            decision.notes.push(help(rules, &cfg.prefix, decision));
+        }
+        let refused: Vec<&CommandRecord> = all.iter().filter(|c| !c.accepted).collect();
+        if !refused.is_empty() {
+            let shown = refused.iter().rev().take(REFUSALS_SHOWN).rev();
+            let mut note = format!(
+                "**Refused commands** (the latest {} of {}):\n",
+                refused.len().min(REFUSALS_SHOWN),
+                refused.len()
+            );
+            for c in shown {
+                let link = c
+                    .url
+                    .as_deref()
+                    .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+                    .map(|u| format!(" ([comment]({u}))"))
+                    .unwrap_or_default();
+                note.push_str(&format!(
+                    "- {} by {}{link}: {}\n",
+                    crate::markdown::code(&c.text),
+                    c.person.mention(),
+                    c.reason.as_deref().unwrap_or_default()
+                ));
+            }
+            decision.notes.push(note);
+        }
+        let _ = snap;
+        Ok(())
+    }
+}
+
+/// The commands, and the roles this change needs, for `help`.
+fn help(rules: &crate::rules::Rules, prefix: &str, d: &Decision) -> String {
+    let p = prefix;
+    let needed: Vec<String> = d
+        .approvals
+        .iter()
+        .filter(|o| !o.is_met())
+        .filter(|o| {
+            d.checklist
+                .iter()
+                .any(|i| !i.met && rules.approval(&o.name).is_some_and(|a| a.title == i.title))
+        })
+        .filter(|o| rules.approval(&o.name).is_some_and(|a| a.by_comment))
+        .map(|o| {
+            let group = rules
+                .approval(&o.name)
+                .map(|a| a.approvers.as_str())
+                .unwrap_or("");
+            format!(
+                "{} (members of {})",
+                crate::markdown::code(&o.name),
+                crate::markdown::code(group)
+            )
+        })
+        .collect();
+    let roles = if needed.is_empty() {
+        "none by comment now".to_string()
+    } else {
+        needed.join(", ")
+    };
+    format!(
+        "**Commands** (a comment line of its own):\n\
+         - `{p} approve ROLE [ROLE…] [@SHA]` — give approval roles; roles this change still needs: {roles}\n\
+         - `{p} withdraw [ROLE…]` — take back approvals you gave by comment (all when none named)\n\
+         - `{p} request exception` / `{p} confirm` — ask for an exception deployment, and confirm it\n\
+         - `{p} recheck` — evaluate again now (once a minute)\n\
+         - `{p} help` — this list\n"
+    )
+}
+
+impl CommentApproval {
+    fn id_is(&self, id: u64) -> bool {
+        self.comment_id == id
+    }
+}
