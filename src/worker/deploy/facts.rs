@@ -417,6 +417,31 @@ impl super::super::Worker {
                 .add_exception_event(req.forge, repo, change.number, &event)
                 .await?;
         }
+        // Exception requests and confirmations by comment command (`/changegate request
+        // exception`, `/changegate confirm`), on the change or its change issue, as recorded
+        // when the command was taken.
+        let mut keys = vec![crate::store::key_of(&snap.change)];
+        if let Some(LinkedIssue::Read { issue, .. }) = &snap.linked_issue {
+            keys.push(crate::store::key_of(&issue.change));
+        }
+        for key in keys {
+            for c in self.store.exception_commands(&key).await? {
+                let kind = match c.kind.as_str() {
+                    "request_exception" => ExceptionEventKind::Requested,
+                    "confirm" => ExceptionEventKind::Confirmed,
+                    _ => continue,
+                };
+                let event = ExceptionEvent {
+                    kind,
+                    by: c.person,
+                    at: Some(c.at),
+                    source: ExceptionSource::Comment { id: c.comment_id },
+                };
+                self.store
+                    .add_exception_event(req.forge, repo, change.number, &event)
+                    .await?;
+            }
+        }
         out.exception_events = self
             .store
             .exception_events(req.forge, repo, change.number)
