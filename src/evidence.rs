@@ -60,6 +60,10 @@ pub struct ActionEvidence {
     pub result: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The details page a status links (`server.public_url` set): in the record, so that a
+    /// dry run's page can be found from its audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_url: Option<String>,
 }
 
 /// One audit record's detail, by its kind.

@@ -24,9 +24,14 @@ impl Drop for Serve {
 }
 
 fn serve(dir: &std::path::Path, port: u16) -> Serve {
+    serve_with(dir, port, &[])
+}
+
+fn serve_with(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Serve {
     Serve(
         Command::new(env!("CARGO_BIN_EXE_changegate"))
             .arg("serve")
+            .envs(env.iter().copied())
             .env("CHANGEGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .env(
                 "CHANGEGATE__DATABASE__URL",
@@ -63,7 +68,11 @@ async fn until<F: AsyncFn() -> bool>(what: &str, f: F) {
 async fn readiness_metrics_and_rules_reload() {
     let dir = tempfile::tempdir().unwrap();
     let rules_path = dir.path().join("rules.yaml");
-    std::fs::write(&rules_path, "version: 1\nenforce: [{kind: merge_rquest}]\n").unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"),
+        &rules_path,
+    )
+    .unwrap();
     let port = free_port();
     let _serve = serve(dir.path(), port);
     let client = reqwest::Client::new();
@@ -73,9 +82,15 @@ async fn readiness_metrics_and_rules_reload() {
     })
     .await;
 
-    // Invalid rules at start: not ready, but deliveries are still stored.
-    let ready = client.get(url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status().as_u16(), 503);
+    until("ready", async || {
+        client
+            .get(url("/readyz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16() == 200)
+            .unwrap_or(false)
+    })
+    .await;
     let body = std::fs::read(corpus_dir().join("github/pull_request.opened.1.json")).unwrap();
     let post = |delivery: &'static str| {
         client
@@ -111,21 +126,6 @@ async fn readiness_metrics_and_rules_reload() {
         .unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
 
-    // A valid file is picked up without a restart; the stored delivery is then processed.
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"),
-        &rules_path,
-    )
-    .unwrap();
-    until("ready", async || {
-        client
-            .get(url("/readyz"))
-            .send()
-            .await
-            .map(|r| r.status().as_u16() == 200)
-            .unwrap_or(false)
-    })
-    .await;
     let metrics = async || {
         client
             .get(url("/metrics"))
@@ -162,6 +162,20 @@ async fn readiness_metrics_and_rules_reload() {
         200
     );
 
+    // A valid edit is picked up without a restart.
+    std::fs::write(
+        &rules_path,
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml")).unwrap()
+            + "\n# edited\n",
+    )
+    .unwrap();
+    until("the reload", async || {
+        metrics()
+            .await
+            .contains("changegate_rules_reloads_total{result=\"ok\"} 1")
+    })
+    .await;
+
     // The decision is counted before its job is marked done: wait for that too.
     until("the queue drains", async || {
         metrics().await.contains("changegate_queue_depth 0")
@@ -183,4 +197,71 @@ async fn readiness_metrics_and_rules_reload() {
     for name in changegate::telemetry::ALL {
         assert!(name.starts_with("changegate_"), "{name}");
     }
+}
+
+/// Runs `serve` until it exits by itself (or 20 s pass): its exit status and stderr.
+fn serve_refused(dir: &std::path::Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut child = serve_with(dir, free_port(), env);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "serve kept running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+#[test]
+fn invalid_rules_at_start_refuse_the_start_naming_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "version: 1\nenforce:\n  - kind: merge_request\nrules:\n  - name: a\n    blok: true\n  - name: b\n    requre: [x]\n",
+    )
+    .unwrap();
+    let (code, err) = serve_refused(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("rules.yaml:6:5: unknown key `blok`"), "{err}");
+    assert!(
+        err.contains("rules.yaml:8:5: unknown key `requre`"),
+        "{err}"
+    );
+    assert!(err.contains("not started"), "{err}");
+    assert!(
+        !dir.path().join("s.db").exists(),
+        "nothing was created before the refusal"
+    );
+}
+
+#[test]
+fn placeholder_secrets_refuse_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"),
+        dir.path().join("rules.yaml"),
+    )
+    .unwrap();
+    let (code, err) = serve_refused(
+        dir.path(),
+        &[("CHANGEGATE__GITLAB__WEBHOOK_SECRET", "CHANGE-ME")],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("gitlab.webhook_secret") && err.contains("CHANGE-ME"),
+        "{err}"
+    );
 }

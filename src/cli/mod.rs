@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod inspect;
+mod link;
 mod offline;
 mod serve;
 
@@ -37,12 +38,24 @@ pub struct Cli {
 enum Command {
     /// Receive webhooks and enforce the rules.
     #[command(after_help = SETTINGS_HELP)]
-    Serve,
-    /// Validate a rules file; print `file:line:column: problem` for each mistake.
+    Serve {
+        /// Do not create or migrate the database: refuse to start unless it exists and is
+        /// migrated (run `changegate migrate` first, e.g. once per upgrade, before the replicas).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Create the database if needed and apply the migrations it lacks; print what was applied.
+    Migrate,
+    /// Validate a rules file; print `file:line:column: problem` for each mistake, or a
+    /// summary and each blocked period's next occurrence.
     Check {
         /// The rules file.
         #[arg(default_value = "rules.yaml")]
         rules: PathBuf,
+        /// List the blocked periods in force at, or next after, this time (RFC 3339 or a
+        /// date) instead of now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
     },
     /// Evaluate a webhook payload offline and print the change, the decision and the actions.
     Simulate {
@@ -110,6 +123,19 @@ enum Command {
         #[arg(long)]
         issue: bool,
     },
+    /// Print a fresh signed link to a change's details page (needs server.public_url).
+    Link {
+        #[arg(long)]
+        forge: Forge,
+        /// OWNER/NAME on GitHub, the project's full path on GitLab.
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        number: u64,
+        /// The number is an issue's, not a merge/pull request's.
+        #[arg(long)]
+        issue: bool,
+    },
     /// Export the audit evidence of a repository's changes: classification, approvals with
     /// approver and time, decisions and the final status.
     #[command(subcommand_negates_reqs = true)]
@@ -160,7 +186,7 @@ enum AuditFormat {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let settings = || Settings::load(cli.config.as_deref());
     match cli.command {
-        Command::Check { rules } => Ok(check(&rules)),
+        Command::Check { rules, at } => check(&rules, at.as_deref()),
         Command::Simulate {
             forge,
             event,
@@ -184,7 +210,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Probe { url } => probe(&url).await,
         Command::Schema { repository } => schema(repository),
-        Command::Serve => serve(settings()?).await,
+        Command::Serve { no_migrate } => serve(settings()?, no_migrate).await,
+        Command::Migrate => migrate(settings()?).await,
         Command::Jobs { stats: false } => jobs(settings()?).await,
         Command::Jobs { stats: true } => job_stats(settings()?).await,
         Command::Retry { id } => retry(settings()?, id).await,
@@ -195,6 +222,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             number,
             issue,
         } => explain(settings()?, forge, &repo, number, issue).await,
+        Command::Link {
+            forge,
+            repo,
+            number,
+            issue,
+        } => link::link(settings()?, forge, &repo, number, issue).await,
         Command::Audit {
             verify: Some(AuditCommand::Verify { forge, repo }),
             ..
@@ -243,16 +276,33 @@ fn schema(repository: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Jobs queued, running or failed, one per line.
+/// `changegate migrate`: the database created if needed, its missing migrations applied.
+async fn migrate(settings: Settings) -> Result<ExitCode> {
+    let (_, applied) = Store::migrate(&settings.database.url).await?;
+    if applied.is_empty() {
+        println!("the database is up to date");
+    }
+    for name in applied {
+        println!("applied {name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Jobs queued, running or failed, one per line under a header.
 async fn jobs(settings: Settings) -> Result<ExitCode> {
-    let store = Store::open(&settings.database.url).await?;
-    for j in store.unfinished_jobs().await? {
+    let store = Store::open_existing(&settings.database.url).await?;
+    let jobs = store.unfinished_jobs().await?;
+    println!("id\tstate\tchange\tattempts\twrites\tdelivery\tlast error");
+    if jobs.is_empty() {
+        println!("no jobs: nothing is queued, running or failed");
+    }
+    for j in jobs {
         let state = match j.due.and_then(chrono::DateTime::from_timestamp_millis) {
             Some(due) if j.state == "queued" => format!("due {}", due.format("%Y-%m-%d %H:%M UTC")),
             _ => j.state.clone(),
         };
         println!(
-            "{}\t{}\t{}\tattempts={}\twrites={}\tdelivery={}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             j.id,
             state,
             j.change_key,
@@ -267,7 +317,7 @@ async fn jobs(settings: Settings) -> Result<ExitCode> {
 
 /// Quota units per event over the last hour, per forge.
 async fn job_stats(settings: Settings) -> Result<ExitCode> {
-    let store = Store::open(&settings.database.url).await?;
+    let store = Store::open_existing(&settings.database.url).await?;
     let rows = store.unit_stats(3_600_000).await?;
     if rows.is_empty() {
         println!("no event handled in the last hour");
@@ -286,7 +336,7 @@ async fn job_stats(settings: Settings) -> Result<ExitCode> {
 }
 
 async fn retry(settings: Settings, id: i64) -> Result<ExitCode> {
-    let store = Store::open(&settings.database.url).await?;
+    let store = Store::open_existing(&settings.database.url).await?;
     if store.retry(id).await? {
         println!("job {id} queued again; a running `changegate serve` will process it");
         Ok(ExitCode::SUCCESS)

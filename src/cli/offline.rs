@@ -8,17 +8,44 @@ use changegate::rules;
 use changegate::server;
 use std::process::ExitCode;
 
-pub(super) fn check(path: &std::path::Path) -> ExitCode {
+/// Validates the rules; when they are valid, names each blocked period's occurrence in force
+/// at `now` or next to start, so that a freeze is never a surprise.
+pub(super) fn check(path: &std::path::Path, at: Option<&str>) -> Result<ExitCode> {
+    let now = match at {
+        Some(text) => rules::parse_time(text).map_err(|e| anyhow::anyhow!("--at {e}"))?,
+        None => chrono::Utc::now(),
+    };
     match rules::load(path) {
         Ok(r) => {
             println!("{}: ok: {}", path.display(), r.summary());
-            ExitCode::SUCCESS
+            for line in blocked_periods(&r, now) {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::FAILURE
+            Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `quarter-close: 2026-12-24 00:00 → 2027-01-07 00:00 UTC, every change`, one per period.
+fn blocked_periods(r: &rules::Rules, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+    r.blocked_periods
+        .iter()
+        .map(|p| {
+            let when = match p.window.occurrence_for(now) {
+                Some((start, end)) if start <= now => {
+                    format!("in force now, until {} UTC", time(end))
+                }
+                Some((start, end)) => format!("{} → {} UTC", time(start), time(end)),
+                None => "over: no occurrence from now on".into(),
+            };
+            format!("{}: {when}, {}", p.name, p.when.describe())
+        })
+        .collect()
 }
 
 /// How `simulate` evaluates: memberships to assume, the status context, rules to compare

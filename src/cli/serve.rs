@@ -15,23 +15,44 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
+pub(super) async fn serve(settings: Settings, no_migrate: bool) -> Result<ExitCode> {
     init_tracing(settings.log.json);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    // Invalid rules at start do not stop the receiver: deliveries are stored, /readyz fails,
-    // and work starts once a valid file is in place.
-    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules::watch::nothing())));
+    // Invalid rules at start refuse the start, as `changegate check` would: a receiver with no
+    // rules in force would acknowledge deliveries and judge them against nothing.
+    let initial = match rules::load(&settings.rules.path) {
+        Ok(r) => r,
+        Err(problems) => {
+            eprintln!("{problems}");
+            eprintln!(
+                "changegate: not started: {} does not validate ({} problem(s) above; `changegate check {}` lists them too)",
+                settings.rules.path.display(),
+                problems.problems.len(),
+                settings.rules.path.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if let Some(refusal) = settings.placeholder_refusal() {
+        eprintln!("changegate: not started: {refusal}");
+        return Ok(ExitCode::FAILURE);
+    }
+    tracing::info!(path = %settings.rules.path.display(), summary = initial.summary(), hash = %initial.hash, "rules loaded");
+    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(initial)));
     let watch = rules::watch::RulesWatch {
         path: settings.rules.path.clone(),
         shared: shared.clone(),
-        ready: Arc::default(),
+        ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
     };
     let rules_ready = watch.ready.clone();
-    watch.reload();
     tokio::spawn(watch.run());
-    let store = Store::open(&settings.database.url).await?;
+    let store = if no_migrate {
+        Store::open_existing(&settings.database.url).await?
+    } else {
+        Store::open(&settings.database.url).await?
+    };
     let orphans = store.release_orphans().await?;
     if orphans > 0 {
         tracing::info!(

@@ -1,6 +1,7 @@
 //! Domain rules (`rules.yaml`): parsing with positions, validation, and the validated
 //! [`Rules`] the policy evaluates.
 
+mod describe;
 mod periods;
 pub mod schema;
 #[cfg(test)]
@@ -304,7 +305,7 @@ pub fn parse(path: &str, text: &str) -> Result<Rules, RulesError> {
         path: path.to_string(),
         problems,
     };
-    let file = yaml::deserialize(text).map_err(|p| err(vec![p]))?;
+    let file = yaml::deserialize_all(text).map_err(err)?;
     let repository_rules = file
         .repository_rules
         .as_ref()

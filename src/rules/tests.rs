@@ -403,3 +403,4 @@ fn time_keys_read_into_rules() {
 }
 
 mod repository;
+mod structure;

@@ -1,0 +1,144 @@
+//! A newcomer's trial: a dry run's statuses carry their details page's link (logged and on
+//! record), and `changegate link` prints a fresh one that opens that page.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn a_dry_run_status_keeps_its_details_link_in_the_audit_record() {
+    let mut app = TestApp::new().await;
+    assert!(app.worker.dry_run);
+    app.worker.links = Some(Arc::new(changegate::pages::links::Links::new(
+        b"trial-key".to_vec(),
+        90,
+        "http://127.0.0.1:8080/",
+    )));
+    let body = std::fs::read(corpus_dir().join("github/pull_request.opened.1.json")).unwrap();
+    let (status, _) = app.github("pull_request", "d1", &body).await;
+    assert_eq!(status.as_u16(), 202);
+    app.drain().await;
+    let rows = app
+        .store
+        .audit_rows("github", "Codertocat/Hello-World", Some(2), 0)
+        .await
+        .unwrap();
+    let status = rows
+        .iter()
+        .find(|r| r.kind == "action" && r.detail["planned"]["action"] == "set_status")
+        .unwrap_or_else(|| panic!("no status action in {rows:#?}"));
+    assert_eq!(status.detail["dry_run"], true);
+    let url = status.detail["target_url"].as_str().expect("target_url");
+    assert!(
+        url.starts_with(
+            "http://127.0.0.1:8080/changes/github/codertocat/hello-world/merge_request/2?token="
+        ),
+        "{url}"
+    );
+    // The comment a dry run would write says plainly that it is one.
+    let comment = rows
+        .iter()
+        .find(|r| r.kind == "action" && r.detail["planned"]["action"] == "upsert_comment")
+        .expect("a comment action");
+    assert!(
+        comment.detail["planned"]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("> **Dry run**"),
+        "{comment:?}"
+    );
+    // Actions that are not statuses link nothing.
+    assert!(
+        rows.iter()
+            .filter(|r| r.kind == "action" && r.detail["planned"]["action"] != "set_status")
+            .all(|r| r.detail.get("target_url").is_none())
+    );
+}
+
+fn changegate(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_changegate"))
+        .args(args)
+        .current_dir(dir)
+        .env(
+            "CHANGEGATE__DATABASE__URL",
+            format!("sqlite://{}", dir.join("state.db").display()),
+        )
+        .envs(env.iter().copied())
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn link_prints_a_signed_link_that_opens_the_page_and_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "link",
+        "--forge",
+        "github",
+        "--repo",
+        "Acme/Platypus",
+        "--number",
+        "21",
+    ];
+    // Without public_url there is no address to give.
+    let (code, _, err) = changegate(dir.path(), &[], &args);
+    assert_ne!(code, 0);
+    assert!(err.contains("server.public_url"), "{err}");
+
+    let env = [
+        ("CHANGEGATE__SERVER__PUBLIC_URL", "https://cg.example.com"),
+        ("CHANGEGATE__SERVER__LINK_KEY", "k3y"),
+    ];
+    let (code, out, err) = changegate(dir.path(), &env, &args);
+    assert_eq!(code, 0, "{err}");
+    let url = out.trim();
+    let (path, token) = url
+        .strip_prefix("https://cg.example.com")
+        .and_then(|u| u.split_once("?token="))
+        .unwrap_or_else(|| panic!("{url}"));
+    assert_eq!(path, "/changes/github/acme/platypus/merge_request/21");
+    let links = changegate::pages::links::Links::new(b"k3y".to_vec(), 90, "");
+    let now = chrono::Utc::now();
+    assert!(links.check(path, token, now));
+    let issue = changegate::pages::links::page_path("github", "acme/platypus", "issue", 21);
+    assert!(
+        !links.check(&issue, token, now),
+        "bound to the merge request"
+    );
+    assert!(
+        !dir.path().join("state.db").exists(),
+        "a configured key needs no database"
+    );
+
+    let mut with_issue = args.to_vec();
+    with_issue.push("--issue");
+    let (_, out, _) = changegate(dir.path(), &env, &with_issue);
+    assert!(
+        out.contains("/changes/github/acme/platypus/issue/21?token="),
+        "{out}"
+    );
+}
+
+#[test]
+fn link_without_a_key_reads_the_one_serve_keeps_and_never_makes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("CHANGEGATE__SERVER__PUBLIC_URL", "https://cg.example.com")];
+    let args = [
+        "link", "--forge", "gitlab", "--repo", "g/p", "--number", "3",
+    ];
+    let (code, _, err) = changegate(dir.path(), &env, &args);
+    assert_ne!(code, 0);
+    assert!(err.contains("no database at"), "{err}");
+    let (code, _, _) = changegate(dir.path(), &env, &["migrate"]);
+    assert_eq!(code, 0);
+    let (code, _, err) = changegate(dir.path(), &env, &args);
+    assert_ne!(code, 0);
+    assert!(err.contains("no link key yet"), "{err}");
+}
