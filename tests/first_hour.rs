@@ -142,3 +142,202 @@ fn link_without_a_key_reads_the_one_serve_keeps_and_never_makes_one() {
     assert_ne!(code, 0);
     assert!(err.contains("no link key yet"), "{err}");
 }
+
+/// Rules a trial can satisfy without the forge: the approver is an account id, not a team
+/// (a login would need the forge to tell which account holds it).
+const TRIAL_RULES: &str = r#"version: 1
+enforce:
+  - kind: merge_request
+scopes:
+  - name: CMT
+    values: [Minor]
+  - name: Peer Approval
+    values: [Needs Approval, Approved]
+approver_groups:
+  - name: peers
+    users:
+      github_ids: [777]
+approvals:
+  - name: peer
+    title: Peer review
+    label: "Peer Approval::Approved"
+    pending_label: "Peer Approval::Needs Approval"
+    approvers: peers
+rules:
+  - name: classify
+    when: {no_scope: [CMT]}
+    block: true
+  - name: minor
+    when: {labels: ["CMT::Minor"]}
+    require: [peer]
+"#;
+
+/// The corpus's `labeled` delivery (Codertocat/Hello-World#2), as `sender` adding `label` to
+/// a pull request that then carries `labels`.
+fn labeled(label: &str, sender: (&str, u64), labels: &[&str]) -> Vec<u8> {
+    let mut body: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(corpus_dir().join("github/pull_request.labeled.1.json")).unwrap(),
+    )
+    .unwrap();
+    let template = body["label"].clone();
+    let label_json = |name: &str| {
+        let mut l = template.clone();
+        l["name"] = name.into();
+        l
+    };
+    body["label"] = label_json(label);
+    body["sender"]["login"] = sender.0.into();
+    body["sender"]["id"] = sender.1.into();
+    body["pull_request"]["labels"] = labels.iter().map(|l| label_json(l)).collect();
+    serde_json::to_vec(&body).unwrap()
+}
+
+async fn last_verdict(app: &TestApp) -> String {
+    let rows = app
+        .store
+        .audit_rows("github", "Codertocat/Hello-World", Some(2), 0)
+        .await
+        .unwrap();
+    rows.iter()
+        .rev()
+        .find(|r| r.kind == "decision")
+        .map(|r| r.detail["verdict"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+fn trial_rules() -> changegate::rules::SharedRules {
+    Arc::new(std::sync::RwLock::new(Arc::new(
+        changegate::rules::parse("trial.yaml", TRIAL_RULES).unwrap(),
+    )))
+}
+
+#[tokio::test]
+async fn a_dry_run_replaying_an_approval_sequence_shows_the_change_approved() {
+    let mut app = TestApp::new().await;
+    app.worker.rules = trial_rules();
+    let author = ("Codertocat", 21031067);
+    let opened = std::fs::read(corpus_dir().join("github/pull_request.opened.1.json")).unwrap();
+    app.github("pull_request", "r1", &opened).await;
+    app.drain().await;
+    assert_eq!(last_verdict(&app).await, "fail");
+    app.github(
+        "pull_request",
+        "r2",
+        &labeled("CMT::Minor", author, &["CMT::Minor"]),
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(
+        last_verdict(&app).await,
+        "fail",
+        "the peer has not approved"
+    );
+    app.github(
+        "pull_request",
+        "r3",
+        &labeled(
+            "Peer Approval::Approved",
+            ("reviewer-one", 777),
+            &["CMT::Minor", "Peer Approval::Approved"],
+        ),
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(last_verdict(&app).await, "pass");
+    // A later, unrelated delivery still knows who approved: the history is the record's.
+    app.github(
+        "pull_request",
+        "r4",
+        &labeled(
+            "bug",
+            author,
+            &["CMT::Minor", "Peer Approval::Approved", "bug"],
+        ),
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(last_verdict(&app).await, "pass");
+
+    // The link `changegate link` prints opens a page that shows it approved, as a dry run.
+    let links = Arc::new(changegate::pages::links::Links::new(
+        b"trial-key".to_vec(),
+        90,
+        "",
+    ));
+    let url = links.url_for(
+        changegate::model::Forge::Github,
+        "Codertocat/Hello-World",
+        changegate::model::ChangeKind::MergeRequest,
+        2,
+        app.clock.now(),
+    );
+    let pages = changegate::pages::router(changegate::pages::PagesState {
+        store: app.store.clone(),
+        links,
+        audit_token: None,
+        classification: "CMT".into(),
+    });
+    use tower::ServiceExt;
+    let resp = pages
+        .oneshot(
+            axum::http::Request::get(url)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let html = String::from_utf8(
+        http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(html.contains("Ready to merge"), "{html}");
+    assert!(html.contains("<strong>Dry run</strong>"), "{html}");
+    assert!(
+        html.contains("#777") || html.contains("reviewer-one"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_does_not_take_an_approval_from_the_author_or_from_nowhere() {
+    let mut app = TestApp::new().await;
+    app.worker.rules = trial_rules();
+    let author = ("Codertocat", 21031067);
+    // The author applies the approval label: it does not count.
+    app.github(
+        "pull_request",
+        "a1",
+        &labeled(
+            "Peer Approval::Approved",
+            author,
+            &["CMT::Minor", "Peer Approval::Approved"],
+        ),
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(last_verdict(&app).await, "fail");
+
+    // A label the payload lists but no received delivery added: who applied it is unknown.
+    let app = {
+        let mut a = TestApp::new().await;
+        a.worker.rules = trial_rules();
+        a
+    };
+    app.github(
+        "pull_request",
+        "b1",
+        &labeled(
+            "bug",
+            author,
+            &["CMT::Minor", "Peer Approval::Approved", "bug"],
+        ),
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(last_verdict(&app).await, "fail");
+}

@@ -2,6 +2,7 @@
 //! the change) and an audit page per repository (`server.audit_token`). Server-rendered HTML
 //! (askama escapes every forge-provided string), no scripts, a strict Content-Security-Policy.
 
+mod headline;
 pub mod links;
 mod views;
 
@@ -113,7 +114,13 @@ async fn details(
     if decided.is_empty() {
         return not_found();
     }
-    match views::details(forge, repo, number, &decided) {
+    // A dry run's actions are on record as such: the page says so instead of reading as live.
+    let dry_run = rows
+        .iter()
+        .rev()
+        .find(|r| r.kind == "action")
+        .is_some_and(|r| r.detail["dry_run"] == true);
+    match views::details(forge, repo, number, &decided, dry_run) {
         Ok(html) => page(StatusCode::OK, html),
         Err(e) => unavailable(e),
     }

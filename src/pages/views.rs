@@ -16,7 +16,7 @@ fn when(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
+pub(super) fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
     match v {
         Verdict::Pass => ("Ready to merge", "pass"),
         Verdict::Fail => ("Not ready to merge", "fail"),
@@ -60,10 +60,12 @@ struct DetailsPage {
     number: u64,
     web_url: Option<String>,
     heading: String,
-    verdict: &'static str,
+    verdict: String,
     verdict_class: &'static str,
     summary: String,
     state: String,
+    /// Evaluated without writing to the forge (dry run): said on top of the page.
+    dry_run: bool,
     decided_at: String,
     rules_hash: String,
     checklist: Vec<Item>,
@@ -81,12 +83,13 @@ pub fn details(
     repo: &str,
     number: u64,
     decided: &[(i64, DecisionEvidence, Option<String>)],
+    dry_run: bool,
 ) -> Result<String> {
     let Some((at, last, hash)) = decided.last() else {
         anyhow::bail!("no decision");
     };
     let d = &last.decision;
-    let (verdict, verdict_class) = verdict_words(d.verdict);
+    let (verdict, verdict_class) = super::headline::headline(decided);
     let commit = last
         .change
         .head_sha
@@ -205,7 +208,11 @@ pub fn details(
         verdict,
         verdict_class,
         summary: d.summary.clone(),
-        state: format!("{:?}", last.change.state).to_lowercase(),
+        state: match last.change.merged_at {
+            Some(m) => format!("merged {}", m.format("%Y-%m-%d %H:%M UTC")),
+            None => format!("{:?}", last.change.state).to_lowercase(),
+        },
+        dry_run,
         decided_at: when(*at),
         rules_hash: hash.clone().unwrap_or_default(),
         checklist: d
