@@ -59,11 +59,17 @@ enum Command {
     },
     /// Evaluate a webhook payload offline and print the change, the decision and the actions.
     Simulate {
+        /// The forge that sent the payload: github or gitlab.
         #[arg(long)]
         forge: Forge,
-        /// The event header value: `pull_request`, `Merge Request Hook`, …
+        /// The event: GitHub's X-GitHub-Event (`pull_request`, `issues`, …), GitLab's
+        /// X-Gitlab-Event (`Merge Request Hook`) or its payload's object_kind (`merge_request`).
         #[arg(long)]
         event: String,
+        /// A file the change touches (repeatable). Without any, the changed files are unknown
+        /// offline and `changed_paths` conditions count as met (fail closed), as the output says.
+        #[arg(long = "changed-file", value_name = "PATH")]
+        changed_files: Vec<String>,
         /// Rules file to evaluate with.
         #[arg(long, default_value = "rules.yaml")]
         rules: PathBuf,
@@ -105,6 +111,7 @@ enum Command {
     /// Evaluate every open change of a repository now (catches missed webhooks); waits for
     /// the evaluations and prints how many changes were checked and changed.
     Reconcile {
+        /// github or gitlab.
         #[arg(long)]
         forge: Forge,
         /// OWNER/NAME on GitHub, the project's full path on GitLab.
@@ -113,6 +120,7 @@ enum Command {
     },
     /// Read a live change and print each rule's verdict and why (nothing is written).
     Explain {
+        /// github or gitlab.
         #[arg(long)]
         forge: Forge,
         #[arg(long)]
@@ -125,6 +133,7 @@ enum Command {
     },
     /// Print a fresh signed link to a change's details page (needs server.public_url).
     Link {
+        /// github or gitlab.
         #[arg(long)]
         forge: Forge,
         /// OWNER/NAME on GitHub, the project's full path on GitLab.
@@ -196,6 +205,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             compare,
             at,
             payload,
+            changed_files,
         } => simulate(
             forge,
             &event,
@@ -205,6 +215,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 context: &context,
                 compare: compare.as_deref(),
                 at: at.as_deref(),
+                changed_files: &changed_files,
             },
             &payload,
         ),

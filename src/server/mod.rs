@@ -25,7 +25,15 @@ use tracing::Instrument;
 /// A body that is not the JSON its event header promises.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed payload: {0}")]
-pub struct ParseError(#[from] serde_json::Error);
+pub struct ParseError(serde_json::Error);
+
+// Not `#[from]`: that would make the JSON error the source as well, and an error chain
+// (`{e:#}`) would print its message twice.
+impl From<serde_json::Error> for ParseError {
+    fn from(e: serde_json::Error) -> Self {
+        ParseError(e)
+    }
+}
 
 /// What the receiver needs: the store and its delivery writer (which wakes the worker), the
 /// secrets.
