@@ -57,11 +57,14 @@ pub(super) fn deserialize_all(text: &str) -> Result<RulesFile, Vec<Problem>> {
 fn blank_entry(text: &str, problem: &Problem) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let at = usize::try_from(problem.pos.line).ok()?.checked_sub(1)?;
+    if at >= lines.len() {
+        return None;
+    }
     let indent = |l: &str| l.len() - l.trim_start().len();
     let content = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
     let item = |l: &str| l.trim_start().starts_with("- ") || l.trim() == "-";
     // The top-level key holding the line.
-    let key = (0..=at.min(lines.len().checked_sub(1)?))
+    let key = (0..=at)
         .rev()
         .find(|&i| content(lines[i]) && indent(lines[i]) == 0 && !item(lines[i]))?;
     let (start, depth) = if key == at {
