@@ -341,3 +341,21 @@ async fn a_dry_run_does_not_take_an_approval_from_the_author_or_from_nowhere() {
     app.drain().await;
     assert_eq!(last_verdict(&app).await, "fail");
 }
+
+#[tokio::test]
+async fn a_wrong_gitlab_token_is_called_a_token() {
+    let app = TestApp::new().await;
+    let body = std::fs::read(corpus_dir().join("gitlab/merge_request.open.1.json")).unwrap();
+    let (status, answer) = app
+        .send(gitlab_request(
+            "Merge Request Hook",
+            "g1",
+            &body,
+            "not-the-token",
+        ))
+        .await;
+    assert_eq!(status.as_u16(), 401);
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.contains("X-Gitlab-Token"), "{error}");
+    assert!(!error.contains("signature"), "{error}");
+}

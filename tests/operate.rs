@@ -74,7 +74,7 @@ async fn readiness_metrics_and_rules_reload() {
     )
     .unwrap();
     let port = free_port();
-    let _serve = serve(dir.path(), port);
+    let mut serve = serve(dir.path(), port);
     let client = reqwest::Client::new();
     let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
     until("healthz", async || {
@@ -120,6 +120,7 @@ async fn readiness_metrics_and_rules_reload() {
     let wrong = client
         .post(url("/webhooks/github"))
         .header("x-github-event", "pull_request")
+        .header("x-github-delivery", "forged-1")
         .body("{}")
         .send()
         .await
@@ -197,6 +198,28 @@ async fn readiness_metrics_and_rules_reload() {
     for name in changegate::telemetry::ALL {
         assert!(name.starts_with("changegate_"), "{name}");
     }
+
+    // The refusal names the forge and the delivery; GitLab, not set up, is not warned about.
+    serve.0.kill().unwrap();
+    let mut log = String::new();
+    use std::io::Read;
+    serve
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let refused = log
+        .lines()
+        .find(|l| l.contains("webhook refused") && l.contains("forged-1"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(refused.contains(r#""forge":"github""#), "{refused}");
+    assert!(
+        !log.lines()
+            .any(|l| l.contains(r#""level":"WARN""#) && l.contains("GitLab")),
+        "{log}"
+    );
 }
 
 /// Runs `serve` until it exits by itself (or 20 s pass): its exit status and stderr.

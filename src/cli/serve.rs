@@ -326,8 +326,19 @@ fn forge_clients(settings: &Settings, store: &Store) -> Result<ForgeClients> {
         ),
         None => None,
     };
-    for (name, client) in [("GitHub", github.is_some()), ("GitLab", gitlab.is_some())] {
-        if !client {
+    let used = [
+        !settings.github.webhook_secret.is_empty() || github.is_some(),
+        !settings.gitlab.webhook_secret.is_empty()
+            || !settings.gitlab.signing_token.is_empty()
+            || gitlab.is_some(),
+    ];
+    // A forge that is not used at all (no secret, no token) is not talked about twice.
+    let all_unused = used.iter().all(|u| !u);
+    for ((name, client), used) in [("GitHub", github.is_some()), ("GitLab", gitlab.is_some())]
+        .into_iter()
+        .zip(used)
+    {
+        if !client && (used || all_unused) {
             tracing::info!(
                 "no {name} token: {name} changes are evaluated from the payload and nothing is written"
             );
@@ -359,12 +370,20 @@ fn gitlab_verifier(settings: &Settings) -> Result<GitlabVerifier> {
     })
 }
 
+/// Warns of a forge whose deliveries will all be refused, unless the other forge is set up:
+/// then that one is simply not used, which is said once at info level, not as a warning.
 fn warn_unsigned(state: &AppState) {
-    for (forge, configured) in [
+    let forges = [
         ("GitHub", !state.github_secrets.is_empty()),
         ("GitLab", state.gitlab.is_configured()),
-    ] {
-        if !configured {
+    ];
+    let any = forges.iter().any(|(_, configured)| *configured);
+    for (forge, configured) in forges {
+        if !configured && any && !state.allow_unsigned {
+            tracing::info!(
+                "{forge} is not configured (no webhook secret): its deliveries are refused with 401"
+            );
+        } else if !configured {
             if state.allow_unsigned {
                 tracing::warn!("{forge} webhooks are accepted unsigned (allow_unsigned = true)");
             } else {

@@ -91,9 +91,6 @@ impl IntoResponse for AppError {
                 StatusCode::REQUEST_TIMEOUT
             }
         };
-        if !matches!(self, AppError::Unavailable(_)) {
-            tracing::warn!(%status, error = %self, "webhook refused");
-        }
         let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
@@ -159,7 +156,8 @@ async fn github_webhook(State(state): State<AppState>, req: Request) -> Response
         github_delivery(&state, &parts.headers, &body).await
     }
     .await;
-    observed("github", &event, result)
+    let delivery = header(&parts.headers, "x-github-delivery");
+    observed("github", &event, delivery, result)
 }
 
 async fn gitlab_webhook(State(state): State<AppState>, req: Request) -> Response {
@@ -178,7 +176,9 @@ async fn gitlab_webhook(State(state): State<AppState>, req: Request) -> Response
         gitlab_delivery(&state, &parts.headers, &body).await
     }
     .await;
-    observed("gitlab", &event, result)
+    let delivery = header(&parts.headers, "idempotency-key")
+        .or_else(|| header(&parts.headers, "x-gitlab-event-uuid"));
+    observed("gitlab", &event, delivery, result)
 }
 
 /// The body, read within the shared budget; the room it holds is released when `Held` drops.
@@ -207,8 +207,21 @@ fn gitlab_headers(headers: &HeaderMap) -> gitlab::GitlabHeaders<'_> {
 fn observed(
     forge: &'static str,
     event: &str,
+    delivery: Option<&str>,
     result: Result<(StatusCode, &'static str), AppError>,
 ) -> Response {
+    if let Err(e) = &result
+        && !matches!(e, AppError::Unavailable(_))
+    {
+        // The delivery id is the sender's to choose: shown, never trusted.
+        let delivery: String = delivery.unwrap_or("none").chars().take(100).collect();
+        tracing::warn!(
+            forge,
+            delivery,
+            error = %e,
+            "webhook refused"
+        );
+    }
     let outcome = match &result {
         Ok((_, status)) => *status,
         Err(AppError::Unauthorized(_)) => {
