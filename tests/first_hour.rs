@@ -359,3 +359,43 @@ async fn a_wrong_gitlab_token_is_called_a_token() {
     assert!(error.contains("X-Gitlab-Token"), "{error}");
     assert!(!error.contains("signature"), "{error}");
 }
+
+/// The README's first rule is a valid rules file, and the pages it links exist (but the ones
+/// other work adds).
+#[test]
+fn the_readme_first_rule_is_valid_and_its_docs_exist() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let first = readme
+        .split_once("## A first rule")
+        .unwrap()
+        .1
+        .split_once("```yaml\n")
+        .unwrap()
+        .1
+        .split_once("```")
+        .unwrap()
+        .0;
+    let rules = changegate::rules::parse("README.md", first).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rules.rules.len(), 2);
+    for page in [
+        "rules",
+        "settings",
+        "operating",
+        "upgrades",
+        "threat-model",
+        "performance",
+        "architecture",
+    ] {
+        let path = format!("docs/{page}.md");
+        assert!(readme.contains(&format!("]({path})")), "{path} not linked");
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(&path)
+                .exists(),
+            "{path} missing"
+        );
+    }
+    assert!(readme.contains("cargo run --release -- serve") && readme.contains("cargo test"));
+    assert!(!readme.contains("this session"));
+}
