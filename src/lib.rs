@@ -9,6 +9,7 @@ pub mod clock;
 pub mod comment;
 pub mod evidence;
 pub mod forge;
+pub mod label_sync;
 pub mod markdown;
 pub mod model;
 pub mod pages;

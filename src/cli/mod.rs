@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod inspect;
+mod labels;
 mod link;
 mod offline;
 mod serve;
@@ -131,6 +132,19 @@ enum Command {
         #[arg(long)]
         issue: bool,
     },
+    /// List every label the rules use (colour per scope, description from the rules) and how
+    /// the repository's labels differ; with --apply, create or update them.
+    Labels {
+        /// github or gitlab.
+        #[arg(long)]
+        forge: Forge,
+        /// OWNER/NAME on GitHub, the project's full path on GitLab.
+        #[arg(long)]
+        repo: String,
+        /// Create and update the labels (without it nothing is changed).
+        #[arg(long)]
+        apply: bool,
+    },
     /// Print a fresh signed link to a change's details page (needs server.public_url).
     Link {
         /// github or gitlab.
@@ -233,6 +247,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             number,
             issue,
         } => explain(settings()?, forge, &repo, number, issue).await,
+        Command::Labels { forge, repo, apply } => {
+            labels::labels(settings()?, forge, &repo, apply).await
+        }
         Command::Link {
             forge,
             repo,

@@ -292,30 +292,33 @@ pub(super) async fn reconcile_now(
     })
 }
 
-/// A client per forge that has a token; the others run offline (payload only, logged).
-fn forge_clients(settings: &Settings, store: &Store) -> Result<ForgeClients> {
-    let github = match (
-        &settings.github.app_id,
-        &settings.github.private_key,
-        &settings.github.token,
-    ) {
-        (Some(id), Some(key), _) => Some(GithubClient::app(
-            &settings.github.api_url,
-            *id,
-            key.expose_secret(),
-            RetryPolicy::default(),
-        )?),
-        (_, _, Some(t)) => Some(GithubClient::new(
-            &settings.github.api_url,
-            t.expose_secret(),
-            RetryPolicy::default(),
-        )?),
-        _ => None,
-    };
-    // The answers to conditional reads are shared through the database.
-    let replies = Arc::new(store.replies(settings.github.reply_cache_mb.saturating_mul(1 << 20)));
-    let github = github.map(|c| c.with_reply_store(replies));
-    let gitlab = match &settings.gitlab.token {
+/// The GitHub client of the settings (App or token), if any.
+pub(super) fn github_client(settings: &Settings) -> Result<Option<GithubClient>> {
+    Ok(
+        match (
+            &settings.github.app_id,
+            &settings.github.private_key,
+            &settings.github.token,
+        ) {
+            (Some(id), Some(key), _) => Some(GithubClient::app(
+                &settings.github.api_url,
+                *id,
+                key.expose_secret(),
+                RetryPolicy::default(),
+            )?),
+            (_, _, Some(t)) => Some(GithubClient::new(
+                &settings.github.api_url,
+                t.expose_secret(),
+                RetryPolicy::default(),
+            )?),
+            _ => None,
+        },
+    )
+}
+
+/// The GitLab client of the settings, if a token is set.
+pub(super) fn gitlab_client(settings: &Settings) -> Result<Option<GitlabClient>> {
+    Ok(match &settings.gitlab.token {
         Some(t) => Some(
             GitlabClient::new(
                 &settings.gitlab.url,
@@ -325,7 +328,16 @@ fn forge_clients(settings: &Settings, store: &Store) -> Result<ForgeClients> {
             .with_min_access_level(settings.gitlab.min_access_level),
         ),
         None => None,
-    };
+    })
+}
+
+/// A client per forge that has a token; the others run offline (payload only, logged).
+fn forge_clients(settings: &Settings, store: &Store) -> Result<ForgeClients> {
+    let github = github_client(settings)?;
+    // The answers to conditional reads are shared through the database.
+    let replies = Arc::new(store.replies(settings.github.reply_cache_mb.saturating_mul(1 << 20)));
+    let github = github.map(|c| c.with_reply_store(replies));
+    let gitlab = gitlab_client(settings)?;
     let used = [
         !settings.github.webhook_secret.is_empty() || github.is_some(),
         !settings.gitlab.webhook_secret.is_empty()

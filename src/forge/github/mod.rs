@@ -4,6 +4,7 @@
 
 mod client;
 mod commits;
+mod labels;
 mod wire;
 
 pub use client::GithubClient;

@@ -3,6 +3,7 @@
 //! `client.rs` holds the plumbing, `wire.rs` the answers' shapes.
 
 mod client;
+mod labels;
 mod wire;
 
 pub use client::GitlabClient;
