@@ -288,3 +288,53 @@ fn placeholder_secrets_refuse_the_start() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_forge_token_fails_readiness_with_the_reason() {
+    let world = common::github_world::GithubWorld::start().await;
+    world.fail_next(
+        "GET /user",
+        wiremock::ResponseTemplate::new(401)
+            .set_body_json(serde_json::json!({ "message": "Bad credentials" })),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"),
+        dir.path().join("rules.yaml"),
+    )
+    .unwrap();
+    let port = free_port();
+    let url = world.url();
+    let _serve = serve_with(
+        dir.path(),
+        port,
+        &[
+            ("CHANGEGATE__GITHUB__API_URL", url.as_str()),
+            ("CHANGEGATE__GITHUB__TOKEN", "ghp_wrong"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    let answer = std::sync::Mutex::new(serde_json::Value::Null);
+    until("the credentials check", async || {
+        match client.get(&readyz).send().await {
+            Ok(r) => {
+                let code = r.status().as_u16();
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                let refused =
+                    code == 503 && body["forges"].as_array().is_some_and(|a| !a.is_empty());
+                *answer.lock().unwrap() = body;
+                refused
+            }
+            Err(_) => false,
+        }
+    })
+    .await;
+    let answer = answer.into_inner().unwrap();
+    let reason = answer["forges"][0].as_str().unwrap();
+    assert!(
+        reason.contains("GitHub token was refused (401)") && reason.contains("Bad credentials"),
+        "{reason}"
+    );
+    assert!(!reason.contains("ghp_wrong"), "no secret in the answer");
+}

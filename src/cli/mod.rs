@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod credentials;
 mod inspect;
 mod labels;
 mod link;

@@ -81,11 +81,16 @@ pub(super) async fn serve(settings: Settings, no_migrate: bool) -> Result<ExitCo
         ),
         metrics: Some(metrics),
         rules_ready: rules_ready.clone(),
+        forge_problems: Arc::default(),
     };
     warn_unsigned(&state);
     let (stop_tx, stop_rx) = watch::channel(false);
     let links = Arc::new(link_signer(&settings, &store).await?);
     let mut worker = build_worker(&settings, store.clone(), shared.clone(), dry_run)?;
+    tokio::spawn(super::credentials::check(
+        worker.forges.clone(),
+        state.forge_problems.clone(),
+    ));
     if settings.server.public_url.is_some() {
         worker.links = Some(links.clone());
     }

@@ -52,6 +52,9 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// False while no valid rules were ever loaded: /readyz fails, deliveries are still stored.
     pub rules_ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Why a forge's credentials do not work (a refused token), checked at start: while any
+    /// is here the process is not ready.
+    pub forge_problems: Arc<std::sync::RwLock<Vec<String>>>,
 }
 
 /// The one error type at the HTTP edge.
@@ -364,12 +367,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let rules = state.rules_ready.load(std::sync::atomic::Ordering::Relaxed);
     let store = state.store.ping().await;
     let lost = state.writer.workers_lost();
-    let code = if rules && store && lost == 0 {
+    let forges: Vec<String> = state
+        .forge_problems
+        .read()
+        .map(|p| p.clone())
+        .unwrap_or_else(|_| vec!["the forge check could not be read".into()]);
+    let code = if rules && store && lost == 0 && forges.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({ "store": store, "rules": rules, "workers_lost": lost });
+    let body = json!({ "store": store, "rules": rules, "workers_lost": lost, "forges": forges });
     (code, Json(body)).into_response()
 }
 
