@@ -190,7 +190,8 @@ async fn readiness_metrics_and_rules_reload() {
         "changegate_webhooks_received_total{forge=\"github\",event=\"other\",outcome=\"too_large\"} 1",
         "changegate_queue_depth 0",
         "changegate_queue_oldest_age_seconds 0",
-        "changegate_job_duration_seconds",
+        "changegate_job_duration_seconds_bucket{outcome=\"done\",le=\"0.01\"}",
+        "changegate_job_duration_seconds_count{outcome=\"done\"}",
         "changegate_rules_reloads_total{result=\"ok\"} 1",
     ] {
         assert!(page.contains(name), "{name} missing from:\n{page}");

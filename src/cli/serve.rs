@@ -17,7 +17,15 @@ use tokio::sync::watch;
 
 pub(super) async fn serve(settings: Settings, no_migrate: bool) -> Result<ExitCode> {
     init_tracing(settings.log.json);
+    // Job timings as a histogram (buckets add up across replicas; a summary's quantiles do not).
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(
+                changegate::telemetry::JOB_SECONDS.to_string(),
+            ),
+            changegate::telemetry::JOB_SECONDS_BUCKETS,
+        )
+        .context("cannot set the job duration buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     // Invalid rules at start refuse the start, as `changegate check` would: a receiver with no
