@@ -32,6 +32,7 @@ pub struct PagesState {
 pub fn router(state: PagesState) -> Router {
     Router::new()
         .route("/changes/{forge}/{*rest}", get(details))
+        .route("/audit", get(audit_index))
         .route("/audit/{forge}/{*repo}", get(audit))
         .route("/static/changegate.css", get(stylesheet))
         .with_state(state)
@@ -174,25 +175,33 @@ fn authorized(headers: &HeaderMap, token: &SecretString) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected))
 }
 
+/// Why the audit pages are not shown: off (404) or no valid token (401 asking for it).
+fn audit_refusal(s: &PagesState, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &s.audit_token else {
+        return Some(not_found());
+    };
+    if authorized(headers, token) {
+        return None;
+    }
+    let mut r = page(
+        StatusCode::UNAUTHORIZED,
+        views::message("Sign in", "The audit pages need the audit token."),
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"changegate audit\""),
+    );
+    Some(r)
+}
+
 async fn audit(
     State(s): State<PagesState>,
     Path((forge, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = &s.audit_token else {
-        return not_found();
-    };
-    if !authorized(&headers, token) {
-        let mut r = page(
-            StatusCode::UNAUTHORIZED,
-            views::message("Sign in", "The audit pages need the audit token."),
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"changegate audit\""),
-        );
-        return r;
+    if let Some(refused) = audit_refusal(&s, &headers) {
+        return refused;
     }
     let Ok(forge) = forge.parse::<Forge>() else {
         return not_found();
@@ -227,9 +236,34 @@ async fn audit(
             r
         }
         Some("json") => axum::Json(records).into_response(),
-        _ => match views::audit(forge, repo, &filter, &records, head.as_deref()) {
-            Ok(html) => page(StatusCode::OK, html),
-            Err(e) => unavailable(e),
-        },
+        _ => {
+            let now = s.store.clock().now();
+            let details = |r: &crate::report::ChangeRecord| {
+                let kind = match r.kind.as_str() {
+                    "issue" => crate::model::ChangeKind::Issue,
+                    _ => crate::model::ChangeKind::MergeRequest,
+                };
+                s.links.url_for(forge, repo, kind, r.number, now)
+            };
+            match views::audit(forge, repo, &filter, &records, head.as_deref(), &details) {
+                Ok(html) => page(StatusCode::OK, html),
+                Err(e) => unavailable(e),
+            }
+        }
+    }
+}
+
+/// `/audit`: the repositories with records, behind the audit token.
+async fn audit_index(State(s): State<PagesState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = audit_refusal(&s, &headers) {
+        return refused;
+    }
+    let rendered = match s.store.audited_repositories().await {
+        Ok(list) => views::audit_index(&list),
+        Err(e) => Err(e),
+    };
+    match rendered {
+        Ok(html) => page(StatusCode::OK, html),
+        Err(e) => unavailable(e),
     }
 }

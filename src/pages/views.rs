@@ -252,6 +252,8 @@ pub struct AuditFilter {
     pub to: String,
     pub classification: String,
     pub overdue: bool,
+    /// Only changes merged while their status failed.
+    pub failing: bool,
 }
 
 impl AuditFilter {
@@ -262,13 +264,15 @@ impl AuditFilter {
             to: get("to"),
             classification: get("classification"),
             overdue: get("overdue") == "1",
+            failing: get("failing") == "1",
         }
     }
 
     /// Merged changes in the date range (the merge's decision day, inclusive), with the
     /// classification asked for, overdue emergencies only when asked.
     pub fn keeps(&self, r: &ChangeRecord) -> bool {
-        let day = r.final_at.get(..10).unwrap_or("");
+        let merged = r.merged_at.as_deref().unwrap_or(&r.final_at);
+        let day = merged.get(..10).unwrap_or("");
         r.merged
             && (self.from.is_empty() || day >= self.from.as_str())
             && (self.to.is_empty() || day <= self.to.as_str())
@@ -277,6 +281,7 @@ impl AuditFilter {
                     .as_deref()
                     .is_some_and(|c| c.eq_ignore_ascii_case(&self.classification)))
             && (!self.overdue || r.emergency.as_ref().is_some_and(|e| e.overdue))
+            && (!self.failing || r.final_verdict == "fail")
     }
 
     fn query(&self, format: &str) -> String {
@@ -296,6 +301,9 @@ impl AuditFilter {
         if self.overdue {
             q.push("overdue=1".into());
         }
+        if self.failing {
+            q.push("failing=1".into());
+        }
         format!("?{}", q.join("&"))
     }
 }
@@ -309,6 +317,9 @@ pub struct AuditRow {
     pub summary: String,
     pub merged_at: String,
     pub emergency: String,
+    /// The change's details page (signed) and its page on the forge.
+    pub details: String,
+    pub web_url: Option<String>,
 }
 
 #[derive(Template)]
@@ -320,6 +331,7 @@ struct AuditPage {
     to: String,
     classification: String,
     overdue: bool,
+    failing: bool,
     csv_link: String,
     json_link: String,
     chain_head: String,
@@ -332,6 +344,7 @@ pub fn audit(
     filter: &AuditFilter,
     records: &[ChangeRecord],
     head: Option<&str>,
+    details: &dyn Fn(&ChangeRecord) -> String,
 ) -> Result<String> {
     let page = AuditPage {
         forge_name: forge.display_name(),
@@ -340,6 +353,7 @@ pub fn audit(
         to: filter.to.clone(),
         classification: filter.classification.clone(),
         overdue: filter.overdue,
+        failing: filter.failing,
         csv_link: filter.query("csv"),
         json_link: filter.query("json"),
         chain_head: head.unwrap_or("").to_string(),
@@ -357,13 +371,41 @@ pub fn audit(
                     .join(", "),
                 verdict: r.final_verdict.clone(),
                 summary: r.final_summary.clone(),
-                merged_at: r.final_at.clone(),
+                merged_at: r
+                    .merged_at
+                    .clone()
+                    .unwrap_or_else(|| format!("{} (decided)", r.final_at)),
+                details: details(r),
+                web_url: r.web_url.clone(),
                 emergency: match &r.emergency {
                     Some(e) if e.overdue => "approvals overdue".into(),
                     Some(e) if e.complete => "owed approvals given".into(),
                     Some(_) => "approvals owed".into(),
                     None => String::new(),
                 },
+            })
+            .collect(),
+    };
+    Ok(page.render()?)
+}
+
+#[derive(Template)]
+#[template(path = "audit_index.html")]
+struct AuditIndex {
+    repositories: Vec<(String, String, &'static str)>,
+}
+
+/// The repositories with audit records: (forge, path), each linking to its audit page.
+pub fn audit_index(repositories: &[(String, String)]) -> Result<String> {
+    let page = AuditIndex {
+        repositories: repositories
+            .iter()
+            .map(|(forge, repo)| {
+                let name = forge
+                    .parse::<Forge>()
+                    .map(|f| f.display_name())
+                    .unwrap_or("");
+                (forge.clone(), repo.clone(), name)
             })
             .collect(),
     };
