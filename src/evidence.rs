@@ -28,6 +28,9 @@ pub struct ChangeAtDecision {
     pub head_sha: Option<String>,
     pub author: User,
     pub web_url: Option<String>,
+    /// When the forge says it merged (its `merged_at`), not when changegate decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl DecisionEvidence {
@@ -43,6 +46,7 @@ impl DecisionEvidence {
                 head_sha: c.head_sha.clone(),
                 author: c.author.clone(),
                 web_url: c.web_url.clone(),
+                merged_at: c.merged_at,
             },
             source: source.to_string(),
         }
@@ -60,6 +64,10 @@ pub struct ActionEvidence {
     pub result: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The details page a status links (`server.public_url` set): in the record, so that a
+    /// dry run's page can be found from its audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_url: Option<String>,
 }
 
 /// One audit record's detail, by its kind.

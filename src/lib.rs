@@ -11,6 +11,7 @@ pub mod comment;
 pub mod diff;
 pub mod evidence;
 pub mod forge;
+pub mod label_sync;
 pub mod markdown;
 pub mod model;
 pub mod pages;

@@ -108,6 +108,12 @@ pub struct ChangeRecord {
     /// The repository's audit chain head when exported: keep it to check later exports
     /// against (`changegate audit verify`).
     pub chain_head: Option<String>,
+    /// When the forge says the change merged (its `merged_at`), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<String>,
+    /// The change on the forge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
 }
 
 fn time(ms: i64) -> String {
@@ -236,6 +242,12 @@ fn change_record(number: u64, decisions: &[&Decided], scope: &str) -> Option<Cha
         final_verdict: verdict_name(d.verdict),
         final_summary: d.summary.clone(),
         final_at: time(fin.row.at),
+        merged_at: decisions
+            .iter()
+            .rev()
+            .find_map(|d| d.ev.change.merged_at)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        web_url: last.ev.change.web_url.clone(),
         merged: at_merge.is_some(),
         approvals,
         removed_approvals: removals(decisions),

@@ -390,6 +390,9 @@ fn secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Erro
         .collect())
 }
 
+/// The examples' stand-in for a secret, compared case-insensitively.
+const PLACEHOLDER: &str = "change-me";
+
 const LIST_KEYS: [&str; 6] = [
     "gitlab.approval_projects",
     "gitlab.status_check_secret",
@@ -529,6 +532,43 @@ impl Settings {
         Ok(())
     }
 
+    /// Why `serve` must not start: a secret still holds an example's placeholder
+    /// (`CHANGE-ME`). Such a value is public (it is in the examples), so a webhook secret with
+    /// it lets anyone forge deliveries, and a token with it would fail every call live.
+    pub fn placeholder_refusal(&self) -> Option<String> {
+        let placeholder = |v: &str| v.to_ascii_lowercase().contains(PLACEHOLDER);
+        let one = |name: &'static str, v: &Option<SecretString>| {
+            v.as_ref()
+                .filter(|s| placeholder(s.expose_secret()))
+                .map(|_| name)
+        };
+        let any = |name: &'static str, v: &[SecretString]| {
+            v.iter()
+                .any(|s| placeholder(s.expose_secret()))
+                .then_some(name)
+        };
+        let named: Vec<&str> = [
+            one("github.token", &self.github.token),
+            one("github.private_key", &self.github.private_key),
+            any("github.webhook_secret", &self.github.webhook_secret),
+            one("gitlab.token", &self.gitlab.token),
+            any("gitlab.webhook_secret", &self.gitlab.webhook_secret),
+            any("gitlab.signing_token", &self.gitlab.signing_token),
+            one("server.link_key", &self.server.link_key),
+            one("server.audit_token", &self.server.audit_token),
+            placeholder(&self.database.url).then_some("database.url"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!named.is_empty()).then(|| {
+            format!(
+                "{} still hold(s) the placeholder `CHANGE-ME` from an example: set real values (a placeholder secret is public, so anyone could forge deliveries)",
+                named.join(", ")
+            )
+        })
+    }
+
     /// Dry run unless told otherwise, when no forge token is configured.
     pub fn is_dry_run(&self) -> bool {
         let github = self.github.token.is_some() || self.github.app_id.is_some();
@@ -655,6 +695,38 @@ mod tests {
         std::fs::write(&file, "[server]\nlisen = \"x\"\n").unwrap();
         let err = Settings::load_from(Some(&file), env(&[])).unwrap_err();
         assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+    }
+
+    #[test]
+    fn placeholder_secrets_are_named_and_real_ones_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "").unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "CHANGE-ME\n").unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("CHANGEGATE__GITHUB__WEBHOOK_SECRET", "real,change-me"),
+                ("CHANGEGATE__GITLAB__TOKEN_FILE", token.to_str().unwrap()),
+                (
+                    "CHANGEGATE__DATABASE__URL",
+                    "postgres://changegate:CHANGE-ME@db/changegate",
+                ),
+            ]),
+        )
+        .unwrap();
+        let refusal = s.placeholder_refusal().expect("refused");
+        for name in ["github.webhook_secret", "gitlab.token", "database.url"] {
+            assert!(refusal.contains(name), "{refusal}");
+        }
+        assert!(!refusal.contains("github.token"), "{refusal}");
+        let fine = Settings::load_from(
+            Some(&file),
+            env(&[("CHANGEGATE__GITHUB__WEBHOOK_SECRET", "s3cr3t-value")]),
+        )
+        .unwrap();
+        assert_eq!(fine.placeholder_refusal(), None);
     }
 
     #[test]

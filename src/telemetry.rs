@@ -11,6 +11,9 @@ pub const QUEUE_DEPTH: &str = "changegate_queue_depth";
 pub const QUEUE_AGE: &str = "changegate_queue_oldest_age_seconds";
 /// Seconds a job took to run, by `outcome` (done, retry, failed).
 pub const JOB_SECONDS: &str = "changegate_job_duration_seconds";
+/// Its histogram's bucket bounds, in seconds: from a cached re-evaluation to a slow forge.
+pub const JOB_SECONDS_BUCKETS: &[f64] =
+    &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 /// Forge API calls, by `forge`, `endpoint` (what the call does) and `status`.
 pub const FORGE_CALLS: &str = "changegate_forge_calls_total";
 /// Requests that counted against the forge's rate limit, by `forge` (GitHub: every answer but

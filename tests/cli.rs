@@ -17,18 +17,33 @@ fn changegate(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn check_accepts_the_shipped_rules_with_a_one_line_summary() {
-    let (code, out, _) = changegate(&["check", "rules.yaml"]);
+    let (code, out, _) = changegate(&["check", "rules.yaml", "--at", "2026-12-06T12:00:00Z"]);
     assert_eq!(code, 0);
     assert_eq!(
         out.trim(),
-        "rules.yaml: ok: 7 rules, 5 approvals, 5 approver groups, 6 scopes, 2 blocked periods"
+        "rules.yaml: ok: 7 rules, 5 approvals, 5 approver groups, 6 scopes, 2 blocked periods\n\
+         quarter-close-financial: 2026-12-17 00:00 → 2027-01-14 00:00 UTC, changes labelled any of `Financially Significant`\n\
+         quarter-close: 2026-12-24 00:00 → 2027-01-07 00:00 UTC, every change"
     );
     let (code, out, _) = changegate(&["check"]);
     assert_eq!(
         (code, out.lines().count()),
-        (0, 1),
+        (0, 3),
         "defaults to ./rules.yaml"
     );
+}
+
+#[test]
+fn check_says_when_a_blocked_period_is_in_force() {
+    let (code, out, _) = changegate(&["check", "--at", "2027-01-02", "rules.yaml"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("quarter-close: in force now, until 2027-01-07 00:00 UTC, every change"),
+        "{out}"
+    );
+    let (code, _, err) = changegate(&["check", "--at", "soon", "rules.yaml"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--at"), "{err}");
 }
 
 #[test]
@@ -137,7 +152,9 @@ fn simulate_uses_the_given_rules_and_memberships() {
         v["decision"]["verdict"], "fail",
         "membership unknown offline"
     );
-    assert_eq!(v["decision"]["approvals"][2]["state"], "unverified");
+    // Only the approval a minor change needs is listed.
+    assert_eq!(v["decision"]["approvals"][0]["name"], "manager");
+    assert_eq!(v["decision"]["approvals"][0]["state"], "unverified");
 }
 
 #[test]

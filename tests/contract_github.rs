@@ -119,6 +119,29 @@ async fn github_client_requests_match_the_official_openapi_description() {
     gh.remove_labels(&pr, &[label])
         .await
         .expect("DELETE issues/{n}/labels/{name}");
+    // `changegate labels`: list, create, update.
+    let listed = gh.repo_labels(&pr.repo).await.expect("GET labels");
+    let wanted = changegate::label_sync::WantedLabel {
+        name: "Peer Approval::Approved".into(),
+        color: "0e8a16".into(),
+        description: "Peer review: given (only its approvers may apply it)".into(),
+    };
+    gh.create_label(&pr.repo, &wanted)
+        .await
+        .expect("POST labels");
+    let existing = listed
+        .first()
+        .cloned()
+        .unwrap_or(changegate::label_sync::ExistingLabel {
+            name: "Peer Approval::Approved".into(),
+            color: "ffffff".into(),
+            description: None,
+            id: None,
+            inherited: false,
+        });
+    gh.update_label(&pr.repo, &existing, &wanted)
+        .await
+        .expect("PATCH labels/{name}");
     let sha = change
         .head_sha
         .unwrap_or_else(|| "6dcb09b5b57875f334f61aebed695e2e4193db5e".into());

@@ -152,3 +152,67 @@ fn the_health_check_command_fails_when_nothing_answers() {
         .unwrap();
     assert!(!status.success());
 }
+
+#[test]
+fn the_deployment_is_reachable_kept_available_and_names_its_registry() {
+    let deployment = read("deploy/kubernetes/deployment.yaml");
+    for needed in [
+        "CHANGEGATE__SERVER__PUBLIC_URL",
+        "CHANGEGATE__SERVER__AUDIT_TOKEN_FILE",
+        "image: REGISTRY.example.com/changegate:",
+    ] {
+        assert!(deployment.contains(needed), "{needed}");
+    }
+    let ingress = read("deploy/kubernetes/ingress.yaml");
+    assert!(ingress.contains("kind: Ingress") && ingress.contains("secretName: changegate-tls"));
+    assert!(
+        !ingress.contains("path: /metrics") && !ingress.contains("path: /\n"),
+        "metrics stay inside the cluster"
+    );
+    let pdb = read("deploy/kubernetes/pdb.yaml");
+    assert!(pdb.contains("kind: PodDisruptionBudget") && pdb.contains("minAvailable: 1"));
+    let kustomization = read("deploy/kubernetes/kustomization.yaml");
+    assert!(kustomization.contains("pdb.yaml") && kustomization.contains("ingress.yaml"));
+    assert!(read("deploy/kubernetes/postgres.example.yaml").contains("kind: StatefulSet"));
+    let ignore = read(".dockerignore");
+    assert!(ignore.lines().any(|l| l == "target/") && ignore.lines().any(|l| l == ".git/"));
+}
+
+#[test]
+fn the_example_secret_is_refused_until_filled_in() {
+    let secret = read("deploy/kubernetes/secret.example.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = vec![];
+    for (key, setting) in [
+        ("github-token", "CHANGEGATE__GITHUB__TOKEN_FILE"),
+        (
+            "github-webhook-secrets",
+            "CHANGEGATE__GITHUB__WEBHOOK_SECRET_FILE",
+        ),
+        ("audit-token", "CHANGEGATE__SERVER__AUDIT_TOKEN_FILE"),
+    ] {
+        let value = secret
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("{key} missing"));
+        let file = dir.path().join(key);
+        std::fs::write(&file, value).unwrap();
+        env.push((setting.to_string(), file.display().to_string()));
+    }
+    let empty = dir.path().join("c.toml");
+    std::fs::write(&empty, "").unwrap();
+    let settings = changegate::settings::Settings::load_from(Some(&empty), env).unwrap();
+    let refusal = settings.placeholder_refusal().expect("refused");
+    assert!(refusal.contains("github.token") && refusal.contains("server.audit_token"));
+    let compose = read("deploy/docker-compose.yml");
+    assert!(!compose.to_lowercase().contains("change-me"), "{compose}");
+}
+
+#[test]
+fn the_systemd_user_comes_from_sysusers_and_the_docs_are_real() {
+    let unit = read("deploy/systemd/changegate.service");
+    assert!(unit.contains("Documentation=file:/usr/local/share/doc/changegate/README.md"));
+    assert!(!unit.contains("example.invalid"));
+    let sysusers = read("deploy/systemd/changegate.sysusers.conf");
+    assert!(sysusers.contains("u changegate - "), "{sysusers}");
+}

@@ -231,3 +231,33 @@ async fn on_gitlab_missing_sections_are_listed_and_report_mode_writes_no_labels(
         "{note}"
     );
 }
+
+#[tokio::test]
+async fn an_emergency_merges_at_once_and_owes_its_review_afterwards() {
+    let s = github("").await;
+    // Undescribed, unassessed, touching a security-sensitive path: only EMERGENCY on it.
+    s.gh.set_body(7, "Outage: hotfix.");
+    s.gh.set_files(7, &["src/auth/session.rs"]);
+    s.apply_label("alice", "EMERGENCY").await;
+    let (state, description) = s.status_of(H1);
+    assert_eq!(state, "success", "{description}\n{}", s.comment());
+    assert!(
+        s.comment()
+            .contains("one reviewer approval and a retrospective are owed"),
+        "{}",
+        s.comment()
+    );
+    // Assessed as high risk, it still merges at once.
+    s.apply_label("alice", "Risk::High").await;
+    let (state, description) = s.status_of(H1);
+    assert_eq!(state, "success", "{description}\n{}", s.comment());
+}
+
+#[test]
+fn every_approval_label_belongs_to_a_declared_scope() {
+    let rules = ops("");
+    for a in &rules.approvals {
+        let scope = a.label.scope().expect("a scoped label");
+        assert!(rules.governs_scope(scope), "{} is undeclared", a.label);
+    }
+}

@@ -198,3 +198,60 @@ async fn gitlab_statuses_link_to_the_details_page_too() {
         "{link}"
     );
 }
+
+#[tokio::test]
+async fn a_change_merged_while_failing_is_found_shown_as_such_and_linked() {
+    let (s, pages) = with_pages().await;
+    s.apply_label("alice", "CMT::Minor").await;
+    assert_eq!(s.status_of(H1).0, "failure");
+    // Merged anyway (an admin bypassing protection), at the forge's own time.
+    s.gh.merge(7, "2026-11-02T10:30:00Z");
+    s.deliver("closed", None, "alice", "merge-1").await;
+    let bearer = Some("Bearer audit-secret");
+
+    // The index of repositories, behind the token.
+    assert_eq!(
+        get(&pages, "/audit", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, html, _) = get(&pages, "/audit", bearer).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("href=\"/audit/github/acme/platypus\""),
+        "{html}"
+    );
+
+    let page = "/audit/github/acme/platypus";
+    let (_, html, _) = get(&pages, &format!("{page}?failing=1"), bearer).await;
+    assert!(html.contains("1 merged change."), "{html}");
+    assert!(
+        html.contains("2026-11-02T10:30:00Z"),
+        "the forge's merged_at: {html}"
+    );
+    assert!(html.contains("class=\"hash\""), "{html}");
+    // The row links to the change's details page, which says what happened.
+    let link = html
+        .split("href=\"")
+        .map(|p| p.split('"').next().unwrap())
+        .find(|h| h.contains("/changes/github/acme/platypus/merge_request/7?token="))
+        .unwrap_or_else(|| panic!("{html}"))
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    let path = link.strip_prefix(PUBLIC).unwrap_or(&link).to_string();
+    let (status, details, _) = get(&pages, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{details}");
+    assert!(
+        details.contains("Merged without its approvals"),
+        "{details}"
+    );
+    assert!(details.contains("merged 2026-11-02 10:30 UTC"), "{details}");
+
+    // A change that merged with its approvals is not among the failing.
+    s.apply_label("mona", "BT Integration Manager::Approved")
+        .await;
+    let (_, html, _) = get(&pages, &format!("{page}?failing=1"), bearer).await;
+    assert!(
+        html.contains("1 merged change."),
+        "decided at merge: {html}"
+    );
+}

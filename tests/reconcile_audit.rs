@@ -290,6 +290,9 @@ async fn explain_prints_each_rules_verdict_and_why() {
     ];
     gh.clear_calls();
     let (code, out, err) = tokio::task::spawn_blocking(move || {
+        // explain only reads: the database it reads must exist (serve or migrate makes it).
+        let (code, _, err) = changegate(&["migrate"], &env);
+        assert_eq!(code, 0, "{err}");
         changegate(
             &[
                 "explain",

@@ -19,7 +19,7 @@ pub(super) async fn explain(
     issue: bool,
 ) -> Result<ExitCode> {
     let rules = Arc::new(rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?);
-    let store = Store::open(&settings.database.url).await?;
+    let store = Store::open_existing(&settings.database.url).await?;
     let worker = build_worker(&settings, store, Arc::new(RwLock::new(rules.clone())), true)?;
     let r = changegate::forge::ChangeRef {
         repo: changegate::model::Repo {
@@ -165,10 +165,18 @@ pub(super) async fn audit(
         .ok()
         .and_then(|r| r.scopes.first().map(|s| s.name.clone()))
         .unwrap_or_else(|| "CMT".into());
-    let store = Store::open(&settings.database.url).await?;
+    let store = Store::open_existing(&settings.database.url).await?;
     let rows = store
         .audit_rows(forge.as_str(), repo, None, since_ms)
         .await?;
+    if rows.is_empty() {
+        eprintln!(
+            "changegate: no audit records for {} {repo}{} in {}: check --forge and --repo (OWNER/NAME, or the project's full path on GitLab) and database.url",
+            forge.display_name(),
+            since.map(|s| format!(" since {s}")).unwrap_or_default(),
+            changegate::store::redact(&settings.database.url)
+        );
+    }
     let mut records = changegate::report::build(&rows, &scope)?;
     let head = store.audit_head(forge.as_str(), repo).await?;
     for r in &mut records {
@@ -187,7 +195,7 @@ pub(super) async fn audit_verify(
     forge: Option<Forge>,
     repo: Option<&str>,
 ) -> Result<ExitCode> {
-    let store = Store::open(&settings.database.url).await?;
+    let store = Store::open_existing(&settings.database.url).await?;
     let reports = store.verify_audit(forge.map(|f| f.as_str()), repo).await?;
     if reports.is_empty() {
         println!("no audit chain to verify");
@@ -222,7 +230,7 @@ pub(super) async fn overdue(
     repo: Option<&str>,
     json: bool,
 ) -> Result<ExitCode> {
-    let store = Store::open(&settings.database.url).await?;
+    let store = Store::open_existing(&settings.database.url).await?;
     let rows = store.owed_emergencies(forge, repo).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

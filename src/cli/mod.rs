@@ -11,8 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod credentials;
 mod deploy;
 mod inspect;
+mod labels;
+mod link;
 mod offline;
 mod serve;
 
@@ -38,23 +41,41 @@ pub struct Cli {
 enum Command {
     /// Receive webhooks and enforce the rules.
     #[command(after_help = SETTINGS_HELP)]
-    Serve,
-    /// Validate a rules file; print `file:line:column: problem` for each mistake.
+    Serve {
+        /// Do not create or migrate the database: refuse to start unless it exists and is
+        /// migrated (run `changegate migrate` first, e.g. once per upgrade, before the replicas).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Create the database if needed and apply the migrations it lacks; print what was applied.
+    Migrate,
+    /// Validate a rules file; print `file:line:column: problem` for each mistake, or a
+    /// summary and each blocked period's next occurrence.
     Check {
         /// The rules file.
         #[arg(default_value = "rules.yaml")]
         rules: PathBuf,
+        /// List the blocked periods in force at, or next after, this time (RFC 3339 or a
+        /// date) instead of now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
     },
     /// Evaluate a webhook payload offline and print the change, the decision and the actions.
     Simulate {
+        /// The forge that sent the payload: github or gitlab.
         #[arg(long, required_unless_present = "deploy")]
         forge: Option<Forge>,
-        /// The event header value: `pull_request`, `Merge Request Hook`, …
+        /// The event: GitHub's X-GitHub-Event (`pull_request`, `issues`, …), GitLab's
+        /// X-Gitlab-Event (`Merge Request Hook`) or its payload's object_kind (`merge_request`).
         #[arg(long, required_unless_present = "deploy")]
         event: Option<String>,
         /// Instead: evaluate a deployment's facts (JSON, as `explain --deploy` gathers them).
         #[arg(long, value_name = "FACTS", conflicts_with_all = ["payload", "compare"])]
         deploy: Option<PathBuf>,
+        /// A file the change touches (repeatable). Without any, the changed files are unknown
+        /// offline and `changed_paths` conditions count as met (fail closed), as the output says.
+        #[arg(long = "changed-file", value_name = "PATH")]
+        changed_files: Vec<String>,
         /// Rules file to evaluate with.
         #[arg(long, default_value = "rules.yaml")]
         rules: PathBuf,
@@ -97,6 +118,7 @@ enum Command {
     /// Evaluate every open change of a repository now (catches missed webhooks); waits for
     /// the evaluations and prints how many changes were checked and changed.
     Reconcile {
+        /// github or gitlab.
         #[arg(long)]
         forge: Forge,
         /// OWNER/NAME on GitHub, the project's full path on GitLab.
@@ -105,6 +127,7 @@ enum Command {
     },
     /// Read a live change and print each rule's verdict and why (nothing is written).
     Explain {
+        /// github or gitlab.
         #[arg(long)]
         forge: Forge,
         #[arg(long)]
@@ -146,6 +169,33 @@ enum Command {
     Deployments {
         #[command(subcommand)]
         command: DeploymentsCommand,
+    },
+    /// List every label the rules use (colour per scope, description from the rules) and how
+    /// the repository's labels differ; with --apply, create or update them.
+    Labels {
+        /// github or gitlab.
+        #[arg(long)]
+        forge: Forge,
+        /// OWNER/NAME on GitHub, the project's full path on GitLab.
+        #[arg(long)]
+        repo: String,
+        /// Create and update the labels (without it nothing is changed).
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Print a fresh signed link to a change's details page (needs server.public_url).
+    Link {
+        /// github or gitlab.
+        #[arg(long)]
+        forge: Forge,
+        /// OWNER/NAME on GitHub, the project's full path on GitLab.
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        number: u64,
+        /// The number is an issue's, not a merge/pull request's.
+        #[arg(long)]
+        issue: bool,
     },
     /// Export the audit evidence of a repository's changes: classification, approvals with
     /// approver and time, decisions and the final status.
@@ -231,7 +281,7 @@ enum AuditFormat {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let settings = || Settings::load(cli.config.as_deref());
     match cli.command {
-        Command::Check { rules } => Ok(check(&rules)),
+        Command::Check { rules, at } => check(&rules, at.as_deref()),
         Command::Simulate {
             deploy: Some(facts),
             rules,
@@ -247,6 +297,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             compare,
             at,
             payload: Some(payload),
+            changed_files,
         } => simulate(
             forge,
             &event,
@@ -256,6 +307,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 context: &context,
                 compare: compare.as_deref(),
                 at: at.as_deref(),
+                changed_files: &changed_files,
             },
             &payload,
         ),
@@ -264,7 +316,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Probe { url } => probe(&url).await,
         Command::Schema { repository } => schema(repository),
-        Command::Serve => serve(settings()?).await,
+        Command::Serve { no_migrate } => serve(settings()?, no_migrate).await,
+        Command::Migrate => migrate(settings()?).await,
         Command::Jobs { stats: false } => jobs(settings()?).await,
         Command::Jobs { stats: true } => job_stats(settings()?).await,
         Command::Retry { id } => retry(settings()?, id).await,
@@ -342,6 +395,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     reason,
                 },
         } => deploy::accept(settings()?, forge, &repo, &sha, &by, &reason).await,
+        Command::Labels { forge, repo, apply } => {
+            labels::labels(settings()?, forge, &repo, apply).await
+        }
+        Command::Link {
+            forge,
+            repo,
+            number,
+            issue,
+        } => link::link(settings()?, forge, &repo, number, issue).await,
         Command::Audit {
             verify: Some(AuditCommand::Verify { forge, repo }),
             ..
@@ -399,16 +461,33 @@ fn schema(repository: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Jobs queued, running or failed, one per line.
+/// `changegate migrate`: the database created if needed, its missing migrations applied.
+async fn migrate(settings: Settings) -> Result<ExitCode> {
+    let (_, applied) = Store::migrate(&settings.database.url).await?;
+    if applied.is_empty() {
+        println!("the database is up to date");
+    }
+    for name in applied {
+        println!("applied {name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Jobs queued, running or failed, one per line under a header.
 async fn jobs(settings: Settings) -> Result<ExitCode> {
-    let store = Store::open(&settings.database.url).await?;
-    for j in store.unfinished_jobs().await? {
+    let store = Store::open_existing(&settings.database.url).await?;
+    let jobs = store.unfinished_jobs().await?;
+    println!("id\tstate\tchange\tattempts\twrites\tdelivery\tlast error");
+    if jobs.is_empty() {
+        println!("no jobs: nothing is queued, running or failed");
+    }
+    for j in jobs {
         let state = match j.due.and_then(chrono::DateTime::from_timestamp_millis) {
             Some(due) if j.state == "queued" => format!("due {}", due.format("%Y-%m-%d %H:%M UTC")),
             _ => j.state.clone(),
         };
         println!(
-            "{}\t{}\t{}\tattempts={}\twrites={}\tdelivery={}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             j.id,
             state,
             j.change_key,
@@ -423,7 +502,7 @@ async fn jobs(settings: Settings) -> Result<ExitCode> {
 
 /// Quota units per event over the last hour, per forge.
 async fn job_stats(settings: Settings) -> Result<ExitCode> {
-    let store = Store::open(&settings.database.url).await?;
+    let store = Store::open_existing(&settings.database.url).await?;
     let rows = store.unit_stats(3_600_000).await?;
     if rows.is_empty() {
         println!("no event handled in the last hour");
@@ -442,7 +521,7 @@ async fn job_stats(settings: Settings) -> Result<ExitCode> {
 }
 
 async fn retry(settings: Settings, id: i64) -> Result<ExitCode> {
-    let store = Store::open(&settings.database.url).await?;
+    let store = Store::open_existing(&settings.database.url).await?;
     if store.retry(id).await? {
         println!("job {id} queued again; a running `changegate serve` will process it");
         Ok(ExitCode::SUCCESS)

@@ -15,23 +15,52 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
+pub(super) async fn serve(settings: Settings, no_migrate: bool) -> Result<ExitCode> {
     init_tracing(settings.log.json);
+    // Job timings as a histogram (buckets add up across replicas; a summary's quantiles do not).
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(
+                changegate::telemetry::JOB_SECONDS.to_string(),
+            ),
+            changegate::telemetry::JOB_SECONDS_BUCKETS,
+        )
+        .context("cannot set the job duration buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    // Invalid rules at start do not stop the receiver: deliveries are stored, /readyz fails,
-    // and work starts once a valid file is in place.
-    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(rules::watch::nothing())));
+    // Invalid rules at start refuse the start, as `changegate check` would: a receiver with no
+    // rules in force would acknowledge deliveries and judge them against nothing.
+    let initial = match rules::load(&settings.rules.path) {
+        Ok(r) => r,
+        Err(problems) => {
+            eprintln!("{problems}");
+            eprintln!(
+                "changegate: not started: {} does not validate ({} problem(s) above; `changegate check {}` lists them too)",
+                settings.rules.path.display(),
+                problems.problems.len(),
+                settings.rules.path.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if let Some(refusal) = settings.placeholder_refusal() {
+        eprintln!("changegate: not started: {refusal}");
+        return Ok(ExitCode::FAILURE);
+    }
+    tracing::info!(path = %settings.rules.path.display(), summary = initial.summary(), hash = %initial.hash, "rules loaded");
+    let shared: SharedRules = Arc::new(RwLock::new(Arc::new(initial)));
     let watch = rules::watch::RulesWatch {
         path: settings.rules.path.clone(),
         shared: shared.clone(),
-        ready: Arc::default(),
+        ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
     };
     let rules_ready = watch.ready.clone();
-    watch.reload();
     tokio::spawn(watch.run());
-    let store = Store::open(&settings.database.url).await?;
+    let store = if no_migrate {
+        Store::open_existing(&settings.database.url).await?
+    } else {
+        Store::open(&settings.database.url).await?
+    };
     let orphans = store.release_orphans().await?;
     if orphans > 0 {
         tracing::info!(
@@ -61,11 +90,16 @@ pub(super) async fn serve(settings: Settings) -> Result<ExitCode> {
         ),
         metrics: Some(metrics),
         rules_ready: rules_ready.clone(),
+        forge_problems: Arc::default(),
     };
     warn_unsigned(&state);
     let (stop_tx, stop_rx) = watch::channel(false);
     let links = Arc::new(link_signer(&settings, &store).await?);
     let mut worker = build_worker(&settings, store.clone(), shared.clone(), dry_run)?;
+    tokio::spawn(super::credentials::check(
+        worker.forges.clone(),
+        state.forge_problems.clone(),
+    ));
     if settings.server.public_url.is_some() {
         worker.links = Some(links.clone());
     }
@@ -293,30 +327,33 @@ pub(super) async fn reconcile_now(
     })
 }
 
-/// A client per forge that has a token; the others run offline (payload only, logged).
-fn forge_clients(settings: &Settings, store: &Store) -> Result<ForgeClients> {
-    let github = match (
-        &settings.github.app_id,
-        &settings.github.private_key,
-        &settings.github.token,
-    ) {
-        (Some(id), Some(key), _) => Some(GithubClient::app(
-            &settings.github.api_url,
-            *id,
-            key.expose_secret(),
-            RetryPolicy::default(),
-        )?),
-        (_, _, Some(t)) => Some(GithubClient::new(
-            &settings.github.api_url,
-            t.expose_secret(),
-            RetryPolicy::default(),
-        )?),
-        _ => None,
-    };
-    // The answers to conditional reads are shared through the database.
-    let replies = Arc::new(store.replies(settings.github.reply_cache_mb.saturating_mul(1 << 20)));
-    let github = github.map(|c| c.with_reply_store(replies));
-    let gitlab = match &settings.gitlab.token {
+/// The GitHub client of the settings (App or token), if any.
+pub(super) fn github_client(settings: &Settings) -> Result<Option<GithubClient>> {
+    Ok(
+        match (
+            &settings.github.app_id,
+            &settings.github.private_key,
+            &settings.github.token,
+        ) {
+            (Some(id), Some(key), _) => Some(GithubClient::app(
+                &settings.github.api_url,
+                *id,
+                key.expose_secret(),
+                RetryPolicy::default(),
+            )?),
+            (_, _, Some(t)) => Some(GithubClient::new(
+                &settings.github.api_url,
+                t.expose_secret(),
+                RetryPolicy::default(),
+            )?),
+            _ => None,
+        },
+    )
+}
+
+/// The GitLab client of the settings, if a token is set.
+pub(super) fn gitlab_client(settings: &Settings) -> Result<Option<GitlabClient>> {
+    Ok(match &settings.gitlab.token {
         Some(t) => Some(
             GitlabClient::new(
                 &settings.gitlab.url,
@@ -326,9 +363,29 @@ fn forge_clients(settings: &Settings, store: &Store) -> Result<ForgeClients> {
             .with_min_access_level(settings.gitlab.min_access_level),
         ),
         None => None,
-    };
-    for (name, client) in [("GitHub", github.is_some()), ("GitLab", gitlab.is_some())] {
-        if !client {
+    })
+}
+
+/// A client per forge that has a token; the others run offline (payload only, logged).
+fn forge_clients(settings: &Settings, store: &Store) -> Result<ForgeClients> {
+    let github = github_client(settings)?;
+    // The answers to conditional reads are shared through the database.
+    let replies = Arc::new(store.replies(settings.github.reply_cache_mb.saturating_mul(1 << 20)));
+    let github = github.map(|c| c.with_reply_store(replies));
+    let gitlab = gitlab_client(settings)?;
+    let used = [
+        !settings.github.webhook_secret.is_empty() || github.is_some(),
+        !settings.gitlab.webhook_secret.is_empty()
+            || !settings.gitlab.signing_token.is_empty()
+            || gitlab.is_some(),
+    ];
+    // A forge that is not used at all (no secret, no token) is not talked about twice.
+    let all_unused = used.iter().all(|u| !u);
+    for ((name, client), used) in [("GitHub", github.is_some()), ("GitLab", gitlab.is_some())]
+        .into_iter()
+        .zip(used)
+    {
+        if !client && (used || all_unused) {
             tracing::info!(
                 "no {name} token: {name} changes are evaluated from the payload and nothing is written"
             );
@@ -360,12 +417,20 @@ fn gitlab_verifier(settings: &Settings) -> Result<GitlabVerifier> {
     })
 }
 
+/// Warns of a forge whose deliveries will all be refused, unless the other forge is set up:
+/// then that one is simply not used, which is said once at info level, not as a warning.
 fn warn_unsigned(state: &AppState) {
-    for (forge, configured) in [
+    let forges = [
         ("GitHub", !state.github_secrets.is_empty()),
         ("GitLab", state.gitlab.is_configured()),
-    ] {
-        if !configured {
+    ];
+    let any = forges.iter().any(|(_, configured)| *configured);
+    for (forge, configured) in forges {
+        if !configured && any && !state.allow_unsigned {
+            tracing::info!(
+                "{forge} is not configured (no webhook secret): its deliveries are refused with 401"
+            );
+        } else if !configured {
             if state.allow_unsigned {
                 tracing::warn!("{forge} webhooks are accepted unsigned (allow_unsigned = true)");
             } else {

@@ -61,12 +61,25 @@ impl Links {
 
     /// The signed URL of a change's details page.
     pub fn details_url(&self, change: &Change, now: DateTime<Utc>) -> String {
-        let path = page_path(
-            change.forge.as_str(),
+        self.url_for(
+            change.forge,
             change.repo.path.as_str(),
-            change.kind.as_str(),
+            change.kind,
             change.number,
-        );
+            now,
+        )
+    }
+
+    /// The signed URL of the details page of `repo`'s change `number` (`changegate link`).
+    pub fn url_for(
+        &self,
+        forge: crate::model::Forge,
+        repo: &str,
+        kind: crate::model::ChangeKind,
+        number: u64,
+        now: DateTime<Utc>,
+    ) -> String {
+        let path = page_path(forge.as_str(), repo, kind.as_str(), number);
         format!("{}{path}?token={}", self.public_url, self.token(&path, now))
     }
 }

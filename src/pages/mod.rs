@@ -3,6 +3,7 @@
 //! (askama escapes every forge-provided string), no scripts, a strict Content-Security-Policy.
 
 mod deploy_views;
+mod headline;
 pub mod links;
 mod views;
 
@@ -32,6 +33,7 @@ pub struct PagesState {
 pub fn router(state: PagesState) -> Router {
     Router::new()
         .route("/changes/{forge}/{*rest}", get(details))
+        .route("/audit", get(audit_index))
         .route("/audit/{forge}/{*repo}", get(audit))
         .route("/deployments/{id}", get(deployment))
         .route("/static/changegate.css", get(stylesheet))
@@ -115,7 +117,13 @@ async fn details(
     if decided.is_empty() {
         return not_found();
     }
-    match views::details(forge, repo, number, &decided) {
+    // A dry run's actions are on record as such: the page says so instead of reading as live.
+    let dry_run = rows
+        .iter()
+        .rev()
+        .find(|r| r.kind == "action")
+        .is_some_and(|r| r.detail["dry_run"] == true);
+    match views::details(forge, repo, number, &decided, dry_run) {
         Ok(html) => page(StatusCode::OK, html),
         Err(e) => unavailable(e),
     }
@@ -192,25 +200,33 @@ fn authorized(headers: &HeaderMap, token: &SecretString) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected))
 }
 
+/// Why the audit pages are not shown: off (404) or no valid token (401 asking for it).
+fn audit_refusal(s: &PagesState, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &s.audit_token else {
+        return Some(not_found());
+    };
+    if authorized(headers, token) {
+        return None;
+    }
+    let mut r = page(
+        StatusCode::UNAUTHORIZED,
+        views::message("Sign in", "The audit pages need the audit token."),
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"changegate audit\""),
+    );
+    Some(r)
+}
+
 async fn audit(
     State(s): State<PagesState>,
     Path((forge, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = &s.audit_token else {
-        return not_found();
-    };
-    if !authorized(&headers, token) {
-        let mut r = page(
-            StatusCode::UNAUTHORIZED,
-            views::message("Sign in", "The audit pages need the audit token."),
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"changegate audit\""),
-        );
-        return r;
+    if let Some(refused) = audit_refusal(&s, &headers) {
+        return refused;
     }
     let Ok(forge) = forge.parse::<Forge>() else {
         return not_found();
@@ -255,20 +271,39 @@ async fn audit(
                 let path = links::deployment_path(id);
                 format!("{path}?token={}", s.links.token(&path, now))
             });
-            audit_page(forge, repo, &filter, &records, head.as_deref(), deployments)
+            let details = |r: &crate::report::ChangeRecord| {
+                let kind = match r.kind.as_str() {
+                    "issue" => crate::model::ChangeKind::Issue,
+                    _ => crate::model::ChangeKind::MergeRequest,
+                };
+                s.links.url_for(forge, repo, kind, r.number, now)
+            };
+            match views::audit(
+                forge,
+                repo,
+                &filter,
+                &records,
+                head.as_deref(),
+                deployments,
+                &details,
+            ) {
+                Ok(html) => page(StatusCode::OK, html),
+                Err(e) => unavailable(e),
+            }
         }
     }
 }
 
-fn audit_page(
-    forge: Forge,
-    repo: &str,
-    filter: &views::AuditFilter,
-    records: &[crate::report::ChangeRecord],
-    head: Option<&str>,
-    deployments: Vec<deploy_views::DeploymentRow>,
-) -> Response {
-    match views::audit(forge, repo, filter, records, head, deployments) {
+/// `/audit`: the repositories with records, behind the audit token.
+async fn audit_index(State(s): State<PagesState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = audit_refusal(&s, &headers) {
+        return refused;
+    }
+    let rendered = match s.store.audited_repositories().await {
+        Ok(list) => views::audit_index(&list),
+        Err(e) => Err(e),
+    };
+    match rendered {
         Ok(html) => page(StatusCode::OK, html),
         Err(e) => unavailable(e),
     }

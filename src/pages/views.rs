@@ -16,7 +16,7 @@ fn when(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
+pub(super) fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
     match v {
         Verdict::Pass => ("Ready to merge", "pass"),
         Verdict::Fail => ("Not ready to merge", "fail"),
@@ -62,10 +62,12 @@ struct DetailsPage {
     number: u64,
     web_url: Option<String>,
     heading: String,
-    verdict: &'static str,
+    verdict: String,
     verdict_class: &'static str,
     summary: String,
     state: String,
+    /// Evaluated without writing to the forge (dry run): said on top of the page.
+    dry_run: bool,
     decided_at: String,
     rules_hash: String,
     checklist: Vec<Item>,
@@ -83,12 +85,13 @@ pub fn details(
     repo: &str,
     number: u64,
     decided: &[(i64, DecisionEvidence, Option<String>)],
+    dry_run: bool,
 ) -> Result<String> {
     let Some((at, last, hash)) = decided.last() else {
         anyhow::bail!("no decision");
     };
     let d = &last.decision;
-    let (verdict, verdict_class) = verdict_words(d.verdict);
+    let (verdict, verdict_class) = super::headline::headline(decided);
     let commit = last
         .change
         .head_sha
@@ -213,7 +216,11 @@ pub fn details(
         verdict,
         verdict_class,
         summary: d.summary.clone(),
-        state: format!("{:?}", last.change.state).to_lowercase(),
+        state: match last.change.merged_at {
+            Some(m) => format!("merged {}", m.format("%Y-%m-%d %H:%M UTC")),
+            None => format!("{:?}", last.change.state).to_lowercase(),
+        },
+        dry_run,
         decided_at: when(*at),
         rules_hash: hash.clone().unwrap_or_default(),
         checklist: d
@@ -253,6 +260,8 @@ pub struct AuditFilter {
     pub to: String,
     pub classification: String,
     pub overdue: bool,
+    /// Only changes merged while their status failed.
+    pub failing: bool,
 }
 
 impl AuditFilter {
@@ -263,13 +272,15 @@ impl AuditFilter {
             to: get("to"),
             classification: get("classification"),
             overdue: get("overdue") == "1",
+            failing: get("failing") == "1",
         }
     }
 
     /// Merged changes in the date range (the merge's decision day, inclusive), with the
     /// classification asked for, overdue emergencies only when asked.
     pub fn keeps(&self, r: &ChangeRecord) -> bool {
-        let day = r.final_at.get(..10).unwrap_or("");
+        let merged = r.merged_at.as_deref().unwrap_or(&r.final_at);
+        let day = merged.get(..10).unwrap_or("");
         r.merged
             && (self.from.is_empty() || day >= self.from.as_str())
             && (self.to.is_empty() || day <= self.to.as_str())
@@ -278,6 +289,7 @@ impl AuditFilter {
                     .as_deref()
                     .is_some_and(|c| c.eq_ignore_ascii_case(&self.classification)))
             && (!self.overdue || r.emergency.as_ref().is_some_and(|e| e.overdue))
+            && (!self.failing || r.final_verdict == "fail")
     }
 
     fn query(&self, format: &str) -> String {
@@ -297,6 +309,9 @@ impl AuditFilter {
         if self.overdue {
             q.push("overdue=1".into());
         }
+        if self.failing {
+            q.push("failing=1".into());
+        }
         format!("?{}", q.join("&"))
     }
 }
@@ -310,6 +325,9 @@ pub struct AuditRow {
     pub summary: String,
     pub merged_at: String,
     pub emergency: String,
+    /// The change's details page (signed) and its page on the forge.
+    pub details: String,
+    pub web_url: Option<String>,
 }
 
 #[derive(Template)]
@@ -321,6 +339,7 @@ struct AuditPage {
     to: String,
     classification: String,
     overdue: bool,
+    failing: bool,
     csv_link: String,
     json_link: String,
     chain_head: String,
@@ -335,6 +354,7 @@ pub fn audit(
     records: &[ChangeRecord],
     head: Option<&str>,
     deployments: Vec<super::deploy_views::DeploymentRow>,
+    details: &dyn Fn(&ChangeRecord) -> String,
 ) -> Result<String> {
     let page = AuditPage {
         forge_name: forge.display_name(),
@@ -343,6 +363,7 @@ pub fn audit(
         to: filter.to.clone(),
         classification: filter.classification.clone(),
         overdue: filter.overdue,
+        failing: filter.failing,
         csv_link: filter.query("csv"),
         json_link: filter.query("json"),
         chain_head: head.unwrap_or("").to_string(),
@@ -361,13 +382,41 @@ pub fn audit(
                     .join(", "),
                 verdict: r.final_verdict.clone(),
                 summary: r.final_summary.clone(),
-                merged_at: r.final_at.clone(),
+                merged_at: r
+                    .merged_at
+                    .clone()
+                    .unwrap_or_else(|| format!("{} (decided)", r.final_at)),
+                details: details(r),
+                web_url: r.web_url.clone(),
                 emergency: match &r.emergency {
                     Some(e) if e.overdue => "approvals overdue".into(),
                     Some(e) if e.complete => "owed approvals given".into(),
                     Some(_) => "approvals owed".into(),
                     None => String::new(),
                 },
+            })
+            .collect(),
+    };
+    Ok(page.render()?)
+}
+
+#[derive(Template)]
+#[template(path = "audit_index.html")]
+struct AuditIndex {
+    repositories: Vec<(String, String, &'static str)>,
+}
+
+/// The repositories with audit records: (forge, path), each linking to its audit page.
+pub fn audit_index(repositories: &[(String, String)]) -> Result<String> {
+    let page = AuditIndex {
+        repositories: repositories
+            .iter()
+            .map(|(forge, repo)| {
+                let name = forge
+                    .parse::<Forge>()
+                    .map(|f| f.display_name())
+                    .unwrap_or("");
+                (forge.clone(), repo.clone(), name)
             })
             .collect(),
     };

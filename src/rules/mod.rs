@@ -2,6 +2,7 @@
 //! [`Rules`] the policy evaluates.
 
 pub mod deploy;
+mod describe;
 mod periods;
 pub mod schema;
 #[cfg(test)]
@@ -358,7 +359,7 @@ pub fn parse(path: &str, text: &str) -> Result<Rules, RulesError> {
         path: path.to_string(),
         problems,
     };
-    let file = yaml::deserialize(text).map_err(|p| err(vec![p]))?;
+    let file = yaml::deserialize_all(text).map_err(err)?;
     let repository_rules = file
         .repository_rules
         .as_ref()

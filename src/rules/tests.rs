@@ -466,3 +466,4 @@ fn repositories_cannot_turn_commands_on_or_allow_by_comment() {
     assert!(merged.approval("peer").unwrap().by_comment);
     assert_eq!(merged.commands, central.commands);
 }
+mod structure;

@@ -49,9 +49,9 @@ impl GitlabVerifier {
     /// fresh timestamp is there when signing is configured.
     pub fn precheck(&self, h: &GitlabHeaders, now: i64) -> Result<(), SignatureError> {
         if !self.tokens.is_empty() {
-            let token = h.token.ok_or(SignatureError::Missing)?;
+            let token = h.token.ok_or(SignatureError::TokenMissing)?;
             if !signature::token_matches(&self.tokens, token.as_bytes()) {
-                return Err(SignatureError::Mismatch);
+                return Err(SignatureError::TokenMismatch);
             }
         }
         if !self.signing_keys.is_empty() {
@@ -71,9 +71,9 @@ impl GitlabVerifier {
     /// Every configured mechanism must pass; several secrets per mechanism allow rotation.
     pub fn verify(&self, h: &GitlabHeaders, body: &[u8], now: i64) -> Result<(), SignatureError> {
         if !self.tokens.is_empty() {
-            let token = h.token.ok_or(SignatureError::Missing)?;
+            let token = h.token.ok_or(SignatureError::TokenMissing)?;
             if !signature::token_matches(&self.tokens, token.as_bytes()) {
-                return Err(SignatureError::Mismatch);
+                return Err(SignatureError::TokenMismatch);
             }
         }
         if !self.signing_keys.is_empty() {

@@ -28,7 +28,15 @@ use tracing::Instrument;
 /// A body that is not the JSON its event header promises.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed payload: {0}")]
-pub struct ParseError(#[from] serde_json::Error);
+pub struct ParseError(serde_json::Error);
+
+// Not `#[from]`: that would make the JSON error the source as well, and an error chain
+// (`{e:#}`) would print its message twice.
+impl From<serde_json::Error> for ParseError {
+    fn from(e: serde_json::Error) -> Self {
+        ParseError(e)
+    }
+}
 
 /// What the receiver needs: the store and its delivery writer (which wakes the worker), the
 /// secrets.
@@ -50,6 +58,9 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// False while no valid rules were ever loaded: /readyz fails, deliveries are still stored.
     pub rules_ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Why a forge's credentials do not work (a refused token), checked at start: while any
+    /// is here the process is not ready.
+    pub forge_problems: Arc<std::sync::RwLock<Vec<String>>>,
 }
 
 /// The one error type at the HTTP edge.
@@ -89,9 +100,6 @@ impl IntoResponse for AppError {
                 StatusCode::REQUEST_TIMEOUT
             }
         };
-        if !matches!(self, AppError::Unavailable(_)) {
-            tracing::warn!(%status, error = %self, "webhook refused");
-        }
         let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
@@ -158,7 +166,8 @@ async fn github_webhook(State(state): State<AppState>, req: Request) -> Response
         github_delivery(&state, &parts.headers, &body).await
     }
     .await;
-    observed("github", &event, result)
+    let delivery = header(&parts.headers, "x-github-delivery");
+    observed("github", &event, delivery, result)
 }
 
 async fn gitlab_webhook(State(state): State<AppState>, req: Request) -> Response {
@@ -177,7 +186,9 @@ async fn gitlab_webhook(State(state): State<AppState>, req: Request) -> Response
         gitlab_delivery(&state, &parts.headers, &body).await
     }
     .await;
-    observed("gitlab", &event, result)
+    let delivery = header(&parts.headers, "idempotency-key")
+        .or_else(|| header(&parts.headers, "x-gitlab-event-uuid"));
+    observed("gitlab", &event, delivery, result)
 }
 
 /// GitLab's external status check: verified by `X-Gitlab-Signature`, then taken as a merge
@@ -194,7 +205,7 @@ async fn gitlab_status_check(State(state): State<AppState>, req: Request) -> Res
         accept(&state, event).await
     }
     .await;
-    observed("gitlab", "Status Check", result)
+    observed("gitlab", "Status Check", None, result)
 }
 
 /// The body, read within the shared budget; the room it holds is released when `Held` drops.
@@ -223,8 +234,21 @@ fn gitlab_headers(headers: &HeaderMap) -> gitlab::GitlabHeaders<'_> {
 fn observed(
     forge: &'static str,
     event: &str,
+    delivery: Option<&str>,
     result: Result<(StatusCode, &'static str), AppError>,
 ) -> Response {
+    if let Err(e) = &result
+        && !matches!(e, AppError::Unavailable(_))
+    {
+        // The delivery id is the sender's to choose: shown, never trusted.
+        let delivery: String = delivery.unwrap_or("none").chars().take(100).collect();
+        tracing::warn!(
+            forge,
+            delivery,
+            error = %e,
+            "webhook refused"
+        );
+    }
     let outcome = match &result {
         Ok((_, status)) => *status,
         Err(AppError::Unauthorized(_)) => {
@@ -388,12 +412,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let rules = state.rules_ready.load(std::sync::atomic::Ordering::Relaxed);
     let store = state.store.ping().await;
     let lost = state.writer.workers_lost();
-    let code = if rules && store && lost == 0 {
+    let forges: Vec<String> = state
+        .forge_problems
+        .read()
+        .map(|p| p.clone())
+        .unwrap_or_else(|_| vec!["the forge check could not be read".into()]);
+    let code = if rules && store && lost == 0 && forges.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({ "store": store, "rules": rules, "workers_lost": lost });
+    let body = json!({ "store": store, "rules": rules, "workers_lost": lost, "forges": forges });
     (code, Json(body)).into_response()
 }
 

@@ -17,6 +17,10 @@ pub enum SignatureError {
     Mismatch,
     #[error("signature timestamp outside the accepted window")]
     Stale,
+    #[error("X-Gitlab-Token header missing")]
+    TokenMissing,
+    #[error("X-Gitlab-Token does not match any configured token (gitlab.webhook_secret)")]
+    TokenMismatch,
     #[error("no webhook secret is configured for this forge and unsigned webhooks are not allowed")]
     NotConfigured,
 }

@@ -36,6 +36,14 @@ pub struct AuditRow {
 }
 
 impl Store {
+    /// Every repository with audit records: (forge, path), sorted.
+    pub async fn audited_repositories(&self) -> Result<Vec<(String, String)>> {
+        sqlx::query_as("SELECT DISTINCT forge, repo FROM audit ORDER BY forge, repo")
+            .fetch_all(&self.reads)
+            .await
+            .context("cannot list the audited repositories")
+    }
+
     /// Appends a record to its repository's chain (one transaction: the chain's head is
     /// locked, so that concurrent replicas append one after the other).
     pub async fn audit(&self, r: &AuditRecord<'_>) -> Result<()> {

@@ -21,6 +21,8 @@ mod jobs;
 mod label_ids;
 mod logins;
 mod memory;
+mod migrations;
+mod received;
 mod reeval;
 mod replies;
 mod timers;
@@ -84,6 +86,13 @@ pub struct Store {
     clock: Clock,
 }
 
+/// Whether opening may create the database and apply migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    CreateAndMigrate,
+    Existing,
+}
+
 /// The key that serializes work on one change.
 pub fn change_key(c: &ChangeEvent) -> String {
     key_of(&c.change)
@@ -100,6 +109,23 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     pub async fn open(url: &str) -> Result<Self> {
+        Ok(Self::open_as(url, Opening::CreateAndMigrate).await?.0)
+    }
+
+    /// Opens a database that exists and is migrated, changing nothing: for the commands that
+    /// read (`audit`, `jobs`, `overdue`, …) and `serve --no-migrate`. A missing database, or
+    /// one with migrations not applied, is an error naming where it looked.
+    pub async fn open_existing(url: &str) -> Result<Self> {
+        Ok(Self::open_as(url, Opening::Existing).await?.0)
+    }
+
+    /// Opens (creating if needed) the database and applies the migrations it lacks, named
+    /// in the answer (empty: it was up to date).
+    pub async fn migrate(url: &str) -> Result<(Self, Vec<String>)> {
+        Self::open_as(url, Opening::CreateAndMigrate).await
+    }
+
+    async fn open_as(url: &str, opening: Opening) -> Result<(Self, Vec<String>)> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -111,8 +137,11 @@ impl Store {
                 redact(url)
             );
         };
-        let url = match backend {
-            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+        let url = match (backend, opening) {
+            (Backend::Sqlite, Opening::CreateAndMigrate) if !url.contains('?') => {
+                format!("{url}?mode=rwc")
+            }
+            (Backend::Sqlite, Opening::Existing) if !url.contains('?') => format!("{url}?mode=rw"),
             _ => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)
@@ -121,6 +150,15 @@ impl Store {
             Backend::Sqlite => Some(sqlite_file(&url)?),
             Backend::Postgres => None,
         };
+        if let (Some(file), Opening::Existing) = (&sqlite_file, opening)
+            && !file.exists()
+        {
+            anyhow::bail!(
+                "no database at {} (database.url `{}`): `changegate serve` or `changegate migrate` creates it; run this where serve keeps its state, or point database.url (--config, CHANGEGATE__DATABASE__URL) at it",
+                file.display(),
+                redact(&url)
+            );
+        }
         let sqlite = backend == Backend::Sqlite;
         let pool = pool_options(backend, if sqlite { 1 } else { 8 }, false)
             .connect_with(options.clone())
@@ -130,10 +168,24 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .context("cannot apply database migrations")?;
+        let pending = migrations::pending(&pool, migrator).await;
+        match opening {
+            Opening::CreateAndMigrate => migrator
+                .run(&pool)
+                .await
+                .context("cannot apply database migrations")?,
+            Opening::Existing => {
+                if !pending.is_empty() {
+                    anyhow::bail!(
+                        "the database at `{}` is not migrated ({} of {} migrations not applied, first {}): run `changegate migrate` (this command changes nothing)",
+                        redact(&url),
+                        pending.len(),
+                        migrator.iter().count(),
+                        pending[0]
+                    );
+                }
+            }
+        }
         let reads = match backend {
             // Connected after the migrations, which create the file's tables.
             Backend::Sqlite => pool_options(backend, 4, true)
@@ -150,7 +202,7 @@ impl Store {
             )?)),
             _ => None,
         };
-        Ok(Store {
+        let store = Store {
             pool,
             gate,
             direct,
@@ -158,7 +210,8 @@ impl Store {
             sqlite_file,
             backend,
             clock: Clock::system(),
-        })
+        };
+        Ok((store, pending))
     }
 
     /// The same store read through another clock (tests move time with a manual one).
@@ -201,6 +254,15 @@ impl Store {
             .await
             .context("cannot read a key")?;
         Ok(value)
+    }
+
+    /// A shared key if one was stored (`changegate link` reads the link key without making one).
+    pub async fn stored_key(&self, name: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM bot_keys WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&self.reads)
+            .await
+            .context("cannot read a key")
     }
 
     /// Whether the database answers (for readiness).
@@ -258,7 +320,7 @@ fn pool_options(backend: Backend, max: u32, read_only: bool) -> AnyPoolOptions {
 
 /// A database URL without its password (in the user info or a `password=` parameter), for
 /// messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),

@@ -128,7 +128,10 @@ impl Worker {
                     target_url: url.as_deref(),
                 };
                 let call = forge.set_status(r, sha, *state, context, description, &more);
-                if self.write(job, rules, action, call).await?.is_some() {
+                let written = self
+                    .write_linked(job, rules, action, url.as_deref(), call)
+                    .await?;
+                if written.is_some() {
                     let key = key_of(&snap.change);
                     self.store
                         .remember_status(&key, (sha, *state, description), context)
@@ -282,19 +285,39 @@ impl Worker {
         action: &PlannedAction,
         call: impl std::future::Future<Output = Result<T, ForgeError>>,
     ) -> Result<Option<T>> {
+        self.write_linked(job, rules, action, None, call).await
+    }
+
+    /// [`Worker::write`] of a status that links `target_url` (its details page): the link is
+    /// logged with a dry run's status and kept in the audit record either way.
+    pub(super) async fn write_linked<T>(
+        &self,
+        job: &JobContext<'_>,
+        rules: &Rules,
+        action: &PlannedAction,
+        target_url: Option<&str>,
+        call: impl std::future::Future<Output = Result<T, ForgeError>>,
+    ) -> Result<Option<T>> {
         let what = super::describe(action);
+        let target_url = target_url.map(str::to_string);
         if self.dry_run {
-            tracing::info!(action = %what, "dry run: would call the forge");
+            match &target_url {
+                Some(url) => {
+                    tracing::info!(action = %what, target_url = %url, "dry run: would call the forge")
+                }
+                None => tracing::info!(action = %what, "dry run: would call the forge"),
+            }
             return self
                 .record(
                     job,
                     "action",
                     Some(&rules.hash),
                     &ActionEvidence {
-                        planned: action.clone(),
+                        planned: super::offline::marked_dry_run(action.clone()),
                         dry_run: true,
                         result: None,
                         error: None,
+                        target_url: target_url.clone(),
                     },
                 )
                 .await
@@ -315,6 +338,7 @@ impl Worker {
                         dry_run: false,
                         result: Some("ok".into()),
                         error: None,
+                        target_url: target_url.clone(),
                     },
                 )
                 .await?;
@@ -331,6 +355,7 @@ impl Worker {
                         dry_run: false,
                         result: None,
                         error: Some(e.to_string()),
+                        target_url: target_url.clone(),
                     },
                 )
                 .await?;

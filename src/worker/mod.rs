@@ -17,6 +17,7 @@ mod issue_note;
 mod label_ids;
 mod linked;
 mod memberships;
+mod offline;
 mod reload;
 mod repo_rules;
 mod status;
@@ -32,7 +33,7 @@ pub use heads::HeadCaches;
 pub use memberships::MembershipCache;
 pub use repo_rules::RepoRulesCache;
 
-use crate::actions::{self, PlannedAction};
+use crate::actions::PlannedAction;
 use crate::forge::github::GithubClient;
 use crate::forge::gitlab::GitlabClient;
 use crate::forge::{ForgeClient, ForgeError};
@@ -355,28 +356,6 @@ impl Worker {
                 .await?;
         }
         outcome.map(|()| ctx.writes.load(Ordering::Relaxed))
-    }
-
-    /// Without a client for the forge: evaluate the payload alone and log what would be done.
-    async fn offline(&self, job: &JobContext<'_>, rules: &Rules) -> Result<()> {
-        let snapshot =
-            Snapshot::from_event(job.change, self.store.clock().now()).offline_link(rules);
-        let decision = policy::evaluate(rules, &snapshot);
-        self.record_decision(job, rules, &snapshot, &decision, "payload")
-            .await?;
-        let known = actions::Known::default();
-        for action in actions::plan(&snapshot, &decision, &known, &self.status_context) {
-            tracing::info!(action = %describe(&action), "no {} token: would call the forge", job.change.change.forge.display_name());
-            let detail = crate::evidence::ActionEvidence {
-                planned: action,
-                dry_run: true,
-                result: None,
-                error: None,
-            };
-            self.record(job, "action", Some(&rules.hash), &detail)
-                .await?;
-        }
-        Ok(())
     }
 
     /// The decision with what it was made on: the change's state and labels at the time, and

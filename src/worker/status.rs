@@ -187,7 +187,10 @@ impl Worker {
         let call = t
             .forge
             .set_status(t.r, sha, state, context, description, &more);
-        if self.write(t.job, t.rules, &action, call).await?.is_some() {
+        let written = self
+            .write_linked(t.job, t.rules, &action, target_url, call)
+            .await?;
+        if written.is_some() {
             self.store
                 .remember_status(&key_of(change), (sha, state, description), context)
                 .await?;

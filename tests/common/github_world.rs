@@ -88,6 +88,8 @@ pub struct GhState {
     pub rate: Option<RateWindow>,
     /// A real repository behind the compare API (`attach_repo`), and its misbehaviours.
     pub compares: super::compare_world::Compares,
+    /// The repository's labels: (name, colour, description).
+    pub repo_labels: Vec<(String, String, Option<String>)>,
     clock: i64,
     /// The time of the fake's first event, in seconds (2026-01-01 unless moved); each event
     /// comes a minute after the previous one.
@@ -852,6 +854,57 @@ fn route_repo(
     }
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, rest) {
+        // The repository's labels: names compare without case, as on GitHub.
+        ("GET", ["labels"]) => {
+            let list: Vec<Value> = s
+                .repo_labels
+                .iter()
+                .enumerate()
+                .map(|(i, (name, color, description))| json!({ "id": 9000 + i, "node_id": "LA_x", "url": "https://api.github.com/repos/acme/platypus/labels/x", "name": name, "color": color, "default": false, "description": description }))
+                .collect();
+            listing(&mut s.not_modified, list, etag)
+        }
+        ("POST", ["labels"]) => {
+            let (Some(name), Some(color)) = (body["name"].as_str(), body["color"].as_str()) else {
+                return json_reply(422, json!({ "message": "Validation Failed" }));
+            };
+            if s.repo_labels.iter().any(|l| l.0.eq_ignore_ascii_case(name)) {
+                return json_reply(
+                    422,
+                    json!({ "message": "Validation Failed", "errors": [{ "resource": "Label", "code": "already_exists", "field": "name" }] }),
+                );
+            }
+            let description = body["description"].as_str().map(str::to_string);
+            s.repo_labels
+                .push((name.into(), color.into(), description.clone()));
+            json_reply(
+                201,
+                json!({ "id": 9999, "node_id": "LA_x", "url": "https://api.github.com/repos/acme/platypus/labels/x", "name": name, "color": color, "default": false, "description": description }),
+            )
+        }
+        ("PATCH", ["labels", name]) => {
+            let Some(label) = s
+                .repo_labels
+                .iter_mut()
+                .find(|l| l.0.eq_ignore_ascii_case(name))
+            else {
+                return not_found();
+            };
+            if let Some(n) = body["new_name"].as_str() {
+                label.0 = n.into();
+            }
+            if let Some(c) = body["color"].as_str() {
+                label.1 = c.into();
+            }
+            if let Some(d) = body["description"].as_str() {
+                label.2 = Some(d.into());
+            }
+            let (name, color, description) = label.clone();
+            json_reply(
+                200,
+                json!({ "id": 9000, "node_id": "LA_x", "url": "https://api.github.com/repos/acme/platypus/labels/x", "name": name, "color": color, "default": false, "description": description }),
+            )
+        }
         ("GET", ["pulls", n]) => match s.change(num(n)).filter(|c| c.is_pr) {
             Some(c) => {
                 let mut body = change_json(c);

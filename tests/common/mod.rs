@@ -249,6 +249,7 @@ impl TestApp {
             )),
             metrics: None,
             rules_ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            forge_problems: Default::default(),
         };
         configure(&mut state);
         let worker = Worker {

@@ -7,6 +7,7 @@ mod comments;
 mod commits;
 pub mod compare;
 mod deployments;
+mod labels;
 mod wire;
 
 pub use client::GithubClient;

@@ -6,6 +6,7 @@ mod blocks;
 mod client;
 pub mod compare;
 mod deployments;
+mod labels;
 mod wire;
 
 pub use blocks::{
