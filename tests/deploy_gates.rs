@@ -464,15 +464,16 @@ async fn the_gate_route_needs_its_token_and_answers_200_only_for_allow() {
         token: Some(Arc::new(secrecy::SecretString::from("gate-token"))),
         tokens: Arc::new(tokens),
     });
-    let ask = |token: Option<&str>, sha: &str| {
+    let ask_on = |token: Option<&str>, sha: &str, git_ref: &str| {
         let mut r = Request::get(format!(
-            "/gate?forge=github&repo=acme/platypus&sha={sha}&environment=production"
+            "/gate?forge=github&repo=acme/platypus&sha={sha}&environment=production{git_ref}"
         ));
         if let Some(t) = token {
             r = r.header("authorization", format!("Bearer {t}"));
         }
         r.body(Body::empty()).unwrap()
     };
+    let ask = |token: Option<&str>, sha: &str| ask_on(token, sha, "&ref=main");
     let call = |req: Request<Body>| {
         let router = router.clone();
         async move {
@@ -497,6 +498,13 @@ async fn the_gate_route_needs_its_token_and_answers_200_only_for_allow() {
     assert_eq!(
         call(ask(Some("other-token"), H1)).await.0,
         StatusCode::UNAUTHORIZED
+    );
+    // Without the deployed branch, changes merged into any branch would count: denied.
+    let (status, body) = call(ask_on(Some("gate-token"), H1, "")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string().contains("deployed branch is not known"),
+        "{body}"
     );
     let (status, body) = call(ask(Some("gate-token"), H1)).await;
     assert_eq!(status, StatusCode::OK, "{body}");

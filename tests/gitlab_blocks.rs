@@ -382,6 +382,9 @@ async fn explain_shows_which_blocks_are_in_force_and_which_are_missing() {
     let run = |args: Vec<&'static str>, env: Vec<(&'static str, String)>| {
         tokio::task::spawn_blocking(move || changegate(&args, &env))
     };
+    // explain only reads: the database it reads must exist (serve or migrate makes it).
+    let (code, _, err) = run(vec!["migrate"], env.clone()).await.unwrap();
+    assert_eq!(code, 0, "{err}");
     let project = vec!["explain", "--forge", "gitlab", "--repo", "42"];
     let (code, out, err) = run(project, env.clone()).await.unwrap();
     assert_eq!(code, 0, "{err}");

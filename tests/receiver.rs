@@ -202,7 +202,7 @@ async fn bad_bodies_and_headers() {
     let big = vec![b' '; 65 * 1024];
     let (status, _) = app.github("pull_request", "d", &big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    let (status, json) = app.github("deployment", "e", b"{}").await;
+    let (status, json) = app.github("watch", "e", b"{}").await;
     assert_eq!(
         (status, json["status"].as_str()),
         (StatusCode::ACCEPTED, Some("ignored"))

@@ -132,11 +132,16 @@ fn by_comment(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
             // approvals against their own pushes, as they do its labels.
             // `changed_diff` resets by-comment approvals like `true` (no fingerprint is
             // recorded for them): fail closed.
+            // On a change issue, the gated merge requests' pushes and retargets (given to
+            // the issue's snapshot) reset it as they reset its labels.
             !a.reset_on_push.resets()
-                || snap.change.kind == crate::model::ChangeKind::Issue
+                || (snap.change.kind == crate::model::ChangeKind::Issue
+                    && !unseen_code(snap, Some(c.at))
+                    && reset_since(snap, Some(c.at)).is_none())
                 || (c.head.is_some()
                     && c.head == snap.change.head_sha
-                    && !retargeted_since(snap, Some(c.at)))
+                    && !retargeted_since(snap, Some(c.at))
+                    && reset_since(snap, Some(c.at)).is_none())
         })
         .filter(|c| {
             a.author_may_approve

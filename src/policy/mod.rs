@@ -30,7 +30,7 @@ pub use gitlab_blocks::{BlockFacts, CheckFacts, blocks_in_force, forge_blocks, m
 pub use labels::deciding_labels;
 pub(crate) use labels::last_applied;
 use labels::{LabelSet, one_value_per_scope, undeclared_values};
-pub use timed::{Blocked, Given, Owed, OwedItem, Reminder};
+pub use timed::{Blocked, Given, Owed, OwedItem, Reminder, periods_covering};
 
 pub use crate::model::{History, LabelEvent, holds_latest};
 

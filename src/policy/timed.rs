@@ -412,3 +412,27 @@ fn own_retrospective(actor: &User, label: &Label) -> String {
         actor.mention()
     )
 }
+
+/// The blocked periods whose `when` holds for the change as the decision leaves it, whatever
+/// the time: a deployment inside one of them needs its exception, however long ago the change
+/// merged.
+pub fn periods_covering(rules: &Rules, snap: &Snapshot, decision: &super::Decision) -> Vec<String> {
+    let met: Vec<String> = decision
+        .approvals
+        .iter()
+        .filter(|o| o.is_met())
+        .map(|o| o.name.clone())
+        .collect();
+    let facts = conditions::Facts {
+        change: &snap.change,
+        labels: &snap.change.labels,
+        approved: &met,
+        files: snap.changed_files.as_ref(),
+    };
+    rules
+        .blocked_periods
+        .iter()
+        .filter(|p| conditions::holds(&p.when, &facts))
+        .map(|p| p.name.clone())
+        .collect()
+}

@@ -5,7 +5,7 @@
 use super::Worker;
 use super::execute::Target;
 use crate::forge::{ChangeRef, Forge, ForgeError};
-use crate::model::{Action, Change, ChangeEvent, Event, User};
+use crate::model::{Action, Change, ChangeEvent, ChangeKind, Event, User};
 use crate::policy::{self, Decision, Snapshot};
 use crate::rules::Rules;
 use crate::store::key_of;
@@ -260,7 +260,12 @@ impl Worker {
         // Commit authors matter only when someone approved: read them then.
         let by_label = rules.approvals.iter().any(|a| change.has_label(&a.label));
         let authors_matter = rules.commit_authors_are_authors;
-        let commit_authors = if authors_matter && by_label {
+        // Commit authors may not approve: read them whenever an approval may be judged (a
+        // label, a comment command, or a change issue whose approvals this change uses).
+        let may_judge = by_label
+            || seen.commands
+            || (rules.change_issue.is_some() && change.kind == ChangeKind::MergeRequest);
+        let commit_authors = if authors_matter && may_judge {
             complete_or(
                 self.commit_authors(forge, r, &change).await,
                 &mut incomplete,

@@ -662,13 +662,17 @@ impl Respond for Responder {
                     None => not_found(),
                 }
             }
-            ("GET", ["projects", project]) if *project == PROJECT_ID.to_string() => reply(
-                200,
-                super::gitlab_checks::project_json(
-                    &s,
-                    json!({ "id": PROJECT_ID, "path_with_namespace": PROJECT, "default_branch": "main" }),
-                ),
-            ),
+            ("GET", ["projects", project])
+                if *project == PROJECT_ID.to_string() || *project == PROJECT =>
+            {
+                reply(
+                    200,
+                    super::gitlab_checks::project_json(
+                        &s,
+                        json!({ "id": PROJECT_ID, "path_with_namespace": PROJECT, "default_branch": "main" }),
+                    ),
+                )
+            }
             (_, ["projects", project, tail @ ..])
                 if *project == PROJECT_ID.to_string() || *project == PROJECT =>
             {

@@ -252,3 +252,35 @@ fn records_that_no_longer_qualify_do_not_count() {
     .unwrap();
     assert_eq!(case.eval_with(&off).verdict, Verdict::Fail);
 }
+
+#[test]
+fn a_push_after_a_by_comment_approval_resets_it_on_the_change_and_on_its_change_issue() {
+    // Pushed back to the same head after the approval: a push all the same.
+    let pushed = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .push(1)
+        .by_comment("peer", "pam", 5, Some(HEAD))
+        .push(10);
+    assert!(!matches!(
+        state(&pushed.eval(), "peer"),
+        ApprovalState::Met { .. }
+    ));
+    let kept = Case::mr()
+        .label("CMT::Standard", "alice", 0)
+        .push(1)
+        .by_comment("peer", "pam", 5, Some(HEAD));
+    assert!(matches!(
+        state(&kept.eval(), "peer"),
+        ApprovalState::Met { .. }
+    ));
+    // On a change issue, the gated merge request's push (given to the issue's snapshot)
+    // resets it as it resets the issue's labels.
+    let issue = Case::kind(ChangeKind::Issue)
+        .label("CMT::Standard", "alice", 0)
+        .by_comment("peer", "pam", 5, None)
+        .push(10);
+    assert!(!matches!(
+        state(&issue.eval(), "peer"),
+        ApprovalState::Met { .. }
+    ));
+}

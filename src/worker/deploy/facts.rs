@@ -148,9 +148,13 @@ impl super::super::Worker {
             if counted {
                 continue;
             }
+            // The success's reporter must be trusted as well as the deployment's creator, and
+            // the success must say when it happened.
             let creator = d.creator.as_ref().and_then(|c| c.username.clone());
-            let trusted = creator.as_deref().is_some_and(|c| entry.trusts(c));
-            match (trusted, d.deployable, d.state_at.or(d.created_at)) {
+            let reporter = d.state_creator.as_ref().and_then(|c| c.username.clone());
+            let trusted = creator.as_deref().is_some_and(|c| entry.trusts(c))
+                && reporter.as_deref().is_some_and(|c| entry.trusts(c));
+            match (trusted, d.deployable, d.state_at) {
                 (true, true, Some(at)) => {
                     let how = format!(
                         "deployment {} created by trusted deployer `{}`",
@@ -233,6 +237,13 @@ impl super::super::Worker {
             .git_ref
             .as_deref()
             .map(|r| r.trim_start_matches("refs/heads/").to_string());
+        // Without the deployed branch, changes merged into any branch would count.
+        if branch.is_none() && !compared.commits.is_empty() {
+            f.incomplete.push(
+                "the deployed branch is not known (give `ref`): changes merged into another branch cannot be told apart"
+                    .into(),
+            );
+        }
         let mut merged: Vec<Change> = vec![];
         if matches!(relation, Relation::Ahead | Relation::Diverged) {
             for c in &compared.commits {
@@ -367,7 +378,14 @@ impl super::super::Worker {
         } else if let Some(debt) = fixed.filter(|d| d.owes()) {
             out.emergency_owes = Some(debt.require.clone());
         }
+        // The periods that covered it at merge, and those whose `when` holds for it now: a
+        // freeze applies to deployments of changes merged before it began.
         out.periods = decision.blocked.iter().map(|b| b.period.clone()).collect();
+        for p in policy::periods_covering(rules, &snap, &decision) {
+            if !out.periods.contains(&p) {
+                out.periods.push(p);
+            }
+        }
         let mut label_events = snap.label_events.clone();
         out.issue = match &snap.linked_issue {
             None => None,
@@ -474,6 +492,7 @@ fn as_of_merge(rules: &Rules, snap: &policy::Snapshot) -> MergeVerdict {
         .retain(|e| e.at.is_some_and(|t| t <= merged_at));
     s.reviews
         .retain(|r| r.submitted_at.is_some_and(|t| t <= merged_at));
+    s.comment_approvals.retain(|c| c.at <= merged_at);
     s.change.labels = labels;
     s.change.state = ChangeState::Open;
     s.now = merged_at;
@@ -481,6 +500,10 @@ fn as_of_merge(rules: &Rules, snap: &policy::Snapshot) -> MergeVerdict {
         issue
             .label_events
             .retain(|e| e.at.is_some_and(|t| t <= merged_at));
+        issue
+            .reviews
+            .retain(|r| r.submitted_at.is_some_and(|t| t <= merged_at));
+        issue.comment_approvals.retain(|c| c.at <= merged_at);
     }
     let d = policy::evaluate(rules, &s);
     match d.verdict {

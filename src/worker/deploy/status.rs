@@ -96,14 +96,20 @@ impl super::super::Worker {
                 .await?;
             return Ok(());
         }
+        // Both who created the deployment and who reported its success (the delivery's
+        // sender: anyone with push access can post a status on a trusted deployer's
+        // deployment) must be trusted deployers.
         let creator = d.creator.as_ref().and_then(|c| c.username.clone());
-        let trusted = creator.as_deref().is_some_and(|c| {
+        let reporter = d.actor.username.clone();
+        let trusts = |login: &str| {
             rules
                 .deployments
                 .iter()
                 .filter(|e| e.governs(forge, &d.environment) || e.is_after(forge, &d.environment))
-                .any(|e| e.trusts(c))
-        });
+                .any(|e| e.trusts(login))
+        };
+        let trusted =
+            creator.as_deref().is_some_and(trusts) && reporter.as_deref().is_some_and(trusts);
         if let (true, Some(c)) = (trusted, creator) {
             let how = format!("created by trusted deployer `{c}`, seen succeeding");
             self.store
