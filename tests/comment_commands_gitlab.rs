@@ -237,9 +237,9 @@ fn in_contract_list(list: &str, path: &str) -> bool {
 
 #[tokio::test]
 async fn every_gitlab_call_is_in_the_contract_list() {
-    // tests/fixtures/contracts/gitlab-paths.txt: the REST v4 paths python-gitlab knows (see
+    // tests/fixtures/gitlab-paths.txt: the REST v4 paths python-gitlab knows (see
     // tests/fixtures/README.md).
-    let list = std::fs::read_to_string(corpus_dir().join("contracts/gitlab-paths.txt")).unwrap();
+    let list = std::fs::read_to_string(corpus_dir().join("gitlab-paths.txt")).unwrap();
     let s = minor().await;
     let id = s.say("mona", "/changegate approve manager").await;
     s.gl.edit_note(id, "/changegate approve manager\n(edited)");

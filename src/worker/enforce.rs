@@ -71,8 +71,10 @@ impl Worker {
         if change.kind == crate::model::ChangeKind::Issue {
             self.evaluate_linking(job, &change).await?;
         }
+        // The repository as the forge's API names it, never as the payload does: a signed body
+        // may pair one project's id with another's path.
         let effective = self
-            .rules_for(forge, change.forge, &r.repo, central)
+            .rules_for(forge, change.forge, &change.repo, central)
             .await?;
         let rules = &*effective.rules;
         if !policy::is_enforced(rules, &change) {

@@ -422,40 +422,6 @@ impl super::TestApp {
     }
 }
 
-/// Whether `path` (under `/api/v4`, no query) matches a template of the contract list
-/// (`tests/fixtures/gitlab-paths.txt`): a `T` template (`{…}` one segment), optionally
-/// followed by one object id, or a template, an id and an `A` action.
-pub fn in_contract(path: &str) -> bool {
-    let text = std::fs::read_to_string(super::corpus_dir().join("gitlab-paths.txt"))
-        .expect("the GitLab contract list");
-    let templates: Vec<Vec<&str>> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("T "))
-        .map(|t| t.trim().trim_matches('/').split('/').collect())
-        .collect();
-    let actions: Vec<Vec<&str>> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("A "))
-        .map(|a| a.trim().split('/').collect())
-        .collect();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let fits = |t: &[&str], s: &[&str]| {
-        t.len() == s.len()
-            && t.iter()
-                .zip(s)
-                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}')) || t == s)
-    };
-    templates.iter().any(|t| {
-        fits(t, &segs)
-            || (segs.len() == t.len() + 1 && fits(t, &segs[..t.len()]))
-            || actions.iter().any(|a| {
-                segs.len() == t.len() + 1 + a.len()
-                    && fits(t, &segs[..t.len()])
-                    && segs[t.len() + 1..] == a[..]
-            })
-    })
-}
-
 /// Every call the fake received under the project (`/api/v4/projects/42/…`, where a path
 /// segment is one path segment) is one the contract list knows.
 pub fn assert_project_calls_in_contract(gl: &GitlabWorld) {
@@ -471,7 +437,7 @@ pub fn assert_project_calls_in_contract(gl: &GitlabWorld) {
         }
         assert!(method != "PATCH", "GitLab takes no PATCH: {call}");
         assert!(
-            in_contract(rest),
+            super::gitlab_contract::in_gitlab_contract(rest),
             "not in tests/fixtures/gitlab-paths.txt: {call}"
         );
     }
