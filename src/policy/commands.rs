@@ -42,6 +42,18 @@ pub fn in_some_group(rules: &Rules, snap: &Snapshot, person: &User) -> bool {
         .any(|g| is_member(snap, g, person) == Some(true))
 }
 
+/// Whether `person` may ask for an exception deployment or confirm one by comment: the change's
+/// author, or a member of some approver group (a stranger must not become the requester).
+pub fn may_ask_exception(rules: &Rules, snap: &Snapshot, person: &User) -> Result<(), String> {
+    if snap.change.author.same_as(person) == Some(true) || in_some_group(rules, snap, person) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is neither the author of this change nor in an approver group: only they may ask for or confirm an exception deployment",
+        person.mention()
+    ))
+}
+
 /// `approve ROLE… [@SHA]` by `person` in a comment written at `at`: what it grants, or why it
 /// is refused. `approvals`: the change's approvals as last decided (who fills which role).
 pub fn judge_approve(

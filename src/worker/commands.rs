@@ -401,9 +401,16 @@ impl Worker {
                     .await?;
             }
             Command::RequestException | Command::Confirm => {
+                let questions: Vec<(String, User)> = t
+                    .rules
+                    .groups
+                    .iter()
+                    .map(|g| (g.name.clone(), person.clone()))
+                    .collect();
+                self.answer(t.forge, t.rules, snap, questions).await?;
                 let outcome = match self.odd_origin(t, fact).await? {
                     Some(why) => Err(why),
-                    None => Ok(()),
+                    None => policy::commands::may_ask_exception(t.rules, snap, &person),
                 };
                 let record = self.record_of(fact, &person, n, kind, text, outcome);
                 self.keep_command(t, key, &record, CommandEffect::None)

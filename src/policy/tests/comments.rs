@@ -284,3 +284,16 @@ fn a_push_after_a_by_comment_approval_resets_it_on_the_change_and_on_its_change_
         ApprovalState::Met { .. }
     ));
 }
+
+#[test]
+fn only_the_author_or_an_approver_may_ask_for_or_confirm_an_exception() {
+    let mut case = Case::mr().label("CMT::Minor", "alice", 0);
+    let rules = shipped();
+    assert!(commands::may_ask_exception(&rules, &case.snap, &User::named("alice")).is_ok());
+    case.snap
+        .memberships
+        .set("bt-integration-managers", &User::named("mona"), true);
+    assert!(commands::may_ask_exception(&rules, &case.snap, &User::named("mona")).is_ok());
+    let stranger = commands::may_ask_exception(&rules, &case.snap, &User::named("zed"));
+    assert!(stranger.is_err_and(|e| e.contains("@zed is neither the author")));
+}
