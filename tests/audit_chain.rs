@@ -45,7 +45,7 @@ async fn tampering_is_found(fresh: impl AsyncFn() -> String) {
     for (tamper, expected) in [
         (
             "UPDATE audit SET detail = '{\"verdict\":\"fail\"}' WHERE seq = 3",
-            "(#3) does not match its hash (edited)",
+            "(#3, about acme/platypus#3) does not match its hash (edited)",
         ),
         ("DELETE FROM audit WHERE seq = 2", "#2 is missing (deleted)"),
         (
@@ -215,7 +215,7 @@ fn the_verify_command_names_the_broken_record() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Store::open(&url).await.unwrap();
-        for n in 1..=3 {
+        for n in [20, 21, 22] {
             append(&store, "acme/platypus", n).await;
         }
     });
@@ -239,8 +239,10 @@ fn the_verify_command_names_the_broken_record() {
     let bad = run();
     let out = String::from_utf8_lossy(&bad.stdout).into_owned();
     assert!(!bad.status.success());
+    // The broken record is named by its position and by the change it is about.
     assert!(
-        out.contains("BROKEN") && out.contains("(#2) does not match its hash (edited)"),
+        out.contains("BROKEN")
+            && out.contains("(#2, about acme/platypus#21) does not match its hash (edited)"),
         "{out}"
     );
 }

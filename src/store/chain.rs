@@ -257,21 +257,27 @@ impl Store {
                 detail: &detail,
                 prev_hash: prev_hash.as_deref().unwrap_or(""),
             };
+            let number: i64 = content.number;
+            // Which change the record is about, so that an auditor can look at it.
+            let about = format!("{record_repo}#{number}");
             let problem = if seq != expected {
                 Some(if seq > expected {
                     format!(
-                        "record {id} is #{seq} of the chain but #{expected} is missing (deleted)"
+                        "record {id} (#{seq}, about {about}) follows #{} but #{expected} is missing (deleted)",
+                        expected - 1
                     )
                 } else {
-                    format!("record {id} repeats #{seq} of the chain (inserted or reordered)")
+                    format!(
+                        "record {id} (#{seq}, about {about}) repeats #{seq} of the chain (inserted or reordered)"
+                    )
                 })
             } else if prev_hash.as_deref() != Some(prev.as_str()) {
                 Some(format!(
-                    "record {id} (#{seq}) does not follow the record before it (reordered, or one before it was replaced)"
+                    "record {id} (#{seq}, about {about}) does not follow the record before it (reordered, or one before it was replaced)"
                 ))
             } else if hash.as_deref() != Some(content.hash().as_str()) {
                 Some(format!(
-                    "record {id} (#{seq}) does not match its hash (edited)"
+                    "record {id} (#{seq}, about {about}) does not match its hash (edited)"
                 ))
             } else {
                 None
