@@ -15,7 +15,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub(super) async fn serve(settings: Settings, no_migrate: bool) -> Result<ExitCode> {
+pub(super) async fn serve(
+    settings: Settings,
+    no_migrate: bool,
+    allow_newer_database: bool,
+) -> Result<ExitCode> {
     init_tracing(settings.log.json);
     // Job timings as a histogram (buckets add up across replicas; a summary's quantiles do not).
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -57,7 +61,23 @@ pub(super) async fn serve(settings: Settings, no_migrate: bool) -> Result<ExitCo
     let rules_ready = watch.ready.clone();
     tokio::spawn(watch.run());
     let store = if no_migrate {
-        Store::open_existing(&settings.database.url).await?
+        let store = Store::open_existing(&settings.database.url).await?;
+        // A newer version's tables may hold facts this one cannot read or keep up to date:
+        // running on it is a rollback decision the operator makes, never a silent default.
+        let newer = store.newer_migrations().await?;
+        if !newer.is_empty() {
+            if !allow_newer_database {
+                anyhow::bail!(
+                    "a newer changegate migrated this database ({}); this version does not know them. Run the newer version, or, when rolling back on purpose, start with `--no-migrate --allow-newer-database` (see docs/upgrades.md)",
+                    newer.join(", ")
+                );
+            }
+            tracing::warn!(
+                unknown = newer.join(", "),
+                "serving a database a newer changegate migrated (--allow-newer-database): what the newer version added is left alone"
+            );
+        }
+        store
     } else {
         Store::open(&settings.database.url).await?
     };
@@ -311,7 +331,9 @@ pub(super) async fn reconcile_now(
     let jobs = jobs?;
     let changed = jobs.iter().filter(|j| j.writes > 0).count();
     let failed = jobs.iter().filter(|j| j.state == "failed").count();
-    println!(
+    // Stdout stays empty (cron mails whatever a job prints there); the summary goes with
+    // the logs.
+    eprintln!(
         "{} {path}: {} open changes, {} checked, {} evaluated again, {} changed, {} failed",
         forge.display_name(),
         pass.listed,
