@@ -110,3 +110,98 @@ fn a_database_behind_the_binary_is_refused_until_migrated() {
         .unwrap();
     assert_eq!(tables, 1, "nothing was migrated");
 }
+
+/// A migration this binary does not know, as a newer changegate would leave it.
+fn migrated_by_a_newer_version(dir: &Path, db: &Path) {
+    let (code, _, err) = changegate(dir, db, &["migrate"]);
+    assert_eq!(code, 0, "{err}");
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (9001, 'future change', 1, X'00', 0);
+             CREATE TABLE future_facts (x INTEGER);",
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_database_a_newer_version_migrated_is_read_with_a_warning_and_not_served_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    migrated_by_a_newer_version(dir.path(), &db);
+
+    // Read-only commands still read, and say plainly what they do not know.
+    for args in [
+        &["jobs"][..],
+        &["audit", "verify"],
+        &["overdue"],
+        &["audit", "--forge", "github", "--repo", "acme/platypus"],
+    ] {
+        let (code, _, err) = changegate(dir.path(), &db, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            err.contains("warning") && err.contains("9001_future_change"),
+            "{args:?}: {err}"
+        );
+    }
+
+    // `serve --no-migrate` refuses unless the operator says it is a rollback; plain `serve`
+    // and `migrate` refuse too (they cannot migrate backwards), changing nothing.
+    for args in [&["serve", "--no-migrate"][..], &["serve"], &["migrate"]] {
+        let (code, out, err) = changegate(dir.path(), &db, args);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(
+            err.contains("9001_future_change")
+                && err.contains("newer changegate")
+                && err.contains("--allow-newer-database"),
+            "{args:?}: {err}"
+        );
+    }
+    let versions: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT max(version) FROM _sqlx_migrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(versions, 9001, "the record of the newer migration is kept");
+
+    // The explicit flag starts it, with a warning naming the migration.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_changegate"))
+        .args(["serve", "--no-migrate", "--allow-newer-database"])
+        .current_dir(dir.path())
+        .env("CHANGEGATE__DATABASE__URL", format!("sqlite://{}", db.display()))
+        .env(
+            "CHANGEGATE__RULES__PATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"),
+        )
+        .env("CHANGEGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("CHANGEGATE__GITHUB__WEBHOOK_SECRET", "a-test-secret")
+        .env_remove("CHANGEGATE__GITHUB__TOKEN")
+        .env_remove("CHANGEGATE__GITLAB__TOKEN")
+        .env("CHANGEGATE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            panic!("serve exited ({status}): {err}");
+        }
+        assert!(start.elapsed().as_secs() < 30, "serve did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut err = String::new();
+    use std::io::Read;
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.contains("9001_future_change"), "{err}");
+}

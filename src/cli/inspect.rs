@@ -7,7 +7,6 @@ use changegate::model::Forge;
 use changegate::policy::{self};
 use changegate::rules;
 use changegate::settings::Settings;
-use changegate::store::Store;
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
@@ -19,7 +18,7 @@ pub(super) async fn explain(
     issue: bool,
 ) -> Result<ExitCode> {
     let rules = Arc::new(rules::load(&settings.rules.path).map_err(|e| anyhow::anyhow!("{e}"))?);
-    let store = Store::open_existing(&settings.database.url).await?;
+    let store = super::open_read_only(&settings.database.url).await?;
     let worker = build_worker(&settings, store, Arc::new(RwLock::new(rules.clone())), true)?;
     let r = changegate::forge::ChangeRef {
         repo: changegate::model::Repo {
@@ -165,7 +164,7 @@ pub(super) async fn audit(
         .ok()
         .and_then(|r| r.scopes.first().map(|s| s.name.clone()))
         .unwrap_or_else(|| "CMT".into());
-    let store = Store::open_existing(&settings.database.url).await?;
+    let store = super::open_read_only(&settings.database.url).await?;
     let rows = store
         .audit_rows(forge.as_str(), repo, None, since_ms)
         .await?;
@@ -195,7 +194,7 @@ pub(super) async fn audit_verify(
     forge: Option<Forge>,
     repo: Option<&str>,
 ) -> Result<ExitCode> {
-    let store = Store::open_existing(&settings.database.url).await?;
+    let store = super::open_read_only(&settings.database.url).await?;
     let reports = store.verify_audit(forge.map(|f| f.as_str()), repo).await?;
     if reports.is_empty() {
         println!("no audit chain to verify");
@@ -230,7 +229,7 @@ pub(super) async fn overdue(
     repo: Option<&str>,
     json: bool,
 ) -> Result<ExitCode> {
-    let store = Store::open_existing(&settings.database.url).await?;
+    let store = super::open_read_only(&settings.database.url).await?;
     let rows = store.owed_emergencies(forge, repo).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

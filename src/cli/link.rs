@@ -4,7 +4,6 @@ use anyhow::{Result, bail};
 use changegate::model::{ChangeKind, Forge};
 use changegate::pages::links::Links;
 use changegate::settings::Settings;
-use changegate::store::Store;
 use secrecy::ExposeSecret;
 use std::process::ExitCode;
 
@@ -24,7 +23,7 @@ pub(super) async fn link(
         Some(k) => k.expose_secret().to_string(),
         // The key `serve` generated once and keeps in the database; never made here, or the
         // link would not open on the running server.
-        None => Store::open_existing(&settings.database.url)
+        None => super::open_read_only(&settings.database.url)
             .await?
             .stored_key("link_key")
             .await?

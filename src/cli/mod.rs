@@ -46,6 +46,10 @@ enum Command {
         /// migrated (run `changegate migrate` first, e.g. once per upgrade, before the replicas).
         #[arg(long)]
         no_migrate: bool,
+        /// With --no-migrate: start even though a newer changegate migrated the database
+        /// (rolling back a release; see docs/upgrades.md). Without it such a database is refused.
+        #[arg(long, requires = "no_migrate")]
+        allow_newer_database: bool,
     },
     /// Create the database if needed and apply the migrations it lacks; print what was applied.
     Migrate,
@@ -316,7 +320,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Probe { url } => probe(&url).await,
         Command::Schema { repository } => schema(repository),
-        Command::Serve { no_migrate } => serve(settings()?, no_migrate).await,
+        Command::Serve {
+            no_migrate,
+            allow_newer_database,
+        } => serve(settings()?, no_migrate, allow_newer_database).await,
         Command::Migrate => migrate(settings()?).await,
         Command::Jobs { stats: false } => jobs(settings()?).await,
         Command::Jobs { stats: true } => job_stats(settings()?).await,
@@ -461,6 +468,21 @@ fn schema(repository: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Opens the database for a command that only reads. One a newer changegate migrated is still
+/// read (its older part is what this version knows), with a warning naming what it does not know.
+pub(super) async fn open_read_only(url: &str) -> Result<Store> {
+    let store = Store::open_existing(url).await?;
+    let newer = store.newer_migrations().await?;
+    if !newer.is_empty() {
+        eprintln!(
+            "changegate: warning: a newer changegate migrated this database ({} unknown to this version: {}); reading it anyway, what the newer version added is not shown",
+            if newer.len() == 1 { "a migration" } else { "migrations" },
+            newer.join(", ")
+        );
+    }
+    Ok(store)
+}
+
 /// `changegate migrate`: the database created if needed, its missing migrations applied.
 async fn migrate(settings: Settings) -> Result<ExitCode> {
     let (_, applied) = Store::migrate(&settings.database.url).await?;
@@ -475,7 +497,7 @@ async fn migrate(settings: Settings) -> Result<ExitCode> {
 
 /// Jobs queued, running or failed, one per line under a header.
 async fn jobs(settings: Settings) -> Result<ExitCode> {
-    let store = Store::open_existing(&settings.database.url).await?;
+    let store = open_read_only(&settings.database.url).await?;
     let jobs = store.unfinished_jobs().await?;
     println!("id\tstate\tchange\tattempts\twrites\tdelivery\tlast error");
     if jobs.is_empty() {
@@ -502,7 +524,7 @@ async fn jobs(settings: Settings) -> Result<ExitCode> {
 
 /// Quota units per event over the last hour, per forge.
 async fn job_stats(settings: Settings) -> Result<ExitCode> {
-    let store = Store::open_existing(&settings.database.url).await?;
+    let store = open_read_only(&settings.database.url).await?;
     let rows = store.unit_stats(3_600_000).await?;
     if rows.is_empty() {
         println!("no event handled in the last hour");
@@ -521,7 +543,7 @@ async fn job_stats(settings: Settings) -> Result<ExitCode> {
 }
 
 async fn retry(settings: Settings, id: i64) -> Result<ExitCode> {
-    let store = Store::open_existing(&settings.database.url).await?;
+    let store = open_read_only(&settings.database.url).await?;
     if store.retry(id).await? {
         println!("job {id} queued again; a running `changegate serve` will process it");
         Ok(ExitCode::SUCCESS)

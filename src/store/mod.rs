@@ -169,7 +169,15 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         let pending = migrations::pending(&pool, migrator).await;
+        let newer = migrations::unknown(&pool, migrator, backend).await?;
         match opening {
+            // sqlx would refuse too, naming only a version; say what it means and what to do.
+            Opening::CreateAndMigrate if !newer.is_empty() => anyhow::bail!(
+                "the database at `{}` holds {} this changegate does not know ({}): a newer changegate migrated it. Run the newer version, or, to roll back, start this one with `changegate serve --no-migrate --allow-newer-database` (see docs/upgrades.md); nothing was changed",
+                redact(&url),
+                if newer.len() == 1 { "a migration" } else { "migrations" },
+                newer.join(", ")
+            ),
             Opening::CreateAndMigrate => migrator
                 .run(&pool)
                 .await
@@ -212,6 +220,17 @@ impl Store {
             clock: Clock::system(),
         };
         Ok((store, pending))
+    }
+
+    /// Migrations applied to the database that this binary does not have (`0034_name`): a
+    /// newer changegate migrated it. Callers that only open existing databases decide what
+    /// that means for them (read-only commands warn; `serve --no-migrate` refuses unless told).
+    pub async fn newer_migrations(&self) -> Result<Vec<String>> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrations::unknown(&self.reads, migrator, self.backend).await
     }
 
     /// The same store read through another clock (tests move time with a manual one).
