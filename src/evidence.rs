@@ -16,6 +16,43 @@ pub struct DecisionEvidence {
     pub change: ChangeAtDecision,
     /// `forge` (read from the forge) or `payload` (the webhook alone, without a token).
     pub source: String,
+    /// What made changegate decide, as it was when the decision was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+}
+
+/// The event a decision was made on: its name and action (`pull_request labeled`,
+/// `Merge Request Hook update`, `reconcile`) and who caused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// Events changegate makes itself: their change event is a copy of an earlier one, so its
+/// actor is not who caused them.
+const OWN_EVENTS: [&str; 4] = ["reconcile", "timer", "rules changed", "period boundary"];
+
+impl Trigger {
+    pub fn of(event: &crate::model::Event, change: &crate::model::ChangeEvent) -> Self {
+        if OWN_EVENTS.contains(&event.event_name.as_str()) {
+            return Trigger {
+                event: format!("{} (changegate)", event.event_name),
+                actor: None,
+            };
+        }
+        let action = change.forge_action.trim();
+        Trigger {
+            event: if action.is_empty() || action == event.event_name {
+                event.event_name.clone()
+            } else {
+                format!("{} {action}", event.event_name)
+            },
+            actor: (change.actor.username.is_some() || change.actor.id.is_some())
+                .then(|| change.actor.mention()),
+        }
+    }
 }
 
 /// The change as it was when decided.
@@ -49,6 +86,7 @@ impl DecisionEvidence {
                 merged_at: c.merged_at,
             },
             source: source.to_string(),
+            trigger: None,
         }
     }
 }

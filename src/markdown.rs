@@ -70,6 +70,28 @@ pub fn is_login(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// The bot's one-line Markdown (a reason, a summary) as pieces for a web page: text, and the
+/// contents of code spans (`true`), as a CommonMark reader finds them. Every other construct
+/// gives only its text (HTML stays text, to be escaped), so a page shows code as code and
+/// never renders markup from a label or a title inside a reason.
+pub fn inline_pieces(md: &str) -> Vec<(String, bool)> {
+    use pulldown_cmark::{Event, Parser};
+    let mut out: Vec<(String, bool)> = vec![];
+    let mut push = |text: &str, code: bool| match out.last_mut() {
+        Some((last, false)) if !code => last.push_str(text),
+        _ => out.push((text.to_string(), code)),
+    };
+    for ev in Parser::new(md) {
+        match ev {
+            Event::Code(c) => push(&c, true),
+            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) => push(&t, false),
+            Event::SoftBreak | Event::HardBreak => push(" ", false),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -219,6 +241,32 @@ pub(crate) mod tests {
         }
         for bad in ["", "acme/everyone", "x` @all", "-x", "a b", "@pam", "all\n"] {
             assert!(!is_login(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inline_pieces_find_code_spans_and_keep_html_as_text() {
+        assert_eq!(
+            inline_pieces("`Peer Approval::Approved` by @alice: she is the author"),
+            vec![
+                ("Peer Approval::Approved".to_string(), true),
+                (" by @alice: she is the author".to_string(), false)
+            ]
+        );
+        assert_eq!(
+            inline_pieces("label ``a`b`` and <img src=x onerror=alert(1)> **bold**"),
+            vec![
+                ("label ".to_string(), false),
+                ("a`b".to_string(), true),
+                (" and <img src=x onerror=alert(1)> bold".to_string(), false)
+            ]
+        );
+        // An unclosed backtick is text.
+        assert_eq!(inline_pieces("a ` b"), vec![("a ` b".to_string(), false)]);
+        for name in hostile() {
+            let md = format!("{} was refused", code(&name));
+            let pieces = inline_pieces(&md);
+            assert!(pieces.iter().any(|(t, c)| *c && !t.is_empty()), "{md}");
         }
     }
 }

@@ -42,6 +42,12 @@ pub struct DecisionRecord {
     pub source: String,
     /// The record's hash on its repository's audit chain.
     pub hash: Option<String>,
+    /// The event decided on (`pull_request labeled`, `reconcile`) and who caused it, when
+    /// the record says (records from before it did do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -262,6 +268,8 @@ fn change_record(number: u64, decisions: &[&Decided], scope: &str) -> Option<Cha
                 delivery_id: r.row.delivery_id.clone(),
                 source: r.ev.source.clone(),
                 hash: r.row.hash.clone(),
+                event: r.ev.trigger.as_ref().map(|t| t.event.clone()),
+                actor: r.ev.trigger.as_ref().and_then(|t| t.actor.clone()),
             })
             .collect(),
         chain_head: None,

@@ -225,7 +225,7 @@ async fn a_change_merged_while_failing_is_found_shown_as_such_and_linked() {
     let (_, html, _) = get(&pages, &format!("{page}?failing=1"), bearer).await;
     assert!(html.contains("1 merged change."), "{html}");
     assert!(
-        html.contains("2026-11-02T10:30:00Z"),
+        html.contains("2026-11-02 10:30:00 UTC"),
         "the forge's merged_at: {html}"
     );
     assert!(html.contains("class=\"hash\""), "{html}");
@@ -254,4 +254,70 @@ async fn a_change_merged_while_failing_is_found_shown_as_such_and_linked() {
         html.contains("1 merged change."),
         "decided at merge: {html}"
     );
+}
+
+#[tokio::test]
+async fn the_audit_page_shows_each_decision_with_its_trigger_to_the_second_and_code_as_code() {
+    let (s, pages) = with_pages().await;
+    s.gh.set_title(7, "Rotate <b>keys</b>");
+    s.apply_label("alice", "CMT::Standard").await;
+    s.app.clock.advance(chrono::Duration::seconds(7));
+    // The author's own approval: refused, with a reason naming the label in a code span.
+    s.apply_label("alice", "Peer Approval::Approved").await;
+    s.app.clock.advance(chrono::Duration::seconds(5));
+    s.apply_label("peter", "Peer Approval::Approved").await;
+    s.gh.merge(7, "2026-11-02T10:30:00Z");
+    s.deliver("closed", None, "alice", "merge-1").await;
+    let (status, html, _) = get(
+        &pages,
+        "/audit/github/acme/platypus",
+        Some("Bearer audit-secret"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    // Each decision: when to the second, the event and who caused it.
+    assert!(html.contains("Decisions on #7"), "{html}");
+    assert!(
+        html.contains("2026-11-02 10:00:00 UTC</span> · fail · pull_request labeled by @alice"),
+        "{html}"
+    );
+    assert!(
+        html.contains("2026-11-02 10:00:12 UTC</span> · fail · pull_request labeled by @peter"),
+        "{html}"
+    );
+    assert!(html.contains("pull_request closed by @alice"), "{html}");
+    // Markdown code spans in the bot's reasons are code, escaped; never a backtick or markup.
+    assert!(
+        html.contains("Approvals that did not count")
+            && html.contains("applied <code>Peer Approval::Approved</code> but is the author"),
+        "{html}"
+    );
+    let body = html.split_once("<tbody>").unwrap().1;
+    assert!(!body.contains('`'), "a code span left as Markdown: {body}");
+    assert!(!html.contains("<b>"), "forge text became markup: {html}");
+    // The records' hashes, kept on one line.
+    let hash = html
+        .split("record <code class=\"hash\">")
+        .nth(1)
+        .and_then(|rest| rest.split_once("</code>"))
+        .map(|(h, _)| h.to_string())
+        .expect("each decision shows its record's hash");
+    assert!(
+        hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        "{hash}"
+    );
+    let (_, css, _) = get(&pages, "/static/changegate.css", None).await;
+    assert!(css.contains("code.hash { white-space: nowrap;"), "{css}");
+    // The export carries the trigger too.
+    let (_, json, _) = get(
+        &pages,
+        "/audit/github/acme/platypus?format=json",
+        Some("Bearer audit-secret"),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let decisions = v[0]["decisions"].as_array().unwrap();
+    assert_eq!(decisions[0]["event"], "pull_request labeled");
+    assert_eq!(decisions[0]["actor"], "@alice");
+    assert_eq!(decisions[0]["at"], "2026-11-02T10:00:00Z");
 }

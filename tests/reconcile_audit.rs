@@ -221,6 +221,9 @@ async fn reconcile_and_audit_commands() {
     );
     assert_eq!(eight["removed_approvals"][0]["removed_by"], "changegate");
     assert!(eight["decisions"][0]["rules_hash"].as_str().unwrap().len() == 64);
+    // What triggered it: changegate's own reconcile, never the change's last actor.
+    assert_eq!(eight["decisions"][0]["event"], "reconcile (changegate)");
+    assert!(eight["decisions"][0].get("actor").is_none(), "{eight}");
     assert_eq!(by_number(9)["kind"], "issue");
 
     let (code, csv, _) = changegate(

@@ -35,7 +35,7 @@ struct DeploymentPage {
     entry: String,
     until: String,
     expires: String,
-    reasons: Vec<String>,
+    reasons: Vec<Vec<super::audit_view::Piece>>,
     changes: Vec<(u64, String, String)>,
     exceptions: Vec<String>,
     owed: Vec<String>,
@@ -69,7 +69,11 @@ pub fn details(d: &StoredDecision) -> Result<String> {
         entry: dec.entry.clone().unwrap_or_default(),
         until: time(dec.until),
         expires: time(dec.expires),
-        reasons: dec.reasons.clone(),
+        reasons: dec
+            .reasons
+            .iter()
+            .map(|r| super::audit_view::pieces(r))
+            .collect(),
         changes: dec
             .changes
             .iter()

@@ -2,6 +2,7 @@
 //! the change) and an audit page per repository (`server.audit_token`). Server-rendered HTML
 //! (askama escapes every forge-provided string), no scripts, a strict Content-Security-Policy.
 
+mod audit_view;
 mod deploy_views;
 mod headline;
 pub mod links;
@@ -249,7 +250,7 @@ async fn audit(
     for r in &mut records {
         r.chain_head = head.clone();
     }
-    let filter = views::AuditFilter::from_query(&q);
+    let filter = audit_view::AuditFilter::from_query(&q);
     records.retain(|r| filter.keeps(r));
     match q.get("format").map(String::as_str) {
         Some("csv") => {
@@ -278,7 +279,7 @@ async fn audit(
                 };
                 s.links.url_for(forge, repo, kind, r.number, now)
             };
-            match views::audit(
+            match audit_view::audit(
                 forge,
                 repo,
                 &filter,
@@ -300,7 +301,7 @@ async fn audit_index(State(s): State<PagesState>, headers: HeaderMap) -> Respons
         return refused;
     }
     let rendered = match s.store.audited_repositories().await {
-        Ok(list) => views::audit_index(&list),
+        Ok(list) => audit_view::audit_index(&list),
         Err(e) => Err(e),
     };
     match rendered {

@@ -3,12 +3,11 @@
 
 use crate::evidence::DecisionEvidence;
 use crate::model::Forge;
+use super::audit_view::{Piece, pieces};
 use crate::policy::{ApprovalState, Verdict, Via};
-use crate::report::ChangeRecord;
 use anyhow::Result;
 use askama::Template;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 
 fn when(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
@@ -25,9 +24,9 @@ pub(super) fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
 }
 
 pub struct Item {
-    pub title: String,
+    pub title: Vec<Piece>,
     pub met: bool,
-    pub detail: String,
+    pub detail: Vec<Piece>,
 }
 
 pub struct ApprovalRow {
@@ -42,14 +41,18 @@ pub struct ApprovalRow {
 
 pub struct Removed {
     pub label: String,
-    pub reason: String,
+    pub reason: Vec<super::audit_view::Piece>,
+    /// The reason as recorded (Markdown), to show each once.
+    pub raw: String,
     pub at: String,
 }
 
 pub struct HistoryRow {
     pub at: String,
     pub verdict: String,
-    pub summary: String,
+    /// The event decided on and who caused it.
+    pub trigger: String,
+    pub summary: Vec<super::audit_view::Piece>,
     pub rules: String,
 }
 
@@ -64,7 +67,7 @@ struct DetailsPage {
     heading: String,
     verdict: String,
     verdict_class: &'static str,
-    summary: String,
+    summary: Vec<super::audit_view::Piece>,
     state: String,
     /// Evaluated without writing to the forge (dry run): said on top of the page.
     dry_run: bool,
@@ -141,11 +144,12 @@ pub fn details(
                 && ev.decision.remove_labels.iter().any(|c| c.label == o.label)
                 && !removed
                     .iter()
-                    .any(|r| r.label == o.label.as_str() && &r.reason == reason)
+                    .any(|r| r.label == o.label.as_str() && &r.raw == reason)
             {
                 removed.push(Removed {
                     label: o.label.to_string(),
-                    reason: reason.clone(),
+                    raw: reason.clone(),
+                    reason: super::audit_view::pieces(reason),
                     at: when(*at),
                 });
             }
@@ -187,9 +191,9 @@ pub fn details(
                 .items
                 .iter()
                 .map(|i| Item {
-                    title: i.title.clone(),
+                    title: pieces(&i.title),
                     met: i.given.is_some(),
-                    detail: match &i.given {
+                    detail: pieces(&match &i.given {
                         Some(g) => format!(
                             "given by {}{}",
                             g.by.mention(),
@@ -197,7 +201,7 @@ pub fn details(
                                 .unwrap_or_default()
                         ),
                         None => i.problem.clone().unwrap_or_else(|| "owed".into()),
-                    },
+                    }),
                 })
                 .collect();
             (heading, items)
@@ -215,7 +219,7 @@ pub fn details(
         heading: last.change.title.clone(),
         verdict,
         verdict_class,
-        summary: d.summary.clone(),
+        summary: super::audit_view::pieces(&d.summary),
         state: match last.change.merged_at {
             Some(m) => format!("merged {}", m.format("%Y-%m-%d %H:%M UTC")),
             None => format!("{:?}", last.change.state).to_lowercase(),
@@ -227,9 +231,9 @@ pub fn details(
             .checklist
             .iter()
             .map(|i| Item {
-                title: i.title.clone(),
+                title: pieces(&i.title),
                 met: i.met,
-                detail: i.detail.clone(),
+                detail: pieces(&i.detail),
             })
             .collect(),
         approvals,
@@ -241,182 +245,22 @@ pub fn details(
             .iter()
             .rev()
             .map(|(at, ev, hash)| HistoryRow {
-                at: when(*at),
+                at: DateTime::<Utc>::from_timestamp_millis(*at)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default(),
                 verdict: verdict_words(ev.decision.verdict).0.to_string(),
-                summary: ev.decision.summary.clone(),
+                trigger: match &ev.trigger {
+                    Some(t) => match &t.actor {
+                        Some(a) => format!("{} by {a}", t.event),
+                        None => t.event.clone(),
+                    },
+                    None => "not recorded".into(),
+                },
+                summary: super::audit_view::pieces(&ev.decision.summary),
                 rules: hash
                     .as_deref()
                     .map(|h| h.get(..12).unwrap_or(h).to_string())
                     .unwrap_or_default(),
-            })
-            .collect(),
-    };
-    Ok(page.render()?)
-}
-
-/// The audit page's filters, from its query.
-pub struct AuditFilter {
-    pub from: String,
-    pub to: String,
-    pub classification: String,
-    pub overdue: bool,
-    /// Only changes merged while their status failed.
-    pub failing: bool,
-}
-
-impl AuditFilter {
-    pub fn from_query(q: &HashMap<String, String>) -> Self {
-        let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
-        AuditFilter {
-            from: get("from"),
-            to: get("to"),
-            classification: get("classification"),
-            overdue: get("overdue") == "1",
-            failing: get("failing") == "1",
-        }
-    }
-
-    /// Merged changes in the date range (the merge's decision day, inclusive), with the
-    /// classification asked for, overdue emergencies only when asked.
-    pub fn keeps(&self, r: &ChangeRecord) -> bool {
-        let merged = r.merged_at.as_deref().unwrap_or(&r.final_at);
-        let day = merged.get(..10).unwrap_or("");
-        r.merged
-            && (self.from.is_empty() || day >= self.from.as_str())
-            && (self.to.is_empty() || day <= self.to.as_str())
-            && (self.classification.is_empty()
-                || r.classification
-                    .as_deref()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(&self.classification)))
-            && (!self.overdue || r.emergency.as_ref().is_some_and(|e| e.overdue))
-            && (!self.failing || r.final_verdict == "fail")
-    }
-
-    fn query(&self, format: &str) -> String {
-        let mut q = vec![format!("format={format}")];
-        for (k, v) in [
-            ("from", &self.from),
-            ("to", &self.to),
-            ("classification", &self.classification),
-        ] {
-            if !v.is_empty() {
-                q.push(format!(
-                    "{k}={}",
-                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
-                ));
-            }
-        }
-        if self.overdue {
-            q.push("overdue=1".into());
-        }
-        if self.failing {
-            q.push("failing=1".into());
-        }
-        format!("?{}", q.join("&"))
-    }
-}
-
-pub struct AuditRow {
-    pub number: u64,
-    pub title: String,
-    pub classification: String,
-    pub approvals: String,
-    pub verdict: String,
-    pub summary: String,
-    pub merged_at: String,
-    pub emergency: String,
-    /// The change's details page (signed) and its page on the forge.
-    pub details: String,
-    pub web_url: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "audit.html")]
-struct AuditPage {
-    forge_name: &'static str,
-    repo: String,
-    from: String,
-    to: String,
-    classification: String,
-    overdue: bool,
-    failing: bool,
-    csv_link: String,
-    json_link: String,
-    chain_head: String,
-    rows: Vec<AuditRow>,
-    deployments: Vec<super::deploy_views::DeploymentRow>,
-}
-
-pub fn audit(
-    forge: Forge,
-    repo: &str,
-    filter: &AuditFilter,
-    records: &[ChangeRecord],
-    head: Option<&str>,
-    deployments: Vec<super::deploy_views::DeploymentRow>,
-    details: &dyn Fn(&ChangeRecord) -> String,
-) -> Result<String> {
-    let page = AuditPage {
-        forge_name: forge.display_name(),
-        repo: repo.to_string(),
-        from: filter.from.clone(),
-        to: filter.to.clone(),
-        classification: filter.classification.clone(),
-        overdue: filter.overdue,
-        failing: filter.failing,
-        csv_link: filter.query("csv"),
-        json_link: filter.query("json"),
-        chain_head: head.unwrap_or("").to_string(),
-        deployments,
-        rows: records
-            .iter()
-            .map(|r| AuditRow {
-                number: r.number,
-                title: r.title.clone(),
-                classification: r.classification.clone().unwrap_or_default(),
-                approvals: r
-                    .approvals
-                    .iter()
-                    .map(|a| format!("{} by {}", a.role, a.approver))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                verdict: r.final_verdict.clone(),
-                summary: r.final_summary.clone(),
-                merged_at: r
-                    .merged_at
-                    .clone()
-                    .unwrap_or_else(|| format!("{} (decided)", r.final_at)),
-                details: details(r),
-                web_url: r.web_url.clone(),
-                emergency: match &r.emergency {
-                    Some(e) if e.overdue => "approvals overdue".into(),
-                    Some(e) if e.complete => "owed approvals given".into(),
-                    Some(_) => "approvals owed".into(),
-                    None => String::new(),
-                },
-            })
-            .collect(),
-    };
-    Ok(page.render()?)
-}
-
-#[derive(Template)]
-#[template(path = "audit_index.html")]
-struct AuditIndex {
-    repositories: Vec<(String, String, &'static str)>,
-}
-
-/// The repositories with audit records: (forge, path), each linking to its audit page.
-pub fn audit_index(repositories: &[(String, String)]) -> Result<String> {
-    let page = AuditIndex {
-        repositories: repositories
-            .iter()
-            .map(|(forge, repo)| {
-                let name = forge
-                    .parse::<Forge>()
-                    .map(|f| f.display_name())
-                    .unwrap_or("");
-                (forge.clone(), repo.clone(), name)
             })
             .collect(),
     };

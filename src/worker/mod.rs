@@ -374,7 +374,8 @@ impl Worker {
             policy::Verdict::NotEnforced => "not_enforced",
         };
         metrics::counter!(crate::telemetry::DECISIONS, "verdict" => verdict).increment(1);
-        let detail = crate::evidence::DecisionEvidence::of(snap, d, source);
+        let mut detail = crate::evidence::DecisionEvidence::of(snap, d, source);
+        detail.trigger = Some(crate::evidence::Trigger::of(job.event, job.change));
         self.record(job, "decision", Some(&rules.hash), &detail)
             .await
     }
