@@ -98,84 +98,112 @@ fn labels_without_a_token_says_so() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no GitLab token"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_gitlab_labels_are_created_and_updated_by_id_and_group_labels_left_alone() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v4/projects/acme%2Fplatypus/labels"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
-            {"id": 5, "name": "CMT::Minor", "color": "#000000", "description": null, "is_project_label": true},
-            {"id": 6, "name": "Financially Significant", "color": "#ff0000", "description": null, "is_project_label": false}
-        ])))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/api/v4/projects/acme%2Fplatypus/labels"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({})))
-        .mount(&server)
-        .await;
-    Mock::given(method("PUT"))
-        .and(path("/api/v4/projects/acme%2Fplatypus/labels/5"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
-        .mount(&server)
-        .await;
-    let url = server.uri();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_changegate"))
-            .args([
-                "labels",
-                "--forge",
-                "gitlab",
-                "--repo",
-                "acme/platypus",
-                "--apply",
-            ])
+/// `changegate labels --forge gitlab --repo acme/platypus [--apply]` against the fake GitLab.
+async fn gitlab_labels(url: String, apply: bool) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_changegate"));
+        cmd.args(["labels", "--forge", "gitlab", "--repo", "acme/platypus"]);
+        if apply {
+            cmd.arg("--apply");
+        }
+        let out = cmd
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("CHANGEGATE__GITLAB__URL", url)
             .env("CHANGEGATE__GITLAB__TOKEN", "gl-token")
+            .env_remove("CHANGEGATE__GITHUB__TOKEN")
             .output()
-            .unwrap()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     })
     .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_gitlab_labels_are_created_and_updated_by_id_and_group_labels_left_alone() {
+    use common::gitlab_world::GitlabWorld;
+    let gl = GitlabWorld::start().await;
+    {
+        let mut s = gl.state.lock().unwrap();
+        // A project label with the wrong colour, another label the rules do not use, and a
+        // parent group's label the rules use (not the project's to change).
+        s.project_labels = vec![(5, "CMT::Minor".into()), (7, "bug".into())];
+        s.label_looks.by_id = vec![
+            (5, "#000000".into(), None),
+            (7, "#d73a4a".into(), Some("Something isn't working".into())),
+        ];
+        s.label_looks.group = vec![(6, "Financially Significant".into(), "#ff0000".into())];
+    }
+    let wanted = changegate::label_sync::wanted(
+        &changegate::rules::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/rules.yaml"
+        )))
+        .unwrap(),
+    );
+
+    let (code, out, err) = gitlab_labels(gl.url(), true).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("updated\tCMT::Minor"), "{out}");
+    assert!(out.contains("created\tPeer Approval::Approved"), "{out}");
     assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.contains("ok\tFinancially Significant") && out.contains("parent group"),
+        "{out}"
     );
-    assert!(stdout.contains("updated\tCMT::Minor"), "{stdout}");
+    {
+        let s = gl.state.lock().unwrap();
+        // Updated in place, by its id: the same label, the rules' colour and description.
+        let minor = s.label_looks.by_id.iter().find(|l| l.0 == 5).unwrap();
+        assert_eq!(
+            minor.1,
+            format!("#{}", changegate::label_sync::scope_color("CMT"))
+        );
+        assert_eq!(minor.2.as_deref(), Some("Change classification: Minor"));
+        assert!(s.project_labels.contains(&(5, "CMT::Minor".into())));
+        // Every label the rules use exists now, the group's excepted; `bug` is left alone.
+        assert_eq!(s.project_labels.len(), wanted.len() - 1 + 1, "{:?}", s.project_labels);
+        assert!(
+            !s.project_labels
+                .iter()
+                .any(|(_, n)| n == "Financially Significant"),
+            "the group's label was copied into the project"
+        );
+        let bug = s.label_looks.by_id.iter().find(|l| l.0 == 7).unwrap();
+        assert_eq!(bug.1, "#d73a4a");
+        assert_eq!(s.label_looks.group[0].2, "#ff0000");
+        let writes: Vec<&String> = s.calls.iter().filter(|c| !c.starts_with("GET ")).collect();
+        assert!(
+            writes.iter().any(|c| c.ends_with("/labels/5")),
+            "updated by id: {writes:?}"
+        );
+        assert!(
+            writes
+                .iter()
+                .all(|c| !c.ends_with("/labels/6") && !c.ends_with("/labels/7")),
+            "{writes:?}"
+        );
+    }
+
+    // In sync: a second run, with --apply, changes nothing and says so.
+    let before = gl.calls().len();
+    let (code, out, err) = gitlab_labels(gl.url(), true).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| l.starts_with("ok\t")), "{out}");
+    let calls = gl.calls();
     assert!(
-        stdout.contains("ok\tFinancially Significant") && stdout.contains("parent group"),
-        "{stdout}"
+        calls[before..].iter().all(|c| c.starts_with("GET ")),
+        "a second run wrote: {:?}",
+        &calls[before..]
     );
-    let requests = server.received_requests().await.unwrap();
-    let put = requests
+    // The fake logs the project's path decoded; on the wire it was one segment.
+    let sent: Vec<String> = calls
         .iter()
-        .find(|r| r.method.as_str() == "PUT")
-        .expect("an update");
-    let body: serde_json::Value = serde_json::from_slice(&put.body).unwrap();
-    assert_eq!(
-        body["color"],
-        format!("#{}", changegate::label_sync::scope_color("CMT"))
-    );
-    let created: Vec<serde_json::Value> = requests
-        .iter()
-        .filter(|r| r.method.as_str() == "POST")
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .map(|c| c.replace("/projects/acme/platypus/", "/projects/acme%2Fplatypus/"))
         .collect();
-    assert!(
-        created
-            .iter()
-            .any(|b| b["name"] == "Peer Approval::Approved"
-                && b["color"].as_str().unwrap().starts_with('#')),
-        "{created:?}"
-    );
-    assert!(
-        created
-            .iter()
-            .all(|b| b["name"] != "Financially Significant")
-    );
+    assert!(sent.iter().all(|c| c.contains("/projects/acme%2Fplatypus/labels")), "{sent:?}");
+    common::gitlab_contract::assert_gitlab_calls_in_contract(&sent);
 }

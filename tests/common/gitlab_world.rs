@@ -6,6 +6,7 @@
 
 mod deploy_helpers;
 mod deployments;
+pub mod labels;
 
 #[allow(unused_imports)]
 pub use deployments::{GlApproval, GlDeployment, GlEnvironment};
@@ -79,6 +80,8 @@ pub struct GlState {
     /// The project's labels: (id, current name). Label events refer to a label by id and show
     /// its current name, as GitLab's resource label events do.
     pub project_labels: Vec<(u64, String)>,
+    /// Their colours and descriptions, and the parent groups' labels (`labels.rs`).
+    pub label_looks: labels::Looks,
     /// Merge settings, pipelines and external status checks (`gitlab_checks.rs`).
     pub checks: super::gitlab_checks::Checks,
     clock: i64,
@@ -701,6 +704,9 @@ fn route_project(
     if let Some(reply) = deployments::route(s, method, tail, body, query) {
         return reply;
     }
+    if let Some(reply) = labels::route(s, method, tail, body, query) {
+        return reply;
+    }
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     match (method, tail) {
         ("GET", ["repository", "compare"]) => {
@@ -749,14 +755,6 @@ fn route_project(
                 .iter()
                 .filter(|c| c.is_mr && c.sha == *sha)
                 .map(change_json)
-                .collect();
-            reply(200, json!(list))
-        }
-        ("GET", ["labels"]) => {
-            let list: Vec<Value> = s
-                .project_labels
-                .iter()
-                .map(|(id, name)| json!({ "id": id, "name": name, "color": "#428BCA", "description": null, "is_project_label": true }))
                 .collect();
             reply(200, json!(list))
         }
