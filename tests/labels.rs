@@ -165,7 +165,12 @@ async fn on_gitlab_labels_are_created_and_updated_by_id_and_group_labels_left_al
         assert_eq!(minor.2.as_deref(), Some("Change classification: Minor"));
         assert!(s.project_labels.contains(&(5, "CMT::Minor".into())));
         // Every label the rules use exists now, the group's excepted; `bug` is left alone.
-        assert_eq!(s.project_labels.len(), wanted.len() - 1 + 1, "{:?}", s.project_labels);
+        assert_eq!(
+            s.project_labels.len(),
+            wanted.len() - 1 + 1,
+            "{:?}",
+            s.project_labels
+        );
         assert!(
             !s.project_labels
                 .iter()
@@ -204,6 +209,10 @@ async fn on_gitlab_labels_are_created_and_updated_by_id_and_group_labels_left_al
         .iter()
         .map(|c| c.replace("/projects/acme/platypus/", "/projects/acme%2Fplatypus/"))
         .collect();
-    assert!(sent.iter().all(|c| c.contains("/projects/acme%2Fplatypus/labels")), "{sent:?}");
+    assert!(
+        sent.iter()
+            .all(|c| c.contains("/projects/acme%2Fplatypus/labels")),
+        "{sent:?}"
+    );
     common::gitlab_contract::assert_gitlab_calls_in_contract(&sent);
 }

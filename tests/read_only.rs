@@ -160,7 +160,9 @@ fn a_database_a_newer_version_migrated_is_read_with_a_warning_and_not_served_sil
     }
     let versions: i64 = rusqlite::Connection::open(&db)
         .unwrap()
-        .query_row("SELECT max(version) FROM _sqlx_migrations", [], |r| r.get(0))
+        .query_row("SELECT max(version) FROM _sqlx_migrations", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(versions, 9001, "the record of the newer migration is kept");
 
@@ -173,7 +175,10 @@ fn a_database_a_newer_version_migrated_is_read_with_a_warning_and_not_served_sil
     let mut child = Command::new(env!("CARGO_BIN_EXE_changegate"))
         .args(["serve", "--no-migrate", "--allow-newer-database"])
         .current_dir(dir.path())
-        .env("CHANGEGATE__DATABASE__URL", format!("sqlite://{}", db.display()))
+        .env(
+            "CHANGEGATE__DATABASE__URL",
+            format!("sqlite://{}", db.display()),
+        )
         .env(
             "CHANGEGATE__RULES__PATH",
             concat!(env!("CARGO_MANIFEST_DIR"), "/rules.yaml"),
@@ -192,7 +197,12 @@ fn a_database_a_newer_version_migrated_is_read_with_a_warning_and_not_served_sil
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
             use std::io::Read;
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             panic!("serve exited ({status}): {err}");
         }
         assert!(start.elapsed().as_secs() < 30, "serve did not start");
@@ -202,6 +212,11 @@ fn a_database_a_newer_version_migrated_is_read_with_a_warning_and_not_served_sil
     let _ = child.wait();
     let mut err = String::new();
     use std::io::Read;
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(err.contains("9001_future_change"), "{err}");
 }

@@ -476,7 +476,11 @@ pub(super) async fn open_read_only(url: &str) -> Result<Store> {
     if !newer.is_empty() {
         eprintln!(
             "changegate: warning: a newer changegate migrated this database ({} unknown to this version: {}); reading it anyway, what the newer version added is not shown",
-            if newer.len() == 1 { "a migration" } else { "migrations" },
+            if newer.len() == 1 {
+                "a migration"
+            } else {
+                "migrations"
+            },
             newer.join(", ")
         );
     }

@@ -33,7 +33,8 @@ fn to_the_second(rfc3339: &str) -> String {
 pub struct AuditDecision {
     pub at: String,
     pub verdict: String,
-    /// `pull_request labeled by @peter`; "not recorded" for records from before triggers were.
+    /// `pull_request labeled by @peter`; "trigger not recorded" for records written before
+    /// decisions recorded their trigger.
     pub trigger: String,
     pub summary: Vec<Piece>,
     pub hash: String,
@@ -235,4 +236,3 @@ pub fn audit_index(repositories: &[(String, String)]) -> Result<String> {
     };
     Ok(page.render()?)
 }
-

@@ -1,9 +1,9 @@
 //! What the pages show, from the typed audit records, rendered by askama (which escapes
 //! every value).
 
+use super::audit_view::{Piece, pieces};
 use crate::evidence::DecisionEvidence;
 use crate::model::Forge;
-use super::audit_view::{Piece, pieces};
 use crate::policy::{ApprovalState, Verdict, Via};
 use anyhow::Result;
 use askama::Template;
@@ -95,6 +95,23 @@ pub fn details(
     };
     let d = &last.decision;
     let (verdict, verdict_class) = super::headline::headline(decided);
+    // A merged emergency that still owes: what it owes, not that it could merge.
+    let owing = d
+        .owed
+        .as_ref()
+        .filter(|o| !o.complete && last.change.state == crate::model::ChangeState::Merged);
+    let summary = match owing {
+        Some(o) => format!(
+            "Still owed: {}",
+            o.items
+                .iter()
+                .filter(|i| i.given.is_none())
+                .map(|i| i.title.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        None => d.summary.clone(),
+    };
     let commit = last
         .change
         .head_sha
@@ -219,7 +236,7 @@ pub fn details(
         heading: last.change.title.clone(),
         verdict,
         verdict_class,
-        summary: super::audit_view::pieces(&d.summary),
+        summary: pieces(&summary),
         state: match last.change.merged_at {
             Some(m) => format!("merged {}", m.format("%Y-%m-%d %H:%M UTC")),
             None => format!("{:?}", last.change.state).to_lowercase(),

@@ -175,7 +175,11 @@ impl Store {
             Opening::CreateAndMigrate if !newer.is_empty() => anyhow::bail!(
                 "the database at `{}` holds {} this changegate does not know ({}): a newer changegate migrated it. Run the newer version, or, to roll back, start this one with `changegate serve --no-migrate --allow-newer-database` (see docs/upgrades.md); nothing was changed",
                 redact(&url),
-                if newer.len() == 1 { "a migration" } else { "migrations" },
+                if newer.len() == 1 {
+                    "a migration"
+                } else {
+                    "migrations"
+                },
                 newer.join(", ")
             ),
             Opening::CreateAndMigrate => migrator

@@ -13,6 +13,7 @@ use changegate::store::Store;
 use changegate::worker::{ForgeClients, MembershipCache, Worker};
 use std::time::Duration;
 
+pub mod browser;
 pub mod commit_graph;
 pub mod compare_world;
 pub mod deploy_hooks;

@@ -62,9 +62,11 @@ pub(super) fn route(
                 .iter()
                 .any(|(k, v)| k == "include_ancestor_groups" && v == "true")
             {
-                list.extend(s.label_looks.group.iter().map(|(id, name, color)| {
-                    label_json(*id, name, (color.clone(), None), false)
-                }));
+                list.extend(
+                    s.label_looks.group.iter().map(|(id, name, color)| {
+                        label_json(*id, name, (color.clone(), None), false)
+                    }),
+                );
             }
             Some(reply(200, json!(list)))
         }
@@ -77,11 +79,9 @@ pub(super) fn route(
             }
             let id = 100 + s.project_labels.len() as u64;
             s.project_labels.push((id, name.to_string()));
-            s.label_looks.set(id, Some(color), body["description"].as_str());
-            Some(reply(
-                201,
-                label_json(id, name, s.label_looks.of(id), true),
-            ))
+            s.label_looks
+                .set(id, Some(color), body["description"].as_str());
+            Some(reply(201, label_json(id, name, s.label_looks.of(id), true)))
         }
         ("PUT", ["labels", label]) if body.get("new_name").is_none() => {
             let id = label.parse::<u64>().ok()?;
@@ -97,7 +97,10 @@ pub(super) fn route(
                 ));
             }
             s.label_looks.set(id, color, description);
-            Some(reply(200, label_json(id, &name, s.label_looks.of(id), true)))
+            Some(reply(
+                200,
+                label_json(id, &name, s.label_looks.of(id), true),
+            ))
         }
         _ => None,
     }
