@@ -50,6 +50,8 @@ deployments:
     exception:
       require: [ops-impact, ops-manager]
       confirm: requester
+  - name: staging
+    environments: [staging]
 "#;
 
 struct Gate {
@@ -73,25 +75,33 @@ async fn merged(now: &str, rules: &str, extra_label: Option<&str>) -> Gate {
         s.apply_label("alice", l).await;
     }
     s.apply_label("peter", "Peer::Approved").await;
-    s.gh.merge(7, now);
+    // Merged by fast-forward: main's newest commit is the change's head.
+    s.gh.merge_as(7, H1, now);
     s.deliver("closed", None, "alice", &format!("merge-{now}"))
         .await;
-    s.app
-        .store
-        .record_success(
-            Forge::Github,
-            "acme/platypus",
-            "production",
-            BASE,
-            -1,
-            "operator",
-            Some("oscar"),
-            t(now),
-            "recorded by `oscar`",
-        )
-        .await
-        .unwrap();
+    baselines(&s, now, &["production", "staging"]).await;
     Gate { s, d }
+}
+
+/// BASE recorded by an operator as the baseline of `envs` at `now`.
+async fn baselines(s: &Setup, now: &str, envs: &[&str]) {
+    for env in envs {
+        s.app
+            .store
+            .record_success(
+                Forge::Github,
+                "acme/platypus",
+                env,
+                BASE,
+                -1,
+                "operator",
+                Some("oscar"),
+                t(now),
+                "recorded by `oscar`",
+            )
+            .await
+            .unwrap();
+    }
 }
 
 impl Gate {
@@ -132,6 +142,7 @@ impl Gate {
             sha,
             deployment_id: id,
             creator,
+            sender: creator,
             ..Default::default()
         }
         .status("success", creator, when);
@@ -148,7 +159,7 @@ impl Gate {
         self.s.app.drain().await;
     }
 
-    /// Staging: changegate allows H1 there (no entry governs it) and sees it succeed at `when`.
+    /// Staging: changegate allows H1 there (its own entry) and sees it succeed at `when`.
     async fn staged(&self, when: &str) {
         let (state, _) = self.ask("staging", H1, 1).await;
         assert_eq!(state.as_deref(), Some("approved"));
@@ -207,55 +218,34 @@ async fn an_unapproved_change_in_range_denies() {
     d.environment("staging", false, false);
     // Merged without the peer review: its status failed when it merged.
     s.deliver("opened", None, "alice", "open-7").await;
-    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.gh.merge_as(7, H1, "2026-03-10T09:00:00Z");
     s.deliver("closed", None, "alice", "merge-7").await;
-    s.app
-        .store
-        .record_success(
-            Forge::Github,
-            "acme/platypus",
-            "production",
-            BASE,
-            -1,
-            "operator",
-            Some("oscar"),
-            t("2026-03-10T09:00:00Z"),
-            "recorded",
-        )
-        .await
-        .unwrap();
+    baselines(&s, "2026-03-10T09:00:00Z", &["production", "staging"]).await;
     let g = Gate { s, d };
-    g.staged("2026-03-10T09:01:00Z").await;
-    move_to(&g.s, "2026-03-10T10:00:00Z").await;
-    let a = g.ask("production", H1, 2).await;
-    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
-    assert!(a.1.contains("#7 did not pass when it merged"), "{}", a.1);
+    // Staging and production alike.
+    for (env, run) in [("staging", 1), ("production", 2)] {
+        let a = g.ask(env, H1, run).await;
+        assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+        assert!(a.1.contains("#7 did not pass when it merged"), "{}", a.1);
+    }
 }
 
 #[tokio::test]
 async fn a_direct_push_denies_until_accepted() {
     let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
     g.d.commit(PUSHED);
-    // Staging of the pushed head, allowed by changegate and seen succeeding.
-    let (state, _) = g.ask("staging", PUSHED, 1).await;
-    assert_eq!(state.as_deref(), Some("approved"));
-    g.succeeded(
-        "staging",
-        PUSHED,
-        1001,
-        "github-actions[bot]",
-        "2026-03-10T09:01:00Z",
-    )
-    .await;
-    move_to(&g.s, "2026-03-10T10:00:00Z").await;
-    let a = g.ask("production", PUSHED, 2).await;
-    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
-    assert!(
-        a.1.contains("reached the deployed branch without a change"),
-        "{}",
-        a.1
-    );
-    assert!(a.1.contains("`d00000000000`"), "{}", a.1);
+    // Staging, governed too, denies the pushed head for the same reason, and so does
+    // production.
+    for (env, run) in [("staging", 1), ("production", 2)] {
+        let a = g.ask(env, PUSHED, run).await;
+        assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+        assert!(
+            a.1.contains("reached the deployed branch without a change"),
+            "{}",
+            a.1
+        );
+        assert!(a.1.contains("`d00000000000`"), "{}", a.1);
+    }
     g.s.app
         .store
         .accept_commit(
@@ -267,6 +257,17 @@ async fn a_direct_push_denies_until_accepted() {
         )
         .await
         .unwrap();
+    let (state, _) = g.ask("staging", PUSHED, 4).await;
+    assert_eq!(state.as_deref(), Some("approved"));
+    g.succeeded(
+        "staging",
+        PUSHED,
+        1004,
+        "github-actions[bot]",
+        "2026-03-10T09:01:00Z",
+    )
+    .await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
     let b = g.ask("production", PUSHED, 3).await;
     assert!(approved(&b), "{b:?}");
 }
@@ -334,7 +335,10 @@ async fn an_exception_for_one_weekend_does_not_carry_to_the_next() {
 async fn a_blocked_period_denies_without_its_exception() {
     // Tuesday 24 March 2026, in business hours, inside the quarter close.
     let g = merged("2026-03-24T09:00:00Z", RULES, None).await;
-    g.staged("2026-03-24T09:01:00Z").await;
+    // Staging, governed too, is inside the freeze as well.
+    let a = g.ask("staging", H1, 1).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("blocked period `quarter-close`"), "{}", a.1);
     move_to(&g.s, "2026-03-24T10:00:00Z").await;
     let a = g.ask("production", H1, 2).await;
     assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
@@ -387,8 +391,9 @@ async fn a_first_deployment_without_baseline_denies_until_one_is_recorded() {
     d.environment("production", true, false);
     d.environment("staging", false, false);
     s.apply_label("peter", "Peer::Approved").await;
-    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.gh.merge_as(7, H1, "2026-03-10T09:00:00Z");
     s.deliver("closed", None, "alice", "merge-7").await;
+    baselines(&s, "2026-03-10T09:00:00Z", &["staging"]).await;
     let g = Gate { s, d };
     g.staged("2026-03-10T09:01:00Z").await;
     move_to(&g.s, "2026-03-10T10:00:00Z").await;
@@ -433,16 +438,7 @@ async fn a_rollback_to_a_sha_never_allowed_denies() {
         )
         .await
         .unwrap();
-    let (state, _) = g.ask("staging", BASE, 1).await;
-    assert_eq!(state.as_deref(), Some("approved"));
-    g.succeeded(
-        "staging",
-        BASE,
-        1001,
-        "github-actions[bot]",
-        "2026-03-10T09:01:00Z",
-    )
-    .await;
+    // BASE's staging evidence: staging's baseline, recorded by an operator at 09:00.
     move_to(&g.s, "2026-03-10T10:00:00Z").await;
     let a = g.ask("production", BASE, 2).await;
     assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
@@ -539,23 +535,9 @@ async fn an_unchecked_change_issue_task_denies() {
     d.environment("production", true, false);
     d.environment("staging", false, false);
     s.apply_label("peter", "Peer::Approved").await;
-    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.gh.merge_as(7, H1, "2026-03-10T09:00:00Z");
     s.deliver("closed", None, "alice", "merge-7").await;
-    s.app
-        .store
-        .record_success(
-            Forge::Github,
-            "acme/platypus",
-            "production",
-            BASE,
-            -1,
-            "operator",
-            Some("oscar"),
-            t("2026-03-10T09:00:00Z"),
-            "recorded",
-        )
-        .await
-        .unwrap();
+    baselines(&s, "2026-03-10T09:00:00Z", &["production", "staging"]).await;
     let g = Gate { s, d };
     g.staged("2026-03-10T09:01:00Z").await;
     move_to(&g.s, "2026-03-10T10:00:00Z").await;
