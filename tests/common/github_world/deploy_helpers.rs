@@ -10,7 +10,12 @@ use serde_json::Value;
 impl GithubWorld {
     /// Branch `name` now holds `sha` (a push to it).
     pub fn branch(&self, name: &str, sha: &str) {
-        self.state.lock().unwrap().deploy.graph.set_branch(name, sha);
+        self.state
+            .lock()
+            .unwrap()
+            .deploy
+            .graph
+            .set_branch(name, sha);
     }
 
     /// `author` commits `sha` on top of `parents` (now, by the fake's clock).
