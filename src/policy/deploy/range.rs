@@ -12,7 +12,10 @@ pub(super) fn check<'a>(
     facts: &'a DeployFacts,
     f: &mut Findings,
 ) -> Vec<&'a DeployedChange> {
-    branch(facts, f);
+    // Without the deployed branch nothing more can be told of the range.
+    if !branch(facts, f) {
+        return vec![];
+    }
     let Some(baseline) = &facts.baseline else {
         f.deny(format!(
             "this is the first deployment to {} changegate can place: it has no baseline; an operator records one with `changegate deployments baseline --forge {} --repo {} --environment {} --sha SHA --by NAME`",
@@ -174,12 +177,16 @@ fn verdict(facts: &DeployFacts, c: &DeployedChange, f: &mut Findings) {
 
 /// The deployed SHA must be on the deployed branch: a commit that never landed there (a
 /// squash-merged pull request's own commit, another branch's) was never merged as deployed.
-fn branch(facts: &DeployFacts, f: &mut Findings) {
+/// False when the branch is not known at all.
+fn branch(facts: &DeployFacts, f: &mut Findings) -> bool {
     match (&facts.git_ref, facts.on_branch) {
-        (None, _) => f.deny(format!(
-            "the deployed branch is not known (give `ref`): whether {} is on it cannot be told",
-            short(&facts.sha)
-        )),
+        (None, _) => {
+            f.deny(format!(
+                "the deployed branch is not known (give `ref`): whether {} is on it cannot be told",
+                short(&facts.sha)
+            ));
+            return false;
+        }
         (Some(b), Some(false)) => f.deny(format!(
             "{} is not on the deployed branch {}: only what was merged there deploys",
             short(&facts.sha),
@@ -193,6 +200,7 @@ fn branch(facts: &DeployFacts, f: &mut Findings) {
         )),
         _ => {}
     }
+    true
 }
 
 /// The deployed SHA's first-parent line within the range: the branch's own history (merge
