@@ -26,7 +26,7 @@ SETTINGS (changegate.toml, or environment CHANGEGATE__<SECTION>__<KEY>, which wi
                                 for every repository (or server.gate_token_file)
                                 [default: unset; with no gate_tokens either, /gate is off]
   server.gate_tokens            tokens valid for one repository each: a table keyed by
-                                forge:path (github:acme/shop) or the path alone
+                                forge:path (github:acme/shop, gitlab:group/project)
   rules.path                    rules file                      [default: rules.yaml]
   database.url                  state store                     [default: sqlite://changegate.db]
   github.api_url                GitHub REST API base URL        [default: https://api.github.com]

@@ -216,6 +216,9 @@ async fn deployment_calls(gh: &GithubClient, repo: &Repo, sha: &str) {
         gh.changes_with_commit(repo, sha)
             .await
             .expect("GET commits/{commit_sha}/pulls");
+        gh.on_branch(repo, sha, "main")
+            .await
+            .expect("GET compare/{branch}...{sha}");
         gh.environment(repo, "production")
             .await
             .expect("GET environments/{name} and its deployment_protection_rules")

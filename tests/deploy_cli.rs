@@ -55,6 +55,41 @@ async fn operators_record_baselines_and_accept_commits_with_an_audit_record() {
     let (code, _, err) = changegate(&db, &[&accept[..], &["--reason", " "]].concat());
     assert_ne!(code, 0);
     assert!(err.contains("--reason cannot be empty"), "{err}");
+    // A short SHA is refused by both (it could name another commit later).
+    for args in [
+        vec![
+            "deployments",
+            "accept",
+            "--forge",
+            "github",
+            "--repo",
+            "acme/shop",
+            "--sha",
+            "cccccccc",
+            "--by",
+            "oscar",
+            "--reason",
+            "x",
+        ],
+        vec![
+            "deployments",
+            "baseline",
+            "--forge",
+            "github",
+            "--repo",
+            "acme/shop",
+            "--environment",
+            "staging",
+            "--sha",
+            "cccccccc",
+            "--by",
+            "oscar",
+        ],
+    ] {
+        let (code, _, err) = changegate(&db, &args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains("is not a full commit SHA"), "{err}");
+    }
     let (code, out, err) = changegate(
         &db,
         &[&accept[..], &["--reason", "hotfix reviewed"]].concat(),
@@ -142,5 +177,6 @@ fn simulate_deploy_evaluates_a_facts_file_and_check_counts_the_gates() {
     );
     let (code, out, _) = changegate(&db, &["check", "examples/ops-01.yaml"]);
     assert_eq!(code, 0);
-    assert!(out.trim_end().ends_with(", 1 deployment gates"), "{out}");
+    // Production, and staging (gated so that its successes are evidence).
+    assert!(out.trim_end().ends_with(", 2 deployment gates"), "{out}");
 }

@@ -133,7 +133,8 @@ async fn a_commits_pull_requests_include_merged_ones_by_their_commits_and_merge_
     for commit in [sha(0xf1), sha(0xe0)] {
         let changes = client.changes_with_commit(&repo(), &commit).await.unwrap();
         assert_eq!(changes.len(), 1, "{commit}");
-        let pr = &changes[0];
+        assert_eq!(changes[0].landed_as, vec![sha(0xe0)], "its merge commit");
+        let pr = &changes[0].change;
         assert_eq!(pr.number, 7);
         assert_eq!(pr.state, ChangeState::Merged);
         assert_eq!(pr.target_branch.as_deref(), Some("main"));
@@ -147,6 +148,37 @@ async fn a_commits_pull_requests_include_merged_ones_by_their_commits_and_merge_
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_commit_is_on_a_branch_when_the_branch_holds_it() {
+    let (gh, client) = world().await;
+    history(&gh);
+    gh.branch("main", &sha(0xe0));
+    gh.branch("feature", &sha(0xf1));
+    // main holds the merge commit and everything before it, not a later side commit.
+    for (commit, on) in [(0xe0, true), (0xc1, true), (0xf1, true), (0xb, true)] {
+        assert_eq!(
+            client
+                .on_branch(&repo(), &sha(commit), "main")
+                .await
+                .unwrap(),
+            on,
+            "{commit:x}"
+        );
+    }
+    assert!(
+        !client
+            .on_branch(&repo(), &sha(0xc2), "feature")
+            .await
+            .unwrap()
+    );
+    // A branch the fake does not know: not found, never "on it".
+    assert!(client.on_branch(&repo(), &sha(0xc2), "gone").await.is_err());
+    // A name git would not allow is refused before any call.
+    let before = gh.calls().len();
+    assert!(client.on_branch(&repo(), &sha(0xc2), "a..b").await.is_err());
+    assert_eq!(gh.calls().len(), before);
 }
 
 #[tokio::test]

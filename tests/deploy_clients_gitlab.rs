@@ -96,6 +96,32 @@ async fn compare_and_merge_base_say_how_head_relates_to_base() {
 }
 
 #[tokio::test]
+async fn a_commit_is_on_a_branch_when_it_is_their_merge_base() {
+    let (gl, client) = world().await;
+    history(&gl);
+    gl.branch("main", &sha(0xe0));
+    gl.branch("feature", &sha(0xf1));
+    for commit in [0xe0, 0xc1, 0xf1, 0xb] {
+        assert!(
+            client
+                .on_branch(&repo(), &sha(commit), "main")
+                .await
+                .unwrap(),
+            "{commit:x}"
+        );
+    }
+    assert!(
+        !client
+            .on_branch(&repo(), &sha(0xc2), "feature")
+            .await
+            .unwrap()
+    );
+    assert!(client.on_branch(&repo(), &sha(0xc2), "gone").await.is_err());
+    assert!(client.on_branch(&repo(), &sha(0xc2), "a..b").await.is_err());
+    assert_gitlab_calls_in_contract(&gl.calls());
+}
+
+#[tokio::test]
 async fn a_commits_merge_requests_include_merged_ones_and_commits_resolve() {
     let (gl, client) = world().await;
     history(&gl);
@@ -105,9 +131,11 @@ async fn a_commits_merge_requests_include_merged_ones_and_commits_resolve() {
     for commit in [sha(0xf1), sha(0xe0)] {
         let changes = client.changes_with_commit(&repo(), &commit).await.unwrap();
         assert_eq!(changes.len(), 1, "{commit}");
-        assert_eq!(changes[0].number, 7);
-        assert_eq!(changes[0].state, ChangeState::Merged);
-        assert_eq!(changes[0].target_branch.as_deref(), Some("main"));
+        assert_eq!(changes[0].landed_as, vec![sha(0xe0)], "its merge commit");
+        let mr = &changes[0].change;
+        assert_eq!(mr.number, 7);
+        assert_eq!(mr.state, ChangeState::Merged);
+        assert_eq!(mr.target_branch.as_deref(), Some("main"));
     }
     assert!(
         client

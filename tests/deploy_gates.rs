@@ -7,159 +7,10 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use changegate::model::Forge;
-use common::deploy_hooks::GhDeploy;
-use common::deploy_world::DeployWorld;
-use common::github_setup::{H1, Setup, at, move_to, t};
+use common::deploy_world::{BASE, DeployWorld, Gate, PUSHED, RULES, approved, baselines, merged};
+use common::github_setup::{H1, at, move_to, t};
 use std::sync::Arc;
 use tower::ServiceExt;
-
-const BASE: &str = "b000000000000000000000000000000000000000";
-const PUSHED: &str = "d000000000000000000000000000000000000000";
-
-const RULES: &str = r#"
-version: 1
-enforce: [{kind: merge_request}]
-approver_groups:
-  - {name: peers, users: {github: [peter, pam]}}
-  - {name: ops, users: {github: [olga]}}
-  - {name: managers, users: {github: [mona]}}
-approvals:
-  - {name: peer, label: "Peer::Approved", approvers: peers}
-  - {name: ops-impact, label: "Ops Impact::Approved", approvers: ops}
-  - {name: ops-manager, label: "Ops Manager::Approved", approvers: managers}
-rules:
-  - name: reviewed
-    require: [peer]
-  - name: emergency
-    when: {labels: [EMERGENCY]}
-    after_merge: {require: [ops-manager], within: 7d}
-blocked_periods:
-  - name: quarter-close
-    from: 2026-03-23
-    to: 2026-04-01
-    exception: [ops-manager]
-deployments:
-  - name: production
-    environments: [production]
-    windows:
-      - name: business hours
-        weekdays: [Mon, Tue, Wed, Thu, Fri]
-        hours: "09:00-17:00"
-        timezone: Europe/London
-    after: {environment: staging, succeeded_for: 30m}
-    exception:
-      require: [ops-impact, ops-manager]
-      confirm: requester
-"#;
-
-struct Gate {
-    s: Setup,
-    d: DeployWorld,
-}
-
-/// acme/platypus#7 (head H1, by alice) reviewed by peter and merged into main at `now`
-/// (a weekday in business hours unless said otherwise); main is BASE then H1; production's
-/// baseline is BASE.
-async fn merged(now: &str, rules: &str, extra_label: Option<&str>) -> Gate {
-    let s = at(now).await;
-    *s.app.worker.rules.write().unwrap() =
-        Arc::new(changegate::rules::parse("rules.yaml", rules).expect("valid rules"));
-    let d = DeployWorld::mount(&s.gh).await;
-    d.commit(BASE);
-    d.commit(H1);
-    d.environment("production", true, false);
-    d.environment("staging", false, false);
-    if let Some(l) = extra_label {
-        s.apply_label("alice", l).await;
-    }
-    s.apply_label("peter", "Peer::Approved").await;
-    s.gh.merge(7, now);
-    s.deliver("closed", None, "alice", &format!("merge-{now}"))
-        .await;
-    s.app
-        .store
-        .record_success(
-            Forge::Github,
-            "acme/platypus",
-            "production",
-            BASE,
-            -1,
-            "operator",
-            Some("oscar"),
-            t(now),
-            "recorded by `oscar`",
-        )
-        .await
-        .unwrap();
-    Gate { s, d }
-}
-
-impl Gate {
-    /// A protection-rule request for `sha` to `env` (run `run`, deployment `run + 1000`).
-    async fn ask(&self, env: &str, sha: &str, run: u64) -> (Option<String>, String) {
-        let body = GhDeploy {
-            environment: env,
-            sha,
-            deployment_id: run + 1000,
-            ..Default::default()
-        }
-        .protection_request(run, &[7]);
-        let (status, _) = self
-            .s
-            .app
-            .github(
-                "deployment_protection_rule",
-                &format!("ask-{env}-{run}-{sha}"),
-                &serde_json::to_vec(&body).unwrap(),
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED);
-        self.s.app.drain().await;
-        self.last(run)
-    }
-
-    /// The last answer to run `run`: (state, comment).
-    fn last(&self, run: u64) -> (Option<String>, String) {
-        let a = self.d.answers();
-        let last = a.iter().rev().find(|x| x.0 == run).expect("an answer");
-        (last.2.clone(), last.3.clone())
-    }
-
-    /// A `success` status of deployment `id` (of `sha` to `env`) created by `creator` at `when`.
-    async fn succeeded(&self, env: &str, sha: &str, id: u64, creator: &str, when: &str) {
-        let body = GhDeploy {
-            environment: env,
-            sha,
-            deployment_id: id,
-            creator,
-            ..Default::default()
-        }
-        .status("success", creator, when);
-        let (status, _) = self
-            .s
-            .app
-            .github(
-                "deployment_status",
-                &format!("ok-{id}-{when}"),
-                &serde_json::to_vec(&body).unwrap(),
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED);
-        self.s.app.drain().await;
-    }
-
-    /// Staging: changegate allows H1 there (no entry governs it) and sees it succeed at `when`.
-    async fn staged(&self, when: &str) {
-        let (state, _) = self.ask("staging", H1, 1).await;
-        assert_eq!(state.as_deref(), Some("approved"));
-        self.succeeded("staging", H1, 1001, "github-actions[bot]", when)
-            .await;
-    }
-}
-
-fn approved(a: &(Option<String>, String)) -> bool {
-    a.0.as_deref() == Some("approved")
-}
 
 #[tokio::test]
 async fn a_reviewed_change_staged_long_enough_deploys_in_its_window() {
@@ -207,55 +58,34 @@ async fn an_unapproved_change_in_range_denies() {
     d.environment("staging", false, false);
     // Merged without the peer review: its status failed when it merged.
     s.deliver("opened", None, "alice", "open-7").await;
-    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.gh.merge_as(7, H1, "2026-03-10T09:00:00Z");
     s.deliver("closed", None, "alice", "merge-7").await;
-    s.app
-        .store
-        .record_success(
-            Forge::Github,
-            "acme/platypus",
-            "production",
-            BASE,
-            -1,
-            "operator",
-            Some("oscar"),
-            t("2026-03-10T09:00:00Z"),
-            "recorded",
-        )
-        .await
-        .unwrap();
+    baselines(&s, "2026-03-10T09:00:00Z", &["production", "staging"]).await;
     let g = Gate { s, d };
-    g.staged("2026-03-10T09:01:00Z").await;
-    move_to(&g.s, "2026-03-10T10:00:00Z").await;
-    let a = g.ask("production", H1, 2).await;
-    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
-    assert!(a.1.contains("#7 did not pass when it merged"), "{}", a.1);
+    // Staging and production alike.
+    for (env, run) in [("staging", 1), ("production", 2)] {
+        let a = g.ask(env, H1, run).await;
+        assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+        assert!(a.1.contains("#7 did not pass when it merged"), "{}", a.1);
+    }
 }
 
 #[tokio::test]
 async fn a_direct_push_denies_until_accepted() {
     let g = merged("2026-03-10T09:00:00Z", RULES, None).await;
     g.d.commit(PUSHED);
-    // Staging of the pushed head, allowed by changegate and seen succeeding.
-    let (state, _) = g.ask("staging", PUSHED, 1).await;
-    assert_eq!(state.as_deref(), Some("approved"));
-    g.succeeded(
-        "staging",
-        PUSHED,
-        1001,
-        "github-actions[bot]",
-        "2026-03-10T09:01:00Z",
-    )
-    .await;
-    move_to(&g.s, "2026-03-10T10:00:00Z").await;
-    let a = g.ask("production", PUSHED, 2).await;
-    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
-    assert!(
-        a.1.contains("reached the deployed branch without a change"),
-        "{}",
-        a.1
-    );
-    assert!(a.1.contains("`d00000000000`"), "{}", a.1);
+    // Staging, governed too, denies the pushed head for the same reason, and so does
+    // production.
+    for (env, run) in [("staging", 1), ("production", 2)] {
+        let a = g.ask(env, PUSHED, run).await;
+        assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+        assert!(
+            a.1.contains("reached the deployed branch without a change"),
+            "{}",
+            a.1
+        );
+        assert!(a.1.contains("`d00000000000`"), "{}", a.1);
+    }
     g.s.app
         .store
         .accept_commit(
@@ -267,6 +97,17 @@ async fn a_direct_push_denies_until_accepted() {
         )
         .await
         .unwrap();
+    let (state, _) = g.ask("staging", PUSHED, 4).await;
+    assert_eq!(state.as_deref(), Some("approved"));
+    g.succeeded(
+        "staging",
+        PUSHED,
+        1004,
+        "github-actions[bot]",
+        "2026-03-10T09:01:00Z",
+    )
+    .await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
     let b = g.ask("production", PUSHED, 3).await;
     assert!(approved(&b), "{b:?}");
 }
@@ -334,7 +175,10 @@ async fn an_exception_for_one_weekend_does_not_carry_to_the_next() {
 async fn a_blocked_period_denies_without_its_exception() {
     // Tuesday 24 March 2026, in business hours, inside the quarter close.
     let g = merged("2026-03-24T09:00:00Z", RULES, None).await;
-    g.staged("2026-03-24T09:01:00Z").await;
+    // Staging, governed too, is inside the freeze as well.
+    let a = g.ask("staging", H1, 1).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(a.1.contains("blocked period `quarter-close`"), "{}", a.1);
     move_to(&g.s, "2026-03-24T10:00:00Z").await;
     let a = g.ask("production", H1, 2).await;
     assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
@@ -387,8 +231,9 @@ async fn a_first_deployment_without_baseline_denies_until_one_is_recorded() {
     d.environment("production", true, false);
     d.environment("staging", false, false);
     s.apply_label("peter", "Peer::Approved").await;
-    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.gh.merge_as(7, H1, "2026-03-10T09:00:00Z");
     s.deliver("closed", None, "alice", "merge-7").await;
+    baselines(&s, "2026-03-10T09:00:00Z", &["staging"]).await;
     let g = Gate { s, d };
     g.staged("2026-03-10T09:01:00Z").await;
     move_to(&g.s, "2026-03-10T10:00:00Z").await;
@@ -433,16 +278,7 @@ async fn a_rollback_to_a_sha_never_allowed_denies() {
         )
         .await
         .unwrap();
-    let (state, _) = g.ask("staging", BASE, 1).await;
-    assert_eq!(state.as_deref(), Some("approved"));
-    g.succeeded(
-        "staging",
-        BASE,
-        1001,
-        "github-actions[bot]",
-        "2026-03-10T09:01:00Z",
-    )
-    .await;
+    // BASE's staging evidence: staging's baseline, recorded by an operator at 09:00.
     move_to(&g.s, "2026-03-10T10:00:00Z").await;
     let a = g.ask("production", BASE, 2).await;
     assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
@@ -539,23 +375,9 @@ async fn an_unchecked_change_issue_task_denies() {
     d.environment("production", true, false);
     d.environment("staging", false, false);
     s.apply_label("peter", "Peer::Approved").await;
-    s.gh.merge(7, "2026-03-10T09:00:00Z");
+    s.gh.merge_as(7, H1, "2026-03-10T09:00:00Z");
     s.deliver("closed", None, "alice", "merge-7").await;
-    s.app
-        .store
-        .record_success(
-            Forge::Github,
-            "acme/platypus",
-            "production",
-            BASE,
-            -1,
-            "operator",
-            Some("oscar"),
-            t("2026-03-10T09:00:00Z"),
-            "recorded",
-        )
-        .await
-        .unwrap();
+    baselines(&s, "2026-03-10T09:00:00Z", &["production", "staging"]).await;
     let g = Gate { s, d };
     g.staged("2026-03-10T09:01:00Z").await;
     move_to(&g.s, "2026-03-10T10:00:00Z").await;

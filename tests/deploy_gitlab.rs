@@ -166,6 +166,7 @@ async fn a_blocked_deployment_no_hook_announced_is_found_on_reconcile_and_answer
 async fn a_blocked_deployment_bringing_a_direct_push_is_rejected_naming_the_commit() {
     let (app, gl) = merged("2026-03-10T09:00:00Z").await;
     gl.commit(PUSHED, &[SHA], "mallory");
+    gl.branch("main", PUSHED);
     gl.create_deployment(PUSHED, "staging", "ci-runner", "success", Some(79));
     move_to(&app, &gl, "2026-03-10T10:00:00Z").await;
     let id = gl.create_deployment(PUSHED, "production", "mallory", "blocked", Some(80));
@@ -207,4 +208,28 @@ async fn hooks_of_other_states_are_never_answered() {
         gl.deployment_approvals().is_empty(),
         "only a blocked deployment is approved or rejected"
     );
+}
+
+#[tokio::test]
+async fn a_squashed_merge_requests_own_commit_is_rejected_as_off_the_branch() {
+    const F1: &str = "f100000000000000000000000000000000000000";
+    const SQUASH: &str = "5900000000000000000000000000000000000000";
+    let (app, gl) = merged("2026-03-10T09:00:00Z").await;
+    // !4's own commit F1 (beside main), squashed into SQUASH on main.
+    gl.commit(F1, &[SHA], "bob");
+    gl.commit(SQUASH, &[SHA], "bob");
+    gl.open_mr(4, "bob", F1);
+    gl.mr_commits(4, &[F1]);
+    gl.merge_as(4, SQUASH, "2026-03-10T09:10:00Z");
+    gl.create_deployment(F1, "staging", "ci-runner", "success", Some(83));
+    move_to(&app, &gl, "2026-03-10T10:00:00Z").await;
+    let id = gl.create_deployment(F1, "production", "bob", "blocked", Some(84));
+    hook(&app, &gl, id, "dep-squashed").await;
+    let (status, comment) = answer(&gl, id).expect("an answer");
+    assert_eq!(status, "rejected", "{comment}");
+    assert!(
+        comment.contains("is not on the deployed branch `main`"),
+        "{comment}"
+    );
+    common::gitlab_contract::assert_gitlab_calls_in_contract(&gl.calls());
 }

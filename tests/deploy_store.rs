@@ -7,7 +7,7 @@ use changegate::model::{Forge, User};
 use changegate::policy::deploy::{
     DeployDecision, ExceptionEvent, ExceptionEventKind, ExceptionSource, Outcome, UsedException,
 };
-use changegate::store::{DecisionRecord, MergeRecord, Store};
+use changegate::store::{DecisionRecord, MergeRecord, Recorded, Store};
 
 fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(s)
@@ -253,11 +253,80 @@ async fn round_trip(store: Store) {
     );
 }
 
+/// Two allows decided at once using one exception: one is recorded, the other is told the
+/// exception is taken (and nothing of it is recorded); an allow is bound to its deployment.
+async fn spent_once(store: Store) {
+    let gh = Forge::Github;
+    let now = store.clock().now();
+    let decision = DeployDecision {
+        decision: Outcome::Allow,
+        reasons: vec![],
+        until: None,
+        entry: Some("production".into()),
+        expires: Some(now + chrono::Duration::hours(1)),
+        changes: vec![],
+        timing: Some("exception".into()),
+        exceptions: vec![UsedException {
+            change: 7,
+            lifts: "window".into(),
+            requester: "rita".into(),
+            requested_at: t("2026-03-14T10:00:00Z"),
+            approvals: vec![],
+            confirmed_at: None,
+        }],
+        owed: vec![],
+    };
+    let record = |id: &'static str, deployment: u64| DecisionRecord {
+        id,
+        forge: gh,
+        repo: "acme/shop",
+        environment: "production",
+        sha: SHA,
+        deployment_id: Some(deployment),
+        source: "protection_rule",
+        decision: &decision,
+        detail: serde_json::json!({}),
+        delivery_id: None,
+        rules_hash: "h",
+    };
+    let (a, b) = (record("a", 12), record("b", 13));
+    let (a, b) = tokio::join!(
+        store.record_deploy_decision(&a),
+        store.record_deploy_decision(&b)
+    );
+    let mut got = vec![a.unwrap(), b.unwrap()];
+    got.sort_by_key(|r| format!("{r:?}"));
+    assert_eq!(
+        got,
+        vec![Recorded::Done, Recorded::ExceptionTaken { change: 7 }]
+    );
+    let listed = store
+        .deploy_decisions("github", "acme/shop", 0)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "the loser recorded nothing");
+    let spent = store.spent_exceptions(gh, "acme/shop").await.unwrap();
+    assert_eq!(spent.len(), 1);
+    assert!(spent[0].spent_at.is_some());
+    // The allow is the winner's deployment's, and no other's.
+    let winner = listed[0].deployment_id.unwrap();
+    let loser = if winner == 12 { 13 } else { 12 };
+    for (id, bound) in [(winner, true), (loser, false)] {
+        let allow = store
+            .allow_of_deployment(gh, "acme/shop", "production", SHA, id, now)
+            .await
+            .unwrap();
+        assert_eq!(allow.is_some(), bound, "deployment {id}");
+    }
+}
+
 #[tokio::test]
 async fn deployment_records_round_trip_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
     round_trip(Store::open(&url).await.unwrap()).await;
+    let url = format!("sqlite://{}", dir.path().join("spent.db").display());
+    spent_once(Store::open(&url).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -267,4 +336,6 @@ async fn deployment_records_round_trip_on_postgres() {
     };
     let url = common::pg::fresh_schema(&base).await;
     round_trip(Store::open(&url).await.unwrap()).await;
+    let url = common::pg::fresh_schema(&base).await;
+    spent_once(Store::open(&url).await.unwrap()).await;
 }

@@ -144,8 +144,22 @@ fn print_decision(d: &deploy::DeployDecision) {
     }
 }
 
+/// An operator's `--sha`: the full commit id only. The gate compares full SHAs, and a short
+/// one could name another commit once more exist.
+fn full_sha(sha: &str) -> Result<String> {
+    let sha = sha.trim();
+    if matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(sha.to_ascii_lowercase());
+    }
+    anyhow::bail!(
+        "--sha `{sha}` is not a full commit SHA: give all 40 hex digits (`git rev-parse {sha}`)"
+    )
+}
+
 /// `changegate deployments baseline`: an operator records the environment's baseline.
 pub(super) async fn baseline(settings: Settings, t: Target<'_>, by: &str) -> Result<ExitCode> {
+    let sha = full_sha(t.sha)?;
+    let t = Target { sha: &sha, ..t };
     let store = Store::open(&settings.database.url).await?;
     let now = store.clock().now();
     let how = format!(
@@ -201,6 +215,8 @@ pub(super) async fn accept(
     if reason.trim().is_empty() {
         anyhow::bail!("--reason cannot be empty: say why the commit is accepted");
     }
+    let sha = full_sha(sha)?;
+    let sha = sha.as_str();
     let store = Store::open(&settings.database.url).await?;
     store.accept_commit(forge, repo, sha, by, reason).await?;
     store

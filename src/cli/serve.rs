@@ -51,6 +51,10 @@ pub(super) async fn serve(
         eprintln!("changegate: not started: {refusal}");
         return Ok(ExitCode::FAILURE);
     }
+    if let Some(refusal) = changegate::server::gate::tokens_refusal(&settings.server.gate_tokens) {
+        eprintln!("changegate: not started: {refusal}");
+        return Ok(ExitCode::FAILURE);
+    }
     tracing::info!(path = %settings.rules.path.display(), summary = initial.summary(), hash = %initial.hash, "rules loaded");
     let shared: SharedRules = Arc::new(RwLock::new(Arc::new(initial)));
     let watch = rules::watch::RulesWatch {

@@ -169,8 +169,15 @@ impl Forge for ForgeClient {
     ) -> Result<super::CommitRange, ForgeError> {
         each!(self, c => c.compare(repo, base, head))
     }
-    async fn changes_with_commit(&self, repo: &Repo, sha: &str) -> Result<Vec<Change>, ForgeError> {
+    async fn changes_with_commit(
+        &self,
+        repo: &Repo,
+        sha: &str,
+    ) -> Result<Vec<super::CommitChange>, ForgeError> {
         each!(self, c => c.changes_with_commit(repo, sha))
+    }
+    async fn on_branch(&self, repo: &Repo, sha: &str, branch: &str) -> Result<bool, ForgeError> {
+        each!(self, c => c.on_branch(repo, sha, branch))
     }
     async fn commit_sha(&self, repo: &Repo, sha: &str) -> Result<Option<String>, ForgeError> {
         each!(self, c => c.commit_sha(repo, sha))

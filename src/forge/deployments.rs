@@ -2,7 +2,7 @@
 //! deployment gate reads them. The forge's word only: deployments and statuses can be
 //! created by anyone with push access (GitHub) or Developer access (GitLab API).
 
-use crate::model::{DeploymentState, User};
+use crate::model::{Change, DeploymentState, User};
 use chrono::{DateTime, Utc};
 
 /// Commits in head not in base (`base...head`), oldest first, and how head relates to base.
@@ -46,6 +46,25 @@ impl RangeRelation {
             RangeRelation::Diverged => "diverged",
         }
     }
+}
+
+/// A merge/pull request that holds a commit, with the commits it landed on its target branch
+/// as: the merge commit, the squash commit (GitLab), or for a rebase or fast-forward merge
+/// the last commit put on the branch (`merge_commit_sha`). Fixed when it merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitChange {
+    pub change: Change,
+    pub landed_as: Vec<String>,
+}
+
+/// A branch name as put in a path or query: what git allows in a ref name, never `..`.
+pub(crate) fn is_branch_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && !s.contains("..")
+        && !s.starts_with(['/', '-', '.'])
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'+'))
 }
 
 /// One commit of a range.

@@ -12,8 +12,8 @@ pub mod replies;
 
 pub use client::ForgeClient;
 pub use deployments::{
-    CommitRange, DeploymentAnswer, DeploymentTarget, EnvironmentSettings, ForgeDeployment,
-    RangeCommit, RangeRelation,
+    CommitChange, CommitRange, DeploymentAnswer, DeploymentTarget, EnvironmentSettings,
+    ForgeDeployment, RangeCommit, RangeRelation,
 };
 pub use http::RetryPolicy;
 pub use replies::{ReplyStore, StoredReply};
@@ -346,12 +346,20 @@ pub trait Forge: Send + Sync {
         head: &str,
     ) -> impl Future<Output = Result<CommitRange, ForgeError>> + Send;
     /// The merge/pull requests containing the commit (any state), each the full change
-    /// (state, merged_at, target branch).
+    /// (state, merged_at, target branch) with the commits it landed as.
     fn changes_with_commit(
         &self,
         repo: &Repo,
         sha: &str,
-    ) -> impl Future<Output = Result<Vec<Change>, ForgeError>> + Send;
+    ) -> impl Future<Output = Result<Vec<CommitChange>, ForgeError>> + Send;
+    /// Whether commit `sha` is reachable from `branch` now (an ancestor of its head, or its
+    /// head). `NotFound` when the forge knows neither.
+    fn on_branch(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        branch: &str,
+    ) -> impl Future<Output = Result<bool, ForgeError>> + Send;
     /// The full SHA of a commit the forge knows; `None` when it does not know it.
     fn commit_sha(
         &self,

@@ -35,7 +35,16 @@ pub struct Debt {
     pub how: String,
 }
 
+/// How a debt presumed for want of a readable history begins (see [`Debt::presumed`]).
+const PRESUMED: &str = "changegate could not establish this change's labels at its merge";
+
 impl Debt {
+    /// Whether it was presumed (the state at merge could not be read) rather than found: such
+    /// a change owes what an emergency owes, but was not shown to be one.
+    pub fn presumed(&self) -> bool {
+        self.how.starts_with(PRESUMED)
+    }
+
     /// Whether it owes anything at all.
     pub fn owes(&self) -> bool {
         !self.require.is_empty() || self.retrospective_label.is_some()
@@ -135,9 +144,7 @@ pub(super) fn owing(rules: &Rules, snap: &Snapshot, matched: &[String], met: &[S
                     out.rules.push(r.name.clone());
                 }
             }
-            let how = format!(
-                "changegate could not establish this change's labels at its merge ({why}), so it owes what an emergency owes"
-            );
+            let how = format!("{PRESUMED} ({why}), so it owes what an emergency owes");
             out.notes.push(format!("{how}."));
             how
         }

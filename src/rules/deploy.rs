@@ -68,13 +68,18 @@ impl DeploymentRule {
             .is_some_and(|a| same_environment(forge, &a.environment, environment))
     }
 
-    /// Whether the account (login or App slug) is a trusted deployer.
+    /// Whether the account is a trusted deployer. A person's login and a GitHub App's bot
+    /// account (`slug[bot]`) are different accounts: an entry `app:slug` (or `slug[bot]`)
+    /// trusts only the App, a plain entry only the account of exactly that login, so an App
+    /// whose slug equals a trusted person's login is not trusted, nor the reverse.
     pub fn trusts(&self, login: &str) -> bool {
         let login = login.to_lowercase();
-        let slug = login.trim_end_matches("[bot]");
         self.trusted_deployers
             .iter()
-            .any(|t| *t == login || t.trim_end_matches("[bot]") == slug)
+            .any(|t| match t.strip_prefix("app:") {
+                Some(slug) => login == format!("{slug}[bot]"),
+                None => *t == login,
+            })
     }
 
     /// Whether a window holds at `at` (no windows: always).
@@ -123,6 +128,38 @@ fn star_match(glob: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn trusting(list: &[&str]) -> DeploymentRule {
+        DeploymentRule {
+            name: "production".into(),
+            environments: vec!["production".into()],
+            windows: vec![],
+            after: None,
+            require: vec![],
+            exception: None,
+            checklist: None,
+            trusted_deployers: list.iter().map(|t| t.to_string()).collect(),
+            allow_for: Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn trusted_deployers_tell_a_login_from_an_app() {
+        let r = trusting(&["release-bot", "app:deployer"]);
+        assert!(r.trusts("Release-Bot"));
+        assert!(
+            !r.trusts("release-bot[bot]"),
+            "an App whose slug is a trusted login"
+        );
+        assert!(r.trusts("deployer[bot]"));
+        assert!(
+            !r.trusts("deployer"),
+            "a person whose login is a trusted App's slug"
+        );
+        let r = trusting(&["deployer[bot]"]);
+        assert!(r.trusts("deployer[bot]"));
+        assert!(!r.trusts("deployer"));
+    }
 
     #[test]
     fn environment_globs_match_as_each_forge_names_them() {

@@ -25,7 +25,8 @@ pub struct GateState {
     pub worker: Worker,
     /// Valid for every repository.
     pub token: Option<Arc<SecretString>>,
-    /// Valid for one repository each (`forge:path` or `path`, lowercase).
+    /// Valid for one repository of one forge each (`forge:path`, compared without case): a
+    /// path alone names a repository on either forge, so it opens nothing.
     pub tokens: Arc<BTreeMap<String, SecretString>>,
 }
 
@@ -63,18 +64,51 @@ fn equal(a: &str, b: &str) -> bool {
 /// Whether `given` opens the gate for `repo` on `forge`: the global token, or the
 /// repository's own. Every configured token is compared, so timing says nothing of which.
 fn authorized(s: &GateState, given: &str, forge: &str, repo: &str) -> bool {
-    let repo = repo.to_lowercase();
-    let mut ok = s
+    let global = s
         .token
         .as_ref()
         .is_some_and(|t| equal(t.expose_secret(), given));
-    for (key, token) in s.tokens.iter() {
-        let key = key.to_lowercase();
-        let for_repo = key == repo || key == format!("{forge}:{repo}");
+    let own = repository_token(&s.tokens, given, forge, repo);
+    global | own
+}
+
+/// Whether `given` is the token of `forge:repo` (every token compared).
+fn repository_token(
+    tokens: &BTreeMap<String, SecretString>,
+    given: &str,
+    forge: &str,
+    repo: &str,
+) -> bool {
+    let wanted = format!("{forge}:{}", repo.to_lowercase());
+    let mut ok = false;
+    for (key, token) in tokens.iter() {
+        let for_repo = key.to_lowercase() == wanted;
         let matches = equal(token.expose_secret(), given);
         ok |= for_repo && matches;
     }
     ok
+}
+
+/// Why the per-repository tokens cannot be used: a key that does not name its forge
+/// (`github:acme/shop`, `gitlab:group/project`) would be valid for a repository of that path
+/// on either forge.
+pub fn tokens_refusal(tokens: &BTreeMap<String, SecretString>) -> Option<String> {
+    let bad: Vec<&str> = tokens
+        .keys()
+        .filter(|k| {
+            let k = k.to_lowercase();
+            !["github:", "gitlab:"]
+                .iter()
+                .any(|p| k.strip_prefix(p).is_some_and(|path| path.contains('/')))
+        })
+        .map(String::as_str)
+        .collect();
+    (!bad.is_empty()).then(|| {
+        format!(
+            "server.gate_tokens keys must name the forge and the repository (`github:acme/shop`, `gitlab:group/project`): {}",
+            bad.join(", ")
+        )
+    })
 }
 
 fn answer(status: StatusCode, decision: &str, reasons: Vec<String>) -> Response {
@@ -183,4 +217,38 @@ async fn gate(
         "id": decided.id,
     });
     (status, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(keys: &[&str]) -> BTreeMap<String, SecretString> {
+        keys.iter()
+            .map(|k| (k.to_string(), SecretString::from(format!("t-{k}"))))
+            .collect()
+    }
+
+    #[test]
+    fn a_repository_token_opens_its_repository_on_its_forge_only() {
+        let t = tokens(&["github:Acme/Shop", "acme/api"]);
+        assert_eq!(
+            tokens_refusal(&t).as_deref(),
+            Some(
+                "server.gate_tokens keys must name the forge and the repository (`github:acme/shop`, `gitlab:group/project`): acme/api"
+            )
+        );
+        assert_eq!(tokens_refusal(&tokens(&["gitlab:group/sub/project"])), None);
+        assert!(tokens_refusal(&tokens(&["gitlab:"])).is_some());
+        let key = "t-github:Acme/Shop";
+        assert!(repository_token(&t, key, "github", "acme/shop"));
+        assert!(
+            !repository_token(&t, key, "gitlab", "acme/shop"),
+            "the same path on GitLab"
+        );
+        assert!(!repository_token(&t, key, "github", "acme/other"));
+        // A key without its forge opens nothing.
+        assert!(!repository_token(&t, "t-acme/api", "github", "acme/api"));
+        assert!(!repository_token(&t, "t-acme/api", "gitlab", "acme/api"));
+    }
 }

@@ -106,7 +106,8 @@ impl Store {
     /// The exceptions of these changes already used.
     pub async fn spent_exceptions(&self, forge: Forge, repo: &str) -> Result<Vec<SpentException>> {
         let rows = sqlx::query(
-            "SELECT number, requested_at FROM deploy_spent WHERE forge = $1 AND repo = $2",
+            "SELECT s.number, s.requested_at, d.decided_at FROM deploy_spent s LEFT JOIN deploy_decisions d ON d.id = s.decision_id
+             WHERE s.forge = $1 AND s.repo = $2",
         )
         .bind(forge.as_str())
         .bind(repo.to_lowercase())
@@ -118,6 +119,7 @@ impl Store {
                 Ok(SpentException {
                     change: r.try_get::<i64, _>(0)? as u64,
                     requested_at: at_ms(r.try_get(1)?),
+                    spent_at: r.try_get::<Option<i64>, _>(2)?.map(at_ms),
                 })
             })
             .collect()

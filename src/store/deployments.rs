@@ -68,9 +68,22 @@ pub struct CountedSuccess {
 
 const DECISION_COLUMNS: &str = "id, forge, repo, environment, sha, deployment_id, source, outcome, until_at, expires_at, decided_at, detail";
 
+/// What recording a decision did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Done,
+    /// Another decision used this change's exception first: nothing was recorded, and the
+    /// allow must not stand.
+    ExceptionTaken {
+        change: u64,
+    },
+}
+
 impl Store {
     /// Records a decision, the exceptions an allow used up and its audit record, together.
-    pub async fn record_deploy_decision(&self, r: &DecisionRecord<'_>) -> Result<()> {
+    /// When an exception the allow uses was used by another decision first (two decided at
+    /// once), nothing is recorded and `ExceptionTaken` says which.
+    pub async fn record_deploy_decision(&self, r: &DecisionRecord<'_>) -> Result<Recorded> {
         let now = self.now_ms();
         let repo = r.repo.to_lowercase();
         let d = r.decision;
@@ -98,7 +111,10 @@ impl Store {
         .await
         .context("cannot record the deployment decision")?;
         for e in &d.exceptions {
-            spend(&mut tx, r, &repo, e).await?;
+            if !spend(&mut tx, r, &repo, e).await? {
+                // Dropping the transaction rolls it back.
+                return Ok(Recorded::ExceptionTaken { change: e.change });
+            }
         }
         let audit = AuditRecord {
             forge: r.forge.as_str(),
@@ -113,7 +129,7 @@ impl Store {
         tx.commit()
             .await
             .context("cannot record the deployment decision")?;
-        Ok(())
+        Ok(Recorded::Done)
     }
 
     /// Decisions of a repository since `since_ms` (all repositories: `repo` empty), oldest first.
@@ -169,7 +185,9 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The latest allow of `sha` to the environment still valid at `at`: its expiry.
+    /// The latest allow of `sha` to the environment still valid at `at`, whichever deployment
+    /// or `/gate` call it answered: its expiry. Says whether a deployment seen running was
+    /// approved at all; never evidence of a success (see [`Store::allow_of_deployment`]).
     pub async fn valid_allow(
         &self,
         forge: Forge,
@@ -185,6 +203,32 @@ impl Store {
         .bind(repo.to_lowercase())
         .bind(env_key(forge, env))
         .bind(sha.to_string())
+        .fetch_optional(&self.reads)
+        .await
+        .context("cannot read deployment decisions")?;
+        Ok(e.flatten().map(at_ms).filter(|expires| *expires > at))
+    }
+
+    /// The allow that answered deployment `deployment_id` (of `sha` to the environment), still
+    /// valid at `at`: its expiry. Only an allow bound to that very deployment counts, and only
+    /// a governed one (an ungoverned environment's allow has no expiry).
+    pub async fn allow_of_deployment(
+        &self,
+        forge: Forge,
+        repo: &str,
+        env: &str,
+        sha: &str,
+        deployment_id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let e: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT MAX(expires_at) FROM deploy_decisions WHERE forge = $1 AND repo = $2 AND env_key = $3 AND sha = $4 AND deployment_id = $5 AND outcome = 'allow'",
+        )
+        .bind(forge.as_str())
+        .bind(repo.to_lowercase())
+        .bind(env_key(forge, env))
+        .bind(sha.to_string())
+        .bind(i64::try_from(deployment_id).context("a deployment id out of range")?)
         .fetch_optional(&self.reads)
         .await
         .context("cannot read deployment decisions")?;
@@ -328,13 +372,14 @@ impl Store {
     }
 }
 
+/// Marks an exception used; false when another decision used it already.
 async fn spend(
     tx: &mut sqlx::AnyConnection,
     r: &DecisionRecord<'_>,
     repo: &str,
     e: &UsedException,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<bool> {
+    let done = sqlx::query(
         "INSERT INTO deploy_spent (forge, repo, number, requested_at, decision_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (forge, repo, number, requested_at) DO NOTHING",
     )
@@ -346,7 +391,7 @@ async fn spend(
     .execute(&mut *tx)
     .await
     .context("cannot record a used exception")?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 fn decision_of(r: &sqlx::any::AnyRow) -> Result<StoredDecision> {

@@ -36,7 +36,7 @@ pub use chain::ChainReport;
 pub use commands::Effect as CommandEffect;
 pub use deliveries::{Enqueued, Priority};
 pub use deploy_events::MergeRecord;
-pub use deployments::{CountedSuccess, DecisionRecord, StoredDecision, env_key};
+pub use deployments::{CountedSuccess, DecisionRecord, Recorded, StoredDecision, env_key};
 pub use jobs::{Job, JobRow};
 pub use label_ids::SeenLabel;
 pub use memory::{RememberedVerdict, Verdict};

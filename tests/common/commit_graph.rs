@@ -48,6 +48,8 @@ pub struct Comparison<'a> {
 pub struct CommitGraph {
     /// Oldest first: a commit comes after its parents.
     pub commits: Vec<GraphCommit>,
+    /// Branches: (name, the commit it holds).
+    pub branches: Vec<(String, String)>,
 }
 
 impl CommitGraph {
@@ -72,9 +74,18 @@ impl CommitGraph {
         self.commits.iter().find(|c| c.sha == sha)
     }
 
-    /// The commit a full SHA or a unique prefix (at least 4 characters) names, as git
-    /// resolves an abbreviation; `None` when none or several do.
+    /// Points branch `name` at `sha` (a merge into it, or a push).
+    pub fn set_branch(&mut self, name: &str, sha: &str) {
+        self.branches.retain(|(n, _)| n != name);
+        self.branches.push((name.into(), sha.into()));
+    }
+
+    /// The commit a branch name, a full SHA or a unique prefix (at least 4 characters)
+    /// names, as git resolves them; `None` when none or several do.
     pub fn resolve(&self, prefix: &str) -> Option<&GraphCommit> {
+        if let Some((_, sha)) = self.branches.iter().find(|(n, _)| n == prefix) {
+            return self.get(sha);
+        }
         if prefix.len() < 4 {
             return None;
         }

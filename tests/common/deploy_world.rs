@@ -1,234 +1,245 @@
-//! GitHub's deployment endpoints on the fake GitHub, as GitHub's REST docs describe them: the
-//! deployed branch as a line of commits (`compare` over it), commits' full SHAs, environments
-//! with their custom protection rules, deployments with statuses created by a given account,
-//! and the protection-rule callback (answers recorded for tests). Mounted before the fake's
-//! own responder; it answers only the requests it knows.
+//! The deployed branch as a line of commits on the fake GitHub, for the end-to-end gate
+//! tests (with the gate's rules and a merged, reviewed change to deploy): a thin layer over the fake's own deployments (`github_world/deployments.rs`, which
+//! serves compare, commits, environments, deployments, statuses and the protection rule's
+//! callback as GitHub's REST docs describe them), so that one fake serves every test.
 #![allow(dead_code)]
 
-use super::github_world::{GithubWorld, REPO};
-use serde_json::{Value, json};
+use super::deploy_hooks::GhDeploy;
+use super::github_setup::{H1, Setup, at, t};
+use super::github_world::GithubWorld;
+use axum::http::StatusCode;
+use changegate::model::Forge;
 use std::sync::{Arc, Mutex};
-use wiremock::{Match, Mock, Request, Respond, ResponseTemplate};
 
-#[derive(Default)]
-pub struct DeployState {
-    /// The deployed branch, oldest commit first.
-    pub line: Vec<String>,
-    /// Environments: (name, changegate's rule enabled, admins can bypass).
-    pub environments: Vec<(String, bool, bool)>,
-    /// Deployments: (id, sha, environment, creator, created_at).
-    pub deployments: Vec<(u64, String, String, String, String)>,
-    /// Statuses: (deployment id, state, creator, at).
-    pub statuses: Vec<(u64, String, String, String)>,
-    /// Protection-rule answers: (run id, environment_name, state or none, comment).
-    pub answers: Vec<(u64, String, Option<String>, String)>,
-}
+/// The App slug of changegate's own custom protection rule.
+pub const APP: &str = "changegate-bot";
 
 #[derive(Clone)]
-pub struct DeployWorld(pub Arc<Mutex<DeployState>>);
-
-fn user(login: &str) -> Value {
-    let id = login.bytes().map(u64::from).sum::<u64>();
-    json!({ "login": login, "id": id, "type": if login.ends_with("[bot]") { "Bot" } else { "User" } })
+pub struct DeployWorld {
+    gh: GithubWorld,
+    /// The newest commit of `main`.
+    tip: Arc<Mutex<Option<String>>>,
 }
 
 impl DeployWorld {
     pub async fn mount(gh: &GithubWorld) -> Self {
-        let world = DeployWorld(Arc::default());
-        Mock::given(Knows(world.clone()))
-            .respond_with(Answers(world.clone()))
-            .with_priority(1)
-            .mount(&gh.server)
-            .await;
-        world
+        DeployWorld {
+            gh: gh.clone(),
+            tip: Arc::default(),
+        }
     }
 
-    /// Commits added to the deployed branch, in order.
+    fn gh(&self) -> &GithubWorld {
+        &self.gh
+    }
+
+    /// A commit pushed onto `main` (its parent: main's newest commit).
     pub fn commit(&self, sha: &str) {
-        self.0.lock().unwrap().line.push(sha.to_string());
+        let mut tip = self.tip.lock().unwrap();
+        let parents: Vec<&str> = tip.as_deref().into_iter().collect();
+        self.gh().commit(sha, &parents, "alice");
+        self.gh().branch("main", sha);
+        *tip = Some(sha.to_string());
     }
 
+    /// An environment; `changegate_rule`: changegate's App is among its custom rules.
     pub fn environment(&self, name: &str, changegate_rule: bool, admins_bypass: bool) {
-        self.0
-            .lock()
-            .unwrap()
-            .environments
-            .push((name.into(), changegate_rule, admins_bypass));
+        let apps: &[&str] = if changegate_rule { &[APP] } else { &[] };
+        self.gh().environment(name, admins_bypass, apps);
     }
 
-    /// A deployment created by `creator`, with a status `state` at `at` by the same account.
+    /// Deployment `id` created by `creator`, with a status `state` at `at` by the same account.
     pub fn deployment(&self, id: u64, sha: &str, env: &str, creator: &str, state: &str, at: &str) {
-        let mut s = self.0.lock().unwrap();
-        s.deployments
-            .push((id, sha.into(), env.into(), creator.into(), at.into()));
-        s.statuses
-            .push((id, state.into(), creator.into(), at.into()));
+        self.gh()
+            .deployment_with_id(id, sha, "main", env, creator, state, at);
     }
 
+    /// The protection rule's answers: (run id, environment_name, state or none, comment).
     pub fn answers(&self) -> Vec<(u64, String, Option<String>, String)> {
-        self.0.lock().unwrap().answers.clone()
-    }
-}
-
-/// The path below `/repos/acme/platypus/`, split.
-fn rest(req: &Request) -> Option<Vec<String>> {
-    let path = percent_encoding::percent_decode_str(req.url.path())
-        .decode_utf8_lossy()
-        .into_owned();
-    let tail = path.strip_prefix(&format!("/repos/{REPO}/"))?;
-    Some(tail.split('/').map(str::to_string).collect())
-}
-
-fn query(req: &Request, key: &str) -> Option<String> {
-    req.url
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-struct Knows(DeployWorld);
-
-impl Match for Knows {
-    fn matches(&self, req: &Request) -> bool {
-        let Some(p) = rest(req) else {
-            return false;
-        };
-        let s = self.0.0.lock().unwrap();
-        let p: Vec<&str> = p.iter().map(String::as_str).collect();
-        match (req.method.as_str(), p.as_slice()) {
-            ("GET", ["commits", sha]) => {
-                s.line.iter().any(|c| c.starts_with(sha)) || sha.len() == 40
-            }
-            ("GET", ["compare", _]) => true,
-            ("GET", ["environments", ..]) => true,
-            ("GET", ["deployments"]) | ("GET", ["deployments", ..]) => true,
-            ("POST", ["actions", "runs", _, "deployment_protection_rule"]) => true,
-            _ => false,
-        }
-    }
-}
-
-struct Answers(DeployWorld);
-
-fn reply(status: u16, body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(body)
-}
-
-fn not_found() -> ResponseTemplate {
-    reply(404, json!({ "message": "Not Found" }))
-}
-
-impl Respond for Answers {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let p = rest(req).unwrap_or_default();
-        let p: Vec<&str> = p.iter().map(String::as_str).collect();
-        let mut s = self.0.0.lock().unwrap();
-        match (req.method.as_str(), p.as_slice()) {
-            ("GET", ["commits", sha]) => match s.line.iter().find(|c| c.starts_with(sha)) {
-                Some(full) => reply(200, json!({ "sha": full, "commit": { "message": "x" } })),
-                None => reply(
-                    422,
-                    json!({ "message": format!("No commit found for SHA: {sha}") }),
-                ),
-            },
-            ("GET", ["compare", spec]) => {
-                let Some((base, head)) = spec.split_once("...") else {
-                    return not_found();
-                };
-                let at = |x: &str| s.line.iter().position(|c| c == x);
-                let (Some(b), Some(h)) = (at(base), at(head)) else {
-                    return not_found();
-                };
-                let (status, commits): (&str, Vec<Value>) = if h > b {
-                    let list = s.line[b + 1..=h]
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| json!({ "sha": c, "parents": [{ "sha": s.line[b + i] }], "author": null, "committer": null }))
-                        .collect();
-                    ("ahead", list)
-                } else if h < b {
-                    ("behind", vec![])
-                } else {
-                    ("identical", vec![])
-                };
-                let n = commits.len();
-                reply(
-                    200,
-                    json!({ "status": status, "ahead_by": n, "behind_by": b.saturating_sub(h), "total_commits": n, "commits": commits, "files": [] }),
+        self.gh()
+            .protection_answers()
+            .into_iter()
+            .map(|a| {
+                (
+                    a.run_id,
+                    a.environment,
+                    a.state,
+                    a.comment.unwrap_or_default(),
                 )
-            }
-            ("GET", ["environments", name]) => {
-                match s
-                    .environments
-                    .iter()
-                    .find(|e| e.0.eq_ignore_ascii_case(name))
-                {
-                    Some((n, _, bypass)) => reply(
-                        200,
-                        json!({ "id": 1, "name": n, "can_admins_bypass": bypass, "protection_rules": [] }),
-                    ),
-                    None => not_found(),
-                }
-            }
-            ("GET", ["environments", name, "deployment_protection_rules"]) => {
-                match s
-                    .environments
-                    .iter()
-                    .find(|e| e.0.eq_ignore_ascii_case(name))
-                {
-                    Some((_, rule, _)) => {
-                        let rules: Vec<Value> = if *rule {
-                            vec![
-                                json!({ "id": 3, "enabled": true, "app": { "id": 1, "slug": "changegate-bot" } }),
-                            ]
-                        } else {
-                            vec![]
-                        };
-                        reply(
-                            200,
-                            json!({ "total_count": rules.len(), "custom_deployment_protection_rules": rules }),
-                        )
-                    }
-                    None => not_found(),
-                }
-            }
-            ("GET", ["deployments"]) => {
-                let env = query(req, "environment").unwrap_or_default();
-                let sha = query(req, "sha");
-                let list: Vec<Value> = s
-                    .deployments
-                    .iter()
-                    .rev()
-                    .filter(|d| d.2.eq_ignore_ascii_case(&env))
-                    .filter(|d| sha.as_ref().is_none_or(|x| *x == d.1))
-                    .map(|d| json!({ "id": d.0, "sha": d.1, "ref": "main", "environment": d.2, "creator": user(&d.3), "created_at": d.4 }))
-                    .collect();
-                reply(200, json!(list))
-            }
-            ("GET", ["deployments", id, "statuses"]) => {
-                let list: Vec<Value> = s
-                    .statuses
-                    .iter()
-                    .filter(|x| x.0.to_string() == *id)
-                    .enumerate()
-                    .map(|(i, x)| json!({ "id": i + 1, "state": x.1, "creator": user(&x.2), "created_at": x.3, "updated_at": x.3 }))
-                    .collect();
-                reply(200, json!(list))
-            }
-            ("POST", ["actions", "runs", run, "deployment_protection_rule"]) => {
-                let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-                s.answers.push((
-                    run.parse().unwrap_or_default(),
-                    body["environment_name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    body["state"].as_str().map(str::to_string),
-                    body["comment"].as_str().unwrap_or_default().to_string(),
-                ));
-                ResponseTemplate::new(204)
-            }
-            _ => not_found(),
-        }
+            })
+            .collect()
     }
+}
+
+pub const BASE: &str = "b000000000000000000000000000000000000000";
+pub const PUSHED: &str = "d000000000000000000000000000000000000000";
+
+pub const RULES: &str = r#"
+version: 1
+enforce: [{kind: merge_request}]
+approver_groups:
+  - {name: peers, users: {github: [peter, pam]}}
+  - {name: ops, users: {github: [olga]}}
+  - {name: managers, users: {github: [mona]}}
+approvals:
+  - {name: peer, label: "Peer::Approved", approvers: peers}
+  - {name: ops-impact, label: "Ops Impact::Approved", approvers: ops}
+  - {name: ops-manager, label: "Ops Manager::Approved", approvers: managers}
+rules:
+  - name: reviewed
+    require: [peer]
+  - name: emergency
+    when: {labels: [EMERGENCY]}
+    after_merge: {require: [ops-manager], within: 7d}
+blocked_periods:
+  - name: quarter-close
+    from: 2026-03-23
+    to: 2026-04-01
+    exception: [ops-manager]
+deployments:
+  - name: production
+    environments: [production]
+    windows:
+      - name: business hours
+        weekdays: [Mon, Tue, Wed, Thu, Fri]
+        hours: "09:00-17:00"
+        timezone: Europe/London
+    after: {environment: staging, succeeded_for: 30m}
+    exception:
+      require: [ops-impact, ops-manager]
+      confirm: requester
+  - name: staging
+    environments: [staging]
+"#;
+
+pub struct Gate {
+    pub s: Setup,
+    pub d: DeployWorld,
+}
+
+/// acme/platypus#7 (head H1, by alice) reviewed by peter and merged into main at `now`
+/// (a weekday in business hours unless said otherwise); main is BASE then H1; production's
+/// baseline is BASE.
+pub async fn merged(now: &str, rules: &str, extra_label: Option<&str>) -> Gate {
+    let s = at(now).await;
+    *s.app.worker.rules.write().unwrap() =
+        Arc::new(changegate::rules::parse("rules.yaml", rules).expect("valid rules"));
+    let d = DeployWorld::mount(&s.gh).await;
+    d.commit(BASE);
+    d.commit(H1);
+    d.environment("production", true, false);
+    d.environment("staging", false, false);
+    if let Some(l) = extra_label {
+        s.apply_label("alice", l).await;
+    }
+    s.apply_label("peter", "Peer::Approved").await;
+    // Merged by fast-forward: main's newest commit is the change's head.
+    s.gh.merge_as(7, H1, now);
+    s.deliver("closed", None, "alice", &format!("merge-{now}"))
+        .await;
+    baselines(&s, now, &["production", "staging"]).await;
+    Gate { s, d }
+}
+
+/// BASE recorded by an operator as the baseline of `envs` at `now`.
+pub async fn baselines(s: &Setup, now: &str, envs: &[&str]) {
+    for env in envs {
+        s.app
+            .store
+            .record_success(
+                Forge::Github,
+                "acme/platypus",
+                env,
+                BASE,
+                -1,
+                "operator",
+                Some("oscar"),
+                t(now),
+                "recorded by `oscar`",
+            )
+            .await
+            .unwrap();
+    }
+}
+
+impl Gate {
+    /// A protection-rule request for `sha` to `env` (run `run`, deployment `run + 1000`).
+    pub async fn ask(&self, env: &str, sha: &str, run: u64) -> (Option<String>, String) {
+        let body = GhDeploy {
+            environment: env,
+            sha,
+            deployment_id: run + 1000,
+            ..Default::default()
+        }
+        .protection_request(run, &[7]);
+        let (status, _) = self
+            .s
+            .app
+            .github(
+                "deployment_protection_rule",
+                &format!("ask-{env}-{run}-{sha}"),
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        self.s.app.drain().await;
+        self.last(run)
+    }
+
+    /// The last answer to run `run`: (state, comment).
+    pub fn last(&self, run: u64) -> (Option<String>, String) {
+        let a = self.d.answers();
+        let last = a.iter().rev().find(|x| x.0 == run).expect("an answer");
+        (last.2.clone(), last.3.clone())
+    }
+
+    /// A `success` status of deployment `id` (of `sha` to `env`) created by `creator` at `when`.
+    pub async fn succeeded(&self, env: &str, sha: &str, id: u64, creator: &str, when: &str) {
+        self.reported(env, sha, id, creator, creator, when).await;
+    }
+
+    /// A `success` status of deployment `id` (created by `creator`), written and sent by
+    /// `reporter` at `when`.
+    pub async fn reported(
+        &self,
+        env: &str,
+        sha: &str,
+        id: u64,
+        creator: &str,
+        reporter: &str,
+        when: &str,
+    ) {
+        let body = GhDeploy {
+            environment: env,
+            sha,
+            deployment_id: id,
+            creator,
+            sender: reporter,
+            ..Default::default()
+        }
+        .status("success", reporter, when);
+        let (status, _) = self
+            .s
+            .app
+            .github(
+                "deployment_status",
+                &format!("ok-{id}-{reporter}-{when}"),
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        self.s.app.drain().await;
+    }
+
+    /// Staging: changegate allows H1 there (its own entry) and sees it succeed at `when`.
+    pub async fn staged(&self, when: &str) {
+        let (state, _) = self.ask("staging", H1, 1).await;
+        assert_eq!(state.as_deref(), Some("approved"));
+        self.succeeded("staging", H1, 1001, "github-actions[bot]", when)
+            .await;
+    }
+}
+
+pub fn approved(a: &(Option<String>, String)) -> bool {
+    a.0.as_deref() == Some("approved")
 }

@@ -144,8 +144,10 @@ impl RateWindow {
     }
 }
 
+/// Clones share the server and its state.
+#[derive(Clone)]
 pub struct GithubWorld {
-    pub server: MockServer,
+    pub server: Arc<MockServer>,
     pub state: Arc<Mutex<GhState>>,
 }
 
@@ -225,7 +227,10 @@ impl GithubWorld {
             .mount(&server)
             .await;
         state.lock().unwrap().base = server.uri();
-        GithubWorld { server, state }
+        GithubWorld {
+            server: Arc::new(server),
+            state,
+        }
     }
 
     pub fn url(&self) -> String {

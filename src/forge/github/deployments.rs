@@ -6,10 +6,10 @@ use super::GithubClient;
 use super::client::enc;
 use super::wire::{WireChange, WireUser, time};
 use crate::forge::{
-    CommitRange, DeploymentAnswer, DeploymentTarget, EnvironmentSettings, ForgeDeployment,
-    ForgeError, MAX_PAGES, PER_PAGE, RangeCommit, RangeRelation,
+    CommitChange, CommitRange, DeploymentAnswer, DeploymentTarget, EnvironmentSettings,
+    ForgeDeployment, ForgeError, MAX_PAGES, PER_PAGE, RangeCommit, RangeRelation,
 };
-use crate::model::{Change, ChangeKind, DeploymentState, Repo};
+use crate::model::{ChangeKind, DeploymentState, Repo};
 use ::http::Method;
 use serde::Deserialize;
 use serde_json::json;
@@ -155,21 +155,65 @@ impl GithubClient {
         &self,
         repo: &Repo,
         sha: &str,
-    ) -> Result<Vec<Change>, ForgeError> {
+    ) -> Result<Vec<CommitChange>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Pull {
+            #[serde(flatten)]
+            change: WireChange,
+            merge_commit_sha: Option<String>,
+        }
         if !is_commitish(sha) {
             return Ok(vec![]);
         }
         let url = format!("{}/commits/{}/pulls", repo_base(&self.api, repo), enc(sha));
-        let pulls: Vec<WireChange> = self
+        let pulls: Vec<Pull> = self
             .list_conditional(&url, "list the pull requests of a commit")
             .await?;
         Ok(pulls
             .into_iter()
-            .filter_map(|w| {
-                let n = w.number.and_then(|n| u64::try_from(n).ok())?;
-                Some(w.into_change(repo, ChangeKind::MergeRequest, n))
+            .filter_map(|p| {
+                let n = p.change.number.and_then(|n| u64::try_from(n).ok())?;
+                let change = p.change.into_change(repo, ChangeKind::MergeRequest, n);
+                // GitHub names what a merged pull request landed as only once it merged.
+                let landed_as = match change.state {
+                    crate::model::ChangeState::Merged => p
+                        .merge_commit_sha
+                        .filter(|m| is_commitish(m))
+                        .into_iter()
+                        .collect(),
+                    _ => vec![],
+                };
+                Some(CommitChange { change, landed_as })
             })
             .collect())
+    }
+
+    /// `GET /repos/{o}/{r}/compare/{branch}...{sha}`: `sha` is on the branch when the branch's
+    /// head is it or descends from it (`behind` or `identical`: head `sha` has nothing the
+    /// branch has not).
+    pub(super) async fn branch_has(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        branch: &str,
+    ) -> Result<bool, ForgeError> {
+        const WHAT: &str = "compare a commit with a branch";
+        if !is_commitish(sha) || !crate::forge::deployments::is_branch_name(branch) {
+            return Err(ForgeError::NotFound(format!(
+                "{WHAT}: not a commit id and a branch name"
+            )));
+        }
+        let url = format!(
+            "{}/compare/{branch}...{sha}?per_page=1",
+            repo_base(&self.api, repo)
+        );
+        let c: WireCompare = self.get_conditional(&url, WHAT).await?.json()?;
+        let status = c.status.as_deref().unwrap_or("");
+        match RangeRelation::from_github(status) {
+            Some(RangeRelation::Behind | RangeRelation::Identical) => Ok(true),
+            Some(RangeRelation::Ahead | RangeRelation::Diverged) => Ok(false),
+            None => Err(ForgeError::Decode(format!("{WHAT}: status `{status}`"))),
+        }
     }
 
     /// `GET /repos/{o}/{r}/commits/{ref}`: the full SHA, `None` when GitHub knows no such

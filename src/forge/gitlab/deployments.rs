@@ -6,10 +6,10 @@ use super::GitlabClient;
 use super::client::enc;
 use super::wire::{WireChange, WireUser};
 use crate::forge::{
-    CommitRange, DeploymentAnswer, DeploymentTarget, EnvironmentSettings, ForgeDeployment,
-    ForgeError, MAX_PAGES, RangeCommit, RangeRelation, deployments::oldest_first,
+    CommitChange, CommitRange, DeploymentAnswer, DeploymentTarget, EnvironmentSettings,
+    ForgeDeployment, ForgeError, MAX_PAGES, RangeCommit, RangeRelation, deployments::oldest_first,
 };
-use crate::model::{Change, ChangeKind, DeploymentState, Repo, parse_time};
+use crate::model::{ChangeKind, ChangeState, DeploymentState, Repo, parse_time};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
@@ -173,7 +173,14 @@ impl GitlabClient {
         &self,
         repo: &Repo,
         sha: &str,
-    ) -> Result<Vec<Change>, ForgeError> {
+    ) -> Result<Vec<CommitChange>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Mr {
+            #[serde(flatten)]
+            change: WireChange,
+            merge_commit_sha: Option<String>,
+            squash_commit_sha: Option<String>,
+        }
         if !is_commitish(sha) {
             return Ok(vec![]);
         }
@@ -182,13 +189,57 @@ impl GitlabClient {
             self.project_of(repo),
             enc(sha)
         );
-        let mrs: Vec<WireChange> = self
+        let mrs: Vec<Mr> = self
             .list(&url, "list the merge requests of a commit")
             .await?;
         Ok(mrs
             .into_iter()
-            .map(|w| w.into_change(repo, ChangeKind::MergeRequest))
+            .map(|m| {
+                let change = m.change.into_change(repo, ChangeKind::MergeRequest);
+                let landed_as = match change.state {
+                    ChangeState::Merged => [m.merge_commit_sha, m.squash_commit_sha]
+                        .into_iter()
+                        .flatten()
+                        .filter(|c| is_commitish(c))
+                        .collect(),
+                    _ => vec![],
+                };
+                CommitChange { change, landed_as }
+            })
             .collect())
+    }
+
+    /// `GET …/repository/merge_base?refs[]=branch&refs[]=sha`: `sha` is on the branch when
+    /// it is their merge base (an ancestor of the branch's head, or its head).
+    pub(super) async fn branch_has(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        branch: &str,
+    ) -> Result<bool, ForgeError> {
+        #[derive(Deserialize)]
+        struct MergeBase {
+            id: Option<String>,
+        }
+        if !is_commitish(sha) || !crate::forge::deployments::is_branch_name(branch) {
+            return Err(ForgeError::NotFound(
+                "merge base: not a commit id and a branch name".into(),
+            ));
+        }
+        let url = format!(
+            "{}/repository/merge_base?refs[]={}&refs[]={}",
+            self.project_of(repo),
+            enc(branch),
+            enc(sha)
+        );
+        let mb: MergeBase = self
+            .call(true, Method::GET, &url, None, "read a merge base")
+            .await?
+            .json()?;
+        let mb = mb
+            .id
+            .ok_or_else(|| ForgeError::Decode("a merge base without an id".into()))?;
+        Ok(mb.len() >= sha.len() && same_commit(&mb, sha))
     }
 
     /// `GET …/repository/commits/:sha`: the full SHA, `None` when GitLab knows no such commit.

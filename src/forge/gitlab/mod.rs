@@ -620,8 +620,16 @@ impl Forge for GitlabClient {
         &self,
         repo: &crate::model::Repo,
         sha: &str,
-    ) -> Result<Vec<Change>, ForgeError> {
+    ) -> Result<Vec<super::CommitChange>, ForgeError> {
         self.changes_containing(repo, sha).await
+    }
+    async fn on_branch(
+        &self,
+        repo: &crate::model::Repo,
+        sha: &str,
+        branch: &str,
+    ) -> Result<bool, ForgeError> {
+        self.branch_has(repo, sha, branch).await
     }
     async fn commit_sha(
         &self,

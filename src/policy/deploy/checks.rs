@@ -92,13 +92,15 @@ pub(super) fn staging(entry: &DeploymentRule, facts: &DeployFacts, f: &mut Findi
     let Some(after) = &entry.after else {
         return;
     };
-    let earliest = facts
+    // The latest success: a later deployment of the same SHA there restarts the time it
+    // has run.
+    let latest = facts
         .successes
         .iter()
         .filter(|s| same_environment(facts.forge, &s.environment, &after.environment))
         .filter(|s| s.sha == facts.sha)
-        .min_by_key(|s| s.at);
-    let Some(s) = earliest else {
+        .max_by_key(|s| s.at);
+    let Some(s) = latest else {
         let mut why = format!(
             "{} has not been deployed successfully to {} (staging first)",
             short(&facts.sha),

@@ -243,21 +243,35 @@ fn status(
         v.sort_by_key(|(_, at)| *at);
         v
     };
-    // The first request for this closed time names the requester.
+    // The first request for this closed time names the requester. Once its exception is
+    // used, only a request made after that use starts a new one (with new approvals, given
+    // after it, and a new confirmation).
     let requests = placed(ExceptionEventKind::Requested);
-    let Some((requester, asked)) = requests.iter().find(|(_, at)| same(*at)).copied() else {
+    let Some(first) = requests.iter().find(|(_, at)| same(*at)).map(|(_, at)| *at) else {
         return Status::NotRequested(requests.last().map(|(_, at)| *at));
     };
-    if facts
+    let used: Vec<&super::SpentException> = facts
         .spent
         .iter()
-        .any(|s| s.change == c.number && s.requested_at == asked)
-    {
+        .filter(|s| s.change == c.number && same(s.requested_at))
+        .collect();
+    // Unknown use time: as late as can be, so no request can follow it.
+    let used_until = used
+        .iter()
+        .map(|s| s.spent_at.unwrap_or(DateTime::<Utc>::MAX_UTC))
+        .max();
+    let fresh = requests
+        .iter()
+        .filter(|(_, at)| same(*at))
+        .filter(|(_, at)| !used.iter().any(|s| s.requested_at == *at))
+        .find(|(_, at)| used_until.is_none_or(|u| *at > u))
+        .copied();
+    let Some((requester, asked)) = fresh else {
         return Status::Pending(format!(
             "used its exception (requested {}) for an earlier deployment: request a new one",
-            when(asked)
+            when(first)
         ));
-    }
+    };
     let mut approvals: Vec<(String, String, DateTime<Utc>)> = vec![];
     let mut people: Vec<&User> = vec![];
     let mut missing = vec![];

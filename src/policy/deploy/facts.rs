@@ -18,6 +18,10 @@ pub struct DeployFacts {
     #[serde(default)]
     pub git_ref: Option<String>,
     pub now: DateTime<Utc>,
+    /// Whether the deployed SHA is on the deployed branch, as the forge says now; `None`:
+    /// not known (no branch given, or the forge could not say).
+    #[serde(default)]
+    pub on_branch: Option<bool>,
     /// The environment's last deployment that counts; `None`: its first deployment.
     #[serde(default)]
     pub baseline: Option<Baseline>,
@@ -79,6 +83,9 @@ pub struct Range {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangeCommit {
     pub sha: String,
+    /// Its parents, the first one first (the branch it was made on).
+    #[serde(default)]
+    pub parents: Vec<String>,
     /// Changes merged into the deployed branch that contain it (numbers).
     #[serde(default)]
     pub changes: Vec<u64>,
@@ -119,6 +126,11 @@ pub struct DeployedChange {
     #[serde(default)]
     pub merged_at: Option<DateTime<Utc>>,
     pub verdict: MergeVerdict,
+    /// The commits it landed on its target branch as (merge, squash or last rebased commit,
+    /// and its approved head): one of them on the deployment's first-parent line says the
+    /// change's merged result is what is deployed.
+    #[serde(default)]
+    pub landed_as: Vec<String>,
     /// An emergency (it merged owing approvals after merge): what it still owes.
     #[serde(default)]
     pub emergency_owes: Option<Vec<String>>,
@@ -200,6 +212,10 @@ pub enum ExceptionSource {
 pub struct SpentException {
     pub change: u64,
     pub requested_at: DateTime<Utc>,
+    /// When the deployment that used it was decided; `None`: not known (then no later
+    /// request can be told apart from it).
+    #[serde(default)]
+    pub spent_at: Option<DateTime<Utc>>,
 }
 
 /// A success that counts as evidence.

@@ -120,10 +120,9 @@ pub fn evaluate(rules: &Rules, facts: &DeployFacts) -> DeployDecision {
             )],
             until: None,
             entry: None,
-            // Valid as long as an entry's default: its success then counts as evidence.
-            expires: facts.now.checked_add_signed(Duration::hours(
-                crate::rules::deploy::DEFAULT_ALLOW_FOR_HOURS,
-            )),
+            // No expiry: an allow nothing governed is never evidence (a deployment's success
+            // counts only after a governed allow, or from a trusted deployer).
+            expires: None,
             changes: vec![],
             timing: None,
             exceptions: vec![],

@@ -3,6 +3,8 @@
 use super::*;
 use crate::model::{Forge, User};
 
+mod lines;
+
 const RULES: &str = r#"
 version: 1
 enforce: [{kind: merge_request}]
@@ -39,6 +41,8 @@ deployments:
   - name: listed
     environments: ["listed"]
     checklist: ["Notify the service desk"]
+  - name: staging
+    environments: ["staging"]
 "#;
 
 fn rules() -> Rules {
@@ -62,6 +66,7 @@ fn change(number: u64) -> DeployedChange {
         verdict: MergeVerdict::Passed {
             how: "recorded at merge".into(),
         },
+        landed_as: vec![SHA.into()],
         emergency_owes: None,
         grants: vec![],
         issue: Some(IssueTasks {
@@ -87,6 +92,7 @@ fn facts() -> DeployFacts {
         sha: SHA.into(),
         git_ref: Some("main".into()),
         now: t("2026-03-10T10:00:00Z"),
+        on_branch: Some(true),
         baseline: Some(Baseline {
             sha: BASE.into(),
             how: "allowed by changegate".into(),
@@ -95,6 +101,7 @@ fn facts() -> DeployFacts {
             relation: Relation::Ahead,
             commits: vec![RangeCommit {
                 sha: SHA.into(),
+                parents: vec![BASE.into()],
                 changes: vec![12],
                 accepted: None,
             }],
@@ -211,6 +218,7 @@ fn every_change_in_range_must_have_passed_at_merge() {
     let mut direct = facts();
     direct.range.as_mut().unwrap().commits.push(RangeCommit {
         sha: "dddddddddddddddddddddddddddddddddddddddd".into(),
+        parents: vec![],
         changes: vec![],
         accepted: None,
     });
@@ -471,6 +479,7 @@ fn outside_the_windows_it_waits_or_needs_a_bound_exception() {
     spent.spent = vec![SpentException {
         change: 12,
         requested_at: t("2026-03-14T10:00:00Z"),
+        spent_at: Some(t("2026-03-14T10:40:00Z")),
     }];
     // Given for the weekend before, used the next one.
     let mut next_weekend = excepted(facts());

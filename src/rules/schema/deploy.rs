@@ -25,7 +25,8 @@ pub struct DeploymentDef {
     #[serde(default)]
     pub windows: Vec<Sp<WindowDef>>,
     /// Another environment the same commit must have been deployed to successfully, at least
-    /// `succeeded_for` ago (staging first).
+    /// `succeeded_for` ago (staging first). It must be governed by a `deployments` entry, or
+    /// this entry must name `trusted_deployers`: otherwise no success there could count.
     #[serde(default)]
     pub after: Option<Sp<AfterDef>>,
     /// Approvals (names from `approvals`) every deployment needs, given on each change it
@@ -42,9 +43,10 @@ pub struct DeploymentDef {
     /// list of task texts that must exist and be checked in each linked change issue.
     #[serde(default)]
     pub checklist: Option<Sp<ChecklistDef>>,
-    /// Logins or App slugs whose deployments count as evidence (a baseline, staging) even when
-    /// changegate did not allow them. Only accounts a change's author cannot drive: never
-    /// `github-actions[bot]` unless deployments are created only from protected branches.
+    /// Accounts whose deployments count as evidence (a baseline, staging) even when
+    /// changegate did not allow them: a login trusts that user only, `app:slug` (or
+    /// `slug[bot]`) that GitHub App's bot only. Only accounts a change's author cannot drive:
+    /// never `github-actions[bot]` unless deployments are created only from protected branches.
     #[serde(default)]
     pub trusted_deployers: Vec<Sp<String>>,
     /// How long an allow stays valid: a deployment seen running after it expired is recorded

@@ -52,6 +52,7 @@ fn deployment_mistakes_are_reported_where_they_stand() {
         "18:99: `2027-01-01T01:00:00+01:00` is not an RFC 3339 UTC time",
         "19:9: window `w` gives no `weekdays`, `days_of_month` or `hours`",
         "19:16: duplicate window name `w`",
+        "20:26: `after.environment` `staging` is governed by no `deployments` entry",
         "20:50: `soon` is not a duration",
         "21:15: unknown approval `boss`",
         "22:16: `exception.require` is empty",
@@ -98,5 +99,25 @@ fn the_schema_documents_deployments() {
         "IANA time zone",
     ] {
         assert!(schema.contains(key), "{key} missing from the schema");
+    }
+}
+
+#[test]
+fn an_after_environment_nothing_can_vouch_for_is_refused() {
+    // `staging` governed by no entry, and no trusted deployers: anyone could make its evidence.
+    let p = one(&format!(
+        "{APPROVAL}deployments:\n  - name: p\n    environments: [production]\n    after: {{environment: staging, succeeded_for: 30m}}\n"
+    ));
+    assert!(
+        p.starts_with("17:26: `after.environment` `staging` is governed by no `deployments` entry"),
+        "{p}"
+    );
+    // Governed by an entry (case-insensitively on GitHub), or vouched for by trusted deployers.
+    for ok in [
+        "  - name: p\n    environments: [production]\n    after: {environment: staging, succeeded_for: 30m}\n  - name: s\n    environments: [\"Stag*\"]\n",
+        "  - name: p\n    environments: [production]\n    after: {environment: staging, succeeded_for: 30m}\n    trusted_deployers: [\"app:deployer\"]\n",
+    ] {
+        let r = parse("r.yaml", &format!("{HEAD}{APPROVAL}deployments:\n{ok}"));
+        assert!(r.is_ok(), "{ok}: {:?}", r.err());
     }
 }

@@ -1,6 +1,7 @@
 //! Validates `deployments:` entries: names, globs, windows, durations and role references.
 
 use super::Checker;
+use crate::model::Forge;
 use crate::rules::deploy::{
     AfterEnvironment, ChecklistRule, DEFAULT_ALLOW_FOR_HOURS, DeployException, DeploymentRule,
 };
@@ -12,7 +13,38 @@ use std::collections::HashSet;
 impl Checker {
     pub(super) fn deployments(&mut self, defs: &[schema::DeploymentDef]) -> Vec<DeploymentRule> {
         self.unique("deployments entry", defs.iter().map(|d| &d.name));
-        defs.iter().map(|d| self.deployment(d)).collect()
+        let out: Vec<DeploymentRule> = defs.iter().map(|d| self.deployment(d)).collect();
+        for (d, rule) in defs.iter().zip(&out) {
+            self.after_has_evidence(d, rule, &out);
+        }
+        out
+    }
+
+    /// An `after` environment's successes count only when changegate allowed them (it is
+    /// governed by an entry) or a trusted deployer made them: an ungoverned one without
+    /// trusted deployers could never show evidence, or worse, anyone could make it.
+    fn after_has_evidence(
+        &mut self,
+        d: &schema::DeploymentDef,
+        rule: &DeploymentRule,
+        all: &[DeploymentRule],
+    ) {
+        let (Some(def), Some(after)) = (&d.after, &rule.after) else {
+            return;
+        };
+        let name = &after.environment;
+        let governed = all
+            .iter()
+            .any(|e| e.governs(Forge::Github, name) || e.governs(Forge::Gitlab, name));
+        if !governed && rule.trusted_deployers.is_empty() {
+            self.report(
+                def.value().environment.pos(),
+                format!(
+                    "`after.environment` `{name}` is governed by no `deployments` entry and `{}` has no `trusted_deployers`: no success there could count as evidence; add an entry for it or name its trusted deployers",
+                    rule.name
+                ),
+            );
+        }
     }
 
     fn deployment(&mut self, d: &schema::DeploymentDef) -> DeploymentRule {
@@ -63,7 +95,8 @@ impl Checker {
             .trusted_deployers
             .iter()
             .map(|t| {
-                if t.value().trim().is_empty() {
+                let v = t.value().trim();
+                if v.is_empty() || v.strip_prefix("app:").is_some_and(|a| a.trim().is_empty()) {
                     self.report(t.pos(), "a trusted deployer cannot be empty");
                 }
                 t.value().trim().to_lowercase()

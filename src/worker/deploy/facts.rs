@@ -4,12 +4,11 @@
 //! Whatever cannot be read is said in `incomplete`, and the evaluator denies.
 
 use super::DeployRequest;
-use crate::forge::{Forge, ForgeError, RangeRelation};
+use crate::forge::{Forge, ForgeError};
 use crate::model::{Change, ChangeKind, ChangeState, DeploymentState, User};
 use crate::policy::deploy::{
     self, Baseline, DeployFacts, DeployedChange, EnvironmentFacts, ExceptionEvent,
-    ExceptionEventKind, ExceptionSource, Grant, IssueTasks, MergeVerdict, Range, RangeCommit,
-    Relation, Success, Uncounted,
+    ExceptionEventKind, ExceptionSource, Grant, IssueTasks, MergeVerdict, Success, Uncounted,
 };
 use crate::policy::{self, ApprovalState, LinkedIssue, Verdict};
 use crate::rules::Rules;
@@ -17,9 +16,6 @@ use crate::rules::deploy::{DeploymentRule, EXCEPTION_CONFIRMED, EXCEPTION_REQUES
 use crate::store::env_key;
 use anyhow::Result;
 use tokio::sync::OnceCell;
-
-/// The most changes one deployment may bring before it is refused as unverifiable.
-const MAX_CHANGES: usize = 200;
 
 impl super::super::Worker {
     /// Gathers the facts of one deployment.
@@ -40,6 +36,7 @@ impl super::super::Worker {
             sha: req.sha.clone(),
             git_ref: req.git_ref.clone(),
             now: store.clock().now(),
+            on_branch: None,
             baseline: None,
             range: None,
             changes: vec![],
@@ -84,6 +81,15 @@ impl super::super::Worker {
                 req.environment
             )),
             Err(e) => f.incomplete.push(unreadable("the environment", &e)),
+        }
+        if let Some(branch) = deployed_branch(req) {
+            match forge.on_branch(&req.repo, &f.sha, &branch).await {
+                Ok(on) => f.on_branch = Some(on),
+                Err(e) => f.incomplete.push(unreadable(
+                    &format!("whether the commit is on branch `{branch}`"),
+                    &e,
+                )),
+            }
         }
         f.allowed_before = store
             .allowed_before(req.forge, repo, &req.environment, &f.sha)
@@ -198,111 +204,9 @@ impl super::super::Worker {
         Ok(())
     }
 
-    async fn range<F: Forge>(
-        &self,
-        forge: &F,
-        bot: &OnceCell<Option<User>>,
-        rules: &Rules,
-        req: &DeployRequest,
-        base: &str,
-        f: &mut DeployFacts,
-    ) -> Result<()> {
-        if base == f.sha {
-            f.range = Some(Range {
-                relation: Relation::Identical,
-                commits: vec![],
-                complete: true,
-            });
-            return Ok(());
-        }
-        let compared = match forge.compare(&req.repo, base, &f.sha).await {
-            Ok(c) => c,
-            Err(e) => {
-                f.incomplete.push(unreadable("the range", &e));
-                return Ok(());
-            }
-        };
-        let relation = match compared.relation {
-            RangeRelation::Ahead => Relation::Ahead,
-            RangeRelation::Behind => Relation::Behind,
-            RangeRelation::Identical => Relation::Identical,
-            RangeRelation::Diverged => Relation::Diverged,
-        };
-        let mut range = Range {
-            relation,
-            commits: vec![],
-            complete: compared.complete,
-        };
-        let branch = req
-            .git_ref
-            .as_deref()
-            .map(|r| r.trim_start_matches("refs/heads/").to_string());
-        // Without the deployed branch, changes merged into any branch would count.
-        if branch.is_none() && !compared.commits.is_empty() {
-            f.incomplete.push(
-                "the deployed branch is not known (give `ref`): changes merged into another branch cannot be told apart"
-                    .into(),
-            );
-        }
-        let mut merged: Vec<Change> = vec![];
-        if matches!(relation, Relation::Ahead | Relation::Diverged) {
-            for c in &compared.commits {
-                let changes = match forge.changes_with_commit(&req.repo, &c.sha).await {
-                    Ok(list) => list,
-                    Err(e) => {
-                        f.incomplete.push(unreadable(
-                            &format!("the changes of commit `{}`", c.sha),
-                            &e,
-                        ));
-                        vec![]
-                    }
-                };
-                let into_branch: Vec<Change> = changes
-                    .into_iter()
-                    .filter(|ch| ch.state == ChangeState::Merged)
-                    .filter(|ch| ch.kind == ChangeKind::MergeRequest)
-                    .filter(|ch| {
-                        branch.is_none()
-                            || ch
-                                .target_branch
-                                .as_deref()
-                                .map(|t| t.trim_start_matches("refs/heads/"))
-                                == branch.as_deref()
-                    })
-                    .collect();
-                range.commits.push(RangeCommit {
-                    sha: c.sha.clone(),
-                    changes: into_branch.iter().map(|ch| ch.number).collect(),
-                    accepted: self
-                        .store
-                        .accepted_commit(req.forge, req.repo.path.as_str(), &c.sha)
-                        .await?,
-                });
-                for ch in into_branch {
-                    if !merged.iter().any(|m| m.number == ch.number) {
-                        merged.push(ch);
-                    }
-                }
-            }
-        }
-        if merged.len() > MAX_CHANGES {
-            f.incomplete.push(format!(
-                "it brings {} changes, more than the {MAX_CHANGES} changegate verifies in one deployment",
-                merged.len()
-            ));
-            merged.truncate(MAX_CHANGES);
-        }
-        for ch in merged {
-            let dc = self.deployed_change(forge, bot, rules, req, ch, f).await?;
-            f.changes.push(dc);
-        }
-        f.range = Some(range);
-        Ok(())
-    }
-
     /// One change the deployment brings: its verdict at merge, approvals, change issue,
     /// blocked periods and exception events.
-    async fn deployed_change<F: Forge>(
+    pub(super) async fn deployed_change<F: Forge>(
         &self,
         forge: &F,
         bot: &OnceCell<Option<User>>,
@@ -318,6 +222,7 @@ impl super::super::Worker {
             author: change.author.clone(),
             target_branch: change.target_branch.clone(),
             merged_at: change.merged_at,
+            landed_as: vec![],
             verdict: MergeVerdict::Unknown {
                 why: "changegate has no record of its verdict at merge".into(),
             },
@@ -371,12 +276,18 @@ impl super::super::Worker {
                 }
             }
         }
-        // An emergency: it merged owing approvals after merge (fixed at merge, or now).
-        let fixed = snap.debt.fixed.as_ref().or(decision.debt.as_ref());
-        if let Some(owed) = decision.owed.as_ref().filter(|o| o.merged) {
-            out.emergency_owes = Some(owed.missing().map(|i| i.name.clone()).collect());
-        } else if let Some(debt) = fixed.filter(|d| d.owes()) {
-            out.emergency_owes = Some(debt.require.clone());
+        // An emergency only as recorded when it merged (the debt fixed then): a label added
+        // after the merge, or a debt presumed because the history is unclear, lifts no window.
+        if let Some(debt) = snap
+            .debt
+            .fixed
+            .as_ref()
+            .filter(|d| d.owes() && !d.presumed())
+        {
+            out.emergency_owes = Some(match decision.owed.as_ref().filter(|o| o.merged) {
+                Some(owed) => owed.missing().map(|i| i.name.clone()).collect(),
+                None => debt.require.clone(),
+            });
         }
         // The periods that covered it at merge, and those whose `when` holds for it now: a
         // freeze applies to deployments of changes merged before it began.
@@ -520,6 +431,14 @@ fn as_of_merge(rules: &Rules, snap: &policy::Snapshot) -> MergeVerdict {
     }
 }
 
-fn unreadable(what: &str, e: &ForgeError) -> String {
+/// The deployed branch's name, from the deployment's `ref`.
+pub(super) fn deployed_branch(req: &DeployRequest) -> Option<String> {
+    req.git_ref
+        .as_deref()
+        .map(|r| r.trim_start_matches("refs/heads/").to_string())
+        .filter(|b| !b.is_empty())
+}
+
+pub(super) fn unreadable(what: &str, e: &ForgeError) -> String {
     format!("{what} cannot be read ({e})")
 }

@@ -6,6 +6,7 @@
 mod blocked;
 mod facts;
 mod merge;
+mod range;
 mod status;
 
 use crate::forge::{DeploymentAnswer, DeploymentTarget, Forge};
@@ -13,7 +14,7 @@ use crate::model::{
     DeploymentEvent, DeploymentEventKind, DeploymentState, Event, EventPayload, Repo, User,
 };
 use crate::policy::deploy::{self, DeployDecision, Outcome};
-use crate::store::{DecisionRecord, env_key};
+use crate::store::{DecisionRecord, Recorded, env_key};
 use anyhow::Result;
 use tokio::sync::OnceCell;
 
@@ -62,34 +63,45 @@ impl super::Worker {
                 (None, d)
             }
         };
-        let id = crate::pages::links::random_key()?;
-        let sha = facts.as_ref().map_or(req.sha.as_str(), |f| f.sha.as_str());
-        let evidence = crate::evidence::DeploymentEvidence {
-            id: id.clone(),
-            environment: req.environment.clone(),
-            sha: sha.to_string(),
-            git_ref: req.git_ref.clone(),
-            deployment_id: req.deployment_id,
-            source: req.source.to_string(),
-            decision: decision.clone(),
-            facts: facts.clone(),
-        };
-        let detail = serde_json::to_value(&evidence)?;
-        self.store
-            .record_deploy_decision(&DecisionRecord {
-                id: &id,
-                forge: req.forge,
-                repo: req.repo.path.as_str(),
-                environment: &req.environment,
-                sha,
+        let mut decision = decision;
+        let sha = facts.as_ref().map_or(req.sha.clone(), |f| f.sha.clone());
+        // An exception is used once: when another decision used it first (two decided at
+        // once), this one is recorded as a denial instead.
+        let id = loop {
+            let id = crate::pages::links::random_key()?;
+            let evidence = crate::evidence::DeploymentEvidence {
+                id: id.clone(),
+                environment: req.environment.clone(),
+                sha: sha.clone(),
+                git_ref: req.git_ref.clone(),
                 deployment_id: req.deployment_id,
-                source: req.source,
-                decision: &decision,
-                detail,
-                delivery_id: req.delivery_id.as_deref(),
-                rules_hash: &rules.hash,
-            })
-            .await?;
+                source: req.source.to_string(),
+                decision: decision.clone(),
+                facts: facts.clone(),
+            };
+            let detail = serde_json::to_value(&evidence)?;
+            let recorded = self
+                .store
+                .record_deploy_decision(&DecisionRecord {
+                    id: &id,
+                    forge: req.forge,
+                    repo: req.repo.path.as_str(),
+                    environment: &req.environment,
+                    sha: &sha,
+                    deployment_id: req.deployment_id,
+                    source: req.source,
+                    decision: &decision,
+                    detail,
+                    delivery_id: req.delivery_id.as_deref(),
+                    rules_hash: &rules.hash,
+                })
+                .await?;
+            match recorded {
+                Recorded::Done => break id,
+                Recorded::ExceptionTaken { change } => taken(&mut decision, change),
+            }
+        };
+        let sha = sha.as_str();
         let environment = match &decision.entry {
             Some(_) => req.environment.clone(),
             None => "ungoverned".to_string(),
@@ -273,6 +285,20 @@ fn target_key(t: &DeploymentTarget) -> String {
     }
 }
 
+/// The allow used an exception another decision used first: it denies, saying so.
+fn taken(d: &mut DeployDecision, change: u64) {
+    d.decision = Outcome::Deny;
+    d.reasons.insert(
+        0,
+        format!(
+            "the exception on #{change} was used by another deployment decided at the same time: request a new one"
+        ),
+    );
+    d.exceptions.clear();
+    d.expires = None;
+    d.until = None;
+}
+
 fn unknown_sha() -> DeployDecision {
     DeployDecision {
         decision: Outcome::Deny,
@@ -296,6 +322,7 @@ fn bare_facts(req: &DeployRequest, now: chrono::DateTime<chrono::Utc>) -> deploy
         sha: req.sha.clone(),
         git_ref: req.git_ref.clone(),
         now,
+        on_branch: None,
         baseline: None,
         range: None,
         changes: vec![],

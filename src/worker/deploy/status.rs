@@ -1,8 +1,10 @@
 //! What a deployment's statuses are evidence of: a success counts (as a baseline, or as
-//! staging evidence) only when changegate allowed that deployment (or its SHA to that
-//! environment, unexpired) and then saw it succeed, or a trusted deployer created it; a
-//! deployment of a governed environment seen running without a valid allow is recorded and
-//! counted as unapproved. GitLab deployments without a pipeline job never count.
+//! staging evidence) only when changegate allowed that very deployment (the allow is bound to
+//! the deployment id it answered; an ungoverned environment's allow never counts) and the
+//! success was reported by the deployment's creator or a trusted deployer, or when a trusted
+//! deployer both created and reported it. A deployment of a governed environment seen running
+//! without a valid allow is recorded and counted as unapproved. GitLab deployments without a
+//! pipeline job never count.
 
 use crate::model::{DeploymentEvent, DeploymentState, Event, Forge};
 use anyhow::Result;
@@ -29,12 +31,26 @@ impl super::super::Worker {
         );
         // GitLab: a deployment created through the API has no job, and runs nothing of ours.
         let has_job = forge == Forge::Github || deployable_id.is_some();
-        let allow = self
-            .store
-            .valid_allow(forge, repo, &d.environment, sha, at)
-            .await?;
+        // The allow bound to this deployment; else any allow of the SHA there (a `/gate`
+        // call names no deployment), which makes it approved but never evidence.
+        let bound = match d.deployment_id {
+            Some(id) => {
+                self.store
+                    .allow_of_deployment(forge, repo, &d.environment, sha, id, at)
+                    .await?
+            }
+            None => None,
+        };
+        let any_allow = match bound {
+            Some(e) => Some(e),
+            None => {
+                self.store
+                    .valid_allow(forge, repo, &d.environment, sha, at)
+                    .await?
+            }
+        };
         let governed = rules.deployment_for(forge, &d.environment).is_some();
-        if governed && running && allow.is_none() {
+        if governed && running && any_allow.is_none() {
             let why = if self
                 .store
                 .allowed_before(forge, repo, &d.environment, sha)
@@ -76,7 +92,23 @@ impl super::super::Worker {
             return Ok(());
         }
         let id = d.deployment_id.map_or(-1, |i| i as i64);
-        if allow.is_some() {
+        let creator = d.creator.as_ref().and_then(|c| c.username.clone());
+        let reporter = d.actor.username.clone();
+        let trusts = |login: &str| {
+            rules
+                .deployments
+                .iter()
+                .filter(|e| e.governs(forge, &d.environment) || e.is_after(forge, &d.environment))
+                .any(|e| e.trusts(login))
+        };
+        // Anyone with push access can post a status on any deployment: the success of an
+        // allowed deployment is believed from whoever created it, or a trusted deployer.
+        let reported_by_creator = match (&creator, &reporter) {
+            (Some(c), Some(r)) => c.eq_ignore_ascii_case(r),
+            _ => false,
+        };
+        let reporter_trusted = reporter.as_deref().is_some_and(trusts);
+        if bound.is_some() && (reported_by_creator || reporter_trusted) {
             let how = format!(
                 "allowed by changegate and seen succeeding at {}",
                 at.format("%Y-%m-%d %H:%M UTC")
@@ -99,17 +131,7 @@ impl super::super::Worker {
         // Both who created the deployment and who reported its success (the delivery's
         // sender: anyone with push access can post a status on a trusted deployer's
         // deployment) must be trusted deployers.
-        let creator = d.creator.as_ref().and_then(|c| c.username.clone());
-        let reporter = d.actor.username.clone();
-        let trusts = |login: &str| {
-            rules
-                .deployments
-                .iter()
-                .filter(|e| e.governs(forge, &d.environment) || e.is_after(forge, &d.environment))
-                .any(|e| e.trusts(login))
-        };
-        let trusted =
-            creator.as_deref().is_some_and(trusts) && reporter.as_deref().is_some_and(trusts);
+        let trusted = creator.as_deref().is_some_and(trusts) && reporter_trusted;
         if let (true, Some(c)) = (trusted, creator) {
             let how = format!("created by trusted deployer `{c}`, seen succeeding");
             self.store

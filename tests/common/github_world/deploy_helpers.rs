@@ -8,6 +8,16 @@ use crate::common::deploy_hooks::GhDeploy;
 use serde_json::Value;
 
 impl GithubWorld {
+    /// Branch `name` now holds `sha` (a push to it).
+    pub fn branch(&self, name: &str, sha: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .deploy
+            .graph
+            .set_branch(name, sha);
+    }
+
     /// `author` commits `sha` on top of `parents` (now, by the fake's clock).
     pub fn commit(&self, sha: &str, parents: &[&str], author: &str) {
         let mut s = self.state.lock().unwrap();
@@ -35,6 +45,8 @@ impl GithubWorld {
     pub fn merge_as(&self, number: u64, merge_sha: &str, at: &str) {
         self.merge(number, at);
         let mut s = self.state.lock().unwrap();
+        // The target branch (main) now holds the merge commit.
+        s.deploy.graph.set_branch("main", merge_sha);
         match s
             .deploy
             .pull_commits
@@ -83,6 +95,37 @@ impl GithubWorld {
             statuses: vec![],
         });
         id
+    }
+
+    /// Deployment `id` of `sha` (`git_ref`) to `environment`, created by `creator` at `at`
+    /// with a status `state` by the same account at the same time.
+    #[allow(clippy::too_many_arguments)]
+    pub fn deployment_with_id(
+        &self,
+        id: u64,
+        sha: &str,
+        git_ref: &str,
+        environment: &str,
+        creator: &str,
+        state: &str,
+        at: &str,
+    ) {
+        let mut s = self.state.lock().unwrap();
+        let status_id = s.deploy.next_id();
+        s.deploy.deployments.push(GhDeployment {
+            id,
+            sha: sha.into(),
+            git_ref: git_ref.into(),
+            environment: environment.into(),
+            creator: creator.into(),
+            created_at: at.into(),
+            statuses: vec![GhDeploymentStatus {
+                id: status_id,
+                state: state.into(),
+                creator: creator.into(),
+                at: at.into(),
+            }],
+        });
     }
 
     /// `creator` posts status `state` on deployment `id`; its time.

@@ -8,6 +8,16 @@ use crate::common::deploy_hooks::GlDeploy;
 use serde_json::Value;
 
 impl GitlabWorld {
+    /// Branch `name` now holds `sha` (a push to it).
+    pub fn branch(&self, name: &str, sha: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .deploy
+            .graph
+            .set_branch(name, sha);
+    }
+
     /// `author` commits `sha` on top of `parents` (now, by the fake's clock).
     pub fn commit(&self, sha: &str, parents: &[&str], author: &str) {
         let mut s = self.state.lock().unwrap();
@@ -29,6 +39,8 @@ impl GitlabWorld {
     pub fn merge_as(&self, iid: u64, merge_sha: &str, at: &str) {
         self.merge(iid, at);
         let mut s = self.state.lock().unwrap();
+        // The target branch (main) now holds the merge commit.
+        s.deploy.graph.set_branch("main", merge_sha);
         match s.deploy.mr_commits.iter_mut().find(|(i, _, _)| *i == iid) {
             Some(e) => e.2 = Some(merge_sha.into()),
             None => s
