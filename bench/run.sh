@@ -8,7 +8,8 @@
 # the same core) and then the Node reference (@octokit/webhooks 14.2.0: verify, parse, one rule,
 # no storage) the same way, signs a real payload from tests/fixtures, runs the same wrk load
 # against each, and prints one table with the ratio. Stops every process it started.
-# Env: DURATION (10s), CONNECTIONS (32), SERVER_CPU (0), LOAD_CPU (1).
+# Env: DURATION (10s), CONNECTIONS (32), SERVER_CPU (0), LOAD_CPU (1); BIN: a changegate binary
+# already built (skips the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -30,9 +31,11 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-say "building the release binary"
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/changegate
+if [ -z "${BIN:-}" ]; then
+  say "building the release binary"
+  cargo build --release --quiet
+  BIN=${CARGO_TARGET_DIR:-target}/release/changegate
+fi
 say "installing the Node reference (pinned @octokit/webhooks 14.2.0)"
 NODE_DIR=${CARGO_TARGET_DIR:-$PWD/target}/bench-node
 mkdir -p "$NODE_DIR"
@@ -115,5 +118,5 @@ ratio = f(cg_rate) / f(n_rate)
 print(f"changegate / Node per core: {ratio:.2f}x (target >= 2x: {'met' if ratio >= 2 else 'not met'}); "
       f"changegate p99 {cg_p99} ms (target < 10 ms: {'met' if f(cg_p99) < 10 else 'not met'}); Node p99 {n_p99} ms")
 print(f"deliveries stored: {stored} (every 202 was committed before it was sent)")
-print(f"reproduce: ./bench/run.sh   (DURATION={duration} CONNECTIONS={conns} SERVER_CPU={server_cpu} LOAD_CPU={load_cpu})")
+print(f"reproduce: DURATION={duration} CONNECTIONS={conns} SERVER_CPU={server_cpu} LOAD_CPU={load_cpu} ./bench/run.sh")
 PY
