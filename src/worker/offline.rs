@@ -24,17 +24,14 @@ impl Worker {
     ) -> Result<()> {
         let mut snapshot =
             Snapshot::from_event(job.change, self.store.clock().now()).offline_link(rules);
-        let change = &job.change.change;
         self.received
-            .history(
+            .apply(
                 &self.store,
-                &key_of(change),
-                change.kind,
-                change.number,
+                &key_of(&job.change.change),
                 job.received_at,
+                &mut snapshot,
             )
-            .await?
-            .apply(&mut snapshot);
+            .await?;
         let decision = policy::evaluate(rules, &snapshot);
         self.record_decision(job, rules, &snapshot, &decision, "payload")
             .await?;

@@ -92,16 +92,16 @@ pub struct ReceivedCache {
 }
 
 impl ReceivedCache {
-    /// The history of the change `key` from its deliveries received at or before `up_to`
-    /// (ms), in the order they were stored.
-    pub async fn history(
+    /// Puts into `snap` the history of the change `key` from its deliveries received at or
+    /// before `up_to` (ms), in the order they were stored.
+    pub async fn apply(
         &self,
         store: &Store,
         key: &str,
-        kind: ChangeKind,
-        number: u64,
         up_to: i64,
-    ) -> Result<ReceivedHistory> {
+        snap: &mut Snapshot,
+    ) -> Result<()> {
+        let (kind, number) = (snap.change.kind, snap.change.number);
         let kept = self.lock().remove(key).filter(|k| k.up_to <= up_to);
         let (mut history, mut last_job) = match kept {
             Some(k) => (k.history, k.last_job),
@@ -114,6 +114,7 @@ impl ReceivedCache {
             history.add(kind, number, at, &event);
             last_job = job;
         }
+        history.apply(snap);
         let mut kept = self.lock();
         if kept.len() >= CHANGES_KEPT {
             kept.clear();
@@ -123,10 +124,10 @@ impl ReceivedCache {
             Kept {
                 last_job,
                 up_to,
-                history: history.clone(),
+                history,
             },
         );
-        Ok(history)
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
