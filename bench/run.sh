@@ -62,16 +62,13 @@ check_pinned() {
   ls /proc/"$pid"/task | wc -l
 }
 
-# run NAME PORT PID: wrk against one server; prints "rate p50 p99 non2xx cores threads"
+# run NAME PORT PID: wrk against one server; prints "rate p50 p99 non2xx cores"
 run() {
-  local port=$2 pid=$3 t0 c0 out threads
-  sleep 1
-  threads=$(check_pinned "$pid")
+  local port=$2 pid=$3 t0 c0 out
   c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   out=$(BODY_FILE="$TMP/body.json" SIGNATURE="$SIGNATURE" RUN_ID="$1$$" taskset -c "$LOAD_CPU" \
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/wrk.lua "http://127.0.0.1:$port")
   local c1 t1; c1=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
-  threads=$(check_pinned "$pid")
   echo "$out" > "$TMP/wrk-$1.txt"
   local rate p50 p99 bad cores
   rate=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
@@ -79,25 +76,27 @@ run() {
   p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
   bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}'); bad=${bad:-0}
   cores=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz / (e - s) }')
-  echo "$rate $p50 $p99 $bad $cores $threads"
+  echo "$rate $p50 $p99 $bad $cores"
 }
 
 say "changegate on core $SERVER_CPU: SQLite in $TMP, synchronous=FULL, worker running (dry run)"
 CHANGEGATE__SERVER__LISTEN=127.0.0.1:$CG_PORT CHANGEGATE__DATABASE__URL="sqlite://$TMP/state.db" \
   CHANGEGATE__GITHUB__WEBHOOK_SECRET=$SECRET CHANGEGATE_LOG=error taskset -c "$SERVER_CPU" "$BIN" serve &
 CG_PID=$!; PIDS+=("$CG_PID")
-wait_up "$CG_PORT"
+wait_up "$CG_PORT"; sleep 1; check_pinned "$CG_PID" >/dev/null
 say "wrk -t1 -c$CONNECTIONS -d$DURATION on core $LOAD_CPU against changegate"
-read -r CG_RATE CG_P50 CG_P99 CG_BAD CG_CORES CG_THREADS < <(run changegate "$CG_PORT" "$CG_PID")
+read -r CG_RATE CG_P50 CG_P99 CG_BAD CG_CORES < <(run changegate "$CG_PORT" "$CG_PID")
+CG_THREADS=$(check_pinned "$CG_PID")
 STORED=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from deliveries").fetchone()[0])' "$TMP/state.db")
 kill "$CG_PID"; wait "$CG_PID" 2>/dev/null || true
 
 say "Node reference on core $SERVER_CPU"
 (cd "$NODE_DIR" && SECRET=$SECRET PORT=$NODE_PORT exec taskset -c "$SERVER_CPU" node server.mjs) &
 NODE_PID=$!; PIDS+=("$NODE_PID")
-wait_up "$NODE_PORT"
+wait_up "$NODE_PORT"; sleep 1; check_pinned "$NODE_PID" >/dev/null
 say "wrk -t1 -c$CONNECTIONS -d$DURATION on core $LOAD_CPU against the Node reference"
-read -r N_RATE N_P50 N_P99 N_BAD N_CORES N_THREADS < <(run node "$NODE_PORT" "$NODE_PID")
+read -r N_RATE N_P50 N_P99 N_BAD N_CORES < <(run node "$NODE_PORT" "$NODE_PID")
+N_THREADS=$(check_pinned "$NODE_PID")
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
 
 python3 - "$BYTES" "$CG_RATE" "$CG_P50" "$CG_P99" "$CG_BAD" "$CG_CORES" "$CG_THREADS" "$STORED" \
