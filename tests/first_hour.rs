@@ -303,6 +303,59 @@ async fn a_dry_run_replaying_an_approval_sequence_shows_the_change_approved() {
     );
 }
 
+/// The received history is kept between runs and only the deliveries since are read: a removal
+/// in a later run, and several deliveries folded into one run, count as if every delivery of
+/// the change were read again.
+#[tokio::test]
+async fn a_dry_run_history_kept_between_runs_counts_later_removals_and_folded_runs() {
+    let mut app = TestApp::new().await;
+    app.worker.rules = trial_rules();
+    let author = ("Codertocat", 21031067);
+    let peer = ("reviewer-one", 777);
+    let both = ["CMT::Minor", "Peer Approval::Approved"];
+    app.github(
+        "pull_request",
+        "h1",
+        &labeled("CMT::Minor", author, &["CMT::Minor"]),
+    )
+    .await;
+    app.github(
+        "pull_request",
+        "h2",
+        &labeled("Peer Approval::Approved", peer, &both),
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(last_verdict(&app).await, "pass");
+    // The peer's approval removed, then applied again by the author: in one run.
+    let mut removed: serde_json::Value =
+        serde_json::from_slice(&labeled("Peer Approval::Approved", peer, &["CMT::Minor"])).unwrap();
+    removed["action"] = "unlabeled".into();
+    app.github("pull_request", "h3", &serde_json::to_vec(&removed).unwrap())
+        .await;
+    app.github(
+        "pull_request",
+        "h4",
+        &labeled("Peer Approval::Approved", author, &both),
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(
+        last_verdict(&app).await,
+        "fail",
+        "the author's own approval does not count"
+    );
+    // Applied by the peer again, in a run of its own.
+    app.github(
+        "pull_request",
+        "h5",
+        &labeled("Peer Approval::Approved", peer, &both),
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(last_verdict(&app).await, "pass");
+}
+
 #[tokio::test]
 async fn a_dry_run_does_not_take_an_approval_from_the_author_or_from_nowhere() {
     let mut app = TestApp::new().await;

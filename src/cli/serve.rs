@@ -218,6 +218,7 @@ pub(super) fn build_worker(
         ),
         repo_rules: Default::default(),
         heads: Default::default(),
+        received: Default::default(),
         links: None,
         quota_reserve_percent: settings.worker.quota_reserve_percent,
         repositories: settings.reconcile.repositories.clone(),

@@ -28,3 +28,40 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// The change `key`'s deliveries stored after job `after_job`, in the order stored: (job
+    /// id, when received, the event, or none when it was received after `up_to_ms`). The
+    /// events after `up_to_ms` are not decoded.
+    pub async fn received_since(
+        &self,
+        key: &str,
+        after_job: i64,
+        up_to_ms: i64,
+    ) -> Result<Vec<(i64, i64, Option<Event>)>> {
+        let rows = sqlx::query(
+            "SELECT j.id, d.received_at, CASE WHEN d.received_at <= $3 THEN d.event_json END
+             FROM jobs j JOIN deliveries d ON d.id = j.delivery
+             WHERE j.change_key = $1 AND j.id > $2 ORDER BY j.id",
+        )
+        .bind(key.to_string())
+        .bind(after_job)
+        .bind(up_to_ms)
+        .fetch_all(&self.reads)
+        .await
+        .context("cannot read the change's deliveries")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (job, at, json): (i64, i64, Option<String>) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            let event = match json {
+                Some(json) => {
+                    Some(serde_json::from_str(&json).context("stored event is unreadable")?)
+                }
+                None => None,
+            };
+            out.push((job, at, event));
+        }
+        Ok(out)
+    }
+}

@@ -18,6 +18,7 @@ mod label_ids;
 mod linked;
 mod memberships;
 mod offline;
+mod received;
 mod reload;
 mod repo_rules;
 mod status;
@@ -31,6 +32,7 @@ pub use guard::Panicked;
 pub use guard::panic_on_delivery_for_tests;
 pub use heads::HeadCaches;
 pub use memberships::MembershipCache;
+pub use received::ReceivedCache;
 pub use repo_rules::RepoRulesCache;
 
 use crate::actions::PlannedAction;
@@ -146,6 +148,8 @@ pub struct Worker {
     pub max_units_per_change_hour: u64,
     /// GitLab's blocks: merge settings, statuses per pipeline, external status checks.
     pub gitlab_blocks: GitlabBlocks,
+    /// Dry run without the forge: each change's received history, folded as it arrives.
+    pub received: ReceivedCache,
 }
 
 impl Worker {

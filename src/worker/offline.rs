@@ -5,12 +5,10 @@
 
 use super::{Worker, describe};
 use crate::actions::{self, PlannedAction};
-use crate::model::{Event, LabelEvent, Review, User};
-use crate::policy::{self, Push, Snapshot};
+use crate::policy::{self, Snapshot};
 use crate::rules::Rules;
 use crate::store::key_of;
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 
 /// Opens the sticky comment a dry run would write, so that nobody reads it as written.
 pub const DRY_RUN_NOTE: &str =
@@ -26,11 +24,14 @@ impl Worker {
     ) -> Result<()> {
         let mut snapshot =
             Snapshot::from_event(job.change, self.store.clock().now()).offline_link(rules);
-        let received = self
-            .store
-            .received_events(&key_of(&job.change.change), job.received_at)
+        self.received
+            .apply(
+                &self.store,
+                &key_of(&job.change.change),
+                job.received_at,
+                &mut snapshot,
+            )
             .await?;
-        with_received_history(&mut snapshot, &received);
         let decision = policy::evaluate(rules, &snapshot);
         self.record_decision(job, rules, &snapshot, &decision, "payload")
             .await?;
@@ -76,62 +77,22 @@ pub fn marked_dry_run(action: PlannedAction) -> PlannedAction {
     }
 }
 
-/// The snapshot's history from the deliveries received about its change (`received`, oldest
-/// first, with when each arrived): labels added and removed by each delivery's sender, the
-/// latest review of each reviewer, and the latest push.
-pub fn with_received_history(snap: &mut Snapshot, received: &[(i64, Event)]) {
-    let when = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms);
-    let mut labels: Vec<LabelEvent> = vec![];
-    let mut reviews: Vec<Review> = vec![];
-    let mut push: Option<Push> = None;
-    for (at, event) in received {
-        let Some(c) = event.change() else { continue };
-        if c.change.kind != snap.change.kind || c.change.number != snap.change.number {
-            continue;
-        }
-        for (list, added) in [(&c.labels_added, true), (&c.labels_removed, false)] {
-            labels.extend(list.iter().map(|l| LabelEvent {
-                label: l.clone(),
-                added,
-                actor: c.actor.clone(),
-                at: when(*at),
-            }));
-        }
-        if let Some(r) = &c.review {
-            reviews.retain(|old| !same_person(&old.reviewer, &r.reviewer));
-            reviews.push(Review {
-                submitted_at: r.submitted_at.or(when(*at)),
-                ..r.clone()
-            });
-        }
-        if c.previous_head_sha.is_some() {
-            push = Some(Push {
-                sha: c.change.head_sha.clone(),
-                at: when(*at),
-                seen_only: false,
-            });
-        }
-    }
-    if labels.is_empty() && reviews.is_empty() && push.is_none() {
-        // Nothing stored (the delivery itself is always stored first): keep the payload's.
-        return;
-    }
-    snap.label_events = labels;
-    reviews.retain(|r| r.approved);
-    snap.reviews = reviews;
-    if push.is_some() {
-        snap.last_push = push;
-    }
-}
-
-fn same_person(a: &User, b: &User) -> bool {
-    a.same_as(b).unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Action, ChangeEvent, EventPayload, Forge, Label};
+    use crate::model::{Action, ChangeEvent, Event, EventPayload, Forge, Label, User};
+    use chrono::Utc;
+
+    /// The snapshot's history from the deliveries received about its change (`received`, oldest
+    /// first, with when each arrived): labels added and removed by each delivery's sender, the
+    /// latest review of each reviewer, and the latest push.
+    fn with_received_history(snap: &mut Snapshot, received: &[(i64, Event)]) {
+        let mut history = crate::worker::received::ReceivedHistory::default();
+        for (at, event) in received {
+            history.add(snap.change.kind, snap.change.number, *at, event);
+        }
+        history.apply(snap);
+    }
 
     fn event(action: Action, added: &[&str], removed: &[&str], by: &str) -> Event {
         let change = crate::model::Change {

@@ -265,6 +265,7 @@ impl TestApp {
             approval_projects: vec![],
             repo_rules: Default::default(),
             heads: Default::default(),
+            received: Default::default(),
             links: None,
             quota_reserve_percent: 10,
             repositories: vec![],
