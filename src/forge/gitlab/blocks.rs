@@ -46,6 +46,8 @@ pub struct MrPipeline {
     pub id: u64,
     pub sha: String,
     pub git_ref: Option<String>,
+    /// The project it runs in (a fork's merge request may run its pipelines in the fork).
+    pub project_id: Option<u64>,
 }
 
 /// An external status check of a project.
@@ -151,6 +153,7 @@ impl GitlabClient {
             sha: Option<String>,
             #[serde(rename = "ref")]
             git_ref: Option<String>,
+            project_id: Option<u64>,
         }
         let url = format!("{}/pipelines", self.change_url(r));
         let page = match self.page::<Wire>(&url, 1, "list the pipelines").await {
@@ -164,6 +167,7 @@ impl GitlabClient {
                 id: p.id,
                 sha: p.sha.unwrap_or_default(),
                 git_ref: p.git_ref,
+                project_id: p.project_id,
             })
             .collect())
     }

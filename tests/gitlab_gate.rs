@@ -1,0 +1,178 @@
+//! The pipeline GitLab gates a merge request on ("Pipelines must succeed" reads the merge
+//! request's `head_pipeline`) gets changegate's status wherever it runs, or the block is
+//! reported missing: a pipeline in the fork a merge request comes from, and a merged-results
+//! pipeline on a merge commit. Against the fake GitLab, which keeps each project's pipelines
+//! and statuses apart as GitLab does.
+
+mod common;
+
+use common::gitlab_checks::assert_project_calls_in_contract;
+use common::gitlab_world::{BOT, GitlabWorld};
+use common::*;
+
+const SHA: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+const MERGE_SHA: &str = "5c1e7e3a9d2b4f6a8c0e1f3a5b7d9e1f2a4c6e8b";
+const FORK: u64 = 77;
+const FORK_PATH: &str = "alice/platypus";
+
+struct Setup {
+    app: TestApp,
+    gl: GitlabWorld,
+}
+
+async fn free() -> Setup {
+    let gl = GitlabWorld::start().await;
+    gl.member("acme/bt-integration-managers", "mona");
+    gl.open_mr(3, "alice", SHA);
+    let app = TestApp::with_forges(None, Some(&gl.url())).await;
+    Setup { app, gl }
+}
+
+impl Setup {
+    fn approve(&self) {
+        self.gl.add_label(3, "CMT::Minor", "alice");
+        self.gl
+            .add_label(3, "BT Integration Manager::Approved", "mona");
+    }
+
+    async fn hook(&self, delivery: &str) {
+        let body = self.gl.hook_of(3, "update", "alice", None);
+        let (status, _) = self.app.gitlab("Merge Request Hook", delivery, &body).await;
+        assert_eq!(status.as_u16(), 202);
+        self.app.drain().await;
+    }
+
+    async fn audit(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.app
+            .store
+            .audit_of("gitlab", "acme/platypus", 3)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, d)| d)
+            .collect()
+    }
+
+    fn note(&self) -> String {
+        self.gl.notes(3).join("\n")
+    }
+}
+
+#[tokio::test]
+async fn a_fork_pipeline_the_bot_may_write_to_gets_its_status() {
+    let s = free().await;
+    s.gl.mr_from_fork(3, FORK, FORK_PATH, Some(30));
+    let pipeline = s.gl.run_fork_pipeline(3);
+    s.approve();
+    s.hook("u1").await;
+    let in_fork = s.gl.fork_statuses_in_effect(FORK, SHA, "changegate");
+    assert_eq!(
+        in_fork,
+        vec![(pipeline, "success".to_string(), BOT.to_string())],
+        "the fork's pipeline, which GitLab gates the merge on, holds changegate's verdict"
+    );
+    assert!(s.note().contains(FORK_PATH), "{}", s.note());
+
+    // The verdict changes: the fork's pipeline follows.
+    s.gl.remove_label(3, "BT Integration Manager::Approved", "mona");
+    s.hook("u2").await;
+    let in_fork = s.gl.fork_statuses_in_effect(FORK, SHA, "changegate");
+    assert_eq!(in_fork[0].1, "failed", "{in_fork:?}");
+    assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
+async fn a_fork_pipeline_the_bot_may_not_write_to_fails_the_status_and_says_why() {
+    for (access, path) in [(Some(20), FORK_PATH), (None, "with id 77")] {
+        let s = free().await;
+        s.gl.mr_from_fork(3, FORK, FORK_PATH, access);
+        s.gl.run_fork_pipeline(3);
+        s.approve();
+        s.hook("u1").await;
+        let (state, description) = s.gl.status_named(SHA, "changegate").unwrap();
+        assert_eq!(state, "failed", "{access:?}: {description}");
+        assert!(
+            description.contains(&format!(
+                "block missing: the pipeline runs in the fork {path}"
+            )),
+            "{access:?}: {description}"
+        );
+        assert!(
+            s.note()
+                .contains("run pipelines for merge requests from forks in this project"),
+            "{}",
+            s.note()
+        );
+        assert!(
+            s.gl.fork_statuses_in_effect(FORK, SHA, "changegate")
+                .is_empty()
+        );
+        assert_project_calls_in_contract(&s.gl);
+    }
+}
+
+#[tokio::test]
+async fn a_success_the_forks_owner_writes_into_the_fork_pipeline_is_overwritten() {
+    let s = free().await;
+    s.gl.mr_from_fork(3, FORK, FORK_PATH, Some(30));
+    let pipeline = s.gl.run_fork_pipeline(3);
+    s.hook("u1").await;
+    // alice owns the fork: she may write any status into its pipelines.
+    s.gl.forge_fork_status(
+        (FORK, pipeline, SHA),
+        ("changegate", "success", "all good"),
+        "alice",
+    );
+    s.hook("u2").await;
+    let in_fork = s.gl.fork_statuses_in_effect(FORK, SHA, "changegate");
+    assert_eq!(
+        in_fork,
+        vec![(pipeline, "failed".to_string(), BOT.to_string())]
+    );
+    let records = s.audit("gitlab_overwrite").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["written_by"], "alice");
+    assert_eq!(records[0]["project_id"], FORK);
+    assert!(s.note().contains("written by @alice"), "{}", s.note());
+}
+
+#[tokio::test]
+async fn a_merged_results_pipeline_gets_the_status_on_its_merge_commit() {
+    let s = free().await;
+    let pipeline = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.approve();
+    s.hook("u1").await;
+    let effect = s.gl.statuses_in_effect(MERGE_SHA, "changegate");
+    assert_eq!(
+        effect,
+        vec![(pipeline, "success".to_string(), BOT.to_string())],
+        "GitLab gates on the merged-results pipeline; it holds the verdict"
+    );
+    // No pipeline of changegate's own on the head displaces the one GitLab gates on.
+    assert!(s.gl.statuses_in_effect(SHA, "changegate").is_empty());
+    assert!(s.note().contains("merge commit"), "{}", s.note());
+
+    // A second evaluation with the same verdict finds it standing and writes nothing.
+    s.gl.clear_calls();
+    s.hook("u2").await;
+    let writes: Vec<String> =
+        s.gl.calls()
+            .into_iter()
+            .filter(|c| c.contains("/statuses/"))
+            .filter(|c| c.starts_with("POST"))
+            .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+
+    // A new merged-results pipeline for the same head gets the verdict too.
+    let newer = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.hook("u3").await;
+    let effect = s.gl.statuses_in_effect(MERGE_SHA, "changegate");
+    assert!(
+        effect
+            .iter()
+            .any(|(p, state, who)| *p == newer && state == "success" && who == BOT),
+        "{effect:?}"
+    );
+    assert_project_calls_in_contract(&s.gl);
+}
