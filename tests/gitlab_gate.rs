@@ -1,8 +1,9 @@
 //! The pipeline GitLab gates a merge request on ("Pipelines must succeed" reads the merge
 //! request's `head_pipeline`) gets changegate's status wherever it runs, or the block is
 //! reported missing: a pipeline in the fork a merge request comes from, and a merged-results
-//! pipeline on a merge commit. Against the fake GitLab, which keeps each project's pipelines
-//! and statuses apart as GitLab does.
+//! pipeline on a merge commit. A status check scoped to wildcard protected branches covers the
+//! branches GitLab matches. Against the fake GitLab, which keeps each project's pipelines and
+//! statuses apart as GitLab does.
 
 mod common;
 
@@ -175,4 +176,32 @@ async fn a_merged_results_pipeline_gets_the_status_on_its_merge_commit() {
         "{effect:?}"
     );
     assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
+async fn a_status_check_scoped_to_a_wildcard_branch_covers_the_branches_it_matches() {
+    use common::gitlab_checks::{CHECK_SECRET, CHECK_URL};
+    for (pattern, covers) in [("ma*", true), ("*", true), ("release/*", false)] {
+        let gl = GitlabWorld::start().await;
+        gl.member("acme/bt-integration-managers", "mona");
+        gl.open_mr(3, "alice", SHA);
+        gl.register_check(CHECK_URL, &[pattern]);
+        let s = Setup {
+            app: TestApp::with_status_checks(&gl.url()).await,
+            gl,
+        };
+        s.approve();
+        let body = s.gl.hook_of(3, "update", "alice", None);
+        let (status, _) = s.app.status_check(&body, Some(CHECK_SECRET)).await;
+        assert_eq!(status.as_u16(), 202);
+        s.app.drain().await;
+        let (state, _, description) = s.gl.status(SHA).unwrap();
+        if covers {
+            assert_eq!(state, "success", "{pattern}: {description}");
+            assert_eq!(s.gl.check_status(3), "passed", "{pattern}");
+        } else {
+            assert_eq!(state, "failed", "{pattern}");
+            assert!(description.contains("target branch"), "{description}");
+        }
+    }
 }

@@ -74,6 +74,14 @@ pub fn missing_blocks(f: &BlockFacts) -> Vec<String> {
     out
 }
 
+/// Whether a status check scoped to `branches` applies to a merge request into `target`: no
+/// branches means all; a protected branch's name may be a wildcard (`release/*`), matched as
+/// GitLab matches it (`*` stands for any characters, `/` included). An unknown target is
+/// covered by nothing but an unscoped check.
+pub fn check_covers(branches: &[String], target: Option<&str>) -> bool {
+    branches.is_empty() || target.is_some_and(|t| branches.iter().any(|b| super::glob(b, t)))
+}
+
 /// Each block GitLab can hold, and whether it is in force, for `changegate explain`.
 pub fn blocks_in_force(f: &BlockFacts) -> Vec<(String, bool)> {
     let mut out = vec![
@@ -218,6 +226,31 @@ mod tests {
                 assert_eq!(missing.len(), 1, "{facts:?}: {missing:?}");
                 assert!(missing[0].contains(says), "{facts:?}: {missing:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_check_covers_its_branches_and_their_wildcards() {
+        let b = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: Vec<(Vec<String>, Option<&str>, bool)> = vec![
+            (b(&[]), Some("main"), true),
+            (b(&[]), None, true),
+            (b(&["main"]), Some("main"), true),
+            (b(&["main"]), Some("mainline"), false),
+            (b(&["main"]), None, false),
+            (b(&["release/*"]), Some("release/1.0"), true),
+            (b(&["release/*"]), Some("release/1.0/hotfix"), true),
+            (b(&["release/*"]), Some("prerelease/1.0"), false),
+            (b(&["*-stable"]), Some("16-stable"), true),
+            (b(&["*-stable"]), Some("16-stable-old"), false),
+            (b(&["main", "release/*"]), Some("release/2"), true),
+        ];
+        for (branches, target, covers) in cases {
+            assert_eq!(
+                check_covers(&branches, target),
+                covers,
+                "{branches:?} {target:?}"
+            );
         }
     }
 

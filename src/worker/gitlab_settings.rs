@@ -154,10 +154,9 @@ impl Worker {
             skipped_pipeline_allowed: settings.allow_merge_on_skipped_pipeline,
             status_check: self.gitlab_blocks.status_checks.then(|| CheckFacts {
                 registered: check.is_some(),
-                covers_target: check.as_ref().is_some_and(|c| {
-                    c.branches.is_empty()
-                        || target.is_some_and(|t| c.branches.iter().any(|b| b == t))
-                }),
+                covers_target: check
+                    .as_ref()
+                    .is_some_and(|c| crate::policy::check_covers(&c.branches, target)),
                 must_pass: settings.only_allow_merge_if_all_status_checks_passed,
             }),
             pipeline_gate: None,
