@@ -226,7 +226,10 @@ mod tests {
         ));
         for (url, path) in [
             ("https://gl.example.com/a/b/-/merge_requests/3", Some("a/b")),
-            ("https://gl.example.com/a/b/c/merge_requests/3", Some("a/b/c")),
+            (
+                "https://gl.example.com/a/b/c/merge_requests/3",
+                Some("a/b/c"),
+            ),
             ("https://gl.example.com/a/b/-/issues/3", None),
             ("https://gl.example.com/merge_requests/3", None),
         ] {

@@ -122,17 +122,24 @@ impl Worker {
 
 impl Worker {
     /// What GitLab says of a project's blocks, read afresh (`changegate explain`); `None`
-    /// on another forge.
+    /// on another forge. With a merge request and its head, also whether the pipeline GitLab
+    /// gates it on can hold changegate's status.
     pub async fn gitlab_block_facts<F: Forge>(
         &self,
         forge: &F,
         repo: &crate::model::Repo,
         target: Option<&str>,
+        change: Option<(&crate::forge::ChangeRef, &str)>,
     ) -> Result<Option<BlockFacts>> {
         let Some(gl) = forge.gitlab() else {
             return Ok(None);
         };
-        Ok(Some(self.block_facts(gl, repo, target, true).await?.0))
+        let mut facts = self.block_facts(gl, repo, target, true).await?.0;
+        if let Some((r, head)) = change {
+            let found = self.gate_of(gl, r, repo, head).await?;
+            facts.pipeline_gate = found.missing.map(|m| m.reason);
+        }
+        Ok(Some(facts))
     }
 
     /// The project's blocks (settings read afresh when `fresh`, else perhaps cached) and
