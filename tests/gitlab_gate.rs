@@ -205,3 +205,24 @@ async fn a_status_check_scoped_to_a_wildcard_branch_covers_the_branches_it_match
         }
     }
 }
+
+#[tokio::test]
+async fn with_no_pipeline_named_the_status_is_never_taken_as_given() {
+    let s = free().await;
+    // GitLab names no head pipeline and the pipeline list cannot be read.
+    s.gl.state.lock().unwrap().checks.pipelines_unnamed = true;
+    s.approve();
+    s.hook("u1").await;
+    assert_eq!(s.gl.status_named(SHA, "changegate").unwrap().0, "success");
+    // Someone runs a new pipeline on the head: changegate cannot tell which pipeline holds
+    // its status, so it writes again (GitLab puts it into the newest pipeline of the commit).
+    let newer = s.gl.run_pipeline(3);
+    s.hook("u2").await;
+    let effect = s.gl.statuses_in_effect(SHA, "changegate");
+    assert!(
+        effect
+            .iter()
+            .any(|(p, state, who)| *p == newer && state == "success" && who == BOT),
+        "{effect:?}"
+    );
+}

@@ -29,6 +29,8 @@ pub struct Checks {
     pub forks: Vec<(u64, Fork)>,
     /// Statuses written in forks: (project id, sha, status as posted), oldest first.
     pub fork_statuses: Vec<(u64, String, Value)>,
+    /// An instance that names no `head_pipeline` and whose pipeline list the token may not read.
+    pub pipelines_unnamed: bool,
     /// The project's external status checks (GitLab's JSON).
     pub external: Vec<Value>,
     /// Status check answers: (iid, sha, check id, status, who), oldest first.
@@ -48,6 +50,7 @@ impl Default for Checks {
             pipelines: vec![],
             forks: vec![],
             fork_statuses: vec![],
+            pipelines_unnamed: false,
             external: vec![],
             responses: vec![],
             move_before_answer: None,
@@ -206,6 +209,9 @@ pub fn route(
                 200,
                 json!(latest_statuses(s, sha, name.map(String::as_str))),
             )
+        }
+        ("GET", ["merge_requests", _, "pipelines"]) if s.checks.pipelines_unnamed => {
+            reply(404, json!({ "message": "404 Not found" }))
         }
         ("GET", ["merge_requests", iid, "pipelines"]) => {
             let iid = num(iid);

@@ -869,7 +869,9 @@ fn route_change(
             }
             if mr {
                 // The pipeline "Pipelines must succeed" reads, and where the change comes from.
-                v["head_pipeline"] = super::gitlab_checks::head_pipeline(s, iid);
+                if !s.checks.pipelines_unnamed {
+                    v["head_pipeline"] = super::gitlab_checks::head_pipeline(s, iid);
+                }
                 let (source, target) = super::gitlab_checks::mr_projects(s, iid);
                 v["source_project_id"] = json!(source);
                 v["target_project_id"] = json!(target);
