@@ -54,8 +54,15 @@ impl Setup {
         self.app.drain().await;
     }
 
+    /// GitLab's check request, as after a new event of the merge request: each body differs
+    /// (`updated_at`), since the same body again is a replay.
     async fn status_check(&self) {
-        let body = self.gl.hook_of(3, "update", "alice", None);
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&self.gl.hook_of(3, "update", "alice", None)).unwrap();
+        v["object_attributes"]["updated_at"] = format!("2026-11-02 10:{:02}:00 UTC", n % 60).into();
+        let body = serde_json::to_vec(&v).unwrap();
         let (status, _) = self.app.status_check(&body, Some(CHECK_SECRET)).await;
         assert_eq!(status.as_u16(), 202);
         self.app.drain().await;
@@ -283,6 +290,19 @@ async fn a_status_check_request_with_a_bad_signature_is_401_and_stores_nothing()
     assert_eq!(s.app.drain().await, 0, "nothing was queued");
     assert!(s.gl.calls().is_empty(), "{:?}", s.gl.calls());
     assert!(s.audit("decision").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_replayed_status_check_request_queues_nothing() {
+    let s = ultimate().await;
+    let body = s.gl.hook_of(3, "update", "alice", None);
+    let (status, _) = s.app.status_check(&body, Some(CHECK_SECRET)).await;
+    assert_eq!(status.as_u16(), 202);
+    assert_eq!(s.app.drain().await, 1);
+    // The signature has no time in it: the same body sent again is a duplicate delivery.
+    let (status, answer) = s.app.status_check(&body, Some(CHECK_SECRET)).await;
+    assert_eq!(status.as_u16(), 200, "{answer}");
+    assert_eq!(s.app.drain().await, 0, "nothing more was queued");
 }
 
 #[tokio::test]

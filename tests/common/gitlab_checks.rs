@@ -593,6 +593,9 @@ impl GitlabWorld {
             Some(iid) => {
                 v["merge_request"]["iid"] = json!(iid);
                 v["merge_request"]["target_branch"] = json!("main");
+                // A merge request of this project, from a branch of this project.
+                v["merge_request"]["source_project_id"] = json!(PROJECT_ID);
+                v["merge_request"]["target_project_id"] = json!(PROJECT_ID);
             }
             None => v["merge_request"] = Value::Null,
         }
