@@ -226,3 +226,46 @@ async fn with_no_pipeline_named_the_status_is_never_taken_as_given() {
         "{effect:?}"
     );
 }
+
+#[tokio::test]
+async fn a_passed_forged_for_a_newer_head_is_not_taken_for_the_bots_answer() {
+    use common::gitlab_checks::{CHECK_SECRET, CHECK_URL};
+    const SHA2: &str = "0b4bc9a49b562e85de7cc9e834518ea6828729b9";
+    let gl = GitlabWorld::start().await;
+    gl.member("acme/bt-integration-managers", "mona");
+    gl.open_mr(3, "alice", SHA);
+    gl.register_check(CHECK_URL, &[]);
+    let s = Setup {
+        app: TestApp::with_status_checks(&gl.url()).await,
+        gl,
+    };
+    s.approve();
+    let body = s.gl.hook_of(3, "update", "alice", None);
+    s.app.status_check(&body, Some(CHECK_SECRET)).await;
+    s.app.drain().await;
+    assert_eq!(s.gl.check_status(3), "passed");
+    // While a job evaluates SHA (which the bot answered `passed`), mallory pushes SHA2 and
+    // answers `passed` for it before the job reads the checks back.
+    s.gl.state
+        .lock()
+        .unwrap()
+        .checks
+        .push_and_answer_before_read = Some((3, SHA2.to_string(), "mallory".to_string()));
+    s.hook("u1").await;
+    let for_new_head: Vec<(String, String)> =
+        s.gl.answers(3)
+            .into_iter()
+            .filter(|(sha, _, _)| sha == SHA2)
+            .map(|(_, status, who)| (status, who))
+            .collect();
+    assert_eq!(for_new_head.first().map(|a| a.1.as_str()), Some("mallory"));
+    assert_eq!(
+        for_new_head.last().map(|a| a.1.as_str()),
+        Some(BOT),
+        "the bot answered after mallory for the new head: {for_new_head:?}"
+    );
+    assert!(
+        for_new_head.iter().any(|a| a.0 == "failed" && a.1 == BOT),
+        "{for_new_head:?}"
+    );
+}

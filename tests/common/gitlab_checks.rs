@@ -29,6 +29,9 @@ pub struct Checks {
     pub forks: Vec<(u64, Fork)>,
     /// Statuses written in forks: (project id, sha, status as posted), oldest first.
     pub fork_statuses: Vec<(u64, String, Value)>,
+    /// At the next read of a merge request's status checks, a push moves it to a new head and
+    /// someone answers `passed` for that head first: (iid, sha, who).
+    pub push_and_answer_before_read: Option<(u64, String, String)>,
     /// An instance that names no `head_pipeline` and whose pipeline list the token may not read.
     pub pipelines_unnamed: bool,
     /// The project's external status checks (GitLab's JSON).
@@ -51,6 +54,7 @@ impl Default for Checks {
             forks: vec![],
             fork_statuses: vec![],
             pipelines_unnamed: false,
+            push_and_answer_before_read: None,
             external: vec![],
             responses: vec![],
             move_before_answer: None,
@@ -228,6 +232,14 @@ pub fn route(
         ("GET", ["external_status_checks"]) => reply(200, json!(s.checks.external)),
         ("GET", ["merge_requests", iid, "status_checks"]) => {
             let iid = num(iid);
+            if let Some((moved, sha, who)) = s.checks.push_and_answer_before_read.take()
+                && let Some(c) = s.changes.iter_mut().find(|c| c.is_mr && c.iid == moved)
+            {
+                c.sha = sha.clone();
+                s.checks
+                    .responses
+                    .push((moved, sha, CHECK_ID, "passed".into(), who));
+            }
             let head = head(s, iid).unwrap_or_default();
             let list: Vec<Value> = s
                 .checks
