@@ -269,3 +269,31 @@ async fn a_passed_forged_for_a_newer_head_is_not_taken_for_the_bots_answer() {
         "{for_new_head:?}"
     );
 }
+
+#[tokio::test]
+async fn a_status_gitlab_will_not_move_is_read_back_and_the_job_fails_saying_so() {
+    let s = free().await;
+    s.approve();
+    s.hook("u1").await;
+    assert_eq!(s.gl.status_named(SHA, "changegate").unwrap().0, "success");
+    // The approval is withdrawn; GitLab refuses to move the bot's success to failed.
+    s.gl.remove_label(3, "BT Integration Manager::Approved", "mona");
+    s.gl.fail_next(
+        "POST /api/v4/projects/42/statuses/",
+        wiremock::ResponseTemplate::new(400).set_body_json(
+            serde_json::json!({ "message": "Cannot transition status via :drop from :success" }),
+        ),
+    );
+    s.app.expect_failed_jobs(1);
+    let body = s.gl.hook_of(3, "update", "alice", None);
+    s.app.gitlab("Merge Request Hook", "u2", &body).await;
+    s.app.drain().await;
+    let troubled = s.app.store.unfinished_jobs().await.unwrap();
+    assert!(
+        troubled.iter().any(|j| j
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("would not set the `changegate` status to failed"))),
+        "the job fails and says why: {troubled:#?}"
+    );
+}

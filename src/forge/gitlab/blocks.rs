@@ -206,7 +206,27 @@ impl GitlabClient {
             Err(ForgeError::Refused {
                 status: 400,
                 message,
-            }) if message.contains("Cannot transition status") => Ok(()),
+            }) if message.contains("Cannot transition status") => {
+                // GitLab leaves a status it will not move as it is: the write holds only if
+                // what it shows there now is the state wanted.
+                let shown = self.statuses_named(repo, sha, name).await?;
+                let here = shown.iter().find(|s| match (pipeline, git_ref) {
+                    (Some(p), _) => s.pipeline_id == Some(p),
+                    (None, Some(r)) => s.git_ref.as_deref() == Some(r),
+                    (None, None) => true,
+                });
+                match here {
+                    Some(s) if s.status == state_name(state) => Ok(()),
+                    other => Err(ForgeError::Refused {
+                        status: 400,
+                        message: format!(
+                            "GitLab would not set the `{name}` status to {} ({message}); it shows {}",
+                            state_name(state),
+                            other.map_or("none", |s| s.status.as_str())
+                        ),
+                    }),
+                }
+            }
             other => other.map(drop),
         }
     }
