@@ -690,8 +690,10 @@ impl Respond for Responder {
                     .query_pairs()
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
                     .collect();
-                super::gitlab_checks::other_project(&mut s, &method, project, tail, &body, &query)
-                    .unwrap_or_else(not_found)
+                super::gitlab_pipelines::other_project(
+                    &mut s, &method, project, tail, &body, &query,
+                )
+                .unwrap_or_else(not_found)
             }
             _ => not_found(),
         }
@@ -870,9 +872,9 @@ fn route_change(
             if mr {
                 // The pipeline "Pipelines must succeed" reads, and where the change comes from.
                 if !s.checks.pipelines_unnamed {
-                    v["head_pipeline"] = super::gitlab_checks::head_pipeline(s, iid);
+                    v["head_pipeline"] = super::gitlab_pipelines::head_pipeline(s, iid);
                 }
-                let (source, target) = super::gitlab_checks::mr_projects(s, iid);
+                let (source, target) = super::gitlab_pipelines::mr_projects(s, iid);
                 v["source_project_id"] = json!(source);
                 v["target_project_id"] = json!(target);
             }
