@@ -276,7 +276,9 @@ async fn redelivery_and_failures() {
             .iter()
             .filter(|c| *c == &format!("GET {MR}"))
             .count(),
-        3
+        // Two failures and the read that succeeds, then the read of its head pipeline (the
+        // pipeline GitLab gates the merge on).
+        4
     );
     // pending, the verdict, the note.
     assert_eq!(s.gl.writes().len(), 3);

@@ -54,8 +54,15 @@ impl Setup {
         self.app.drain().await;
     }
 
+    /// GitLab's check request, as after a new event of the merge request: each body differs
+    /// (`updated_at`), since the same body again is a replay.
     async fn status_check(&self) {
-        let body = self.gl.hook_of(3, "update", "alice", None);
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&self.gl.hook_of(3, "update", "alice", None)).unwrap();
+        v["object_attributes"]["updated_at"] = format!("2026-11-02 10:{:02}:00 UTC", n % 60).into();
+        let body = serde_json::to_vec(&v).unwrap();
         let (status, _) = self.app.status_check(&body, Some(CHECK_SECRET)).await;
         assert_eq!(status.as_u16(), 202);
         self.app.drain().await;
@@ -286,6 +293,19 @@ async fn a_status_check_request_with_a_bad_signature_is_401_and_stores_nothing()
 }
 
 #[tokio::test]
+async fn a_replayed_status_check_request_queues_nothing() {
+    let s = ultimate().await;
+    let body = s.gl.hook_of(3, "update", "alice", None);
+    let (status, _) = s.app.status_check(&body, Some(CHECK_SECRET)).await;
+    assert_eq!(status.as_u16(), 202);
+    assert_eq!(s.app.drain().await, 1);
+    // The signature has no time in it: the same body sent again is a duplicate delivery.
+    let (status, answer) = s.app.status_check(&body, Some(CHECK_SECRET)).await;
+    assert_eq!(status.as_u16(), 200, "{answer}");
+    assert_eq!(s.app.drain().await, 0, "nothing more was queued");
+}
+
+#[tokio::test]
 async fn a_forged_passed_answer_is_overwritten_and_recorded() {
     let s = ultimate().await;
     s.status_check().await;
@@ -414,6 +434,18 @@ async fn explain_shows_which_blocks_are_in_force_and_which_are_missing() {
         gl.writes().is_empty(),
         "explain writes nothing: {:?}",
         gl.writes()
+    );
+    // The merge request's pipeline runs in a fork the bot may not write to.
+    gl.mr_from_fork(3, 77, "alice/platypus", Some(20));
+    gl.run_fork_pipeline(3);
+    let change = vec![
+        "explain", "--forge", "gitlab", "--repo", "42", "--number", "3",
+    ];
+    let (code, out, err) = run(change, env.clone()).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("[ ] changegate's status in the pipeline GitLab gates the merge request on (block missing: the pipeline runs in the fork alice/platypus"),
+        "{out}"
     );
 
     // Status checks on without the secret: refused at start, saying what is missing.

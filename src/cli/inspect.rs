@@ -43,7 +43,7 @@ pub(super) async fn explain(
         if forge != Forge::Gitlab {
             anyhow::bail!("--number is required on GitHub");
         }
-        print_blocks(&worker, &connected.client, &r.repo, None).await?;
+        print_blocks(&worker, &connected.client, &r.repo, None, None).await?;
         return Ok(ExitCode::SUCCESS);
     };
     let r = changegate::forge::ChangeRef { number, ..r };
@@ -106,11 +106,13 @@ pub(super) async fn explain(
         println!("would remove `{}`: {}", l.label, l.reason);
     }
     if c.kind == changegate::model::ChangeKind::MergeRequest {
+        let change = c.head_sha.as_deref().map(|head| (&r, head));
         print_blocks(
             &worker,
             &connected.client,
             &r.repo,
             c.target_branch.as_deref(),
+            change,
         )
         .await?;
     }
@@ -123,8 +125,12 @@ async fn print_blocks(
     client: &changegate::forge::ForgeClient,
     repo: &changegate::model::Repo,
     target: Option<&str>,
+    change: Option<(&changegate::forge::ChangeRef, &str)>,
 ) -> Result<()> {
-    let Some(facts) = worker.gitlab_block_facts(client, repo, target).await? else {
+    let Some(facts) = worker
+        .gitlab_block_facts(client, repo, target, change)
+        .await?
+    else {
         return Ok(());
     };
     println!("GitLab blocks of {}:", repo.path.as_str());

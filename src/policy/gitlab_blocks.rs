@@ -13,6 +13,10 @@ pub struct BlockFacts {
     pub skipped_pipeline_allowed: Option<bool>,
     /// Present when `gitlab.status_checks` is on.
     pub status_check: Option<CheckFacts>,
+    /// Why the pipeline GitLab gates the merge request on cannot hold changegate's status (it
+    /// runs in a fork changegate may not write to, or GitLab does not say where); `None` when
+    /// it can, or when no merge request is in question.
+    pub pipeline_gate: Option<String>,
 }
 
 /// changegate's external status check on a project, as GitLab lists it.
@@ -29,7 +33,8 @@ pub struct CheckFacts {
 
 /// The blocks that are not in force, each as a sentence saying which setting to change.
 pub fn missing_blocks(f: &BlockFacts) -> Vec<String> {
-    let mut out = vec![];
+    // First: the status says it, and no setting makes up for it.
+    let mut out: Vec<String> = f.pipeline_gate.iter().cloned().collect();
     match f.pipeline_must_succeed {
         Some(true) => {}
         Some(false) => out.push(
@@ -69,6 +74,14 @@ pub fn missing_blocks(f: &BlockFacts) -> Vec<String> {
     out
 }
 
+/// Whether a status check scoped to `branches` applies to a merge request into `target`: no
+/// branches means all; a protected branch's name may be a wildcard (`release/*`), matched as
+/// GitLab matches it (`*` stands for any characters, `/` included). An unknown target is
+/// covered by nothing but an unscoped check.
+pub fn check_covers(branches: &[String], target: Option<&str>) -> bool {
+    branches.is_empty() || target.is_some_and(|t| branches.iter().any(|b| super::glob(b, t)))
+}
+
 /// Each block GitLab can hold, and whether it is in force, for `changegate explain`.
 pub fn blocks_in_force(f: &BlockFacts) -> Vec<(String, bool)> {
     let mut out = vec![
@@ -82,6 +95,14 @@ pub fn blocks_in_force(f: &BlockFacts) -> Vec<(String, bool)> {
             f.skipped_pipeline_allowed == Some(false),
         ),
     ];
+    if let Some(why) = &f.pipeline_gate {
+        out.push((
+            format!(
+                "changegate's status in the pipeline GitLab gates the merge request on ({why})"
+            ),
+            false,
+        ));
+    }
     if let Some(c) = &f.status_check {
         out.push((
             "changegate's external status check registered for the target branch".to_string(),
@@ -134,6 +155,7 @@ mod tests {
             pipeline_must_succeed: Some(true),
             skipped_pipeline_allowed: Some(false),
             status_check: None,
+            pipeline_gate: None,
         }
     }
 
@@ -188,6 +210,13 @@ mod tests {
             (check(true, false, Some(true)), "target branch"),
             (check(true, true, Some(false)), "Status checks must succeed"),
             (check(true, true, None), "did not say"),
+            (
+                BlockFacts {
+                    pipeline_gate: Some("block missing: the pipeline runs in the fork a/b".into()),
+                    ..on()
+                },
+                "runs in the fork a/b",
+            ),
         ];
         for (facts, says) in cases {
             let missing = missing_blocks(&facts);
@@ -197,6 +226,31 @@ mod tests {
                 assert_eq!(missing.len(), 1, "{facts:?}: {missing:?}");
                 assert!(missing[0].contains(says), "{facts:?}: {missing:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_check_covers_its_branches_and_their_wildcards() {
+        let b = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: Vec<(Vec<String>, Option<&str>, bool)> = vec![
+            (b(&[]), Some("main"), true),
+            (b(&[]), None, true),
+            (b(&["main"]), Some("main"), true),
+            (b(&["main"]), Some("mainline"), false),
+            (b(&["main"]), None, false),
+            (b(&["release/*"]), Some("release/1.0"), true),
+            (b(&["release/*"]), Some("release/1.0/hotfix"), true),
+            (b(&["release/*"]), Some("prerelease/1.0"), false),
+            (b(&["*-stable"]), Some("16-stable"), true),
+            (b(&["*-stable"]), Some("16-stable-old"), false),
+            (b(&["main", "release/*"]), Some("release/2"), true),
+        ];
+        for (branches, target, covers) in cases {
+            assert_eq!(
+                check_covers(&branches, target),
+                covers,
+                "{branches:?} {target:?}"
+            );
         }
     }
 

@@ -26,7 +26,9 @@ pub use conditions::glob;
 pub use debt::{Debt, DebtFacts, labels_at_merge};
 use decide::decide;
 pub use decide::{MAX_SUMMARY_CHARS, clip};
-pub use gitlab_blocks::{BlockFacts, CheckFacts, blocks_in_force, forge_blocks, missing_blocks};
+pub use gitlab_blocks::{
+    BlockFacts, CheckFacts, blocks_in_force, check_covers, forge_blocks, missing_blocks,
+};
 pub use labels::deciding_labels;
 pub(crate) use labels::last_applied;
 use labels::{LabelSet, one_value_per_scope, undeclared_values};

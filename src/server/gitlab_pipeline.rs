@@ -37,6 +37,7 @@ struct MergeRequest {
     target_branch: Option<String>,
     state: Option<String>,
     url: Option<String>,
+    target_project_id: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +87,26 @@ pub fn parse(body: &[u8]) -> Result<EventPayload, serde_json::Error> {
     if matches!(state, Some("merged" | "closed")) {
         return Ok(ignored("a pipeline of a merge request no longer open"));
     }
+    // A merge request's pipeline that runs in the fork it comes from: the hook's project is the
+    // fork, the merge request lives in the target project (named by its id and its URL).
+    let mut repo = Repo {
+        path: RepoPath::new(&hook.project.path_with_namespace),
+        id: hook.project.id,
+    };
+    if let Some(mr) = &hook.merge_request
+        && mr.target_project_id.is_some()
+        && mr.target_project_id != hook.project.id
+    {
+        let Some(path) = mr.url.as_deref().and_then(project_path_of) else {
+            return Ok(ignored(
+                "a fork's pipeline whose merge request's project is not named",
+            ));
+        };
+        repo = Repo {
+            path: RepoPath::new(&path),
+            id: mr.target_project_id,
+        };
+    }
     if number == 0 && head.is_none() {
         return Ok(ignored(
             "a pipeline that names neither a merge request nor a commit",
@@ -104,10 +125,7 @@ pub fn parse(body: &[u8]) -> Result<EventPayload, serde_json::Error> {
         forge_action: PIPELINE.into(),
         change: Change {
             forge: Forge::Gitlab,
-            repo: Repo {
-                path: RepoPath::new(&hook.project.path_with_namespace),
-                id: hook.project.id,
-            },
+            repo,
             kind: ChangeKind::MergeRequest,
             number,
             title: String::new(),
@@ -133,6 +151,16 @@ pub fn parse(body: &[u8]) -> Result<EventPayload, serde_json::Error> {
         previous_target_branch: None,
         comment: None,
     })))
+}
+
+/// The project path in a merge request's URL (`https://host/group/project/-/merge_requests/7`).
+fn project_path_of(url: &str) -> Option<String> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (_, path) = after_scheme.split_once('/')?;
+    let (project, iid) = path.trim_end_matches('/').rsplit_once("/merge_requests/")?;
+    iid.parse::<u64>().ok()?;
+    let project = project.trim_end_matches("/-");
+    (!project.is_empty()).then(|| project.to_string())
 }
 
 fn ignored(reason: &str) -> EventPayload {
@@ -165,11 +193,47 @@ mod tests {
             parse(tag.to_string().as_bytes()).unwrap(),
             EventPayload::Ignored { .. }
         ));
-        let mut other = body;
+        let mut other = body.clone();
         other["object_kind"] = serde_json::json!("build");
         assert!(matches!(
             parse(other.to_string().as_bytes()).unwrap(),
             EventPayload::Ignored { .. }
         ));
+    }
+
+    #[test]
+    fn a_forks_pipeline_evaluates_the_merge_request_in_its_target_project() {
+        // The corpus `pipeline.success.1` merge request, from a fork (project 77).
+        let body = serde_json::json!({
+            "object_kind": "pipeline",
+            "object_attributes": { "id": 31, "sha": "abc", "ref": "test", "tag": false, "source": "merge_request_event" },
+            "merge_request": { "id": 1, "iid": 1, "source_branch": "test", "source_project_id": 77,
+                "target_branch": "master", "target_project_id": 1, "state": "opened",
+                "url": "http://192.168.64.1:3005/gitlab-org/gitlab-test/-/merge_requests/1" },
+            "project": { "id": 77, "path_with_namespace": "alice/gitlab-test" }
+        });
+        let EventPayload::Change(c) = parse(body.to_string().as_bytes()).unwrap() else {
+            panic!("a change event");
+        };
+        assert_eq!(c.change.repo.id, Some(1));
+        assert_eq!(c.change.repo.path.as_str(), "gitlab-org/gitlab-test");
+        assert_eq!(c.change.number, 1);
+        let mut unnamed = body;
+        unnamed["merge_request"]["url"] = serde_json::Value::Null;
+        assert!(matches!(
+            parse(unnamed.to_string().as_bytes()).unwrap(),
+            EventPayload::Ignored { .. }
+        ));
+        for (url, path) in [
+            ("https://gl.example.com/a/b/-/merge_requests/3", Some("a/b")),
+            (
+                "https://gl.example.com/a/b/c/merge_requests/3",
+                Some("a/b/c"),
+            ),
+            ("https://gl.example.com/a/b/-/issues/3", None),
+            ("https://gl.example.com/merge_requests/3", None),
+        ] {
+            assert_eq!(project_path_of(url).as_deref(), path, "{url}");
+        }
     }
 }

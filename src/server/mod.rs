@@ -202,6 +202,9 @@ async fn gitlab_status_check(State(state): State<AppState>, req: Request) -> Res
         status_check::verify(&state.status_check_secrets, signed, &body)?;
         let mut event = gitlab::parse("Merge Request Hook", None, &body)?;
         event.event_name = "Status Check".into();
+        // Signed without an id or a time: a replayed body is a duplicate within its window.
+        let now = state.store.clock().now_ms();
+        event.delivery_id = Some(status_check::delivery_id(&body, now));
         accept(&state, event).await
     }
     .await;

@@ -51,6 +51,20 @@ fn decode(header: Option<&str>) -> Result<Vec<u8>, SignatureError> {
     Ok(bytes)
 }
 
+/// How long the same signed body counts as one request: the signature has no time in it, so
+/// a body captured once can be sent again; within the window it is a duplicate delivery.
+pub const REPLAY_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// The delivery id of a request: the body's SHA-256 and the replay window it arrived in, so
+/// a replayed body queues nothing more until the window ends (and then only a trigger, which
+/// reads everything from the API).
+pub fn delivery_id(body: &[u8], now_ms: i64) -> String {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(body));
+    let window = now_ms.div_euclid(REPLAY_WINDOW_MS);
+    format!("status-check:{digest}:{window}")
+}
+
 /// The header value for `body` (tests and tools).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     hex::encode(signature::hmac_sha256(secret, body))
@@ -59,6 +73,18 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_body_in_one_window_is_one_delivery() {
+        let body = br#"{"object_kind":"merge_request"}"#;
+        let at = 5 * REPLAY_WINDOW_MS + 1;
+        assert_eq!(delivery_id(body, at), delivery_id(body, at + 1000));
+        assert_ne!(delivery_id(body, at), delivery_id(b"{}", at));
+        assert_ne!(
+            delivery_id(body, at),
+            delivery_id(body, at + REPLAY_WINDOW_MS)
+        );
+    }
 
     #[test]
     fn only_a_hex_hmac_of_the_body_with_a_configured_secret_passes() {

@@ -8,11 +8,13 @@
 
 use super::Worker;
 use super::execute::Target;
+use super::gitlab_gate::Gate;
+use super::gitlab_settings::count_off;
 use crate::actions::{PlannedAction, StatusState};
-use crate::forge::gitlab::{ExternalCheck, GitlabClient, MergeSettings, MrPipeline, NamedStatus};
-use crate::forge::{Forge, ForgeError};
+use crate::forge::Forge;
+use crate::forge::gitlab::{ExternalCheck, GitlabClient, MergeSettings, NamedStatus};
 use crate::model::{Action, ChangeKind, ChangeState};
-use crate::policy::{self, BlockFacts, CheckFacts, Decision, Snapshot, Verdict};
+use crate::policy::{self, Decision, Snapshot, Verdict};
 use crate::store::key_of;
 use anyhow::Result;
 use serde::Serialize;
@@ -30,7 +32,7 @@ pub struct GitlabBlocks {
     /// How long an evaluation that fails anyway reuses a project's merge settings.
     pub settings_ttl: Duration,
     /// Merge settings per project: (read at, ms; what GitLab said).
-    settings: Arc<Mutex<HashMap<String, (i64, MergeSettings)>>>,
+    pub(super) settings: Arc<Mutex<HashMap<String, (i64, MergeSettings)>>>,
 }
 
 impl Default for GitlabBlocks {
@@ -63,15 +65,23 @@ impl GitlabBlocks {
 
 /// What the GitLab pass read before the writes, for the writes.
 pub(super) struct GitlabHead {
-    /// The merge request's newest pipeline: the one "Pipelines must succeed" reads.
-    pub newest: Option<MrPipeline>,
+    /// Where the status goes: the pipeline "Pipelines must succeed" reads.
+    pub gate: Gate,
     /// Those written by someone else.
-    pub forged: Vec<NamedStatus>,
+    pub forged: Vec<Seen>,
     /// Those written by the bot's own account (none when the bot does not know its account:
     /// then nothing counts as standing and the status is written at each evaluation).
-    pub mine: Vec<NamedStatus>,
+    pub mine: Vec<Seen>,
     /// changegate's own external status check (Ultimate), when registered.
     pub check: Option<ExternalCheck>,
+}
+
+/// A status under changegate's name, and the project and commit it is on.
+#[derive(Debug, Clone)]
+pub(super) struct Seen {
+    pub repo: crate::model::Repo,
+    pub sha: String,
+    pub status: NamedStatus,
 }
 
 /// An audit record of something written under changegate's name by someone else.
@@ -86,6 +96,11 @@ struct Overwritten<'a> {
     pipeline_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     git_ref: Option<&'a str>,
+    /// The project and commit it is on, when not the merge request's project and head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha: Option<&'a str>,
 }
 
 /// The merge request's head on GitLab, when its blocks apply: an open merge request with a
@@ -163,41 +178,49 @@ impl Worker {
         }
         let repo = &snap.change.repo;
         let target = snap.change.target_branch.as_deref();
-        let (facts, check) = self
+        let found = self.gate_of(gl, t.r, repo, sha).await?;
+        let (mut facts, check) = self
             .block_facts(gl, repo, target, d.verdict == Verdict::Pass)
             .await?;
+        if let Some(m) = &found.missing {
+            metrics::counter!(crate::telemetry::GITLAB_SETTINGS_OFF, "block" => m.block)
+                .increment(1);
+            facts.pipeline_gate = Some(m.reason.clone());
+        }
         count_off(&facts);
         policy::forge_blocks(d, &policy::missing_blocks(&facts));
-        // The newest pipeline on the head commit ("Pipelines must succeed" reads the merge
-        // request's newest); one on another commit is never given this head's verdict.
-        let newest = gl
-            .mr_pipelines(t.r)
-            .await?
-            .into_iter()
-            .find(|p| p.sha == sha);
+        d.notes.extend(found.note);
+        let gate = found.gate;
         let context = crate::actions::context_for(&self.status_context, &snap.change);
-        let statuses = gl.statuses_named(repo, sha, &context).await?;
-        let forged: Vec<NamedStatus> = statuses
-            .iter()
-            // An author GitLab does not name is not the bot's either; without knowing its own
-            // account the bot cannot tell, and rewrites its status each evaluation instead.
-            .filter(|s| {
-                snap.bot
-                    .as_ref()
-                    .is_some_and(|b| b.same_as(&s.author) != Some(true))
-            })
-            .cloned()
-            .collect();
-        let mine: Vec<NamedStatus> = statuses
-            .iter()
-            .filter(|s| {
-                snap.bot
-                    .as_ref()
-                    .is_some_and(|b| b.same_as(&s.author) == Some(true))
-            })
-            .cloned()
-            .collect();
-        for f in &forged {
+        // The head's statuses in the merge request's project, and the gating pipeline's
+        // commit's where that is another commit or project (a merge commit, a fork).
+        let mut spots = vec![(repo.clone(), sha.to_string())];
+        if gate.sha != sha || gate.repo.id != repo.id {
+            spots.push((gate.repo.clone(), gate.sha.clone()));
+        }
+        let mut statuses: Vec<Seen> = vec![];
+        for (at, commit) in spots {
+            for status in gl.statuses_named(&at, &commit, &context).await? {
+                statuses.push(Seen {
+                    repo: at.clone(),
+                    sha: commit.clone(),
+                    status,
+                });
+            }
+        }
+        let by_bot = |s: &Seen| {
+            snap.bot
+                .as_ref()
+                .map(|b| b.same_as(&s.status.author) == Some(true))
+        };
+        // An author GitLab does not name is not the bot's either; without knowing its own
+        // account the bot cannot tell, and rewrites its status each evaluation instead.
+        let (mine, forged): (Vec<Seen>, Vec<Seen>) = statuses
+            .into_iter()
+            .filter(|s| by_bot(s).is_some())
+            .partition(|s| by_bot(s) == Some(true));
+        for seen in &forged {
+            let f = &seen.status;
             let who = named(&f.author);
             d.notes.push(format!(
                 "A `{context}` status on this head ({}) was written by {who}, not by changegate: changegate wrote its verdict over it.",
@@ -211,12 +234,14 @@ impl Worker {
                 head: sha,
                 pipeline_id: f.pipeline_id,
                 git_ref: f.git_ref.as_deref(),
+                project_id: (seen.repo.id != repo.id).then_some(seen.repo.id).flatten(),
+                sha: (seen.sha != sha).then_some(seen.sha.as_str()),
             };
             self.record(t.job, "gitlab_overwrite", Some(&t.rules.hash), &record)
                 .await?;
         }
         Ok(Some(GitlabHead {
-            newest,
+            gate,
             forged,
             mine,
             check,
@@ -225,34 +250,42 @@ impl Worker {
 
     /// Whether the status `(state, description)` stands on GitLab as the bot wrote it: no
     /// one else's under its name, the bot's own there (by its author, never by its text,
-    /// which anyone can copy), and the newest pipeline given it.
+    /// which anyone can copy), and the gating pipeline given it. With no pipeline known
+    /// nothing stands: the status is written again, which gives the head a pipeline.
     pub(super) async fn gitlab_status_stands(
         &self,
         key: &str,
         head: &GitlabHead,
-        (sha, state, description): (&str, StatusState, &str),
+        (_, state, description): (&str, StatusState, &str),
     ) -> Result<bool> {
+        let Some(pipeline) = head.gate.pipeline else {
+            return Ok(false);
+        };
         if !head.forged.is_empty() {
             return Ok(false);
         }
         let name = crate::forge::gitlab::state_name(state);
-        let shown = head
-            .mine
-            .iter()
-            .any(|s| s.status == name && s.description == description);
-        let pipeline = head.newest.as_ref().map(|p| p.id);
+        let at_gate = |s: &&Seen| {
+            s.repo.id == head.gate.repo.id
+                && s.sha == head.gate.sha
+                && s.status.status == name
+                && s.status.description == description
+        };
+        let shown = head.mine.iter().any(|s| at_gate(&s));
         // GitLab 17 names each status's pipeline; older ones do not, and the bot's record of
         // what it wrote into which pipeline says it.
-        let listed = pipeline.is_some()
-            && head.mine.iter().any(|s| {
-                s.pipeline_id == pipeline && s.status == name && s.description == description
-            });
+        let listed = head
+            .mine
+            .iter()
+            .filter(at_gate)
+            .any(|s| s.status.pipeline_id == Some(pipeline));
         let given = listed
-            || self
-                .store
-                .pipeline_status(key, pipeline.unwrap_or(0))
-                .await?
-                == Some((sha.to_string(), name.to_string(), description.to_string()));
+            || self.store.pipeline_status(key, pipeline).await?
+                == Some((
+                    head.gate.sha.clone(),
+                    name.to_string(),
+                    description.to_string(),
+                ));
         Ok(shown && given)
     }
 
@@ -280,10 +313,14 @@ impl Worker {
             return Ok(());
         };
         let key = key_of(&snap.change);
-        let repo = &snap.change.repo;
-        let status = (sha.as_str(), *state, context.as_str(), description.as_str());
-        let pipeline = head.newest.as_ref().map(|p| p.id);
-        let call = gl.set_status_in(repo, status, target_url, pipeline, None);
+        let gate = &head.gate;
+        let at_gate = (
+            gate.sha.as_str(),
+            *state,
+            context.as_str(),
+            description.as_str(),
+        );
+        let call = gl.set_status_in(&gate.repo, at_gate, target_url, gate.pipeline, None);
         if self.write(t.job, t.rules, action, call).await?.is_none() {
             return Ok(());
         }
@@ -291,11 +328,16 @@ impl Worker {
         self.store
             .remember_status(&key, (sha, *state, description), context)
             .await?;
-        self.store
-            .remember_pipeline_status(&key, pipeline.unwrap_or(0), (sha, name, description))
-            .await?;
-        for f in &head.forged {
-            if f.pipeline_id.is_some() && f.pipeline_id == pipeline {
+        // Only a pipeline GitLab named is remembered: a status written into none went into
+        // whichever pipeline GitLab made or chose, which the next read names.
+        if let Some(pipeline) = gate.pipeline {
+            self.store
+                .remember_pipeline_status(&key, pipeline, (&gate.sha, name, description))
+                .await?;
+        }
+        for seen in &head.forged {
+            let f = &seen.status;
+            if f.pipeline_id.is_some() && f.pipeline_id == gate.pipeline {
                 continue;
             }
             let git_ref = f
@@ -303,62 +345,16 @@ impl Worker {
                 .is_none()
                 .then_some(f.git_ref.as_deref())
                 .flatten();
-            let call = gl.set_status_in(repo, status, target_url, f.pipeline_id, git_ref);
+            let status = (
+                seen.sha.as_str(),
+                *state,
+                context.as_str(),
+                description.as_str(),
+            );
+            let call = gl.set_status_in(&seen.repo, status, target_url, f.pipeline_id, git_ref);
             self.write(t.job, t.rules, action, call).await?;
         }
         Ok(())
-    }
-
-    /// The project's merge settings: reused for up to `gitlab.merge_settings_ttl_secs` while the
-    /// verdict fails anyway; read afresh for a verdict that would pass, since a pass GitLab
-    /// would not enforce must not be written on a stale answer.
-    async fn merge_settings(
-        &self,
-        gl: &GitlabClient,
-        repo: &crate::model::Repo,
-        would_pass: bool,
-    ) -> Result<MergeSettings> {
-        let key = repo
-            .id
-            .map_or_else(|| repo.path.as_str().to_string(), |id| id.to_string());
-        let now = self.store.clock().now_ms();
-        let ttl = i64::try_from(self.gitlab_blocks.settings_ttl.as_millis()).unwrap_or(i64::MAX);
-        if !would_pass
-            && let Ok(cache) = self.gitlab_blocks.settings.lock()
-            && let Some((at, s)) = cache.get(&key)
-            && now
-                .checked_sub(*at)
-                .is_some_and(|age| (0..ttl).contains(&age))
-        {
-            return Ok(s.clone());
-        }
-        let read = match gl.merge_settings(repo).await {
-            Ok(s) => s,
-            // A token that may not read the project: nothing is known, so nothing is on.
-            Err(ForgeError::NotFound(_) | ForgeError::Refused { .. }) => MergeSettings::default(),
-            Err(e) => return Err(e.into()),
-        };
-        if let Ok(mut cache) = self.gitlab_blocks.settings.lock() {
-            cache.insert(key, (now, read.clone()));
-        }
-        Ok(read)
-    }
-
-    /// changegate's own external status check on the project: the one GitLab calls at
-    /// changegate's URL, never one named by a request.
-    pub(super) async fn own_check(
-        &self,
-        gl: &GitlabClient,
-        repo: &crate::model::Repo,
-    ) -> Result<Option<ExternalCheck>> {
-        let Some(url) = self.gitlab_blocks.check_url.as_deref() else {
-            return Ok(None);
-        };
-        Ok(gl
-            .external_checks(repo)
-            .await?
-            .into_iter()
-            .find(|c| c.external_url.trim_end_matches('/') == url))
     }
 }
 
@@ -368,107 +364,5 @@ pub(super) fn named(u: &crate::model::User) -> String {
         (Some(name), _) => format!("@{name}"),
         (None, Some(id)) => format!("the account with id {id}"),
         (None, None) => "an account GitLab does not name".into(),
-    }
-}
-
-/// Counts each block found off, by a closed set of names.
-fn count_off(f: &BlockFacts) {
-    let mut off: Vec<&'static str> = vec![];
-    if f.pipeline_must_succeed != Some(true) {
-        off.push("pipeline_must_succeed");
-    }
-    if f.skipped_pipeline_allowed != Some(false) {
-        off.push("skipped_pipeline");
-    }
-    if let Some(c) = &f.status_check {
-        if !c.registered {
-            off.push("status_check_registered");
-        } else if !c.covers_target {
-            off.push("status_check_branch");
-        }
-        if c.must_pass != Some(true) {
-            off.push("status_checks_must_pass");
-        }
-    }
-    for block in off {
-        metrics::counter!(crate::telemetry::GITLAB_SETTINGS_OFF, "block" => block).increment(1);
-    }
-}
-
-impl Worker {
-    /// A branch pipeline names no merge request: each open merge request whose head is the
-    /// pipeline's commit is evaluated, which puts changegate's status into the pipeline.
-    pub(super) async fn pipeline_fan_out(&self, job: &crate::store::Job) -> Result<()> {
-        let Some(connected) = self.forges.get(crate::model::Forge::Gitlab) else {
-            return Ok(());
-        };
-        let events = std::iter::once(&job.event).chain(job.covered.iter());
-        for c in events.filter_map(crate::model::Event::change) {
-            let Some(sha) = c.change.head_sha.as_deref() else {
-                continue;
-            };
-            let listed = connected
-                .client
-                .open_changes_with_head(&c.change.repo, sha)
-                .await?;
-            for (number, target) in listed {
-                let mut event = c.clone();
-                event.change.number = number;
-                event.change.target_branch = target;
-                let queued = crate::model::Event {
-                    forge: crate::model::Forge::Gitlab,
-                    delivery_id: Some(format!("pipeline:{}:{sha}:{number}", job.id)),
-                    event_name: "Pipeline Hook".into(),
-                    payload: crate::model::EventPayload::Change(Box::new(event)),
-                };
-                self.store.enqueue(&queued).await?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Worker {
-    /// What GitLab says of a project's blocks, read afresh (`changegate explain`); `None`
-    /// on another forge.
-    pub async fn gitlab_block_facts<F: Forge>(
-        &self,
-        forge: &F,
-        repo: &crate::model::Repo,
-        target: Option<&str>,
-    ) -> Result<Option<BlockFacts>> {
-        let Some(gl) = forge.gitlab() else {
-            return Ok(None);
-        };
-        Ok(Some(self.block_facts(gl, repo, target, true).await?.0))
-    }
-
-    /// The project's blocks (settings read afresh when `fresh`, else perhaps cached) and
-    /// changegate's own status check when `gitlab.status_checks` is on.
-    async fn block_facts(
-        &self,
-        gl: &GitlabClient,
-        repo: &crate::model::Repo,
-        target: Option<&str>,
-        fresh: bool,
-    ) -> Result<(BlockFacts, Option<ExternalCheck>)> {
-        let settings = self.merge_settings(gl, repo, fresh).await?;
-        let check = match self.gitlab_blocks.status_checks {
-            true => self.own_check(gl, repo).await?,
-            false => None,
-        };
-        let facts = BlockFacts {
-            pipeline_must_succeed: settings.only_allow_merge_if_pipeline_succeeds,
-            skipped_pipeline_allowed: settings.allow_merge_on_skipped_pipeline,
-            status_check: self.gitlab_blocks.status_checks.then(|| CheckFacts {
-                registered: check.is_some(),
-                covers_target: check.as_ref().is_some_and(|c| {
-                    c.branches.is_empty()
-                        || target.is_some_and(|t| c.branches.iter().any(|b| b == t))
-                }),
-                must_pass: settings.only_allow_merge_if_all_status_checks_passed,
-            }),
-        };
-        Ok((facts, check))
     }
 }

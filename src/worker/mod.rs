@@ -11,6 +11,8 @@ pub mod deploy;
 mod enforce;
 mod execute;
 mod gitlab_blocks;
+mod gitlab_gate;
+mod gitlab_settings;
 mod guard;
 mod heads;
 mod issue_note;

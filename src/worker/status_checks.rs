@@ -67,7 +67,15 @@ impl Worker {
                 .await?;
         }
         let want = if passed { "passed" } else { "failed" };
-        if !forged && shown.as_deref() == Some(want) && given.as_deref() == Some(want) {
+        // GitLab shows the check for the head it has now: after a push since this head was
+        // read, what it shows may be anyone's answer for the new head. Only for the head
+        // evaluated does the bot's own answer stand; otherwise it answers, and the 409 moves
+        // the check to the new head (`head_moved`).
+        if !forged
+            && shown.as_deref() == Some(want)
+            && given.as_deref() == Some(want)
+            && gl.mr_gate(t.r).await?.sha.as_deref() == Some(sha)
+        {
             return Ok(());
         }
         let action = PlannedAction::AnswerStatusCheck {

@@ -8,7 +8,8 @@
 //! Anyone may write a status or answer a check, as on GitLab: tests forge them.
 #![allow(dead_code)]
 
-use super::gitlab_world::{BOT, GitlabWorld, GlState, user_id};
+use super::gitlab_pipelines::{Fork, Pipeline, latest_statuses, pipeline_json, post_status_in};
+use super::gitlab_world::{BOT, GitlabWorld, GlState, PROJECT_ID, user_id};
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
@@ -23,8 +24,17 @@ pub const CHECK_ID: u64 = 7;
 pub struct Checks {
     /// The project's merge settings (`GET /projects/:id` fields).
     pub settings: Value,
-    /// Pipelines: (id, merge request iid, sha), oldest first.
-    pub pipelines: Vec<(u64, u64, String)>,
+    /// Pipelines, oldest first.
+    pub pipelines: Vec<Pipeline>,
+    /// Forks merge requests come from: (merge request iid, the fork).
+    pub forks: Vec<(u64, Fork)>,
+    /// Statuses written in forks: (project id, sha, status as posted), oldest first.
+    pub fork_statuses: Vec<(u64, String, Value)>,
+    /// At the next read of a merge request's status checks, a push moves it to a new head and
+    /// someone answers `passed` for that head first: (iid, sha, who).
+    pub push_and_answer_before_read: Option<(u64, String, String)>,
+    /// An instance that names no `head_pipeline` and whose pipeline list the token may not read.
+    pub pipelines_unnamed: bool,
     /// The project's external status checks (GitLab's JSON).
     pub external: Vec<Value>,
     /// Status check answers: (iid, sha, check id, status, who), oldest first.
@@ -42,6 +52,10 @@ impl Default for Checks {
                 "only_allow_merge_if_all_status_checks_passed": true,
             }),
             pipelines: vec![],
+            forks: vec![],
+            fork_statuses: vec![],
+            pipelines_unnamed: false,
+            push_and_answer_before_read: None,
             external: vec![],
             responses: vec![],
             move_before_answer: None,
@@ -76,13 +90,6 @@ fn head(s: &GlState, iid: u64) -> Option<String> {
         .map(|c| c.sha.clone())
 }
 
-/// A new pipeline for merge request `iid` on `sha`; its id.
-fn new_pipeline(s: &mut GlState, iid: u64, sha: &str) -> u64 {
-    let id = 500 + s.checks.pipelines.len() as u64;
-    s.checks.pipelines.push((id, iid, sha.to_string()));
-    id
-}
-
 /// The project routes of the blocks; `None` for the others.
 pub fn route(
     s: &mut GlState,
@@ -101,6 +108,9 @@ pub fn route(
                 json!(latest_statuses(s, sha, name.map(String::as_str))),
             )
         }
+        ("GET", ["merge_requests", _, "pipelines"]) if s.checks.pipelines_unnamed => {
+            reply(404, json!({ "message": "404 Not found" }))
+        }
         ("GET", ["merge_requests", iid, "pipelines"]) => {
             let iid = num(iid);
             let list: Vec<Value> = s
@@ -108,14 +118,22 @@ pub fn route(
                 .pipelines
                 .iter()
                 .rev()
-                .filter(|(_, i, _)| *i == iid)
-                .map(|(id, _, sha)| json!({ "id": id, "iid": id, "project_id": 42, "sha": sha, "ref": "feature", "status": "running", "source": "push" }))
+                .filter(|p| p.iid == iid)
+                .map(pipeline_json)
                 .collect();
             reply(200, json!(list))
         }
         ("GET", ["external_status_checks"]) => reply(200, json!(s.checks.external)),
         ("GET", ["merge_requests", iid, "status_checks"]) => {
             let iid = num(iid);
+            if let Some((moved, sha, who)) = s.checks.push_and_answer_before_read.take()
+                && let Some(c) = s.changes.iter_mut().find(|c| c.is_mr && c.iid == moved)
+            {
+                c.sha = sha.clone();
+                s.checks
+                    .responses
+                    .push((moved, sha, CHECK_ID, "passed".into(), who));
+            }
             let head = head(s, iid).unwrap_or_default();
             let list: Vec<Value> = s
                 .checks
@@ -148,71 +166,9 @@ pub fn route(
     })
 }
 
-/// `POST /projects/:id/statuses/:sha` by `who`: into `pipeline_id`, else the newest pipeline of
-/// the commit, else a new one (GitLab creates an external pipeline).
+/// `POST /projects/:id/statuses/:sha` by `who` in `PROJECT`.
 fn post_status(s: &mut GlState, sha: &str, body: &Value, who: &str) -> ResponseTemplate {
-    let state = body["state"].as_str().unwrap_or("");
-    if ![
-        "pending", "running", "success", "failed", "canceled", "skipped",
-    ]
-    .contains(&state)
-    {
-        return reply(
-            400,
-            json!({ "message": "state does not have a valid value" }),
-        );
-    }
-    let pipeline = match body["pipeline_id"].as_u64() {
-        Some(p) if s.checks.pipelines.iter().any(|(id, _, _)| *id == p) => p,
-        Some(_) => return reply(404, json!({ "message": "404 Pipeline Not Found" })),
-        None => match s.checks.pipelines.iter().rev().find(|(_, _, h)| h == sha) {
-            Some((id, _, _)) => *id,
-            None => {
-                let iid = s
-                    .changes
-                    .iter()
-                    .find(|c| c.is_mr && c.sha == sha)
-                    .map_or(0, |c| c.iid);
-                new_pipeline(s, iid, sha)
-            }
-        },
-    };
-    let mut stored = body.clone();
-    stored["author"] = account(who);
-    stored["pipeline_id"] = json!(pipeline);
-    s.statuses.push((sha.to_string(), stored));
-    reply(
-        201,
-        json!({ "id": s.statuses.len(), "sha": sha, "status": state, "name": body["name"], "pipeline_id": pipeline, "author": account(who) }),
-    )
-}
-
-/// The latest status of each name in each pipeline of `sha`, newest first.
-fn latest_statuses(s: &GlState, sha: &str, name: Option<&str>) -> Vec<Value> {
-    let mut seen: Vec<(u64, String)> = vec![];
-    let mut list = vec![];
-    for (i, (_, v)) in s
-        .statuses
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, (h, _))| h == sha)
-    {
-        let n = v["name"].as_str().unwrap_or("default").to_string();
-        let pipeline = v["pipeline_id"].as_u64().unwrap_or(0);
-        if seen.contains(&(pipeline, n.clone())) || name.is_some_and(|w| w != n) {
-            continue;
-        }
-        seen.push((pipeline, n.clone()));
-        let author = if v["author"].is_null() {
-            account(BOT)
-        } else {
-            v["author"].clone()
-        };
-        list.push(json!({ "id": i + 1, "sha": sha, "ref": "feature", "status": v["state"], "name": n,
-            "description": v["description"], "allow_failure": false, "pipeline_id": pipeline, "author": author }));
-    }
-    list
+    post_status_in(s, PROJECT_ID, sha, body, who)
 }
 
 /// `POST …/status_check_responses` by `who`: 409 unless `sha` is the head.
@@ -262,13 +218,6 @@ impl GitlabWorld {
             "id": CHECK_ID, "name": "changegate", "project_id": 42, "external_url": url,
             "hmac": true, "protected_branches": protected,
         }));
-    }
-
-    /// A new pipeline on merge request `iid`'s head (someone runs one); its id.
-    pub fn run_pipeline(&self, iid: u64) -> u64 {
-        let mut s = self.state.lock().unwrap();
-        let sha = head(&s, iid).expect("the merge request exists");
-        new_pipeline(&mut s, iid, &sha)
     }
 
     /// `who` writes a commit status named `name` with `description` into the newest
@@ -368,6 +317,9 @@ impl GitlabWorld {
             Some(iid) => {
                 v["merge_request"]["iid"] = json!(iid);
                 v["merge_request"]["target_branch"] = json!("main");
+                // A merge request of this project, from a branch of this project.
+                v["merge_request"]["source_project_id"] = json!(PROJECT_ID);
+                v["merge_request"]["target_project_id"] = json!(PROJECT_ID);
             }
             None => v["merge_request"] = Value::Null,
         }
@@ -422,8 +374,9 @@ impl super::TestApp {
     }
 }
 
-/// Every call the fake received under the project (`/api/v4/projects/42/…`, where a path
-/// segment is one path segment) is one the contract list knows.
+/// Every call the fake received under a project (`/api/v4/projects/:id/…`, the merge
+/// request's or a fork's, where a path segment is one path segment) is one the contract list
+/// knows.
 pub fn assert_project_calls_in_contract(gl: &GitlabWorld) {
     for call in gl.calls() {
         let Some((method, path)) = call.split_once(' ') else {
@@ -432,7 +385,7 @@ pub fn assert_project_calls_in_contract(gl: &GitlabWorld) {
         let Some(rest) = path.strip_prefix("/api/v4") else {
             continue;
         };
-        if !rest.starts_with("/projects/42") {
+        if !rest.starts_with("/projects/") {
             continue;
         }
         assert!(method != "PATCH", "GitLab takes no PATCH: {call}");

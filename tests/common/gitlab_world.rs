@@ -686,6 +686,18 @@ impl Respond for Responder {
                     .collect();
                 route_project(&mut s, &method, tail, &body, &query)
             }
+            // Another project (a fork a merge request comes from).
+            (_, ["projects", project, tail @ ..]) => {
+                let query: Vec<(String, String)> = req
+                    .url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                super::gitlab_pipelines::other_project(
+                    &mut s, &method, project, tail, &body, &query,
+                )
+                .unwrap_or_else(not_found)
+            }
             _ => not_found(),
         }
     }
@@ -854,6 +866,15 @@ fn route_change(
                 );
                 let start = repo.sha(&target);
                 v["diff_refs"] = json!({ "base_sha": repo.merge_base(&start, &head), "head_sha": head, "start_sha": start });
+            }
+            if mr {
+                // The pipeline "Pipelines must succeed" reads, and where the change comes from.
+                if !s.checks.pipelines_unnamed {
+                    v["head_pipeline"] = super::gitlab_pipelines::head_pipeline(s, iid);
+                }
+                let (source, target) = super::gitlab_pipelines::mr_projects(s, iid);
+                v["source_project_id"] = json!(source);
+                v["target_project_id"] = json!(target);
             }
             // As GitLab counts them: the notes people (and the bot) wrote, not system notes.
             v["user_notes_count"] = json!(s.notes.iter().filter(|n| n.1 == iid).count());

@@ -25,6 +25,7 @@ pub mod github_world;
 pub mod gitlab_checks;
 pub mod gitlab_comments;
 pub mod gitlab_contract;
+pub mod gitlab_pipelines;
 pub mod gitlab_world;
 pub mod pg;
 use changegate::store::Wake;

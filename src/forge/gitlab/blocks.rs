@@ -46,6 +46,8 @@ pub struct MrPipeline {
     pub id: u64,
     pub sha: String,
     pub git_ref: Option<String>,
+    /// The project it runs in (a fork's merge request may run its pipelines in the fork).
+    pub project_id: Option<u64>,
 }
 
 /// An external status check of a project.
@@ -151,6 +153,7 @@ impl GitlabClient {
             sha: Option<String>,
             #[serde(rename = "ref")]
             git_ref: Option<String>,
+            project_id: Option<u64>,
         }
         let url = format!("{}/pipelines", self.change_url(r));
         let page = match self.page::<Wire>(&url, 1, "list the pipelines").await {
@@ -164,6 +167,7 @@ impl GitlabClient {
                 id: p.id,
                 sha: p.sha.unwrap_or_default(),
                 git_ref: p.git_ref,
+                project_id: p.project_id,
             })
             .collect())
     }
@@ -202,7 +206,27 @@ impl GitlabClient {
             Err(ForgeError::Refused {
                 status: 400,
                 message,
-            }) if message.contains("Cannot transition status") => Ok(()),
+            }) if message.contains("Cannot transition status") => {
+                // GitLab leaves a status it will not move as it is: the write holds only if
+                // what it shows there now is the state wanted.
+                let shown = self.statuses_named(repo, sha, name).await?;
+                let here = shown.iter().find(|s| match (pipeline, git_ref) {
+                    (Some(p), _) => s.pipeline_id == Some(p),
+                    (None, Some(r)) => s.git_ref.as_deref() == Some(r),
+                    (None, None) => true,
+                });
+                match here {
+                    Some(s) if s.status == state_name(state) => Ok(()),
+                    other => Err(ForgeError::Refused {
+                        status: 400,
+                        message: format!(
+                            "GitLab would not set the `{name}` status to {} ({message}); it shows {}",
+                            state_name(state),
+                            other.map_or("none", |s| s.status.as_str())
+                        ),
+                    }),
+                }
+            }
             other => other.map(drop),
         }
     }

@@ -7,6 +7,7 @@ mod client;
 pub mod compare;
 mod deployments;
 mod labels;
+mod pipelines;
 mod wire;
 
 pub use blocks::{
@@ -14,6 +15,7 @@ pub use blocks::{
     state_name,
 };
 pub use client::GitlabClient;
+pub use pipelines::{GatePipeline, MrGate, ProjectAccess, project_repo};
 
 use super::{ChangeRef, Comment, Forge, ForgeError};
 use crate::model::{

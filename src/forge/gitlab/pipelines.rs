@@ -1,0 +1,194 @@
+//! Which pipeline GitLab gates a merge request on, and where it runs. "Pipelines must succeed"
+//! reads the merge request's head pipeline: for a merge request from a fork it may run in the
+//! fork (another project), and a merged-results or merge-train pipeline runs on a merge commit,
+//! not on the head. Read from `GET /projects/:id/merge_requests/:iid` (`sha`, `head_pipeline`
+//! with its `project_id`, `source_project_id`, `target_project_id`) and, for another project,
+//! `GET /projects/:id` (its path and the token's access there).
+
+use super::{ChangeRef, ForgeError, GitlabClient};
+use crate::model::{Repo, RepoPath};
+use serde::Deserialize;
+
+/// GitLab's Developer role: the least that may set a commit status.
+const DEVELOPER: u64 = 30;
+
+/// A pipeline as the merge request names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatePipeline {
+    pub id: u64,
+    /// The commit it runs on: the head, or a merge commit (merged results, merge trains).
+    pub sha: String,
+    /// The project it runs in; `None` when GitLab did not say.
+    pub project_id: Option<u64>,
+}
+
+/// What the merge request says of its head and the pipeline gating its merge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MrGate {
+    pub sha: Option<String>,
+    pub source_project_id: Option<u64>,
+    pub target_project_id: Option<u64>,
+    /// `Ok(None)`: GitLab lists no pipeline for the head. `Err(())`: the answer has no
+    /// `head_pipeline` key at all (an instance that does not say), so nothing is known.
+    pub head_pipeline: Result<Option<GatePipeline>, ()>,
+}
+
+/// Another project as the token sees it: its path and the token's role there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProjectAccess {
+    pub path: Option<String>,
+    /// The higher of the project's and its group's access level for the token's account.
+    pub access_level: Option<u64>,
+}
+
+impl ProjectAccess {
+    /// Whether the token may set commit statuses there (Developer or more).
+    pub fn can_set_statuses(&self) -> bool {
+        self.access_level.is_some_and(|l| l >= DEVELOPER)
+    }
+}
+
+#[derive(Deserialize)]
+struct WirePipeline {
+    id: u64,
+    sha: Option<String>,
+    project_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct WireMr {
+    sha: Option<String>,
+    source_project_id: Option<u64>,
+    target_project_id: Option<u64>,
+    // `Some(None)`: the key is there and null (no pipeline); `None`: the key is absent.
+    #[serde(default, deserialize_with = "present")]
+    head_pipeline: Option<Option<WirePipeline>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<WirePipeline>>, D::Error> {
+    Option::<WirePipeline>::deserialize(d).map(Some)
+}
+
+impl GitlabClient {
+    /// `GET /projects/:id/merge_requests/:iid`: the head and the pipeline GitLab gates on.
+    pub async fn mr_gate(&self, r: &ChangeRef) -> Result<MrGate, ForgeError> {
+        let url = self.change_url(r);
+        let mr: WireMr = self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &url,
+                None,
+                "read the merge request's head pipeline",
+            )
+            .await?
+            .json()?;
+        Ok(MrGate {
+            sha: mr.sha,
+            source_project_id: mr.source_project_id,
+            target_project_id: mr.target_project_id,
+            head_pipeline: match mr.head_pipeline {
+                None => Err(()),
+                Some(p) => Ok(p.map(|p| GatePipeline {
+                    id: p.id,
+                    sha: p.sha.unwrap_or_default(),
+                    project_id: p.project_id,
+                })),
+            },
+        })
+    }
+
+    /// `GET /projects/:id` of another project: its path and the token's role there. A
+    /// project the token may not see is `Ok` with nothing known.
+    pub async fn project_access(&self, project_id: u64) -> Result<ProjectAccess, ForgeError> {
+        #[derive(Deserialize)]
+        struct Access {
+            access_level: Option<u64>,
+        }
+        #[derive(Deserialize)]
+        struct Permissions {
+            project_access: Option<Access>,
+            group_access: Option<Access>,
+        }
+        #[derive(Deserialize)]
+        struct Project {
+            path_with_namespace: Option<String>,
+            permissions: Option<Permissions>,
+        }
+        let url = self.project_of(&project_repo(project_id, None));
+        let reply = self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &url,
+                None,
+                "read the pipeline's project",
+            )
+            .await;
+        let p: Project = match reply {
+            Ok(r) => r.json()?,
+            Err(ForgeError::NotFound(_) | ForgeError::Refused { .. }) => {
+                return Ok(ProjectAccess::default());
+            }
+            Err(e) => return Err(e),
+        };
+        let level = p.permissions.and_then(|perm| {
+            [perm.project_access, perm.group_access]
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.access_level)
+                .max()
+        });
+        Ok(ProjectAccess {
+            path: p.path_with_namespace,
+            access_level: level,
+        })
+    }
+}
+
+/// A project addressed by its numeric id (its path, when known, only names it).
+pub fn project_repo(id: u64, path: Option<&str>) -> Repo {
+    Repo {
+        path: RepoPath::new(path.unwrap_or_default()),
+        id: Some(id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absent_head_pipeline_differs_from_a_null_one() {
+        let absent: WireMr = serde_json::from_str(r#"{"sha":"a"}"#).unwrap();
+        assert!(absent.head_pipeline.is_none());
+        let null: WireMr = serde_json::from_str(r#"{"sha":"a","head_pipeline":null}"#).unwrap();
+        assert!(matches!(null.head_pipeline, Some(None)));
+        let some: WireMr = serde_json::from_str(
+            r#"{"sha":"a","head_pipeline":{"id":5,"sha":"b","project_id":77}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            some.head_pipeline,
+            Some(Some(WirePipeline { id: 5, .. }))
+        ));
+    }
+
+    #[test]
+    fn only_developers_and_above_may_set_statuses() {
+        for (level, can) in [
+            (None, false),
+            (Some(20), false),
+            (Some(30), true),
+            (Some(50), true),
+        ] {
+            let a = ProjectAccess {
+                path: None,
+                access_level: level,
+            };
+            assert_eq!(a.can_set_statuses(), can, "{level:?}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The pipeline GitLab gates a merge request on, which is where changegate's status must be for
+//! "Pipelines must succeed" to read it. GitLab names it (`head_pipeline` of the merge request):
+//! usually a pipeline on the head in the target project; a merged-results or merge-train
+//! pipeline on a merge commit (the status goes on that commit, with its `pipeline_id`); or, for
+//! a merge request from a fork, a pipeline in the fork. There the status is written only when
+//! the token may set statuses in that project; otherwise the block is missing and the verdict
+//! fails, saying so.
+
+use super::Worker;
+use crate::forge::ChangeRef;
+use crate::forge::gitlab::{GatePipeline, GitlabClient, project_repo};
+use crate::model::Repo;
+use anyhow::{Result, bail};
+
+/// Where changegate's status goes so that the pipeline GitLab gates on holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Gate {
+    /// The project running the pipeline: the target project, or a fork.
+    pub repo: Repo,
+    /// The pipeline's commit: the head, or a merge commit (merged results, merge trains).
+    pub sha: String,
+    /// `None` when GitLab lists no pipeline for the head: the status creates one.
+    pub pipeline: Option<u64>,
+}
+
+/// What GitLab says of a merge request's gating pipeline: where the status goes, and the
+/// block that is missing when changegate cannot put it there.
+pub(super) struct GateFound {
+    pub gate: Gate,
+    pub missing: Option<Missing>,
+    /// Said on the decision when the gate is not a pipeline on the head in the target project.
+    pub note: Option<String>,
+}
+
+/// Why the gating pipeline is beyond changegate's reach.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Missing {
+    /// The metric's `block` label.
+    pub block: &'static str,
+    pub reason: String,
+}
+
+impl Worker {
+    /// The pipeline GitLab gates merge request `r` (head `head`, in `repo`) on.
+    pub(super) async fn gate_of(
+        &self,
+        gl: &GitlabClient,
+        r: &ChangeRef,
+        repo: &Repo,
+        head: &str,
+    ) -> Result<GateFound> {
+        let mr = gl.mr_gate(r).await?;
+        if mr.sha.as_deref() != Some(head) {
+            // A push since the head was read: this evaluation's verdict is for an old head,
+            // and its pipeline is not the one to write into. The retry reads the new head.
+            bail!("GitLab shows another head for the merge request than the one evaluated");
+        }
+        let target = repo.id.or(mr.target_project_id);
+        let pipeline = match mr.head_pipeline {
+            Ok(p) => p,
+            // An instance that does not name the head pipeline: the merge request's newest
+            // pipeline on the head, as its pipeline list gives it.
+            Err(()) => gl
+                .mr_pipelines(r)
+                .await?
+                .into_iter()
+                .find(|p| p.sha == head)
+                .map(|p| GatePipeline {
+                    id: p.id,
+                    sha: p.sha,
+                    project_id: p.project_id,
+                }),
+        };
+        let here = |sha: &str, pipeline: Option<u64>| Gate {
+            repo: repo.clone(),
+            sha: sha.to_string(),
+            pipeline,
+        };
+        let Some(p) = pipeline else {
+            return Ok(GateFound {
+                gate: here(head, None),
+                missing: None,
+                note: None,
+            });
+        };
+        let project = match (p.project_id, target) {
+            (Some(a), Some(b)) if a == b => None,
+            (Some(a), Some(_)) => Some(a),
+            _ => {
+                return Ok(GateFound {
+                    gate: here(head, None),
+                    missing: Some(Missing {
+                        block: "pipeline_project",
+                        reason: format!(
+                            "block missing: GitLab did not say which project the merge request's pipeline {} runs in, so changegate cannot tell whether its status is in it",
+                            p.id
+                        ),
+                    }),
+                    note: None,
+                });
+            }
+        };
+        let Some(project) = project else {
+            let note = (p.sha != head).then(|| {
+                format!(
+                    "GitLab gates this merge request on pipeline {} on the merge commit {} (merged results or a merge train): changegate writes its status there.",
+                    p.id,
+                    crate::markdown::code(&p.sha)
+                )
+            });
+            return Ok(GateFound {
+                gate: here(&p.sha, Some(p.id)),
+                missing: None,
+                note,
+            });
+        };
+        let access = gl.project_access(project).await?;
+        let path = access
+            .path
+            .clone()
+            .unwrap_or_else(|| format!("with id {project}"));
+        let fork = if mr.source_project_id == Some(project) {
+            "the fork"
+        } else {
+            "another project"
+        };
+        if access.can_set_statuses() {
+            return Ok(GateFound {
+                gate: Gate {
+                    repo: project_repo(project, access.path.as_deref()),
+                    sha: p.sha.clone(),
+                    pipeline: Some(p.id),
+                },
+                missing: None,
+                note: Some(format!(
+                    "This merge request's pipeline {} runs in {fork} {path}: changegate writes its status there. Whoever maintains {path} can write statuses and run pipelines in it too; run pipelines for merge requests from forks in this project, or rely on approval rules or status checks.",
+                    p.id
+                )),
+            });
+        }
+        Ok(GateFound {
+            gate: here(head, None),
+            missing: Some(Missing {
+                block: "fork_pipeline",
+                reason: format!(
+                    "block missing: the pipeline runs in {fork} {path}, where changegate may not set its status, so \"Pipelines must succeed\" reads a pipeline without it (run pipelines for merge requests from forks in this project, or rely on approval rules or status checks)"
+                ),
+            }),
+            note: None,
+        })
+    }
+}
