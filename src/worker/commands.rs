@@ -32,10 +32,18 @@ impl Worker {
         };
         let key = key_of(&snap.change);
         snap.comment_approvals = self.store.comment_approvals(&key).await?;
+        let before = snap.comment_approvals.clone();
         self.fill_memberships(t.forge, t.rules, snap).await?;
         let facts = self.comment_facts(t, snap).await?;
         for fact in &facts {
             self.take_comment(t, snap, fact, &cfg.prefix).await?;
+        }
+        // Approvals the comments just gave are first seen now, on the current head: their
+        // diffs are recorded (under `changed_diff`) before the decision judges them.
+        if snap.comment_approvals != before {
+            snap.diffs = self
+                .diff_facts(t.forge, t.r, snap, t.rules, Some(t.job))
+                .await?;
         }
         let mut decision = policy::evaluate(t.rules, snap);
         // Approvals by comment count only while their comments stand as they were given.

@@ -54,10 +54,10 @@ impl Worker {
             return Ok(DiffFacts::default());
         }
         let given = given_approvals(rules, snap);
-        let mut approved = self.store.approved_diffs(&key_of(change)).await?;
-        if given.is_empty() && approved.iter().all(|d| d.via != "comment") {
+        if given.is_empty() {
             return Ok(DiffFacts::default());
         }
+        let mut approved = self.store.approved_diffs(&key_of(change)).await?;
         if let Some(job) = job {
             for g in &given {
                 let known = approved
@@ -69,14 +69,11 @@ impl Worker {
                 }
             }
         }
-        // Only approvals still on the change and given on another head need the diff now
-        // (comment approvals are judged from their records: theirs always count here).
+        // Only approvals still on the change and given on another head need the diff now.
         let moved: Vec<&ApprovedDiff> = approved
             .iter()
             .filter(|d| d.head_sha != head)
-            .filter(|d| {
-                d.via == "comment" || given.iter().any(|g| d.is_of(&g.role, &g.via, &g.by, g.at))
-            })
+            .filter(|d| given.iter().any(|g| d.is_of(&g.role, &g.via, &g.by, g.at)))
             .collect();
         if moved.is_empty() {
             return Ok(DiffFacts {
@@ -270,7 +267,8 @@ fn on_current_head(snap: &Snapshot, given: &GivenApproval, head: &str, at: DateT
 }
 
 /// The approvals under `changed_diff` on the change now: each such role's label as last
-/// applied, and the native approvals that stand.
+/// applied, the native approvals that stand, and the approvals by comment recorded (the
+/// snapshot's, loaded before the diff facts).
 fn given_approvals(rules: &Rules, snap: &Snapshot) -> Vec<GivenApproval> {
     let mut out = vec![];
     for a in rules
@@ -306,6 +304,22 @@ fn given_approvals(rules: &Rules, snap: &Snapshot) -> Vec<GivenApproval> {
                         by: r.reviewer.clone(),
                         at: r.submitted_at,
                         commit: r.commit_sha.clone(),
+                    }),
+            );
+        }
+        if a.by_comment && rules.commands.is_some() {
+            // The head a comment approval is of was checked to be the head at the comment's
+            // time, after its push (the push-time rules): it is the commit it was given on.
+            out.extend(
+                snap.comment_approvals
+                    .iter()
+                    .filter(|c| c.role == a.name)
+                    .map(|c| GivenApproval {
+                        role: a.name.clone(),
+                        via: "comment".into(),
+                        by: c.by.clone(),
+                        at: Some(c.at),
+                        commit: c.head.clone(),
                     }),
             );
         }
