@@ -3,6 +3,7 @@
 //! goes to the audit log.
 
 mod budget;
+mod command_notes;
 mod commands;
 mod deferred;
 mod diffs;
@@ -18,6 +19,7 @@ mod label_ids;
 mod linked;
 mod memberships;
 mod offline;
+mod read_back;
 mod reload;
 mod repo_rules;
 mod status;
