@@ -2,6 +2,7 @@
 //! ([`parse`]), and what the rules allow of them (the prefix). Judging and recording them is
 //! the policy's and the worker's.
 
+mod html;
 pub mod parse;
 mod records;
 
