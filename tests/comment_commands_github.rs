@@ -152,6 +152,36 @@ async fn an_authors_edit_that_keeps_the_command_keeps_the_approval() {
 }
 
 #[tokio::test]
+async fn an_authors_edit_that_changes_the_command_line_withdraws_the_approval() {
+    let s = minor().await;
+    let id = s.say("mona", "/changegate approve manager").await;
+    assert_eq!(s.status_of(H1).0, "success", "{}", sticky(&s));
+    // The role is still named, but not by the line that gave it.
+    s.gh.edit_comment(id, "/changegate approve business-owner manager");
+    s.deliver_comment("edited", id, "mona").await;
+    assert_eq!(s.status_of(H1).0, "failure", "{}", sticky(&s));
+    assert!(!s.gh.labels(7).contains(&MANAGER.to_string()));
+}
+
+#[tokio::test]
+async fn a_comment_whose_time_is_unknown_approves_nothing() {
+    let s = minor().await;
+    let id = s.gh.post_comment(7, "mona", "/changegate approve manager");
+    let mut v = s.comment_event_on(7, "created", id, "mona");
+    v["comment"]["created_at"] = json!(null);
+    let (status, _) = s
+        .app
+        .github("issue_comment", "comment-no-time", &serde_json::to_vec(&v).unwrap())
+        .await;
+    assert_eq!(status.as_u16(), 202);
+    s.app.drain().await;
+    assert_eq!(s.status_of(H1).0, "failure");
+    assert!(!s.gh.labels(7).contains(&MANAGER.to_string()));
+    let c = sticky(&s);
+    assert!(c.contains("did not say when the comment was written"), "{c}");
+}
+
+#[tokio::test]
 async fn a_deleted_approval_comment_is_withdrawn() {
     let s = minor().await;
     let id = s.say("mona", "/changegate approve manager").await;
