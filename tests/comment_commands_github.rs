@@ -171,14 +171,21 @@ async fn a_comment_whose_time_is_unknown_approves_nothing() {
     v["comment"]["created_at"] = json!(null);
     let (status, _) = s
         .app
-        .github("issue_comment", "comment-no-time", &serde_json::to_vec(&v).unwrap())
+        .github(
+            "issue_comment",
+            "comment-no-time",
+            &serde_json::to_vec(&v).unwrap(),
+        )
         .await;
     assert_eq!(status.as_u16(), 202);
     s.app.drain().await;
     assert_eq!(s.status_of(H1).0, "failure");
     assert!(!s.gh.labels(7).contains(&MANAGER.to_string()));
     let c = sticky(&s);
-    assert!(c.contains("did not say when the comment was written"), "{c}");
+    assert!(
+        c.contains("did not say when the comment was written"),
+        "{c}"
+    );
 }
 
 #[tokio::test]
@@ -337,7 +344,9 @@ async fn a_stranger_flooding_commands_leaves_the_sticky_comment_bounded() {
 #[tokio::test]
 async fn at_most_ten_commands_of_a_comment_are_read() {
     let s = minor().await;
-    let many: String = (0..25).map(|n| format!("/changegate nonsense{n}\n")).collect();
+    let many: String = (0..25)
+        .map(|n| format!("/changegate nonsense{n}\n"))
+        .collect();
     s.say("pam", &many).await;
     let records = s
         .app

@@ -223,7 +223,8 @@ async fn service_accounts_and_service_desk_emails_are_ignored_whatever_their_nam
     let s = minor().await;
     s.gl.member("acme/bt-integration-managers", "release-robot");
     // A service account with a custom name: the Note Hook's `user` says `bot`.
-    let id = s.gl.post_note(3, "release-robot", "/changegate approve manager");
+    let id =
+        s.gl.post_note(3, "release-robot", "/changegate approve manager");
     let mut hook: serde_json::Value =
         serde_json::from_slice(&s.gl.note_hook(3, id, "create", "release-robot")).unwrap();
     hook["user"]["bot"] = serde_json::json!(true);

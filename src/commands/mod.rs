@@ -296,7 +296,10 @@ mod tests {
             ),
         ] {
             let got = gitlab_ignored_note(&o);
-            assert!(got.as_deref().is_some_and(|g| g.contains(why)), "{o:?}: {got:?}");
+            assert!(
+                got.as_deref().is_some_and(|g| g.contains(why)),
+                "{o:?}: {got:?}"
+            );
         }
     }
 }

@@ -177,7 +177,10 @@ fn gitlab_empty_diffs_are_withheld_unless_git_would_show_none() {
     ];
     for d in withheld {
         let err = one(d).unwrap_err();
-        assert!(err.contains("did not show the diff of `a.rs`"), "{d}: {err}");
+        assert!(
+            err.contains("did not show the diff of `a.rs`"),
+            "{d}: {err}"
+        );
     }
     let shown_as_git_would = [
         // A pure rename, a mode change, an empty new file, an empty file deleted.

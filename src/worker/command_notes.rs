@@ -89,4 +89,3 @@ fn help(rules: &crate::rules::Rules, prefix: &str, d: &Decision) -> String {
          - `{p} help` — this list\n"
     )
 }
-

@@ -3,6 +3,7 @@
 //! goes to the audit log.
 
 mod budget;
+mod command_judge;
 mod command_notes;
 mod commands;
 mod deferred;

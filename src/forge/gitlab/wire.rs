@@ -233,10 +233,26 @@ mod tests {
         });
         assert_eq!(note(person.clone()).ignored, None);
         for (path, value, why) in [
-            (&["author", "bot"][..], serde_json::json!(true), "a bot account"),
-            (&["author", "username"][..], serde_json::json!("support-bot"), "Service Desk"),
-            (&["external_author"][..], serde_json::json!("x@example.com"), "sent by e-mail"),
-            (&["type"][..], serde_json::json!("Unknown"), "a note of type"),
+            (
+                &["author", "bot"][..],
+                serde_json::json!(true),
+                "a bot account",
+            ),
+            (
+                &["author", "username"][..],
+                serde_json::json!("support-bot"),
+                "Service Desk",
+            ),
+            (
+                &["external_author"][..],
+                serde_json::json!("x@example.com"),
+                "sent by e-mail",
+            ),
+            (
+                &["type"][..],
+                serde_json::json!("Unknown"),
+                "a note of type",
+            ),
         ] {
             let mut v = person.clone();
             let mut at = &mut v;
@@ -245,7 +261,10 @@ mod tests {
             }
             *at = value;
             let got = note(v).ignored;
-            assert!(got.as_deref().is_some_and(|g| g.contains(why)), "{path:?}: {got:?}");
+            assert!(
+                got.as_deref().is_some_and(|g| g.contains(why)),
+                "{path:?}: {got:?}"
+            );
         }
     }
 
