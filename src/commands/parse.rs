@@ -71,16 +71,22 @@ pub fn commands(body: &str, prefix: &str) -> Vec<CommandLine> {
         .collect()
 }
 
-/// Lines of top-level paragraphs made only of plain text: no code, HTML, emphasis,
+/// Lines of top-level paragraphs made only of plain text: no code, HTML, math, emphasis,
 /// strikethrough or link in them or open around them (a container begun on an earlier line
 /// of the paragraph covers this one too), and outside every HTML comment and element. A
+/// paragraph with a `$$` left in its text (math the parser could not match) gives none. A
 /// comment whose HTML cannot be matched up holds no command line at all.
 fn plain_lines(body: &str) -> Vec<String> {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
-        | Options::ENABLE_FOOTNOTES;
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_MATH;
     let mut out = vec![];
+    // The current paragraph's plain lines, kept only if no `$$` is left in its text: math
+    // the parser did not match may still be rendered as math by the forge.
+    let mut para: Vec<String> = vec![];
+    let mut dollars = false;
     // Block containers around the current point (quotes, lists, tables, footnotes, headings…).
     let mut depth = 0usize;
     let mut html = Html::default();
@@ -89,9 +95,9 @@ fn plain_lines(body: &str) -> Vec<String> {
     let mut inline = 0usize;
     let mut line = String::new();
     let mut clean = true;
-    let mut end_line = |line: &mut String, clean: bool| {
+    let end_line = |para: &mut Vec<String>, line: &mut String, clean: bool| {
         if clean && !line.trim().is_empty() {
-            out.push(line.trim().to_string());
+            para.push(line.trim().to_string());
         }
         line.clear();
     };
@@ -104,10 +110,16 @@ fn plain_lines(body: &str) -> Vec<String> {
                 paragraph = true;
                 inline = 0;
                 line.clear();
+                para.clear();
+                dollars = false;
                 clean = !html.hides();
             }
             Event::End(TagEnd::Paragraph) if paragraph => {
-                end_line(&mut line, clean && !html.hides());
+                dollars |= line.contains("$$");
+                end_line(&mut para, &mut line, clean && !html.hides());
+                if !dollars {
+                    out.append(&mut para);
+                }
                 paragraph = false;
             }
             Event::Start(_) if paragraph => {
@@ -127,7 +139,8 @@ fn plain_lines(body: &str) -> Vec<String> {
                 line.push_str(&t);
             }
             Event::SoftBreak | Event::HardBreak if paragraph => {
-                end_line(&mut line, clean && !html.hides());
+                dollars |= line.contains("$$");
+                end_line(&mut para, &mut line, clean && !html.hides());
                 clean = inline == 0 && !html.hides();
             }
             _ if paragraph => clean = false,
@@ -305,6 +318,13 @@ mod tests {
             "<!-- a --> <!--\n\n/changegate approve peer\n\n-->",
             "<details>\n\n/changegate approve peer",
             "<div hidden>\n\n/changegate approve peer\n\n</div>",
+            // Math, which GitHub renders as a formula.
+            "$$\n/changegate approve peer\n$$",
+            "$$x\n/changegate approve peer\ny$$",
+            "text\n$$\n/changegate approve peer\n$$\nmore",
+            "$$\n/changegate approve peer",
+            "/changegate approve peer\n$$",
+            "$/changegate approve peer$",
         ] {
             let all = found(body);
             assert!(
