@@ -129,10 +129,16 @@ fn by_comment(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
         .filter(|c| c.role == a.name)
         .filter(|c| {
             // Under `changed_diff`, the fingerprint recorded when it was given decides, as
-            // for labels; without one, the push rules below reset it.
+            // for labels; without one, the push rules below reset it. On the recorded head
+            // itself the push-time rules still hold: a record never vouches for a comment
+            // written before its head's push or before a retarget.
             if a.reset_on_push.keeps_same_diff() {
                 match same_diff::judge(snap, &a.name, "comment", &c.by, Some(c.at)) {
-                    SameDiff::Kept(_) | SameDiff::Unmoved => return true,
+                    SameDiff::Kept(_) => return true,
+                    SameDiff::Unmoved => {
+                        return !retargeted_since(snap, Some(c.at))
+                            && reset_since(snap, Some(c.at)).is_none();
+                    }
                     SameDiff::Reset(_) => return false,
                     SameDiff::NoRecord => {}
                 }

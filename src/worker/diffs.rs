@@ -246,8 +246,8 @@ impl Worker {
 }
 
 /// Whether an approval given at `at` is known to be on the change's current head and target:
-/// a review naming the head, or anything given after the head arrived (the push-time rules),
-/// with no retarget since.
+/// a review naming the head, or anything given after the head arrived (the push-time rules;
+/// for a comment, also when it names the head), with no retarget since.
 fn on_current_head(snap: &Snapshot, given: &GivenApproval, head: &str, at: DateTime<Utc>) -> bool {
     let retargeted = snap
         .retarget
@@ -256,13 +256,18 @@ fn on_current_head(snap: &Snapshot, given: &GivenApproval, head: &str, at: DateT
     if retargeted {
         return false;
     }
-    match &given.commit {
-        Some(c) => c == head,
-        None => snap
-            .last_push
+    let after_push = || {
+        snap.last_push
             .as_ref()
             .and_then(|p| p.at)
-            .is_some_and(|arrived| at >= arrived),
+            .is_some_and(|arrived| at >= arrived)
+    };
+    match &given.commit {
+        // A comment's head is the head at its time; only a comment written after that head's
+        // push is known to approve it.
+        Some(c) if given.via == "comment" => c == head && after_push(),
+        Some(c) => c == head,
+        None => after_push(),
     }
 }
 

@@ -280,3 +280,51 @@ fn an_approval_by_comment_is_judged_by_its_fingerprint_like_a_label() {
         assert!(notes.contains(words), "{name}: {notes}");
     }
 }
+
+/// Peter's comment approval at minute `given`, with the fingerprint recorded on the current
+/// head `HEAD`, whose push arrived at minute 3.
+fn comment_on_current_head(given: u32) -> Case {
+    let same = print(&[("src/auth/login.rs", "x")]);
+    let mut case = approved_by_comment_then_pushed(Some(Some(same.clone())), Some(same));
+    for r in &mut case.snap.diffs.approved {
+        r.head_sha = HEAD.into();
+        r.given_at = at(given);
+    }
+    for c in &mut case.snap.comment_approvals {
+        c.head = Some(HEAD.into());
+        c.at = at(given);
+    }
+    case
+}
+
+#[test]
+fn an_unmoved_approval_by_comment_still_keeps_the_push_time_rules() {
+    let cases: Vec<(&str, Case, Verdict)> = vec![
+        (
+            "written after the head's push",
+            comment_on_current_head(4),
+            Verdict::Pass,
+        ),
+        (
+            "written before the head's push, though recorded on it",
+            comment_on_current_head(1),
+            Verdict::Fail,
+        ),
+        (
+            "retargeted since",
+            {
+                let mut case = comment_on_current_head(4);
+                case.snap.retarget = Some(crate::policy::Retarget {
+                    at: Some(at(5)),
+                    from: Some("main".into()),
+                });
+                case
+            },
+            Verdict::Fail,
+        ),
+    ];
+    for (name, case, verdict) in cases {
+        let (got, notes) = outcome(&case);
+        assert_eq!(got, verdict, "{name}: {notes}");
+    }
+}
