@@ -243,6 +243,51 @@ async fn service_accounts_and_service_desk_emails_are_ignored_whatever_their_nam
     assert!(!s.gl.labels(3).contains(&MANAGER.to_string()));
 }
 
+#[tokio::test]
+async fn a_custom_named_service_account_is_found_through_the_notes_api() {
+    let s = minor().await;
+    s.gl.member("acme/bt-integration-managers", "release-automation");
+    // The Note Hook's `user` has no `bot` or `user_type`; the notes API's `author` does.
+    let id =
+        s.gl.post_note(3, "release-automation", "/changegate approve manager");
+    s.gl.note_by_service_account(id);
+    s.note_event(id, "create", "release-automation").await;
+    assert_eq!(s.state(SHA), "failed", "{}", s.sticky());
+    assert!(!s.gl.labels(3).contains(&MANAGER.to_string()));
+    assert!(s.sticky().contains("GitLab's API says"), "{}", s.sticky());
+}
+
+#[tokio::test]
+async fn a_note_the_api_will_not_show_gives_nothing() {
+    let s = minor().await;
+    let id = s.gl.post_note(3, "mona", "/changegate approve manager");
+    s.gl.fail_next(
+        &format!("GET /api/v4/projects/42/merge_requests/3/notes/{id}"),
+        wiremock::ResponseTemplate::new(403),
+    );
+    s.note_event(id, "create", "mona").await;
+    assert_eq!(s.state(SHA), "failed", "{}", s.sticky());
+    assert!(!s.gl.labels(3).contains(&MANAGER.to_string()));
+    assert!(
+        s.sticky()
+            .contains("could not read the note through GitLab's API"),
+        "{}",
+        s.sticky()
+    );
+}
+
+#[tokio::test]
+async fn an_approval_whose_author_the_api_later_shows_as_a_service_account_is_withdrawn() {
+    let s = minor().await;
+    let id = s.say("mona", "/changegate approve manager").await;
+    assert_eq!(s.state(SHA), "success", "{}", s.sticky());
+    // What the API says of the note's author now: a service account.
+    s.gl.note_by_service_account(id);
+    s.mr_event("update", "alice", None).await;
+    assert_eq!(s.state(SHA), "failed", "{}", s.sticky());
+    assert!(!s.gl.labels(3).contains(&MANAGER.to_string()));
+}
+
 /// Whether `path` (no `/api/v4`) matches a line of the contract list: a template whose
 /// `{…}` is one segment, optionally followed by one object id, or an object action.
 fn in_contract_list(list: &str, path: &str) -> bool {

@@ -64,7 +64,7 @@ impl Worker {
                     at,
                 );
                 let judged = match judged {
-                    Ok(grants) => match self.odd_origin(t, fact).await? {
+                    Ok(grants) => match self.odd_origin(t, snap.change.forge, fact).await? {
                         Some(why) => Err(why),
                         None => Ok(grants),
                     },
@@ -162,7 +162,7 @@ impl Worker {
                     .map(|g| (g.name.clone(), person.clone()))
                     .collect();
                 self.answer(t.forge, t.rules, snap, questions).await?;
-                let outcome = match self.odd_origin(t, fact).await? {
+                let outcome = match self.odd_origin(t, snap.change.forge, fact).await? {
                     Some(why) => Err(why),
                     None => policy::commands::may_ask_exception(t.rules, snap, &person),
                 };
@@ -184,8 +184,14 @@ impl Worker {
     async fn odd_origin<F: Forge>(
         &self,
         t: &Target<'_, F>,
+        kind: crate::model::Forge,
         fact: &CommentFact,
     ) -> Result<Option<String>> {
+        if kind == crate::model::Forge::Gitlab
+            && let Some(why) = self.gitlab_note_refused(t, fact).await?
+        {
+            return Ok(Some(why));
+        }
         let why = match t.forge.comment_origin(fact.node_id.as_deref()).await {
             Ok(Some(o)) if o.gone => Some("the comment is gone".to_string()),
             Ok(Some(o)) if o.via_email => Some(
@@ -201,6 +207,28 @@ impl Worker {
             Err(e) if e.is_retryable() => return Err(e.into()),
             Err(e) => Some(format!(
                 "changegate cannot tell whether the comment was sent by e-mail ({e})"
+            )),
+        };
+        Ok(why)
+    }
+
+    /// GitLab's Note Hook does not say whether its author is a bot or service account (its
+    /// `user` has no `bot` or `user_type`): the note is read through the API, whose `author`
+    /// does, before it gives anything. Unreadable, gone, another's, or ignored: refused.
+    async fn gitlab_note_refused<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        fact: &CommentFact,
+    ) -> Result<Option<String>> {
+        let why = match t.forge.comment(t.r, fact.source, fact.id).await {
+            Ok(None) => Some("the comment is gone".to_string()),
+            Ok(Some(c)) if c.author.same_as(&fact.author) != Some(true) => {
+                Some("GitLab's API does not show the note as its author's".to_string())
+            }
+            Ok(Some(c)) => c.ignored.map(|why| format!("GitLab's API says: {why}")),
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => Some(format!(
+                "changegate could not read the note through GitLab's API to tell whether its author is a bot or service account ({e})"
             )),
         };
         Ok(why)

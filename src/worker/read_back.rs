@@ -1,5 +1,6 @@
 //! Before a passing verdict, the comments behind the approvals by comment it counts are read
-//! back from the forge: one gone, hidden, no longer its giver's, or whose text differs from the
+//! back from the forge: one gone, hidden, no longer its giver's, ignored (a bot's or service
+//! account's, as the API tells where a webhook did not), or whose text differs from the
 //! text last known from its author is withdrawn (GitLab sends no webhook for a deleted note;
 //! an edit's webhook may be lost).
 
@@ -65,6 +66,10 @@ impl Worker {
                 Some(c) if c.author.same_as(&g.by) != Some(true) => {
                     Some("its comment is no longer shown as its giver's".to_string())
                 }
+                Some(c) if c.ignored.is_some() => Some(format!(
+                    "the forge no longer lets its comment give anything ({})",
+                    c.ignored.as_deref().unwrap_or_default()
+                )),
                 Some(c) if commands::body_sha(&c.body) != g.body_sha => Some(
                     "its comment changed, and nothing shows that its author changed it".to_string(),
                 ),
