@@ -41,6 +41,9 @@ pub const GITLAB_SETTINGS_OFF: &str = "changegate_gitlab_settings_off_total";
 /// What someone else wrote under changegate's name on GitLab and changegate overwrote, by
 /// `what` (status, status_check).
 pub const GITLAB_OVERWRITES: &str = "changegate_gitlab_overwrites_total";
+/// Comment command lines read from people neither the change's author nor in an approver
+/// group, by `why` (not_an_approver): counted only, never recorded or shown.
+pub const COMMANDS_IGNORED: &str = "changegate_comment_commands_ignored_total";
 
 /// The event names [`WEBHOOKS`] is labelled with, per forge: the events changegate acts on.
 /// Any other name is `other`: the header is anyone's to write, and a label per name sent
@@ -82,7 +85,7 @@ pub fn event_label(forge: &str, name: &str) -> &'static str {
 }
 
 /// Every metric name, for the test that keeps them stable.
-pub const ALL: [&str; 15] = [
+pub const ALL: [&str; 16] = [
     WEBHOOKS,
     SIGNATURE_FAILURES,
     QUEUE_DEPTH,
@@ -98,6 +101,7 @@ pub const ALL: [&str; 15] = [
     GITLAB_OVERWRITES,
     DEPLOY_DECISIONS,
     DEPLOYMENTS_UNAPPROVED,
+    COMMANDS_IGNORED,
 ];
 
 #[cfg(test)]

@@ -107,7 +107,17 @@ impl World {
     async fn pushed(&self, head: &str) -> (String, String) {
         self.s.push("alice", head).await;
         let status = self.s.status_of(head);
-        (status.0, self.s.comment())
+        (status.0, self.sticky())
+    }
+
+    /// The bot's sticky comment (approvers' comments may stand beside it).
+    fn sticky(&self) -> String {
+        self.s
+            .gh
+            .comments(7)
+            .into_iter()
+            .find(|c| c.starts_with(changegate::comment::MARKER))
+            .expect("the sticky comment")
     }
 }
 
@@ -360,4 +370,74 @@ async fn a_native_review_on_an_older_commit_counts_on_the_same_terms() {
     let changed = repo.commit("more");
     s.push("alice", &changed).await;
     assert_eq!(s.status_of(&changed).0, "failure", "{}", s.comment());
+}
+
+/// [`approved`], with pam's peer approval given by comment (`/changegate approve peer`).
+async fn approved_by_comment() -> World {
+    let s = setup().await;
+    s.gh.set_time("2026-11-02T12:00:00Z");
+    use_rules(&s, "changed_diff");
+    let repo = Arc::new(GitRepo::new(&[
+        (LOGIN, &long("login")),
+        ("src/other.rs", &long("other")),
+        ("README.md", "hello\n"),
+    ]));
+    repo.branch("feature", "main");
+    repo.write(LOGIN, &edit(&long("login"), 20, "login changed"));
+    let head = repo.commit("the change");
+    s.gh.attach_repo(repo.clone());
+    s.push("alice", &head).await;
+    s.gh.add_label(7, "CMT::Standard", "alice");
+    s.gh.set_time("2026-11-02T12:05:00Z");
+    s.say("pam", "/changegate approve peer").await;
+    s.apply_label("mona", MANAGER).await;
+    let w = World { s, repo, head };
+    assert_eq!(w.s.status_of(&w.head).0, "success", "{}", w.sticky());
+    w
+}
+
+#[tokio::test]
+async fn an_approval_by_comment_is_kept_across_a_rebase_with_the_same_diff() {
+    let w = approved_by_comment().await;
+    // The comment approval's diff was read once (its two representations) and recorded.
+    assert_eq!(w.compares(), 2, "{:#?}", w.s.gh.calls());
+    let audit =
+        w.s.app
+            .store
+            .audit_of("github", "acme/platypus", 7)
+            .await
+            .unwrap();
+    let recorded: Vec<_> = audit.iter().filter(|(k, _)| k == "approved_diff").collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].1["via"], "comment");
+    assert_eq!(recorded[0].1["head_sha"], w.head.as_str());
+    let head = w.rebase(|r| r.write("src/other.rs", &edit(&long("other"), 3, "moved on main")));
+    let (state, comment) = w.pushed(&head).await;
+    assert_eq!(state, "success", "{comment}");
+    assert!(
+        comment.contains(&format!(
+            "kept: the change is identical to what @pam approved at `{}` (the branch was rebased onto `main`)",
+            short(&w.head)
+        )),
+        "{comment}"
+    );
+    assert!(w.s.gh.labels(7).contains(&PEER.to_string()));
+}
+
+#[tokio::test]
+async fn an_approval_by_comment_resets_when_the_diff_differs() {
+    let w = approved_by_comment().await;
+    let head = w.commit(|r| {
+        r.write(
+            LOGIN,
+            &edit(&edit(&long("login"), 20, "login changed"), 22, "and this"),
+        )
+    });
+    let (state, comment) = w.pushed(&head).await;
+    assert_eq!(state, "failure", "{comment}");
+    assert!(
+        comment.contains(&format!("reset: `{LOGIN}` differs from what @pam approved")),
+        "{comment}"
+    );
+    assert!(!w.s.gh.labels(7).contains(&PEER.to_string()));
 }

@@ -307,3 +307,75 @@ async fn gitlab_an_approval_from_before_a_fingerprint_was_recorded_resets() {
         "{note}"
     );
 }
+
+/// [`approved`], with pam's peer approval given by a note (`/changegate approve peer`).
+async fn approved_by_comment() -> World {
+    let w = approved("changed_diff").await;
+    w.gl.remove_label(3, PEER, "pam");
+    w.hook("pam", None).await;
+    assert_eq!(w.status(&w.head), "failed", "{}", w.sticky());
+    let id = w.gl.post_note(3, "pam", "/changegate approve peer");
+    let body = w.gl.note_hook(3, id, "create", "pam");
+    let (status, _) = w.app.gitlab("Note Hook", "note-approve-peer", &body).await;
+    assert_eq!(status.as_u16(), 202);
+    w.app.drain().await;
+    assert_eq!(w.status(&w.head), "success", "{}", w.sticky());
+    w
+}
+
+impl World {
+    /// The bot's sticky note on !3.
+    fn sticky(&self) -> String {
+        self.gl
+            .notes(3)
+            .into_iter()
+            .find(|n| n.starts_with(changegate::comment::MARKER))
+            .expect("the bot's note")
+    }
+}
+
+#[tokio::test]
+async fn gitlab_an_approval_by_comment_is_kept_across_a_rebase_with_the_same_diff() {
+    let w = approved_by_comment().await;
+    let recorded: Vec<_> = w
+        .app
+        .store
+        .audit_of("gitlab", "acme/platypus", 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(k, d)| k == "approved_diff" && d["via"] == "comment")
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].1["head_sha"], w.head.as_str());
+    let head = w.rebase(|r| r.write("src/other.rs", &edit(&long("other"), 3, "moved on main")));
+    let (state, _) = w.pushed(&head).await;
+    let note = w.sticky();
+    assert_eq!(state, "success", "{note}");
+    assert!(
+        note.contains(&format!(
+            "kept: the change is identical to what @pam approved at `{}` (the branch was rebased onto `main`)",
+            &w.head[..7]
+        )),
+        "{note}"
+    );
+}
+
+#[tokio::test]
+async fn gitlab_an_approval_by_comment_resets_when_the_diff_differs() {
+    let w = approved_by_comment().await;
+    let head = w.commit(|r| {
+        r.write(
+            LOGIN,
+            &edit(&edit(&long("login"), 20, "login changed"), 22, "and this"),
+        )
+    });
+    let (state, _) = w.pushed(&head).await;
+    let note = w.sticky();
+    assert_eq!(state, "failed", "{note}");
+    assert!(
+        note.contains(&format!("reset: `{LOGIN}` differs from what @pam approved")),
+        "{note}"
+    );
+    assert!(!w.gl.labels(3).contains(&PEER.to_string()));
+}

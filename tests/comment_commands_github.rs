@@ -73,10 +73,31 @@ async fn the_authors_command_is_refused_and_the_comment_says_why() {
 #[tokio::test]
 async fn a_stranger_gets_no_reaction_and_nothing_changes() {
     let s = minor().await;
+    let before = sticky(&s);
+    s.gh.clear_calls();
     s.say("erin", "/changegate approve manager").await;
     assert!(s.gh.reactions().is_empty());
     assert!(!s.gh.labels(7).contains(&MANAGER.to_string()));
-    assert!(sticky(&s).contains("@erin is not in `bt-integration-managers`"));
+    // Neither the author nor in an approver group: counted only, never recorded or shown,
+    // and the bot writes nothing for it.
+    assert_eq!(sticky(&s), before);
+    assert!(s.gh.writes().is_empty(), "{:?}", s.gh.writes());
+    let records = s
+        .app
+        .store
+        .comment_commands("github:acme/platypus:merge_request:7", &[])
+        .await
+        .unwrap();
+    assert!(records.is_empty(), "{records:?}");
+}
+
+#[tokio::test]
+async fn a_members_refusal_is_shown_with_why() {
+    let s = minor().await;
+    // pam is a peer (integrations-team), not a manager.
+    s.say("pam", "/changegate approve manager").await;
+    assert!(!s.gh.labels(7).contains(&MANAGER.to_string()));
+    assert!(sticky(&s).contains("@pam is not in `bt-integration-managers`"));
 }
 
 #[tokio::test]
@@ -128,6 +149,43 @@ async fn an_authors_edit_that_keeps_the_command_keeps_the_approval() {
     s.gh.edit_comment(id, "/changegate approve manager\n(typo fixed)");
     s.deliver_comment("edited", id, "mona").await;
     assert_eq!(s.status_of(H1).0, "success", "{}", sticky(&s));
+}
+
+#[tokio::test]
+async fn an_authors_edit_that_changes_the_command_line_withdraws_the_approval() {
+    let s = minor().await;
+    let id = s.say("mona", "/changegate approve manager").await;
+    assert_eq!(s.status_of(H1).0, "success", "{}", sticky(&s));
+    // The role is still named, but not by the line that gave it.
+    s.gh.edit_comment(id, "/changegate approve business-owner manager");
+    s.deliver_comment("edited", id, "mona").await;
+    assert_eq!(s.status_of(H1).0, "failure", "{}", sticky(&s));
+    assert!(!s.gh.labels(7).contains(&MANAGER.to_string()));
+}
+
+#[tokio::test]
+async fn a_comment_whose_time_is_unknown_approves_nothing() {
+    let s = minor().await;
+    let id = s.gh.post_comment(7, "mona", "/changegate approve manager");
+    let mut v = s.comment_event_on(7, "created", id, "mona");
+    v["comment"]["created_at"] = json!(null);
+    let (status, _) = s
+        .app
+        .github(
+            "issue_comment",
+            "comment-no-time",
+            &serde_json::to_vec(&v).unwrap(),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 202);
+    s.app.drain().await;
+    assert_eq!(s.status_of(H1).0, "failure");
+    assert!(!s.gh.labels(7).contains(&MANAGER.to_string()));
+    let c = sticky(&s);
+    assert!(
+        c.contains("did not say when the comment was written"),
+        "{c}"
+    );
 }
 
 #[tokio::test]
@@ -261,17 +319,52 @@ async fn a_lost_webhooks_command_counts_after_reconcile() {
 #[tokio::test]
 async fn a_stranger_flooding_commands_leaves_the_sticky_comment_bounded() {
     let s = minor().await;
-    for n in 0..12 {
-        s.say(
-            "erin",
-            &format!("/changegate approve manager\n/changegate nonsense{n}"),
-        )
-        .await;
+    let before = sticky(&s);
+    s.gh.clear_calls();
+    let flood: String = (0..30)
+        .map(|n| format!("/changegate approve manager\n/changegate nonsense{n}\n"))
+        .collect();
+    for _ in 0..6 {
+        s.say("erin", &flood).await;
     }
-    let c = sticky(&s);
-    assert!(c.contains("the latest 5 of 24"), "{c}");
-    assert_eq!(c.matches("by @erin").count(), 5, "{c}");
+    // No edit of the sticky comment, no reaction, no record: a stranger makes the bot write
+    // nothing.
+    assert_eq!(sticky(&s), before);
+    assert!(s.gh.writes().is_empty(), "{:?}", s.gh.writes());
     assert!(s.gh.reactions().is_empty());
+    let records = s
+        .app
+        .store
+        .comment_commands("github:acme/platypus:merge_request:7", &[])
+        .await
+        .unwrap();
+    assert!(records.is_empty(), "{records:?}");
+}
+
+#[tokio::test]
+async fn at_most_ten_commands_of_a_comment_are_read() {
+    let s = minor().await;
+    let many: String = (0..25)
+        .map(|n| format!("/changegate nonsense{n}\n"))
+        .collect();
+    s.say("pam", &many).await;
+    let records = s
+        .app
+        .store
+        .comment_commands("github:acme/platypus:merge_request:7", &[])
+        .await
+        .unwrap();
+    // Ten read and refused, and one more saying the rest were not read.
+    assert_eq!(records.len(), 11, "{records:?}");
+    assert!(
+        records[10]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("at most 10 commands per comment")),
+        "{records:?}"
+    );
+    let c = sticky(&s);
+    assert!(c.contains("the latest 5 of 11"), "{c}");
 }
 
 #[tokio::test]

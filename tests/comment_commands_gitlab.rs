@@ -69,6 +69,14 @@ impl Setup {
         self.app.drain().await;
     }
 
+    /// Delivers a Note Hook as given.
+    async fn deliver_note(&self, hook: &serde_json::Value) {
+        let body = serde_json::to_vec(hook).unwrap();
+        let (status, _) = self.app.gitlab("Note Hook", &delivery(), &body).await;
+        assert_eq!(status.as_u16(), 202);
+        self.app.drain().await;
+    }
+
     /// `who` writes `body` on !3; the Note Hook follows.
     async fn say(&self, who: &str, body: &str) -> u64 {
         let id = self.gl.post_note(3, who, body);
@@ -208,6 +216,76 @@ async fn system_notes_and_bot_users_are_ignored() {
     s.note_event(id, "create", "project_42_bot_1a2b").await;
     assert_eq!(s.state(SHA), "failed");
     assert!(s.gl.awards().is_empty());
+}
+
+#[tokio::test]
+async fn service_accounts_and_service_desk_emails_are_ignored_whatever_their_names() {
+    let s = minor().await;
+    s.gl.member("acme/bt-integration-managers", "release-robot");
+    // A service account with a custom name: the Note Hook's `user` says `bot`.
+    let id =
+        s.gl.post_note(3, "release-robot", "/changegate approve manager");
+    let mut hook: serde_json::Value =
+        serde_json::from_slice(&s.gl.note_hook(3, id, "create", "release-robot")).unwrap();
+    hook["user"]["bot"] = serde_json::json!(true);
+    s.deliver_note(&hook).await;
+    assert_eq!(s.state(SHA), "failed");
+    assert!(s.gl.awards().is_empty());
+    assert!(s.sticky().contains("a bot account"), "{}", s.sticky());
+    // An e-mail through the Service Desk carrying a manager's command.
+    let id = s.gl.post_note(3, "mona", "/changegate approve manager");
+    let mut hook: serde_json::Value =
+        serde_json::from_slice(&s.gl.note_hook(3, id, "create", "mona")).unwrap();
+    hook["object_attributes"]["external_author"] = serde_json::json!("mona@example.com");
+    s.deliver_note(&hook).await;
+    assert_eq!(s.state(SHA), "failed");
+    assert!(s.sticky().contains("Service Desk"), "{}", s.sticky());
+    assert!(!s.gl.labels(3).contains(&MANAGER.to_string()));
+}
+
+#[tokio::test]
+async fn a_custom_named_service_account_is_found_through_the_notes_api() {
+    let s = minor().await;
+    s.gl.member("acme/bt-integration-managers", "release-automation");
+    // The Note Hook's `user` has no `bot` or `user_type`; the notes API's `author` does.
+    let id =
+        s.gl.post_note(3, "release-automation", "/changegate approve manager");
+    s.gl.note_by_service_account(id);
+    s.note_event(id, "create", "release-automation").await;
+    assert_eq!(s.state(SHA), "failed", "{}", s.sticky());
+    assert!(!s.gl.labels(3).contains(&MANAGER.to_string()));
+    assert!(s.sticky().contains("GitLab's API says"), "{}", s.sticky());
+}
+
+#[tokio::test]
+async fn a_note_the_api_will_not_show_gives_nothing() {
+    let s = minor().await;
+    let id = s.gl.post_note(3, "mona", "/changegate approve manager");
+    s.gl.fail_next(
+        &format!("GET /api/v4/projects/42/merge_requests/3/notes/{id}"),
+        wiremock::ResponseTemplate::new(403),
+    );
+    s.note_event(id, "create", "mona").await;
+    assert_eq!(s.state(SHA), "failed", "{}", s.sticky());
+    assert!(!s.gl.labels(3).contains(&MANAGER.to_string()));
+    assert!(
+        s.sticky()
+            .contains("could not read the note through GitLab's API"),
+        "{}",
+        s.sticky()
+    );
+}
+
+#[tokio::test]
+async fn an_approval_whose_author_the_api_later_shows_as_a_service_account_is_withdrawn() {
+    let s = minor().await;
+    let id = s.say("mona", "/changegate approve manager").await;
+    assert_eq!(s.state(SHA), "success", "{}", s.sticky());
+    // What the API says of the note's author now: a service account.
+    s.gl.note_by_service_account(id);
+    s.mr_event("update", "alice", None).await;
+    assert_eq!(s.state(SHA), "failed", "{}", s.sticky());
+    assert!(!s.gl.labels(3).contains(&MANAGER.to_string()));
 }
 
 /// Whether `path` (no `/api/v4`) matches a line of the contract list: a template whose

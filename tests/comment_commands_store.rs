@@ -81,13 +81,11 @@ async fn exercise(store: &Store) {
             .await
             .unwrap()
     );
-    assert_eq!(
-        store
-            .recorded_lines(KEY, CommentSource::IssueComment, 1)
-            .await
-            .unwrap(),
-        vec![0]
-    );
+    let lines = store
+        .comment_lines(KEY, CommentSource::IssueComment, 1)
+        .await
+        .unwrap();
+    assert_eq!(lines, vec![command("approve", &mona, 1, 0, true)]);
     let standing = store.comment_approvals(KEY).await.unwrap();
     assert_eq!(standing, given.to_vec());
     // The author's edit that keeps the command: the new text is the known one.
@@ -178,6 +176,41 @@ async fn exercise(store: &Store) {
         all.iter()
             .any(|c| !c.accepted && c.reason.as_deref() == Some("refused"))
     );
+    let kinds = store
+        .comment_commands(KEY, &["confirm", "recheck"])
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds.iter().map(|c| c.comment_id).collect::<Vec<_>>(),
+        vec![6, 7, 8]
+    );
+    // The sticky comment's refusals: the latest few and how many in all, by a bounded read.
+    for id in 10..20 {
+        store
+            .record_command(
+                KEY,
+                &command("approve", &alice, id, 0, false),
+                CommandEffect::None,
+            )
+            .await
+            .unwrap();
+    }
+    let (latest, total) = store.latest_refusals(KEY, 3).await.unwrap();
+    assert_eq!(total, 11);
+    assert_eq!(
+        latest.iter().map(|c| c.comment_id).collect::<Vec<_>>(),
+        vec![17, 18, 19]
+    );
+    assert!(!store.help_asked(KEY).await.unwrap());
+    store
+        .record_command(
+            KEY,
+            &command("help", &alice, 30, 0, true),
+            CommandEffect::None,
+        )
+        .await
+        .unwrap();
+    assert!(store.help_asked(KEY).await.unwrap());
 }
 
 #[tokio::test]

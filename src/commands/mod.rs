@@ -2,6 +2,7 @@
 //! ([`parse`]), and what the rules allow of them (the prefix). Judging and recording them is
 //! the policy's and the worker's.
 
+mod html;
 pub mod parse;
 mod records;
 
@@ -130,6 +131,60 @@ pub fn is_gitlab_bot(name: &str) -> bool {
     numbered_bot("project_") || numbered_bot("group_") || lower.starts_with("service_account")
 }
 
+/// What GitLab says of a note's writer and the note itself, for telling notes no person wrote
+/// (and so that give nothing) from the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitlabNoteOrigin<'a> {
+    pub username: Option<&'a str>,
+    /// The user's `bot` field (service accounts, access-token bots; any name).
+    pub bot: Option<bool>,
+    /// The user's `user_type` (`human` for people), where GitLab gives it.
+    pub user_type: Option<&'a str>,
+    pub system: bool,
+    /// The note's `type` (`DiscussionNote`, `DiffNote`, or none for a plain note).
+    pub note_type: Option<&'a str>,
+    /// Service Desk: the e-mail address a note was sent from by someone without an account.
+    pub external_author: Option<&'a str>,
+}
+
+/// Why a GitLab note gives nothing, if it gives nothing: a system note, a bot or service
+/// account (by its fields or its name), the Service Desk's support bot or an e-mail sent
+/// through it, or a note of a type changegate does not know.
+pub fn gitlab_ignored_note(o: &GitlabNoteOrigin) -> Option<String> {
+    let who = o
+        .username
+        .map(|u| format!("@{u}"))
+        .unwrap_or_else(|| "an unknown account".into());
+    if o.system {
+        return Some("a system note".into());
+    }
+    if let Some(from) = o.external_author.filter(|e| !e.trim().is_empty()) {
+        return Some(format!(
+            "sent by e-mail through the Service Desk (from {}): an e-mail gives nothing",
+            crate::markdown::code(from)
+        ));
+    }
+    let support_bot = o
+        .username
+        .is_some_and(|u| u.to_ascii_lowercase().starts_with("support-bot"));
+    if support_bot {
+        return Some(format!(
+            "written by {who}, the Service Desk's bot (an e-mail): an e-mail gives nothing"
+        ));
+    }
+    let typed_bot = o.user_type.is_some_and(|t| t != "human");
+    if o.bot == Some(true) || typed_bot || o.username.is_some_and(is_gitlab_bot) {
+        return Some(format!("written by {who}, a bot account"));
+    }
+    match o.note_type {
+        None | Some("DiscussionNote" | "DiffNote" | "LegacyDiffNote") => None,
+        Some(other) => Some(format!(
+            "a note of type {} changegate does not read commands from",
+            crate::markdown::code(other)
+        )),
+    }
+}
+
 /// Why `prefix` cannot be the commands' prefix, if it cannot.
 pub fn prefix_problem(prefix: &str) -> Option<String> {
     let Some(name) = prefix.strip_prefix('/') else {
@@ -174,6 +229,76 @@ mod tests {
                 prefix_problem(bad).is_some_and(|p| p.contains(why)),
                 "{bad}: {:?}",
                 prefix_problem(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn gitlab_notes_no_person_wrote_give_nothing() {
+        let person = GitlabNoteOrigin {
+            username: Some("mona"),
+            bot: Some(false),
+            user_type: Some("human"),
+            ..Default::default()
+        };
+        assert_eq!(gitlab_ignored_note(&person), None);
+        assert_eq!(
+            gitlab_ignored_note(&GitlabNoteOrigin {
+                note_type: Some("DiscussionNote"),
+                ..person.clone()
+            }),
+            None
+        );
+        for (o, why) in [
+            (
+                GitlabNoteOrigin {
+                    username: Some("deploy-helper"),
+                    bot: Some(true),
+                    ..Default::default()
+                },
+                "a bot account",
+            ),
+            (
+                GitlabNoteOrigin {
+                    username: Some("release-robot"),
+                    user_type: Some("service_account"),
+                    ..Default::default()
+                },
+                "a bot account",
+            ),
+            (
+                GitlabNoteOrigin {
+                    username: Some("support-bot"),
+                    ..Default::default()
+                },
+                "Service Desk",
+            ),
+            (
+                GitlabNoteOrigin {
+                    external_author: Some("ceo@example.com"),
+                    ..person.clone()
+                },
+                "sent by e-mail",
+            ),
+            (
+                GitlabNoteOrigin {
+                    note_type: Some("SomethingNew"),
+                    ..person.clone()
+                },
+                "a note of type",
+            ),
+            (
+                GitlabNoteOrigin {
+                    system: true,
+                    ..person.clone()
+                },
+                "a system note",
+            ),
+        ] {
+            let got = gitlab_ignored_note(&o);
+            assert!(
+                got.as_deref().is_some_and(|g| g.contains(why)),
+                "{o:?}: {got:?}"
             );
         }
     }

@@ -3,6 +3,7 @@
 //! command quoted, fenced, indented, in inline code, inside `<details>` or an HTML comment, in
 //! a list or a table, emphasised, or written mid-line is text about a command, not a command.
 
+use super::html::Html;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// Commands read from one comment, in order, at most this many (the rest are refused).
@@ -52,6 +53,7 @@ pub struct CommandLine {
 }
 
 /// The command lines of `body`, in order.
+/// At most [`MAX_COMMANDS`] and one more are returned: the rest are never read.
 pub fn commands(body: &str, prefix: &str) -> Vec<CommandLine> {
     plain_lines(body)
         .into_iter()
@@ -65,74 +67,88 @@ pub fn commands(body: &str, prefix: &str) -> Vec<CommandLine> {
                 text: line.trim_end().to_string(),
             })
         })
+        .take(MAX_COMMANDS + 1)
         .collect()
 }
 
-/// Lines of top-level paragraphs made only of plain text (no code, HTML, emphasis or link in
-/// them), outside `<details>` and HTML comments.
+/// Lines of top-level paragraphs made only of plain text: no code, HTML, math, emphasis,
+/// strikethrough or link in them or open around them (a container begun on an earlier line
+/// of the paragraph covers this one too), and outside every HTML comment and element. A
+/// paragraph with a `$$` left in its text (math the parser could not match) gives none. A
+/// comment whose HTML cannot be matched up holds no command line at all.
 fn plain_lines(body: &str) -> Vec<String> {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
-        | Options::ENABLE_FOOTNOTES;
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_MATH;
     let mut out = vec![];
-    // Containers around the current point (quotes, lists, tables, footnotes, headings…).
+    // The current paragraph's plain lines, kept only if no `$$` is left in its text: math
+    // the parser did not match may still be rendered as math by the forge.
+    let mut para: Vec<String> = vec![];
+    let mut dollars = false;
+    // Block containers around the current point (quotes, lists, tables, footnotes, headings…).
     let mut depth = 0usize;
-    let mut details = 0usize;
-    let mut in_comment = false;
+    let mut html = Html::default();
     let mut paragraph = false;
+    // Inline containers (emphasis, strikethrough, links…) open in the paragraph.
+    let mut inline = 0usize;
     let mut line = String::new();
     let mut clean = true;
-    let mut end_line = |line: &mut String, clean: &mut bool, keep: bool| {
-        if keep && *clean && !line.trim().is_empty() {
-            out.push(line.trim().to_string());
+    let end_line = |para: &mut Vec<String>, line: &mut String, clean: bool| {
+        if clean && !line.trim().is_empty() {
+            para.push(line.trim().to_string());
         }
         line.clear();
-        *clean = true;
     };
     for event in Parser::new_ext(body, options) {
-        let html = match &event {
-            Event::Html(h) | Event::InlineHtml(h) => Some(h.to_string()),
-            _ => None,
-        };
-        if let Some(h) = &html {
-            let lower = h.to_ascii_lowercase();
-            details += lower.matches("<details").count();
-            details = details.saturating_sub(lower.matches("</details").count());
-            if lower.contains("<!--") && !lower.contains("-->") {
-                in_comment = true;
-            } else if in_comment && lower.contains("-->") {
-                in_comment = false;
-            }
+        if let Event::Html(h) | Event::InlineHtml(h) = &event {
+            html.feed(h);
         }
         match event {
             Event::Start(Tag::Paragraph) if depth == 0 => {
                 paragraph = true;
+                inline = 0;
                 line.clear();
-                clean = true;
+                para.clear();
+                dollars = false;
+                clean = !html.hides();
             }
             Event::End(TagEnd::Paragraph) if paragraph => {
-                let keep = details == 0 && !in_comment;
-                end_line(&mut line, &mut clean, keep);
+                dollars |= line.contains("$$");
+                end_line(&mut para, &mut line, clean && !html.hides());
+                if !dollars {
+                    out.append(&mut para);
+                }
                 paragraph = false;
             }
-            Event::Start(_) if paragraph => clean = false,
-            Event::End(_) if paragraph => {}
+            Event::Start(_) if paragraph => {
+                inline += 1;
+                clean = false;
+            }
+            Event::End(_) if paragraph => {
+                inline = inline.saturating_sub(1);
+                clean = false;
+            }
             Event::Start(_) => depth += 1,
             Event::End(_) => depth = depth.saturating_sub(1),
             Event::Text(t) if paragraph => {
-                if details > 0 || in_comment {
+                if html.hides() || inline > 0 {
                     clean = false;
                 }
                 line.push_str(&t);
             }
             Event::SoftBreak | Event::HardBreak if paragraph => {
-                let keep = details == 0 && !in_comment;
-                end_line(&mut line, &mut clean, keep);
+                dollars |= line.contains("$$");
+                end_line(&mut para, &mut line, clean && !html.hides());
+                clean = inline == 0 && !html.hides();
             }
             _ if paragraph => clean = false,
             _ => {}
         }
+    }
+    if html.ambiguous() {
+        return vec![];
     }
     out
 }
@@ -239,6 +255,23 @@ mod tests {
             ),
             ("/changegate help  ", vec![Ok(Command::Help)]),
             ("text  \n/changegate help", vec![Ok(Command::Help)]),
+            ("*closed*\n/changegate help", vec![Ok(Command::Help)]),
+            (
+                "<!-- the template's hint -->\n\n/changegate help",
+                vec![Ok(Command::Help)],
+            ),
+            (
+                "<details><summary>log</summary>\n\nx\n\n</details>\n\n/changegate help<br>",
+                vec![],
+            ),
+            (
+                "<details><summary>log</summary>\n\nx\n\n</details>\n\n/changegate help",
+                vec![Ok(Command::Help)],
+            ),
+            (
+                "<img src=\"x.png\">\n\n/changegate help",
+                vec![Ok(Command::Help)],
+            ),
         ];
         for (body, want) in table {
             assert_eq!(found(body), want, "{body:?}");
@@ -272,6 +305,26 @@ mod tests {
             "/changegateapprove peer",
             "/changegate-x approve peer",
             "<span>/changegate approve peer</span>",
+            // Containers begun on an earlier line of the paragraph.
+            "*emphasis\n/changegate approve peer*",
+            "**strong\n/changegate approve peer**",
+            "~~struck\n/changegate approve peer~~",
+            "[link\n/changegate approve peer](https://x)",
+            "<del>x\n/changegate approve peer</del>",
+            "<sub>x\n/changegate approve peer\n</sub>",
+            // HTML that cannot be matched up, or that hides what follows.
+            "</details><details>\n\n/changegate approve peer\n\n</details>",
+            "<details>\n\n</details>\n</details>\n\n/changegate approve peer",
+            "<!-- a --> <!--\n\n/changegate approve peer\n\n-->",
+            "<details>\n\n/changegate approve peer",
+            "<div hidden>\n\n/changegate approve peer\n\n</div>",
+            // Math, which GitHub renders as a formula.
+            "$$\n/changegate approve peer\n$$",
+            "$$x\n/changegate approve peer\ny$$",
+            "text\n$$\n/changegate approve peer\n$$\nmore",
+            "$$\n/changegate approve peer",
+            "/changegate approve peer\n$$",
+            "$/changegate approve peer$",
         ] {
             let all = found(body);
             assert!(
@@ -298,6 +351,12 @@ mod tests {
                 "{body:?} gave {all:?}"
             );
         }
+    }
+
+    #[test]
+    fn at_most_one_more_than_the_maximum_is_read() {
+        let many: String = (0..50).map(|_| "/changegate help\n").collect();
+        assert_eq!(commands(&many, P).len(), MAX_COMMANDS + 1);
     }
 
     #[test]

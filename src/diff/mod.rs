@@ -153,7 +153,15 @@ pub fn fingerprint(diff: &ChangeDiff) -> Result<Fingerprint, String> {
     let mut files: Vec<(String, String)> = Vec::with_capacity(diff.files.len());
     for f in &diff.files {
         check(f)?;
-        files.push((f.path().to_string(), render(f)));
+        let mut text = render(f);
+        // Where git writes no index line (a pure rename, a mode change), the resulting blob
+        // still identifies the content: the old file may have changed on the target.
+        if !writes_index(f)
+            && let Some(blob) = &f.new_blob
+        {
+            text.push_str(&format!("resulting blob {blob}\n"));
+        }
+        files.push((f.path().to_string(), text));
     }
     files.sort();
     let mut whole = Sha256::new();
@@ -191,7 +199,12 @@ fn check(f: &FileDiff) -> Result<(), String> {
             "{path} is a binary change the forge does not identify by both blob ids"
         ));
     }
-    if !f.binary && f.patch.is_none() {
+    // Git lists a modified file without hunks only when its mode changed: an empty patch
+    // with equal modes is content the forge left out.
+    let empty_modified = f.status == FileStatus::Modified
+        && f.patch.as_deref() == Some("")
+        && f.old_mode == f.new_mode;
+    if !f.binary && (f.patch.is_none() || empty_modified) {
         return Err(format!(
             "the forge did not show the diff of {path} (too large, or withheld)"
         ));
@@ -200,6 +213,14 @@ fn check(f: &FileDiff) -> Result<(), String> {
 }
 
 const NO_BLOB: &str = "0000000000000000000000000000000000000000";
+
+/// Whether git writes an index line for the file: when the content changed, or for a new or
+/// deleted file.
+fn writes_index(f: &FileDiff) -> bool {
+    f.patch.as_deref().is_some_and(|p| !p.is_empty())
+        || f.binary
+        || matches!(f.status, FileStatus::Added | FileStatus::Deleted)
+}
 
 /// A file as `git diff --full-index` writes it, without the similarity line (neither forge
 /// gives it the same way); a blob id the forge does not give is written `unknown`.
@@ -227,11 +248,7 @@ pub fn render(f: &FileDiff) -> String {
         _ => {}
     }
     let patch = f.patch.as_deref().unwrap_or("");
-    // Git writes an index line when the content changed, or for a new or deleted file.
-    let content = !patch.is_empty()
-        || f.binary
-        || matches!(f.status, FileStatus::Added | FileStatus::Deleted);
-    if content {
+    if writes_index(f) {
         let blob = |side: bool, id: &Option<String>| match (side, id) {
             (false, _) => NO_BLOB.to_string(),
             (true, Some(id)) => id.clone(),

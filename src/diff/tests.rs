@@ -124,3 +124,72 @@ fn an_added_binary_with_its_blob_id_is_identified() {
     assert!(text.contains("Binary files /dev/null and b/logo.png differ"));
     assert!(fingerprint(&diff(vec![f])).is_ok());
 }
+
+#[test]
+fn a_modified_file_shown_without_any_change_is_withheld() {
+    // Git never lists a modified file without hunks unless its mode changed: an empty patch
+    // with equal modes is a diff the forge did not show.
+    let f = file("a.rs", "");
+    let err = fingerprint(&diff(vec![f])).unwrap_err();
+    assert!(err.contains("did not show the diff of `a.rs`"), "{err}");
+}
+
+#[test]
+fn resulting_blobs_count_where_git_writes_no_index_line() {
+    // A mode change or a pure rename has no hunks: its resulting blob must still tell two
+    // such diffs apart (the old content may have moved on the target).
+    let mode_change = FileDiff {
+        new_mode: Some("100755".into()),
+        ..file("run.sh", "")
+    };
+    let rename = FileDiff {
+        status: FileStatus::Renamed,
+        old_path: "old.rs".into(),
+        ..file("new.rs", "")
+    };
+    for f in [mode_change, rename] {
+        let one = fingerprint(&diff(vec![f.clone()])).unwrap();
+        let other = fingerprint(&diff(vec![FileDiff {
+            new_blob: Some("b".repeat(40)),
+            ..f.clone()
+        }]))
+        .unwrap();
+        assert_ne!(one, other, "{f:?}");
+        assert_eq!(one.first_difference(&other), Some(f.path()));
+        // What is rendered stays git's own text.
+        assert!(!render(&f).contains("index "), "{}", render(&f));
+    }
+}
+
+#[test]
+fn gitlab_empty_diffs_are_withheld_unless_git_would_show_none() {
+    use crate::forge::gitlab::compare::from_compare;
+    let one = |d: &str| {
+        let body = format!(r#"{{"commits": [], "diffs": [{d}]}}"#);
+        fingerprint(&from_compare(body.as_bytes(), &"c".repeat(40)))
+    };
+    let withheld = [
+        // Modified, modes equal, nothing shown.
+        r#"{"old_path": "a.rs", "new_path": "a.rs", "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": false, "deleted_file": false, "diff": ""}"#,
+        // No `diff` at all.
+        r#"{"old_path": "a.rs", "new_path": "a.rs", "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": false, "deleted_file": false}"#,
+        r#"{"old_path": "a.rs", "new_path": "a.rs", "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": false, "deleted_file": false, "diff": null}"#,
+    ];
+    for d in withheld {
+        let err = one(d).unwrap_err();
+        assert!(
+            err.contains("did not show the diff of `a.rs`"),
+            "{d}: {err}"
+        );
+    }
+    let shown_as_git_would = [
+        // A pure rename, a mode change, an empty new file, an empty file deleted.
+        r#"{"old_path": "a.rs", "new_path": "b.rs", "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": true, "deleted_file": false, "diff": ""}"#,
+        r#"{"old_path": "a.sh", "new_path": "a.sh", "a_mode": "100644", "b_mode": "100755", "new_file": false, "renamed_file": false, "deleted_file": false, "diff": ""}"#,
+        r#"{"old_path": "e", "new_path": "e", "a_mode": "0", "b_mode": "100644", "new_file": true, "renamed_file": false, "deleted_file": false, "diff": ""}"#,
+        r#"{"old_path": "e", "new_path": "e", "a_mode": "100644", "b_mode": "0", "new_file": false, "renamed_file": false, "deleted_file": true, "diff": ""}"#,
+    ];
+    for d in shown_as_git_would {
+        assert!(one(d).is_ok(), "{d}: {:?}", one(d));
+    }
+}

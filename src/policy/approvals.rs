@@ -128,12 +128,24 @@ fn by_comment(rules: &Rules, snap: &Snapshot, a: &Approval) -> Vec<Candidate> {
         .iter()
         .filter(|c| c.role == a.name)
         .filter(|c| {
+            // Under `changed_diff`, the fingerprint recorded when it was given decides, as
+            // for labels; without one, the push rules below reset it. On the recorded head
+            // itself the push-time rules still hold: a record never vouches for a comment
+            // written before its head's push or before a retarget.
+            if a.reset_on_push.keeps_same_diff() {
+                match same_diff::judge(snap, &a.name, "comment", &c.by, Some(c.at)) {
+                    SameDiff::Kept(_) => return true,
+                    SameDiff::Unmoved => {
+                        return !retargeted_since(snap, Some(c.at))
+                            && reset_since(snap, Some(c.at)).is_none();
+                    }
+                    SameDiff::Reset(_) => return false,
+                    SameDiff::NoRecord => {}
+                }
+            }
             // On a change issue there is no head: the merge requests it gates place its
-            // approvals against their own pushes, as they do its labels.
-            // `changed_diff` resets by-comment approvals like `true` (no fingerprint is
-            // recorded for them): fail closed.
-            // On a change issue, the gated merge requests' pushes and retargets (given to
-            // the issue's snapshot) reset it as they reset its labels.
+            // approvals against their own pushes, as they do its labels (their pushes and
+            // retargets, given to the issue's snapshot, reset it).
             !a.reset_on_push.resets()
                 || (snap.change.kind == crate::model::ChangeKind::Issue
                     && !unseen_code(snap, Some(c.at))

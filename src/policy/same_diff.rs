@@ -182,7 +182,7 @@ pub(super) fn notes(rules: &crate::rules::Rules, snap: &Snapshot) -> Vec<String>
         .iter()
         .filter(|a| a.reset_on_push.keeps_same_diff())
     {
-        for (via, by, at) in given(snap, a) {
+        for (via, by, at) in given(rules, snap, a) {
             match judge(snap, &a.name, via, &by, at) {
                 SameDiff::Kept(words) | SameDiff::Reset(words) => {
                     if !out.contains(&words) {
@@ -196,9 +196,10 @@ pub(super) fn notes(rules: &crate::rules::Rules, snap: &Snapshot) -> Vec<String>
     out
 }
 
-/// The approvals of role `a` on the change: the label's latest application and the native
-/// approvals, as (via, by, at).
+/// The approvals of role `a` on the change: the label's latest application, the native
+/// approvals and the approvals by comment, as (via, by, at).
 fn given(
+    rules: &crate::rules::Rules,
     snap: &Snapshot,
     a: &crate::rules::Approval,
 ) -> Vec<(&'static str, User, Option<DateTime<Utc>>)> {
@@ -214,6 +215,14 @@ fn given(
                 .iter()
                 .filter(|r| r.approved)
                 .map(|r| ("review", r.reviewer.clone(), r.submitted_at)),
+        );
+    }
+    if a.by_comment && rules.commands.is_some() {
+        out.extend(
+            snap.comment_approvals
+                .iter()
+                .filter(|c| c.role == a.name)
+                .map(|c| ("comment", c.by.clone(), Some(c.at))),
         );
     }
     out

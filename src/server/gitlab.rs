@@ -163,6 +163,11 @@ pub fn parse(event: &str, delivery_id: Option<String>, body: &[u8]) -> Result<Ev
 struct WireUser {
     id: Option<u64>,
     username: Option<String>,
+    /// Service accounts and access-token bots, whatever their name.
+    #[serde(default)]
+    bot: Option<bool>,
+    #[serde(default)]
+    user_type: Option<String>,
 }
 
 fn user(u: &Option<WireUser>) -> User {
@@ -405,6 +410,12 @@ struct NoteAttributes {
     updated_by_id: Option<u64>,
     system: Option<bool>,
     url: Option<String>,
+    /// `DiscussionNote`, `DiffNote`, or none for a plain note.
+    #[serde(default, rename = "type")]
+    note_type: Option<String>,
+    /// Service Desk: the sender's address of a note that came by e-mail.
+    #[serde(default)]
+    external_author: Option<String>,
 }
 
 /// The note a Note Hook is about (`create`, or `update` since GitLab 16.11; a payload without
@@ -433,17 +444,15 @@ fn note_comment(hook: &NoteHook) -> Option<CommentFact> {
         },
         _ => actor.clone(),
     };
-    let ignored = if n.system == Some(true) {
-        Some("a system note".to_string())
-    } else if actor
-        .username
-        .as_deref()
-        .is_some_and(crate::commands::is_gitlab_bot)
-    {
-        Some(format!("written by {}, a bot account", actor.mention()))
-    } else {
-        None
-    };
+    let wire = hook.user.as_ref();
+    let ignored = crate::commands::gitlab_ignored_note(&crate::commands::GitlabNoteOrigin {
+        username: actor.username.as_deref(),
+        bot: wire.and_then(|u| u.bot),
+        user_type: wire.and_then(|u| u.user_type.as_deref()),
+        system: n.system == Some(true),
+        note_type: n.note_type.as_deref(),
+        external_author: n.external_author.as_deref(),
+    });
     Some(CommentFact {
         id,
         source: CommentSource::Note,

@@ -42,26 +42,25 @@ fn id_of(u: &User) -> Option<i64> {
 
 impl Store {
     /// The command lines of a comment already recorded (a redelivery or a reconcile reads the
-    /// comment again: those lines are done).
-    pub async fn recorded_lines(
+    /// comment again: those lines are done; an edit is checked against them). At most
+    /// [`crate::commands::MAX_COMMANDS`] and one more per comment are ever recorded.
+    pub async fn comment_lines(
         &self,
         key: &str,
         source: CommentSource,
         comment_id: u64,
-    ) -> Result<Vec<u32>> {
-        let rows: Vec<i64> = sqlx::query_scalar(
-            "SELECT line FROM comment_commands WHERE change_key = $1 AND source = $2 AND comment_id = $3",
-        )
+    ) -> Result<Vec<CommandRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM comment_commands
+             WHERE change_key = $1 AND source = $2 AND comment_id = $3 ORDER BY line"
+        ))
         .bind(key.to_string())
         .bind(source.as_str())
         .bind(comment_id as i64)
         .fetch_all(&self.reads)
         .await
         .context("cannot read recorded commands")?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|l| u32::try_from(l).ok())
-            .collect())
+        rows.iter().map(record_of).collect()
     }
 
     /// Records a command and what it does, in one transaction. False when the line was
@@ -202,36 +201,67 @@ impl Store {
 
     /// The change's commands of these kinds (all when empty), oldest first.
     pub async fn comment_commands(&self, key: &str, kinds: &[&str]) -> Result<Vec<CommandRecord>> {
-        let rows = sqlx::query(
-            "SELECT source, comment_id, line, kind, text, person_id, person_login, at, url,
-                    accepted, reason
-             FROM comment_commands WHERE change_key = $1 ORDER BY recorded_at, at, comment_id, line",
-        )
+        // The kinds are a closed set of the caller's, bound as parameters after the key.
+        let filter = if kinds.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
+            format!(" AND kind IN ({})", marks.join(", "))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM comment_commands WHERE change_key = $1{filter}
+             ORDER BY recorded_at, at, comment_id, line"
+        );
+        let mut q = sqlx::query(&sql).bind(key.to_string());
+        for k in kinds {
+            q = q.bind(k.to_string());
+        }
+        let rows = q
+            .fetch_all(&self.reads)
+            .await
+            .context("cannot read comment commands")?;
+        rows.iter().map(record_of).collect()
+    }
+
+    /// The latest `limit` refused commands of the change, oldest first, and how many were
+    /// refused in all: what the sticky comment lists, read without loading every refusal.
+    pub async fn latest_refusals(
+        &self,
+        key: &str,
+        limit: u32,
+    ) -> Result<(Vec<CommandRecord>, u64)> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM comment_commands WHERE change_key = $1 AND accepted = 0
+             ORDER BY recorded_at DESC, at DESC, comment_id DESC, line DESC LIMIT $2"
+        ))
         .bind(key.to_string())
+        .bind(i64::from(limit))
         .fetch_all(&self.reads)
         .await
-        .context("cannot read comment commands")?;
-        let mut out = vec![];
-        for r in rows {
-            let kind: String = r.try_get("kind")?;
-            if !kinds.is_empty() && !kinds.contains(&kind.as_str()) {
-                continue;
-            }
-            let source: String = r.try_get("source")?;
-            out.push(CommandRecord {
-                kind,
-                text: r.try_get("text")?,
-                person: person_of(r.try_get("person_id")?, r.try_get("person_login")?),
-                at: time(r.try_get("at")?),
-                source: CommentSource::from_name(&source).context("unknown comment source")?,
-                comment_id: u64::try_from(r.try_get::<i64, _>("comment_id")?)?,
-                line: u32::try_from(r.try_get::<i64, _>("line")?)?,
-                url: r.try_get("url")?,
-                accepted: r.try_get::<i64, _>("accepted")? != 0,
-                reason: r.try_get("reason")?,
-            });
-        }
-        Ok(out)
+        .context("cannot read refused commands")?;
+        let mut latest = rows.iter().map(record_of).collect::<Result<Vec<_>>>()?;
+        latest.reverse();
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM comment_commands WHERE change_key = $1 AND accepted = 0",
+        )
+        .bind(key.to_string())
+        .fetch_one(&self.reads)
+        .await
+        .context("cannot count refused commands")?;
+        Ok((latest, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// Whether someone asked for `help` on the change (an accepted command).
+    pub async fn help_asked(&self, key: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT line FROM comment_commands
+             WHERE change_key = $1 AND kind = 'help' AND accepted = 1 LIMIT 1",
+        )
+        .bind(key.to_string())
+        .fetch_optional(&self.reads)
+        .await
+        .context("cannot read help commands")?;
+        Ok(found.is_some())
     }
 
     /// When the bot last accepted a recheck from `person` on the change (its own clock, ms).
@@ -266,6 +296,25 @@ impl Store {
             .filter(|c| c.accepted)
             .collect())
     }
+}
+
+const COLUMNS: &str =
+    "source, comment_id, line, kind, text, person_id, person_login, at, url, accepted, reason";
+
+fn record_of(r: &sqlx::any::AnyRow) -> Result<CommandRecord> {
+    let source: String = r.try_get("source")?;
+    Ok(CommandRecord {
+        kind: r.try_get("kind")?,
+        text: r.try_get("text")?,
+        person: person_of(r.try_get("person_id")?, r.try_get("person_login")?),
+        at: time(r.try_get("at")?),
+        source: CommentSource::from_name(&source).context("unknown comment source")?,
+        comment_id: u64::try_from(r.try_get::<i64, _>("comment_id")?)?,
+        line: u32::try_from(r.try_get::<i64, _>("line")?)?,
+        url: r.try_get("url")?,
+        accepted: r.try_get::<i64, _>("accepted")? != 0,
+        reason: r.try_get("reason")?,
+    })
 }
 
 async fn standing_rows(conn: &mut sqlx::AnyConnection, key: &str) -> Result<Vec<CommentApproval>> {

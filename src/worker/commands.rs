@@ -9,15 +9,9 @@ use crate::commands::{self, Command, CommandRecord, CommentApproval};
 use crate::evidence::CommentWithdrawal;
 use crate::forge::Forge;
 use crate::model::{CommentChange, CommentFact, CommentSource, Event, User};
-use crate::policy::{self, ApprovalState, Decision, Snapshot};
+use crate::policy::{self, Decision, Snapshot};
 use crate::store::{CommandEffect, key_of};
 use anyhow::Result;
-
-/// How many refusals the sticky comment lists.
-const REFUSALS_SHOWN: usize = 5;
-
-/// Rechecks per change and person: one a minute.
-const RECHECK_EVERY_SECS: i64 = 60;
 
 impl Worker {
     /// The decision, after the job's comment commands are taken (when the rules turn commands
@@ -32,10 +26,18 @@ impl Worker {
         };
         let key = key_of(&snap.change);
         snap.comment_approvals = self.store.comment_approvals(&key).await?;
+        let before = snap.comment_approvals.clone();
         self.fill_memberships(t.forge, t.rules, snap).await?;
         let facts = self.comment_facts(t, snap).await?;
         for fact in &facts {
             self.take_comment(t, snap, fact, &cfg.prefix).await?;
+        }
+        // Approvals the comments just gave are first seen now, on the current head: their
+        // diffs are recorded (under `changed_diff`) before the decision judges them.
+        if snap.comment_approvals != before {
+            snap.diffs = self
+                .diff_facts(t.forge, t.r, snap, t.rules, Some(t.job))
+                .await?;
         }
         let mut decision = policy::evaluate(t.rules, snap);
         // Approvals by comment count only while their comments stand as they were given.
@@ -43,8 +45,7 @@ impl Worker {
             self.fill_memberships(t.forge, t.rules, snap).await?;
             decision = policy::evaluate(t.rules, snap);
         }
-        self.command_notes(&key, t.rules, snap, &mut decision)
-            .await?;
+        self.command_notes(&key, t.rules, &mut decision).await?;
         Ok(decision)
     }
 
@@ -132,8 +133,8 @@ impl Worker {
         }
     }
 
-    /// An edit keeps what the comment gave only when its author made it and the commands are
-    /// still there; commands it adds grant nothing.
+    /// An edit keeps what the comment gave only when its author made it and every command
+    /// line that gave an approval is still there, unchanged; commands it adds grant nothing.
     async fn take_edit<F: Forge>(
         &self,
         t: &Target<'_, F>,
@@ -142,23 +143,23 @@ impl Worker {
         prefix: &str,
         key: &str,
     ) -> Result<()> {
-        let given: Vec<CommentApproval> = snap
+        let given = snap
             .comment_approvals
             .iter()
-            .filter(|g| g.source == fact.source && g.id_is(fact.id))
-            .cloned()
-            .collect();
+            .any(|g| g.source == fact.source && g.id_is(fact.id));
         let by_author = fact
             .by
             .as_ref()
             .is_some_and(|b| b.same_as(&fact.author) == Some(true));
         let lines = commands::commands(&fact.body, prefix);
-        if !given.is_empty() {
-            let still = given.iter().all(|g| {
-                lines.iter().any(|l| {
-                    matches!(&l.command, Ok(Command::Approve { roles, .. }) if roles.contains(&g.role))
-                })
-            });
+        let recorded = self.store.comment_lines(key, fact.source, fact.id).await?;
+        if given {
+            // The exact lines that gave approvals, as recorded; a line recorded cut short
+            // (longer than a record keeps) is never found again: the approval goes.
+            let still = recorded
+                .iter()
+                .filter(|r| r.accepted && r.kind == "approve")
+                .all(|r| lines.iter().any(|l| l.text == r.text));
             if by_author && still {
                 let sha = commands::body_sha(&fact.body);
                 self.store
@@ -178,7 +179,7 @@ impl Worker {
                     .map(User::mention)
                     .unwrap_or_else(|| "someone".into());
                 let why = if by_author {
-                    "its comment was edited and no longer holds the command".to_string()
+                    "its comment was edited and no longer holds the command as written".to_string()
                 } else {
                     format!("its comment was edited by {who}, who is not its author")
                 };
@@ -187,22 +188,28 @@ impl Worker {
             }
         }
         // Lines the comment did not hold when it was read are refused: an edit grants nothing.
-        let recorded = self.store.recorded_lines(key, fact.source, fact.id).await?;
         if fact.ignored.is_some() {
             return Ok(());
         }
-        let author = fact.author.clone();
-        for (n, line) in lines.iter().enumerate().take(commands::MAX_COMMANDS) {
-            let n = n as u32;
-            if recorded.contains(&n) || recorded.len() > n as usize {
-                continue;
-            }
+        let added: Vec<(u32, &commands::CommandLine)> = lines
+            .iter()
+            .enumerate()
+            .take(commands::MAX_COMMANDS)
+            .filter_map(|(n, l)| Some((u32::try_from(n).ok()?, l)))
+            .filter(|(n, _)| {
+                recorded.len() <= *n as usize && !recorded.iter().any(|r| r.line == *n)
+            })
+            .collect();
+        if added.is_empty() || !self.may_show(t, snap, &fact.author, added.len()).await? {
+            return Ok(());
+        }
+        for (n, line) in added {
             let kind = line
                 .command
                 .as_ref()
                 .map(Command::kind)
                 .unwrap_or("invalid");
-            let record = self.record_of(fact, &author, n, kind, &line.text, Err(
+            let record = self.record_of(fact, &fact.author, n, kind, &line.text, Err(
                 "added by an edit: commands added by editing a comment grant nothing; write a new comment".into(),
             ));
             self.keep_command(t, key, &record, CommandEffect::None)
@@ -211,8 +218,41 @@ impl Worker {
         Ok(())
     }
 
-    /// The command lines of a new comment, each judged and recorded (lines recorded before
-    /// are done), then the reaction for a member of some approver group.
+    /// Whether commands by `person` are recorded and their refusals shown: the change's
+    /// author's and approver-group members'. Anyone else's are only counted, so that a
+    /// stranger's comments never make the bot write (`lines`: how many were read).
+    async fn may_show<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &mut Snapshot,
+        person: &User,
+        lines: usize,
+    ) -> Result<bool> {
+        if snap.change.author.same_as(person) == Some(true) {
+            return Ok(true);
+        }
+        let questions: Vec<(String, User)> = t
+            .rules
+            .groups
+            .iter()
+            .map(|g| (g.name.clone(), person.clone()))
+            .collect();
+        self.answer(t.forge, t.rules, snap, questions).await?;
+        if policy::commands::in_some_group(t.rules, snap, person) {
+            return Ok(true);
+        }
+        metrics::counter!(crate::telemetry::COMMANDS_IGNORED, "why" => "not_an_approver")
+            .increment(u64::try_from(lines).unwrap_or(u64::MAX));
+        tracing::info!(
+            lines,
+            "commands from someone neither the author nor in an approver group: counted, not recorded"
+        );
+        Ok(false)
+    }
+
+    /// The command lines of a new comment (at most [`commands::MAX_COMMANDS`]; one more is
+    /// recorded as refused and the rest are not read), each judged and recorded (lines
+    /// recorded before are done), then the reaction for a member of some approver group.
     async fn take_commands<F: Forge>(
         &self,
         t: &Target<'_, F>,
@@ -222,237 +262,60 @@ impl Worker {
         key: &str,
     ) -> Result<()> {
         let lines = commands::commands(&fact.body, prefix);
-        if lines.is_empty() {
+        let recorded: Vec<u32> = self
+            .store
+            .comment_lines(key, fact.source, fact.id)
+            .await?
+            .into_iter()
+            .map(|r| r.line)
+            .collect();
+        let new: Vec<(u32, &commands::CommandLine)> = lines
+            .iter()
+            .enumerate()
+            .take(commands::MAX_COMMANDS + 1)
+            .filter_map(|(n, l)| Some((u32::try_from(n).ok()?, l)))
+            .filter(|(n, _)| !recorded.contains(n))
+            .collect();
+        let person = fact.author.clone();
+        if new.is_empty() || !self.may_show(t, snap, &person, new.len()).await? {
             return Ok(());
         }
-        let recorded = self.store.recorded_lines(key, fact.source, fact.id).await?;
-        let person = fact.author.clone();
-        let mut took = false;
-        for (n, line) in lines.iter().enumerate() {
-            let n = u32::try_from(n).unwrap_or(u32::MAX);
-            if recorded.contains(&n) {
-                continue;
-            }
-            took = true;
+        for (n, line) in new {
             let kind = line
                 .command
                 .as_ref()
                 .map(Command::kind)
                 .unwrap_or("invalid");
-            if let Some(why) = &fact.ignored {
-                let record = self.record_of(fact, &person, n, kind, &line.text, Err(why.clone()));
-                self.keep_command(t, key, &record, CommandEffect::None)
-                    .await?;
-                continue;
-            }
-            if n as usize >= commands::MAX_COMMANDS {
-                let record = self.record_of(
-                    fact,
-                    &person,
-                    n,
-                    kind,
-                    &line.text,
-                    Err(format!(
-                        "at most {} commands per comment",
-                        commands::MAX_COMMANDS
-                    )),
-                );
-                self.keep_command(t, key, &record, CommandEffect::None)
-                    .await?;
-                continue;
-            }
-            match &line.command {
-                Err(why) => {
-                    let record =
-                        self.record_of(fact, &person, n, kind, &line.text, Err(why.clone()));
+            let refused = if let Some(why) = &fact.ignored {
+                Some(why.clone())
+            } else if n as usize >= commands::MAX_COMMANDS {
+                Some(format!(
+                    "at most {} commands per comment are read; this one and any after it were not",
+                    commands::MAX_COMMANDS
+                ))
+            } else {
+                line.command.as_ref().err().cloned()
+            };
+            match (refused, &line.command) {
+                (Some(why), _) => {
+                    let record = self.record_of(fact, &person, n, kind, &line.text, Err(why));
                     self.keep_command(t, key, &record, CommandEffect::None)
                         .await?;
                 }
-                Ok(command) => {
+                (None, Ok(command)) => {
                     self.take_command(t, snap, fact, n, &line.text, command, key)
                         .await?;
                 }
+                (None, Err(_)) => {}
             }
         }
-        if took && fact.ignored.is_none() {
+        if fact.ignored.is_none() {
             self.acknowledge(t, snap, fact).await?;
         }
         Ok(())
     }
 
-    /// One command, judged on the change as read.
-    #[allow(clippy::too_many_arguments)]
-    async fn take_command<F: Forge>(
-        &self,
-        t: &Target<'_, F>,
-        snap: &mut Snapshot,
-        fact: &CommentFact,
-        n: u32,
-        text: &str,
-        command: &Command,
-        key: &str,
-    ) -> Result<()> {
-        let person = fact.author.clone();
-        let at = fact.at.unwrap_or_else(|| self.store.clock().now());
-        let kind = command.kind();
-        match command {
-            Command::Approve { roles, sha } => {
-                let questions = policy::commands::approve_questions(t.rules, snap, &person, roles);
-                self.answer(t.forge, t.rules, snap, questions).await?;
-                let now = policy::evaluate(t.rules, snap);
-                let judged = policy::commands::judge_approve(
-                    t.rules,
-                    snap,
-                    &now.approvals,
-                    &person,
-                    roles,
-                    sha.as_deref(),
-                    at,
-                );
-                let judged = match judged {
-                    Ok(grants) => match self.odd_origin(t, fact).await? {
-                        Some(why) => Err(why),
-                        None => Ok(grants),
-                    },
-                    Err(why) => Err(why),
-                };
-                match judged {
-                    Ok(grants) => {
-                        let given: Vec<CommentApproval> = grants
-                            .into_iter()
-                            .map(|g| CommentApproval {
-                                role: g.role,
-                                by: person.clone(),
-                                at,
-                                source: fact.source,
-                                comment_id: fact.id,
-                                url: fact.url.clone(),
-                                head: g.head,
-                                body_sha: commands::body_sha(&fact.body),
-                                node_id: fact.node_id.clone(),
-                            })
-                            .collect();
-                        let record = self.record_of(fact, &person, n, kind, text, Ok(()));
-                        if self
-                            .keep_command(t, key, &record, CommandEffect::Grant(&given))
-                            .await?
-                        {
-                            snap.comment_approvals.extend(given);
-                        }
-                    }
-                    Err(why) => {
-                        let record = self.record_of(fact, &person, n, kind, text, Err(why));
-                        self.keep_command(t, key, &record, CommandEffect::None)
-                            .await?;
-                    }
-                }
-            }
-            Command::Withdraw { roles } => {
-                let mine = |g: &&CommentApproval| {
-                    g.by.same_as(&person) == Some(true)
-                        && (roles.is_empty() || roles.contains(&g.role))
-                };
-                let unknown = roles.iter().find(|r| t.rules.approval(r).is_none());
-                let outcome = match unknown {
-                    Some(r) => Err(format!(
-                        "{} is not an approval role",
-                        crate::markdown::code(r)
-                    )),
-                    None if !snap.comment_approvals.iter().any(|g| mine(&g)) => Err(format!(
-                        "{} gave no approval by comment to withdraw",
-                        person.mention()
-                    )),
-                    None => Ok(()),
-                };
-                let accepted = outcome.is_ok();
-                let record = self.record_of(fact, &person, n, kind, text, outcome);
-                let effect = if accepted {
-                    CommandEffect::Withdraw {
-                        person: &person,
-                        roles,
-                    }
-                } else {
-                    CommandEffect::None
-                };
-                if self.keep_command(t, key, &record, effect).await? && accepted {
-                    snap.comment_approvals.retain(|g| !mine(&g));
-                }
-            }
-            Command::Recheck => {
-                let last = self.store.last_recheck(key, &person).await?;
-                let now = self.store.clock().now_ms();
-                let recent = last.is_some_and(|t| {
-                    now.saturating_sub(t) < RECHECK_EVERY_SECS.saturating_mul(1000)
-                });
-                let outcome = if recent {
-                    Err(format!(
-                        "{} asked for a recheck less than a minute ago; at most one a minute",
-                        person.mention()
-                    ))
-                } else {
-                    Ok(())
-                };
-                if outcome.is_ok() {
-                    // Evaluate on the forge's answers of now, not remembered ones.
-                    self.memberships.forget(&person);
-                }
-                let record = self.record_of(fact, &person, n, kind, text, outcome);
-                self.keep_command(t, key, &record, CommandEffect::None)
-                    .await?;
-            }
-            Command::RequestException | Command::Confirm => {
-                let questions: Vec<(String, User)> = t
-                    .rules
-                    .groups
-                    .iter()
-                    .map(|g| (g.name.clone(), person.clone()))
-                    .collect();
-                self.answer(t.forge, t.rules, snap, questions).await?;
-                let outcome = match self.odd_origin(t, fact).await? {
-                    Some(why) => Err(why),
-                    None => policy::commands::may_ask_exception(t.rules, snap, &person),
-                };
-                let record = self.record_of(fact, &person, n, kind, text, outcome);
-                self.keep_command(t, key, &record, CommandEffect::None)
-                    .await?;
-            }
-            Command::Help => {
-                let record = self.record_of(fact, &person, n, kind, text, Ok(()));
-                self.keep_command(t, key, &record, CommandEffect::None)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Why a comment cannot give approvals for how it was written (an e-mail reply, hidden,
-    /// gone, or the forge will not say).
-    async fn odd_origin<F: Forge>(
-        &self,
-        t: &Target<'_, F>,
-        fact: &CommentFact,
-    ) -> Result<Option<String>> {
-        let why = match t.forge.comment_origin(fact.node_id.as_deref()).await {
-            Ok(Some(o)) if o.gone => Some("the comment is gone".to_string()),
-            Ok(Some(o)) if o.via_email => Some(
-                "sent as an e-mail reply: a reply from a shared mailbox or a quoted notification gives nothing"
-                    .to_string(),
-            ),
-            Ok(Some(o)) if o.minimized => Some("the comment is hidden".to_string()),
-            Ok(Some(_)) => None,
-            Ok(None) => Some(
-                "changegate cannot tell whether the comment was sent by e-mail (the forge gave no node id)"
-                    .to_string(),
-            ),
-            Err(e) if e.is_retryable() => return Err(e.into()),
-            Err(e) => Some(format!(
-                "changegate cannot tell whether the comment was sent by e-mail ({e})"
-            )),
-        };
-        Ok(why)
-    }
-
-    fn record_of(
+    pub(super) fn record_of(
         &self,
         fact: &CommentFact,
         person: &User,
@@ -477,7 +340,7 @@ impl Worker {
 
     /// Records the command (and what it does) durably, then its audit record. False when the
     /// line was recorded before.
-    async fn keep_command<F: Forge>(
+    pub(super) async fn keep_command<F: Forge>(
         &self,
         t: &Target<'_, F>,
         key: &str,
@@ -499,7 +362,7 @@ impl Worker {
     }
 
     /// Withdraws what a comment gave, with an audit record for each approval.
-    async fn withdraw_comment<F: Forge>(
+    pub(super) async fn withdraw_comment<F: Forge>(
         &self,
         t: &Target<'_, F>,
         snap: &mut Snapshot,
@@ -554,163 +417,6 @@ impl Worker {
         }
         Ok(())
     }
-
-    /// Reads back the comments behind the approvals by comment the decision counts; withdraws
-    /// those gone, changed, or no longer their giver's. True when any was withdrawn.
-    async fn read_back<F: Forge>(
-        &self,
-        t: &Target<'_, F>,
-        snap: &mut Snapshot,
-        decision: &Decision,
-    ) -> Result<bool> {
-        let mut withdrew = self.read_back_of(t, t.r, snap, decision).await?;
-        // Approvals given by comment on the linked change issue, which this change counts.
-        if let Some(policy::LinkedIssue::Read { issue, .. }) = &mut snap.linked_issue {
-            let r = crate::forge::ChangeRef {
-                repo: issue.change.repo.clone(),
-                kind: issue.change.kind,
-                number: issue.change.number,
-            };
-            withdrew |= self.read_back_of(t, &r, issue, decision).await?;
-        }
-        Ok(withdrew)
-    }
-
-    async fn read_back_of<F: Forge>(
-        &self,
-        t: &Target<'_, F>,
-        r: &crate::forge::ChangeRef,
-        snap: &mut Snapshot,
-        decision: &Decision,
-    ) -> Result<bool> {
-        let counted: Vec<CommentApproval> = snap
-            .comment_approvals
-            .iter()
-            .filter(|g| {
-                decision.approvals.iter().any(|o| {
-                    o.name == g.role
-                        && matches!(o.state, ApprovalState::Met { .. })
-                        && o.comments.iter().any(|c| c.by.same_as(&g.by) == Some(true))
-                })
-            })
-            .cloned()
-            .collect();
-        let mut withdrew = false;
-        let mut read: Vec<(CommentSource, u64)> = vec![];
-        for g in counted {
-            if read.contains(&(g.source, g.comment_id)) {
-                continue;
-            }
-            read.push((g.source, g.comment_id));
-            let now = t.forge.comment(r, g.source, g.comment_id).await?;
-            let why = match now {
-                None => Some("its comment is gone (deleted, or its review dismissed)".to_string()),
-                Some(c) if c.author.same_as(&g.by) != Some(true) => {
-                    Some("its comment is no longer shown as its giver's".to_string())
-                }
-                Some(c) if commands::body_sha(&c.body) != g.body_sha => Some(
-                    "its comment changed, and nothing shows that its author changed it".to_string(),
-                ),
-                Some(_) if g.node_id.is_some() => {
-                    match t.forge.comment_origin(g.node_id.as_deref()).await? {
-                        Some(o) if o.minimized => Some("its comment was hidden".to_string()),
-                        Some(o) if o.gone => Some("its comment is gone".to_string()),
-                        _ => None,
-                    }
-                }
-                Some(_) => None,
-            };
-            if let Some(why) = why {
-                self.withdraw_comment(t, snap, g.source, g.comment_id, &why)
-                    .await?;
-                withdrew = true;
-            }
-        }
-        Ok(withdrew)
-    }
-
-    /// The latest refusals and, when asked for, the help, as notes of the sticky comment.
-    async fn command_notes(
-        &self,
-        key: &str,
-        rules: &crate::rules::Rules,
-        snap: &Snapshot,
-        decision: &mut Decision,
-    ) -> Result<()> {
-        let Some(cfg) = &rules.commands else {
-            return Ok(());
-        };
-        let all = self.store.comment_commands(key, &[]).await?;
-        if all.iter().any(|c| c.kind == "help" && c.accepted) {
-            decision.notes.push(help(rules, &cfg.prefix, decision));
-        }
-        let refused: Vec<&CommandRecord> = all.iter().filter(|c| !c.accepted).collect();
-        if !refused.is_empty() {
-            let shown = refused.iter().rev().take(REFUSALS_SHOWN).rev();
-            let mut note = format!(
-                "**Refused commands** (the latest {} of {}):\n",
-                refused.len().min(REFUSALS_SHOWN),
-                refused.len()
-            );
-            for c in shown {
-                let link = c
-                    .url
-                    .as_deref()
-                    .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-                    .map(|u| format!(" ([comment]({u}))"))
-                    .unwrap_or_default();
-                note.push_str(&format!(
-                    "- {} by {}{link}: {}\n",
-                    crate::markdown::code(&c.text),
-                    c.person.mention(),
-                    c.reason.as_deref().unwrap_or_default()
-                ));
-            }
-            decision.notes.push(note);
-        }
-        let _ = snap;
-        Ok(())
-    }
-}
-
-/// The commands, and the roles this change needs, for `help`.
-fn help(rules: &crate::rules::Rules, prefix: &str, d: &Decision) -> String {
-    let p = prefix;
-    let needed: Vec<String> = d
-        .approvals
-        .iter()
-        .filter(|o| !o.is_met())
-        .filter(|o| {
-            d.checklist
-                .iter()
-                .any(|i| !i.met && rules.approval(&o.name).is_some_and(|a| a.title == i.title))
-        })
-        .filter(|o| rules.approval(&o.name).is_some_and(|a| a.by_comment))
-        .map(|o| {
-            let group = rules
-                .approval(&o.name)
-                .map(|a| a.approvers.as_str())
-                .unwrap_or("");
-            format!(
-                "{} (members of {})",
-                crate::markdown::code(&o.name),
-                crate::markdown::code(group)
-            )
-        })
-        .collect();
-    let roles = if needed.is_empty() {
-        "none by comment now".to_string()
-    } else {
-        needed.join(", ")
-    };
-    format!(
-        "**Commands** (a comment line of its own):\n\
-         - `{p} approve ROLE [ROLE…] [@SHA]` — give approval roles; roles this change still needs: {roles}\n\
-         - `{p} withdraw [ROLE…]` — take back approvals you gave by comment (all when none named)\n\
-         - `{p} request exception` / `{p} confirm` — ask for an exception deployment, and confirm it\n\
-         - `{p} recheck` — evaluate again now (once a minute)\n\
-         - `{p} help` — this list\n"
-    )
 }
 
 impl CommentApproval {

@@ -54,10 +54,10 @@ impl Worker {
             return Ok(DiffFacts::default());
         }
         let given = given_approvals(rules, snap);
-        let mut approved = self.store.approved_diffs(&key_of(change)).await?;
-        if given.is_empty() && approved.iter().all(|d| d.via != "comment") {
+        if given.is_empty() {
             return Ok(DiffFacts::default());
         }
+        let mut approved = self.store.approved_diffs(&key_of(change)).await?;
         if let Some(job) = job {
             for g in &given {
                 let known = approved
@@ -69,14 +69,11 @@ impl Worker {
                 }
             }
         }
-        // Only approvals still on the change and given on another head need the diff now
-        // (comment approvals are judged from their records: theirs always count here).
+        // Only approvals still on the change and given on another head need the diff now.
         let moved: Vec<&ApprovedDiff> = approved
             .iter()
             .filter(|d| d.head_sha != head)
-            .filter(|d| {
-                d.via == "comment" || given.iter().any(|g| d.is_of(&g.role, &g.via, &g.by, g.at))
-            })
+            .filter(|d| given.iter().any(|g| d.is_of(&g.role, &g.via, &g.by, g.at)))
             .collect();
         if moved.is_empty() {
             return Ok(DiffFacts {
@@ -249,8 +246,8 @@ impl Worker {
 }
 
 /// Whether an approval given at `at` is known to be on the change's current head and target:
-/// a review naming the head, or anything given after the head arrived (the push-time rules),
-/// with no retarget since.
+/// a review naming the head, or anything given after the head arrived (the push-time rules;
+/// for a comment, also when it names the head), with no retarget since.
 fn on_current_head(snap: &Snapshot, given: &GivenApproval, head: &str, at: DateTime<Utc>) -> bool {
     let retargeted = snap
         .retarget
@@ -259,18 +256,24 @@ fn on_current_head(snap: &Snapshot, given: &GivenApproval, head: &str, at: DateT
     if retargeted {
         return false;
     }
-    match &given.commit {
-        Some(c) => c == head,
-        None => snap
-            .last_push
+    let after_push = || {
+        snap.last_push
             .as_ref()
             .and_then(|p| p.at)
-            .is_some_and(|arrived| at >= arrived),
+            .is_some_and(|arrived| at >= arrived)
+    };
+    match &given.commit {
+        // A comment's head is the head at its time; only a comment written after that head's
+        // push is known to approve it.
+        Some(c) if given.via == "comment" => c == head && after_push(),
+        Some(c) => c == head,
+        None => after_push(),
     }
 }
 
 /// The approvals under `changed_diff` on the change now: each such role's label as last
-/// applied, and the native approvals that stand.
+/// applied, the native approvals that stand, and the approvals by comment recorded (the
+/// snapshot's, loaded before the diff facts).
 fn given_approvals(rules: &Rules, snap: &Snapshot) -> Vec<GivenApproval> {
     let mut out = vec![];
     for a in rules
@@ -306,6 +309,22 @@ fn given_approvals(rules: &Rules, snap: &Snapshot) -> Vec<GivenApproval> {
                         by: r.reviewer.clone(),
                         at: r.submitted_at,
                         commit: r.commit_sha.clone(),
+                    }),
+            );
+        }
+        if a.by_comment && rules.commands.is_some() {
+            // The head a comment approval is of was checked to be the head at the comment's
+            // time, after its push (the push-time rules): it is the commit it was given on.
+            out.extend(
+                snap.comment_approvals
+                    .iter()
+                    .filter(|c| c.role == a.name)
+                    .map(|c| GivenApproval {
+                        role: a.name.clone(),
+                        via: "comment".into(),
+                        by: c.by.clone(),
+                        at: Some(c.at),
+                        commit: c.head.clone(),
                     }),
             );
         }

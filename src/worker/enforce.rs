@@ -151,12 +151,13 @@ impl Worker {
                 && !self.store.comment_approvals(&key).await?.is_empty(),
         };
         let (mut snap, label_notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
-        snap.diffs = self.diff_facts(forge, r, &snap, rules, None).await?;
-        // Approvals given by comment, as recorded (explain writes nothing: no command is taken).
+        // Approvals given by comment, as recorded (explain writes nothing: no command is
+        // taken), before the diff facts that judge them under `changed_diff`.
         if rules.commands.is_some() {
             snap.comment_approvals = self.store.comment_approvals(&key).await?;
             self.fill_memberships(forge, rules, &mut snap).await?;
         }
+        snap.diffs = self.diff_facts(forge, r, &snap, rules, None).await?;
         let mut decision = policy::evaluate(rules, &snap);
         decision.notes.extend(label_notes);
         Ok(Some((snap, decision)))
@@ -237,6 +238,10 @@ impl Worker {
                 && (commented || !self.store.comment_approvals(&key).await?.is_empty()),
         };
         let (mut snap, notes) = self.read_snapshot(forge, r, change, seen, rules).await?;
+        // The diff facts judge approvals by comment too: they are loaded first.
+        if rules.commands.is_some() {
+            snap.comment_approvals = self.store.comment_approvals(&key).await?;
+        }
         snap.diffs = self.diff_facts(forge, r, &snap, rules, Some(job)).await?;
         Ok((snap, notes))
     }

@@ -3,6 +3,8 @@
 //! goes to the audit log.
 
 mod budget;
+mod command_judge;
+mod command_notes;
 mod commands;
 mod deferred;
 mod diffs;
@@ -20,6 +22,7 @@ mod label_ids;
 mod linked;
 mod memberships;
 mod offline;
+mod read_back;
 mod received;
 mod reload;
 mod repo_rules;

@@ -23,10 +23,16 @@ pub fn note_json(s: &GlState, n: &(u64, u64, String, String)) -> Value {
         .get("created_at")
         .cloned()
         .unwrap_or(json!("2026-01-01T00:00:00Z"));
+    let mut author = user(&n.3);
+    // A service account as the notes API shows it (the Note Hook's `user` does not).
+    if meta["author_bot"].as_bool() == Some(true) {
+        author["bot"] = json!(true);
+        author["user_type"] = json!("service_account");
+    }
     json!({
         "id": n.0,
         "body": n.2,
-        "author": user(&n.3),
+        "author": author,
         "system": meta["system"].as_bool().unwrap_or(false),
         "noteable_iid": n.1,
         "created_at": created,
@@ -97,6 +103,15 @@ impl GitlabWorld {
         }
         if let Some((_, m)) = s.note_meta.iter_mut().find(|(i, _)| *i == id) {
             m["updated_at"] = json!(at);
+        }
+    }
+
+    /// Note `id`'s author is a service account: the notes API says `bot: true` and
+    /// `user_type: service_account` on its `author`.
+    pub fn note_by_service_account(&self, id: u64) {
+        let mut s = self.state.lock().unwrap();
+        if let Some((_, m)) = s.note_meta.iter_mut().find(|(i, _)| *i == id) {
+            m["author_bot"] = json!(true);
         }
     }
 

@@ -141,15 +141,22 @@ fn file(d: WireDiff) -> FileDiff {
     };
     // GitLab writes `0` for the side that does not exist.
     let mode = |m: Option<String>| m.filter(|m| !m.trim_matches('0').is_empty());
+    let old_mode = mode(d.a_mode);
+    let new_mode = mode(d.b_mode);
+    // No `diff` at all, or an empty one for a file that is neither new, deleted, renamed nor
+    // changed in mode (git would show hunks there): GitLab left the content out.
+    let empty_modified = status == FileStatus::Modified
+        && old_mode == new_mode
+        && d.diff.as_deref().is_some_and(str::is_empty);
+    let withheld = d.too_large || d.collapsed || d.diff.is_none() || empty_modified;
     let text = d.diff.unwrap_or_default();
     let binary = text.starts_with("Binary files ");
-    let withheld = d.too_large || d.collapsed;
     FileDiff {
         status,
         old_path: d.old_path,
         new_path: d.new_path,
-        old_mode: mode(d.a_mode),
-        new_mode: mode(d.b_mode),
+        old_mode,
+        new_mode,
         old_blob: None,
         new_blob: None,
         patch: (!binary && !withheld).then(|| hunks(&text)),

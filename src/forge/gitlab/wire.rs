@@ -15,6 +15,11 @@ pub(super) struct CreatedId {
 pub(super) struct WireUser {
     pub(super) id: Option<u64>,
     pub(super) username: Option<String>,
+    /// Service accounts and access-token bots, whatever their name.
+    #[serde(default)]
+    pub(super) bot: Option<bool>,
+    #[serde(default)]
+    pub(super) user_type: Option<String>,
 }
 
 impl WireUser {
@@ -174,6 +179,10 @@ pub(super) struct WireNote {
     pub(super) created_at: Option<String>,
     #[serde(default)]
     pub(super) updated_at: Option<String>,
+    #[serde(default, rename = "type")]
+    pub(super) note_type: Option<String>,
+    #[serde(default)]
+    pub(super) external_author: Option<String>,
 }
 
 impl WireNote {
@@ -188,15 +197,15 @@ impl WireNote {
             .updated_at
             .as_deref()
             .and_then(crate::model::parse_time);
-        let ignored = if self.system {
-            Some("a system note".to_string())
-        } else {
-            author
-                .username
-                .as_deref()
-                .filter(|u| crate::commands::is_gitlab_bot(u))
-                .map(|_| format!("written by {}, a bot account", author.mention()))
-        };
+        let wire = self.author.as_ref();
+        let ignored = crate::commands::gitlab_ignored_note(&crate::commands::GitlabNoteOrigin {
+            username: author.username.as_deref(),
+            bot: wire.and_then(|u| u.bot),
+            user_type: wire.and_then(|u| u.user_type.as_deref()),
+            system: self.system,
+            note_type: self.note_type.as_deref(),
+            external_author: self.external_author.as_deref(),
+        });
         Comment {
             id: self.id,
             body: self.body.unwrap_or_default(),
@@ -213,6 +222,51 @@ impl WireNote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_listed_by_a_bot_or_through_the_service_desk_are_ignored() {
+        let note = |v: serde_json::Value| serde_json::from_value::<WireNote>(v).unwrap().comment();
+        let person = serde_json::json!({
+            "id": 1, "body": "/changegate approve manager", "system": false, "type": null,
+            "author": { "id": 7, "username": "mona", "bot": false },
+            "created_at": "2026-02-10T09:00:00Z", "updated_at": "2026-02-10T09:00:00Z"
+        });
+        assert_eq!(note(person.clone()).ignored, None);
+        for (path, value, why) in [
+            (
+                &["author", "bot"][..],
+                serde_json::json!(true),
+                "a bot account",
+            ),
+            (
+                &["author", "username"][..],
+                serde_json::json!("support-bot"),
+                "Service Desk",
+            ),
+            (
+                &["external_author"][..],
+                serde_json::json!("x@example.com"),
+                "sent by e-mail",
+            ),
+            (
+                &["type"][..],
+                serde_json::json!("Unknown"),
+                "a note of type",
+            ),
+        ] {
+            let mut v = person.clone();
+            let mut at = &mut v;
+            for k in path {
+                at = &mut at[*k];
+            }
+            *at = value;
+            let got = note(v).ignored;
+            assert!(
+                got.as_deref().is_some_and(|g| g.contains(why)),
+                "{path:?}: {got:?}"
+            );
+        }
+    }
 
     #[test]
     fn only_active_unexpired_members_at_the_level_count() {

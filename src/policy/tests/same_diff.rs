@@ -192,3 +192,139 @@ fn without_blob_ids_the_two_heads_must_agree_on_every_touched_path() {
     assert_eq!(verdict, Verdict::Fail);
     assert!(notes.contains("were not compared"), "{notes}");
 }
+
+/// [`approved_then_pushed`], with peter's approval given by comment (on `OLD`) instead of
+/// his label.
+fn approved_by_comment_then_pushed(
+    recorded: Option<Option<Fingerprint>>,
+    now: Option<Fingerprint>,
+) -> Case {
+    let mut case = approved_then_pushed(recorded.clone().flatten(), now);
+    case.snap
+        .label_events
+        .retain(|e| e.label.as_str() != "Peer Approval::Approved");
+    case.snap
+        .change
+        .labels
+        .retain(|l| l.as_str() != "Peer Approval::Approved");
+    case.snap.diffs.approved.clear();
+    if let Some(fingerprint) = recorded {
+        case.snap.diffs.approved.push(ApprovedDiff {
+            role: "peer".into(),
+            via: "comment".into(),
+            by: User::named("peter"),
+            given_at: at(1),
+            head_sha: OLD.into(),
+            target_branch: Some("main".into()),
+            base_sha: None,
+            merge_base: Some("m1".into()),
+            problem: fingerprint.is_none().then(|| "too many files".into()),
+            fingerprint,
+        });
+    }
+    case.snap
+        .comment_approvals
+        .push(crate::commands::CommentApproval {
+            role: "peer".into(),
+            by: User::named("peter"),
+            at: at(1),
+            source: crate::model::CommentSource::IssueComment,
+            comment_id: 100,
+            url: None,
+            head: Some(OLD.into()),
+            body_sha: "x".into(),
+            node_id: None,
+        });
+    case
+}
+
+#[test]
+fn an_approval_by_comment_is_judged_by_its_fingerprint_like_a_label() {
+    let same = print(&[("src/auth/login.rs", "x")]);
+    let other = print(&[("src/auth/login.rs", "y")]);
+    let cases: Vec<(&str, Case, Verdict, &str)> = vec![
+        (
+            "the same diff",
+            approved_by_comment_then_pushed(Some(Some(same.clone())), Some(same.clone())),
+            Verdict::Pass,
+            "kept: the change is identical to what @peter approved at `0000000`",
+        ),
+        (
+            "another diff",
+            approved_by_comment_then_pushed(Some(Some(same.clone())), Some(other)),
+            Verdict::Fail,
+            "reset: `src/auth/login.rs` differs from what @peter approved",
+        ),
+        (
+            "no fingerprint of the approved diff",
+            approved_by_comment_then_pushed(Some(None), Some(same.clone())),
+            Verdict::Fail,
+            "reset: changegate could not fingerprint the diff @peter approved",
+        ),
+        (
+            "the diff now unknown",
+            approved_by_comment_then_pushed(Some(Some(same.clone())), None),
+            Verdict::Fail,
+            "reset: the diff at",
+        ),
+        (
+            "no record: reset as with `true`",
+            approved_by_comment_then_pushed(None, Some(same)),
+            Verdict::Fail,
+            "",
+        ),
+    ];
+    for (name, case, verdict, words) in cases {
+        let (got, notes) = outcome(&case);
+        assert_eq!(got, verdict, "{name}: {notes}");
+        assert!(notes.contains(words), "{name}: {notes}");
+    }
+}
+
+/// Peter's comment approval at minute `given`, with the fingerprint recorded on the current
+/// head `HEAD`, whose push arrived at minute 3.
+fn comment_on_current_head(given: u32) -> Case {
+    let same = print(&[("src/auth/login.rs", "x")]);
+    let mut case = approved_by_comment_then_pushed(Some(Some(same.clone())), Some(same));
+    for r in &mut case.snap.diffs.approved {
+        r.head_sha = HEAD.into();
+        r.given_at = at(given);
+    }
+    for c in &mut case.snap.comment_approvals {
+        c.head = Some(HEAD.into());
+        c.at = at(given);
+    }
+    case
+}
+
+#[test]
+fn an_unmoved_approval_by_comment_still_keeps_the_push_time_rules() {
+    let cases: Vec<(&str, Case, Verdict)> = vec![
+        (
+            "written after the head's push",
+            comment_on_current_head(4),
+            Verdict::Pass,
+        ),
+        (
+            "written before the head's push, though recorded on it",
+            comment_on_current_head(1),
+            Verdict::Fail,
+        ),
+        (
+            "retargeted since",
+            {
+                let mut case = comment_on_current_head(4);
+                case.snap.retarget = Some(crate::policy::Retarget {
+                    at: Some(at(5)),
+                    from: Some("main".into()),
+                });
+                case
+            },
+            Verdict::Fail,
+        ),
+    ];
+    for (name, case, verdict) in cases {
+        let (got, notes) = outcome(&case);
+        assert_eq!(got, verdict, "{name}: {notes}");
+    }
+}
