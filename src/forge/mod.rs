@@ -160,6 +160,15 @@ pub trait Forge: Send + Sync {
         let _ = repo;
         async { Ok(vec![]) }
     }
+    /// The repository's labels as they are named now, (name, node id), where the forge's
+    /// label history names labels by node id (GitHub's GraphQL); empty elsewhere.
+    fn project_label_nodes(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, ForgeError>> + Send {
+        let _ = r;
+        async { Ok(vec![]) }
+    }
     /// The people an issue is assigned to (`assignees`): with its author, who may link it as
     /// a merge request's change issue.
     fn issue_assignees(

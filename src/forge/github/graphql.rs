@@ -1,0 +1,610 @@
+//! The one GraphQL query that reads a change's evaluation snapshot, and what its answer means.
+//! Pure: the query text (checked against GitHub's published schema by a test), the answer's
+//! shape, and its reading into the snapshot. Every field the snapshot needs is non-null in the
+//! types below: a null where data is needed fails the whole answer, never reads as "none".
+
+use crate::forge::ForgeError;
+use crate::model::{
+    Change, ChangeKind, ChangeState, ChangedFiles, Forge as ForgeKind, Label, LabelEvent, Repo,
+    Review, User,
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// The snapshot query. Connections ask for 100 items (GitHub's most); one with more is read
+/// again through REST, which pages (and blocks when too long to verify).
+pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $name: String!, $number: Int!) {
+  rateLimit { cost limit remaining resetAt }
+  repository(owner: $owner, name: $name) {
+    labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
+    issueOrPullRequest(number: $number) {
+      __typename
+      ... on Issue {
+        number title body url updatedAt state
+        author { ...Who }
+        labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
+        assignees(first: 100) { pageInfo { hasNextPage } nodes { login databaseId } }
+        comments { totalCount }
+        timelineItems(last: 100, itemTypes: [LABELED_EVENT, UNLABELED_EVENT]) {
+          pageInfo { hasPreviousPage }
+          nodes {
+            __typename
+            ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }
+          }
+        }
+      }
+      ... on PullRequest {
+        number title body url updatedAt state isDraft merged mergedAt
+        author { ...Who }
+        headRefName headRefOid baseRefName baseRefOid
+        labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
+        assignees(first: 100) { pageInfo { hasNextPage } nodes { login databaseId } }
+        comments { totalCount }
+        timelineItems(last: 100, itemTypes: [LABELED_EVENT, UNLABELED_EVENT, BASE_REF_CHANGED_EVENT, HEAD_REF_FORCE_PUSHED_EVENT]) {
+          pageInfo { hasPreviousPage }
+          nodes {
+            __typename
+            ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on BaseRefChangedEvent { createdAt actor { ...Who } }
+            ... on HeadRefForcePushedEvent { createdAt actor { ...Who } afterCommit { oid } }
+          }
+        }
+        reviews(first: 100) {
+          pageInfo { hasNextPage }
+          nodes { state submittedAt author { ...Who } commit { oid } }
+        }
+        commits(first: 100) {
+          totalCount
+          pageInfo { hasNextPage }
+          nodes { commit { oid author { user { login databaseId } } committer { user { login databaseId } } } }
+        }
+        head: commits(last: 1) {
+          nodes {
+            commit {
+              oid
+              checkSuites(first: 100) { nodes { createdAt } }
+              status { contexts { context state description creator { ...Who } } }
+            }
+          }
+        }
+        files(first: 100) { totalCount pageInfo { hasNextPage } nodes { path changeType } }
+      }
+    }
+  }
+}
+fragment Who on Actor { __typename login ... on User { databaseId } ... on Bot { databaseId } }"#;
+
+/// What GitHub bills for a query, from its own budget (`rateLimit`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub cost: i64,
+    pub limit: i64,
+    pub remaining: i64,
+    pub reset_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    data: Option<Data>,
+    #[serde(default)]
+    errors: Option<Vec<serde_json::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Data {
+    rate_limit: RateLimit,
+    repository: WRepo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WRepo {
+    labels: Conn<WLabel>,
+    issue_or_pull_request: WChange,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    #[serde(default)]
+    has_next_page: bool,
+    #[serde(default)]
+    has_previous_page: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Conn<T> {
+    page_info: PageInfo,
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Counted<T> {
+    total_count: u64,
+    page_info: PageInfo,
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Total {
+    total_count: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct WLabel {
+    id: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Who {
+    login: String,
+    #[serde(default)]
+    database_id: Option<u64>,
+}
+
+impl Who {
+    fn user(&self) -> User {
+        User {
+            id: self.database_id,
+            username: Some(self.login.clone()),
+        }
+    }
+}
+
+/// An actor that may be gone (a deleted account is `null`, as REST's `ghost`).
+fn who(w: &Option<Who>) -> User {
+    w.as_ref().map(Who::user).unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WChange {
+    #[serde(rename = "__typename")]
+    typename: String,
+    number: u64,
+    title: String,
+    body: String,
+    url: String,
+    updated_at: String,
+    state: String,
+    #[serde(default)]
+    is_draft: Option<bool>,
+    #[serde(default)]
+    merged: Option<bool>,
+    #[serde(default)]
+    merged_at: Option<String>,
+    author: Option<Who>,
+    #[serde(default)]
+    head_ref_name: Option<String>,
+    #[serde(default)]
+    head_ref_oid: Option<String>,
+    #[serde(default)]
+    base_ref_name: Option<String>,
+    #[serde(default)]
+    base_ref_oid: Option<String>,
+    labels: Conn<WLabel>,
+    assignees: Conn<Who>,
+    comments: Total,
+    timeline_items: WTimeline,
+    #[serde(default)]
+    reviews: Option<Conn<WReview>>,
+    #[serde(default)]
+    commits: Option<Counted<WCommitNode>>,
+    #[serde(default)]
+    head: Option<Nodes<WHeadNode>>,
+    #[serde(default)]
+    files: Option<Counted<WFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WTimeline {
+    page_info: PageInfo,
+    nodes: Vec<WEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WEvent {
+    #[serde(rename = "__typename")]
+    typename: String,
+    created_at: String,
+    actor: Option<Who>,
+    #[serde(default)]
+    label: Option<WLabel>,
+    #[serde(default)]
+    after_commit: Option<Oid>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Oid {
+    oid: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WReview {
+    state: String,
+    submitted_at: Option<String>,
+    author: Option<Who>,
+    commit: Option<Oid>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WCommitNode {
+    commit: WCommit,
+}
+
+#[derive(Debug, Deserialize)]
+struct WCommit {
+    author: Option<WGitActor>,
+    committer: Option<WGitActor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WGitActor {
+    user: Option<Who>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WHeadNode {
+    commit: WHead,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WHead {
+    oid: String,
+    check_suites: Nodes<WSuite>,
+    status: Option<WStatus>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WSuite {
+    created_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct WStatus {
+    contexts: Vec<WContext>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WContext {
+    context: String,
+    state: String,
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WFile {
+    path: String,
+    change_type: String,
+}
+
+/// A change's snapshot as one query read it. A part `None` was not read whole (a connection
+/// past 100 items, a listing GraphQL cannot give exactly): that part is read through REST.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GqlSnapshot {
+    pub change: Change,
+    /// Label history oldest first, with each entry's label node id (`label_node_ids`).
+    pub history: Option<crate::model::History>,
+    pub reviews: Option<Vec<Review>>,
+    pub commit_authors: Option<Vec<User>>,
+    /// The head read (its sha) and when it was pushed, as far as GitHub says.
+    pub head: Option<(String, Option<DateTime<Utc>>)>,
+    /// The head's latest status per context: (context, state, description).
+    pub statuses: Option<Vec<(String, String, String)>>,
+    pub files: Option<ChangedFiles>,
+    pub assignees: Option<Vec<User>>,
+    /// The repository's labels (name, node id), when it has at most 100.
+    pub repo_labels: Option<Vec<(String, String)>>,
+    pub rate: RateLimit,
+}
+
+/// Why an answer is not a snapshot.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GqlError {
+    /// The endpoint or a field the query needs does not exist here (an older GitHub
+    /// Enterprise Server): REST, and not asked again for a while.
+    #[error("GraphQL cannot answer this query here: {0}")]
+    Unavailable(String),
+    /// Errors, or a null where data is needed (SAML enforcement, a timeout, a query too
+    /// expensive): the whole answer is refused.
+    #[error("GraphQL answered partially: {0}")]
+    Partial(String),
+    /// No such change.
+    #[error("no such change")]
+    NotFound,
+}
+
+fn time(s: &str) -> Option<DateTime<Utc>> {
+    crate::model::parse_time(s)
+}
+
+fn short(v: &impl std::fmt::Display) -> String {
+    v.to_string().chars().take(300).collect()
+}
+
+/// Reads an answer into a snapshot of `repo`'s change `number`; any `errors` entry or a null
+/// where data is needed fails it whole.
+pub fn read(repo: &Repo, body: &[u8]) -> Result<GqlSnapshot, GqlError> {
+    let raw: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| GqlError::Partial(format!("not JSON: {e}")))?;
+    if let Some(errors) = raw.get("errors").and_then(|e| e.as_array())
+        && !errors.is_empty()
+    {
+        let text = short(&serde_json::Value::Array(errors.clone()));
+        // A schema without a field or type the query names answers these (GHES before it).
+        let schema = errors.iter().all(|e| {
+            let code = e.pointer("/extensions/code").and_then(|c| c.as_str());
+            matches!(
+                code,
+                Some("undefinedField" | "undefinedType" | "argumentNotAccepted")
+            )
+        });
+        let missing = errors.iter().all(|e| {
+            e.get("type").and_then(|t| t.as_str()) == Some("NOT_FOUND")
+                && e.pointer("/path/1").and_then(|p| p.as_str()) == Some("issueOrPullRequest")
+        });
+        return Err(if schema {
+            GqlError::Unavailable(text)
+        } else if missing {
+            GqlError::NotFound
+        } else {
+            GqlError::Partial(text)
+        });
+    }
+    let answer: Answer = serde_json::from_value(raw)
+        .map_err(|e| GqlError::Partial(format!("a null or missing field: {e}")))?;
+    if answer.errors.is_some_and(|e| !e.is_empty()) {
+        return Err(GqlError::Partial("errors".into()));
+    }
+    let data = answer
+        .data
+        .ok_or_else(|| GqlError::Partial("no data".into()))?;
+    snapshot(repo, data)
+}
+
+fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
+    let w = data.repository.issue_or_pull_request;
+    let kind = match w.typename.as_str() {
+        "PullRequest" => ChangeKind::MergeRequest,
+        "Issue" => ChangeKind::Issue,
+        other => return Err(GqlError::Partial(format!("a {other} is no change"))),
+    };
+    let is_pr = kind == ChangeKind::MergeRequest;
+    if is_pr
+        && (w.reviews.is_none()
+            || w.commits.is_none()
+            || w.head.is_none()
+            || w.files.is_none()
+            || w.head_ref_oid.is_none()
+            || w.base_ref_name.is_none()
+            || w.merged.is_none())
+    {
+        return Err(GqlError::Partial("a pull request without its parts".into()));
+    }
+    if w.labels.page_info.has_next_page {
+        // The labels decide: more than one page is read through REST whole.
+        return Err(GqlError::Partial("more than 100 labels".into()));
+    }
+    let merged = w.merged == Some(true) || w.merged_at.is_some();
+    let change = Change {
+        forge: ForgeKind::Github,
+        repo: repo.clone(),
+        kind,
+        number: w.number,
+        title: w.title,
+        description: w.body,
+        author: who(&w.author),
+        labels: w.labels.nodes.iter().map(|l| Label::new(&l.name)).collect(),
+        head_sha: w.head_ref_oid.clone(),
+        source_branch: w.head_ref_name.clone(),
+        target_branch: w.base_ref_name.clone(),
+        target_sha: w.base_ref_oid.clone(),
+        draft: w.is_draft.unwrap_or(false),
+        state: match (w.state.as_str(), merged) {
+            (_, true) | ("MERGED", _) => ChangeState::Merged,
+            ("CLOSED", _) => ChangeState::Closed,
+            ("OPEN", _) => ChangeState::Open,
+            (other, _) => return Err(GqlError::Partial(format!("unknown state {other}"))),
+        },
+        merged_at: w.merged_at.as_deref().and_then(time),
+        web_url: Some(w.url),
+        updated_at: Some(w.updated_at),
+        comments: Some(w.comments.total_count),
+    };
+    let history = history(&w.timeline_items)?;
+    let reviews = w
+        .reviews
+        .filter(|r| !r.page_info.has_next_page)
+        .map(|r| standing(r.nodes));
+    let commit_authors = w
+        .commits
+        .filter(|c| !c.page_info.has_next_page && c.total_count as usize == c.nodes.len())
+        .map(|c| authors(&c.nodes));
+    let forced_at = |sha: &str| {
+        w.timeline_items
+            .nodes
+            .iter()
+            .filter(|e| e.typename == "HeadRefForcePushedEvent")
+            .filter(|e| e.after_commit.as_ref().is_some_and(|c| c.oid == sha))
+            .filter_map(|e| time(&e.created_at))
+            .max()
+    };
+    let head_node = w.head.and_then(|h| h.nodes.into_iter().next());
+    let (head, statuses) = match head_node {
+        Some(h) if Some(&h.commit.oid) == change.head_sha.as_ref() => {
+            let suite = h
+                .commit
+                .check_suites
+                .nodes
+                .iter()
+                .filter_map(|s| time(&s.created_at))
+                .min();
+            // The later of the two: a later push time counts fewer approvals, never more.
+            let pushed = suite.max(forced_at(&h.commit.oid));
+            let statuses = h
+                .commit
+                .status
+                .map(|s| {
+                    s.contexts
+                        .into_iter()
+                        .map(|c| {
+                            let state = c.state.to_lowercase();
+                            (c.context, state, c.description.unwrap_or_default())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (Some((h.commit.oid, pushed)), Some(statuses))
+        }
+        // The last commit listed is not the head the pull request names: ask REST.
+        _ => (None, None),
+    };
+    let files = w.files.and_then(|f| {
+        // GraphQL gives no previous path of a renamed file: a rename is read through REST.
+        let whole = !f.page_info.has_next_page && f.total_count as usize == f.nodes.len();
+        let renamed = f.nodes.iter().any(|n| n.change_type == "RENAMED");
+        (whole && !renamed).then(|| ChangedFiles {
+            paths: f.nodes.into_iter().map(|n| n.path).collect(),
+            complete: true,
+        })
+    });
+    let assignees = (!w.assignees.page_info.has_next_page)
+        .then(|| w.assignees.nodes.iter().map(Who::user).collect());
+    let repo_labels = (!data.repository.labels.page_info.has_next_page).then(|| {
+        data.repository
+            .labels
+            .nodes
+            .into_iter()
+            .map(|l| (l.name, l.id))
+            .collect()
+    });
+    Ok(GqlSnapshot {
+        change,
+        history,
+        reviews: if is_pr { reviews } else { Some(vec![]) },
+        commit_authors: if is_pr { commit_authors } else { Some(vec![]) },
+        head,
+        statuses,
+        files: if is_pr {
+            files
+        } else {
+            Some(ChangedFiles::none())
+        },
+        assignees,
+        repo_labels,
+        rate: data.rate_limit,
+    })
+}
+
+/// The label history with its label node ids; `None` when older events were not read (REST
+/// then reads the history with its own rules for long ones).
+fn history(t: &WTimeline) -> Result<Option<crate::model::History>, GqlError> {
+    if t.page_info.has_previous_page {
+        return Ok(None);
+    }
+    let mut labels = vec![];
+    let mut ids = vec![];
+    let mut retargeted_at = None;
+    for e in &t.nodes {
+        match e.typename.as_str() {
+            "LabeledEvent" | "UnlabeledEvent" => {
+                let Some(label) = &e.label else {
+                    return Err(GqlError::Partial("a label event without its label".into()));
+                };
+                labels.push(LabelEvent {
+                    label: Label::new(&label.name),
+                    added: e.typename == "LabeledEvent",
+                    actor: who(&e.actor),
+                    at: time(&e.created_at),
+                });
+                ids.push(Some(label.id.clone()));
+            }
+            "BaseRefChangedEvent" => retargeted_at = retargeted_at.max(time(&e.created_at)),
+            "HeadRefForcePushedEvent" => {}
+            other => return Err(GqlError::Partial(format!("an unasked event {other}"))),
+        }
+    }
+    Ok(Some(crate::model::History {
+        labels,
+        retargeted_at,
+        gaps: vec![],
+        label_ids: vec![],
+        label_node_ids: ids,
+    }))
+}
+
+/// Each reviewer's latest decisive review; approvals among them stand (as REST reads them).
+fn standing(reviews: Vec<WReview>) -> Vec<Review> {
+    let mut latest: Vec<(User, WReview)> = vec![];
+    for r in reviews {
+        if !matches!(
+            r.state.as_str(),
+            "APPROVED" | "CHANGES_REQUESTED" | "DISMISSED"
+        ) {
+            continue;
+        }
+        let user = who(&r.author);
+        latest.retain(|(u, _)| u.same_as(&user) != Some(true));
+        latest.push((user, r));
+    }
+    latest
+        .into_iter()
+        .filter(|(_, r)| r.state == "APPROVED")
+        .map(|(user, r)| Review {
+            reviewer: user,
+            approved: true,
+            commit_sha: r.commit.map(|c| c.oid),
+            submitted_at: r.submitted_at.as_deref().and_then(time),
+        })
+        .collect()
+}
+
+/// The accounts that authored or committed the commits (not `web-flow`, GitHub's web editor).
+fn authors(commits: &[WCommitNode]) -> Vec<User> {
+    let mut out: Vec<User> = vec![];
+    for u in commits
+        .iter()
+        .flat_map(|c| [&c.commit.author, &c.commit.committer])
+        .flatten()
+        .filter_map(|a| a.user.as_ref())
+        .map(Who::user)
+    {
+        let web_flow = u.username.as_deref() == Some("web-flow");
+        if !web_flow && !out.iter().any(|o| o.same_as(&u) == Some(true)) {
+            out.push(u);
+        }
+    }
+    out
+}
+
+/// The query's variables for a change.
+pub fn variables(repo: &Repo, number: u64) -> Result<serde_json::Value, ForgeError> {
+    let (owner, name) = repo
+        .path
+        .as_str()
+        .split_once('/')
+        .ok_or_else(|| ForgeError::Decode("a repository path without an owner".into()))?;
+    let number = i32::try_from(number)
+        .map_err(|_| ForgeError::Decode("a change number past GraphQL's Int".into()))?;
+    Ok(serde_json::json!({ "owner": owner, "name": name, "number": number }))
+}
