@@ -66,6 +66,10 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
               oid
               checkSuites(first: 100) { nodes { createdAt } }
               status { contexts { context state description creator { ...Who } } }
+              associatedPullRequests(first: 100) {
+                pageInfo { hasNextPage }
+                nodes { number state headRefOid baseRefName }
+              }
             }
           }
         }
@@ -271,6 +275,16 @@ struct WHead {
     oid: String,
     check_suites: Nodes<WSuite>,
     status: Option<WStatus>,
+    associated_pull_requests: Conn<WPull>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WPull {
+    number: u64,
+    state: String,
+    head_ref_oid: String,
+    base_ref_name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,6 +325,8 @@ pub struct GqlSnapshot {
     pub head: Option<(String, Option<DateTime<Utc>>)>,
     /// The head's latest status per context: (context, state, description).
     pub statuses: Option<Vec<(String, String, String)>>,
+    /// The open pull requests whose head is this head: (number, base branch).
+    pub head_pulls: Option<Vec<(u64, Option<String>)>>,
     pub files: Option<ChangedFiles>,
     pub assignees: Option<Vec<User>>,
     /// The repository's labels (name, node id), when it has at most 100.
@@ -450,7 +466,7 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
             .max()
     };
     let head_node = w.head.and_then(|h| h.nodes.into_iter().next());
-    let (head, statuses) = match head_node {
+    let (head, statuses, head_pulls) = match head_node {
         Some(h) if Some(&h.commit.oid) == change.head_sha.as_ref() => {
             let suite = h
                 .commit
@@ -474,10 +490,19 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
                         .collect()
                 })
                 .unwrap_or_default();
-            (Some((h.commit.oid, pushed)), Some(statuses))
+            let pulls = &h.commit.associated_pull_requests;
+            let head_pulls = (!pulls.page_info.has_next_page).then(|| {
+                pulls
+                    .nodes
+                    .iter()
+                    .filter(|p| p.state == "OPEN" && p.head_ref_oid == h.commit.oid)
+                    .map(|p| (p.number, Some(p.base_ref_name.clone())))
+                    .collect()
+            });
+            (Some((h.commit.oid, pushed)), Some(statuses), head_pulls)
         }
         // The last commit listed is not the head the pull request names: ask REST.
-        _ => (None, None),
+        _ => (None, None, None),
     };
     let files = w.files.and_then(|f| {
         // GraphQL gives no previous path of a renamed file: a rename is read through REST.
@@ -505,6 +530,7 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
         commit_authors: if is_pr { commit_authors } else { Some(vec![]) },
         head,
         statuses,
+        head_pulls,
         files: if is_pr {
             files
         } else {

@@ -154,6 +154,9 @@ impl Forge for GithubClient {
         repo: &crate::model::Repo,
         sha: &str,
     ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
+        if let Some(pulls) = self.head_pulls_from_snapshot(repo, sha) {
+            return Ok(pulls);
+        }
         // The pull requests associated with a commit include those that merely contain it
         // and merged ones: only open ones whose head it is share its status.
         let url = format!(

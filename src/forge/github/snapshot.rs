@@ -69,6 +69,28 @@ impl Snapshots {
         }
     }
 
+    /// The snapshot this run read of a pull request of `repo` whose head is `sha`.
+    fn by_head(&self, repo: &crate::model::Repo, sha: &str) -> Option<Arc<GqlSnapshot>> {
+        let prefix = format!("{}#", repo.path.as_str().to_lowercase());
+        let keys: Vec<String> = {
+            let kept = self.kept.lock().ok()?;
+            kept.keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect()
+        };
+        keys.into_iter().find_map(|k| {
+            let number = k.rsplit('#').next()?.parse().ok()?;
+            let r = ChangeRef {
+                repo: repo.clone(),
+                kind: ChangeKind::MergeRequest,
+                number,
+            };
+            self.get(&r)
+                .filter(|s| s.head.as_ref().is_some_and(|(h, _)| h == sha))
+        })
+    }
+
     /// Forgets the change's snapshot: the bot wrote to it, or a new evaluation reads it.
     pub(super) fn forget(&self, r: &ChangeRef) {
         if let Ok(mut kept) = self.kept.lock() {
@@ -109,6 +131,16 @@ impl GithubClient {
         pick: impl FnOnce(&GqlSnapshot) -> Option<T>,
     ) -> Option<T> {
         self.snapshots.get(r).and_then(|s| pick(&s))
+    }
+
+    /// The open pull requests whose head is `sha`, as this run's snapshot of one of them read
+    /// them; `None`: ask REST.
+    pub(super) fn head_pulls_from_snapshot(
+        &self,
+        repo: &crate::model::Repo,
+        sha: &str,
+    ) -> Option<Vec<(u64, Option<String>)>> {
+        self.snapshots.by_head(repo, sha)?.head_pulls.clone()
     }
 
     /// The change through the snapshot query: `Some` with the answer when GraphQL gave one

@@ -153,6 +153,13 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
     } else {
         json!({ "contexts": contexts })
     };
+    // As GitHub lists a commit's pull requests (here, as the REST fake: those whose head it is).
+    let pulls: Vec<Value> = s
+        .changes
+        .iter()
+        .filter(|p| p.is_pr && p.head == c.head)
+        .map(|p| json!({ "number": p.number, "state": if p.merged_at.is_some() { "MERGED" } else if p.state == "closed" { "CLOSED" } else { "OPEN" }, "headRefOid": p.head, "baseRefName": p.base }))
+        .collect();
     let files: Vec<Value> = c
         .files
         .iter()
@@ -168,7 +175,7 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
         "baseRefOid": base_sha,
         "reviews": { "pageInfo": { "hasNextPage": false }, "nodes": reviews },
         "commits": { "totalCount": commits.len(), "pageInfo": { "hasNextPage": commits.len() > 100 }, "nodes": commits.into_iter().take(100).collect::<Vec<_>>() },
-        "head": { "nodes": [{ "commit": { "oid": c.head, "checkSuites": { "nodes": suites }, "status": status } }] },
+        "head": { "nodes": [{ "commit": { "oid": c.head, "checkSuites": { "nodes": suites }, "status": status, "associatedPullRequests": { "pageInfo": { "hasNextPage": false }, "nodes": pulls } } }] },
         "files": { "totalCount": files.len(), "pageInfo": { "hasNextPage": files.len() > 100 }, "nodes": files.into_iter().take(100).collect::<Vec<_>>() },
     });
     if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
