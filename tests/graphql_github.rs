@@ -83,7 +83,20 @@ async fn the_approval_matrix_is_judged_from_one_query() {
             Vec::<String>::new(),
             "{labels:?}: the snapshot came from GraphQL"
         );
-        assert_eq!(s.gh.graphql_queries(), 1, "{labels:?}");
+        // The snapshot, and the approvers' memberships when someone approved.
+        let approvals = labels
+            .iter()
+            .filter(|(l, _)| l.ends_with("::Approved"))
+            .count();
+        assert_eq!(
+            s.gh.graphql_queries(),
+            1 + u64::from(approvals > 0),
+            "{labels:?}"
+        );
+        assert!(
+            !s.gh.calls().iter().any(|c| c.contains("/memberships/")),
+            "{labels:?}: memberships through the members query"
+        );
     }
 }
 
@@ -126,7 +139,8 @@ async fn errors_with_data_fail_the_whole_snapshot_and_it_is_asked_again() {
         }),
     );
     deliver(&s, "d1").await;
-    assert_eq!(graphql_calls(&s), 2, "{:#?}", s.gh.calls());
+    // The refused snapshot, the one asked again, and mona's membership.
+    assert_eq!(graphql_calls(&s), 3, "{:#?}", s.gh.calls());
     assert_eq!(snapshot_reads(&s), Vec::<String>::new());
     assert_eq!(s.gh.status(H1).unwrap().0, "success");
 }
@@ -146,7 +160,8 @@ async fn saml_enforcement_reads_the_change_through_rest() {
     answer_once(&s, saml.clone());
     answer_once(&s, saml);
     deliver(&s, "d1").await;
-    assert_eq!(graphql_calls(&s), 2);
+    // Two refused snapshots, and mona's membership (a query of its own).
+    assert_eq!(graphql_calls(&s), 3);
     let reads = snapshot_reads(&s);
     assert!(
         reads.contains(&"GET /repos/acme/platypus/pulls/7".to_string())
@@ -308,4 +323,39 @@ async fn another_label_given_the_approval_labels_name_does_not_approve() {
         "{}",
         s.comment()
     );
+}
+
+/// `members(query:)` is a search: asked about `bob`, GitHub also lists `bobby`. Only the exact
+/// account id makes a member; bob, not in the team, does not approve.
+#[tokio::test]
+async fn a_member_search_finding_bobby_does_not_make_bob_a_member() {
+    let s = with_graphql().await;
+    s.gh.member("bt-integration-managers", "bobby");
+    s.gh.add_label(7, "CMT::Minor", "alice");
+    s.gh.add_label(7, "BT Integration Manager::Approved", "bob");
+    s.deliver(
+        "labeled",
+        Some("BT Integration Manager::Approved"),
+        "bob",
+        "d1",
+    )
+    .await;
+    assert_eq!(s.gh.status(H1).unwrap().0, "failure", "{}", s.comment());
+    let rest_memberships =
+        s.gh.calls()
+            .into_iter()
+            .filter(|c| c.contains("/memberships/"))
+            .count();
+    assert_eq!(rest_memberships, 0, "answered by the members query");
+    // bobby himself is a member.
+    s.gh.remove_label(7, "BT Integration Manager::Approved", "alice");
+    s.gh.add_label(7, "BT Integration Manager::Approved", "bobby");
+    s.deliver(
+        "labeled",
+        Some("BT Integration Manager::Approved"),
+        "bobby",
+        "d2",
+    )
+    .await;
+    assert_eq!(s.gh.status(H1).unwrap().0, "success", "{}", s.comment());
 }

@@ -249,6 +249,19 @@ pub trait Forge: Send + Sync {
         team: &TeamRef,
         user: &User,
     ) -> impl Future<Output = Result<bool, ForgeError>> + Send;
+    /// Whether each user belongs to each team, in order: where the forge can, in one request.
+    fn are_members(
+        &self,
+        questions: &[(TeamRef, User)],
+    ) -> impl Future<Output = Result<Vec<bool>, ForgeError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(questions.len());
+            for (team, user) in questions {
+                out.push(self.is_member(team, user).await?);
+            }
+            Ok(out)
+        }
+    }
     /// The numeric id of the account that has `login` now; `None` when no account has it.
     fn user_by_login(
         &self,

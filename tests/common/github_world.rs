@@ -689,6 +689,12 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
     if method == "POST" && matches!(p.as_slice(), ["graphql"] | ["api", "graphql"]) && snapshot {
         return graphql::snapshot(s, &body);
     }
+    let members = body["query"]
+        .as_str()
+        .is_some_and(|q| q.contains("ChangegateMembers"));
+    if method == "POST" && matches!(p.as_slice(), ["graphql"] | ["api", "graphql"]) && members {
+        return graphql::members(s, &body);
+    }
     if let Some(reply) = super::github_comments::route(s, method, p.as_slice(), &body) {
         return reply;
     }

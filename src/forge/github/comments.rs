@@ -45,8 +45,7 @@ pub(super) fn comment(c: WireComment) -> Option<Comment> {
     })
 }
 
-/// GraphQL: how an issue comment or review was written.
-const ORIGIN_QUERY: &str = "query($id: ID!) { node(id: $id) { ... on IssueComment { createdViaEmail isMinimized } ... on PullRequestReview { createdViaEmail } } }";
+use super::graphql::ORIGIN_QUERY;
 
 impl GithubClient {
     /// The GraphQL endpoint: `{api}/graphql` on github.com, `https://HOST/api/graphql` for

@@ -11,6 +11,11 @@ use crate::model::{
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+/// How an issue comment or review was written.
+pub const ORIGIN_QUERY: &str = "query($id: ID!) { node(id: $id) { ... on IssueComment { createdViaEmail isMinimized } ... on PullRequestReview { createdViaEmail } } }";
+
+pub use super::members::{members_query, read_members};
+
 /// The snapshot query. Connections ask for 100 items (GitHub's most); one with more is read
 /// again through REST, which pages (and blocks when too long to verify).
 pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $name: String!, $number: Int!) {
@@ -20,7 +25,7 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
     issueOrPullRequest(number: $number) {
       __typename
       ... on Issue {
-        number title body url updatedAt state
+        number title body url updatedAt issueState: state
         author { ...Who }
         labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
         assignees(first: 100) { pageInfo { hasNextPage } nodes { login databaseId } }
@@ -184,7 +189,12 @@ struct WChange {
     body: String,
     url: String,
     updated_at: String,
-    state: String,
+    /// A pull request's (`OPEN`, `CLOSED`, `MERGED`).
+    #[serde(default)]
+    state: Option<String>,
+    /// An issue's (its own enum, hence its own alias).
+    #[serde(default)]
+    issue_state: Option<String>,
     #[serde(default)]
     is_draft: Option<bool>,
     #[serde(default)]
@@ -422,6 +432,10 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
         return Err(GqlError::Partial("more than 100 labels".into()));
     }
     let merged = w.merged == Some(true) || w.merged_at.is_some();
+    let state = match (kind, &w.state, &w.issue_state) {
+        (ChangeKind::MergeRequest, Some(s), _) | (ChangeKind::Issue, _, Some(s)) => s.clone(),
+        _ => return Err(GqlError::Partial("a change without its state".into())),
+    };
     let change = Change {
         forge: ForgeKind::Github,
         repo: repo.clone(),
@@ -436,7 +450,7 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
         target_branch: w.base_ref_name.clone(),
         target_sha: w.base_ref_oid.clone(),
         draft: w.is_draft.unwrap_or(false),
-        state: match (w.state.as_str(), merged) {
+        state: match (state.as_str(), merged) {
             (_, true) | ("MERGED", _) => ChangeState::Merged,
             ("CLOSED", _) => ChangeState::Closed,
             ("OPEN", _) => ChangeState::Open,

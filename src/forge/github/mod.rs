@@ -9,6 +9,7 @@ pub mod compare;
 mod deployments;
 pub mod graphql;
 mod labels;
+mod members;
 mod snapshot;
 mod wire;
 
@@ -322,6 +323,10 @@ impl Forge for GithubClient {
             Err(ForgeError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    async fn are_members(&self, questions: &[(TeamRef, User)]) -> Result<Vec<bool>, ForgeError> {
+        self.members(questions).await
     }
 
     async fn user_by_login(&self, login: &str) -> Result<Option<u64>, ForgeError> {

@@ -143,6 +143,11 @@ impl GithubClient {
         self.snapshots.by_head(repo, sha)?.head_pulls.clone()
     }
 
+    /// Whether GraphQL may be asked for this installation (not off, not found wanting).
+    pub(super) fn graphql_available(&self, installation: &str) -> bool {
+        self.snapshots.available(installation)
+    }
+
     /// The change through the snapshot query: `Some` with the answer when GraphQL gave one
     /// whole, `None` when REST must read it.
     pub(super) async fn change_by_graphql(
@@ -161,7 +166,15 @@ impl GithubClient {
         });
         // Once more after a partial answer: SAML or a timeout may pass; then REST.
         for attempt in 1..=2 {
-            let reply = match self.post_graphql(&repo_url, &installation, &body).await {
+            let reply = match self
+                .post_graphql(
+                    &repo_url,
+                    &installation,
+                    &body,
+                    "read the change's snapshot (GraphQL)",
+                )
+                .await
+            {
                 Ok(reply) => reply,
                 Err(ForgeError::NotFound(_)) => {
                     tracing::info!("no GraphQL endpoint: reading through REST");
@@ -202,13 +215,13 @@ impl GithubClient {
 
     /// One GraphQL request, sent with the credential of the repository at `auth_url` (an App
     /// installation's token, or the token), counted against GraphQL's own budget.
-    async fn post_graphql(
+    pub(super) async fn post_graphql(
         &self,
         auth_url: &str,
         installation: &str,
         body: &serde_json::Value,
+        what: &str,
     ) -> Result<Reply, ForgeError> {
-        const WHAT: &str = "read the change's snapshot (GraphQL)";
         let budget = format!("{installation}:graphql");
         let url = self.graphql_url();
         self.retry
@@ -221,14 +234,14 @@ impl GithubClient {
                     .map_err(|e| ForgeError::Transient(format!("POST graphql: {e}")))?;
                 Reply::read(resp)
                     .await?
-                    .observe_points("github", &budget, WHAT)
-                    .check(WHAT)
+                    .observe_points("github", &budget, what)
+                    .check(what)
             })
             .await
     }
 
     /// Records GraphQL's own budget as its answer states it (`rateLimit`), and the points.
-    fn note_points(&self, installation: &str, rate: &graphql::RateLimit) {
+    pub(super) fn note_points(&self, installation: &str, rate: &graphql::RateLimit) {
         let reset = crate::model::parse_time(&rate.reset_at).map(|t| t.timestamp());
         crate::forge::quota::record(
             crate::model::Forge::Github,

@@ -102,7 +102,7 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
         "body": c.body.clone().unwrap_or_default(),
         "url": rest["html_url"],
         "updatedAt": rest["updated_at"],
-        "state": match (c.state.as_str(), c.merged_at.is_some()) {
+        (if c.is_pr { "state" } else { "issueState" }): match (c.state.as_str(), c.merged_at.is_some()) {
             (_, true) => "MERGED",
             ("closed", _) => "CLOSED",
             _ => "OPEN",
@@ -203,4 +203,35 @@ fn timeline_item(s: &GhState, e: &Value, is_pr: bool) -> Option<Value> {
         }
         _ => return None,
     })
+}
+
+/// Answers the members query: per alias `m{i}`, the members of team `s{i}` whose login
+/// contains `q{i}` — a search, as GitHub's `members(query:)` is (`bob` finds `bobby`).
+pub(super) fn members(s: &mut GhState, body: &Value) -> ResponseTemplate {
+    if !s.graphql {
+        return not_found();
+    }
+    s.graphql_queries += 1;
+    let vars = &body["variables"];
+    let mut data = serde_json::Map::new();
+    data.insert("rateLimit".into(), rate(s));
+    let mut i = 0;
+    while let (Some(team), Some(q)) = (
+        vars[format!("s{i}")].as_str(),
+        vars[format!("q{i}")].as_str(),
+    ) {
+        let q = q.to_lowercase();
+        let nodes: Vec<Value> = s
+            .members
+            .iter()
+            .filter(|(t, l)| t == team && l.to_lowercase().contains(&q))
+            .map(|(_, l)| json!({ "databaseId": s.account(l)["id"] }))
+            .collect();
+        data.insert(
+            format!("m{i}"),
+            json!({ "team": { "members": { "pageInfo": { "hasNextPage": false }, "nodes": nodes } } }),
+        );
+        i += 1;
+    }
+    json_reply(200, json!({ "data": data }))
 }
