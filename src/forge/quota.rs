@@ -203,6 +203,33 @@ mod tests {
     }
 
     #[test]
+    fn graphql_points_are_a_budget_of_their_own() {
+        // As the GitHub client names them: the credential, and its GraphQL budget apart.
+        let soon = chrono::Utc::now().timestamp() + 30;
+        record(Forge::Github, "gq:graphql", Some(0), Some(5000), Some(soon));
+        assert!(exhausted(Forge::Github, "gq:graphql").is_some());
+        assert_eq!(exhausted(Forge::Github, "gq"), None, "REST goes on");
+        record(Forge::Github, "gq", Some(0), Some(5000), Some(soon));
+        record(Forge::Github, "gq:graphql", Some(4000), None, Some(soon));
+        assert!(exhausted(Forge::Github, "gq").is_some());
+        assert_eq!(exhausted(Forge::Github, "gq:graphql"), None);
+    }
+
+    #[tokio::test]
+    async fn a_run_counts_units_and_points_apart() {
+        let ((), spent) = counting_both(async {
+            spend();
+            spend_points(2);
+            spend();
+        })
+        .await;
+        assert_eq!(spent, Spent { units: 2, points: 2 });
+        let (run, _) = counting(async { current_run() }).await;
+        assert!(run.is_some());
+        assert_eq!(current_run(), None, "outside a run");
+    }
+
+    #[test]
     fn an_exhausted_window_waits_for_its_reset() {
         let soon = chrono::Utc::now().timestamp() + 30;
         record(Forge::Github, "spent", Some(0), Some(5000), Some(soon));
