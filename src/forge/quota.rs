@@ -223,7 +223,13 @@ mod tests {
             spend();
         })
         .await;
-        assert_eq!(spent, Spent { units: 2, points: 2 });
+        assert_eq!(
+            spent,
+            Spent {
+                units: 2,
+                points: 2
+            }
+        );
         let (run, _) = counting(async { current_run() }).await;
         assert!(run.is_some());
         assert_eq!(current_run(), None, "outside a run");

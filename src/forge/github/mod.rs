@@ -57,7 +57,7 @@ impl Forge for GithubClient {
         &self,
         r: &ChangeRef,
     ) -> Result<Vec<(String, String)>, ForgeError> {
-        if let Some(labels) = self.from_snapshot(r, |s| s.repo_labels.clone()) {
+        if let Some(labels) = self.snapshot_part(r, |s| s.repo_labels.clone()) {
             return Ok(labels);
         }
         #[derive(Deserialize)]
@@ -81,7 +81,7 @@ impl Forge for GithubClient {
             #[serde(default)]
             assignees: Vec<WireUser>,
         }
-        if let Some(a) = self.from_snapshot(r, |s| s.assignees.clone()) {
+        if let Some(a) = self.snapshot_part(r, |s| s.assignees.clone()) {
             return Ok(a);
         }
         let url = self.repo_url(r, &format!("/issues/{}", r.number));
@@ -183,7 +183,7 @@ impl Forge for GithubClient {
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         // GraphQL shows a label as it is named now: the worker counts its applications by
         // the label's node id (`label_node_ids`).
-        if let Some(history) = self.from_snapshot(r, |s| s.history.clone()) {
+        if let Some(history) = self.snapshot_part(r, |s| s.history.clone()) {
             return Ok(history);
         }
         let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
@@ -237,7 +237,7 @@ impl Forge for GithubClient {
         if r.kind != ChangeKind::MergeRequest {
             return Ok(vec![]);
         }
-        if let Some(reviews) = self.from_snapshot(r, |s| s.reviews.clone()) {
+        if let Some(reviews) = self.snapshot_part(r, |s| s.reviews.clone()) {
             return Ok(reviews);
         }
         let url = self.repo_url(r, &format!("/pulls/{}/reviews", r.number));
@@ -251,7 +251,7 @@ impl Forge for GithubClient {
         r: &ChangeRef,
         sha: &str,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ForgeError> {
-        let read = self.from_snapshot(r, |s| s.head.clone().filter(|(head, _)| head == sha));
+        let read = self.snapshot_part(r, |s| s.head.clone().filter(|(head, _)| head == sha));
         if let Some((_, at)) = read.filter(|_| r.kind == ChangeKind::MergeRequest) {
             return Ok(at);
         }
@@ -260,7 +260,7 @@ impl Forge for GithubClient {
 
     async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
         if r.kind == ChangeKind::MergeRequest
-            && let Some(authors) = self.from_snapshot(r, |s| s.commit_authors.clone())
+            && let Some(authors) = self.snapshot_part(r, |s| s.commit_authors.clone())
         {
             return Ok(authors);
         }
@@ -278,7 +278,7 @@ impl Forge for GithubClient {
         if r.kind != ChangeKind::MergeRequest {
             return Ok(ChangedFiles::none());
         }
-        if let Some(files) = self.from_snapshot(r, |s| s.files.clone()) {
+        if let Some(files) = self.snapshot_part(r, |s| s.files.clone()) {
             return Ok(files);
         }
         let url = self.repo_url(r, &format!("/pulls/{}/files", r.number));
@@ -496,7 +496,7 @@ impl Forge for GithubClient {
         };
         // The head's statuses as the snapshot read them (a token's verdict is a status).
         if self.app.is_none()
-            && let Some(statuses) = self.from_snapshot(r, |s| {
+            && let Some(statuses) = self.snapshot_part(r, |s| {
                 let (head, _) = s.head.as_ref()?;
                 (head == sha).then(|| s.statuses.clone()).flatten()
             })

@@ -125,7 +125,7 @@ impl Snapshots {
 impl GithubClient {
     /// The part of the change's snapshot `pick` names, when this evaluation read it through
     /// GraphQL; `None`: read it through REST.
-    pub(super) fn from_snapshot<T>(
+    pub(super) fn snapshot_part<T>(
         &self,
         r: &ChangeRef,
         pick: impl FnOnce(&GqlSnapshot) -> Option<T>,
