@@ -117,9 +117,13 @@ async fn run(label: &str, db_url: &str) {
 
 /// The forge API calls one event costs, per scenario, with the shipped rules, and the quota
 /// units among them (every answer but a 304 to a conditional request; the fake honours
-/// `If-None-Match` as GitHub does).
-async fn calls_per_scenario() {
+/// `If-None-Match` as GitHub does); with `graphql`, the fake answers the snapshot and members
+/// queries, each of cost 1 (a GraphQL point, from a budget apart from the units).
+async fn calls_per_scenario(graphql: bool) {
     let gh = GithubWorld::start().await;
+    if graphql {
+        gh.enable_graphql();
+    }
     gh.member("bt-integration-managers", "mona");
     gh.open_pr(1, "alice", &format!("{:040}", 1));
     let app = TestApp::with_forges(Some(&gh.url()), None).await;
@@ -138,8 +142,8 @@ async fn calls_per_scenario() {
         }
         (delivery, serde_json::to_vec(&v).unwrap())
     };
-    println!("| scenario | reads | read units | writes | calls | quota units |");
-    println!("|---|---|---|---|---|---|");
+    println!("| scenario | reads | read units | GraphQL points | writes | calls | quota units |");
+    println!("|---|---|---|---|---|---|---|");
     let scenarios = [
         (
             "opened, cold caches (bot account read once)",
@@ -204,17 +208,22 @@ async fn calls_per_scenario() {
         }
         gh.clear_calls();
         let free_before = gh.state.lock().unwrap().not_modified;
+        let points_before = gh.graphql_queries();
         app.github("pull_request", delivery, &body).await;
         app.worker.drain().await.unwrap();
         let free = gh.state.lock().unwrap().not_modified - free_before;
+        let points = gh.graphql_queries() - points_before;
         let calls = gh.calls();
-        let reads = calls.iter().filter(|c| c.starts_with("GET ")).count();
+        let gets = calls.iter().filter(|c| c.starts_with("GET ")).count();
+        // GraphQL queries (answered or not) are reads too, POSTs though they are.
+        let queries = calls.iter().filter(|c| *c == "POST /graphql").count();
+        let reads = gets + queries;
         let writes = calls.len() - reads;
+        let read_units = gets as u64 - free + (queries as u64 - points);
         println!(
-            "| {name} | {reads} | {} | {writes} | {} | {} |",
-            reads as u64 - free,
+            "| {name} | {reads} | {read_units} | {points} | {writes} | {} | {} |",
             calls.len(),
-            calls.len() as u64 - free
+            read_units + writes as u64
         );
     }
 }
@@ -326,6 +335,17 @@ fn main() {
         rt.block_on(changed_diff::print());
         return;
     }
+    // `cargo bench --bench pipeline -- units` prints only the calls, units and points per event.
+    if std::env::args().any(|a| a == "units") {
+        rt.block_on(async {
+            println!("Forge API calls per event (GitHub REST only, shipped rules):");
+            calls_per_scenario(false).await;
+            println!();
+            println!("Forge API calls per event (GitHub with GraphQL, shipped rules):");
+            calls_per_scenario(true).await;
+        });
+        return;
+    }
     rt.block_on(async {
         println!("{DELIVERIES} signed pull_request.labeled deliveries for {CHANGES} changes, {CONCURRENCY} concurrent clients, loopback");
         println!("| store      | acked/s  | p50 ms | p99 ms | processed/s | API calls/delivery |");
@@ -338,8 +358,11 @@ fn main() {
             _ => println!("| PostgreSQL | not reachable at {base} |"),
         }
         println!();
-        println!("Forge API calls per event (GitHub, shipped rules):");
-        calls_per_scenario().await;
+        println!("Forge API calls per event (GitHub REST only, shipped rules):");
+        calls_per_scenario(false).await;
+        println!();
+        println!("Forge API calls per event (GitHub with GraphQL, shipped rules):");
+        calls_per_scenario(true).await;
         println!();
         println!("Extra calls of reset_on_push: changed_diff (fake GitHub over a real repository):");
         changed_diff::print().await;

@@ -483,6 +483,9 @@ pub struct History {
     /// id and shows its current name (GitLab); empty where events keep the name they were
     /// given under (GitHub).
     pub label_ids: Vec<Option<u64>>,
+    /// The node id of each entry's label, in the order of `labels`, where the history was read
+    /// through GitHub's GraphQL (which shows a label by its current name); else empty.
+    pub label_node_ids: Vec<Option<String>>,
 }
 
 /// A part of a label history that cannot be placed: events not read (a history read from its

@@ -212,6 +212,8 @@ pub struct GithubSettings {
     pub private_key_file: Option<PathBuf>,
     /// Megabytes of answers to conditional reads kept in the database.
     pub reply_cache_mb: u64,
+    /// Whether a change's snapshot is read with one GraphQL query (REST when it cannot be).
+    pub graphql: bool,
 }
 
 impl Default for GithubSettings {
@@ -227,6 +229,7 @@ impl Default for GithubSettings {
             private_key: None,
             private_key_file: None,
             reply_cache_mb: 64,
+            graphql: true,
         }
     }
 }

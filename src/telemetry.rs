@@ -19,6 +19,9 @@ pub const FORGE_CALLS: &str = "changegate_forge_calls_total";
 /// Requests that counted against the forge's rate limit, by `forge` (GitHub: every answer but
 /// a 304 to a conditional request; GitLab: every request).
 pub const QUOTA_UNITS: &str = "changegate_forge_quota_units_total";
+/// GraphQL points spent, by `forge` (GitHub: each query's `rateLimit.cost`, a budget apart
+/// from the REST units).
+pub const QUOTA_POINTS: &str = "changegate_forge_quota_points_total";
 /// Requests left in the forge's rate-limit window, by `forge` (from its headers).
 pub const RATE_LIMIT_REMAINING: &str = "changegate_forge_rate_limit_remaining";
 /// Decisions made, by `verdict` (pass, fail, not_enforced).
@@ -93,6 +96,7 @@ pub const ALL: [&str; 16] = [
     JOB_SECONDS,
     FORGE_CALLS,
     QUOTA_UNITS,
+    QUOTA_POINTS,
     RATE_LIMIT_REMAINING,
     DECISIONS,
     RULES_RELOADS,

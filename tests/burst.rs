@@ -151,9 +151,12 @@ async fn a_burst_of_200_labeled_pull_requests_costs_at_most_4_calls_each() {
         over[0],
         of_pull(over[0])
     );
-    // The rest: the bot's own account, once.
+    // The rest: the bot's own account, once, and (this fake has no GraphQL) one probe of
+    // the GraphQL endpoint per worker loop at most before its 404 is remembered.
+    let probes = calls.iter().filter(|c| *c == "POST /graphql").count() as u64;
+    assert!(probes <= 4, "{probes} GraphQL probes");
     assert!(
-        calls.len() as u64 <= 4 * PULLS + 1 + 4 * over.len() as u64,
+        calls.len() as u64 <= 4 * PULLS + 1 + probes + 4 * over.len() as u64,
         "{} calls for {PULLS} pull requests",
         calls.len()
     );
@@ -184,4 +187,36 @@ async fn a_burst_keeps_to_the_rate_limit_the_forge_tells() {
     while chrono::Utc::now().timestamp() < reset {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The same burst where GitHub answers GraphQL: each pull request's snapshot is one query,
+/// so first sight costs 3 calls (the query, the status, the comment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_200_labeled_pull_requests_through_graphql_costs_3_calls_each() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let s = world().await;
+    s.gh.enable_graphql();
+    burst(&s).await;
+    assert_all_right(&s);
+    let calls = s.gh.calls();
+    for n in 1..=PULLS {
+        let rest: Vec<&String> = calls
+            .iter()
+            .filter(|c| {
+                c.ends_with(&format!("/{n}"))
+                    || c.contains(&format!("/{n}/"))
+                    || c.contains(&head(n))
+            })
+            .collect();
+        // Only its two writes go through REST: every read was the query's.
+        assert!(rest.len() <= 2, "#{n}: {rest:#?}");
+    }
+    let queries = s.gh.graphql_queries();
+    // A job run again (a busy store) asks again: a couple at most.
+    assert!(queries <= PULLS + 2, "{queries} snapshot queries");
+    assert!(
+        calls.len() as u64 <= 3 * PULLS + 1 + 4,
+        "{} calls for {PULLS} pull requests",
+        calls.len()
+    );
 }

@@ -526,21 +526,25 @@ async fn jobs(settings: Settings) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Quota units per event over the last hour, per forge.
+/// Quota units (REST) and points (GraphQL) per event over the last hour, per forge.
 async fn job_stats(settings: Settings) -> Result<ExitCode> {
     let store = open_read_only(&settings.database.url).await?;
-    let rows = store.unit_stats(3_600_000).await?;
+    let rows = store.quota_stats(3_600_000).await?;
     if rows.is_empty() {
         println!("no event handled in the last hour");
     }
-    for (forge, events, units) in rows {
-        let per = if events > 0 {
-            units as f64 / events as f64
-        } else {
-            0.0
+    for (forge, events, units, points) in rows {
+        let per = |n: i64| {
+            if events > 0 {
+                n as f64 / events as f64
+            } else {
+                0.0
+            }
         };
         println!(
-            "{forge}: {events} events in the last hour, {units} quota units, {per:.2} per event"
+            "{forge}: {events} events in the last hour, {units} quota units, {:.2} per event; {points} GraphQL points, {:.2} per event",
+            per(units),
+            per(points)
         );
     }
     Ok(ExitCode::SUCCESS)

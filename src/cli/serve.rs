@@ -356,26 +356,28 @@ pub(super) async fn reconcile_now(
 
 /// The GitHub client of the settings (App or token), if any.
 pub(super) fn github_client(settings: &Settings) -> Result<Option<GithubClient>> {
-    Ok(
-        match (
-            &settings.github.app_id,
-            &settings.github.private_key,
-            &settings.github.token,
-        ) {
-            (Some(id), Some(key), _) => Some(GithubClient::app(
-                &settings.github.api_url,
-                *id,
-                key.expose_secret(),
-                RetryPolicy::default(),
-            )?),
-            (_, _, Some(t)) => Some(GithubClient::new(
-                &settings.github.api_url,
-                t.expose_secret(),
-                RetryPolicy::default(),
-            )?),
-            _ => None,
-        },
-    )
+    let client = match (
+        &settings.github.app_id,
+        &settings.github.private_key,
+        &settings.github.token,
+    ) {
+        (Some(id), Some(key), _) => Some(GithubClient::app(
+            &settings.github.api_url,
+            *id,
+            key.expose_secret(),
+            RetryPolicy::default(),
+        )?),
+        (_, _, Some(t)) => Some(GithubClient::new(
+            &settings.github.api_url,
+            t.expose_secret(),
+            RetryPolicy::default(),
+        )?),
+        _ => None,
+    };
+    Ok(match client {
+        Some(c) if !settings.github.graphql => Some(c.without_graphql()),
+        other => other,
+    })
 }
 
 /// The GitLab client of the settings, if a token is set.

@@ -43,6 +43,15 @@ impl Forge for ForgeClient {
     async fn project_labels(&self, repo: &Repo) -> Result<Vec<(String, u64)>, ForgeError> {
         each!(self, c => c.project_labels(repo))
     }
+    async fn are_members(&self, questions: &[(TeamRef, User)]) -> Result<Vec<bool>, ForgeError> {
+        each!(self, c => c.are_members(questions))
+    }
+    async fn project_label_nodes(
+        &self,
+        r: &ChangeRef,
+    ) -> Result<Vec<(String, String)>, ForgeError> {
+        each!(self, c => c.project_label_nodes(r))
+    }
     async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
         each!(self, c => c.issue_assignees(r))
     }

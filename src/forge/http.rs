@@ -39,6 +39,25 @@ impl Reply {
         })
     }
 
+    /// Counts a GraphQL call (forge, what it does, status) without counting a REST unit: its
+    /// points are counted from the `rateLimit` its answer states. What is left of GraphQL's own
+    /// budget is recorded under `budget` when the answer's headers say it.
+    pub fn observe_points(self, forge: &'static str, budget: &str, what: &str) -> Self {
+        metrics::counter!(crate::telemetry::FORGE_CALLS, "forge" => forge, "endpoint" => what.to_string(), "status" => self.status.to_string())
+            .increment(1);
+        let number = |a: &str| self.header(a).and_then(|v| v.trim().parse::<i64>().ok());
+        if let Ok(kind) = forge.parse::<crate::model::Forge>() {
+            super::quota::record(
+                kind,
+                budget,
+                number("x-ratelimit-remaining"),
+                number("x-ratelimit-limit"),
+                number("x-ratelimit-reset"),
+            );
+        }
+        self
+    }
+
     /// Counts the call (forge, what it does, status) and records the rate limit left for the
     /// credential `token` names (never the credential itself, see [`super::quota::token_label`]).
     pub fn observe(self, forge: &'static str, token: &str, what: &str) -> Self {

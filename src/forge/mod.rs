@@ -160,6 +160,15 @@ pub trait Forge: Send + Sync {
         let _ = repo;
         async { Ok(vec![]) }
     }
+    /// The repository's labels as they are named now, (name, node id), where the forge's
+    /// label history names labels by node id (GitHub's GraphQL); empty elsewhere.
+    fn project_label_nodes(
+        &self,
+        r: &ChangeRef,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, ForgeError>> + Send {
+        let _ = r;
+        async { Ok(vec![]) }
+    }
     /// The people an issue is assigned to (`assignees`): with its author, who may link it as
     /// a merge request's change issue.
     fn issue_assignees(
@@ -240,6 +249,19 @@ pub trait Forge: Send + Sync {
         team: &TeamRef,
         user: &User,
     ) -> impl Future<Output = Result<bool, ForgeError>> + Send;
+    /// Whether each user belongs to each team, in order: where the forge can, in one request.
+    fn are_members(
+        &self,
+        questions: &[(TeamRef, User)],
+    ) -> impl Future<Output = Result<Vec<bool>, ForgeError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(questions.len());
+            for (team, user) in questions {
+                out.push(self.is_member(team, user).await?);
+            }
+            Ok(out)
+        }
+    }
     /// The numeric id of the account that has `login` now; `None` when no account has it.
     fn user_by_login(
         &self,

@@ -7,23 +7,63 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 tokio::task_local! {
-    /// Quota units spent by the job running on this task.
-    static UNITS: std::cell::Cell<u64>;
+    /// Quota spent by the job running on this task: REST units and GraphQL points.
+    static UNITS: std::cell::Cell<Spent>;
+    /// Which job run this task is (what a forge client read for one run is not another's).
+    static RUN: u64;
+}
+
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The job run this task is in, if any ([`counting`] starts one).
+pub fn current_run() -> Option<u64> {
+    RUN.try_with(|r| *r).ok()
+}
+
+/// What a job's forge calls spent of the two budgets GitHub keeps apart: REST requests
+/// (`units`, 304s free) and GraphQL points (each query's `rateLimit.cost`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub units: u64,
+    pub points: u64,
 }
 
 /// Runs `work` counting the quota units its forge calls spend: its output and the count.
 pub async fn counting<T>(work: impl std::future::Future<Output = T>) -> (T, u64) {
-    UNITS
-        .scope(std::cell::Cell::new(0), async {
+    let (out, spent) = counting_both(work).await;
+    (out, spent.units)
+}
+
+/// Runs `work` counting the REST units and GraphQL points its forge calls spend.
+pub async fn counting_both<T>(work: impl std::future::Future<Output = T>) -> (T, Spent) {
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    RUN.scope(
+        run,
+        UNITS.scope(std::cell::Cell::new(Spent::default()), async {
             let out = work.await;
             (out, UNITS.with(|u| u.get()))
-        })
-        .await
+        }),
+    )
+    .await
 }
 
 /// Counts one unit for the job running on this task, if any.
 pub fn spend() {
-    let _ = UNITS.try_with(|u| u.set(u.get() + 1));
+    let _ = UNITS.try_with(|u| {
+        let mut s = u.get();
+        s.units = s.units.saturating_add(1);
+        u.set(s);
+    });
+}
+
+/// Counts GraphQL points for the job running on this task, if any.
+pub fn spend_points(points: u64) {
+    metrics::counter!(crate::telemetry::QUOTA_POINTS, "forge" => "github").increment(points);
+    let _ = UNITS.try_with(|u| {
+        let mut s = u.get();
+        s.points = s.points.saturating_add(points);
+        u.set(s);
+    });
 }
 
 /// How metrics name a credential: a short fingerprint (the first 8 hex digits of its
@@ -160,6 +200,39 @@ mod tests {
         let past = chrono::Utc::now().timestamp() - 5;
         record(Forge::Gitlab, "t2", Some(1), Some(5000), Some(past));
         assert!(!below_reserve(Forge::Gitlab, 10));
+    }
+
+    #[test]
+    fn graphql_points_are_a_budget_of_their_own() {
+        // As the GitHub client names them: the credential, and its GraphQL budget apart.
+        let soon = chrono::Utc::now().timestamp() + 30;
+        record(Forge::Github, "gq:graphql", Some(0), Some(5000), Some(soon));
+        assert!(exhausted(Forge::Github, "gq:graphql").is_some());
+        assert_eq!(exhausted(Forge::Github, "gq"), None, "REST goes on");
+        record(Forge::Github, "gq", Some(0), Some(5000), Some(soon));
+        record(Forge::Github, "gq:graphql", Some(4000), None, Some(soon));
+        assert!(exhausted(Forge::Github, "gq").is_some());
+        assert_eq!(exhausted(Forge::Github, "gq:graphql"), None);
+    }
+
+    #[tokio::test]
+    async fn a_run_counts_units_and_points_apart() {
+        let ((), spent) = counting_both(async {
+            spend();
+            spend_points(2);
+            spend();
+        })
+        .await;
+        assert_eq!(
+            spent,
+            Spent {
+                units: 2,
+                points: 2
+            }
+        );
+        let (run, _) = counting(async { current_run() }).await;
+        assert!(run.is_some());
+        assert_eq!(current_run(), None, "outside a run");
     }
 
     #[test]

@@ -288,6 +288,36 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records the GraphQL points job `job_id` spent (GitHub bills them apart from units).
+    pub async fn note_points(&self, job_id: i64, points: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET points = $1 WHERE id = $2")
+            .bind(points)
+            .bind(job_id)
+            .execute(&mut *self.writer().await?)
+            .await
+            .context("cannot record the job's GraphQL points")?;
+        Ok(())
+    }
+
+    /// Per forge over the last `window_ms`: events handled, REST units and GraphQL points
+    /// their runs spent (`changegate jobs --stats`).
+    pub async fn quota_stats(&self, window_ms: i64) -> Result<Vec<(String, i64, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT CASE WHEN change_key LIKE 'github:%' THEN 'github' ELSE 'gitlab' END AS forge,
+                    COUNT(*), COALESCE(SUM(units), 0), COALESCE(SUM(points), 0)
+             FROM jobs WHERE state = 'done' AND timer = 0 AND updated_at >= $1
+             GROUP BY CASE WHEN change_key LIKE 'github:%' THEN 'github' ELSE 'gitlab' END
+             ORDER BY 1",
+        )
+        .bind(self.now_ms() - window_ms)
+        .fetch_all(&self.reads)
+        .await
+        .context("cannot read job statistics")?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
+    }
+
     /// Per forge over the last `window_ms`: events handled (jobs done, covered ones included)
     /// and the quota units their runs spent (`changegate jobs --stats`).
     pub async fn unit_stats(&self, window_ms: i64) -> Result<Vec<(String, i64, i64)>> {

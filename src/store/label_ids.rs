@@ -62,3 +62,49 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Every label node id remembered for `scope` (a forge and repository) as (name, node id),
+    /// oldest sighting first.
+    pub async fn seen_label_nodes(&self, scope: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT name, node_id FROM label_node_ids WHERE scope = $1
+             ORDER BY first_seen_at, name",
+        )
+        .bind(scope.to_string())
+        .fetch_all(&self.reads)
+        .await
+        .context("cannot read label node ids")?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Remembers labels seen for the first time as (name, node id), now; a name already
+    /// remembered keeps the node id it was first seen with.
+    pub async fn remember_label_nodes(
+        &self,
+        scope: &str,
+        labels: &[(String, String)],
+    ) -> Result<()> {
+        if labels.is_empty() {
+            return Ok(());
+        }
+        let now = self.now_ms();
+        let mut conn = self.writer().await?;
+        for (name, id) in labels {
+            sqlx::query(
+                "INSERT INTO label_node_ids (scope, name, node_id, first_seen_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (scope, name) DO NOTHING",
+            )
+            .bind(scope.to_string())
+            .bind(name.clone())
+            .bind(id.clone())
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .context("cannot write label node ids")?;
+        }
+        Ok(())
+    }
+}

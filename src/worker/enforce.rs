@@ -346,6 +346,8 @@ impl Worker {
         snap: &mut Snapshot,
         questions: Vec<(String, User)>,
     ) -> Result<()> {
+        // Those the cache cannot answer are asked of the forge together (one GraphQL query).
+        let mut ask: Vec<(String, crate::model::TeamRef, User)> = vec![];
         for (group_name, user) in questions {
             if snap.memberships.get(&group_name, &user).is_some() {
                 continue;
@@ -356,14 +358,26 @@ impl Worker {
             else {
                 continue;
             };
-            let member = match self.memberships.get(&team, &user) {
-                Some(m) => m,
-                None => {
-                    let m = forge.is_member(&team, &user).await?;
-                    self.memberships.put(&team, &user, m);
-                    m
-                }
-            };
+            match self.memberships.get(&team, &user) {
+                Some(m) => snap.memberships.set(&group_name, &user, m),
+                None => ask.push((group_name, team, user)),
+            }
+        }
+        if ask.is_empty() {
+            return Ok(());
+        }
+        let pairs: Vec<(crate::model::TeamRef, User)> =
+            ask.iter().map(|(_, t, u)| (t.clone(), u.clone())).collect();
+        let answers = forge.are_members(&pairs).await?;
+        if answers.len() != ask.len() {
+            anyhow::bail!(
+                "the forge answered {} of {} membership questions",
+                answers.len(),
+                ask.len()
+            );
+        }
+        for ((group_name, team, user), member) in ask.into_iter().zip(answers) {
+            self.memberships.put(&team, &user, member);
             snap.memberships.set(&group_name, &user, member);
         }
         Ok(())

@@ -8,7 +8,6 @@ use super::Worker;
 use crate::forge::Forge;
 use crate::model::{Change, History, Label, User};
 use crate::rules::Rules;
-use crate::store::SeenLabel;
 use anyhow::Result;
 use std::collections::HashMap;
 
@@ -23,6 +22,9 @@ impl Worker {
         rules: &Rules,
         history: &mut History,
     ) -> Result<Vec<String>> {
+        if !history.label_node_ids.is_empty() {
+            return self.vet_label_nodes(forge, change, rules, history).await;
+        }
         // Events without ids: the forge keeps names as given (GitHub). An empty history says
         // nothing, and a project seen for the first time has its labels remembered.
         if !history.labels.is_empty() && history.label_ids.iter().all(Option::is_none) {
@@ -42,32 +44,76 @@ impl Worker {
             known = self.store.seen_labels(&scope).await?;
         }
         let governed: Vec<&Label> = rules.approvals.iter().map(|a| &a.label).collect();
-        let (notes, new) = vet(&known, &governed, history);
+        let known: Vec<(String, u64)> = known.into_iter().map(|l| (l.name, l.id)).collect();
+        let (notes, new) = vet(&known, &governed, &mut history.labels, &history.label_ids);
         self.store.remember_labels(&scope, &new).await?;
+        Ok(notes)
+    }
+
+    /// [`Self::vet_label_ids`] for a history read through GitHub's GraphQL, whose label
+    /// events name the label by node id and show the name it has now.
+    async fn vet_label_nodes<F: Forge>(
+        &self,
+        forge: &F,
+        change: &Change,
+        rules: &Rules,
+        history: &mut History,
+    ) -> Result<Vec<String>> {
+        let scope = format!(
+            "{}:{}",
+            change.forge,
+            change.repo.path.as_str().to_lowercase()
+        );
+        let mut known = self.store.seen_label_nodes(&scope).await?;
+        if known.is_empty() {
+            // The first sight of the repository: its labels are remembered by the names
+            // they have now, so that one renamed later is recognized.
+            let r = crate::forge::ChangeRef {
+                repo: change.repo.clone(),
+                kind: change.kind,
+                number: change.number,
+            };
+            let labels = forge.project_label_nodes(&r).await?;
+            self.store.remember_label_nodes(&scope, &labels).await?;
+            known = self.store.seen_label_nodes(&scope).await?;
+        }
+        let governed: Vec<&Label> = rules.approvals.iter().map(|a| &a.label).collect();
+        let (notes, new) = vet(
+            &known,
+            &governed,
+            &mut history.labels,
+            &history.label_node_ids,
+        );
+        self.store.remember_label_nodes(&scope, &new).await?;
         Ok(notes)
     }
 }
 
-/// Pure: the reasons approvals in `history` do not count (their events lose their applier),
-/// and the (name, id) pairs seen for the first time, to remember.
-pub(super) fn vet(
-    known: &[SeenLabel],
+/// Pure: the reasons approvals in `labels` (whose label ids are `ids`, in order) do not count
+/// (their events lose their applier), and the (name, id) pairs seen for the first time, to
+/// remember. `known`: (name, id) as first seen, oldest first.
+pub(super) fn vet<I>(
+    known: &[(String, I)],
     governed: &[&Label],
-    history: &mut History,
-) -> (Vec<String>, Vec<(String, u64)>) {
+    labels: &mut [crate::model::LabelEvent],
+    ids: &[Option<I>],
+) -> (Vec<String>, Vec<(String, I)>)
+where
+    I: Clone + Eq + std::hash::Hash + std::fmt::Display,
+{
     // The id first seen by each name, and the name each id was first seen by (oldest first).
-    let mut id_of: HashMap<String, u64> = HashMap::new();
-    let mut name_of: HashMap<u64, String> = HashMap::new();
-    for l in known {
-        id_of.entry(l.name.clone()).or_insert(l.id);
-        name_of.entry(l.id).or_insert_with(|| l.name.clone());
+    let mut id_of: HashMap<String, I> = HashMap::new();
+    let mut name_of: HashMap<I, String> = HashMap::new();
+    for (name, id) in known {
+        id_of.entry(name.clone()).or_insert_with(|| id.clone());
+        name_of.entry(id.clone()).or_insert_with(|| name.clone());
     }
     let (mut notes, mut new) = (vec![], vec![]);
-    for (ev, id) in history.labels.iter_mut().zip(history.label_ids.iter()) {
-        let Some(id) = *id else { continue };
+    for (ev, id) in labels.iter_mut().zip(ids.iter()) {
+        let Some(id) = id.clone() else { continue };
         let name = ev.label.as_str().to_string();
         let refused = match (id_of.get(&name), name_of.get(&id)) {
-            (Some(&first), _) if first != id => Some(format!(
+            (Some(first), _) if *first != id => Some(format!(
                 "`{name}` applied by {} is label id {id}, but changegate first saw `{name}` as label id {first}: another label under that name does not approve; apply `{name}` again",
                 ev.actor.mention()
             )),
@@ -76,8 +122,8 @@ pub(super) fn vet(
                 ev.actor.mention()
             )),
             (None, None) => {
-                id_of.insert(name.clone(), id);
-                name_of.insert(id, name.clone());
+                id_of.insert(name.clone(), id.clone());
+                name_of.insert(id.clone(), name.clone());
                 new.push((name.clone(), id));
                 None
             }
@@ -114,15 +160,20 @@ mod tests {
             retargeted_at: None,
             gaps: vec![],
             label_ids: entries.iter().map(|(_, id, _)| Some(*id)).collect(),
+            label_node_ids: vec![],
         }
     }
 
-    fn seen(name: &str, id: u64, at: i64) -> SeenLabel {
-        SeenLabel {
-            name: name.into(),
-            id,
-            first_seen_at: at,
-        }
+    fn seen(name: &str, id: u64, _at: i64) -> (String, u64) {
+        (name.into(), id)
+    }
+
+    fn vet(
+        known: &[(String, u64)],
+        governed: &[&Label],
+        h: &mut History,
+    ) -> (Vec<String>, Vec<(String, u64)>) {
+        super::vet(known, governed, &mut h.labels, &h.label_ids)
     }
 
     #[test]

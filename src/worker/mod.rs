@@ -257,8 +257,8 @@ impl Worker {
         };
         let started = std::time::Instant::now();
         let audit = Deferred::default();
-        let (result, units) = tokio::select! {
-            r = crate::forge::quota::counting(guard::catch_panic(self.process(&job, &audit))) => r,
+        let (result, spent) = tokio::select! {
+            r = crate::forge::quota::counting_both(guard::catch_panic(self.process(&job, &audit))) => r,
             _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
         let result = result.unwrap_or_else(|panicked| Err(panicked.into()));
@@ -267,12 +267,22 @@ impl Worker {
             Ok(writes) => {
                 metrics::histogram!(crate::telemetry::JOB_SECONDS, "outcome" => "done")
                     .record(seconds);
-                tracing::info!(quota_units = units, writes, "job done");
+                let units = spent.units;
+                tracing::info!(
+                    quota_units = units,
+                    graphql_points = spent.points,
+                    writes,
+                    "job done"
+                );
                 let records = audit.take();
-                return self
-                    .store
+                self.store
                     .complete_with_audit(job.id, writes, units as i64, &deferred::views(&records))
-                    .await;
+                    .await?;
+                if spent.points > 0 {
+                    let points = i64::try_from(spent.points).unwrap_or(i64::MAX);
+                    self.store.note_points(job.id, points).await?;
+                }
+                return Ok(());
             }
             Err(e) => e,
         };

@@ -6,6 +6,7 @@
 
 mod deploy_helpers;
 mod deployments;
+mod graphql;
 
 #[allow(unused_imports)]
 pub use deployments::{GhDeployment, GhEnvironment, ProtectionAnswer};
@@ -96,6 +97,12 @@ pub struct GhState {
     epoch: i64,
     /// Commits, environments, deployments (see `github_world/deployments.rs`).
     pub deploy: deployments::GhDeployState,
+    /// Whether GraphQL answers the snapshot query (off: 404, a GitHub without it).
+    pub graphql: bool,
+    /// Snapshot queries answered.
+    pub graphql_queries: u64,
+    /// Labels by node id: (node id, name now); a rename keeps the id.
+    pub label_nodes: Vec<(String, String)>,
 }
 
 /// GitHub's primary rate limit: `limit` requests per window (304s are free), then 403 with
@@ -201,7 +208,8 @@ impl GhState {
         }
         let event = if added { "labeled" } else { "unlabeled" };
         let actor = self.account(actor);
-        self.events.push((n, json!({ "event": event, "actor": actor, "label": { "name": label, "color": "ededed" }, "created_at": at })));
+        let node = graphql::node_of(self, label);
+        self.events.push((n, json!({ "event": event, "actor": actor, "label": { "name": label, "color": "ededed", "node_id": node }, "created_at": at })));
     }
 
     /// The account that has `login` now, as GitHub shows a user.
@@ -356,6 +364,36 @@ impl GithubWorld {
         if let Some(c) = s.change(number) {
             c.state = "closed".into();
             c.updated += 1;
+        }
+    }
+
+    /// GraphQL answers the snapshot query from now on.
+    pub fn enable_graphql(&self) {
+        self.state.lock().unwrap().graphql = true;
+    }
+
+    /// Snapshot queries GraphQL answered.
+    pub fn graphql_queries(&self) -> u64 {
+        self.state.lock().unwrap().graphql_queries
+    }
+
+    /// Someone with admin rights renames a label: it keeps its node id, the changes carrying
+    /// it show the new name, and REST's issue events keep the name each was given under.
+    pub fn rename_label(&self, from: &str, to: &str) {
+        let mut s = self.state.lock().unwrap();
+        graphql::node_of(&mut s, from);
+        for (_, name) in s.label_nodes.iter_mut() {
+            if name.eq_ignore_ascii_case(from) {
+                *name = to.into();
+            }
+        }
+        for c in s.changes.iter_mut() {
+            for l in c.labels.iter_mut() {
+                if l.eq_ignore_ascii_case(from) {
+                    *l = to.into();
+                    c.updated += 1;
+                }
+            }
         }
     }
 
@@ -529,10 +567,11 @@ impl GithubWorld {
     }
 
     /// The calls that write (anything but GET).
+    /// Every call but reads (`GET`, and GraphQL queries, which are POSTs that read).
     pub fn writes(&self) -> Vec<String> {
         self.calls()
             .into_iter()
-            .filter(|c| !c.starts_with("GET "))
+            .filter(|c| !c.starts_with("GET ") && c != "POST /graphql" && c != "POST /api/graphql")
             .collect()
     }
 
@@ -649,6 +688,18 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
         })
         .collect();
     let p: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let snapshot = body["query"]
+        .as_str()
+        .is_some_and(|q| q.contains("ChangegateSnapshot"));
+    if method == "POST" && matches!(p.as_slice(), ["graphql"] | ["api", "graphql"]) && snapshot {
+        return graphql::snapshot(s, &body);
+    }
+    let members = body["query"]
+        .as_str()
+        .is_some_and(|q| q.contains("ChangegateMembers"));
+    if method == "POST" && matches!(p.as_slice(), ["graphql"] | ["api", "graphql"]) && members {
+        return graphql::members(s, &body);
+    }
     if let Some(reply) = super::github_comments::route(s, method, p.as_slice(), &body) {
         return reply;
     }

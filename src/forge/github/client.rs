@@ -18,6 +18,8 @@ pub struct GithubClient {
     pub(super) replies: crate::forge::replies::Replies,
     /// How metrics name the token ([`crate::forge::quota::token_label`]).
     token_label: std::sync::Arc<str>,
+    /// Snapshots read through GraphQL for the evaluations under way.
+    pub(super) snapshots: super::snapshot::Snapshots,
 }
 
 impl GithubClient {
@@ -60,6 +62,7 @@ impl GithubClient {
             app: None,
             replies: Default::default(),
             token_label: crate::forge::quota::token_label(token).into(),
+            snapshots: Default::default(),
         })
     }
 
@@ -87,9 +90,15 @@ impl GithubClient {
         self
     }
 
+    /// Reads through REST only, never GraphQL (`github.graphql: false`).
+    pub fn without_graphql(mut self) -> Self {
+        self.snapshots.off = true;
+        self
+    }
+
     /// The credential a request to `url` spends, as metrics name it: the token's fingerprint,
     /// or in App mode the installation of the URL's owner (each has a limit of its own).
-    fn token_for(&self, url: &str) -> String {
+    pub(super) fn token_for(&self, url: &str) -> String {
         if self.app.is_none() {
             return self.token_label.to_string();
         }

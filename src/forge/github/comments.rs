@@ -45,13 +45,12 @@ pub(super) fn comment(c: WireComment) -> Option<Comment> {
     })
 }
 
-/// GraphQL: how an issue comment or review was written.
-const ORIGIN_QUERY: &str = "query($id: ID!) { node(id: $id) { ... on IssueComment { createdViaEmail isMinimized } ... on PullRequestReview { createdViaEmail } } }";
+use super::graphql::ORIGIN_QUERY;
 
 impl GithubClient {
     /// The GraphQL endpoint: `{api}/graphql` on github.com, `https://HOST/api/graphql` for
     /// GitHub Enterprise Server (`https://HOST/api/v3`).
-    fn graphql_url(&self) -> String {
+    pub(super) fn graphql_url(&self) -> String {
         match self.api.strip_suffix("/v3") {
             Some(base) => format!("{base}/graphql"),
             None => format!("{}/graphql", self.api),

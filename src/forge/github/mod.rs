@@ -7,7 +7,10 @@ mod comments;
 mod commits;
 pub mod compare;
 mod deployments;
+pub mod graphql;
 mod labels;
+mod members;
+mod snapshot;
 mod wire;
 
 pub use client::GithubClient;
@@ -25,6 +28,10 @@ use wire::*;
 
 impl Forge for GithubClient {
     async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
+        // One query for the whole snapshot; REST when GraphQL cannot give it whole.
+        if let Some(read) = self.change_by_graphql(r).await? {
+            return Ok(read);
+        }
         let path = match r.kind {
             ChangeKind::MergeRequest => format!("/pulls/{}", r.number),
             ChangeKind::Issue => format!("/issues/{}", r.number),
@@ -46,11 +53,36 @@ impl Forge for GithubClient {
         Ok(Some(w.into_change(&r.repo, kind, r.number)))
     }
 
+    async fn project_label_nodes(
+        &self,
+        r: &ChangeRef,
+    ) -> Result<Vec<(String, String)>, ForgeError> {
+        if let Some(labels) = self.snapshot_part(r, |s| s.repo_labels.clone()) {
+            return Ok(labels);
+        }
+        #[derive(Deserialize)]
+        struct WireRepoLabel {
+            name: String,
+            node_id: Option<String>,
+        }
+        let url = format!("{}/repos/{}/labels", self.api, r.repo.path);
+        let labels: Vec<WireRepoLabel> = self
+            .list_conditional(&url, "list the repository's labels")
+            .await?;
+        Ok(labels
+            .into_iter()
+            .filter_map(|l| Some((l.name, l.node_id?)))
+            .collect())
+    }
+
     async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
         #[derive(Deserialize)]
         struct Assigned {
             #[serde(default)]
             assignees: Vec<WireUser>,
+        }
+        if let Some(a) = self.snapshot_part(r, |s| s.assignees.clone()) {
+            return Ok(a);
         }
         let url = self.repo_url(r, &format!("/issues/{}", r.number));
         // The issue was just read: this answers 304 (free) unless it changed since.
@@ -123,6 +155,9 @@ impl Forge for GithubClient {
         repo: &crate::model::Repo,
         sha: &str,
     ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
+        if let Some(pulls) = self.head_pulls_from_snapshot(repo, sha) {
+            return Ok(pulls);
+        }
         // The pull requests associated with a commit include those that merely contain it
         // and merged ones: only open ones whose head it is share its status.
         let url = format!(
@@ -146,6 +181,11 @@ impl Forge for GithubClient {
     }
 
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
+        // GraphQL shows a label as it is named now: the worker counts its applications by
+        // the label's node id (`label_node_ids`).
+        if let Some(history) = self.snapshot_part(r, |s| s.history.clone()) {
+            return Ok(history);
+        }
         let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
         let read = super::read_history(
             "label history",
@@ -186,6 +226,7 @@ impl Forge for GithubClient {
         Ok(History {
             // GitHub's events keep the label's name as it was when applied.
             label_ids: vec![],
+            label_node_ids: vec![],
             labels,
             retargeted_at,
             gaps,
@@ -195,6 +236,9 @@ impl Forge for GithubClient {
     async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
         if r.kind != ChangeKind::MergeRequest {
             return Ok(vec![]);
+        }
+        if let Some(reviews) = self.snapshot_part(r, |s| s.reviews.clone()) {
+            return Ok(reviews);
         }
         let url = self.repo_url(r, &format!("/pulls/{}/reviews", r.number));
         let reviews: Vec<WireReview> =
@@ -207,10 +251,19 @@ impl Forge for GithubClient {
         r: &ChangeRef,
         sha: &str,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ForgeError> {
+        let read = self.snapshot_part(r, |s| s.head.clone().filter(|(head, _)| head == sha));
+        if let Some((_, at)) = read.filter(|_| r.kind == ChangeKind::MergeRequest) {
+            return Ok(at);
+        }
         self.first_check_suite(r, sha).await
     }
 
     async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
+        if r.kind == ChangeKind::MergeRequest
+            && let Some(authors) = self.snapshot_part(r, |s| s.commit_authors.clone())
+        {
+            return Ok(authors);
+        }
         self.all_commit_authors(r).await
     }
 
@@ -224,6 +277,9 @@ impl Forge for GithubClient {
         const GITHUB_MAX_FILES: usize = 3000;
         if r.kind != ChangeKind::MergeRequest {
             return Ok(ChangedFiles::none());
+        }
+        if let Some(files) = self.snapshot_part(r, |s| s.files.clone()) {
+            return Ok(files);
         }
         let url = self.repo_url(r, &format!("/pulls/{}/files", r.number));
         let files: Vec<WireFile> = match self.list_conditional(&url, "read changed files").await {
@@ -267,6 +323,10 @@ impl Forge for GithubClient {
             Err(ForgeError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    async fn are_members(&self, questions: &[(TeamRef, User)]) -> Result<Vec<bool>, ForgeError> {
+        self.members(questions).await
     }
 
     async fn user_by_login(&self, login: &str) -> Result<Option<u64>, ForgeError> {
@@ -333,6 +393,7 @@ impl Forge for GithubClient {
     }
 
     async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {
+        self.snapshots.forget(r);
         let url = self.repo_url(r, &format!("/issues/{}/comments", r.number));
         self.call(
             false,
@@ -347,6 +408,7 @@ impl Forge for GithubClient {
     }
 
     async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {
+        self.snapshots.forget(r);
         // PATCH, as the API documents (octocrab's update_comment sends POST).
         let url = self.repo_url(r, &format!("/issues/comments/{id}"));
         self.call(
@@ -361,6 +423,7 @@ impl Forge for GithubClient {
     }
 
     async fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        self.snapshots.forget(r);
         let url = self.repo_url(r, &format!("/issues/{}/labels", r.number));
         let names: Vec<&str> = labels.iter().map(Label::as_str).collect();
         self.call(
@@ -375,6 +438,7 @@ impl Forge for GithubClient {
     }
 
     async fn remove_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
+        self.snapshots.forget(r);
         for label in labels {
             let url = self.repo_url(
                 r,
@@ -430,6 +494,18 @@ impl Forge for GithubClient {
             Some("pending") => Some(StatusState::Pending),
             _ => None,
         };
+        // The head's statuses as the snapshot read them (a token's verdict is a status).
+        if self.app.is_none()
+            && let Some(statuses) = self.snapshot_part(r, |s| {
+                let (head, _) = s.head.as_ref()?;
+                (head == sha).then(|| s.statuses.clone()).flatten()
+            })
+        {
+            return Ok(statuses
+                .into_iter()
+                .find(|(c, _, _)| c == context)
+                .and_then(|(_, st, description)| Some((state(Some(st.as_str()))?, description))));
+        }
         if self.app.is_some() {
             let url = self.repo_url(
                 r,
@@ -476,6 +552,7 @@ impl Forge for GithubClient {
         description: &str,
         more: &super::StatusLinks<'_>,
     ) -> Result<(), ForgeError> {
+        self.snapshots.forget(r);
         let (state, conclusion) = match state {
             StatusState::Success => ("success", "success"),
             StatusState::Failure => ("failure", "failure"),

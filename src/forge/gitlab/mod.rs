@@ -268,6 +268,7 @@ impl Forge for GitlabClient {
             retargeted_at: None,
             gaps,
             label_ids,
+            label_node_ids: vec![],
         })
     }
 

@@ -1,0 +1,376 @@
+//! The one GraphQL query that reads a change's evaluation snapshot, and what its answer means.
+//! Pure: the query text (checked against GitHub's published schema by a test), the answer's
+//! shape, and its reading into the snapshot. Every field the snapshot needs is non-null in the
+//! types below: a null where data is needed fails the whole answer, never reads as "none".
+
+use crate::forge::ForgeError;
+use crate::model::{
+    Change, ChangeKind, ChangeState, ChangedFiles, Forge as ForgeKind, Label, LabelEvent, Repo,
+    Review, User,
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// How an issue comment or review was written.
+pub const ORIGIN_QUERY: &str = "query($id: ID!) { node(id: $id) { ... on IssueComment { createdViaEmail isMinimized } ... on PullRequestReview { createdViaEmail } } }";
+
+pub use super::members::{members_query, read_members};
+pub use read::read;
+
+mod read;
+
+/// The snapshot query. Connections ask for 100 items (GitHub's most); one with more is read
+/// again through REST, which pages (and blocks when too long to verify).
+pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $name: String!, $number: Int!) {
+  rateLimit { cost limit remaining resetAt }
+  repository(owner: $owner, name: $name) {
+    labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
+    issueOrPullRequest(number: $number) {
+      __typename
+      ... on Issue {
+        number title body url updatedAt issueState: state
+        author { ...Who }
+        labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
+        assignees(first: 100) { pageInfo { hasNextPage } nodes { login databaseId } }
+        comments { totalCount }
+        timelineItems(last: 100, itemTypes: [LABELED_EVENT, UNLABELED_EVENT]) {
+          pageInfo { hasPreviousPage }
+          nodes {
+            __typename
+            ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }
+          }
+        }
+      }
+      ... on PullRequest {
+        number title body url updatedAt state isDraft merged mergedAt
+        author { ...Who }
+        headRefName headRefOid baseRefName baseRefOid
+        labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
+        assignees(first: 100) { pageInfo { hasNextPage } nodes { login databaseId } }
+        comments { totalCount }
+        timelineItems(last: 100, itemTypes: [LABELED_EVENT, UNLABELED_EVENT, BASE_REF_CHANGED_EVENT, HEAD_REF_FORCE_PUSHED_EVENT]) {
+          pageInfo { hasPreviousPage }
+          nodes {
+            __typename
+            ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on BaseRefChangedEvent { createdAt actor { ...Who } }
+            ... on HeadRefForcePushedEvent { createdAt actor { ...Who } afterCommit { oid } }
+          }
+        }
+        reviews(first: 100) {
+          pageInfo { hasNextPage }
+          nodes { state submittedAt author { ...Who } commit { oid } }
+        }
+        commits(first: 100) {
+          totalCount
+          pageInfo { hasNextPage }
+          nodes { commit { oid author { user { login databaseId } } committer { user { login databaseId } } } }
+        }
+        head: commits(last: 1) {
+          nodes {
+            commit {
+              oid
+              checkSuites(first: 100) { nodes { createdAt } }
+              status { contexts { context state description creator { ...Who } } }
+              associatedPullRequests(first: 100) {
+                pageInfo { hasNextPage }
+                nodes { number state headRefOid baseRefName }
+              }
+            }
+          }
+        }
+        files(first: 100) { totalCount pageInfo { hasNextPage } nodes { path changeType } }
+      }
+    }
+  }
+}
+fragment Who on Actor { __typename login ... on User { databaseId } ... on Bot { databaseId } }"#;
+
+/// What GitHub bills for a query, from its own budget (`rateLimit`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub cost: i64,
+    pub limit: i64,
+    pub remaining: i64,
+    pub reset_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    data: Option<Data>,
+    #[serde(default)]
+    errors: Option<Vec<serde_json::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Data {
+    rate_limit: RateLimit,
+    repository: WRepo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WRepo {
+    labels: Conn<WLabel>,
+    issue_or_pull_request: WChange,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    #[serde(default)]
+    has_next_page: bool,
+    #[serde(default)]
+    has_previous_page: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Conn<T> {
+    page_info: PageInfo,
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Counted<T> {
+    total_count: u64,
+    page_info: PageInfo,
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Total {
+    total_count: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct WLabel {
+    id: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Who {
+    login: String,
+    #[serde(default)]
+    database_id: Option<u64>,
+}
+
+impl Who {
+    fn user(&self) -> User {
+        User {
+            id: self.database_id,
+            username: Some(self.login.clone()),
+        }
+    }
+}
+
+/// An actor that may be gone (a deleted account is `null`, as REST's `ghost`).
+fn who(w: &Option<Who>) -> User {
+    w.as_ref().map(Who::user).unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WChange {
+    #[serde(rename = "__typename")]
+    typename: String,
+    number: u64,
+    title: String,
+    body: String,
+    url: String,
+    updated_at: String,
+    /// A pull request's (`OPEN`, `CLOSED`, `MERGED`).
+    #[serde(default)]
+    state: Option<String>,
+    /// An issue's (its own enum, hence its own alias).
+    #[serde(default)]
+    issue_state: Option<String>,
+    #[serde(default)]
+    is_draft: Option<bool>,
+    #[serde(default)]
+    merged: Option<bool>,
+    #[serde(default)]
+    merged_at: Option<String>,
+    author: Option<Who>,
+    #[serde(default)]
+    head_ref_name: Option<String>,
+    #[serde(default)]
+    head_ref_oid: Option<String>,
+    #[serde(default)]
+    base_ref_name: Option<String>,
+    #[serde(default)]
+    base_ref_oid: Option<String>,
+    labels: Conn<WLabel>,
+    assignees: Conn<Who>,
+    comments: Total,
+    timeline_items: WTimeline,
+    #[serde(default)]
+    reviews: Option<Conn<WReview>>,
+    #[serde(default)]
+    commits: Option<Counted<WCommitNode>>,
+    #[serde(default)]
+    head: Option<Nodes<WHeadNode>>,
+    #[serde(default)]
+    files: Option<Counted<WFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WTimeline {
+    page_info: PageInfo,
+    nodes: Vec<WEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WEvent {
+    #[serde(rename = "__typename")]
+    typename: String,
+    created_at: String,
+    actor: Option<Who>,
+    #[serde(default)]
+    label: Option<WLabel>,
+    #[serde(default)]
+    after_commit: Option<Oid>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Oid {
+    oid: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WReview {
+    state: String,
+    submitted_at: Option<String>,
+    author: Option<Who>,
+    commit: Option<Oid>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WCommitNode {
+    commit: WCommit,
+}
+
+#[derive(Debug, Deserialize)]
+struct WCommit {
+    author: Option<WGitActor>,
+    committer: Option<WGitActor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WGitActor {
+    user: Option<Who>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WHeadNode {
+    commit: WHead,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WHead {
+    oid: String,
+    check_suites: Nodes<WSuite>,
+    status: Option<WStatus>,
+    associated_pull_requests: Conn<WPull>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WPull {
+    number: u64,
+    state: String,
+    head_ref_oid: String,
+    base_ref_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WSuite {
+    created_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct WStatus {
+    contexts: Vec<WContext>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WContext {
+    context: String,
+    state: String,
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WFile {
+    path: String,
+    change_type: String,
+}
+
+/// A change's snapshot as one query read it. A part `None` was not read whole (a connection
+/// past 100 items, a listing GraphQL cannot give exactly): that part is read through REST.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GqlSnapshot {
+    pub change: Change,
+    /// Label history oldest first, with each entry's label node id (`label_node_ids`).
+    pub history: Option<crate::model::History>,
+    pub reviews: Option<Vec<Review>>,
+    pub commit_authors: Option<Vec<User>>,
+    /// The head read (its sha) and when it was pushed, as far as GitHub says.
+    pub head: Option<(String, Option<DateTime<Utc>>)>,
+    /// The head's latest status per context: (context, state, description).
+    pub statuses: Option<Vec<(String, String, String)>>,
+    /// The open pull requests whose head is this head: (number, base branch).
+    pub head_pulls: Option<Vec<(u64, Option<String>)>>,
+    pub files: Option<ChangedFiles>,
+    pub assignees: Option<Vec<User>>,
+    /// The repository's labels (name, node id), when it has at most 100.
+    pub repo_labels: Option<Vec<(String, String)>>,
+    pub rate: RateLimit,
+}
+
+/// Why an answer is not a snapshot.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GqlError {
+    /// The endpoint or a field the query needs does not exist here (an older GitHub
+    /// Enterprise Server): REST, and not asked again for a while.
+    #[error("GraphQL cannot answer this query here: {0}")]
+    Unavailable(String),
+    /// Errors, or a null where data is needed (SAML enforcement, a timeout, a query too
+    /// expensive): the whole answer is refused.
+    #[error("GraphQL answered partially: {0}")]
+    Partial(String),
+    /// No such change.
+    #[error("no such change")]
+    NotFound,
+}
+
+/// The query's variables for a change.
+pub fn variables(repo: &Repo, number: u64) -> Result<serde_json::Value, ForgeError> {
+    let (owner, name) = repo
+        .path
+        .as_str()
+        .split_once('/')
+        .ok_or_else(|| ForgeError::Decode("a repository path without an owner".into()))?;
+    let number = i32::try_from(number)
+        .map_err(|_| ForgeError::Decode("a change number past GraphQL's Int".into()))?;
+    Ok(serde_json::json!({ "owner": owner, "name": name, "number": number }))
+}
