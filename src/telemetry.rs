@@ -88,7 +88,7 @@ pub fn event_label(forge: &str, name: &str) -> &'static str {
 }
 
 /// Every metric name, for the test that keeps them stable.
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 17] = [
     WEBHOOKS,
     SIGNATURE_FAILURES,
     QUEUE_DEPTH,
