@@ -435,16 +435,16 @@ async fn explain_shows_which_blocks_are_in_force_and_which_are_missing() {
         "explain writes nothing: {:?}",
         gl.writes()
     );
-    // The merge request's pipeline runs in a fork the bot may not write to.
-    gl.mr_from_fork(3, 77, "alice/platypus", Some(20));
-    gl.run_fork_pipeline(3);
+    // The merge request's pipeline runs in a fork, where the bot is even a Developer.
+    gl.mr_from_fork(3, 77, "alice/platypus", Some(30));
+    let pipeline = gl.run_fork_pipeline(3);
     let change = vec![
         "explain", "--forge", "gitlab", "--repo", "42", "--number", "3",
     ];
     let (code, out, err) = run(change, env.clone()).await.unwrap();
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("[ ] changegate's status in the pipeline GitLab gates the merge request on (block missing: the pipeline runs in the fork alice/platypus"),
+        out.contains(&format!("[ ] changegate's status in the pipeline GitLab gates the merge request on (block missing: the pipeline GitLab gates on ({pipeline}) runs in the fork alice/platypus")),
         "{out}"
     );
 

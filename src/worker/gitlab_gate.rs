@@ -2,13 +2,12 @@
 //! "Pipelines must succeed" to read it. GitLab names it (`head_pipeline` of the merge request):
 //! usually a pipeline on the head in the target project; a merged-results or merge-train
 //! pipeline on a merge commit (the status goes on that commit, with its `pipeline_id`); or, for
-//! a merge request from a fork, a pipeline in the fork. There the status is written only when
-//! the token may set statuses in that project; otherwise the block is missing and the verdict
-//! fails, saying so.
+//! a merge request from a fork, a pipeline in the fork. A fork's pipeline is never taken as a
+//! block, whatever the bot's role there: the block is missing and the verdict fails, saying so.
 
 use super::Worker;
 use crate::forge::ChangeRef;
-use crate::forge::gitlab::{GatePipeline, GitlabClient, project_repo};
+use crate::forge::gitlab::{GatePipeline, GitlabClient};
 use crate::model::Repo;
 use anyhow::{Result, bail};
 
@@ -114,6 +113,10 @@ impl Worker {
                 note,
             });
         };
+        // A pipeline in another project (the fork) is beyond changegate's reach whatever the
+        // bot's role there: its owner may write `success` under changegate's name in it, or run
+        // a newer pipeline there, and GitLab sends that project's Pipeline Hooks only to its own
+        // webhooks, so changegate would never hear. The block is missing; the verdict fails.
         let access = gl.project_access(project).await?;
         let path = access
             .path
@@ -124,26 +127,13 @@ impl Worker {
         } else {
             "another project"
         };
-        if access.can_set_statuses() {
-            return Ok(GateFound {
-                gate: Gate {
-                    repo: project_repo(project, access.path.as_deref()),
-                    sha: p.sha.clone(),
-                    pipeline: Some(p.id),
-                },
-                missing: None,
-                note: Some(format!(
-                    "This merge request's pipeline {} runs in {fork} {path}: changegate writes its status there. Whoever maintains {path} can write statuses and run pipelines in it too; run pipelines for merge requests from forks in this project, or rely on approval rules or status checks.",
-                    p.id
-                )),
-            });
-        }
         Ok(GateFound {
             gate: here(head, None),
             missing: Some(Missing {
                 block: "fork_pipeline",
                 reason: format!(
-                    "block missing: the pipeline runs in {fork} {path}, where changegate may not set its status, so \"Pipelines must succeed\" reads a pipeline without it (run pipelines for merge requests from forks in this project, or rely on approval rules or status checks)"
+                    "block missing: the pipeline GitLab gates on ({}) runs in {fork} {path}, whose maintainers can write statuses and run pipelines there that changegate never hears of, so \"Pipelines must succeed\" cannot hold its verdict (use approval rules on Premium or status checks on Ultimate)",
+                    p.id
                 ),
             }),
             note: None,

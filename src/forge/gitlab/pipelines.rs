@@ -9,9 +9,6 @@ use super::{ChangeRef, ForgeError, GitlabClient};
 use crate::model::{Repo, RepoPath};
 use serde::Deserialize;
 
-/// GitLab's Developer role: the least that may set a commit status.
-const DEVELOPER: u64 = 30;
-
 /// A pipeline as the merge request names it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatePipeline {
@@ -39,13 +36,6 @@ pub struct ProjectAccess {
     pub path: Option<String>,
     /// The higher of the project's and its group's access level for the token's account.
     pub access_level: Option<u64>,
-}
-
-impl ProjectAccess {
-    /// Whether the token may set commit statuses there (Developer or more).
-    pub fn can_set_statuses(&self) -> bool {
-        self.access_level.is_some_and(|l| l >= DEVELOPER)
-    }
 }
 
 #[derive(Deserialize)]
@@ -174,21 +164,5 @@ mod tests {
             some.head_pipeline,
             Some(Some(WirePipeline { id: 5, .. }))
         ));
-    }
-
-    #[test]
-    fn only_developers_and_above_may_set_statuses() {
-        for (level, can) in [
-            (None, false),
-            (Some(20), false),
-            (Some(30), true),
-            (Some(50), true),
-        ] {
-            let a = ProjectAccess {
-                path: None,
-                access_level: level,
-            };
-            assert_eq!(a.can_set_statuses(), can, "{level:?}");
-        }
     }
 }
