@@ -145,6 +145,70 @@ async fn a_merged_results_pipeline_gets_the_status_on_its_merge_commit() {
 }
 
 #[tokio::test]
+async fn a_pipeline_on_another_commit_counts_only_on_the_merge_requests_merge_or_train_ref() {
+    for (git_ref, holds) in [
+        ("refs/merge-requests/3/train", true),
+        ("refs/merge-requests/3/merge", true),
+        ("feature", false),
+        ("refs/merge-requests/4/merge", false),
+        ("refs/merge-requests/3/head", false),
+    ] {
+        let s = free().await;
+        let pipeline = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+        s.gl.set_pipeline_ref(pipeline, git_ref);
+        s.approve();
+        s.hook("u1").await;
+        let on_merge = s.gl.statuses_in_effect(MERGE_SHA, "changegate");
+        if holds {
+            assert_eq!(
+                on_merge,
+                vec![(pipeline, "success".to_string(), BOT.to_string())],
+                "{git_ref}"
+            );
+        } else {
+            assert!(on_merge.is_empty(), "{git_ref}: {on_merge:?}");
+            let (state, description) = s.gl.status_named(SHA, "changegate").unwrap();
+            assert_eq!(state, "failed", "{git_ref}: {description}");
+            assert!(
+                description.contains(&format!(
+                    "block missing: GitLab gates the merge request on pipeline {pipeline}"
+                )),
+                "{git_ref}: {description}"
+            );
+        }
+        assert_project_calls_in_contract(&s.gl);
+    }
+}
+
+#[tokio::test]
+async fn without_a_named_head_pipeline_the_newest_listed_pipeline_is_the_gate() {
+    // A merged-results pipeline newer than the head's own: it is the one GitLab gates on.
+    let s = free().await;
+    s.gl.state.lock().unwrap().checks.head_pipeline_absent = true;
+    s.gl.run_pipeline(3);
+    let merged = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.approve();
+    s.hook("u1").await;
+    assert_eq!(
+        s.gl.statuses_in_effect(MERGE_SHA, "changegate"),
+        vec![(merged, "success".to_string(), BOT.to_string())]
+    );
+    // The newest listed is on another commit, on no merge ref of this merge request: missing.
+    let s = free().await;
+    s.gl.state.lock().unwrap().checks.head_pipeline_absent = true;
+    s.gl.run_pipeline(3);
+    let other = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.gl.set_pipeline_ref(other, "feature");
+    s.approve();
+    s.hook("u1").await;
+    let (state, description) = s.gl.status_named(SHA, "changegate").unwrap();
+    assert_eq!(state, "failed", "{description}");
+    assert!(description.contains("block missing"), "{description}");
+    assert!(s.gl.statuses_in_effect(MERGE_SHA, "changegate").is_empty());
+    assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
 async fn a_status_check_scoped_to_a_wildcard_branch_covers_the_branches_it_matches() {
     use common::gitlab_checks::{CHECK_SECRET, CHECK_URL};
     for (pattern, covers) in [("ma*", true), ("*", true), ("release/*", false)] {

@@ -58,16 +58,18 @@ impl Worker {
         let pipeline = match mr.head_pipeline {
             Ok(p) => p,
             // An instance that does not name the head pipeline: the merge request's newest
-            // pipeline on the head, as its pipeline list gives it.
+            // pipeline, as its pipeline list gives it (newest first). One not on the head must
+            // be a merged-results or merge-train pipeline, checked below like `head_pipeline`.
             Err(()) => gl
                 .mr_pipelines(r)
                 .await?
                 .into_iter()
-                .find(|p| p.sha == head)
+                .next()
                 .map(|p| GatePipeline {
                     id: p.id,
                     sha: p.sha,
                     project_id: p.project_id,
+                    git_ref: p.git_ref,
                 }),
         };
         let here = |sha: &str, pipeline: Option<u64>| Gate {
@@ -100,6 +102,24 @@ impl Worker {
             }
         };
         let Some(project) = project else {
+            // A pipeline on another commit than the head is taken only as GitLab's merged
+            // results or merge train for this merge request, by its ref; anything else (a
+            // pipeline of an older head, a branch's) does not hold the verdict for this head.
+            if p.sha != head && !merge_ref_of(p.git_ref.as_deref(), r.number) {
+                return Ok(GateFound {
+                    gate: here(head, None),
+                    missing: Some(Missing {
+                        block: "pipeline_ref",
+                        reason: format!(
+                            "block missing: GitLab gates the merge request on pipeline {} on {}, which is neither its head nor a merged-results or merge-train pipeline of it (ref {}), so changegate cannot tell that its status there is for this head",
+                            p.id,
+                            crate::markdown::code(&p.sha),
+                            crate::markdown::code(p.git_ref.as_deref().unwrap_or("not given"))
+                        ),
+                    }),
+                    note: None,
+                });
+            }
             let note = (p.sha != head).then(|| {
                 format!(
                     "GitLab gates this merge request on pipeline {} on the merge commit {} (merged results or a merge train): changegate writes its status there.",
@@ -138,5 +158,33 @@ impl Worker {
             }),
             note: None,
         })
+    }
+}
+
+/// Whether `git_ref` is merge request `iid`'s merged-results or merge-train ref.
+fn merge_ref_of(git_ref: Option<&str>, iid: u64) -> bool {
+    git_ref.is_some_and(|g| {
+        g == format!("refs/merge-requests/{iid}/merge")
+            || g == format!("refs/merge-requests/{iid}/train")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_ref_of;
+
+    #[test]
+    fn only_the_merge_requests_own_merge_and_train_refs_count() {
+        for (r, ok) in [
+            (Some("refs/merge-requests/3/merge"), true),
+            (Some("refs/merge-requests/3/train"), true),
+            (Some("refs/merge-requests/3/head"), false),
+            (Some("refs/merge-requests/33/merge"), false),
+            (Some("refs/merge-requests/4/merge"), false),
+            (Some("feature"), false),
+            (None, false),
+        ] {
+            assert_eq!(merge_ref_of(r, 3), ok, "{r:?}");
+        }
     }
 }

@@ -17,6 +17,8 @@ pub struct GatePipeline {
     pub sha: String,
     /// The project it runs in; `None` when GitLab did not say.
     pub project_id: Option<u64>,
+    /// Its ref: a branch, or `refs/merge-requests/:iid/merge` (merged results) or `…/train`.
+    pub git_ref: Option<String>,
 }
 
 /// What the merge request says of its head and the pipeline gating its merge.
@@ -43,6 +45,8 @@ struct WirePipeline {
     id: u64,
     sha: Option<String>,
     project_id: Option<u64>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +89,7 @@ impl GitlabClient {
                     id: p.id,
                     sha: p.sha.unwrap_or_default(),
                     project_id: p.project_id,
+                    git_ref: p.git_ref,
                 })),
             },
         })
