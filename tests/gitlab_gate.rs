@@ -327,3 +327,33 @@ async fn a_status_gitlab_will_not_move_is_read_back_and_the_job_fails_saying_so(
         "the job fails and says why: {troubled:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_status_gitlab_will_not_move_holds_only_when_the_bot_wrote_it() {
+    let s = free().await;
+    s.gl.run_pipeline(3);
+    s.approve();
+    // mallory posts `success` under changegate's name into the head's pipeline, and GitLab then
+    // will not move it when the bot writes its own `success`.
+    s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
+    s.gl.fail_next(
+        "POST /api/v4/projects/42/statuses/",
+        wiremock::ResponseTemplate::new(400).set_body_json(
+            serde_json::json!({ "message": "Cannot transition status via :success from :success" }),
+        ),
+    );
+    s.app.expect_failed_jobs(1);
+    let body = s.gl.hook_of(3, "update", "alice", None);
+    s.app.gitlab("Merge Request Hook", "u1", &body).await;
+    s.app.drain().await;
+    let troubled = s.app.store.unfinished_jobs().await.unwrap();
+    assert!(
+        troubled
+            .iter()
+            .any(|j| j.last_error.as_deref().is_some_and(|e| {
+                e.contains("would not set the `changegate` status to success")
+                    && e.contains("mallory")
+            })),
+        "mallory's success is not taken for the bot's: {troubled:#?}"
+    );
+}

@@ -128,8 +128,9 @@ impl Worker {
         &self,
         t: &Target<'_, F>,
         change: &crate::model::Change,
+        bot: Option<&crate::model::User>,
     ) -> Result<()> {
-        self.pending_in_hooked_pipeline(t, change).await?;
+        self.pending_in_hooked_pipeline(t, change, bot).await?;
         let arrived = std::iter::once(t.job.change)
             .chain(t.job.covered.iter().filter_map(crate::model::Event::change))
             .any(|e| matches!(e.action, Action::Opened | Action::Reopened | Action::Pushed));
@@ -173,6 +174,7 @@ impl Worker {
         &self,
         t: &Target<'_, F>,
         change: &crate::model::Change,
+        bot: Option<&crate::model::User>,
     ) -> Result<()> {
         let (Some(gl), Some(sha), Some(p)) = (
             t.forge.gitlab(),
@@ -207,7 +209,7 @@ impl Worker {
             description: description.to_string(),
         };
         let status = (sha, StatusState::Pending, context.as_str(), description);
-        let call = gl.set_status_in(&change.repo, status, None, Some(p.id), None);
+        let call = gl.set_status_in(&change.repo, status, None, Some(p.id), None, bot);
         if self.write(t.job, t.rules, &action, call).await?.is_some() {
             self.store
                 .remember_pipeline_status(&key, p.id, (sha, "pending", description))
@@ -390,7 +392,14 @@ impl Worker {
             context.as_str(),
             description.as_str(),
         );
-        let call = gl.set_status_in(&gate.repo, at_gate, target_url, gate.pipeline, None);
+        let call = gl.set_status_in(
+            &gate.repo,
+            at_gate,
+            target_url,
+            gate.pipeline,
+            None,
+            snap.bot.as_ref(),
+        );
         if self.write(t.job, t.rules, action, call).await?.is_none() {
             return Ok(());
         }
@@ -407,7 +416,14 @@ impl Worker {
         }
         if let Some(hooked) = head.hooked {
             let status = (sha.as_str(), *state, context.as_str(), description.as_str());
-            let call = gl.set_status_in(&snap.change.repo, status, target_url, Some(hooked), None);
+            let call = gl.set_status_in(
+                &snap.change.repo,
+                status,
+                target_url,
+                Some(hooked),
+                None,
+                snap.bot.as_ref(),
+            );
             if self.write(t.job, t.rules, action, call).await?.is_some() {
                 self.store
                     .remember_pipeline_status(&key, hooked, (sha, name, description))
@@ -430,7 +446,14 @@ impl Worker {
                 context.as_str(),
                 description.as_str(),
             );
-            let call = gl.set_status_in(&seen.repo, status, target_url, f.pipeline_id, git_ref);
+            let call = gl.set_status_in(
+                &seen.repo,
+                status,
+                target_url,
+                f.pipeline_id,
+                git_ref,
+                snap.bot.as_ref(),
+            );
             self.write(t.job, t.rules, action, call).await?;
         }
         Ok(())
