@@ -336,6 +336,16 @@ pub struct ChangeEvent {
     /// The comment, note or review body the event is about, when it is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<CommentFact>,
+    /// The pipeline a GitLab `Pipeline Hook` is about, when it runs in the change's project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<HookPipeline>,
+}
+
+/// A pipeline named by a GitLab `Pipeline Hook`: its id and the commit it runs on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookPipeline {
+    pub id: u64,
+    pub sha: String,
 }
 
 /// What a comment event says of its comment (a GitHub issue comment or review body, a GitLab

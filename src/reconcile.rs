@@ -84,6 +84,7 @@ pub async fn open_enforced<F: Forge>(
         .into_iter()
         .filter(|change| policy::is_enforced(rules, change))
         .map(|change| ChangeEvent {
+            pipeline: None,
             action: Action::Other,
             forge_action: "reconcile".into(),
             change,

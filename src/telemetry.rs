@@ -39,7 +39,7 @@ pub const EMERGENCIES_OWED: &str = "changegate_emergency_changes_owing_approvals
 
 /// GitLab blocks found not in force at an evaluation, by `block` (pipeline_must_succeed,
 /// skipped_pipeline, status_check_registered, status_check_branch, status_checks_must_pass,
-/// fork_pipeline, pipeline_project): each fails the verdict with what to change.
+/// fork_pipeline, pipeline_project, pipeline_ref): each fails the verdict with what to change.
 pub const GITLAB_SETTINGS_OFF: &str = "changegate_gitlab_settings_off_total";
 /// What someone else wrote under changegate's name on GitLab and changegate overwrote, by
 /// `what` (status, status_check).

@@ -118,6 +118,67 @@ async fn a_passing_merge_request_gets_success_in_its_newest_pipeline() {
 }
 
 #[tokio::test]
+async fn a_pipeline_hook_writes_pending_into_its_pipeline_first() {
+    let s = free().await;
+    s.approve();
+    s.hook("update", None, "u1").await;
+    let first = s.gl.statuses_in_effect(SHA, "changegate")[0].0;
+    // Someone runs a new pipeline on the head: before anything else, it holds `pending`, then
+    // the verdict; for a merge request pipeline and a branch pipeline alike.
+    for (n, iid) in [(1, Some(3)), (2, None)] {
+        let pipeline = s.gl.run_pipeline(3);
+        let body = s.gl.pipeline_hook(pipeline, SHA, iid);
+        s.gl.clear_calls();
+        let (status, _) = s
+            .app
+            .gitlab("Pipeline Hook", &format!("pl{n}"), &body)
+            .await;
+        assert_eq!(status.as_u16(), 202);
+        s.app.drain().await;
+        let into: Vec<String> =
+            s.gl.status_history(SHA)
+                .into_iter()
+                .filter(|(_, p)| *p == pipeline)
+                .map(|(state, _)| state)
+                .collect();
+        assert_eq!(into, vec!["pending", "success"], "pipeline {pipeline}");
+        // The pending is the first write, before the merge request's notes are read.
+        let calls = s.gl.calls();
+        let post = calls
+            .iter()
+            .position(|c| c.starts_with("POST") && c.contains("/statuses/"));
+        let notes = calls
+            .iter()
+            .position(|c| c.starts_with("GET") && c.contains("/notes"));
+        assert!(
+            post.is_some() && (notes.is_none() || post < notes),
+            "{calls:#?}"
+        );
+    }
+    // A hook for a pipeline that already holds the bot's verdict (it finished, say) writes no
+    // pending there; one for an older pipeline whose verdict is not on record ends with the
+    // verdict, not pending.
+    let newest = s.gl.statuses_in_effect(SHA, "changegate")[0].0;
+    let history = |p: u64| -> Vec<String> {
+        s.gl.status_history(SHA)
+            .into_iter()
+            .filter(|(_, q)| *q == p)
+            .map(|(state, _)| state)
+            .collect()
+    };
+    let before = history(newest);
+    let body = s.gl.pipeline_hook(newest, SHA, Some(3));
+    s.app.gitlab("Pipeline Hook", "pl3", &body).await;
+    s.app.drain().await;
+    assert_eq!(history(newest), before);
+    let body = s.gl.pipeline_hook(first, SHA, Some(3));
+    s.app.gitlab("Pipeline Hook", "pl4", &body).await;
+    s.app.drain().await;
+    assert_eq!(history(first).last().map(String::as_str), Some("success"));
+    assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
 async fn a_new_pipeline_on_the_head_gets_changegates_status() {
     let s = free().await;
     s.approve();
@@ -435,16 +496,16 @@ async fn explain_shows_which_blocks_are_in_force_and_which_are_missing() {
         "explain writes nothing: {:?}",
         gl.writes()
     );
-    // The merge request's pipeline runs in a fork the bot may not write to.
-    gl.mr_from_fork(3, 77, "alice/platypus", Some(20));
-    gl.run_fork_pipeline(3);
+    // The merge request's pipeline runs in a fork, where the bot is even a Developer.
+    gl.mr_from_fork(3, 77, "alice/platypus", Some(30));
+    let pipeline = gl.run_fork_pipeline(3);
     let change = vec![
         "explain", "--forge", "gitlab", "--repo", "42", "--number", "3",
     ];
     let (code, out, err) = run(change, env.clone()).await.unwrap();
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("[ ] changegate's status in the pipeline GitLab gates the merge request on (block missing: the pipeline runs in the fork alice/platypus"),
+        out.contains(&format!("[ ] changegate's status in the pipeline GitLab gates the merge request on (block missing: the pipeline GitLab gates on ({pipeline}) runs in the fork alice/platypus")),
         "{out}"
     );
 

@@ -43,99 +43,65 @@ impl Setup {
         self.app.drain().await;
     }
 
-    async fn audit(&self, kind: &str) -> Vec<serde_json::Value> {
-        self.app
-            .store
-            .audit_of("gitlab", "acme/platypus", 3)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|(k, _)| k == kind)
-            .map(|(_, d)| d)
-            .collect()
-    }
-
     fn note(&self) -> String {
         self.gl.notes(3).join("\n")
     }
 }
 
 #[tokio::test]
-async fn a_fork_pipeline_the_bot_may_write_to_gets_its_status() {
-    let s = free().await;
-    s.gl.mr_from_fork(3, FORK, FORK_PATH, Some(30));
-    let pipeline = s.gl.run_fork_pipeline(3);
-    s.approve();
-    s.hook("u1").await;
-    let in_fork = s.gl.fork_statuses_in_effect(FORK, SHA, "changegate");
-    assert_eq!(
-        in_fork,
-        vec![(pipeline, "success".to_string(), BOT.to_string())],
-        "the fork's pipeline, which GitLab gates the merge on, holds changegate's verdict"
-    );
-    assert!(s.note().contains(FORK_PATH), "{}", s.note());
-
-    // The verdict changes: the fork's pipeline follows.
-    s.gl.remove_label(3, "BT Integration Manager::Approved", "mona");
-    s.hook("u2").await;
-    let in_fork = s.gl.fork_statuses_in_effect(FORK, SHA, "changegate");
-    assert_eq!(in_fork[0].1, "failed", "{in_fork:?}");
-    assert_project_calls_in_contract(&s.gl);
-}
-
-#[tokio::test]
-async fn a_fork_pipeline_the_bot_may_not_write_to_fails_the_status_and_says_why() {
-    for (access, path) in [(Some(20), FORK_PATH), (None, "with id 77")] {
+async fn a_fork_pipeline_is_a_missing_block_whatever_the_bots_role_there() {
+    // Developer and Maintainer in the fork included: its owner can still post `success` under
+    // changegate's name there, or run a newer pipeline whose hooks changegate never gets.
+    for (access, path) in [
+        (Some(30), FORK_PATH),
+        (Some(40), FORK_PATH),
+        (Some(20), FORK_PATH),
+        (None, "with id 77"),
+    ] {
         let s = free().await;
         s.gl.mr_from_fork(3, FORK, FORK_PATH, access);
-        s.gl.run_fork_pipeline(3);
+        let pipeline = s.gl.run_fork_pipeline(3);
         s.approve();
         s.hook("u1").await;
         let (state, description) = s.gl.status_named(SHA, "changegate").unwrap();
         assert_eq!(state, "failed", "{access:?}: {description}");
         assert!(
             description.contains(&format!(
-                "block missing: the pipeline runs in the fork {path}"
+                "block missing: the pipeline GitLab gates on ({pipeline}) runs in the fork {path}"
             )),
             "{access:?}: {description}"
         );
         assert!(
-            s.note()
-                .contains("run pipelines for merge requests from forks in this project"),
-            "{}",
+            s.note().contains("status checks on Ultimate"),
+            "{access:?}: {}",
             s.note()
         );
         assert!(
             s.gl.fork_statuses_in_effect(FORK, SHA, "changegate")
-                .is_empty()
+                .iter()
+                .all(|(_, state, _)| state != "success"),
+            "{access:?}: no pass is written into the fork"
         );
         assert_project_calls_in_contract(&s.gl);
     }
 }
 
 #[tokio::test]
-async fn a_success_the_forks_owner_writes_into_the_fork_pipeline_is_overwritten() {
+async fn a_success_the_forks_owner_writes_into_the_fork_pipeline_passes_nothing() {
     let s = free().await;
     s.gl.mr_from_fork(3, FORK, FORK_PATH, Some(30));
     let pipeline = s.gl.run_fork_pipeline(3);
-    s.hook("u1").await;
+    s.approve();
     // alice owns the fork: she may write any status into its pipelines.
     s.gl.forge_fork_status(
         (FORK, pipeline, SHA),
         ("changegate", "success", "all good"),
         "alice",
     );
-    s.hook("u2").await;
-    let in_fork = s.gl.fork_statuses_in_effect(FORK, SHA, "changegate");
-    assert_eq!(
-        in_fork,
-        vec![(pipeline, "failed".to_string(), BOT.to_string())]
-    );
-    let records = s.audit("gitlab_overwrite").await;
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["written_by"], "alice");
-    assert_eq!(records[0]["project_id"], FORK);
-    assert!(s.note().contains("written by @alice"), "{}", s.note());
+    s.hook("u1").await;
+    let (state, description) = s.gl.status_named(SHA, "changegate").unwrap();
+    assert_eq!(state, "failed", "{description}");
+    assert!(description.contains("fork"), "{description}");
 }
 
 #[tokio::test]
@@ -175,6 +141,70 @@ async fn a_merged_results_pipeline_gets_the_status_on_its_merge_commit() {
             .any(|(p, state, who)| *p == newer && state == "success" && who == BOT),
         "{effect:?}"
     );
+    assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
+async fn a_pipeline_on_another_commit_counts_only_on_the_merge_requests_merge_or_train_ref() {
+    for (git_ref, holds) in [
+        ("refs/merge-requests/3/train", true),
+        ("refs/merge-requests/3/merge", true),
+        ("feature", false),
+        ("refs/merge-requests/4/merge", false),
+        ("refs/merge-requests/3/head", false),
+    ] {
+        let s = free().await;
+        let pipeline = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+        s.gl.set_pipeline_ref(pipeline, git_ref);
+        s.approve();
+        s.hook("u1").await;
+        let on_merge = s.gl.statuses_in_effect(MERGE_SHA, "changegate");
+        if holds {
+            assert_eq!(
+                on_merge,
+                vec![(pipeline, "success".to_string(), BOT.to_string())],
+                "{git_ref}"
+            );
+        } else {
+            assert!(on_merge.is_empty(), "{git_ref}: {on_merge:?}");
+            let (state, description) = s.gl.status_named(SHA, "changegate").unwrap();
+            assert_eq!(state, "failed", "{git_ref}: {description}");
+            assert!(
+                description.contains(&format!(
+                    "block missing: GitLab gates the merge request on pipeline {pipeline}"
+                )),
+                "{git_ref}: {description}"
+            );
+        }
+        assert_project_calls_in_contract(&s.gl);
+    }
+}
+
+#[tokio::test]
+async fn without_a_named_head_pipeline_the_newest_listed_pipeline_is_the_gate() {
+    // A merged-results pipeline newer than the head's own: it is the one GitLab gates on.
+    let s = free().await;
+    s.gl.state.lock().unwrap().checks.head_pipeline_absent = true;
+    s.gl.run_pipeline(3);
+    let merged = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.approve();
+    s.hook("u1").await;
+    assert_eq!(
+        s.gl.statuses_in_effect(MERGE_SHA, "changegate"),
+        vec![(merged, "success".to_string(), BOT.to_string())]
+    );
+    // The newest listed is on another commit, on no merge ref of this merge request: missing.
+    let s = free().await;
+    s.gl.state.lock().unwrap().checks.head_pipeline_absent = true;
+    s.gl.run_pipeline(3);
+    let other = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.gl.set_pipeline_ref(other, "feature");
+    s.approve();
+    s.hook("u1").await;
+    let (state, description) = s.gl.status_named(SHA, "changegate").unwrap();
+    assert_eq!(state, "failed", "{description}");
+    assert!(description.contains("block missing"), "{description}");
+    assert!(s.gl.statuses_in_effect(MERGE_SHA, "changegate").is_empty());
     assert_project_calls_in_contract(&s.gl);
 }
 
@@ -295,5 +325,35 @@ async fn a_status_gitlab_will_not_move_is_read_back_and_the_job_fails_saying_so(
             .as_deref()
             .is_some_and(|e| e.contains("would not set the `changegate` status to failed"))),
         "the job fails and says why: {troubled:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_status_gitlab_will_not_move_holds_only_when_the_bot_wrote_it() {
+    let s = free().await;
+    s.gl.run_pipeline(3);
+    s.approve();
+    // mallory posts `success` under changegate's name into the head's pipeline, and GitLab then
+    // will not move it when the bot writes its own `success`.
+    s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
+    s.gl.fail_next(
+        "POST /api/v4/projects/42/statuses/",
+        wiremock::ResponseTemplate::new(400).set_body_json(
+            serde_json::json!({ "message": "Cannot transition status via :success from :success" }),
+        ),
+    );
+    s.app.expect_failed_jobs(1);
+    let body = s.gl.hook_of(3, "update", "alice", None);
+    s.app.gitlab("Merge Request Hook", "u1", &body).await;
+    s.app.drain().await;
+    let troubled = s.app.store.unfinished_jobs().await.unwrap();
+    assert!(
+        troubled
+            .iter()
+            .any(|j| j.last_error.as_deref().is_some_and(|e| {
+                e.contains("would not set the `changegate` status to success")
+                    && e.contains("mallory")
+            })),
+        "mallory's success is not taken for the bot's: {troubled:#?}"
     );
 }

@@ -691,6 +691,7 @@ fn status_summary_fits_github_limit() {
 fn snapshot_from_event_attributes_added_labels_to_the_actor() {
     let change = Case::mr().label("CMT::Minor", "alice", 0).snap.change;
     let event = ChangeEvent {
+        pipeline: None,
         action: crate::model::Action::Labeled,
         forge_action: "labeled".into(),
         change,

@@ -315,6 +315,7 @@ fn pull_request(ev: PullRequestEvent) -> EventPayload {
     let mut change = pr_change(&ev.pull_request, &ev.repository);
     let (added, removed) = label_delta(&ev.action, &ev.label, &mut change);
     EventPayload::Change(Box::new(ChangeEvent {
+        pipeline: None,
         action,
         forge_action: ev.action,
         change,
@@ -357,6 +358,7 @@ fn review(ev: ReviewEvent) -> EventPayload {
     };
     let comment = review_comment(&ev);
     EventPayload::Change(Box::new(ChangeEvent {
+        pipeline: None,
         action,
         forge_action: ev.action,
         change: pr_change(&ev.pull_request, &ev.repository),
@@ -409,6 +411,7 @@ fn issues(ev: IssuesEvent) -> EventPayload {
     let mut change = issue_change(&ev.issue, &ev.repository);
     let (added, removed) = label_delta(&ev.action, &ev.label, &mut change);
     EventPayload::Change(Box::new(ChangeEvent {
+        pipeline: None,
         action,
         forge_action: ev.action,
         change,
@@ -512,6 +515,7 @@ fn comment(ev: CommentEvent) -> EventPayload {
     }
     let comment = issue_comment(&ev);
     EventPayload::Change(Box::new(ChangeEvent {
+        pipeline: None,
         action: Action::Commented,
         forge_action: ev.action,
         change: issue_change(&ev.issue, &ev.repository),

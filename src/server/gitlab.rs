@@ -379,6 +379,7 @@ fn object_event(hook: ObjectHook, kind: ChangeKind, event: &str) -> EventPayload
         submitted_at: None,
     });
     EventPayload::Change(Box::new(ChangeEvent {
+        pipeline: None,
         action,
         change: change(kind, oa, &hook.project, &hook.labels),
         previous_head_sha: if action == Action::Pushed {
@@ -489,6 +490,7 @@ fn note(hook: NoteHook) -> EventPayload {
     };
     let comment = note_comment(&hook);
     EventPayload::Change(Box::new(ChangeEvent {
+        pipeline: None,
         action: Action::Commented,
         forge_action: hook
             .object_attributes

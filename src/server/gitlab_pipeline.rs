@@ -23,6 +23,7 @@ struct Hook {
 
 #[derive(Deserialize)]
 struct Attributes {
+    id: Option<u64>,
     sha: Option<String>,
     #[serde(rename = "ref")]
     git_ref: Option<String>,
@@ -93,10 +94,12 @@ pub fn parse(body: &[u8]) -> Result<EventPayload, serde_json::Error> {
         path: RepoPath::new(&hook.project.path_with_namespace),
         id: hook.project.id,
     };
+    let mut from_fork = false;
     if let Some(mr) = &hook.merge_request
         && mr.target_project_id.is_some()
         && mr.target_project_id != hook.project.id
     {
+        from_fork = true;
         let Some(path) = mr.url.as_deref().and_then(project_path_of) else {
             return Ok(ignored(
                 "a fork's pipeline whose merge request's project is not named",
@@ -112,6 +115,15 @@ pub fn parse(body: &[u8]) -> Result<EventPayload, serde_json::Error> {
             "a pipeline that names neither a merge request nor a commit",
         ));
     }
+    // The pipeline itself, for `pending` the moment it starts: only one of the change's own
+    // project (a fork's pipeline is out of reach, see `worker::gitlab_gate`).
+    let pipeline = match (from_fork, hook.project.id, a.id, &a.sha) {
+        (false, Some(_), Some(id), Some(sha)) => Some(crate::model::HookPipeline {
+            id,
+            sha: sha.clone(),
+        }),
+        _ => None,
+    };
     let actor = hook
         .user
         .as_ref()
@@ -121,6 +133,7 @@ pub fn parse(body: &[u8]) -> Result<EventPayload, serde_json::Error> {
         })
         .unwrap_or_default();
     Ok(EventPayload::Change(Box::new(ChangeEvent {
+        pipeline,
         action: Action::Other,
         forge_action: PIPELINE.into(),
         change: Change {
@@ -187,6 +200,13 @@ mod tests {
         assert_eq!(c.change.number, 0);
         assert_eq!(c.change.head_sha.as_deref(), Some("abc"));
         assert_eq!(c.forge_action, PIPELINE);
+        assert_eq!(
+            c.pipeline,
+            Some(crate::model::HookPipeline {
+                id: 31,
+                sha: "abc".into()
+            })
+        );
         let mut tag = body.clone();
         tag["object_attributes"]["tag"] = serde_json::json!(true);
         assert!(matches!(
@@ -218,6 +238,8 @@ mod tests {
         assert_eq!(c.change.repo.id, Some(1));
         assert_eq!(c.change.repo.path.as_str(), "gitlab-org/gitlab-test");
         assert_eq!(c.change.number, 1);
+        // The fork's pipeline gets no `pending` from changegate: it is out of reach.
+        assert_eq!(c.pipeline, None);
         let mut unnamed = body;
         unnamed["merge_request"]["url"] = serde_json::Value::Null;
         assert!(matches!(

@@ -64,6 +64,7 @@ impl Store {
             delivery_id: Some(format!("timer:{key}:{}", due.timestamp_millis())),
             event_name: "timer".into(),
             payload: EventPayload::Change(Box::new(ChangeEvent {
+                pipeline: None,
                 action: Action::Other,
                 forge_action: "timer".into(),
                 labels_added: vec![],

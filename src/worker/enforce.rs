@@ -88,7 +88,8 @@ impl Worker {
             job,
             rules,
         };
-        self.pending_on_arrival(&target, &change).await?;
+        self.pending_on_arrival(&target, &change, bot.as_ref())
+            .await?;
         let (mut snap, label_notes) = self.snapshot(&target, change, bot).await?;
         let mut decision = self.decide_with_commands(&target, &mut snap).await?;
         decision.notes.extend(label_notes);

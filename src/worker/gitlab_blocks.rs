@@ -4,7 +4,7 @@
 //! every pipeline and ref (one written by anyone else is overwritten, and the comment and the
 //! audit log say who wrote it), and the verdict goes into the merge request's newest pipeline
 //! (`pipeline_id`), which is what "Pipelines must succeed" reads. `pending` is written the
-//! moment a head arrives. Ultimate: `status_checks.rs`.
+//! moment a head arrives, and into a Pipeline Hook's own pipeline before anything else. Ultimate: `status_checks.rs`.
 
 use super::Worker;
 use super::execute::Target;
@@ -74,6 +74,9 @@ pub(super) struct GitlabHead {
     pub mine: Vec<Seen>,
     /// changegate's own external status check (Ultimate), when registered.
     pub check: Option<ExternalCheck>,
+    /// The hook's own pipeline, when it is not the gate and holds the bot's `pending`: it
+    /// gets the verdict too, so no pipeline is left pending.
+    pub hooked: Option<u64>,
 }
 
 /// A status under changegate's name, and the project and commit it is on.
@@ -125,7 +128,9 @@ impl Worker {
         &self,
         t: &Target<'_, F>,
         change: &crate::model::Change,
+        bot: Option<&crate::model::User>,
     ) -> Result<()> {
+        self.pending_in_hooked_pipeline(t, change, bot).await?;
         let arrived = std::iter::once(t.job.change)
             .chain(t.job.covered.iter().filter_map(crate::model::Event::change))
             .any(|e| matches!(e.action, Action::Opened | Action::Reopened | Action::Pushed));
@@ -159,6 +164,58 @@ impl Worker {
             "changegate is evaluating this head",
         );
         self.write_status(t, change, status, &context, None).await
+    }
+
+    /// A `Pipeline Hook` job writes `pending` into the hook's own pipeline first (a pipeline of
+    /// the merge request's project on its head), before the long reads: a new pipeline whose
+    /// jobs pass could otherwise satisfy "Pipelines must succeed" before the verdict reaches
+    /// it. Skipped when the bot's current verdict for the head is already in that pipeline.
+    async fn pending_in_hooked_pipeline<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        change: &crate::model::Change,
+        bot: Option<&crate::model::User>,
+    ) -> Result<()> {
+        let (Some(gl), Some(sha), Some(p)) = (
+            t.forge.gitlab(),
+            change.head_sha.as_deref(),
+            t.job.change.pipeline.as_ref(),
+        ) else {
+            return Ok(());
+        };
+        if p.sha != sha
+            || change.kind != ChangeKind::MergeRequest
+            || change.state != ChangeState::Open
+            || !policy::has_status(change)
+        {
+            return Ok(());
+        }
+        let key = key_of(change);
+        let given = self.store.pipeline_status(&key, p.id).await?;
+        let current = self.store.written_status_at(&key).await?;
+        if let (Some((given_sha, given_state, _)), Some((written, _, state))) = (&given, &current)
+            && given_sha == sha
+            && written == sha
+            && given_state == crate::forge::gitlab::state_name(*state)
+        {
+            return Ok(());
+        }
+        let context = crate::actions::context_for(&self.status_context, change);
+        let description = "changegate is evaluating this head";
+        let action = PlannedAction::SetStatus {
+            sha: sha.to_string(),
+            state: StatusState::Pending,
+            context: context.clone(),
+            description: description.to_string(),
+        };
+        let status = (sha, StatusState::Pending, context.as_str(), description);
+        let call = gl.set_status_in(&change.repo, status, None, Some(p.id), None, bot);
+        if self.write(t.job, t.rules, &action, call).await?.is_some() {
+            self.store
+                .remember_pipeline_status(&key, p.id, (sha, "pending", description))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Before the writes: checks the project's merge settings (and, on Ultimate, changegate's
@@ -240,11 +297,26 @@ impl Worker {
             self.record(t.job, "gitlab_overwrite", Some(&t.rules.hash), &record)
                 .await?;
         }
+        let key = key_of(&snap.change);
+        let mut hooked = None;
+        if let Some(p) = t.job.change.pipeline.as_ref()
+            && p.sha == sha
+            && Some(p.id) != gate.pipeline
+            && gate.repo.id == repo.id
+            && self
+                .store
+                .pipeline_status(&key, p.id)
+                .await?
+                .is_some_and(|(at, state, _)| at == sha && state == "pending")
+        {
+            hooked = Some(p.id);
+        }
         Ok(Some(GitlabHead {
             gate,
             forged,
             mine,
             check,
+            hooked,
         }))
     }
 
@@ -261,7 +333,7 @@ impl Worker {
         let Some(pipeline) = head.gate.pipeline else {
             return Ok(false);
         };
-        if !head.forged.is_empty() {
+        if !head.forged.is_empty() || head.hooked.is_some() {
             return Ok(false);
         }
         let name = crate::forge::gitlab::state_name(state);
@@ -320,7 +392,14 @@ impl Worker {
             context.as_str(),
             description.as_str(),
         );
-        let call = gl.set_status_in(&gate.repo, at_gate, target_url, gate.pipeline, None);
+        let call = gl.set_status_in(
+            &gate.repo,
+            at_gate,
+            target_url,
+            gate.pipeline,
+            None,
+            snap.bot.as_ref(),
+        );
         if self.write(t.job, t.rules, action, call).await?.is_none() {
             return Ok(());
         }
@@ -334,6 +413,22 @@ impl Worker {
             self.store
                 .remember_pipeline_status(&key, pipeline, (&gate.sha, name, description))
                 .await?;
+        }
+        if let Some(hooked) = head.hooked {
+            let status = (sha.as_str(), *state, context.as_str(), description.as_str());
+            let call = gl.set_status_in(
+                &snap.change.repo,
+                status,
+                target_url,
+                Some(hooked),
+                None,
+                snap.bot.as_ref(),
+            );
+            if self.write(t.job, t.rules, action, call).await?.is_some() {
+                self.store
+                    .remember_pipeline_status(&key, hooked, (sha, name, description))
+                    .await?;
+            }
         }
         for seen in &head.forged {
             let f = &seen.status;
@@ -351,7 +446,14 @@ impl Worker {
                 context.as_str(),
                 description.as_str(),
             );
-            let call = gl.set_status_in(&seen.repo, status, target_url, f.pipeline_id, git_ref);
+            let call = gl.set_status_in(
+                &seen.repo,
+                status,
+                target_url,
+                f.pipeline_id,
+                git_ref,
+                snap.bot.as_ref(),
+            );
             self.write(t.job, t.rules, action, call).await?;
         }
         Ok(())

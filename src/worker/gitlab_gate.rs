@@ -2,13 +2,12 @@
 //! "Pipelines must succeed" to read it. GitLab names it (`head_pipeline` of the merge request):
 //! usually a pipeline on the head in the target project; a merged-results or merge-train
 //! pipeline on a merge commit (the status goes on that commit, with its `pipeline_id`); or, for
-//! a merge request from a fork, a pipeline in the fork. There the status is written only when
-//! the token may set statuses in that project; otherwise the block is missing and the verdict
-//! fails, saying so.
+//! a merge request from a fork, a pipeline in the fork. A fork's pipeline is never taken as a
+//! block, whatever the bot's role there: the block is missing and the verdict fails, saying so.
 
 use super::Worker;
 use crate::forge::ChangeRef;
-use crate::forge::gitlab::{GatePipeline, GitlabClient, project_repo};
+use crate::forge::gitlab::{GatePipeline, GitlabClient};
 use crate::model::Repo;
 use anyhow::{Result, bail};
 
@@ -59,16 +58,18 @@ impl Worker {
         let pipeline = match mr.head_pipeline {
             Ok(p) => p,
             // An instance that does not name the head pipeline: the merge request's newest
-            // pipeline on the head, as its pipeline list gives it.
+            // pipeline, as its pipeline list gives it (newest first). One not on the head must
+            // be a merged-results or merge-train pipeline, checked below like `head_pipeline`.
             Err(()) => gl
                 .mr_pipelines(r)
                 .await?
                 .into_iter()
-                .find(|p| p.sha == head)
+                .next()
                 .map(|p| GatePipeline {
                     id: p.id,
                     sha: p.sha,
                     project_id: p.project_id,
+                    git_ref: p.git_ref,
                 }),
         };
         let here = |sha: &str, pipeline: Option<u64>| Gate {
@@ -101,6 +102,24 @@ impl Worker {
             }
         };
         let Some(project) = project else {
+            // A pipeline on another commit than the head is taken only as GitLab's merged
+            // results or merge train for this merge request, by its ref; anything else (a
+            // pipeline of an older head, a branch's) does not hold the verdict for this head.
+            if p.sha != head && !merge_ref_of(p.git_ref.as_deref(), r.number) {
+                return Ok(GateFound {
+                    gate: here(head, None),
+                    missing: Some(Missing {
+                        block: "pipeline_ref",
+                        reason: format!(
+                            "block missing: GitLab gates the merge request on pipeline {} on {}, which is neither its head nor a merged-results or merge-train pipeline of it (ref {}), so changegate cannot tell that its status there is for this head",
+                            p.id,
+                            crate::markdown::code(&p.sha),
+                            crate::markdown::code(p.git_ref.as_deref().unwrap_or("not given"))
+                        ),
+                    }),
+                    note: None,
+                });
+            }
             let note = (p.sha != head).then(|| {
                 format!(
                     "GitLab gates this merge request on pipeline {} on the merge commit {} (merged results or a merge train): changegate writes its status there.",
@@ -114,6 +133,10 @@ impl Worker {
                 note,
             });
         };
+        // A pipeline in another project (the fork) is beyond changegate's reach whatever the
+        // bot's role there: its owner may write `success` under changegate's name in it, or run
+        // a newer pipeline there, and GitLab sends that project's Pipeline Hooks only to its own
+        // webhooks, so changegate would never hear. The block is missing; the verdict fails.
         let access = gl.project_access(project).await?;
         let path = access
             .path
@@ -124,29 +147,44 @@ impl Worker {
         } else {
             "another project"
         };
-        if access.can_set_statuses() {
-            return Ok(GateFound {
-                gate: Gate {
-                    repo: project_repo(project, access.path.as_deref()),
-                    sha: p.sha.clone(),
-                    pipeline: Some(p.id),
-                },
-                missing: None,
-                note: Some(format!(
-                    "This merge request's pipeline {} runs in {fork} {path}: changegate writes its status there. Whoever maintains {path} can write statuses and run pipelines in it too; run pipelines for merge requests from forks in this project, or rely on approval rules or status checks.",
-                    p.id
-                )),
-            });
-        }
         Ok(GateFound {
             gate: here(head, None),
             missing: Some(Missing {
                 block: "fork_pipeline",
                 reason: format!(
-                    "block missing: the pipeline runs in {fork} {path}, where changegate may not set its status, so \"Pipelines must succeed\" reads a pipeline without it (run pipelines for merge requests from forks in this project, or rely on approval rules or status checks)"
+                    "block missing: the pipeline GitLab gates on ({}) runs in {fork} {path}, whose maintainers can write statuses and run pipelines there that changegate never hears of, so \"Pipelines must succeed\" cannot hold its verdict (use approval rules on Premium or status checks on Ultimate)",
+                    p.id
                 ),
             }),
             note: None,
         })
+    }
+}
+
+/// Whether `git_ref` is merge request `iid`'s merged-results or merge-train ref.
+fn merge_ref_of(git_ref: Option<&str>, iid: u64) -> bool {
+    git_ref.is_some_and(|g| {
+        g == format!("refs/merge-requests/{iid}/merge")
+            || g == format!("refs/merge-requests/{iid}/train")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_ref_of;
+
+    #[test]
+    fn only_the_merge_requests_own_merge_and_train_refs_count() {
+        for (r, ok) in [
+            (Some("refs/merge-requests/3/merge"), true),
+            (Some("refs/merge-requests/3/train"), true),
+            (Some("refs/merge-requests/3/head"), false),
+            (Some("refs/merge-requests/33/merge"), false),
+            (Some("refs/merge-requests/4/merge"), false),
+            (Some("feature"), false),
+            (None, false),
+        ] {
+            assert_eq!(merge_ref_of(r, 3), ok, "{r:?}");
+        }
     }
 }

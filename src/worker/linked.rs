@@ -195,6 +195,7 @@ impl Worker {
                 delivery_id: Some(format!("linked:{issue_key}:{cause}:{key}")),
                 event_name: "change issue changed".into(),
                 payload: EventPayload::Change(Box::new(ChangeEvent {
+                    pipeline: None,
                     action: Action::Other,
                     forge_action: ISSUE_CHANGED.into(),
                     labels_added: vec![],

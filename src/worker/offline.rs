@@ -123,6 +123,7 @@ mod tests {
             delivery_id: None,
             event_name: "pull_request".into(),
             payload: EventPayload::Change(Box::new(ChangeEvent {
+                pipeline: None,
                 action,
                 forge_action: "labeled".into(),
                 change,

@@ -96,6 +96,7 @@ fn reevaluation(forge: ForgeKind, fingerprint: &str, since: i64, c: ChangeEvent)
         )),
         event_name: "rules changed".into(),
         payload: EventPayload::Change(Box::new(ChangeEvent {
+            pipeline: None,
             action: Action::Other,
             forge_action: "rules changed".into(),
             labels_added: vec![],

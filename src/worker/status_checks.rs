@@ -160,6 +160,7 @@ impl Worker {
             delivery_id: Some(format!("head-moved:{}:{new_head}", key_of(&now))),
             event_name: "status check".into(),
             payload: EventPayload::Change(Box::new(ChangeEvent {
+                pipeline: None,
                 action: Action::Other,
                 forge_action: "head moved".into(),
                 actor: crate::model::User::default(),

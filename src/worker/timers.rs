@@ -37,6 +37,7 @@ impl Worker {
         };
         self.store.remember_emergency(change, &state).await?;
         let current = ChangeEvent {
+            pipeline: None,
             change: change.clone(),
             ..job.change.clone()
         };
@@ -133,6 +134,7 @@ impl Worker {
                 )),
                 event_name: "period boundary".into(),
                 payload: EventPayload::Change(Box::new(ChangeEvent {
+                    pipeline: None,
                     action: Action::Other,
                     forge_action: "period boundary".into(),
                     labels_added: vec![],

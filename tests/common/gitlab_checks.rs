@@ -35,6 +35,8 @@ pub struct Checks {
     pub push_and_answer_before_read: Option<(u64, String, String)>,
     /// An instance that names no `head_pipeline` and whose pipeline list the token may not read.
     pub pipelines_unnamed: bool,
+    /// An instance that names no `head_pipeline` but lists the merge request's pipelines.
+    pub head_pipeline_absent: bool,
     /// The project's external status checks (GitLab's JSON).
     pub external: Vec<Value>,
     /// Status check answers: (iid, sha, check id, status, who), oldest first.
@@ -55,6 +57,7 @@ impl Default for Checks {
             forks: vec![],
             fork_statuses: vec![],
             pipelines_unnamed: false,
+            head_pipeline_absent: false,
             push_and_answer_before_read: None,
             external: vec![],
             responses: vec![],

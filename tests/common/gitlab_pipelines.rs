@@ -38,6 +38,8 @@ pub struct Pipeline {
     pub project_id: u64,
     /// For a merged-results pipeline, the head it was made for (GitLab's `source_sha`).
     pub source_sha: Option<String>,
+    /// Its ref, when a test sets one; else GitLab's for its kind.
+    pub git_ref: Option<String>,
 }
 
 /// A fork a merge request comes from, and the bot's role there (`None`: it cannot see it).
@@ -57,6 +59,7 @@ pub(super) fn new_pipeline(s: &mut GlState, iid: u64, sha: &str, project: u64) -
         sha: sha.to_string(),
         project_id: project,
         source_sha: None,
+        git_ref: None,
     });
     id
 }
@@ -67,7 +70,13 @@ pub(super) fn pipeline_json(p: &Pipeline) -> Value {
     } else {
         "push"
     };
-    json!({ "id": p.id, "iid": p.id, "project_id": p.project_id, "sha": p.sha, "ref": "feature", "status": "running", "source": source })
+    // GitLab runs a merged-results pipeline on the merge request's merge ref.
+    let git_ref = match (&p.git_ref, &p.source_sha) {
+        (Some(r), _) => r.clone(),
+        (None, Some(_)) => format!("refs/merge-requests/{}/merge", p.iid),
+        (None, None) => "feature".to_string(),
+    };
+    json!({ "id": p.id, "iid": p.id, "project_id": p.project_id, "sha": p.sha, "ref": git_ref, "status": "running", "source": source })
 }
 
 /// The merge request's `head_pipeline`, as GitLab picks it: the newest pipeline on its head,
@@ -283,6 +292,14 @@ impl GitlabWorld {
             p.source_sha = Some(head);
         }
         id
+    }
+
+    /// Pipeline `id` runs on ref `git_ref`.
+    pub fn set_pipeline_ref(&self, id: u64, git_ref: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(p) = s.checks.pipelines.iter_mut().find(|p| p.id == id) {
+            p.git_ref = Some(git_ref.to_string());
+        }
     }
 
     /// The statuses named `name` in effect on `sha` in fork `project`: (pipeline, state,

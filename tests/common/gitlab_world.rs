@@ -869,7 +869,7 @@ fn route_change(
             }
             if mr {
                 // The pipeline "Pipelines must succeed" reads, and where the change comes from.
-                if !s.checks.pipelines_unnamed {
+                if !s.checks.pipelines_unnamed && !s.checks.head_pipeline_absent {
                     v["head_pipeline"] = super::gitlab_pipelines::head_pipeline(s, iid);
                 }
                 let (source, target) = super::gitlab_pipelines::mr_projects(s, iid);

@@ -172,7 +172,8 @@ impl GitlabClient {
             .collect())
     }
 
-    /// `POST /projects/:id/statuses/:sha` into a given pipeline (`pipeline_id`) or ref.
+    /// `POST /projects/:id/statuses/:sha` into a given pipeline (`pipeline_id`) or ref. `bot`:
+    /// the bot's account, which must be the author of a status GitLab will not move.
     pub async fn set_status_in(
         &self,
         repo: &Repo,
@@ -180,6 +181,7 @@ impl GitlabClient {
         target_url: Option<&str>,
         pipeline: Option<u64>,
         git_ref: Option<&str>,
+        bot: Option<&User>,
     ) -> Result<(), ForgeError> {
         let url = format!("{}/statuses/{}", self.project_of(repo), enc(sha));
         let mut body =
@@ -208,21 +210,30 @@ impl GitlabClient {
                 message,
             }) if message.contains("Cannot transition status") => {
                 // GitLab leaves a status it will not move as it is: the write holds only if
-                // what it shows there now is the state wanted.
+                // what it shows there now is the state wanted, written by the bot (anyone may
+                // post that state under the bot's name; an unknown bot proves nothing).
                 let shown = self.statuses_named(repo, sha, name).await?;
                 let here = shown.iter().find(|s| match (pipeline, git_ref) {
                     (Some(p), _) => s.pipeline_id == Some(p),
                     (None, Some(r)) => s.git_ref.as_deref() == Some(r),
                     (None, None) => true,
                 });
+                let by_bot = |s: &NamedStatus| bot.and_then(|b| b.same_as(&s.author)) == Some(true);
                 match here {
-                    Some(s) if s.status == state_name(state) => Ok(()),
+                    Some(s) if s.status == state_name(state) && by_bot(s) => Ok(()),
                     other => Err(ForgeError::Refused {
                         status: 400,
                         message: format!(
                             "GitLab would not set the `{name}` status to {} ({message}); it shows {}",
                             state_name(state),
-                            other.map_or("none", |s| s.status.as_str())
+                            other.map_or("none".to_string(), |s| format!(
+                                "{} by {}",
+                                s.status,
+                                s.author
+                                    .username
+                                    .as_deref()
+                                    .unwrap_or("an account it does not name")
+                            ))
                         ),
                     }),
                 }

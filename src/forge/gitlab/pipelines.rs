@@ -9,9 +9,6 @@ use super::{ChangeRef, ForgeError, GitlabClient};
 use crate::model::{Repo, RepoPath};
 use serde::Deserialize;
 
-/// GitLab's Developer role: the least that may set a commit status.
-const DEVELOPER: u64 = 30;
-
 /// A pipeline as the merge request names it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatePipeline {
@@ -20,6 +17,8 @@ pub struct GatePipeline {
     pub sha: String,
     /// The project it runs in; `None` when GitLab did not say.
     pub project_id: Option<u64>,
+    /// Its ref: a branch, or `refs/merge-requests/:iid/merge` (merged results) or `…/train`.
+    pub git_ref: Option<String>,
 }
 
 /// What the merge request says of its head and the pipeline gating its merge.
@@ -41,18 +40,13 @@ pub struct ProjectAccess {
     pub access_level: Option<u64>,
 }
 
-impl ProjectAccess {
-    /// Whether the token may set commit statuses there (Developer or more).
-    pub fn can_set_statuses(&self) -> bool {
-        self.access_level.is_some_and(|l| l >= DEVELOPER)
-    }
-}
-
 #[derive(Deserialize)]
 struct WirePipeline {
     id: u64,
     sha: Option<String>,
     project_id: Option<u64>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +89,7 @@ impl GitlabClient {
                     id: p.id,
                     sha: p.sha.unwrap_or_default(),
                     project_id: p.project_id,
+                    git_ref: p.git_ref,
                 })),
             },
         })
@@ -174,21 +169,5 @@ mod tests {
             some.head_pipeline,
             Some(Some(WirePipeline { id: 5, .. }))
         ));
-    }
-
-    #[test]
-    fn only_developers_and_above_may_set_statuses() {
-        for (level, can) in [
-            (None, false),
-            (Some(20), false),
-            (Some(30), true),
-            (Some(50), true),
-        ] {
-            let a = ProjectAccess {
-                path: None,
-                access_level: level,
-            };
-            assert_eq!(a.can_set_statuses(), can, "{level:?}");
-        }
     }
 }
