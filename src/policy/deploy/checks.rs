@@ -24,7 +24,7 @@ pub(super) fn deployed_from(entry: &DeploymentRule, facts: &DeployFacts, f: &mut
                 entry
                     .branches
                     .iter()
-                    .map(|b| code(b))
+                    .map(code)
                     .collect::<Vec<_>>()
                     .join(", ")
             };
