@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::deploy_world::{RULES, approved, merged};
-use common::github_setup::{H1, move_to};
+use common::deploy_world::{BASE, DeployWorld, Gate, RULES, approved, baselines, merged};
+use common::github_setup::{H1, at, move_to};
 
 const F1: &str = "f100000000000000000000000000000000000000";
 const F2: &str = "f200000000000000000000000000000000000000";
@@ -151,4 +151,62 @@ async fn an_emergency_label_added_after_the_merge_lifts_no_window() {
     assert!(!approved(&a), "{a:?}");
     assert!(a.1.contains("outside every window"), "{}", a.1);
     assert!(!a.1.contains("emergency"), "{}", a.1);
+}
+
+/// The attack: push a branch of one's own, merge a change into it (rules scoped to `main`
+/// do not apply there, so it "passes"), and deploy that branch to production. Production
+/// deploys only from the repository's default branch (`main`, as the webhook says).
+#[tokio::test]
+async fn a_branch_of_ones_own_does_not_deploy_to_production() {
+    let now = "2026-03-10T09:00:00Z";
+    // Staging takes any branch; production keeps the default.
+    let rules = RULES.replace(
+        "  - name: staging\n    environments: [staging]\n",
+        "  - name: staging\n    environments: [staging]\n    branches: [\"*\"]\n",
+    );
+    let s = at(now).await;
+    *s.app.worker.rules.write().unwrap() =
+        std::sync::Arc::new(changegate::rules::parse("rules.yaml", &rules).unwrap());
+    let d = DeployWorld::mount(&s.gh).await;
+    d.commit(BASE);
+    d.commit(H1);
+    d.environment("production", true, false);
+    d.environment("staging", false, false);
+    s.gh.state
+        .lock()
+        .unwrap()
+        .changes
+        .iter_mut()
+        .find(|c| c.number == 7)
+        .unwrap()
+        .base = "evil".into();
+    s.apply_label("peter", "Peer::Approved").await;
+    s.gh.merge_as(7, H1, now);
+    {
+        let mut st = s.gh.state.lock().unwrap();
+        st.deploy.graph.set_branch("evil", H1);
+        st.deploy.graph.set_branch("main", BASE);
+    }
+    s.deliver("closed", None, "alice", "merge-evil").await;
+    baselines(&s, now, &["production", "staging"]).await;
+    let g = Gate { s, d };
+    let (state, why) = g.ask_from("evil", "staging", H1, 1).await;
+    assert_eq!(state.as_deref(), Some("approved"), "{why}");
+    g.succeeded(
+        "staging",
+        H1,
+        1001,
+        "github-actions[bot]",
+        "2026-03-10T09:01:00Z",
+    )
+    .await;
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask_from("evil", "production", H1, 2).await;
+    assert_eq!(a.0.as_deref(), Some("rejected"), "{a:?}");
+    assert!(
+        a.1.contains("production deploys only from `main`; this deployment is from `evil`"),
+        "{}",
+        a.1
+    );
+    assert!(!approved(&a));
 }

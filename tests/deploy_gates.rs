@@ -342,9 +342,36 @@ async fn the_gate_route_needs_its_token_and_answers_200_only_for_allow() {
         body.to_string().contains("deployed branch is not known"),
         "{body}"
     );
+    // A `/gate` call carries no repository default branch: without `branches` the entry
+    // cannot say which branch production deploys from, so it denies.
+    let (status, body) = call(ask(Some("gate-token"), H1)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string()
+            .contains("name the branches in `deployments[].branches`"),
+        "{body}"
+    );
+    *g.s.app.worker.rules.write().unwrap() = Arc::new(
+        changegate::rules::parse(
+            "rules.yaml",
+            &RULES.replace(
+                "    environments: [production]\n",
+                "    environments: [production]\n    branches: [main]\n",
+            ),
+        )
+        .unwrap(),
+    );
     let (status, body) = call(ask(Some("gate-token"), H1)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["decision"], "allow");
+    // The caller names the branch; one production does not deploy from is denied.
+    let (status, body) = call(ask_on(Some("gate-token"), H1, "&ref=evil")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string()
+            .contains("production deploys only from `main`; this deployment is from `evil`"),
+        "{body}"
+    );
     let (status, body) = call(ask(Some("gate-token"), BASE)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["decision"], "deny");

@@ -139,6 +139,17 @@ async fn hook(app: &TestApp, gl: &GitlabWorld, id: u64, delivery: &str) {
 #[tokio::test]
 async fn a_blocked_deployment_no_hook_announced_is_found_on_reconcile_and_answered_once() {
     let (app, gl) = merged("2026-03-10T09:00:00Z").await;
+    // A listed deployment carries no project default branch: the entry names its branches.
+    *app.worker.rules.write().unwrap() = Arc::new(
+        changegate::rules::parse(
+            "rules.yaml",
+            &RULES.replace(
+                "    environments: [production]\n",
+                "    environments: [production]\n    branches: [main]\n",
+            ),
+        )
+        .expect("valid rules"),
+    );
     move_to(&app, &gl, "2026-03-10T10:00:00Z").await;
     let id = gl.create_deployment(SHA, "production", "alice", "blocked", Some(78));
     assert_eq!(reconcile(&app).await, 1);

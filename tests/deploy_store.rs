@@ -93,6 +93,43 @@ async fn round_trip(store: Store) {
     assert_eq!(spent.len(), 1);
     assert_eq!(spent[0].change, 7);
 
+    // An allow recorded while no entry governed the environment checked nothing: it never
+    // vouches for a later rollback to that SHA.
+    let ungoverned_sha = "dddddddddddddddddddddddddddddddddddddddd";
+    let free = DeployDecision {
+        decision: Outcome::Allow,
+        reasons: vec!["no `deployments` entry governs environment `production`".into()],
+        until: None,
+        entry: None,
+        expires: None,
+        changes: vec![],
+        timing: None,
+        exceptions: vec![],
+        owed: vec![],
+    };
+    store
+        .record_deploy_decision(&DecisionRecord {
+            id: "d-free",
+            forge: gh,
+            repo: "acme/shop",
+            environment: "production",
+            sha: ungoverned_sha,
+            deployment_id: Some(11),
+            source: "gate",
+            decision: &free,
+            detail: serde_json::json!({ "decision": free }),
+            delivery_id: None,
+            rules_hash: "h0",
+        })
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .allowed_before(gh, "acme/shop", "production", ungoverned_sha)
+            .await
+            .unwrap()
+    );
+
     store
         .record_success(
             gh,

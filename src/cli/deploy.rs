@@ -33,6 +33,7 @@ fn request(t: &Target<'_>, source: &'static str) -> DeployRequest {
         environment: t.environment.to_string(),
         sha: t.sha.to_string(),
         git_ref: t.git_ref.map(str::to_string),
+        default_branch: None,
         deployment_id: None,
         source,
         delivery_id: None,

@@ -17,6 +17,10 @@ pub struct DeploymentEvent {
     /// resolved through the API).
     pub sha: Option<String>,
     pub git_ref: Option<String>,
+    /// The repository's default branch as the payload says (GitHub `repository`, GitLab
+    /// `project`); `None` when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
     pub deployment_id: Option<u64>,
     /// Who created the deployment (GitHub `deployment.creator`; GitLab: the hook's `user`).
     pub creator: Option<User>,
@@ -158,6 +162,7 @@ mod tests {
             environment: "production".into(),
             sha: Some("f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into()),
             git_ref: Some("main".into()),
+            default_branch: None,
             deployment_id: Some(1),
             creator: Some(User::named("github-actions[bot]")),
             actor: User::named("octocat"),

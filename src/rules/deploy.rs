@@ -18,6 +18,8 @@ pub struct DeploymentRule {
     pub name: String,
     /// Environment name globs as written.
     pub environments: Vec<String>,
+    /// Branch globs a deployment may come from; empty: the repository's default branch.
+    pub branches: Vec<String>,
     pub windows: Vec<DeployWindow>,
     pub after: Option<AfterEnvironment>,
     /// Roles every deployment needs on each change it brings.
@@ -59,6 +61,16 @@ impl DeploymentRule {
         self.environments
             .iter()
             .any(|g| environment_matches(forge, g, environment))
+    }
+
+    /// Whether a deployment from `branch` may go to the entry's environments: one of
+    /// `branches`, or else the repository's `default_branch`. `None`: the default branch is
+    /// not known, so it cannot be said (the caller denies).
+    pub fn allows_branch(&self, branch: &str, default_branch: Option<&str>) -> Option<bool> {
+        if self.branches.is_empty() {
+            return default_branch.map(|d| d == branch);
+        }
+        Some(self.branches.iter().any(|g| star_match(g, branch)))
     }
 
     /// Whether `environment` is the entry's `after` environment.
@@ -133,6 +145,7 @@ mod tests {
         DeploymentRule {
             name: "production".into(),
             environments: vec!["production".into()],
+            branches: vec![],
             windows: vec![],
             after: None,
             require: vec![],

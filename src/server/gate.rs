@@ -180,6 +180,7 @@ async fn gate(
         environment: environment.clone(),
         sha: sha.clone(),
         git_ref: q.git_ref.clone(),
+        default_branch: None,
         deployment_id: None,
         source: "gate",
         delivery_id: None,

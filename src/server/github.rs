@@ -142,6 +142,9 @@ struct WireLabel {
 struct WireRepo {
     full_name: String,
     id: Option<u64>,
+    /// Says which branch a `deployments` entry without `branches` admits.
+    #[serde(default)]
+    default_branch: Option<String>,
 }
 
 impl From<&WireRepo> for Repo {

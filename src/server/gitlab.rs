@@ -192,6 +192,9 @@ fn labels(list: &[WireLabel]) -> Vec<Label> {
 struct WireProject {
     id: Option<u64>,
     path_with_namespace: String,
+    /// Says which branch a `deployments` entry without `branches` admits.
+    #[serde(default)]
+    default_branch: Option<String>,
 }
 
 impl From<&WireProject> for Repo {

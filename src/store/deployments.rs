@@ -164,7 +164,8 @@ impl Store {
         row.as_ref().map(decision_of).transpose()
     }
 
-    /// Whether changegate ever allowed `sha` to the environment.
+    /// Whether changegate ever allowed `sha` to the environment while an entry governed it.
+    /// An ungoverned allow (no expiry) checked nothing, so it never vouches for a rollback.
     pub async fn allowed_before(
         &self,
         forge: Forge,
@@ -173,7 +174,7 @@ impl Store {
         sha: &str,
     ) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM deploy_decisions WHERE forge = $1 AND repo = $2 AND env_key = $3 AND sha = $4 AND outcome = 'allow'",
+            "SELECT COUNT(*) FROM deploy_decisions WHERE forge = $1 AND repo = $2 AND env_key = $3 AND sha = $4 AND outcome = 'allow' AND expires_at IS NOT NULL",
         )
         .bind(forge.as_str())
         .bind(repo.to_lowercase())

@@ -51,6 +51,8 @@ pub struct GhDeploy<'a> {
     pub creator: &'a str,
     /// Who caused the event (`sender`).
     pub sender: &'a str,
+    /// `repository.default_branch`.
+    pub default_branch: &'a str,
 }
 
 impl Default for GhDeploy<'_> {
@@ -63,6 +65,7 @@ impl Default for GhDeploy<'_> {
             deployment_id: 145988746,
             creator: "github-actions[bot]",
             sender: "octocat",
+            default_branch: "main",
         }
     }
 }
@@ -79,6 +82,7 @@ impl GhDeploy<'_> {
             ("/repository/full_name", json!(self.repo)),
             ("/repository/name", json!(name)),
             ("/repository/owner/login", json!(owner)),
+            ("/repository/default_branch", json!(self.default_branch)),
             ("/deployment/id", json!(self.deployment_id)),
             ("/deployment/sha", json!(self.sha)),
             ("/deployment/ref", json!(self.git_ref)),

@@ -165,9 +165,21 @@ pub async fn baselines(s: &Setup, now: &str, envs: &[&str]) {
 impl Gate {
     /// A protection-rule request for `sha` to `env` (run `run`, deployment `run + 1000`).
     pub async fn ask(&self, env: &str, sha: &str, run: u64) -> (Option<String>, String) {
+        self.ask_from("main", env, sha, run).await
+    }
+
+    /// [`Gate::ask`] for a deployment of branch `git_ref`.
+    pub async fn ask_from(
+        &self,
+        git_ref: &str,
+        env: &str,
+        sha: &str,
+        run: u64,
+    ) -> (Option<String>, String) {
         let body = GhDeploy {
             environment: env,
             sha,
+            git_ref,
             deployment_id: run + 1000,
             ..Default::default()
         }

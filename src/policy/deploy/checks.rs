@@ -6,6 +6,42 @@ use crate::markdown::code;
 use crate::model::Forge;
 use crate::rules::deploy::{ChecklistRule, DeploymentRule, same_environment};
 
+/// `branches`: the deployment's own `ref` must be a branch the entry deploys from. Its
+/// changes passed the policy of the branch they merged into, which need not be the one the
+/// approvals were scoped to: a branch anyone can push to would otherwise deploy.
+pub(super) fn deployed_from(entry: &DeploymentRule, facts: &DeployFacts, f: &mut Findings) {
+    // No ref at all is denied with the range.
+    let Some(git_ref) = &facts.git_ref else {
+        return;
+    };
+    let branch = git_ref.trim_start_matches("refs/heads/");
+    match entry.allows_branch(branch, facts.default_branch.as_deref()) {
+        Some(true) => {}
+        Some(false) => {
+            let from = if entry.branches.is_empty() {
+                facts.default_branch.as_deref().map(code).unwrap_or_default()
+            } else {
+                entry
+                    .branches
+                    .iter()
+                    .map(code)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            f.deny(format!(
+                "{} deploys only from {from}; this deployment is from {}",
+                entry.name,
+                code(branch)
+            ));
+        }
+        None => f.deny(format!(
+            "{} deploys only from the repository's default branch, which is not known here; name the branches in `deployments[].branches` (this deployment is from {})",
+            entry.name,
+            code(branch)
+        )),
+    }
+}
+
 /// `require`: each role given on each change the deployment brings. Missing ones wait: an
 /// approval arriving decides again.
 pub(super) fn required(entry: &DeploymentRule, changes: &[&DeployedChange], f: &mut Findings) {

@@ -17,6 +17,10 @@ pub struct DeployFacts {
     /// The deployed branch (`main`), when the forge says.
     #[serde(default)]
     pub git_ref: Option<String>,
+    /// The repository's default branch, when known: the branch an entry without
+    /// `branches` admits.
+    #[serde(default)]
+    pub default_branch: Option<String>,
     pub now: DateTime<Utc>,
     /// Whether the deployed SHA is on the deployed branch, as the forge says now; `None`:
     /// not known (no branch given, or the forge could not say).

@@ -134,6 +134,7 @@ pub fn evaluate(rules: &Rules, facts: &DeployFacts) -> DeployDecision {
         f.deny(format!("cannot be verified: {why}"));
     }
     checks::settings(facts, &mut f);
+    checks::deployed_from(entry, facts, &mut f);
     let changes = range::check(entry, facts, &mut f);
     checks::required(entry, &changes, &mut f);
     checks::checklist(entry, &changes, &mut f);

@@ -43,6 +43,9 @@ deployments:
     checklist: ["Notify the service desk"]
   - name: staging
     environments: ["staging"]
+  - name: released
+    environments: ["released"]
+    branches: ["release/*"]
 "#;
 
 fn rules() -> Rules {
@@ -91,6 +94,7 @@ fn facts() -> DeployFacts {
         environment: "production".into(),
         sha: SHA.into(),
         git_ref: Some("main".into()),
+        default_branch: Some("main".into()),
         now: t("2026-03-10T10:00:00Z"),
         on_branch: Some(true),
         baseline: Some(Baseline {

@@ -19,6 +19,13 @@ pub struct DeploymentDef {
     /// characters). GitHub treats environment names case-insensitively, and so does the match
     /// there; on GitLab it is exact.
     pub environments: Vec<Sp<String>>,
+    /// Globs on the branch a deployment may come from (`main`, `release/*`; exact case).
+    /// A deployment from any other branch is denied, whatever its changes passed: their
+    /// approvals were given for the branch they merged into. Omitted: the repository's
+    /// default branch only, as the webhook says it; when it is not known (a `/gate` call),
+    /// the deployment is denied, so name the branches when a CI step asks.
+    #[serde(default)]
+    pub branches: Vec<Sp<String>>,
     /// When deployments may happen. Outside every window (or inside a blocked period) a
     /// deployment needs an `exception`; a deployment asked for shortly before a window opens
     /// waits for it. Omitted or empty: at any time.

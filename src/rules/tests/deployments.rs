@@ -121,3 +121,38 @@ fn an_after_environment_nothing_can_vouch_for_is_refused() {
         assert!(r.is_ok(), "{ok}: {:?}", r.err());
     }
 }
+
+#[test]
+fn deployment_branches_read_and_mistakes_stand_where_written() {
+    let r = parse(
+        "r.yaml",
+        &format!(
+            "{HEAD}{APPROVAL}deployments:\n  - name: p\n    environments: [x]\n    branches: [main, \"release/*\"]\n  - name: d\n    environments: [y]\n"
+        ),
+    )
+    .unwrap();
+    let p = &r.deployments[0];
+    assert_eq!(p.allows_branch("release/2.1", None), Some(true));
+    assert_eq!(p.allows_branch("main", Some("trunk")), Some(true));
+    assert_eq!(p.allows_branch("evil", Some("evil")), Some(false));
+    // Without `branches`: the repository's default branch, and nothing when it is unknown.
+    let d = &r.deployments[1];
+    assert_eq!(d.allows_branch("main", Some("main")), Some(true));
+    assert_eq!(d.allows_branch("evil", Some("main")), Some(false));
+    assert_eq!(d.allows_branch("main", None), None);
+
+    let p = problems(&format!(
+        "{APPROVAL}deployments:\n  - name: p\n    environments: [x]\n    branches: [\"refs/heads/main\", \" \"]\n"
+    ));
+    let expect = [
+        "17:16: branch glob `refs/heads/main` must name a branch",
+        "17:35: a branch glob cannot be empty",
+    ];
+    assert_eq!(p.len(), expect.len(), "{p:#?}");
+    for (got, want) in p.iter().zip(expect) {
+        assert!(
+            got.starts_with(want),
+            "{got} should start with {want}\n{p:#?}"
+        );
+    }
+}

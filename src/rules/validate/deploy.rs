@@ -62,6 +62,17 @@ impl Checker {
                 self.report(e.pos(), "an environment glob cannot be empty");
             }
         }
+        for b in &d.branches {
+            let v = b.value().trim();
+            if v.is_empty() {
+                self.report(b.pos(), "a branch glob cannot be empty");
+            } else if v.starts_with("refs/") {
+                self.report(
+                    b.pos(),
+                    format!("branch glob `{v}` must name a branch (`main`, `release/*`), without `refs/heads/`"),
+                );
+            }
+        }
         self.unique("window", d.windows.iter().map(|w| &w.value().name));
         let windows = d.windows.iter().map(|w| self.window(w)).collect();
         let after = d.after.as_ref().map(|a| AfterEnvironment {
@@ -109,6 +120,11 @@ impl Checker {
         DeploymentRule {
             name: d.name.value().clone(),
             environments: d.environments.iter().map(|e| e.value().clone()).collect(),
+            branches: d
+                .branches
+                .iter()
+                .map(|b| b.value().trim().to_string())
+                .collect(),
             windows,
             after,
             require,

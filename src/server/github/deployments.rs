@@ -78,6 +78,10 @@ fn repo(r: &Option<WireRepo>) -> Result<Repo, serde_json::Error> {
         .ok_or_else(|| malformed("the payload names no repository"))
 }
 
+fn default_branch(r: &Option<WireRepo>) -> Option<String> {
+    r.as_ref().and_then(|r| nonempty(&r.default_branch))
+}
+
 fn nonempty(s: &Option<String>) -> Option<String> {
     s.as_deref()
         .map(str::trim)
@@ -143,6 +147,7 @@ pub(super) fn protection_rule(p: ProtectionRule) -> Result<EventPayload, serde_j
         environment,
         sha,
         git_ref,
+        default_branch: default_branch(&p.repository),
         deployment_id: d.and_then(|d| d.id),
         creator: d.and_then(|d| d.creator.as_ref()).map(User::from),
         actor: super::user(&p.sender),
@@ -188,6 +193,7 @@ pub(super) fn deployment(p: DeploymentCreated) -> Result<EventPayload, serde_jso
         environment,
         sha: Some(sha),
         git_ref: d.and_then(|d| nonempty(&d.git_ref)),
+        default_branch: default_branch(&p.repository),
         deployment_id: Some(id),
         creator: d.and_then(|d| d.creator.as_ref()).map(User::from),
         actor: super::user(&p.sender),
@@ -228,6 +234,7 @@ pub(super) fn deployment_status(p: StatusCreated) -> Result<EventPayload, serde_
         environment: deployment_env,
         sha: Some(sha),
         git_ref: d.and_then(|d| nonempty(&d.git_ref)),
+        default_branch: default_branch(&p.repository),
         deployment_id: Some(id),
         creator: d.and_then(|d| d.creator.as_ref()).map(User::from),
         actor: super::user(&p.sender),

@@ -82,6 +82,13 @@ pub(super) fn deployment(h: DeploymentHook) -> Result<EventPayload, serde_json::
         environment,
         sha,
         git_ref: h.git_ref.filter(|r| !r.trim().is_empty()),
+        default_branch: h
+            .project
+            .as_ref()
+            .and_then(|p| p.default_branch.as_deref())
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(str::to_string),
         deployment_id: Some(deployment_id),
         creator,
         actor: user,

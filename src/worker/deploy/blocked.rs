@@ -31,6 +31,7 @@ impl super::super::Worker {
                 environment: d.environment.clone(),
                 sha: Some(d.sha.clone()),
                 git_ref: d.git_ref.clone(),
+                default_branch: None,
                 deployment_id: Some(d.id),
                 creator: d.creator.clone(),
                 actor: d.creator.clone().unwrap_or_default(),

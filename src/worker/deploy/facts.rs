@@ -35,6 +35,7 @@ impl super::super::Worker {
             environment: req.environment.clone(),
             sha: req.sha.clone(),
             git_ref: req.git_ref.clone(),
+            default_branch: req.default_branch.clone(),
             now: store.clock().now(),
             on_branch: None,
             baseline: None,

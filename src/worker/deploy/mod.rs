@@ -29,6 +29,8 @@ pub struct DeployRequest {
     pub environment: String,
     pub sha: String,
     pub git_ref: Option<String>,
+    /// The repository's default branch, when the webhook said it.
+    pub default_branch: Option<String>,
     pub deployment_id: Option<u64>,
     /// `protection_rule`, `gitlab_blocked`, `gate`.
     pub source: &'static str,
@@ -186,6 +188,7 @@ impl super::Worker {
                     environment: d.environment.clone(),
                     sha: sha.clone(),
                     git_ref: d.git_ref.clone(),
+                    default_branch: d.default_branch.clone(),
                     deployment_id: d.deployment_id,
                     source,
                     delivery_id: event.delivery_id.clone(),
@@ -321,6 +324,7 @@ fn bare_facts(req: &DeployRequest, now: chrono::DateTime<chrono::Utc>) -> deploy
         environment: req.environment.clone(),
         sha: req.sha.clone(),
         git_ref: req.git_ref.clone(),
+        default_branch: req.default_branch.clone(),
         now,
         on_branch: None,
         baseline: None,

@@ -183,6 +183,7 @@ impl GithubWorld {
             git_ref: &d.git_ref,
             deployment_id: d.id,
             creator: &d.creator,
+            default_branch: "main",
             sender,
         }
         .protection_request(run_id, pulls)
@@ -199,6 +200,7 @@ impl GithubWorld {
             git_ref: &d.git_ref,
             deployment_id: d.id,
             creator: &d.creator,
+            default_branch: "main",
             sender: &st.creator,
         }
         .status(&st.state, &st.creator, &st.at)

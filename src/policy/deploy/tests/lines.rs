@@ -203,3 +203,54 @@ fn staging_time_runs_from_the_latest_success() {
         says: "for 10 min of 30 min",
     }]);
 }
+
+/// A deployment from a branch of `evil`'s own making: every change in it merged into `evil`
+/// and "passed" there (approval rules scoped to `main` did not apply), so only the entry's
+/// branches stop it.
+fn from_branch(environment: &str, branch: &str) -> DeployFacts {
+    let mut f = facts();
+    f.environment = environment.into();
+    f.git_ref = Some(format!("refs/heads/{branch}"));
+    for c in &mut f.changes {
+        c.target_branch = Some(branch.into());
+    }
+    f
+}
+
+#[test]
+fn a_deployment_comes_only_from_the_entrys_branches() {
+    let mut unknown_default = from_branch("production", "main");
+    unknown_default.default_branch = None;
+    check(vec![
+        Row {
+            what: "default branch",
+            facts: from_branch("production", "main"),
+            outcome: Outcome::Allow,
+            says: "",
+        },
+        Row {
+            what: "another branch than the default",
+            facts: from_branch("production", "evil"),
+            outcome: Outcome::Deny,
+            says: "production deploys only from `main`; this deployment is from `evil`",
+        },
+        Row {
+            what: "default branch not known",
+            facts: unknown_default,
+            outcome: Outcome::Deny,
+            says: "which is not known here; name the branches in `deployments[].branches`",
+        },
+        Row {
+            what: "a listed glob",
+            facts: from_branch("released", "release/2.1"),
+            outcome: Outcome::Allow,
+            says: "",
+        },
+        Row {
+            what: "the default branch is not listed",
+            facts: from_branch("released", "main"),
+            outcome: Outcome::Deny,
+            says: "released deploys only from `release/*`; this deployment is from `main`",
+        },
+    ]);
+}
