@@ -28,7 +28,40 @@ fn graphql_calls(s: &Setup) -> usize {
     s.gh.calls().iter().filter(|c| *c == GRAPHQL).count()
 }
 
+/// A repository changegate first saw (and recorded the labels of) before the test's events.
 async fn with_graphql() -> Setup {
+    recorded(true).await
+}
+
+/// [`with_graphql`], the approval labels existing when changegate first saw the repository
+/// if `approval_labels`.
+async fn recorded(approval_labels: bool) -> Setup {
+    let s = at("2026-11-02T10:00:00Z").await;
+    s.gh.enable_graphql();
+    let existing = if approval_labels { 2 } else { 0 };
+    for (id, name) in [
+        ("LA_bt", "BT Integration Manager::Approved"),
+        ("LA_peer", "Peer Approval::Approved"),
+    ]
+    .into_iter()
+    .take(existing)
+    {
+        s.gh.state
+            .lock()
+            .unwrap()
+            .label_nodes
+            .push((id.into(), name.into()));
+    }
+    s.gh.add_label(7, "team::docs", "alice");
+    s.deliver("labeled", Some("team::docs"), "alice", "d0")
+        .await;
+    move_to(&s, "2026-11-02T10:05:00Z").await;
+    s.gh.clear_calls();
+    s
+}
+
+/// A repository changegate sees for the first time.
+async fn fresh() -> Setup {
     let s = setup().await;
     s.gh.enable_graphql();
     s
@@ -72,6 +105,7 @@ async fn the_approval_matrix_is_judged_from_one_query() {
     ];
     for (labels, expected) in rows {
         let s = with_graphql().await;
+        let before = s.gh.graphql_queries();
         for (l, who) in &labels {
             s.gh.add_label(7, l, who);
         }
@@ -89,7 +123,7 @@ async fn the_approval_matrix_is_judged_from_one_query() {
             .filter(|(l, _)| l.ends_with("::Approved"))
             .count();
         assert_eq!(
-            s.gh.graphql_queries(),
+            s.gh.graphql_queries() - before,
             1 + u64::from(approvals > 0),
             "{labels:?}"
         );
@@ -266,7 +300,7 @@ async fn an_older_schema_without_a_field_reads_rest_and_is_remembered() {
 #[tokio::test]
 async fn a_label_renamed_into_the_approval_label_does_not_approve() {
     const APPROVED: &str = "BT Integration Manager::Approved";
-    let s = with_graphql().await;
+    let s = fresh().await;
     s.gh.add_label(7, "CMT::Minor", "alice");
     s.gh.add_label(7, "team::infra", "mona");
     s.deliver("labeled", Some("team::infra"), "mona", "d1")
@@ -296,7 +330,7 @@ async fn a_label_renamed_into_the_approval_label_does_not_approve() {
 #[tokio::test]
 async fn another_label_given_the_approval_labels_name_does_not_approve() {
     const APPROVED: &str = "BT Integration Manager::Approved";
-    let s = with_graphql().await;
+    let s = fresh().await;
     // The repository has the real approval label when changegate first sees it.
     s.gh.add_label(7, "CMT::Minor", "alice");
     s.gh.add_label(7, "team::infra", "mona");
@@ -358,4 +392,47 @@ async fn a_member_search_finding_bobby_does_not_make_bob_a_member() {
     )
     .await;
     assert_eq!(s.gh.status(H1).unwrap().0, "success", "{}", s.comment());
+}
+
+/// The first-run rename attack: mona applied the harmless `docs`; the author renames the real
+/// approval label away and `docs` to the approval label's name before changegate ever saw the
+/// repository. GraphQL shows mona's `docs` as an approval, and the labels recorded on this first
+/// run carry the new names: the history is read through REST, which keeps names as applied.
+#[tokio::test]
+async fn a_rename_before_the_first_run_does_not_approve() {
+    const APPROVED: &str = "BT Integration Manager::Approved";
+    let s = fresh().await;
+    s.gh.add_label(7, "CMT::Minor", "alice");
+    s.gh.add_label(7, "docs", "mona");
+    s.gh.rename_label(APPROVED, "old");
+    s.gh.rename_label("docs", APPROVED);
+    s.deliver("edited", None, "alice", "d1").await;
+    assert_eq!(s.gh.status(H1).unwrap().0, "failure", "{}", s.comment());
+    assert!(
+        s.gh.calls()
+            .iter()
+            .any(|c| c.starts_with("GET /repos/acme/platypus/issues/7/events")),
+        "the names as applied were read"
+    );
+}
+
+/// A governed label first recorded after it was applied (its name then unknown): not counted
+/// through GraphQL; an application after the recording is.
+#[tokio::test]
+async fn an_application_before_the_label_was_recorded_is_read_through_rest() {
+    const APPROVED: &str = "BT Integration Manager::Approved";
+    let s = recorded(false).await;
+    s.gh.add_label(7, "CMT::Minor", "alice");
+    s.gh.add_label(7, "docs", "mona");
+    s.gh.rename_label("docs", APPROVED);
+    s.deliver("edited", None, "alice", "d1").await;
+    assert_eq!(s.gh.status(H1).unwrap().0, "failure", "{}", s.comment());
+    // Applied again as itself after changegate recorded it, the approval counts from GraphQL.
+    move_to(&s, "2026-11-02T10:30:00Z").await;
+    s.gh.remove_label(7, APPROVED, "alice");
+    s.gh.add_label(7, APPROVED, "mona");
+    s.gh.clear_calls();
+    s.deliver("labeled", Some(APPROVED), "mona", "d2").await;
+    assert_eq!(s.gh.status(H1).unwrap().0, "success", "{}", s.comment());
+    assert_eq!(snapshot_reads(&s), Vec::<String>::new());
 }

@@ -65,6 +65,13 @@ impl Forge for ForgeClient {
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
         each!(self, c => c.label_events(r, current))
     }
+    async fn label_events_as_applied(
+        &self,
+        r: &ChangeRef,
+        current: &[Label],
+    ) -> Result<History, ForgeError> {
+        each!(self, c => c.label_events_as_applied(r, current))
+    }
     async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
         each!(self, c => c.approvals(r))
     }

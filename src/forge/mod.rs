@@ -190,6 +190,15 @@ pub trait Forge: Send + Sync {
         r: &ChangeRef,
         current: &[Label],
     ) -> impl Future<Output = Result<History, ForgeError>> + Send;
+    /// [`Self::label_events`] with each label named as it was when applied (GitHub's REST
+    /// events), never as it is named now; the same where the forge has one history.
+    fn label_events_as_applied(
+        &self,
+        r: &ChangeRef,
+        current: &[Label],
+    ) -> impl Future<Output = Result<History, ForgeError>> + Send {
+        self.label_events(r, current)
+    }
     /// Native approvals that currently stand on a merge request.
     fn approvals(
         &self,

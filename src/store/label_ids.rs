@@ -80,6 +80,22 @@ impl Store {
             .collect()
     }
 
+    /// [`Self::seen_label_nodes`] with when each was first seen (ms since the epoch): an
+    /// application before that moment may have been made under another name.
+    pub async fn seen_label_nodes_at(&self, scope: &str) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT name, node_id, first_seen_at FROM label_node_ids WHERE scope = $1
+             ORDER BY first_seen_at, name",
+        )
+        .bind(scope.to_string())
+        .fetch_all(&self.reads)
+        .await
+        .context("cannot read label node ids")?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
     /// Remembers labels seen for the first time as (name, node id), now; a name already
     /// remembered keeps the node id it was first seen with.
     pub async fn remember_label_nodes(

@@ -8,7 +8,7 @@ use super::Worker;
 use crate::forge::Forge;
 use crate::model::{Change, History, Label, User};
 use crate::rules::Rules;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::collections::HashMap;
 
 impl Worker {
@@ -65,7 +65,8 @@ impl Worker {
             change.repo.path.as_str().to_lowercase()
         );
         let mut known = self.store.seen_label_nodes(&scope).await?;
-        if known.is_empty() {
+        let baseline_now = known.is_empty();
+        if baseline_now {
             // The first sight of the repository: its labels are remembered by the names
             // they have now, so that one renamed later is recognized.
             let r = crate::forge::ChangeRef {
@@ -85,8 +86,53 @@ impl Worker {
             &history.label_node_ids,
         );
         self.store.remember_label_nodes(&scope, &new).await?;
+        // A label's node id proves its name only from when it was recorded by that name: an
+        // application before then (or in the run that records the baseline) may have been
+        // made under another name, later renamed. Such a history is read again through REST,
+        // whose events keep the names as applied.
+        let at = self.store.seen_label_nodes_at(&scope).await?;
+        let untrusted = history
+            .labels
+            .iter()
+            .zip(history.label_node_ids.iter())
+            .filter(|(ev, _)| ev.added && ev.actor.username.is_some())
+            .filter(|(ev, _)| governed.contains(&&ev.label))
+            .any(|(ev, id)| {
+                let name = ev.label.as_str();
+                // Recorded in this run is recorded after the event, whatever the clocks say.
+                let new_now = new.iter().any(|(n, i)| n == name && Some(i) == id.as_ref());
+                baseline_now || new_now || !recorded_before(&at, name, id.as_deref(), ev.at)
+            });
+        if untrusted {
+            let r = crate::forge::ChangeRef {
+                repo: change.repo.clone(),
+                kind: change.kind,
+                number: change.number,
+            };
+            let deciding = crate::policy::deciding_labels(rules, &change.labels);
+            *history = forge
+                .label_events_as_applied(&r, &deciding)
+                .await
+                .context("cannot read the label history as applied (REST)")?;
+        }
         Ok(notes)
     }
+}
+
+/// Pure: whether label node `id` was recorded by `name` at or before `at` (`recorded`: name,
+/// node id, ms since the epoch). An unknown id or time is not.
+pub(super) fn recorded_before(
+    recorded: &[(String, String, i64)],
+    name: &str,
+    id: Option<&str>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> bool {
+    let (Some(id), Some(at)) = (id, at) else {
+        return false;
+    };
+    recorded
+        .iter()
+        .any(|(n, i, t)| n == name && i == id && *t <= at.timestamp_millis())
 }
 
 /// Pure: the reasons approvals in `labels` (whose label ids are `ids`, in order) do not count
@@ -215,6 +261,18 @@ mod tests {
         assert_eq!(h.labels[1].actor, User::named("mona"));
         assert_eq!(notes.len(), 1);
         assert!(notes[0].contains("first saw `BT Integration Manager::Approved` as label id 20"));
+    }
+
+    #[test]
+    fn a_node_id_proves_its_name_only_from_when_it_was_recorded() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0);
+        let rec = vec![(APPROVED.to_string(), "LA_1".to_string(), 100_000)];
+        assert!(recorded_before(&rec, APPROVED, Some("LA_1"), at(100)));
+        assert!(!recorded_before(&rec, APPROVED, Some("LA_1"), at(99)));
+        assert!(!recorded_before(&rec, APPROVED, Some("LA_2"), at(200)));
+        assert!(!recorded_before(&rec, "docs", Some("LA_1"), at(200)));
+        assert!(!recorded_before(&rec, APPROVED, None, at(200)));
+        assert!(!recorded_before(&rec, APPROVED, Some("LA_1"), None));
     }
 
     #[test]

@@ -186,6 +186,14 @@ impl Forge for GithubClient {
         if let Some(history) = self.snapshot_part(r, |s| s.history.clone()) {
             return Ok(history);
         }
+        self.label_events_as_applied(r, current).await
+    }
+
+    async fn label_events_as_applied(
+        &self,
+        r: &ChangeRef,
+        current: &[Label],
+    ) -> Result<History, ForgeError> {
         let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
         let read = super::read_history(
             "label history",
