@@ -51,8 +51,15 @@ async fn cost<F: std::future::Future<Output = ()>>(
 
 #[tokio::test]
 async fn each_event_costs_what_the_issue_allows() {
-    let s = setup().await;
+    // The approval label exists when changegate first sees the repository, so its node id is
+    // on record before it is applied (a label first recorded later is read through REST).
+    let s = at("2026-11-02T10:00:00Z").await;
     s.gh.enable_graphql();
+    s.gh.state
+        .lock()
+        .unwrap()
+        .label_nodes
+        .push(("LA_bt".into(), "BT Integration Manager::Approved".into()));
     // First sight of the change: the bot's account and the snapshot.
     s.gh.add_label(7, "CMT::Minor", "alice");
     let (spent, reads, writes) = cost(&s, || async {
@@ -70,6 +77,7 @@ async fn each_event_costs_what_the_issue_allows() {
     assert_eq!(s.gh.status(H1).unwrap().0, "failure");
 
     // A verdict change: the snapshot and the approver's membership, then the writes.
+    move_to(&s, "2026-11-02T10:05:00Z").await;
     s.gh.add_label(7, "BT Integration Manager::Approved", "mona");
     let (spent, reads, writes) = cost(&s, || async {
         s.deliver(
