@@ -64,8 +64,8 @@ fn the_reserve_follows_the_forges_rate_limit_headers() {
 async fn each_job_records_the_quota_units_it_spent() {
     let s = common::github_setup::setup().await;
     s.apply_label("alice", "CMT::Minor").await;
-    let stats = s.app.store.unit_stats(3_600_000).await.unwrap();
-    let (forge, events, units) = stats[0].clone();
+    let stats = s.app.store.quota_stats(3_600_000).await.unwrap();
+    let (forge, events, units, _) = stats[0].clone();
     assert_eq!((forge.as_str(), events), ("github", 1));
     assert!(
         units >= 2,
@@ -75,12 +75,12 @@ async fn each_job_records_the_quota_units_it_spent() {
     // every read but the pull request itself answers 304.
     s.deliver("labeled", Some("CMT::Minor"), "alice", "once-more")
         .await;
-    let (_, _, units) = s.app.store.unit_stats(3_600_000).await.unwrap()[0].clone();
+    let (_, _, units, _) = s.app.store.quota_stats(3_600_000).await.unwrap()[0].clone();
     s.gh.clear_calls();
     let before = s.gh.state.lock().unwrap().not_modified;
     s.deliver("labeled", Some("CMT::Minor"), "alice", "again")
         .await;
-    let (_, events2, units2) = s.app.store.unit_stats(3_600_000).await.unwrap()[0].clone();
+    let (_, events2, units2, _) = s.app.store.quota_stats(3_600_000).await.unwrap()[0].clone();
     assert_eq!(events2, 3);
     let not_modified = s.gh.state.lock().unwrap().not_modified - before;
     assert!(

@@ -318,25 +318,6 @@ impl Store {
             .collect()
     }
 
-    /// Per forge over the last `window_ms`: events handled (jobs done, covered ones included)
-    /// and the quota units their runs spent (`changegate jobs --stats`).
-    pub async fn unit_stats(&self, window_ms: i64) -> Result<Vec<(String, i64, i64)>> {
-        let rows = sqlx::query(
-            "SELECT CASE WHEN change_key LIKE 'github:%' THEN 'github' ELSE 'gitlab' END AS forge,
-                    COUNT(*), COALESCE(SUM(units), 0)
-             FROM jobs WHERE state = 'done' AND timer = 0 AND updated_at >= $1
-             GROUP BY CASE WHEN change_key LIKE 'github:%' THEN 'github' ELSE 'gitlab' END
-             ORDER BY 1",
-        )
-        .bind(self.now_ms() - window_ms)
-        .fetch_all(&self.reads)
-        .await
-        .context("cannot read job statistics")?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
-    }
-
     /// Jobs queued or running, timers not yet due aside (tests drain the queue until this is
     /// zero).
     pub async fn pending(&self) -> Result<i64> {
