@@ -180,3 +180,38 @@ fn simulate_deploy_evaluates_a_facts_file_and_check_counts_the_gates() {
     // Production, and staging (gated so that its successes are evidence).
     assert!(out.trim_end().ends_with(", 2 deployment gates"), "{out}");
 }
+
+#[test]
+fn simulate_deploy_without_a_default_branch_says_to_add_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = dir.path().join("facts.json");
+    let body = serde_json::json!({
+        "forge": "github", "repo": "acme/shop", "environment": "production", "sha": SHA,
+        "git_ref": "main", "now": "2026-03-16T10:00:00Z",
+        "baseline": { "sha": SHA, "how": "recorded" },
+        "range": { "relation": "identical", "commits": [], "complete": true },
+        "allowed_before": true
+    });
+    std::fs::write(&facts, body.to_string()).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("unused.db").display());
+    let args = [
+        "simulate",
+        "--rules",
+        "examples/ops-01.yaml",
+        "--deploy",
+        facts.to_str().unwrap(),
+    ];
+    let (code, out, err) = changegate(&db, &args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("decision: deny"), "{out}");
+    assert!(
+        out.contains("or give the facts a `default_branch`"),
+        "{out}"
+    );
+    // With it, the branch check passes (the rest of the facts decide).
+    let mut with = body.clone();
+    with["default_branch"] = serde_json::json!("main");
+    std::fs::write(&facts, with.to_string()).unwrap();
+    let (_, out, _) = changegate(&db, &args);
+    assert!(!out.contains("default branch"), "{out}");
+}

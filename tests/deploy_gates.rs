@@ -342,28 +342,33 @@ async fn the_gate_route_needs_its_token_and_answers_200_only_for_allow() {
         body.to_string().contains("deployed branch is not known"),
         "{body}"
     );
-    // A `/gate` call carries no repository default branch: without `branches` the entry
-    // cannot say which branch production deploys from, so it denies.
+    // A `/gate` call carries no default branch: changegate reads it from the repository
+    // (`GET /repos/{o}/{r}`), so an entry without `branches` deploys from `main`.
+    let (status, body) = call(ask(Some("gate-token"), H1)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "allow");
+    assert!(
+        g.s.gh
+            .calls()
+            .iter()
+            .any(|c| c == "GET /repos/acme/platypus"),
+        "the default branch is read from the API"
+    );
+    // When the repository cannot be read (5xx on each of the three tries), the gate fails
+    // closed.
+    for _ in 0..3 {
+        g.s.gh.fail_next(
+            "GET /repos/acme/platypus$",
+            wiremock::ResponseTemplate::new(502),
+        );
+    }
     let (status, body) = call(ask(Some("gate-token"), H1)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(
         body.to_string()
-            .contains("name the branches in `deployments[].branches`"),
+            .contains("cannot be verified: the repository's default branch cannot be read"),
         "{body}"
     );
-    *g.s.app.worker.rules.write().unwrap() = Arc::new(
-        changegate::rules::parse(
-            "rules.yaml",
-            &RULES.replace(
-                "    environments: [production]\n",
-                "    environments: [production]\n    branches: [main]\n",
-            ),
-        )
-        .unwrap(),
-    );
-    let (status, body) = call(ask(Some("gate-token"), H1)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["decision"], "allow");
     // The caller names the branch; one production does not deploy from is denied.
     let (status, body) = call(ask_on(Some("gate-token"), H1, "&ref=evil")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");

@@ -139,17 +139,8 @@ async fn hook(app: &TestApp, gl: &GitlabWorld, id: u64, delivery: &str) {
 #[tokio::test]
 async fn a_blocked_deployment_no_hook_announced_is_found_on_reconcile_and_answered_once() {
     let (app, gl) = merged("2026-03-10T09:00:00Z").await;
-    // A listed deployment carries no project default branch: the entry names its branches.
-    *app.worker.rules.write().unwrap() = Arc::new(
-        changegate::rules::parse(
-            "rules.yaml",
-            &RULES.replace(
-                "    environments: [production]\n",
-                "    environments: [production]\n    branches: [main]\n",
-            ),
-        )
-        .expect("valid rules"),
-    );
+    // A listed deployment carries no project default branch: it is read from the project
+    // (`GET /projects/:id`), so the entry without `branches` deploys from `main`.
     move_to(&app, &gl, "2026-03-10T10:00:00Z").await;
     let id = gl.create_deployment(SHA, "production", "alice", "blocked", Some(78));
     assert_eq!(reconcile(&app).await, 1);
@@ -171,6 +162,27 @@ async fn a_blocked_deployment_no_hook_announced_is_found_on_reconcile_and_answer
         .await
         .unwrap();
     assert!(listed.is_empty());
+}
+
+#[tokio::test]
+async fn a_listed_blocked_deployment_is_rejected_when_the_default_branch_cannot_be_read() {
+    let (app, gl) = merged("2026-03-10T09:00:00Z").await;
+    move_to(&app, &gl, "2026-03-10T10:00:00Z").await;
+    let id = gl.create_deployment(SHA, "production", "alice", "blocked", Some(78));
+    // The project read fails on each of the three tries.
+    for _ in 0..3 {
+        gl.fail_next(
+            "GET /api/v4/projects/42$",
+            wiremock::ResponseTemplate::new(503),
+        );
+    }
+    assert_eq!(reconcile(&app).await, 1);
+    let (status, comment) = answer(&gl, id).expect("an answer");
+    assert_eq!(status, "rejected", "{comment}");
+    assert!(
+        comment.contains("cannot be verified: the repository's default branch cannot be read"),
+        "{comment}"
+    );
 }
 
 #[tokio::test]

@@ -198,6 +198,9 @@ impl Forge for ForgeClient {
     async fn commit_sha(&self, repo: &Repo, sha: &str) -> Result<Option<String>, ForgeError> {
         each!(self, c => c.commit_sha(repo, sha))
     }
+    async fn default_branch(&self, repo: &Repo) -> Result<Option<String>, ForgeError> {
+        each!(self, c => c.default_branch(repo))
+    }
     async fn environment(
         &self,
         repo: &Repo,

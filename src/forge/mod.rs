@@ -397,6 +397,12 @@ pub trait Forge: Send + Sync {
         repo: &Repo,
         sha_or_short: &str,
     ) -> impl Future<Output = Result<Option<String>, ForgeError>> + Send;
+    /// The repository's default branch; `None` when the forge names none (an empty
+    /// repository). `NotFound` when the forge does not show the repository.
+    fn default_branch(
+        &self,
+        repo: &Repo,
+    ) -> impl Future<Output = Result<Option<String>, ForgeError>> + Send;
     /// The environment's protection settings where the forge shows them; `None` when the
     /// forge does not know the environment.
     fn environment(

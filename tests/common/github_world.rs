@@ -494,6 +494,8 @@ impl GithubWorld {
             .push((team.into(), login.into()));
     }
 
+    /// The next call starting with `prefix` (ending in `$`: exactly that call) answers
+    /// `response`; queue it again for each retry.
     pub fn fail_next(&self, prefix: &str, response: ResponseTemplate) {
         self.state
             .lock()
@@ -644,7 +646,11 @@ impl Respond for Responder {
         if let Some(i) = s
             .failures
             .iter()
-            .position(|(p, _)| call.starts_with(p.as_str()))
+            .position(|(p, _)| match p.strip_suffix('$') {
+                // `…$`: that call exactly, not every call under it.
+                Some(exact) => call == exact,
+                None => call.starts_with(p.as_str()),
+            })
         {
             return s.failures.remove(i).map(|(_, r)| r).unwrap();
         }

@@ -452,6 +452,8 @@ impl GitlabWorld {
             .push((group.into(), username.into(), fields));
     }
 
+    /// The next call starting with `prefix` (ending in `$`: exactly that call) answers
+    /// `response`; queue it again for each retry.
     pub fn fail_next(&self, prefix: &str, response: ResponseTemplate) {
         self.state
             .lock()
@@ -615,7 +617,11 @@ impl Respond for Responder {
         if let Some(i) = s
             .failures
             .iter()
-            .position(|(p, _)| call.starts_with(p.as_str()))
+            .position(|(p, _)| match p.strip_suffix('$') {
+                // `…$`: that call exactly, not every call under it.
+                Some(exact) => call == exact,
+                None => call.starts_with(p.as_str()),
+            })
         {
             return s.failures.remove(i).map(|(_, r)| r).unwrap();
         }

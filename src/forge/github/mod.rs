@@ -10,6 +10,7 @@ mod deployments;
 pub mod graphql;
 mod labels;
 mod members;
+mod repository;
 mod snapshot;
 mod wire;
 
@@ -633,6 +634,12 @@ impl Forge for GithubClient {
         sha: &str,
     ) -> Result<Option<String>, ForgeError> {
         self.full_sha(repo, sha).await
+    }
+    async fn default_branch(
+        &self,
+        repo: &crate::model::Repo,
+    ) -> Result<Option<String>, ForgeError> {
+        self.repository_default_branch(repo).await
     }
     async fn environment(
         &self,

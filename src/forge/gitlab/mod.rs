@@ -8,6 +8,7 @@ pub mod compare;
 mod deployments;
 mod labels;
 mod pipelines;
+mod project;
 mod wire;
 
 pub use blocks::{
@@ -640,6 +641,12 @@ impl Forge for GitlabClient {
         sha: &str,
     ) -> Result<Option<String>, ForgeError> {
         self.full_sha(repo, sha).await
+    }
+    async fn default_branch(
+        &self,
+        repo: &crate::model::Repo,
+    ) -> Result<Option<String>, ForgeError> {
+        self.project_default_branch(repo).await
     }
     async fn environment(
         &self,

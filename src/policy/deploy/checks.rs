@@ -34,8 +34,9 @@ pub(super) fn deployed_from(entry: &DeploymentRule, facts: &DeployFacts, f: &mut
                 code(branch)
             ));
         }
+        // The worker reads the default branch from the forge; a facts file may lack it.
         None => f.deny(format!(
-            "{} deploys only from the repository's default branch, which is not known here; name the branches in `deployments[].branches` (this deployment is from {})",
+            "{} deploys only from the repository's default branch, which is not known here; name the branches in `deployments[].branches`, or give the facts a `default_branch` (this deployment is from {})",
             entry.name,
             code(branch)
         )),

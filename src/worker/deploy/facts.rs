@@ -83,6 +83,16 @@ impl super::super::Worker {
             )),
             Err(e) => f.incomplete.push(unreadable("the environment", &e)),
         }
+        // An entry without `branches` deploys from the default branch: read from the forge
+        // when the question does not carry it (`/gate`, the CLI, a listed GitLab deployment).
+        if f.default_branch.is_none() && entry.branches.is_empty() {
+            match forge.default_branch(&req.repo).await {
+                Ok(b) => f.default_branch = b,
+                Err(e) => f
+                    .incomplete
+                    .push(unreadable("the repository's default branch", &e)),
+            }
+        }
         if let Some(branch) = deployed_branch(req) {
             match forge.on_branch(&req.repo, &f.sha, &branch).await {
                 Ok(on) => f.on_branch = Some(on),

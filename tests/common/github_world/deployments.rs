@@ -54,6 +54,8 @@ pub struct GhDeployState {
     /// Pull requests' commits and merge commits: (number, commits, merge commit).
     pub pull_commits: Vec<(u64, Vec<String>, Option<String>)>,
     pub answers: Vec<ProtectionAnswer>,
+    /// The repository's `default_branch` (`None`: `main`).
+    pub default_branch: Option<String>,
     pub(super) next_id: u64,
 }
 
@@ -118,6 +120,17 @@ pub(super) fn route(
     let base = s.base.clone();
     let repo = super::REPO;
     let reply = match (method, rest) {
+        // "Get a repository": what the gate reads of it is `default_branch`.
+        ("GET", []) => {
+            let (owner, name) = repo.split_once('/').unwrap_or((repo, repo));
+            json_reply(
+                200,
+                json!({ "id": 1296269, "node_id": "R_1", "name": name, "full_name": repo, "private": false,
+                        "owner": user(owner), "html_url": format!("https://github.com/{repo}"),
+                        "url": format!("{base}/repos/{repo}"), "default_branch": s.deploy.default_branch.as_deref().unwrap_or("main"),
+                        "visibility": "public", "archived": false, "disabled": false }),
+            )
+        }
         ("GET", ["compare", spec]) => {
             let (b, h) = spec.split_once("...")?;
             let c = s.deploy.graph.compare(b, h)?;

@@ -238,7 +238,7 @@ fn a_deployment_comes_only_from_the_entrys_branches() {
             what: "default branch not known",
             facts: unknown_default,
             outcome: Outcome::Deny,
-            says: "which is not known here; name the branches in `deployments[].branches`",
+            says: "name the branches in `deployments[].branches`, or give the facts a `default_branch`",
         },
         Row {
             what: "a listed glob",
