@@ -6,6 +6,7 @@
 
 mod common;
 
+use changegate::model::Forge;
 use common::deploy_world::{BASE, DeployWorld, Gate, RULES, approved, baselines, merged};
 use common::github_setup::{H1, at, move_to};
 
@@ -209,4 +210,43 @@ async fn a_branch_of_ones_own_does_not_deploy_to_production() {
         a.1
     );
     assert!(!approved(&a));
+}
+
+/// A trusted deployer's success in production that changegate did not allow is no baseline:
+/// it would move production past commits nothing checked, here a commit beside `main`, after
+/// which every deployment from `main` would be denied as diverged. It stays evidence.
+#[tokio::test]
+async fn a_trusted_deployers_unallowed_success_does_not_move_the_production_baseline() {
+    let rules = RULES.replace(
+        "      confirm: requester\n",
+        "      confirm: requester\n    trusted_deployers: [release-bot]\n",
+    );
+    let g = merged("2026-03-10T09:00:00Z", &rules, None).await;
+    g.staged("2026-03-10T09:01:00Z").await;
+    // release-bot deploys F1, a commit beside main, to production without asking.
+    g.s.gh.commit(F1, &[BASE], "alice");
+    g.d.deployment(
+        777,
+        F1,
+        "production",
+        "release-bot",
+        "success",
+        "2026-03-10T09:02:00Z",
+    );
+    g.succeeded("production", F1, 777, "release-bot", "2026-03-10T09:02:00Z")
+        .await;
+    let store = &g.s.app.store;
+    let b = store
+        .baseline(Forge::Github, "acme/platypus", "production")
+        .await
+        .unwrap();
+    assert_eq!(b.map(|b| b.sha).as_deref(), Some(BASE));
+    let evidence = store
+        .counted_successes(Forge::Github, "acme/platypus", F1)
+        .await
+        .unwrap();
+    assert_eq!(evidence.len(), 1, "still a trusted success");
+    move_to(&g.s, "2026-03-10T10:00:00Z").await;
+    let a = g.ask("production", H1, 2).await;
+    assert!(approved(&a), "{a:?}");
 }

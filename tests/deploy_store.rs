@@ -357,6 +357,117 @@ async fn spent_once(store: Store) {
     }
 }
 
+/// A governed environment's baseline moves only from a success changegate allowed or an
+/// operator's record: a trusted deployer's success of a SHA changegate never allowed there
+/// stays staging evidence (for `after`), and moves the baseline once that SHA was allowed.
+async fn baseline_only_from_checked_successes(store: Store) {
+    const LATER: &str = "dddddddddddddddddddddddddddddddddddddddd";
+    let gh = Forge::Github;
+    let success = |sha: &'static str, id: i64, kind: &'static str, at: &'static str| {
+        let store = store.clone();
+        async move {
+            let by = (kind != "allowed").then_some("release-bot");
+            store
+                .record_success(
+                    gh,
+                    "acme/shop",
+                    "production",
+                    sha,
+                    id,
+                    kind,
+                    by,
+                    t(at),
+                    kind,
+                )
+                .await
+                .unwrap();
+        }
+    };
+    success(SHA, -1, "operator", "2026-03-14T08:00:00Z").await;
+    success(LATER, 9, "trusted", "2026-03-14T09:00:00Z").await;
+    let b = store.baseline(gh, "acme/shop", "production").await.unwrap();
+    assert_eq!(
+        b.map(|b| b.sha).as_deref(),
+        Some(SHA),
+        "not an unchecked success"
+    );
+    let evidence = store
+        .counted_successes(gh, "acme/shop", LATER)
+        .await
+        .unwrap();
+    assert_eq!(evidence.len(), 1, "still evidence for `after`");
+    // An allow of another environment, or an ungoverned one (no expiry), checks nothing here.
+    let now = store.clock().now();
+    for (id, env, expires) in [
+        (
+            "d-staging",
+            "staging",
+            Some(now + chrono::Duration::hours(1)),
+        ),
+        ("d-free", "production", None),
+    ] {
+        let allow = DeployDecision {
+            decision: Outcome::Allow,
+            reasons: vec![],
+            until: None,
+            entry: expires.map(|_| "production".into()),
+            expires,
+            changes: vec![],
+            timing: None,
+            exceptions: vec![],
+            owed: vec![],
+        };
+        store
+            .record_deploy_decision(&DecisionRecord {
+                id,
+                forge: gh,
+                repo: "acme/shop",
+                environment: env,
+                sha: LATER,
+                deployment_id: None,
+                source: "gate",
+                decision: &allow,
+                detail: serde_json::json!({}),
+                delivery_id: None,
+                rules_hash: "h",
+            })
+            .await
+            .unwrap();
+        let b = store.baseline(gh, "acme/shop", "production").await.unwrap();
+        assert_eq!(b.map(|b| b.sha).as_deref(), Some(SHA), "after {id}");
+    }
+    // Changegate allowed LATER to production (a `/gate` call): the trusted success counts.
+    let allow = DeployDecision {
+        decision: Outcome::Allow,
+        reasons: vec![],
+        until: None,
+        entry: Some("production".into()),
+        expires: Some(now + chrono::Duration::hours(1)),
+        changes: vec![],
+        timing: None,
+        exceptions: vec![],
+        owed: vec![],
+    };
+    store
+        .record_deploy_decision(&DecisionRecord {
+            id: "d-gate",
+            forge: gh,
+            repo: "Acme/Shop",
+            environment: "Production",
+            sha: LATER,
+            deployment_id: None,
+            source: "gate",
+            decision: &allow,
+            detail: serde_json::json!({}),
+            delivery_id: None,
+            rules_hash: "h",
+        })
+        .await
+        .unwrap();
+    let b = store.baseline(gh, "acme/shop", "production").await.unwrap();
+    assert_eq!(b.map(|b| b.sha).as_deref(), Some(LATER));
+}
+
 #[tokio::test]
 async fn deployment_records_round_trip_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -364,6 +475,8 @@ async fn deployment_records_round_trip_on_sqlite() {
     round_trip(Store::open(&url).await.unwrap()).await;
     let url = format!("sqlite://{}", dir.path().join("spent.db").display());
     spent_once(Store::open(&url).await.unwrap()).await;
+    let url = format!("sqlite://{}", dir.path().join("baseline.db").display());
+    baseline_only_from_checked_successes(Store::open(&url).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -375,4 +488,6 @@ async fn deployment_records_round_trip_on_postgres() {
     round_trip(Store::open(&url).await.unwrap()).await;
     let url = common::pg::fresh_schema(&base).await;
     spent_once(Store::open(&url).await.unwrap()).await;
+    let url = common::pg::fresh_schema(&base).await;
+    baseline_only_from_checked_successes(Store::open(&url).await.unwrap()).await;
 }

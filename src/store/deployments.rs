@@ -269,15 +269,22 @@ impl Store {
         Ok(())
     }
 
-    /// The environment's baseline: its latest counted success or operator baseline.
+    /// The environment's baseline: its latest success changegate allowed (bound to that
+    /// deployment) and saw succeed, or operator baseline. A trusted deployer's success counts
+    /// only for a SHA changegate allowed to the environment before (a `/gate` allow names no
+    /// deployment): else it would move the baseline past commits nothing checked. It stays
+    /// evidence for `after`.
     pub async fn baseline(
         &self,
         forge: Forge,
         repo: &str,
         env: &str,
     ) -> Result<Option<CountedSuccess>> {
+        const CHECKED: &str = "env_key = $3 AND (kind IN ('allowed', 'operator') OR (kind = 'trusted' AND EXISTS (
+             SELECT 1 FROM deploy_decisions d WHERE d.forge = deploy_successes.forge AND d.repo = deploy_successes.repo
+             AND d.env_key = deploy_successes.env_key AND d.sha = deploy_successes.sha AND d.outcome = 'allow' AND d.expires_at IS NOT NULL)))";
         Ok(self
-            .counted(forge, repo, "env_key = $3", &env_key(forge, env))
+            .counted(forge, repo, CHECKED, &env_key(forge, env))
             .await?
             .into_iter()
             .max_by_key(|s| s.at))
