@@ -182,6 +182,50 @@ fn simulate_deploy_evaluates_a_facts_file_and_check_counts_the_gates() {
 }
 
 #[test]
+fn check_warns_when_the_github_actions_bot_is_a_trusted_deployer() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        r#"version: 1
+enforce: [{kind: merge_request}]
+approver_groups:
+  - {name: peers, users: {github: [peter]}}
+approvals:
+  - {name: peer, label: "Peer::Approved", approvers: peers}
+rules:
+  - name: reviewed
+    require: [peer]
+deployments:
+  - name: production
+    environments: [production]
+    trusted_deployers:
+      - release-bot
+      - app:github-actions
+"#,
+    )
+    .unwrap();
+    let db = format!("sqlite://{}", dir.path().join("unused.db").display());
+    let (code, out, err) = changegate(&db, &["check", rules.to_str().unwrap()]);
+    assert_eq!(code, 0, "a warning, not a refusal: {err}");
+    assert!(out.contains(": ok: "), "{out}");
+    let want = format!(
+        "{}:15:9: warning: trusted deployer `app:github-actions` of `production`",
+        rules.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert!(
+        err.contains("restrict the environment to protected branches"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("warning:").count(),
+        1,
+        "release-bot is no warning: {err}"
+    );
+}
+
+#[test]
 fn simulate_deploy_without_a_default_branch_says_to_add_it() {
     let dir = tempfile::tempdir().unwrap();
     let facts = dir.path().join("facts.json");

@@ -17,6 +17,16 @@ pub(super) fn check(path: &std::path::Path, at: Option<&str>) -> Result<ExitCode
     };
     match rules::load(path) {
         Ok(r) => {
+            // Valid, but leaving a way around: said on stderr, the exit code unchanged.
+            for w in &r.warnings {
+                eprintln!(
+                    "{}:{}:{}: warning: {}",
+                    path.display(),
+                    w.pos.line,
+                    w.pos.column,
+                    w.message
+                );
+            }
             println!("{}: ok: {}", path.display(), r.summary());
             for line in blocked_periods(&r, now) {
                 println!("{line}");

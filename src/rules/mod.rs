@@ -51,6 +51,8 @@ pub struct Rules {
     pub deployments: Vec<deploy::DeploymentRule>,
     /// Comment commands, when on (`commands.enabled`): the prefix they start with.
     pub commands: Option<Commands>,
+    /// What is valid but leaves a way around (`changegate check` prints them; no refusal).
+    pub warnings: Vec<Problem>,
 }
 
 /// Comment commands are on, with this prefix.

@@ -14,12 +14,21 @@ const MAX_LABEL_CHARS: usize = 50;
 
 struct Checker {
     problems: Vec<Problem>,
+    /// Valid, but a way around: said, not refused.
+    warnings: Vec<Problem>,
     scopes: Vec<Scope>,
     group_names: Vec<String>,
     approval_names: Vec<String>,
 }
 
 impl Checker {
+    fn warn(&mut self, pos: Pos, message: impl Into<String>) {
+        self.warnings.push(Problem {
+            pos,
+            message: message.into(),
+        });
+    }
+
     fn report(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems.push(Problem {
             pos,
@@ -621,6 +630,7 @@ fn label_shape_problem(name: &str) -> Option<&'static str> {
 pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Problem>> {
     let mut c = Checker {
         problems: vec![],
+        warnings: vec![],
         scopes: vec![],
         group_names: file
             .approver_groups
@@ -711,5 +721,6 @@ pub(super) fn validate(file: RulesFile, hash: String) -> Result<Rules, Vec<Probl
         repository_rules: None,
         deployments,
         commands,
+        warnings: c.warnings,
     })
 }

@@ -85,6 +85,7 @@ pub fn fingerprint(rules: &Rules) -> String {
     let said = Rules {
         hash: String::new(),
         source: None,
+        warnings: vec![],
         ..rules.clone()
     };
     hex::encode(Sha256::digest(format!("{said:?}").as_bytes()))
@@ -108,6 +109,7 @@ pub fn nothing() -> Rules {
         repository_rules: None,
         deployments: vec![],
         commands: None,
+        warnings: vec![],
     }
 }
 

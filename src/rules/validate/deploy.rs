@@ -110,6 +110,17 @@ impl Checker {
                 if v.is_empty() || v.strip_prefix("app:").is_some_and(|a| a.trim().is_empty()) {
                     self.report(t.pos(), "a trusted deployer cannot be empty");
                 }
+                // Every workflow runs as this account, from any branch: valid only where the
+                // environment takes deployments from protected branches alone.
+                if is_github_actions(v) {
+                    self.warn(
+                        t.pos(),
+                        format!(
+                            "trusted deployer `{v}` of `{}`: any workflow with `deployments: write`, on any branch, runs as it and can report a success; restrict the environment to protected branches (Settings → Environments → Deployment branches)",
+                            d.name.value()
+                        ),
+                    );
+                }
                 t.value().trim().to_lowercase()
             })
             .collect();
@@ -236,4 +247,12 @@ impl Checker {
             until,
         }
     }
+}
+
+/// The GitHub Actions bot, as a login or an App slug.
+fn is_github_actions(deployer: &str) -> bool {
+    matches!(
+        deployer.trim().to_lowercase().as_str(),
+        "github-actions[bot]" | "app:github-actions"
+    )
 }
