@@ -256,3 +256,62 @@ async fn a_squashed_merge_requests_own_commit_is_rejected_as_off_the_branch() {
     );
     common::gitlab_contract::assert_gitlab_calls_in_contract(&gl.calls());
 }
+
+/// GitLab's compare gives no count: a list with a commit missing (capped or cut) is found
+/// from the commits' parents and rejected as "not every commit listed". Here the missing
+/// commit is a direct push, which would otherwise deploy unseen.
+#[tokio::test]
+async fn a_compare_with_a_commit_missing_is_rejected_as_unverifiable() {
+    const C1: &str = "c100000000000000000000000000000000000000";
+    const C2: &str = "c200000000000000000000000000000000000000";
+    let (app, gl) = merged("2026-03-10T09:00:00Z").await;
+    // Production runs SHA; mallory pushes PUSHED onto it, then !4 (C1, C2 by bob), reviewed
+    // by peter, merges by fast-forward on top.
+    app.store
+        .record_success(
+            Forge::Gitlab,
+            "acme/platypus",
+            "production",
+            SHA,
+            -2,
+            "operator",
+            Some("oscar"),
+            t("2026-03-10T09:00:00Z"),
+            "recorded by `oscar`",
+        )
+        .await
+        .unwrap();
+    gl.commit(PUSHED, &[SHA], "mallory");
+    gl.commit(C1, &[PUSHED], "bob");
+    gl.commit(C2, &[C1], "bob");
+    gl.open_mr(4, "bob", C2);
+    gl.mr_commits(4, &[C1, C2]);
+    gl.add_label(4, "Peer::Approved", "peter");
+    let hook4 = gl.hook_of(4, "update", "peter", None);
+    app.gitlab("Merge Request Hook", "mr-4-1", &hook4).await;
+    app.drain().await;
+    gl.merge_as(4, C2, "2026-03-10T09:00:00Z");
+    let merged4 = gl.hook_of(4, "merge", "bob", None);
+    app.gitlab("Merge Request Hook", "mr-4-2", &merged4).await;
+    app.drain().await;
+    gl.create_deployment(C2, "staging", "ci-runner", "success", Some(90));
+    move_to(&app, &gl, "2026-03-10T10:00:00Z").await;
+    gl.compare_leaves_out(PUSHED);
+    let id = gl.create_deployment(C2, "production", "bob", "blocked", Some(91));
+    hook(&app, &gl, id, "dep-gap").await;
+    let (status, comment) = answer(&gl, id).expect("an answer");
+    assert_eq!(status, "rejected", "{comment}");
+    assert!(
+        comment.contains("the forge did not list every commit between the baseline"),
+        "{comment}"
+    );
+    // The whole list shows the direct push, named.
+    gl.state.lock().unwrap().deploy.compare_leaves_out.clear();
+    let again = gl.create_deployment(C2, "production", "bob", "blocked", Some(92));
+    hook(&app, &gl, again, "dep-whole").await;
+    let (status, comment) = answer(&gl, again).expect("an answer");
+    assert_eq!(status, "rejected", "{comment}");
+    assert!(comment.contains(&PUSHED[..12]), "{comment}");
+    assert!(!comment.contains("did not list every commit"), "{comment}");
+    common::gitlab_contract::assert_gitlab_calls_in_contract(&gl.calls());
+}

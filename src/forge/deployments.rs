@@ -152,9 +152,62 @@ pub(crate) fn oldest_first(mut commits: Vec<RangeCommit>) -> Vec<RangeCommit> {
     out
 }
 
+/// The parents a range's commits name outside the range, other than the merge base: each must
+/// be an ancestor of the merge base, else the list has a gap (the caller asks). `None` when
+/// head itself is missing from the list (and is not the merge base): the list was cut.
+pub(crate) fn parents_outside(
+    commits: &[RangeCommit],
+    head: &str,
+    merge_base: &str,
+) -> Option<Vec<String>> {
+    // `asked` may be a short SHA; the forge's ids are full.
+    let same = |full: &str, asked: &str| {
+        full.to_ascii_lowercase()
+            .starts_with(&asked.to_ascii_lowercase())
+    };
+    if !same(merge_base, head) && !commits.iter().any(|c| same(&c.sha, head)) {
+        return None;
+    }
+    let listed: std::collections::HashSet<String> =
+        commits.iter().map(|c| c.sha.to_ascii_lowercase()).collect();
+    let mut out: Vec<String> = vec![];
+    for p in commits.iter().flat_map(|c| &c.parents) {
+        let known = listed.contains(&p.to_ascii_lowercase()) || same(merge_base, p);
+        if !known && !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_with_a_gap_names_the_parent_beyond_it() {
+        // base ← a ← b ← head, and a side branch s (from old, before base) merged at head.
+        let whole = vec![
+            commit("a", &["base"]),
+            commit("b", &["a"]),
+            commit("s", &["old"]),
+            commit("head", &["b", "s"]),
+        ];
+        assert_eq!(
+            parents_outside(&whole, "head", "base"),
+            Some(vec!["old".to_string()])
+        );
+        // `a` left out: `b` names it, and it is no ancestor of base (the caller finds out).
+        let cut: Vec<RangeCommit> = whole.iter().filter(|c| c.sha != "a").cloned().collect();
+        assert_eq!(
+            parents_outside(&cut, "head", "base"),
+            Some(vec!["a".to_string(), "old".to_string()])
+        );
+        // Head itself left out: cut.
+        assert_eq!(parents_outside(&whole[..3], "head", "base"), None);
+        // Nothing to list when head is the merge base (behind or identical).
+        assert_eq!(parents_outside(&[], "base", "base"), Some(vec![]));
+    }
 
     fn commit(sha: &str, parents: &[&str]) -> RangeCommit {
         RangeCommit {

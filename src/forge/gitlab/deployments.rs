@@ -161,10 +161,13 @@ impl GitlabClient {
             (false, true) => RangeRelation::Behind,
             (false, false) => RangeRelation::Diverged,
         };
+        // A timed-out or cut list (GitLab gives no count) leaves the range incomplete.
+        let complete = c.compare_timeout != Some(true)
+            && self.range_is_whole(repo, &commits, base, head, &mb).await?;
         Ok(CommitRange {
             relation,
             commits: oldest_first(commits),
-            complete: c.compare_timeout != Some(true),
+            complete,
         })
     }
 

@@ -9,6 +9,7 @@ mod deployments;
 mod labels;
 mod pipelines;
 mod project;
+mod range;
 mod wire;
 
 pub use blocks::{

@@ -64,6 +64,16 @@ impl GitlabWorld {
         });
     }
 
+    /// The compare API leaves `sha` out of its commits (a capped or cut list).
+    pub fn compare_leaves_out(&self, sha: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .deploy
+            .compare_leaves_out
+            .push(sha.into());
+    }
+
     /// The bot's token may not read protected environments (403).
     pub fn hide_protection(&self) {
         self.state.lock().unwrap().deploy.protection_hidden = true;

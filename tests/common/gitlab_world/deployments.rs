@@ -56,6 +56,8 @@ pub struct GlDeployState {
     pub approvals: Vec<GlApproval>,
     /// The bot may not read protected environments (it is no Maintainer): 403.
     pub protection_hidden: bool,
+    /// Commits the compare answer leaves out, as a capped or cut list would.
+    pub compare_leaves_out: Vec<String>,
     pub(super) next_id: u64,
 }
 
@@ -147,6 +149,7 @@ pub(super) fn route(
             let commits: Vec<Value> = c
                 .ahead
                 .iter()
+                .filter(|x| !d.compare_leaves_out.contains(&x.sha))
                 .map(|x| commit_json(&d.graph, &x.sha))
                 .collect();
             reply(
