@@ -204,9 +204,9 @@ async fn github_client_requests_match_the_official_openapi_description() {
     }
 }
 
-/// The deployment gate's calls (issue 23): compare, a commit's pull requests, environments and
-/// their custom protection rules, deployments and their statuses, and the protection rule's
-/// answers.
+/// The deployment gate's calls (issue 23): compare, a commit's pull requests, the repository's
+/// default branch, environments and their custom protection rules, deployments and their
+/// statuses, and the protection rule's answers.
 async fn deployment_calls(gh: &GithubClient, repo: &Repo, sha: &str) {
     let base = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
     for _ in 0..3 {
@@ -219,6 +219,10 @@ async fn deployment_calls(gh: &GithubClient, repo: &Repo, sha: &str) {
         gh.on_branch(repo, sha, "main")
             .await
             .expect("GET compare/{branch}...{sha}");
+        gh.default_branch(repo)
+            .await
+            .expect("GET /repos/{owner}/{repo}")
+            .expect("a default branch");
         gh.environment(repo, "production")
             .await
             .expect("GET environments/{name} and its deployment_protection_rules")
