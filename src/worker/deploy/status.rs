@@ -1,5 +1,5 @@
-//! What a deployment's statuses are evidence of: a success counts (as a baseline, or as
-//! staging evidence) only when changegate allowed that very deployment (the allow is bound to
+//! What a deployment's statuses are evidence of: a success counts (as staging evidence; as a
+//! baseline see [`crate::store::Store::baseline`]) only when changegate allowed that very deployment (the allow is bound to
 //! the deployment id it answered; an ungoverned environment's allow never counts) and the
 //! success was reported by the deployment's creator or a trusted deployer, or when a trusted
 //! deployer both created and reported it. A deployment of a governed environment seen running
