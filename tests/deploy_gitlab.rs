@@ -305,8 +305,16 @@ async fn a_compare_with_a_commit_missing_is_rejected_as_unverifiable() {
         comment.contains("the forge did not list every commit between the baseline"),
         "{comment}"
     );
-    // The whole list shows the direct push, named.
+    // Every commit listed, but without their parents: nothing shows the list is whole.
     gl.state.lock().unwrap().deploy.compare_leaves_out.clear();
+    gl.state.lock().unwrap().deploy.compare_without_parents = true;
+    let bare = gl.create_deployment(C2, "production", "bob", "blocked", Some(93));
+    hook(&app, &gl, bare, "dep-bare").await;
+    let (status, comment) = answer(&gl, bare).expect("an answer");
+    assert_eq!(status, "rejected", "{comment}");
+    assert!(comment.contains("did not list every commit"), "{comment}");
+    // The whole list shows the direct push, named.
+    gl.state.lock().unwrap().deploy.compare_without_parents = false;
     let again = gl.create_deployment(C2, "production", "bob", "blocked", Some(92));
     hook(&app, &gl, again, "dep-whole").await;
     let (status, comment) = answer(&gl, again).expect("an answer");

@@ -35,7 +35,10 @@ pub(super) async fn serve(
     // Invalid rules at start refuse the start, as `changegate check` would: a receiver with no
     // rules in force would acknowledge deliveries and judge them against nothing.
     let initial = match rules::load(&settings.rules.path) {
-        Ok(r) => r,
+        Ok(r) => {
+            rules::watch::log_warnings(&settings.rules.path, &r);
+            r
+        }
         Err(problems) => {
             eprintln!("{problems}");
             eprintln!(

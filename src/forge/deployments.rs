@@ -171,8 +171,9 @@ pub(crate) fn parents_outside(
     let listed: std::collections::HashSet<String> =
         commits.iter().map(|c| c.sha.to_ascii_lowercase()).collect();
     let mut out: Vec<String> = vec![];
+    // Parents are full ids, compared exactly: a short or empty one is a gap for the caller.
     for p in commits.iter().flat_map(|c| &c.parents) {
-        let known = listed.contains(&p.to_ascii_lowercase()) || same(merge_base, p);
+        let known = listed.contains(&p.to_ascii_lowercase()) || merge_base.eq_ignore_ascii_case(p);
         if !known && !out.contains(p) {
             out.push(p.clone());
         }
@@ -207,6 +208,19 @@ mod tests {
         assert_eq!(parents_outside(&whole[..3], "head", "base"), None);
         // Nothing to list when head is the merge base (behind or identical).
         assert_eq!(parents_outside(&[], "base", "base"), Some(vec![]));
+    }
+
+    #[test]
+    fn parents_are_compared_whole_with_the_merge_base() {
+        let mb = "b".repeat(40);
+        // An empty or short parent id is no merge base (a prefix of it would be).
+        let odd = vec![commit("head", &["", &mb[..7]])];
+        assert_eq!(
+            parents_outside(&odd, "head", &mb),
+            Some(vec![String::new(), mb[..7].to_string()])
+        );
+        let fine = vec![commit("head", &[&mb.to_ascii_uppercase()])];
+        assert_eq!(parents_outside(&fine, "head", &mb), Some(vec![]));
     }
 
     fn commit(sha: &str, parents: &[&str]) -> RangeCommit {

@@ -25,6 +25,7 @@ impl RulesWatch {
         match load(&self.path) {
             Ok(new) => {
                 tracing::info!(path = %self.path.display(), summary = new.summary(), hash = %new.hash, "rules loaded");
+                log_warnings(&self.path, &new);
                 if let Ok(mut current) = self.shared.write() {
                     *current = Arc::new(new);
                 }
@@ -70,6 +71,19 @@ impl RulesWatch {
                 }
             }
         }
+    }
+}
+
+/// Logs what `changegate check` prints as warnings: valid rules that leave a way around.
+pub fn log_warnings(path: &std::path::Path, rules: &Rules) {
+    for w in &rules.warnings {
+        tracing::warn!(
+            path = %path.display(),
+            line = w.pos.line,
+            column = w.pos.column,
+            "rules warning: {}",
+            w.message
+        );
     }
 }
 

@@ -83,6 +83,10 @@ impl CommitGraph {
     /// The commit a branch name, a full SHA or a unique prefix (at least 4 characters)
     /// names, as git resolves them; `None` when none or several do.
     pub fn resolve(&self, prefix: &str) -> Option<&GraphCommit> {
+        if let Some(name) = prefix.strip_prefix("refs/heads/") {
+            let (_, sha) = self.branches.iter().find(|(n, _)| n == name)?;
+            return self.get(sha);
+        }
         if let Some((_, sha)) = self.branches.iter().find(|(n, _)| n == prefix) {
             return self.get(sha);
         }

@@ -20,8 +20,8 @@ pub const DEPLOYMENTS_LISTED: usize = 30;
 #[derive(Deserialize)]
 struct WireCommit {
     id: Option<String>,
-    #[serde(default)]
-    parent_ids: Vec<String>,
+    /// `None` when the answer leaves it out: the range cannot then be checked for gaps.
+    parent_ids: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -144,13 +144,15 @@ impl GitlabClient {
             .id
             .ok_or_else(|| ForgeError::Decode("a merge base without an id".into()))?;
         let mut commits = Vec::with_capacity(c.commits.len());
+        let mut parents_known = true;
         for w in c.commits {
             let sha =
                 w.id.ok_or_else(|| ForgeError::Decode("compare: a commit without an id".into()))?;
             // GitLab links no account to a commit here (names and e-mails only).
+            parents_known &= w.parent_ids.is_some();
             commits.push(RangeCommit {
                 sha,
-                parents: w.parent_ids,
+                parents: w.parent_ids.unwrap_or_default(),
                 author: None,
                 committer: None,
             });
@@ -163,6 +165,7 @@ impl GitlabClient {
         };
         // A timed-out or cut list (GitLab gives no count) leaves the range incomplete.
         let complete = c.compare_timeout != Some(true)
+            && parents_known
             && self.range_is_whole(repo, &commits, base, head, &mb).await?;
         Ok(CommitRange {
             relation,
@@ -229,10 +232,11 @@ impl GitlabClient {
                 "merge base: not a commit id and a branch name".into(),
             ));
         }
+        // `refs/heads/…`: a bare name would resolve to a tag of the same name first.
         let url = format!(
             "{}/repository/merge_base?refs[]={}&refs[]={}",
             self.project_of(repo),
-            enc(branch),
+            enc(&format!("refs/heads/{branch}")),
             enc(sha)
         );
         let mb: MergeBase = self

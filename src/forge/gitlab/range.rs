@@ -9,8 +9,9 @@ use crate::model::Repo;
 use reqwest::Method;
 use serde::Deserialize;
 
-/// The most parents outside a range asked about (one call each); more: not verified.
-const MAX_OUTSIDE: usize = 20;
+/// The most parents outside a range asked about (one call each); more: not verified. Each
+/// merge request branched before the baseline and merged with a merge commit adds one.
+const MAX_OUTSIDE: usize = 100;
 
 impl GitlabClient {
     /// Whether `commits` (the compare of `base...head`, merge base `merge_base`) are the whole
@@ -35,7 +36,7 @@ impl GitlabClient {
             return Ok(false);
         }
         for p in outside {
-            if p.len() < 4 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if p.len() < 40 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Ok(false);
             }
             let url = format!(

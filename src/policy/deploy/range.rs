@@ -36,7 +36,9 @@ pub(super) fn check<'a>(
     };
     if !range.complete {
         f.deny(format!(
-            "the forge did not list every commit between the baseline {} and {}",
+            "the forge did not list every commit between the baseline {} and {}, or the list \
+             could not be checked whole (a cut list, commits without parents, or more side-branch \
+             parents than are verified)",
             short(&baseline.sha),
             short(&facts.sha)
         ));

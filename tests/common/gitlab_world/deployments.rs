@@ -58,6 +58,8 @@ pub struct GlDeployState {
     pub protection_hidden: bool,
     /// Commits the compare answer leaves out, as a capped or cut list would.
     pub compare_leaves_out: Vec<String>,
+    /// The compare API answers its commits without `parent_ids` (as GitLab's doc example).
+    pub compare_without_parents: bool,
     pub(super) next_id: u64,
 }
 
@@ -150,7 +152,13 @@ pub(super) fn route(
                 .ahead
                 .iter()
                 .filter(|x| !d.compare_leaves_out.contains(&x.sha))
-                .map(|x| commit_json(&d.graph, &x.sha))
+                .map(|x| {
+                    let mut v = commit_json(&d.graph, &x.sha);
+                    if d.compare_without_parents {
+                        v.as_object_mut().map(|o| o.remove("parent_ids"));
+                    }
+                    v
+                })
                 .collect();
             reply(
                 200,
