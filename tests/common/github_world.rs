@@ -105,6 +105,8 @@ pub struct GhState {
     pub graphql_pages: u64,
     /// What page queries answer instead of the page, when a test sets it.
     pub bad_pages: Option<Value>,
+    /// The bot's login when it is not [`BOT`] (a GitHub App's `name[bot]`).
+    pub bot_login: Option<String>,
     /// Labels by node id: (node id, name now); a rename keeps the id.
     pub label_nodes: Vec<(String, String)>,
 }
@@ -167,12 +169,19 @@ struct Responder(Arc<Mutex<GhState>>);
 
 pub(super) fn user(login: &str) -> Value {
     let id = login.bytes().map(u64::from).sum::<u64>();
-    json!({ "login": login, "id": id, "type": "User" })
+    // REST names an App's account `name[bot]`, of type `Bot`.
+    let kind = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
+    json!({ "login": login, "id": id, "type": kind })
 }
 
 impl GhState {
+    /// The bot's own login ([`BOT`] unless a test made it an App).
     pub(super) fn bot(&self) -> String {
-        BOT.to_string()
+        self.bot_login.clone().unwrap_or_else(|| BOT.to_string())
     }
 
     pub(super) fn tick(&mut self) -> String {
@@ -376,6 +385,12 @@ impl GithubWorld {
     }
 
     /// GraphQL answers the snapshot query from now on.
+    /// The bot is the GitHub App `name`: it writes as `name[bot]` (REST), a `Bot` named
+    /// `name` (GraphQL).
+    pub fn bot_is_app(&self, name: &str) {
+        self.state.lock().unwrap().bot_login = Some(format!("{name}[bot]"));
+    }
+
     pub fn enable_graphql(&self) {
         self.state.lock().unwrap().graphql = true;
     }
