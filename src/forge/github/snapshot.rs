@@ -270,13 +270,12 @@ impl GithubClient {
         what: &str,
     ) -> Result<Reply, ForgeError> {
         let budget = format!("{installation}:graphql");
-        let url = self.graphql_url();
         self.retry
             .run(true, || async {
                 crate::forge::quota::wait_if_exhausted(crate::model::Forge::Github, &budget)?;
-                let octo = self.octo_for(auth_url).await?;
+                let (octo, path) = self.graphql_route(auth_url).await?;
                 let resp = octo
-                    ._post(self.path(&url), Some(body))
+                    ._post(path, Some(body))
                     .await
                     .map_err(|e| ForgeError::Transient(format!("POST graphql: {e}")))?;
                 Reply::read(resp)
