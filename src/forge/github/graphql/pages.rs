@@ -274,3 +274,73 @@ impl Pending {
         super::read::from_value(repo, self.raw)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answer(reviews: Value, timeline: Value) -> Vec<u8> {
+        let conn = |more: &str, cursor: &str| json!({ more: true, cursor: "c1" });
+        let mut v = json!({ "data": { "repository": { "labels": { "pageInfo": { "hasNextPage": false }, "nodes": [] },
+            "issueOrPullRequest": { "reviews": { "pageInfo": conn("hasNextPage", "endCursor"), "nodes": reviews },
+                                    "timelineItems": { "pageInfo": conn("hasPreviousPage", "startCursor"), "nodes": timeline } } } } });
+        v["data"]["rateLimit"] = json!({ "cost": 1, "limit": 5000, "remaining": 4999, "resetAt": "2026-01-01T01:00:00Z" });
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn pages_join_their_connection_in_order() {
+        let mut p = begin(&answer(json!([1]), json!([3]))).unwrap();
+        assert_eq!(p.next(), Some((Part::Timeline, "c1".into())));
+        let older = json!({ "data": { "repository": { "issueOrPullRequest": { "timelineItems":
+            { "pageInfo": { "hasPreviousPage": false, "startCursor": "c0" }, "nodes": [2] } } } } });
+        p.add(Part::Timeline, &serde_json::to_vec(&older).unwrap())
+            .unwrap();
+        assert_eq!(p.next(), Some((Part::Reviews, "c1".into())));
+        let later = json!({ "data": { "repository": { "issueOrPullRequest": { "reviews":
+            { "pageInfo": { "hasNextPage": false, "endCursor": "c2" }, "nodes": [4] } } } } });
+        p.add(Part::Reviews, &serde_json::to_vec(&later).unwrap())
+            .unwrap();
+        assert_eq!(p.next(), None);
+        let at = |ptr: &str| p.raw.pointer(ptr).cloned().unwrap();
+        assert_eq!(
+            at("/data/repository/issueOrPullRequest/timelineItems/nodes"),
+            json!([2, 3])
+        );
+        assert_eq!(
+            at("/data/repository/issueOrPullRequest/reviews/nodes"),
+            json!([1, 4])
+        );
+    }
+
+    #[test]
+    fn a_page_with_an_error_or_a_null_is_refused() {
+        let mut p = begin(&answer(json!([1]), json!([]))).unwrap();
+        let null =
+            json!({ "data": { "repository": { "issueOrPullRequest": { "reviews": null } } } });
+        let error = json!({ "data": null, "errors": [{ "type": "NOT_FOUND", "path": ["repository", "issueOrPullRequest"] }] });
+        for bad in [null, error] {
+            let got = p.add(Part::Reviews, &serde_json::to_vec(&bad).unwrap());
+            assert!(matches!(got, Err(GqlError::Partial(_))), "{bad}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_connection_is_paged_no_further_than_rest_reads() {
+        let mut p = begin(&answer(json!([1]), json!([]))).unwrap();
+        p.pages.iter_mut().for_each(|(_, n)| *n = MAX_PAGES);
+        assert_eq!(p.next(), None, "left to REST, which blocks when too long");
+    }
+
+    #[test]
+    fn an_older_schema_is_told_by_code_or_message() {
+        let by_message = json!({ "errors": [{ "message": "Field 'isDraft' doesn't exist on type 'PullRequest'" }] });
+        let other = json!({ "errors": [{ "message": "Something went wrong" }] });
+        assert!(matches!(
+            refused(&by_message),
+            Some(GqlError::Unavailable(_))
+        ));
+        assert!(matches!(refused(&other), Some(GqlError::Partial(_))));
+    }
+}
