@@ -6,7 +6,8 @@
 //!                                            default postgres://postgres@127.0.0.1:5432/test)
 //!
 //! It prints figures; it asserts nothing. `-- changed_diff` prints only what
-//! `reset_on_push: changed_diff` costs in forge calls.
+//! `reset_on_push: changed_diff` costs in forge calls; `-- units` only the REST units and
+//! GraphQL points per event scenario and of a burst of 200 labeled pull requests.
 
 #[path = "../tests/common/mod.rs"]
 #[allow(unused_imports)]
@@ -229,9 +230,13 @@ async fn calls_per_scenario(graphql: bool) {
 }
 
 /// 200 open pull requests labeled within a second (cold caches, first sight of each): how long
-/// until every status is right, and what it cost.
-async fn burst(pulls: u64) {
+/// until every status is right, and what it cost: REST units (answers but 304s) and, with
+/// `graphql`, GraphQL points (each query costs 1 on the fake, as a snapshot does on GitHub).
+async fn burst(pulls: u64, graphql: bool) {
     let gh = GithubWorld::start().await;
+    if graphql {
+        gh.enable_graphql();
+    }
     for n in 1..=pulls {
         gh.open_pr(n, "alice", &format!("{n:040}"));
         gh.add_label(n, "CMT::Minor", "alice");
@@ -268,14 +273,24 @@ async fn burst(pulls: u64) {
     worker.await.unwrap();
     let calls = gh.calls().len() as u64;
     let free = gh.state.lock().unwrap().not_modified;
+    let points = gh.graphql_queries();
+    let queries = gh.calls().iter().filter(|c| *c == "POST /graphql").count() as u64;
+    let units = calls - free - queries;
     println!(
-        "| {pulls} pull requests labeled | {:.2} s | {} of {pulls} right after {:.2} s | {calls} ({:.2} per pull request) | {} |",
+        "| {pulls} pull requests labeled, {} | {:.2} s | {} of {pulls} right after {:.2} s | {calls} ({:.2} per pull request) | {units} ({:.2} each) | {points} ({:.2} each) |",
+        if graphql { "GraphQL" } else { "REST only" },
         sent.as_secs_f64(),
         right(&gh),
         done.as_secs_f64(),
         calls as f64 / pulls as f64,
-        calls - free,
+        units as f64 / pulls as f64,
+        points as f64 / pulls as f64,
     );
+}
+
+fn burst_header() {
+    println!("| burst | delivered in | statuses right | calls | REST units | GraphQL points |");
+    println!("|---|---|---|---|---|---|");
 }
 
 /// Delivery → status and comment written on the fake forge, for new changes at a fixed rate.
@@ -343,6 +358,11 @@ fn main() {
             println!();
             println!("Forge API calls per event (GitHub with GraphQL, shipped rules):");
             calls_per_scenario(true).await;
+            println!();
+            println!("Burst (fake GitHub on loopback, SQLite, 4 worker loops, cold caches):");
+            burst_header();
+            burst(200, false).await;
+            burst(200, true).await;
         });
         return;
     }
@@ -368,9 +388,9 @@ fn main() {
         changed_diff::print().await;
         println!();
         println!("Burst (fake GitHub on loopback, SQLite, 4 worker loops, cold caches):");
-        println!("| burst | delivered in | statuses right | calls | quota units |");
-        println!("|---|---|---|---|---|");
-        burst(200).await;
+        burst_header();
+        burst(200, false).await;
+        burst(200, true).await;
         println!();
         println!("Delivery -> status and comment written (fake GitHub on loopback, SQLite, 4 worker loops):");
         println!("| load | changes done | p50 ms | p99 ms | max ms |");

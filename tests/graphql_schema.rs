@@ -79,17 +79,24 @@ fn validate(dir: &std::path::Path, documents: &[(&str, String)]) -> Vec<(String,
 #[test]
 fn every_query_changegate_sends_is_valid_against_githubs_schema() {
     let Some(dir) = schema_dir() else { return };
-    let documents = [
-        ("snapshot", graphql::SNAPSHOT_QUERY.to_string()),
-        ("comment origin", graphql::ORIGIN_QUERY.to_string()),
+    let mut documents = vec![
+        ("snapshot".to_string(), graphql::SNAPSHOT_QUERY.to_string()),
+        ("comment origin".into(), graphql::ORIGIN_QUERY.to_string()),
         (
-            "team members",
+            "team members".into(),
             graphql::members_query(&[
                 ("acme", "integrations-team", "bob"),
                 ("acme", "bt-managers", "mona"),
             ]),
         ),
     ];
+    // Each page query of a connection past 100 items.
+    documents.extend(graphql::PAGE_QUERIES.iter().cloned());
+    assert_eq!(documents.len(), 10, "every page query is checked");
+    let documents: Vec<(&str, String)> = documents
+        .iter()
+        .map(|(n, q)| (n.as_str(), q.clone()))
+        .collect();
     for (name, errors) in validate(&dir, &documents) {
         assert!(
             errors.is_empty(),

@@ -3,6 +3,7 @@
 //! Own partial wire types: only the fields changegate reads, every one tolerant of null.
 
 mod deployments;
+mod label;
 
 pub use deployments::run_id_of_callback;
 
@@ -72,6 +73,7 @@ pub fn parse(event: &str, delivery_id: Option<String>, body: &[u8]) -> Result<Ev
         }
         "deployment" => deployments::deployment(serde_json::from_slice(body)?)?,
         "deployment_status" => deployments::deployment_status(serde_json::from_slice(body)?)?,
+        "label" => label::label(serde_json::from_slice(body)?),
         "ping" => {
             let ping: Ping = serde_json::from_slice(body)?;
             EventPayload::Ping { zen: ping.zen }

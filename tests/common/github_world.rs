@@ -99,8 +99,14 @@ pub struct GhState {
     pub deploy: deployments::GhDeployState,
     /// Whether GraphQL answers the snapshot query (off: 404, a GitHub without it).
     pub graphql: bool,
-    /// Snapshot queries answered.
+    /// GraphQL queries answered (snapshots, pages, members).
     pub graphql_queries: u64,
+    /// Page queries answered (`ChangegatePage…`).
+    pub graphql_pages: u64,
+    /// What page queries answer instead of the page, when a test sets it.
+    pub bad_pages: Option<Value>,
+    /// The bot's login when it is not [`BOT`] (a GitHub App's `name[bot]`).
+    pub bot_login: Option<String>,
     /// Labels by node id: (node id, name now); a rename keeps the id.
     pub label_nodes: Vec<(String, String)>,
 }
@@ -163,10 +169,21 @@ struct Responder(Arc<Mutex<GhState>>);
 
 pub(super) fn user(login: &str) -> Value {
     let id = login.bytes().map(u64::from).sum::<u64>();
-    json!({ "login": login, "id": id, "type": "User" })
+    // REST names an App's account `name[bot]`, of type `Bot`.
+    let kind = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
+    json!({ "login": login, "id": id, "type": kind })
 }
 
 impl GhState {
+    /// The bot's own login ([`BOT`] unless a test made it an App).
+    pub(super) fn bot(&self) -> String {
+        self.bot_login.clone().unwrap_or_else(|| BOT.to_string())
+    }
+
     pub(super) fn tick(&mut self) -> String {
         self.clock += 1;
         let epoch = if self.epoch == 0 {
@@ -368,6 +385,12 @@ impl GithubWorld {
     }
 
     /// GraphQL answers the snapshot query from now on.
+    /// The bot is the GitHub App `name`: it writes as `name[bot]` (REST), a `Bot` named
+    /// `name` (GraphQL).
+    pub fn bot_is_app(&self, name: &str) {
+        self.state.lock().unwrap().bot_login = Some(format!("{name}[bot]"));
+    }
+
     pub fn enable_graphql(&self) {
         self.state.lock().unwrap().graphql = true;
     }
@@ -700,6 +723,12 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
     if method == "POST" && matches!(p.as_slice(), ["graphql"] | ["api", "graphql"]) && snapshot {
         return graphql::snapshot(s, &body);
     }
+    let page = body["query"]
+        .as_str()
+        .is_some_and(|q| q.contains("ChangegatePage"));
+    if method == "POST" && matches!(p.as_slice(), ["graphql"] | ["api", "graphql"]) && page {
+        return graphql::page_of(s, &body);
+    }
     let members = body["query"]
         .as_str()
         .is_some_and(|q| q.contains("ChangegateMembers"));
@@ -711,7 +740,7 @@ fn answer(s: &mut GhState, req: &Request, path: &str, method: &str) -> ResponseT
     }
     let repo_ok = p.len() > 2 && format!("{}/{}", p[1], p[2]) == REPO;
     match (method, p.as_slice()) {
-        ("GET", ["user"]) => json_reply(200, user(BOT)),
+        ("GET", ["user"]) => json_reply(200, user(&s.bot())),
         // GitHub's "Get a user": the account that has the login now, or 404.
         ("GET", ["users", login]) => {
             match s
@@ -1154,7 +1183,15 @@ fn route_repo(
                 .filter(|(k, _)| *k == num(n))
                 .map(|(_, v)| v.clone())
                 .collect();
-            listing(&mut s.not_modified, list, etag)
+            let base = s.base.clone();
+            paged(
+                &mut s.not_modified,
+                list,
+                query,
+                &base,
+                &format!("/repos/{REPO}/pulls/{n}/reviews"),
+                etag,
+            )
         }
         ("POST", ["issues", n, "labels"]) => {
             let Some(names) = body["labels"].as_array() else {
@@ -1164,7 +1201,8 @@ fn route_repo(
                 let c = s.change(num(n)).unwrap();
                 if !c.labels.iter().any(|l| l == name) {
                     c.labels.push(name.into());
-                    s.label_event(num(n), name, true, BOT);
+                    let bot = s.bot();
+                    s.label_event(num(n), name, true, &bot);
                 }
             }
             let labels = s.change(num(n)).unwrap().labels.clone();
@@ -1184,7 +1222,8 @@ fn route_repo(
                 return json_reply(404, json!({ "message": "Label does not exist" }));
             }
             c.labels.retain(|l| l != name);
-            s.label_event(num(n), name, false, BOT);
+            let bot = s.bot();
+            s.label_event(num(n), name, false, &bot);
             json_reply(200, json!([]))
         }
         ("POST", ["statuses", sha]) => {
@@ -1250,11 +1289,12 @@ fn route_repo(
                 return json_reply(422, json!({ "message": "Validation Failed" }));
             };
             let id = 1000 + s.comments.len() as u64;
-            s.comments.push((id, num(n), text.into(), BOT.into()));
+            let bot = s.bot();
+            s.comments.push((id, num(n), text.into(), bot.clone()));
             if let Some(c) = s.change(num(n)) {
                 c.updated += 1;
             }
-            json_reply(201, json!({ "id": id, "body": text, "user": user(BOT) }))
+            json_reply(201, json!({ "id": id, "body": text, "user": user(&bot) }))
         }
         ("PATCH", ["issues", "comments", id]) => {
             let Some(text) = body["body"].as_str() else {

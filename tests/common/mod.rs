@@ -74,7 +74,7 @@ pub fn corpus() -> Vec<CorpusFile> {
 }
 
 /// Fast retries for tests: three tries, milliseconds apart; rate-limit waits up to 2 s.
-fn test_retry() -> RetryPolicy {
+pub fn test_retry() -> RetryPolicy {
     RetryPolicy {
         attempts: 3,
         base: Duration::from_millis(5),

@@ -20,6 +20,10 @@ pub struct GithubClient {
     token_label: std::sync::Arc<str>,
     /// Snapshots read through GraphQL for the evaluations under way.
     pub(super) snapshots: super::snapshot::Snapshots,
+    /// GitHub Enterprise Server (an API base ending `/v3`): a client on `https://HOST/api`
+    /// for GraphQL (`/api/graphql`), which the REST client cannot reach (octocrab puts every
+    /// path under its base).
+    graphql_octo: Option<std::sync::Arc<Octocrab>>,
 }
 
 impl GithubClient {
@@ -35,37 +39,54 @@ impl GithubClient {
         retry: RetryPolicy,
         headers: Vec<(::http::HeaderName, String)>,
     ) -> Result<Self, ForgeError> {
-        let mut builder = Octocrab::builder();
-        for (name, value) in headers {
-            builder = builder.add_header(name, value);
-        }
-        // Requests go out as paths on this base: octocrab sends credentials only to
-        // api.github.com or to its base URI, never to a host named in an absolute URL.
-        let octo = builder
-            .base_uri(api_url.trim_end_matches('/'))
-            .map_err(|e| ForgeError::Refused {
-                status: 0,
-                message: format!("invalid github.api_url: {e}"),
-            })?
-            .personal_token(token.to_string())
-            .set_connect_timeout(Some(crate::forge::CONNECT_TIMEOUT))
-            .set_read_timeout(Some(crate::forge::REQUEST_TIMEOUT))
-            .build()
-            .map_err(|e| ForgeError::Refused {
-                status: 0,
-                message: format!("cannot build the GitHub client: {e}"),
-            })?;
+        let api = api_url.trim_end_matches('/');
+        let graphql_octo = match api.strip_suffix("/v3") {
+            Some(base) => Some(std::sync::Arc::new(octocrab_on(base, token, &headers)?)),
+            None => None,
+        };
+        let octo = octocrab_on(api, token, &headers)?;
         Ok(GithubClient {
             octo: std::sync::Arc::new(octo),
-            api: api_url.trim_end_matches('/').to_string(),
+            api: api.to_string(),
             retry,
             app: None,
             replies: Default::default(),
             token_label: crate::forge::quota::token_label(token).into(),
             snapshots: Default::default(),
+            graphql_octo,
         })
     }
+}
 
+/// An octocrab client on `base` with the token and extra headers.
+fn octocrab_on(
+    base: &str,
+    token: &str,
+    headers: &[(::http::HeaderName, String)],
+) -> Result<Octocrab, ForgeError> {
+    let mut builder = Octocrab::builder();
+    for (name, value) in headers {
+        builder = builder.add_header(name.clone(), value.clone());
+    }
+    // Requests go out as paths on this base: octocrab sends credentials only to
+    // api.github.com or to its base URI, never to a host named in an absolute URL.
+    builder
+        .base_uri(base)
+        .map_err(|e| ForgeError::Refused {
+            status: 0,
+            message: format!("invalid github.api_url: {e}"),
+        })?
+        .personal_token(token.to_string())
+        .set_connect_timeout(Some(crate::forge::CONNECT_TIMEOUT))
+        .set_read_timeout(Some(crate::forge::REQUEST_TIMEOUT))
+        .build()
+        .map_err(|e| ForgeError::Refused {
+            status: 0,
+            message: format!("cannot build the GitHub client: {e}"),
+        })
+}
+
+impl GithubClient {
     /// A client authenticated as a GitHub App installation (App id and RSA private key).
     pub fn app(
         api_url: &str,
@@ -80,6 +101,11 @@ impl GithubClient {
         )?;
         let mut client = Self::with_headers(api_url, "unused-in-app-mode", retry, vec![])?;
         client.app = Some(std::sync::Arc::new(auth));
+        if client.graphql_octo.take().is_some() {
+            // Installation clients live on the REST base (their tokens are renewed there):
+            // an App on GitHub Enterprise Server reads through REST.
+            client.snapshots.off = true;
+        }
         Ok(client)
     }
 
@@ -122,6 +148,21 @@ impl GithubClient {
         }
     }
 
+    /// The client and path to send a GraphQL request with, its credential that of the
+    /// repository at `auth_url` (GitHub Enterprise Server: `/graphql` on `https://HOST/api`).
+    pub(super) async fn graphql_route(
+        &self,
+        auth_url: &str,
+    ) -> Result<(std::sync::Arc<Octocrab>, String), ForgeError> {
+        match &self.graphql_octo {
+            Some(octo) => Ok((octo.clone(), "/graphql".into())),
+            None => Ok((
+                self.octo_for(auth_url).await?,
+                self.path(&self.graphql_url()).to_string(),
+            )),
+        }
+    }
+
     pub(super) fn repo_url(&self, r: &ChangeRef, rest: &str) -> String {
         format!("{}/repos/{}{rest}", self.api, r.repo.path)
     }
@@ -132,8 +173,12 @@ impl GithubClient {
         url: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, ForgeError> {
-        let octo = self.octo_for(url).await?;
-        let path = self.path(url);
+        let (octo, path) = if url == self.graphql_url() {
+            self.graphql_route(url).await?
+        } else {
+            (self.octo_for(url).await?, self.path(url).to_string())
+        };
+        let path = path.as_str();
         let result = match *method {
             Method::GET => octo._get(path).await,
             Method::POST => octo._post(path, body).await,

@@ -15,26 +15,29 @@ use serde::Deserialize;
 pub const ORIGIN_QUERY: &str = "query($id: ID!) { node(id: $id) { ... on IssueComment { createdViaEmail isMinimized } ... on PullRequestReview { createdViaEmail } } }";
 
 pub use super::members::{members_query, read_members};
+pub use pages::{PAGE_QUERIES, Part, Pending, begin, page_variables};
 pub use read::read;
 
+mod pages;
 mod read;
 
-/// The snapshot query. Connections ask for 100 items (GitHub's most); one with more is read
-/// again through REST, which pages (and blocks when too long to verify).
+/// The snapshot query. Connections ask for 100 items (GitHub's most); one with more pages on
+/// through [`pages`]' queries (`after`, the timeline `before`), up to the pages REST reads;
+/// past them the part is read through REST, which blocks when too long to verify.
 pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $name: String!, $number: Int!) {
   rateLimit { cost limit remaining resetAt }
   repository(owner: $owner, name: $name) {
-    labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
+    labels(first: 100) { pageInfo { hasNextPage endCursor } nodes { id name } }
     issueOrPullRequest(number: $number) {
       __typename
       ... on Issue {
         number title body url updatedAt issueState: state
         author { ...Who }
-        labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
-        assignees(first: 100) { pageInfo { hasNextPage } nodes { login databaseId } }
+        labels(first: 100) { pageInfo { hasNextPage endCursor } nodes { id name } }
+        assignees(first: 100) { pageInfo { hasNextPage endCursor } nodes { login databaseId } }
         comments { totalCount }
         timelineItems(last: 100, itemTypes: [LABELED_EVENT, UNLABELED_EVENT]) {
-          pageInfo { hasPreviousPage }
+          pageInfo { hasPreviousPage startCursor }
           nodes {
             __typename
             ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
@@ -46,11 +49,11 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
         number title body url updatedAt state isDraft merged mergedAt
         author { ...Who }
         headRefName headRefOid baseRefName baseRefOid
-        labels(first: 100) { pageInfo { hasNextPage } nodes { id name } }
-        assignees(first: 100) { pageInfo { hasNextPage } nodes { login databaseId } }
+        labels(first: 100) { pageInfo { hasNextPage endCursor } nodes { id name } }
+        assignees(first: 100) { pageInfo { hasNextPage endCursor } nodes { login databaseId } }
         comments { totalCount }
         timelineItems(last: 100, itemTypes: [LABELED_EVENT, UNLABELED_EVENT, BASE_REF_CHANGED_EVENT, HEAD_REF_FORCE_PUSHED_EVENT]) {
-          pageInfo { hasPreviousPage }
+          pageInfo { hasPreviousPage startCursor }
           nodes {
             __typename
             ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
@@ -60,12 +63,12 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
           }
         }
         reviews(first: 100) {
-          pageInfo { hasNextPage }
+          pageInfo { hasNextPage endCursor }
           nodes { state submittedAt author { ...Who } commit { oid } }
         }
         commits(first: 100) {
           totalCount
-          pageInfo { hasNextPage }
+          pageInfo { hasNextPage endCursor }
           nodes { commit { oid author { user { login databaseId } } committer { user { login databaseId } } } }
         }
         head: commits(last: 1) {
@@ -81,7 +84,7 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
             }
           }
         }
-        files(first: 100) { totalCount pageInfo { hasNextPage } nodes { path changeType } }
+        files(first: 100) { totalCount pageInfo { hasNextPage endCursor } nodes { path changeType } }
       }
     }
   }
@@ -163,17 +166,31 @@ struct WLabel {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Who {
+    /// `User`, `Bot`… (absent where the field's type is `User`: assignees, commit accounts).
+    #[serde(rename = "__typename", default)]
+    typename: Option<String>,
     login: String,
     #[serde(default)]
     database_id: Option<u64>,
 }
 
 impl Who {
+    /// The account as REST names it: an App's `Bot.login` is `name`, REST's login `name[bot]`
+    /// (the bot's own login, trusted deployers and approvers compare REST's).
     fn user(&self) -> User {
         User {
             id: self.database_id,
-            username: Some(self.login.clone()),
+            username: Some(rest_login(self.typename.as_deref(), &self.login)),
         }
+    }
+}
+
+/// A GraphQL actor's login as REST gives it: `name[bot]` for a `Bot`.
+pub fn rest_login(typename: Option<&str>, login: &str) -> String {
+    if typename == Some("Bot") && !login.ends_with("[bot]") {
+        format!("{login}[bot]")
+    } else {
+        login.to_string()
     }
 }
 

@@ -29,6 +29,13 @@ struct Kept {
     snap: Arc<GqlSnapshot>,
 }
 
+/// Why a snapshot was not read whole through GraphQL.
+enum Outcome {
+    Gql(GqlError),
+    /// A page could not be asked (the request failed after its retries).
+    Failed(ForgeError),
+}
+
 /// The snapshots of changes being evaluated, and the installations without GraphQL.
 #[derive(Default, Clone)]
 pub(crate) struct Snapshots {
@@ -186,9 +193,11 @@ impl GithubClient {
                     return Ok(None);
                 }
             };
-            match graphql::read(&r.repo, &reply.body) {
+            match self
+                .complete(r, &repo_url, &installation, &reply.body)
+                .await
+            {
                 Ok(snap) => {
-                    self.note_points(&installation, &snap.rate);
                     if r.kind == ChangeKind::MergeRequest && snap.change.kind != r.kind {
                         // As REST's `/pulls/{n}` answers for an issue: no such pull request.
                         return Ok(Some(None));
@@ -197,20 +206,58 @@ impl GithubClient {
                     self.snapshots.put(r, snap);
                     return Ok(Some(Some(change)));
                 }
-                Err(GqlError::NotFound) => return Ok(Some(None)),
-                Err(GqlError::Unavailable(why)) => {
-                    tracing::warn!(%why, "GraphQL lacks what the snapshot needs here: reading through REST");
+                Err(Outcome::Gql(GqlError::NotFound)) => return Ok(Some(None)),
+                Err(Outcome::Gql(GqlError::Unavailable(why))) => {
+                    tracing::warn!(%why, "GraphQL lacks what the snapshot needs here: reading through REST for an hour");
                     self.snapshots.mark_unavailable(&installation);
                     return Ok(None);
                 }
-                Err(GqlError::Partial(why)) => {
+                Err(Outcome::Gql(GqlError::Partial(why))) => {
                     // Billed all the same (its cost unsaid): at least a point.
                     crate::forge::quota::spend_points(1);
                     tracing::warn!(%why, attempt, "a partial GraphQL answer is refused whole");
                 }
+                Err(Outcome::Failed(e)) => {
+                    tracing::warn!(error = %e, "a page of the snapshot could not be read: reading through REST");
+                    return Ok(None);
+                }
             }
         }
         Ok(None)
+    }
+
+    /// The snapshot from the query's answer `first`, its connections past 100 items paged
+    /// (one query per page, each refused whole on errors or nulls as the first).
+    async fn complete(
+        &self,
+        r: &ChangeRef,
+        repo_url: &str,
+        installation: &str,
+        first: &[u8],
+    ) -> Result<GqlSnapshot, Outcome> {
+        let mut pending = graphql::begin(first).map_err(Outcome::Gql)?;
+        if let Some(rate) = pending.rate() {
+            self.note_points(installation, &rate);
+        }
+        while let Some((part, cursor)) = pending.next() {
+            let variables = graphql::page_variables(&r.repo, r.number, part, &cursor)
+                .map_err(Outcome::Failed)?;
+            let body = serde_json::json!({ "query": part.query(), "variables": variables });
+            let reply = self
+                .post_graphql(
+                    repo_url,
+                    installation,
+                    &body,
+                    "read a page of the change's snapshot (GraphQL)",
+                )
+                .await
+                .map_err(Outcome::Failed)?;
+            match pending.add(part, &reply.body).map_err(Outcome::Gql)? {
+                Some(rate) => self.note_points(installation, &rate),
+                None => crate::forge::quota::spend_points(1),
+            }
+        }
+        pending.finish(&r.repo).map_err(Outcome::Gql)
     }
 
     /// One GraphQL request, sent with the credential of the repository at `auth_url` (an App
@@ -223,13 +270,12 @@ impl GithubClient {
         what: &str,
     ) -> Result<Reply, ForgeError> {
         let budget = format!("{installation}:graphql");
-        let url = self.graphql_url();
         self.retry
             .run(true, || async {
                 crate::forge::quota::wait_if_exhausted(crate::model::Forge::Github, &budget)?;
-                let octo = self.octo_for(auth_url).await?;
+                let (octo, path) = self.graphql_route(auth_url).await?;
                 let resp = octo
-                    ._post(self.path(&url), Some(body))
+                    ._post(path, Some(body))
                     .await
                     .map_err(|e| ForgeError::Transient(format!("POST graphql: {e}")))?;
                 Reply::read(resp)

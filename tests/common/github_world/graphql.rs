@@ -7,12 +7,18 @@ use super::{GhChange, GhState, json_reply, not_found};
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
-/// GraphQL's view of an account: an `Actor` with its `databaseId` (the REST `id`).
+/// GraphQL's view of an account: an `Actor` with its `databaseId` (the REST `id`). An App's
+/// account is a `Bot` whose login has no `[bot]` suffix (REST's `name[bot]` is `name`).
 fn actor(v: &Value) -> Value {
     if v.is_null() {
         return Value::Null;
     }
-    json!({ "__typename": "User", "login": v["login"], "databaseId": v["id"] })
+    let login = v["login"].as_str().unwrap_or("");
+    if v["type"] == "Bot" {
+        let name = login.strip_suffix("[bot]").unwrap_or(login);
+        return json!({ "__typename": "Bot", "login": name, "databaseId": v["id"] });
+    }
+    json!({ "__typename": "User", "login": login, "databaseId": v["id"] })
 }
 
 fn who(s: &GhState, login: &str) -> Value {
@@ -64,21 +70,82 @@ pub(super) fn snapshot(s: &mut GhState, body: &Value) -> ResponseTemplate {
     )
 }
 
+/// An opaque cursor naming item `i` of a connection (GitHub's are base64 too).
+fn cursor(i: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("cursor:v2:{i}"))
+}
+
+fn index_of(cursor: &str) -> Option<usize> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(cursor)
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("cursor:v2:")?
+        .parse()
+        .ok()
+}
+
+/// The 100 items after `after` (`first: 100, after:`), with GitHub's page info.
+fn forward(nodes: &[Value], after: Option<&str>) -> Value {
+    let start = after
+        .and_then(index_of)
+        .map_or(0, |i| i + 1)
+        .min(nodes.len());
+    let end = (start + 100).min(nodes.len());
+    page(nodes, start, end)
+}
+
+/// The 100 items before `before` (`last: 100, before:`), with GitHub's page info.
+fn backward(nodes: &[Value], before: Option<&str>) -> Value {
+    let end = before
+        .and_then(index_of)
+        .unwrap_or(nodes.len())
+        .min(nodes.len());
+    let start = end.saturating_sub(100);
+    page(nodes, start, end)
+}
+
+fn page(nodes: &[Value], start: usize, end: usize) -> Value {
+    let (first, last) = if start < end {
+        (json!(cursor(start)), json!(cursor(end - 1)))
+    } else {
+        (Value::Null, Value::Null)
+    };
+    json!({
+        "pageInfo": { "hasNextPage": end < nodes.len(), "endCursor": last, "hasPreviousPage": start > 0, "startCursor": first },
+        "nodes": nodes[start..end].to_vec(),
+    })
+}
+
 fn rate(s: &GhState) -> Value {
     json!({ "cost": 1, "limit": 5000, "remaining": 5000 - s.graphql_queries.min(5000), "resetAt": "2026-01-01T01:00:00Z" })
 }
 
 fn repo_labels(s: &GhState) -> Value {
-    let nodes: Vec<Value> = s
-        .label_nodes
-        .iter()
-        .map(|(id, name)| json!({ "id": id, "name": name }))
-        .collect();
-    json!({ "pageInfo": { "hasNextPage": false }, "nodes": nodes })
+    forward(&repo_label_nodes(s), None)
 }
 
-fn change(s: &mut GhState, c: &GhChange) -> Value {
-    let rest = super::change_json(c);
+fn repo_label_nodes(s: &GhState) -> Vec<Value> {
+    s.label_nodes
+        .iter()
+        .map(|(id, name)| json!({ "id": id, "name": name }))
+        .collect()
+}
+
+/// Every item of each paged connection of a change, in GitHub's order (oldest first).
+struct Lists {
+    labels: Vec<Value>,
+    assignees: Vec<Value>,
+    timeline: Vec<Value>,
+    reviews: Vec<Value>,
+    commits: Vec<Value>,
+    files: Vec<Value>,
+}
+
+fn lists(s: &mut GhState, c: &GhChange) -> Lists {
     let labels: Vec<Value> = c
         .labels
         .clone()
@@ -88,13 +155,54 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
             label(s, &id)
         })
         .collect();
-    let events: Vec<Value> = s
+    let timeline: Vec<Value> = s
         .events
         .iter()
         .filter(|(n, _)| *n == c.number)
         .filter_map(|(_, e)| timeline_item(s, e, c.is_pr))
         .collect();
-    let skip = events.len().saturating_sub(100);
+    let reviews: Vec<Value> = s
+        .reviews
+        .iter()
+        .filter(|(n, _)| *n == c.number)
+        .map(|(_, r)| json!({ "state": r["state"], "submittedAt": r["submitted_at"], "author": actor(&r["user"]), "commit": r["commit_id"].as_str().map(|oid| json!({ "oid": oid })) }))
+        .collect();
+    // GitHub lists at most 250 commits of a pull request (`totalCount` says how many).
+    let commits: Vec<Value> = c
+        .commits
+        .iter()
+        .enumerate()
+        .take(250)
+        .map(|(i, (a, m))| json!({ "commit": { "oid": format!("{i:040x}"), "author": { "user": { "login": a, "databaseId": s.account(a)["id"] } }, "committer": { "user": { "login": m, "databaseId": s.account(m)["id"] } } } }))
+        .collect();
+    let files: Vec<Value> = c
+        .files
+        .iter()
+        .map(|(p, old)| json!({ "path": p, "changeType": if old.is_some() { "RENAMED" } else { "MODIFIED" } }))
+        .collect();
+    Lists {
+        labels,
+        assignees: c
+            .assignees
+            .iter()
+            .map(|a| json!({ "login": a, "databaseId": s.account(a)["id"] }))
+            .collect(),
+        timeline,
+        reviews,
+        commits,
+        files,
+    }
+}
+
+/// A connection with its `totalCount`.
+fn counted(mut conn: Value, total: usize) -> Value {
+    conn["totalCount"] = json!(total);
+    conn
+}
+
+fn change(s: &mut GhState, c: &GhChange) -> Value {
+    let rest = super::change_json(c);
+    let l = lists(s, c);
     let mut v = json!({
         "__typename": if c.is_pr { "PullRequest" } else { "Issue" },
         "number": c.number,
@@ -108,10 +216,10 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
             _ => "OPEN",
         },
         "author": who(s, &c.author),
-        "labels": { "pageInfo": { "hasNextPage": false }, "nodes": labels },
-        "assignees": { "pageInfo": { "hasNextPage": false }, "nodes": c.assignees.iter().map(|a| json!({ "login": a, "databaseId": s.account(a)["id"] })).collect::<Vec<_>>() },
+        "labels": forward(&l.labels, None),
+        "assignees": forward(&l.assignees, None),
         "comments": { "totalCount": s.comments.iter().filter(|m| m.1 == c.number).count() },
-        "timelineItems": { "pageInfo": { "hasPreviousPage": skip > 0 }, "nodes": events[skip..].to_vec() },
+        "timelineItems": backward(&l.timeline, None),
     });
     if !c.is_pr {
         return v;
@@ -120,18 +228,6 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
         Some(repo) => json!(repo.sha(&c.base)),
         None => rest["base"]["sha"].clone(),
     };
-    let reviews: Vec<Value> = s
-        .reviews
-        .iter()
-        .filter(|(n, _)| *n == c.number)
-        .map(|(_, r)| json!({ "state": r["state"], "submittedAt": r["submitted_at"], "author": actor(&r["user"]), "commit": r["commit_id"].as_str().map(|oid| json!({ "oid": oid })) }))
-        .collect();
-    let commits: Vec<Value> = c
-        .commits
-        .iter()
-        .enumerate()
-        .map(|(i, (a, m))| json!({ "commit": { "oid": format!("{i:040x}"), "author": { "user": { "login": a, "databaseId": s.account(a)["id"] } }, "committer": { "user": { "login": m, "databaseId": s.account(m)["id"] } } } }))
-        .collect();
     let suites: Vec<Value> = s
         .check_suites
         .iter()
@@ -145,7 +241,7 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
         let ctx = st["context"].as_str().unwrap_or("").to_string();
         if !seen.contains(&ctx) {
             seen.push(ctx);
-            contexts.push(json!({ "context": st["context"], "state": st["state"].as_str().unwrap_or("").to_uppercase(), "description": st["description"], "creator": who(s, super::BOT) }));
+            contexts.push(json!({ "context": st["context"], "state": st["state"].as_str().unwrap_or("").to_uppercase(), "description": st["description"], "creator": who(s, &s.bot()) }));
         }
     }
     let status = if contexts.is_empty() {
@@ -160,11 +256,6 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
         .filter(|p| p.is_pr && p.head == c.head)
         .map(|p| json!({ "number": p.number, "state": if p.merged_at.is_some() { "MERGED" } else if p.state == "closed" { "CLOSED" } else { "OPEN" }, "headRefOid": p.head, "baseRefName": p.base }))
         .collect();
-    let files: Vec<Value> = c
-        .files
-        .iter()
-        .map(|(p, old)| json!({ "path": p, "changeType": if old.is_some() { "RENAMED" } else { "MODIFIED" } }))
-        .collect();
     let extra = json!({
         "isDraft": false,
         "merged": c.merged_at.is_some(),
@@ -173,15 +264,69 @@ fn change(s: &mut GhState, c: &GhChange) -> Value {
         "headRefOid": c.head,
         "baseRefName": c.base,
         "baseRefOid": base_sha,
-        "reviews": { "pageInfo": { "hasNextPage": false }, "nodes": reviews },
-        "commits": { "totalCount": commits.len(), "pageInfo": { "hasNextPage": commits.len() > 100 }, "nodes": commits.into_iter().take(100).collect::<Vec<_>>() },
+        "reviews": forward(&l.reviews, None),
+        "commits": counted(forward(&l.commits, None), l.commits.len()),
         "head": { "nodes": [{ "commit": { "oid": c.head, "checkSuites": { "nodes": suites }, "status": status, "associatedPullRequests": { "pageInfo": { "hasNextPage": false }, "nodes": pulls } } }] },
-        "files": { "totalCount": files.len(), "pageInfo": { "hasNextPage": files.len() > 100 }, "nodes": files.into_iter().take(100).collect::<Vec<_>>() },
+        "files": counted(forward(&l.files, None), l.files.len()),
     });
     if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
         o.extend(e.clone());
     }
     v
+}
+
+/// Answers a page query (`ChangegatePage…`): one page of one connection after (the
+/// timeline: before) `variables.cursor`.
+pub(super) fn page_of(s: &mut GhState, body: &Value) -> ResponseTemplate {
+    if !s.graphql {
+        return not_found();
+    }
+    s.graphql_queries += 1;
+    s.graphql_pages += 1;
+    if let Some(bad) = &s.bad_pages {
+        return json_reply(200, bad.clone());
+    }
+    let query = body["query"].as_str().unwrap_or("");
+    let name = query
+        .split_once("ChangegatePage")
+        .map(|(_, rest)| rest.split('(').next().unwrap_or(""))
+        .unwrap_or("");
+    let at = body["variables"]["cursor"].as_str();
+    if name == "RepoLabels" {
+        let labels = forward(&repo_label_nodes(s), at);
+        return json_reply(
+            200,
+            json!({ "data": { "rateLimit": rate(s), "repository": { "labels": labels } } }),
+        );
+    }
+    let number = body["variables"]["number"].as_u64().unwrap_or(0);
+    let Some(c) = s.changes.iter().find(|c| c.number == number).cloned() else {
+        return json_reply(
+            200,
+            json!({ "data": { "rateLimit": rate(s), "repository": { "issueOrPullRequest": null } },
+                "errors": [{ "type": "NOT_FOUND", "path": ["repository", "issueOrPullRequest"], "message": format!("Could not resolve to an issue or pull request with the number of {number}.") }] }),
+        );
+    };
+    let l = lists(s, &c);
+    let (field, conn) = match name {
+        "Labels" => ("labels", forward(&l.labels, at)),
+        "Assignees" => ("assignees", forward(&l.assignees, at)),
+        "Timeline" => ("timelineItems", backward(&l.timeline, at)),
+        "Reviews" if c.is_pr => ("reviews", forward(&l.reviews, at)),
+        "Commits" if c.is_pr => ("commits", counted(forward(&l.commits, at), l.commits.len())),
+        "Files" if c.is_pr => ("files", counted(forward(&l.files, at), l.files.len())),
+        _ => {
+            return json_reply(
+                200,
+                json!({ "errors": [{ "message": format!("the fake does not know page query {name}") }] }),
+            );
+        }
+    };
+    let typename = if c.is_pr { "PullRequest" } else { "Issue" };
+    json_reply(
+        200,
+        json!({ "data": { "rateLimit": rate(s), "repository": { "issueOrPullRequest": { "__typename": typename, field: conn } } } }),
+    )
 }
 
 /// A REST issue event as GraphQL's timeline shows it: the label as it is named now.

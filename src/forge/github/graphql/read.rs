@@ -7,39 +7,15 @@ fn time(s: &str) -> Option<DateTime<Utc>> {
     crate::model::parse_time(s)
 }
 
-fn short(v: &impl std::fmt::Display) -> String {
-    v.to_string().chars().take(300).collect()
+/// Reads an answer into a snapshot of `repo`'s change `number`; any `errors` entry or a null
+/// where data is needed fails it whole. Connections past their first page are left to REST
+/// (the client pages them first: [`super::begin`]).
+pub fn read(repo: &Repo, body: &[u8]) -> Result<GqlSnapshot, GqlError> {
+    super::begin(body)?.finish(repo)
 }
 
-/// Reads an answer into a snapshot of `repo`'s change `number`; any `errors` entry or a null
-/// where data is needed fails it whole.
-pub fn read(repo: &Repo, body: &[u8]) -> Result<GqlSnapshot, GqlError> {
-    let raw: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| GqlError::Partial(format!("not JSON: {e}")))?;
-    if let Some(errors) = raw.get("errors").and_then(|e| e.as_array())
-        && !errors.is_empty()
-    {
-        let text = short(&serde_json::Value::Array(errors.clone()));
-        // A schema without a field or type the query names answers these (GHES before it).
-        let schema = errors.iter().all(|e| {
-            let code = e.pointer("/extensions/code").and_then(|c| c.as_str());
-            matches!(
-                code,
-                Some("undefinedField" | "undefinedType" | "argumentNotAccepted")
-            )
-        });
-        let missing = errors.iter().all(|e| {
-            e.get("type").and_then(|t| t.as_str()) == Some("NOT_FOUND")
-                && e.pointer("/path/1").and_then(|p| p.as_str()) == Some("issueOrPullRequest")
-        });
-        return Err(if schema {
-            GqlError::Unavailable(text)
-        } else if missing {
-            GqlError::NotFound
-        } else {
-            GqlError::Partial(text)
-        });
-    }
+/// The snapshot from a whole answer, its errors already refused.
+pub(super) fn from_value(repo: &Repo, raw: serde_json::Value) -> Result<GqlSnapshot, GqlError> {
     let answer: Answer = serde_json::from_value(raw)
         .map_err(|e| GqlError::Partial(format!("a null or missing field: {e}")))?;
     if answer.errors.is_some_and(|e| !e.is_empty()) {
