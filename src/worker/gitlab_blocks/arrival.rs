@@ -1,0 +1,110 @@
+//! `pending` the moment a head arrives: on an opened, reopened or pushed merge request's head,
+//! and into a Pipeline Hook's own pipeline before anything else.
+
+use crate::actions::{PlannedAction, StatusState};
+use crate::forge::Forge;
+use crate::model::{Action, ChangeKind, ChangeState};
+use crate::policy;
+use crate::store::key_of;
+use crate::worker::Worker;
+use crate::worker::execute::Target;
+use anyhow::Result;
+
+impl Worker {
+    /// Writes `pending` on a merge request's head as soon as the job about its opening or a
+    /// push starts (before the long reads): a merge request with no pipeline, or one whose
+    /// pipeline already succeeded, could otherwise merge before the verdict is written.
+    pub(in crate::worker) async fn pending_on_arrival<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        change: &crate::model::Change,
+        bot: Option<&crate::model::User>,
+    ) -> Result<()> {
+        self.pending_in_hooked_pipeline(t, change, bot).await?;
+        let arrived = std::iter::once(t.job.change)
+            .chain(t.job.covered.iter().filter_map(crate::model::Event::change))
+            .any(|e| matches!(e.action, Action::Opened | Action::Reopened | Action::Pushed));
+        let (Some(_), Some(sha)) = (t.forge.gitlab(), change.head_sha.as_deref()) else {
+            return Ok(());
+        };
+        if !arrived
+            || change.kind != ChangeKind::MergeRequest
+            || change.state != ChangeState::Open
+            || !policy::has_status(change)
+        {
+            return Ok(());
+        }
+        // The head the bot wrote last is left first: its success is taken back, as the
+        // evaluation would (the pending written now becomes the change's last status).
+        self.withdraw_left(t, change).await?;
+        // Only a head the bot has written nothing on yet: a verdict already there stands.
+        let key = key_of(change);
+        if self
+            .store
+            .written_status_at(&key)
+            .await?
+            .is_some_and(|(written, _, _)| written == sha)
+        {
+            return Ok(());
+        }
+        let context = crate::actions::context_for(&self.status_context, change);
+        let status = (
+            sha,
+            StatusState::Pending,
+            "changegate is evaluating this head",
+        );
+        self.write_status(t, change, status, &context, None).await
+    }
+
+    /// A `Pipeline Hook` job writes `pending` into the hook's own pipeline first (a pipeline of
+    /// the merge request's project on its head), before the long reads: a new pipeline whose
+    /// jobs pass could otherwise satisfy "Pipelines must succeed" before the verdict reaches
+    /// it. Skipped when the bot's current verdict for the head is already in that pipeline.
+    async fn pending_in_hooked_pipeline<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        change: &crate::model::Change,
+        bot: Option<&crate::model::User>,
+    ) -> Result<()> {
+        let (Some(gl), Some(sha), Some(p)) = (
+            t.forge.gitlab(),
+            change.head_sha.as_deref(),
+            t.job.change.pipeline.as_ref(),
+        ) else {
+            return Ok(());
+        };
+        if p.sha != sha
+            || change.kind != ChangeKind::MergeRequest
+            || change.state != ChangeState::Open
+            || !policy::has_status(change)
+        {
+            return Ok(());
+        }
+        let key = key_of(change);
+        let given = self.store.pipeline_status(&key, p.id).await?;
+        let current = self.store.written_status_at(&key).await?;
+        if let (Some((given_sha, given_state, _)), Some((written, _, state))) = (&given, &current)
+            && given_sha == sha
+            && written == sha
+            && given_state == crate::forge::gitlab::state_name(*state)
+        {
+            return Ok(());
+        }
+        let context = crate::actions::context_for(&self.status_context, change);
+        let description = "changegate is evaluating this head";
+        let action = PlannedAction::SetStatus {
+            sha: sha.to_string(),
+            state: StatusState::Pending,
+            context: context.clone(),
+            description: description.to_string(),
+        };
+        let status = (sha, StatusState::Pending, context.as_str(), description);
+        let call = gl.set_status_in(&change.repo, status, None, Some(p.id), None, bot);
+        if self.write(t.job, t.rules, &action, call).await?.is_some() {
+            self.store
+                .remember_pipeline_status(&key, p.id, (sha, "pending", description))
+                .await?;
+        }
+        Ok(())
+    }
+}

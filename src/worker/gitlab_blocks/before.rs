@@ -1,0 +1,136 @@
+//! Before the writes: the project's merge settings (and the status check on Ultimate) checked,
+//! and the head's statuses under changegate's name read back, those someone else wrote noted,
+//! said in the comment and recorded.
+
+use super::{GitlabHead, Seen, gitlab_mr, named};
+use crate::forge::Forge;
+use crate::policy::{self, Decision, Snapshot, Verdict};
+use crate::store::key_of;
+use crate::worker::Worker;
+use crate::worker::execute::Target;
+use crate::worker::gitlab_settings::count_off;
+use anyhow::Result;
+use serde::Serialize;
+
+/// An audit record of something written under changegate's name by someone else.
+#[derive(Serialize)]
+struct Overwritten<'a> {
+    what: &'a str,
+    /// The account GitLab names as its writer, when it does.
+    written_by: Option<String>,
+    state: &'a str,
+    head: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    git_ref: Option<&'a str>,
+    /// The project and commit it is on, when not the merge request's project and head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha: Option<&'a str>,
+}
+
+impl Worker {
+    /// Before the writes: checks the project's merge settings (and, on Ultimate, changegate's
+    /// status check), failing a verdict GitLab would not enforce, and reads the head's
+    /// statuses back, noting those someone else wrote.
+    pub(in crate::worker) async fn gitlab_before<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        snap: &Snapshot,
+        d: &mut Decision,
+    ) -> Result<Option<GitlabHead>> {
+        let Some((gl, sha)) = gitlab_mr(t, snap) else {
+            return Ok(None);
+        };
+        if d.verdict == Verdict::NotEnforced || !policy::has_status(&snap.change) {
+            return Ok(None);
+        }
+        let repo = &snap.change.repo;
+        let target = snap.change.target_branch.as_deref();
+        let found = self.gate_of(gl, t.r, repo, sha).await?;
+        let (mut facts, check) = self
+            .block_facts(gl, repo, target, d.verdict == Verdict::Pass)
+            .await?;
+        if let Some(m) = &found.missing {
+            metrics::counter!(crate::telemetry::GITLAB_SETTINGS_OFF, "block" => m.block)
+                .increment(1);
+            facts.pipeline_gate = Some(m.reason.clone());
+        }
+        count_off(&facts);
+        policy::forge_blocks(d, &policy::missing_blocks(&facts));
+        d.notes.extend(found.note);
+        let gate = found.gate;
+        let context = crate::actions::context_for(&self.status_context, &snap.change);
+        // The head's statuses in the merge request's project, and the gating pipeline's
+        // commit's where that is another commit or project (a merge commit, a fork).
+        let mut spots = vec![(repo.clone(), sha.to_string())];
+        if gate.sha != sha || gate.repo.id != repo.id {
+            spots.push((gate.repo.clone(), gate.sha.clone()));
+        }
+        let mut statuses: Vec<Seen> = vec![];
+        for (at, commit) in spots {
+            for status in gl.statuses_named(&at, &commit, &context).await? {
+                statuses.push(Seen {
+                    repo: at.clone(),
+                    sha: commit.clone(),
+                    status,
+                });
+            }
+        }
+        let by_bot = |s: &Seen| {
+            snap.bot
+                .as_ref()
+                .map(|b| b.same_as(&s.status.author) == Some(true))
+        };
+        // An author GitLab does not name is not the bot's either; without knowing its own
+        // account the bot cannot tell, and rewrites its status each evaluation instead.
+        let (mine, forged): (Vec<Seen>, Vec<Seen>) = statuses
+            .into_iter()
+            .filter(|s| by_bot(s).is_some())
+            .partition(|s| by_bot(s) == Some(true));
+        for seen in &forged {
+            let f = &seen.status;
+            let who = named(&f.author);
+            d.notes.push(format!(
+                "A `{context}` status on this head ({}) was written by {who}, not by changegate: changegate wrote its verdict over it.",
+                f.status
+            ));
+            metrics::counter!(crate::telemetry::GITLAB_OVERWRITES, "what" => "status").increment(1);
+            let record = Overwritten {
+                what: "status",
+                written_by: f.author.username.clone(),
+                state: &f.status,
+                head: sha,
+                pipeline_id: f.pipeline_id,
+                git_ref: f.git_ref.as_deref(),
+                project_id: (seen.repo.id != repo.id).then_some(seen.repo.id).flatten(),
+                sha: (seen.sha != sha).then_some(seen.sha.as_str()),
+            };
+            self.record(t.job, "gitlab_overwrite", Some(&t.rules.hash), &record)
+                .await?;
+        }
+        let key = key_of(&snap.change);
+        let mut hooked = None;
+        if let Some(p) = t.job.change.pipeline.as_ref()
+            && p.sha == sha
+            && Some(p.id) != gate.pipeline
+            && gate.repo.id == repo.id
+            && self
+                .store
+                .pipeline_status(&key, p.id)
+                .await?
+                .is_some_and(|(at, state, _)| at == sha && state == "pending")
+        {
+            hooked = Some(p.id);
+        }
+        Ok(Some(GitlabHead {
+            gate,
+            forged,
+            mine,
+            check,
+            hooked,
+        }))
+    }
+}
