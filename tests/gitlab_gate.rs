@@ -306,14 +306,17 @@ async fn a_status_gitlab_will_not_move_is_read_back_and_the_job_fails_saying_so(
     s.approve();
     s.hook("u1").await;
     assert_eq!(s.gl.status_named(SHA, "changegate").unwrap().0, "success");
-    // The approval is withdrawn; GitLab refuses to move the bot's success to failed.
+    // The approval is withdrawn; GitLab refuses to move the bot's success to failed, and
+    // refuses the `pending` it is to be reached through as well.
     s.gl.remove_label(3, "BT Integration Manager::Approved", "mona");
-    s.gl.fail_next(
-        "POST /api/v4/projects/42/statuses/",
-        wiremock::ResponseTemplate::new(400).set_body_json(
-            serde_json::json!({ "message": "Cannot transition status via :drop from :success" }),
-        ),
-    );
+    for _ in 0..2 {
+        s.gl.fail_next(
+            "POST /api/v4/projects/42/statuses/",
+            wiremock::ResponseTemplate::new(400).set_body_json(
+                serde_json::json!({ "message": "Cannot transition status via :drop from :success" }),
+            ),
+        );
+    }
     s.app.expect_failed_jobs(1);
     let body = s.gl.hook_of(3, "update", "alice", None);
     s.app.gitlab("Merge Request Hook", "u2", &body).await;
@@ -334,14 +337,16 @@ async fn a_status_gitlab_will_not_move_holds_only_when_the_bot_wrote_it() {
     s.gl.run_pipeline(3);
     s.approve();
     // mallory posts `success` under changegate's name into the head's pipeline, and GitLab then
-    // will not move it when the bot writes its own `success`.
+    // will not move it when the bot writes its own `success`, nor through `pending`.
     s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
-    s.gl.fail_next(
-        "POST /api/v4/projects/42/statuses/",
-        wiremock::ResponseTemplate::new(400).set_body_json(
-            serde_json::json!({ "message": "Cannot transition status via :success from :success" }),
-        ),
-    );
+    for _ in 0..2 {
+        s.gl.fail_next(
+            "POST /api/v4/projects/42/statuses/",
+            wiremock::ResponseTemplate::new(400).set_body_json(
+                serde_json::json!({ "message": "Cannot transition status via :success from :success" }),
+            ),
+        );
+    }
     s.app.expect_failed_jobs(1);
     let body = s.gl.hook_of(3, "update", "alice", None);
     s.app.gitlab("Merge Request Hook", "u1", &body).await;

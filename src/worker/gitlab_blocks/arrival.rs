@@ -1,6 +1,7 @@
 //! `pending` the moment a head arrives: on an opened, reopened or pushed merge request's head,
 //! and into a Pipeline Hook's own pipeline before anything else.
 
+use super::write::StatusAt;
 use crate::actions::{PlannedAction, StatusState};
 use crate::forge::Forge;
 use crate::model::{Action, ChangeKind, ChangeState};
@@ -18,9 +19,8 @@ impl Worker {
         &self,
         t: &Target<'_, F>,
         change: &crate::model::Change,
-        bot: Option<&crate::model::User>,
     ) -> Result<()> {
-        self.pending_in_hooked_pipeline(t, change, bot).await?;
+        self.pending_in_hooked_pipeline(t, change).await?;
         let arrived = std::iter::once(t.job.change)
             .chain(t.job.covered.iter().filter_map(crate::model::Event::change))
             .any(|e| matches!(e.action, Action::Opened | Action::Reopened | Action::Pushed));
@@ -64,7 +64,6 @@ impl Worker {
         &self,
         t: &Target<'_, F>,
         change: &crate::model::Change,
-        bot: Option<&crate::model::User>,
     ) -> Result<()> {
         let (Some(gl), Some(sha), Some(p)) = (
             t.forge.gitlab(),
@@ -98,9 +97,15 @@ impl Worker {
             context: context.clone(),
             description: description.to_string(),
         };
-        let status = (sha, StatusState::Pending, context.as_str(), description);
-        let call = gl.set_status_in(&change.repo, status, None, Some(p.id), None, bot);
-        if self.write(t.job, t.rules, &action, call).await?.is_some() {
+        let at = StatusAt {
+            repo: &change.repo,
+            sha,
+            pipeline: Some(p.id),
+            git_ref: None,
+            target_url: None,
+            change: (&change.repo, sha),
+        };
+        if self.gitlab_write(t, gl, at, &action, &[]).await?.is_some() {
             self.store
                 .remember_pipeline_status(&key, p.id, (sha, "pending", description))
                 .await?;

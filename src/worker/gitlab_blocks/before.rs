@@ -4,6 +4,7 @@
 
 use super::{GitlabHead, Seen, gitlab_mr, named};
 use crate::forge::Forge;
+use crate::model::Repo;
 use crate::policy::{self, Decision, Snapshot, Verdict};
 use crate::store::key_of;
 use crate::worker::Worker;
@@ -97,19 +98,7 @@ impl Worker {
                 "A `{context}` status on this head ({}) was written by {who}, not by changegate: changegate wrote its verdict over it.",
                 f.status
             ));
-            metrics::counter!(crate::telemetry::GITLAB_OVERWRITES, "what" => "status").increment(1);
-            let record = Overwritten {
-                what: "status",
-                written_by: f.author.username.clone(),
-                state: &f.status,
-                head: sha,
-                pipeline_id: f.pipeline_id,
-                git_ref: f.git_ref.as_deref(),
-                project_id: (seen.repo.id != repo.id).then_some(seen.repo.id).flatten(),
-                sha: (seen.sha != sha).then_some(seen.sha.as_str()),
-            };
-            self.record(t.job, "gitlab_overwrite", Some(&t.rules.hash), &record)
-                .await?;
+            self.record_overwrite(t, (repo, sha), seen).await?;
         }
         let key = key_of(&snap.change);
         let mut hooked = None;
@@ -132,5 +121,30 @@ impl Worker {
             check,
             hooked,
         }))
+    }
+
+    /// Records a status someone else wrote under changegate's name (the audit record
+    /// `gitlab_overwrite` names them, the metric counts it); `change`: the merge request's
+    /// project and head.
+    pub(super) async fn record_overwrite<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        (repo, head): (&Repo, &str),
+        seen: &Seen,
+    ) -> Result<()> {
+        let f = &seen.status;
+        metrics::counter!(crate::telemetry::GITLAB_OVERWRITES, "what" => "status").increment(1);
+        let record = Overwritten {
+            what: "status",
+            written_by: f.author.username.clone(),
+            state: &f.status,
+            head,
+            pipeline_id: f.pipeline_id,
+            git_ref: f.git_ref.as_deref(),
+            project_id: (seen.repo.id != repo.id).then_some(seen.repo.id).flatten(),
+            sha: (seen.sha != head).then_some(seen.sha.as_str()),
+        };
+        self.record(t.job, "gitlab_overwrite", Some(&t.rules.hash), &record)
+            .await
     }
 }

@@ -12,6 +12,8 @@ mod arrival;
 mod before;
 mod write;
 
+pub(super) use write::StatusAt;
+
 use super::execute::Target;
 use super::gitlab_gate::Gate;
 use crate::forge::Forge;
@@ -99,6 +101,21 @@ pub(super) fn gitlab_mr<'a, F: Forge>(
         .then_some(())
         .and(c.head_sha.as_deref())
         .map(|sha| (gl, sha))
+}
+
+/// The bot's account on a GitLab connection, for the status writes outside an evaluation (a
+/// job that failed for good, a change waiting for quota): read once (`GET /user`) unless
+/// configured; `None` on GitHub, or when GitLab will not say now (a status GitLab will not
+/// move is then never taken for the bot's: the wanted state is written through another).
+pub(super) async fn status_writer(c: &super::Connected) -> Option<crate::model::User> {
+    c.client.gitlab()?;
+    match super::enforce::identity(&c.client, &c.bot).await {
+        Ok(bot) => bot,
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "cannot read the bot's own account now");
+            None
+        }
+    }
 }
 
 /// An account as the comment names it.

@@ -4,6 +4,8 @@
 use super::{GitlabHead, Seen};
 use crate::actions::{PlannedAction, StatusState};
 use crate::forge::Forge;
+use crate::forge::gitlab::GitlabClient;
+use crate::model::Repo;
 use crate::policy::Snapshot;
 use crate::store::key_of;
 use crate::worker::Worker;
@@ -77,21 +79,21 @@ impl Worker {
         };
         let key = key_of(&snap.change);
         let gate = &head.gate;
-        let at_gate = (
-            gate.sha.as_str(),
-            *state,
-            context.as_str(),
-            description.as_str(),
-        );
-        let call = gl.set_status_in(
-            &gate.repo,
-            at_gate,
+        let change = (&snap.change.repo, sha.as_str());
+        let at = |repo, sha, pipeline, git_ref| StatusAt {
+            repo,
+            sha,
+            pipeline,
+            git_ref,
             target_url,
-            gate.pipeline,
-            None,
-            snap.bot.as_ref(),
-        );
-        if self.write(t.job, t.rules, action, call).await?.is_none() {
+            change,
+        };
+        let at_gate = at(&gate.repo, &gate.sha, gate.pipeline, None);
+        if self
+            .gitlab_write(t, gl, at_gate, action, &head.forged)
+            .await?
+            .is_none()
+        {
             return Ok(());
         }
         let name = crate::forge::gitlab::state_name(*state);
@@ -106,16 +108,12 @@ impl Worker {
                 .await?;
         }
         if let Some(hooked) = head.hooked {
-            let status = (sha.as_str(), *state, context.as_str(), description.as_str());
-            let call = gl.set_status_in(
-                &snap.change.repo,
-                status,
-                target_url,
-                Some(hooked),
-                None,
-                snap.bot.as_ref(),
-            );
-            if self.write(t.job, t.rules, action, call).await?.is_some() {
+            let in_hooked = at(&snap.change.repo, sha, Some(hooked), None);
+            if self
+                .gitlab_write(t, gl, in_hooked, action, &head.forged)
+                .await?
+                .is_some()
+            {
                 self.store
                     .remember_pipeline_status(&key, hooked, (sha, name, description))
                     .await?;
@@ -131,22 +129,70 @@ impl Worker {
                 .is_none()
                 .then_some(f.git_ref.as_deref())
                 .flatten();
-            let status = (
-                seen.sha.as_str(),
-                *state,
-                context.as_str(),
-                description.as_str(),
-            );
-            let call = gl.set_status_in(
-                &seen.repo,
-                status,
-                target_url,
-                f.pipeline_id,
-                git_ref,
-                snap.bot.as_ref(),
-            );
-            self.write(t.job, t.rules, action, call).await?;
+            let over = at(&seen.repo, &seen.sha, f.pipeline_id, git_ref);
+            self.gitlab_write(t, gl, over, action, &head.forged).await?;
         }
         Ok(())
     }
+
+    /// Writes the status `action` sets through GitLab's one status write, as the bot
+    /// (`t.bot`), at `at`. A status someone else wrote there that GitLab would not move, and
+    /// that was written over, is recorded unless it is among those `recorded` already.
+    /// `Some(())` when written (`None`: a dry run).
+    pub(in crate::worker) async fn gitlab_write<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        gl: &GitlabClient,
+        at: StatusAt<'_>,
+        action: &PlannedAction,
+        recorded: &[Seen],
+    ) -> Result<Option<()>> {
+        let PlannedAction::SetStatus {
+            state,
+            context,
+            description,
+            ..
+        } = action
+        else {
+            return Ok(None);
+        };
+        let status = (at.sha, *state, context.as_str(), description.as_str());
+        let call = gl.set_status_in(at.repo, status, at.target_url, at.pipeline, at.git_ref, t.bot);
+        let Some(over) = self
+            .write_linked(t.job, t.rules, action, at.target_url, call)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Some(status) = over
+            && !recorded.iter().any(|s| s.status == status)
+        {
+            tracing::warn!(
+                written_by = status.author.username.as_deref().unwrap_or("unnamed"),
+                state = %status.status,
+                "a status under changegate's name that GitLab would not move was someone else's: written over"
+            );
+            let seen = Seen {
+                repo: at.repo.clone(),
+                sha: at.sha.to_string(),
+                status,
+            };
+            self.record_overwrite(t, at.change, &seen).await?;
+        }
+        Ok(Some(()))
+    }
+}
+
+/// Where a status goes on GitLab, and the merge request it is for.
+#[derive(Clone, Copy)]
+pub(in crate::worker) struct StatusAt<'a> {
+    /// The project and commit it goes on: the gating pipeline's, a forged status's, the head.
+    pub repo: &'a Repo,
+    pub sha: &'a str,
+    /// Into this pipeline, or on this ref; neither: where GitLab puts it.
+    pub pipeline: Option<u64>,
+    pub git_ref: Option<&'a str>,
+    pub target_url: Option<&'a str>,
+    /// The change's project and head, for the record of a status written over.
+    pub change: (&'a Repo, &'a str),
 }

@@ -1,0 +1,155 @@
+//! Every status changegate writes on GitLab goes through one write: `pending` on arrival, the
+//! failure written on a head a merge request left, an error status, as well as the verdict in
+//! the gating pipeline. A status GitLab will not move ("Cannot transition status") is read
+//! back and taken for changegate's only when GitLab shows the wanted state written by the
+//! bot's account; otherwise the wanted state is reached through another, and a status someone
+//! else wrote there is recorded with its writer. Against the fake GitLab.
+
+mod common;
+
+use common::gitlab_checks::assert_project_calls_in_contract;
+use common::gitlab_world::{BOT, GitlabWorld};
+use common::*;
+
+const SHA: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+const SHA2: &str = "0b4bc9a49b562e85de7cc9e834518ea6828729b9";
+
+struct Setup {
+    app: TestApp,
+    gl: GitlabWorld,
+}
+
+async fn free() -> Setup {
+    let gl = GitlabWorld::start().await;
+    gl.member("acme/bt-integration-managers", "mona");
+    gl.open_mr(3, "alice", SHA);
+    let app = TestApp::with_forges(None, Some(&gl.url())).await;
+    Setup { app, gl }
+}
+
+/// Merge request 3 approved and evaluated: the bot's `success` on `SHA`.
+async fn passing() -> Setup {
+    let s = free().await;
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    s.hook("update", None, "u1").await;
+    assert_eq!(s.gl.status_named(SHA, "changegate").unwrap().0, "success");
+    s
+}
+
+impl Setup {
+    async fn hook(&self, action: &str, oldrev: Option<&str>, delivery: &str) {
+        let body = self.gl.hook_of(3, action, "alice", oldrev);
+        let (status, _) = self.app.gitlab("Merge Request Hook", delivery, &body).await;
+        assert_eq!(status.as_u16(), 202);
+        self.app.drain().await;
+    }
+
+    /// GitLab answers the next status write on `sha` with "Cannot transition status".
+    fn refuse_next(&self, sha: &str, message: &str) {
+        self.gl.fail_next(
+            &format!("POST /api/v4/projects/42/statuses/{sha}"),
+            wiremock::ResponseTemplate::new(400)
+                .set_body_json(serde_json::json!({ "message": message })),
+        );
+    }
+
+    async fn overwrites(&self) -> Vec<serde_json::Value> {
+        self.app
+            .store
+            .audit_of("gitlab", "acme/platypus", 3)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(k, _)| k == "gitlab_overwrite")
+            .map(|(_, d)| d)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_failure_gitlab_will_not_move_on_a_head_left_is_reached_through_pending() {
+    let s = passing().await;
+    s.gl.push(3, SHA2);
+    // Taking the bot's success on the head left back, GitLab will not move it to failed.
+    s.refuse_next(SHA, "Cannot transition status via :drop from :success");
+    s.hook("update", Some(SHA), "p1").await;
+    assert_eq!(
+        s.gl.status_named(SHA, "changegate"),
+        Some((
+            "failed".into(),
+            "#3 no longer has this head commit: no verdict stands for it".into()
+        )),
+        "the success on the head left does not stand"
+    );
+    let effect = s.gl.statuses_in_effect(SHA, "changegate");
+    assert!(
+        effect.iter().all(|(_, state, who)| state == "failed" && who == BOT),
+        "{effect:?}"
+    );
+    assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
+async fn a_forged_success_gitlab_will_not_move_is_written_over_and_its_writer_recorded() {
+    let s = passing().await;
+    // mallory posts `success` under changegate's name on the head, which then moves on; GitLab
+    // will not move mallory's success when the bot takes the head's pass back.
+    s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
+    s.gl.push(3, SHA2);
+    s.refuse_next(SHA, "Cannot transition status via :drop from :success");
+    s.hook("update", Some(SHA), "p1").await;
+    let effect = s.gl.statuses_in_effect(SHA, "changegate");
+    assert!(!effect.is_empty());
+    assert!(
+        effect.iter().all(|(_, state, who)| state == "failed" && who == BOT),
+        "mallory's success does not stand: {effect:?}"
+    );
+    let records = s.overwrites().await;
+    assert!(
+        records
+            .iter()
+            .any(|r| r["written_by"] == "mallory" && r["state"] == "success" && r["sha"] == SHA),
+        "{records:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_gitlab_will_not_move_stands_when_the_bot_wrote_it() {
+    let s = free().await;
+    // The bot's own `pending` is on the head (an earlier attempt): GitLab will not move a
+    // pending status to pending, and that is the state wanted, by the bot.
+    s.gl.forge_status(
+        SHA,
+        ("changegate", "pending", "changegate is evaluating this head"),
+        BOT,
+    );
+    s.refuse_next(SHA, "Cannot transition status via :enqueue from :pending");
+    s.hook("open", None, "o1").await;
+    let states: Vec<String> = s.gl.status_history(SHA).into_iter().map(|h| h.0).collect();
+    assert_eq!(
+        states,
+        vec!["pending", "failed"],
+        "no detour: the bot's pending stands, then the verdict"
+    );
+    assert!(s.overwrites().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_forged_pending_gitlab_will_not_move_on_arrival_is_written_over_and_recorded() {
+    let s = free().await;
+    s.gl.forge_status(SHA, ("changegate", "pending", "evaluating"), "mallory");
+    s.refuse_next(SHA, "Cannot transition status via :enqueue from :pending");
+    s.hook("open", None, "o1").await;
+    let history = s.gl.status_history(SHA);
+    let states: Vec<&str> = history.iter().map(|h| h.0.as_str()).collect();
+    // mallory's pending, then `failed` and the bot's own `pending`, then the verdict.
+    assert_eq!(states, vec!["pending", "failed", "pending", "failed"]);
+    let records = s.overwrites().await;
+    assert!(
+        records
+            .iter()
+            .any(|r| r["written_by"] == "mallory" && r["state"] == "pending"),
+        "{records:#?}"
+    );
+}
