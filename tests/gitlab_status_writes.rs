@@ -153,3 +153,26 @@ async fn a_forged_pending_gitlab_will_not_move_on_arrival_is_written_over_and_re
         "{records:#?}"
     );
 }
+
+#[tokio::test]
+async fn pending_on_arrival_goes_into_the_pipeline_gitlab_gates_on() {
+    const MERGE_SHA: &str = "5c1e7e3a9d2b4f6a8c0e1f3a5b7d9e1f2a4c6e8b";
+    let s = free().await;
+    // The head has a branch pipeline, and GitLab gates the merge request on a newer
+    // merged-results pipeline on the merge commit: a status written into no pipeline would go
+    // into the head's newest pipeline, which "Pipelines must succeed" does not read.
+    let branch = s.gl.run_pipeline(3);
+    let merged = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.hook("open", None, "o1").await;
+    assert_eq!(
+        s.gl.status_history(MERGE_SHA),
+        vec![("pending".to_string(), merged), ("failed".to_string(), merged)],
+        "pending first, in the gating pipeline, then the verdict"
+    );
+    assert!(
+        s.gl.status_history(SHA).iter().all(|(_, p)| *p != branch),
+        "{:?}",
+        s.gl.status_history(SHA)
+    );
+    assert_project_calls_in_contract(&s.gl);
+}

@@ -14,7 +14,9 @@ use anyhow::Result;
 impl Worker {
     /// Writes `pending` on a merge request's head as soon as the job about its opening or a
     /// push starts (before the long reads): a merge request with no pipeline, or one whose
-    /// pipeline already succeeded, could otherwise merge before the verdict is written.
+    /// pipeline already succeeded, could otherwise merge before the verdict is written. It goes
+    /// where the verdict will: into the pipeline GitLab gates the merge request on (one read
+    /// of the merge request), a merged-results pipeline on its merge commit included.
     pub(in crate::worker) async fn pending_on_arrival<F: Forge>(
         &self,
         t: &Target<'_, F>,
@@ -24,7 +26,7 @@ impl Worker {
         let arrived = std::iter::once(t.job.change)
             .chain(t.job.covered.iter().filter_map(crate::model::Event::change))
             .any(|e| matches!(e.action, Action::Opened | Action::Reopened | Action::Pushed));
-        let (Some(_), Some(sha)) = (t.forge.gitlab(), change.head_sha.as_deref()) else {
+        let (Some(gl), Some(sha)) = (t.forge.gitlab(), change.head_sha.as_deref()) else {
             return Ok(());
         };
         if !arrived
@@ -47,13 +49,39 @@ impl Worker {
         {
             return Ok(());
         }
+        // "Pipelines must succeed" reads the gating pipeline, not the newest of the head: a
+        // status written into none would go into the head's newest pipeline, which is not it
+        // when GitLab gates on merged results. A gate beyond reach (a fork's pipeline) leaves
+        // the head in this project, where the evaluation fails the status for it.
+        let gate = self.gate_of(gl, t.r, &change.repo, sha).await?.gate;
         let context = crate::actions::context_for(&self.status_context, change);
-        let status = (
-            sha,
-            StatusState::Pending,
-            "changegate is evaluating this head",
-        );
-        self.write_status(t, change, status, &context, None).await
+        let description = "changegate is evaluating this head";
+        let action = PlannedAction::SetStatus {
+            sha: sha.to_string(),
+            state: StatusState::Pending,
+            context: context.clone(),
+            description: description.to_string(),
+        };
+        let at = StatusAt {
+            repo: &gate.repo,
+            sha: &gate.sha,
+            pipeline: gate.pipeline,
+            git_ref: None,
+            target_url: None,
+            change: (&change.repo, sha),
+        };
+        if self.gitlab_write(t, gl, at, &action, &[]).await?.is_none() {
+            return Ok(());
+        }
+        self.store
+            .remember_status(&key, (sha, StatusState::Pending, description), &context)
+            .await?;
+        if let Some(pipeline) = gate.pipeline {
+            self.store
+                .remember_pipeline_status(&key, pipeline, (&gate.sha, "pending", description))
+                .await?;
+        }
+        Ok(())
     }
 
     /// A `Pipeline Hook` job writes `pending` into the hook's own pipeline first (a pipeline of
