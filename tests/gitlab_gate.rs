@@ -13,6 +13,7 @@ use common::*;
 
 const SHA: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
 const MERGE_SHA: &str = "5c1e7e3a9d2b4f6a8c0e1f3a5b7d9e1f2a4c6e8b";
+const MAIN_SHA: &str = "1f0e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c";
 const FORK: u64 = 77;
 const FORK_PATH: &str = "alice/platypus";
 
@@ -182,9 +183,13 @@ async fn a_pipeline_on_another_commit_counts_only_on_the_merge_requests_merge_or
 
 #[tokio::test]
 async fn without_a_named_head_pipeline_the_newest_listed_pipeline_is_the_gate() {
-    // A merged-results pipeline newer than the head's own: it is the one GitLab gates on.
+    // A merged-results pipeline newer than the head's own, whose merge commit merges the
+    // head: it is the one GitLab gates on.
     let s = free().await;
     s.gl.state.lock().unwrap().checks.head_pipeline_absent = true;
+    s.gl.commit(MAIN_SHA, &[], "bob");
+    s.gl.commit(SHA, &[MAIN_SHA], "alice");
+    s.gl.commit(MERGE_SHA, &[MAIN_SHA, SHA], "alice");
     s.gl.run_pipeline(3);
     let merged = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
     s.approve();

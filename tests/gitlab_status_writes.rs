@@ -176,3 +176,39 @@ async fn pending_on_arrival_goes_into_the_pipeline_gitlab_gates_on() {
     );
     assert_project_calls_in_contract(&s.gl);
 }
+
+#[tokio::test]
+async fn a_listed_merged_results_pipeline_of_an_older_head_is_a_missing_block() {
+    const MAIN_SHA: &str = "1f0e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c";
+    const MERGE_OLD: &str = "5c1e7e3a9d2b4f6a8c0e1f3a5b7d9e1f2a4c6e8b";
+    let s = free().await;
+    // An instance that names no head pipeline: the newest listed is taken, and here it is the
+    // merged-results pipeline of the head before a push (same merge ref, older merge commit).
+    s.gl.state.lock().unwrap().checks.head_pipeline_absent = true;
+    s.gl.commit(MAIN_SHA, &[], "bob");
+    s.gl.commit(SHA, &[MAIN_SHA], "alice");
+    s.gl.commit(MERGE_OLD, &[MAIN_SHA, SHA], "alice");
+    let old = s.gl.run_merged_results_pipeline(3, MERGE_OLD);
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    // The head moves on; an event that is not the push itself (a label) is evaluated before
+    // any pipeline runs for the new head.
+    s.gl.push(3, SHA2);
+    s.hook("update", None, "u1").await;
+    let (state, description) = s.gl.status_named(SHA2, "changegate").expect("a status");
+    assert_eq!(state, "failed", "{description}");
+    assert!(
+        description.contains(&format!(
+            "block missing: the newest pipeline GitLab lists for the merge request ({old})"
+        )),
+        "{description}"
+    );
+    assert!(
+        s.gl.statuses_in_effect(MERGE_OLD, "changegate")
+            .iter()
+            .all(|(_, state, _)| state != "success"),
+        "{:?}",
+        s.gl.statuses_in_effect(MERGE_OLD, "changegate")
+    );
+    assert_project_calls_in_contract(&s.gl);
+}

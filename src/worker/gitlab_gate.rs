@@ -55,6 +55,9 @@ impl Worker {
             bail!("GitLab shows another head for the merge request than the one evaluated");
         }
         let target = repo.id.or(mr.target_project_id);
+        // GitLab's `head_pipeline` is the head's own (on it, or made for it); a listed one may
+        // be an older head's, which the merge commit check below tells apart.
+        let listed = mr.head_pipeline.is_err();
         let pipeline = match mr.head_pipeline {
             Ok(p) => p,
             // An instance that does not name the head pipeline: the merge request's newest
@@ -115,6 +118,23 @@ impl Worker {
                             p.id,
                             crate::markdown::code(&p.sha),
                             crate::markdown::code(p.git_ref.as_deref().unwrap_or("not given"))
+                        ),
+                    }),
+                    note: None,
+                });
+            }
+            // A merged-results or merge-train pipeline of an older head runs on the same ref:
+            // the one listed counts only when its merge commit merges this head.
+            if listed && p.sha != head && !gl.merges_head(repo, &p.sha, head).await? {
+                return Ok(GateFound {
+                    gate: here(head, None),
+                    missing: Some(Missing {
+                        block: "pipeline_ref",
+                        reason: format!(
+                            "block missing: the newest pipeline GitLab lists for the merge request ({}) runs on {}, which GitLab does not show merging its head {}, so changegate cannot tell that its status there is for this head",
+                            p.id,
+                            crate::markdown::code(&p.sha),
+                            crate::markdown::code(head)
                         ),
                     }),
                     note: None,
