@@ -84,7 +84,9 @@ async fn a_failure_gitlab_will_not_move_on_a_head_left_is_reached_through_pendin
     );
     let effect = s.gl.statuses_in_effect(SHA, "changegate");
     assert!(
-        effect.iter().all(|(_, state, who)| state == "failed" && who == BOT),
+        effect
+            .iter()
+            .all(|(_, state, who)| state == "failed" && who == BOT),
         "{effect:?}"
     );
     assert_project_calls_in_contract(&s.gl);
@@ -102,7 +104,9 @@ async fn a_forged_success_gitlab_will_not_move_is_written_over_and_its_writer_re
     let effect = s.gl.statuses_in_effect(SHA, "changegate");
     assert!(!effect.is_empty());
     assert!(
-        effect.iter().all(|(_, state, who)| state == "failed" && who == BOT),
+        effect
+            .iter()
+            .all(|(_, state, who)| state == "failed" && who == BOT),
         "mallory's success does not stand: {effect:?}"
     );
     let records = s.overwrites().await;
@@ -121,7 +125,11 @@ async fn a_pending_gitlab_will_not_move_stands_when_the_bot_wrote_it() {
     // pending status to pending, and that is the state wanted, by the bot.
     s.gl.forge_status(
         SHA,
-        ("changegate", "pending", "changegate is evaluating this head"),
+        (
+            "changegate",
+            "pending",
+            "changegate is evaluating this head",
+        ),
         BOT,
     );
     s.refuse_next(SHA, "Cannot transition status via :enqueue from :pending");
@@ -166,7 +174,10 @@ async fn pending_on_arrival_goes_into_the_pipeline_gitlab_gates_on() {
     s.hook("open", None, "o1").await;
     assert_eq!(
         s.gl.status_history(MERGE_SHA),
-        vec![("pending".to_string(), merged), ("failed".to_string(), merged)],
+        vec![
+            ("pending".to_string(), merged),
+            ("failed".to_string(), merged)
+        ],
         "pending first, in the gating pipeline, then the verdict"
     );
     assert!(

@@ -112,7 +112,10 @@ pub(super) async fn status_writer(c: &super::Connected) -> Option<crate::model::
     match super::enforce::identity(&c.client, &c.bot).await {
         Ok(bot) => bot,
         Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "cannot read the bot's own account now");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "cannot read the bot's own account now"
+            );
             None
         }
     }

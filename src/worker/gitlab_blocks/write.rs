@@ -157,7 +157,14 @@ impl Worker {
             return Ok(None);
         };
         let status = (at.sha, *state, context.as_str(), description.as_str());
-        let call = gl.set_status_in(at.repo, status, at.target_url, at.pipeline, at.git_ref, t.bot);
+        let call = gl.set_status_in(
+            at.repo,
+            status,
+            at.target_url,
+            at.pipeline,
+            at.git_ref,
+            t.bot,
+        );
         let Some(over) = self
             .write_linked(t.job, t.rules, action, at.target_url, call)
             .await?
