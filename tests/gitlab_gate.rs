@@ -367,3 +367,59 @@ async fn a_status_gitlab_will_not_move_holds_only_when_the_bot_wrote_it() {
         "mallory's success is not taken for the bot's: {troubled:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_head_pipeline_gitlab_still_names_for_the_head_before_a_push_is_no_gate() {
+    const SHA2: &str = "0b4bc9a49b562e85de7cc9e834518ea6828729b9";
+    let s = free().await;
+    let old = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.approve();
+    s.hook("u1").await;
+    assert_eq!(
+        s.gl.statuses_in_effect(MERGE_SHA, "changegate"),
+        vec![(old, "success".to_string(), BOT.to_string())]
+    );
+    // A push; until a pipeline for the new head exists, GitLab's `head_pipeline` still names
+    // the merged-results pipeline of the head before it (GitLab itself gates on none).
+    s.gl.push(3, SHA2);
+    s.gl.state.lock().unwrap().checks.head_pipeline_stale = true;
+    let before = s.gl.status_history(MERGE_SHA).len();
+    s.hook("u2").await;
+    assert_eq!(
+        s.gl.status_history(MERGE_SHA).len(),
+        before,
+        "nothing for the new head goes into the old head's pipeline"
+    );
+    // The verdict goes on the new head itself, where GitLab's next pipeline for it finds it.
+    assert!(
+        s.gl.statuses_in_effect(SHA2, "changegate")
+            .iter()
+            .any(|(_, _, who)| who == BOT),
+        "{:?}",
+        s.gl.statuses_in_effect(SHA2, "changegate")
+    );
+    assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
+async fn a_merge_commit_counts_only_with_the_head_as_its_second_parent() {
+    // GitLab's merge ref has the target's tip first and the head second; a merge commit with
+    // the head first (the head merging the target) is no merged-results commit of it.
+    for parents in [[SHA, MAIN_SHA], [MAIN_SHA, MAIN_SHA]] {
+        let s = free().await;
+        s.gl.commit(MAIN_SHA, &[], "bob");
+        s.gl.commit(SHA, &[MAIN_SHA], "alice");
+        s.gl.commit(MERGE_SHA, &parents, "alice");
+        s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+        s.approve();
+        s.hook("u1").await;
+        assert!(
+            s.gl.statuses_in_effect(MERGE_SHA, "changegate").is_empty(),
+            "{parents:?}"
+        );
+        assert!(
+            s.gl.status_named(SHA, "changegate").is_some(),
+            "{parents:?}"
+        );
+    }
+}

@@ -180,10 +180,10 @@ async fn pending_on_arrival_goes_into_the_pipeline_gitlab_gates_on() {
         ],
         "pending first, in the gating pipeline, then the verdict"
     );
-    assert!(
-        s.gl.status_history(SHA).iter().all(|(_, p)| *p != branch),
-        "{:?}",
-        s.gl.status_history(SHA)
+    // The head itself holds `pending` too (in its own pipeline), never anything that passes.
+    assert_eq!(
+        s.gl.status_history(SHA),
+        vec![("pending".to_string(), branch)],
     );
     assert_project_calls_in_contract(&s.gl);
 }
@@ -222,4 +222,45 @@ async fn a_listed_merged_results_pipeline_of_an_older_head_is_a_missing_block() 
         s.gl.statuses_in_effect(MERGE_OLD, "changegate")
     );
     assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
+async fn pending_on_a_push_goes_on_the_new_head_while_gitlab_names_the_old_heads_pipeline() {
+    const MERGE_SHA: &str = "5c1e7e3a9d2b4f6a8c0e1f3a5b7d9e1f2a4c6e8b";
+    let s = free().await;
+    s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    s.hook("update", None, "u1").await;
+    assert_eq!(s.gl.status_history(MERGE_SHA).last().unwrap().0, "success");
+    // A push; GitLab's `head_pipeline` still names the merged-results pipeline of the old head.
+    s.gl.push(3, SHA2);
+    s.gl.state.lock().unwrap().checks.head_pipeline_stale = true;
+    let before = s.gl.status_history(MERGE_SHA).len();
+    s.hook("update", Some(SHA), "p1").await;
+    assert_eq!(s.gl.status_history(MERGE_SHA).len(), before);
+    let history = s.gl.status_history(SHA2);
+    assert_eq!(
+        history.first().map(|h| h.0.as_str()),
+        Some("pending"),
+        "{history:?}"
+    );
+    assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
+async fn pending_on_arrival_is_written_on_the_head_when_the_merge_request_cannot_be_read() {
+    let s = free().await;
+    // The job's first read of the merge request answers; the read of its gating pipeline does
+    // not (the job fails for good).
+    s.gl.state.lock().unwrap().checks.mr_reads_before_refusal = Some(1);
+    s.app.expect_failed_jobs(1);
+    s.hook("open", None, "o1").await;
+    let states: Vec<String> = s.gl.status_history(SHA).into_iter().map(|h| h.0).collect();
+    assert_eq!(
+        states.first().map(String::as_str),
+        Some("pending"),
+        "the head is blocked before the error: {states:?}"
+    );
+    assert!(states.iter().all(|st| st != "success"), "{states:?}");
 }

@@ -55,8 +55,8 @@ impl Worker {
             bail!("GitLab shows another head for the merge request than the one evaluated");
         }
         let target = repo.id.or(mr.target_project_id);
-        // GitLab's `head_pipeline` is the head's own (on it, or made for it); a listed one may
-        // be an older head's, which the merge commit check below tells apart.
+        // GitLab's `head_pipeline`, or the newest listed pipeline, may be an older head's: one
+        // on another commit counts only when its merge commit merges the head (below).
         let listed = mr.head_pipeline.is_err();
         let pipeline = match mr.head_pipeline {
             Ok(p) => p,
@@ -124,8 +124,17 @@ impl Worker {
                 });
             }
             // A merged-results or merge-train pipeline of an older head runs on the same ref:
-            // the one listed counts only when its merge commit merges this head.
-            if listed && p.sha != head && !gl.merges_head(repo, &p.sha, head).await? {
+            // it counts only when its merge commit merges this head. GitLab's `head_pipeline`
+            // too can still name the previous head's pipeline after a push, until one for the
+            // new head exists; GitLab itself then gates on none, and so does changegate.
+            if p.sha != head && !gl.merges_head(repo, &p.sha, head).await? {
+                if !listed {
+                    return Ok(GateFound {
+                        gate: here(head, None),
+                        missing: None,
+                        note: None,
+                    });
+                }
                 return Ok(GateFound {
                     gate: here(head, None),
                     missing: Some(Missing {

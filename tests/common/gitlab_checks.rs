@@ -37,6 +37,12 @@ pub struct Checks {
     pub pipelines_unnamed: bool,
     /// An instance that names no `head_pipeline` but lists the merge request's pipelines.
     pub head_pipeline_absent: bool,
+    /// `head_pipeline` names the merge request's newest pipeline whatever its commit, as GitLab
+    /// does after a push until a pipeline for the new head exists.
+    pub head_pipeline_stale: bool,
+    /// After this many more reads of a merge request (`GET …/merge_requests/:iid`), the next
+    /// answers 403 (the token lost access between two reads); once.
+    pub mr_reads_before_refusal: Option<usize>,
     /// The project's external status checks (GitLab's JSON).
     pub external: Vec<Value>,
     /// Status check answers: (iid, sha, check id, status, who), oldest first.
@@ -58,6 +64,8 @@ impl Default for Checks {
             fork_statuses: vec![],
             pipelines_unnamed: false,
             head_pipeline_absent: false,
+            head_pipeline_stale: false,
+            mr_reads_before_refusal: None,
             push_and_answer_before_read: None,
             external: vec![],
             responses: vec![],

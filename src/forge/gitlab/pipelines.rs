@@ -144,9 +144,9 @@ impl GitlabClient {
 }
 
 impl GitlabClient {
-    /// Whether commit `merge` of `repo` merges `head`: one of its parents
-    /// (`GET /projects/:id/repository/commits/:sha`, `parent_ids`). A commit GitLab does not
-    /// show, or a parent list it does not give, merges nothing.
+    /// Whether commit `merge` of `repo` merges `head` as GitLab's merge ref does: two parents,
+    /// the second `head` (`GET /projects/:id/repository/commits/:sha`, `parent_ids`). A commit
+    /// GitLab does not show, or a parent list it does not give, merges nothing.
     pub async fn merges_head(
         &self,
         repo: &Repo,
@@ -181,7 +181,10 @@ impl GitlabClient {
             other => other?,
         };
         let c: Commit = reply.json()?;
-        Ok(c.id.as_deref() == Some(merge) && c.parent_ids.iter().any(|p| p == head))
+        // GitLab's merge ref: the target's tip first, the merge request's head second.
+        Ok(c.id.as_deref() == Some(merge)
+            && c.parent_ids.len() == 2
+            && c.parent_ids.get(1).map(String::as_str) == Some(head))
     }
 }
 

@@ -9,6 +9,7 @@ use crate::policy;
 use crate::store::key_of;
 use crate::worker::Worker;
 use crate::worker::execute::Target;
+use crate::worker::gitlab_gate::Gate;
 use anyhow::Result;
 
 impl Worker {
@@ -53,7 +54,43 @@ impl Worker {
         // status written into none would go into the head's newest pipeline, which is not it
         // when GitLab gates on merged results. A gate beyond reach (a fork's pipeline) leaves
         // the head in this project, where the evaluation fails the status for it.
-        let gate = self.gate_of(gl, t.r, &change.repo, sha).await?.gate;
+        let on_head = Gate {
+            repo: change.repo.clone(),
+            sha: sha.to_string(),
+            pipeline: None,
+        };
+        let gate = match self.gate_of(gl, t.r, &change.repo, sha).await {
+            Ok(found) => found.gate,
+            Err(e) => {
+                // The merge request could not be read (or shows another head): the head is
+                // not left without a blocking status meanwhile; the retry reads it again.
+                if let Err(w) = self.pending_at(t, gl, change, &on_head).await {
+                    tracing::warn!(error = format!("{w:#}"), "cannot write pending on the head");
+                }
+                return Err(e);
+            }
+        };
+        self.pending_at(t, gl, change, &gate).await?;
+        // A gate on another commit (merged results) may cease to be the one GitLab reads; the
+        // head itself holds `pending` too, so no pipeline of it is ever without a block.
+        if gate.sha != sha {
+            self.pending_at(t, gl, change, &on_head).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes `pending` (`changegate is evaluating this head`) at `gate` and remembers it.
+    async fn pending_at<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        gl: &crate::forge::gitlab::GitlabClient,
+        change: &crate::model::Change,
+        gate: &Gate,
+    ) -> Result<()> {
+        let Some(sha) = change.head_sha.as_deref() else {
+            return Ok(());
+        };
+        let key = key_of(change);
         let context = crate::actions::context_for(&self.status_context, change);
         let description = "changegate is evaluating this head";
         let action = PlannedAction::SetStatus {
