@@ -264,3 +264,62 @@ async fn pending_on_arrival_is_written_on_the_head_when_the_merge_request_cannot
     );
     assert!(states.iter().all(|st| st != "success"), "{states:?}");
 }
+
+#[tokio::test]
+async fn a_refused_write_into_no_pipeline_is_never_taken_for_the_bots_status_elsewhere() {
+    let s = free().await;
+    // No pipeline named: the write goes where GitLab puts it (the head's newest pipeline).
+    s.gl.state.lock().unwrap().checks.pipelines_unnamed = true;
+    s.gl.run_pipeline(3);
+    s.gl.forge_status(
+        SHA,
+        (
+            "changegate",
+            "pending",
+            "changegate is evaluating this head",
+        ),
+        BOT,
+    );
+    let newest = s.gl.run_pipeline(3);
+    // GitLab refuses the pending written into the newest pipeline; the bot's pending GitLab
+    // lists is in the older one, and says nothing of the newest.
+    s.refuse_next(SHA, "Cannot transition status via :enqueue from :pending");
+    s.hook("open", None, "o1").await;
+    let in_newest: Vec<String> =
+        s.gl.status_history(SHA)
+            .into_iter()
+            .filter(|(_, p)| *p == newest)
+            .map(|h| h.0)
+            .collect();
+    assert_eq!(
+        in_newest,
+        vec!["failed", "pending", "failed"],
+        "pending reached through failed in the newest pipeline, then the verdict"
+    );
+}
+
+#[tokio::test]
+async fn a_read_back_contradicting_the_state_gitlab_refused_from_is_not_taken() {
+    let s = free().await;
+    let pipeline = s.gl.run_pipeline(3);
+    s.gl.forge_status(
+        SHA,
+        (
+            "changegate",
+            "pending",
+            "changegate is evaluating this head",
+        ),
+        BOT,
+    );
+    // GitLab says the status it met was a success; the listing (a stale read) shows the bot's
+    // pending: the write is not taken as holding.
+    s.refuse_next(SHA, "Cannot transition status via :enqueue from :success");
+    s.hook("open", None, "o1").await;
+    let states: Vec<String> =
+        s.gl.status_history(SHA)
+            .into_iter()
+            .filter(|(_, p)| *p == pipeline)
+            .map(|h| h.0)
+            .collect();
+    assert_eq!(states, vec!["pending", "failed", "pending", "failed"]);
+}

@@ -77,11 +77,13 @@ impl GitlabClient {
     /// wherever GitLab puts it (neither). `bot`: the bot's account.
     ///
     /// When GitLab answers "Cannot transition status", the status is read back: the write
-    /// holds only if GitLab shows the wanted state there, written by `bot` (anyone may post
-    /// that state under the bot's name; an unknown bot proves nothing). Otherwise the wanted
-    /// state is reached through another one (`pending`, or `failed` when `pending` is wanted;
-    /// both block a merge), which GitLab takes from any state its machine holds; when it still
-    /// refuses, the write fails, saying what GitLab shows and who wrote it. `Ok(Some(status))`:
+    /// holds only if GitLab shows the wanted state in the pipeline (or alone on the ref)
+    /// written to, written by `bot` (anyone may post that state under the bot's name; an
+    /// unknown bot proves nothing), and not contradicting the state GitLab's refusal names.
+    /// With neither pipeline nor ref, or a read-back that fails, nothing holds (a failed
+    /// read-back fails a `success` write). Otherwise the wanted state is reached through
+    /// another one (`pending`, or `failed` when `pending` is wanted; both block a merge),
+    /// which GitLab takes from any state its machine holds; when it still refuses, the write fails, saying what GitLab shows and who wrote it. `Ok(Some(status))`:
     /// the status someone else wrote there, now written over, for the caller to report.
     pub async fn set_status_in(
         &self,
@@ -101,16 +103,25 @@ impl GitlabClient {
             }) if message.contains(UNMOVED) => message,
             other => return other.map(|()| None),
         };
-        let shown = self.statuses_named(repo, sha, name).await?;
-        let here = shown.into_iter().find(|s| match (pipeline, git_ref) {
-            (Some(p), _) => s.pipeline_id == Some(p),
-            (None, Some(r)) => s.git_ref.as_deref() == Some(r),
-            (None, None) => true,
-        });
+        // A read-back that fails (a transient error, or more statuses under the name than
+        // can be read) proves nothing: a blocking state is reached through the detour anyway.
+        let shown = match self.statuses_named(repo, sha, name).await {
+            Ok(shown) => shown,
+            Err(e) if state == StatusState::Success => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the statuses back: writing through another state");
+                vec![]
+            }
+        };
+        let here = held_there(shown, pipeline, git_ref);
         let mine = |s: &NamedStatus| bot.and_then(|b| b.same_as(&s.author)) == Some(true);
-        if here
-            .as_ref()
-            .is_some_and(|s| s.status == state_name(state) && mine(s))
+        // With no pipeline or ref given, nothing says which listed status the write met; and
+        // a read-back that contradicts the state GitLab's refusal names is not the one it met.
+        let from = refused_from(&message);
+        if (pipeline.is_some() || git_ref.is_some())
+            && here.as_ref().is_some_and(|s| {
+                s.status == state_name(state) && mine(s) && from.is_none_or(|f| f == s.status)
+            })
         {
             return Ok(None);
         }
@@ -157,6 +168,33 @@ impl GitlabClient {
     }
 }
 
+/// The status a refused write met, among those GitLab lists: the one in `pipeline`; with only
+/// `git_ref`, the one on that ref when exactly one is (GitLab before 17 names no pipelines,
+/// and a ref may hold several); with neither, the one listed when it is alone (it only names
+/// the writer in the report: it is never taken as the write's).
+fn held_there(
+    shown: Vec<NamedStatus>,
+    pipeline: Option<u64>,
+    git_ref: Option<&str>,
+) -> Option<NamedStatus> {
+    let mut found = shown.into_iter().filter(|s| match (pipeline, git_ref) {
+        (Some(p), _) => s.pipeline_id == Some(p),
+        (None, Some(r)) => s.git_ref.as_deref() == Some(r),
+        (None, None) => true,
+    });
+    let first = found.next()?;
+    (pipeline.is_some() || found.next().is_none()).then_some(first)
+}
+
+/// The state GitLab's refusal says the status had (`… from :success`), when it says.
+fn refused_from(message: &str) -> Option<&str> {
+    let rest = &message[message.find("from :")? + "from :".len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
 /// A refusal of the write that was to reach the state, saying what GitLab showed and who
 /// wrote it; other errors (transient ones) as they are.
 fn unmoved(
@@ -193,5 +231,48 @@ pub fn state_name(state: StatusState) -> &'static str {
         StatusState::Success => "success",
         StatusState::Failure | StatusState::Error => "failed",
         StatusState::Pending => "pending",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_a_refusal_names() {
+        for (m, want) in [
+            (
+                "Cannot transition status via :enqueue from :pending",
+                Some("pending"),
+            ),
+            (
+                "Cannot transition status via :drop from :success (reason)",
+                Some("success"),
+            ),
+            ("Cannot transition status via :run from :", None),
+            ("Cannot transition status", None),
+        ] {
+            assert_eq!(refused_from(m), want, "{m}");
+        }
+    }
+
+    #[test]
+    fn a_read_back_without_a_pipeline_names_one_status_only_when_it_is_alone() {
+        let st = |p: u64, r: &str| NamedStatus {
+            id: Some(p),
+            status: "success".into(),
+            description: String::new(),
+            author: User::default(),
+            pipeline_id: None,
+            git_ref: Some(r.into()),
+        };
+        let two = vec![st(1, "feature"), st(2, "feature")];
+        assert_eq!(held_there(two.clone(), None, Some("feature")), None);
+        assert_eq!(held_there(two, None, None), None);
+        let one = vec![st(1, "feature"), st(2, "main")];
+        assert_eq!(
+            held_there(one, None, Some("main")).and_then(|s| s.id),
+            Some(2)
+        );
     }
 }
