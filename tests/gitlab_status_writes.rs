@@ -323,3 +323,44 @@ async fn a_read_back_contradicting_the_state_gitlab_refused_from_is_not_taken() 
             .collect();
     assert_eq!(states, vec!["pending", "failed", "pending", "failed"]);
 }
+
+#[tokio::test]
+async fn statuses_that_cannot_be_read_back_still_fail_the_gate() {
+    const MERGE_SHA: &str = "5c1e7e3a9d2b4f6a8c0e1f3a5b7d9e1f2a4c6e8b";
+    let s = free().await;
+    let merged = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.gl.add_label(3, "CMT::Minor", "alice");
+    s.gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    s.hook("update", None, "u1").await;
+    assert_eq!(
+        s.gl.statuses_in_effect(MERGE_SHA, "changegate"),
+        vec![(merged, "success".to_string(), BOT.to_string())]
+    );
+    // The approval goes, and the head's statuses can no longer be listed (someone posted
+    // more under changegate's name than can be read): the gate does not keep the success.
+    s.gl.remove_label(3, "BT Integration Manager::Approved", "mona");
+    s.gl.state.lock().unwrap().checks.statuses_unreadable = true;
+    s.app.expect_failed_jobs(1);
+    s.hook("update", None, "u2").await;
+    s.gl.state.lock().unwrap().checks.statuses_unreadable = false;
+    assert_eq!(
+        s.gl.statuses_in_effect(MERGE_SHA, "changegate"),
+        vec![(merged, "failed".to_string(), BOT.to_string())]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_pending_is_reached_through_failed_when_statuses_cannot_be_read_back() {
+    let s = free().await;
+    s.gl.state.lock().unwrap().checks.statuses_unreadable = true;
+    s.refuse_next(SHA, "Cannot transition status via :enqueue from :pending");
+    s.app.expect_failed_jobs(1);
+    s.hook("open", None, "o1").await;
+    let states: Vec<String> = s.gl.status_history(SHA).into_iter().map(|h| h.0).collect();
+    assert_eq!(
+        states.get(..2),
+        Some(&["failed".to_string(), "pending".to_string()][..]),
+        "{states:?}"
+    );
+    assert!(states.iter().all(|st| st != "success"), "{states:?}");
+}

@@ -3,6 +3,7 @@
 //! said in the comment and recorded.
 
 use super::{GitlabHead, Seen, gitlab_mr, named};
+use crate::actions::{PlannedAction, StatusState};
 use crate::forge::Forge;
 use crate::model::Repo;
 use crate::policy::{self, Decision, Snapshot, Verdict};
@@ -72,7 +73,17 @@ impl Worker {
         }
         let mut statuses: Vec<Seen> = vec![];
         for (at, commit) in spots {
-            for status in gl.statuses_named(&at, &commit, &context).await? {
+            let listed = match gl.statuses_named(&at, &commit, &context).await {
+                Ok(listed) => listed,
+                Err(e) => {
+                    // Unreadable statuses (a transient error, or more under changegate's name
+                    // than can be read: anyone can post them) must not keep the gate as it
+                    // was: it gets a blocking verdict before the job fails and is retried.
+                    self.block_unread(t, gl, snap, d, &gate).await?;
+                    return Err(e.into());
+                }
+            };
+            for status in listed {
                 statuses.push(Seen {
                     repo: at.clone(),
                     sha: commit.clone(),
@@ -121,6 +132,55 @@ impl Worker {
             check,
             hooked,
         }))
+    }
+
+    /// Writes into the gate, when the head's statuses cannot be read back, the verdict when it
+    /// fails, else `pending`: a pass is never written on statuses changegate has not seen.
+    async fn block_unread<F: Forge>(
+        &self,
+        t: &Target<'_, F>,
+        gl: &crate::forge::gitlab::GitlabClient,
+        snap: &Snapshot,
+        d: &Decision,
+        gate: &crate::worker::gitlab_gate::Gate,
+    ) -> Result<()> {
+        let known = crate::actions::Known::default();
+        let Some(PlannedAction::SetStatus {
+            sha,
+            state,
+            context,
+            description,
+        }) = crate::actions::status(&snap.change, d, &known, &self.status_context)
+        else {
+            return Ok(());
+        };
+        let (state, description) = match state {
+            StatusState::Success => (
+                StatusState::Pending,
+                "changegate cannot read its statuses on this head back".to_string(),
+            ),
+            other => (other, description),
+        };
+        let action = PlannedAction::SetStatus {
+            sha: sha.clone(),
+            state,
+            context: context.clone(),
+            description: description.clone(),
+        };
+        let at = super::StatusAt {
+            repo: &gate.repo,
+            sha: &gate.sha,
+            pipeline: gate.pipeline,
+            git_ref: None,
+            target_url: None,
+            change: (&snap.change.repo, &sha),
+        };
+        if self.gitlab_write(t, gl, at, &action, &[]).await?.is_some() {
+            self.store
+                .remember_status(&key_of(&snap.change), (&sha, state, &description), &context)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Records a status someone else wrote under changegate's name (the audit record
