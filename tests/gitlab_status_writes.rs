@@ -364,3 +364,32 @@ async fn a_refused_pending_is_reached_through_failed_when_statuses_cannot_be_rea
     );
     assert!(states.iter().all(|st| st != "success"), "{states:?}");
 }
+
+#[tokio::test]
+async fn without_its_own_account_the_bot_writes_over_every_status_under_its_name() {
+    let s = free().await;
+    // mallory's success in an older pipeline of the head; GitLab gates on a newer one.
+    let older = s.gl.run_pipeline(3);
+    s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
+    s.gl.run_pipeline(3);
+    // The bot cannot read its own account: it cannot tell whose a status is.
+    s.gl.fail_next(
+        "GET /api/v4/user",
+        wiremock::ResponseTemplate::new(403)
+            .set_body_json(serde_json::json!({ "message": "403 Forbidden" })),
+    );
+    s.hook("update", None, "u1").await;
+    let effect = s.gl.statuses_in_effect(SHA, "changegate");
+    assert!(
+        effect
+            .iter()
+            .all(|(p, state, who)| *p != older || (state == "failed" && who == BOT)),
+        "mallory's success does not stand: {effect:?}"
+    );
+    assert!(
+        s.overwrites()
+            .await
+            .iter()
+            .any(|r| r["written_by"] == "mallory")
+    );
+}

@@ -91,24 +91,25 @@ impl Worker {
                 });
             }
         }
-        let by_bot = |s: &Seen| {
-            snap.bot
-                .as_ref()
-                .map(|b| b.same_as(&s.status.author) == Some(true))
-        };
-        // An author GitLab does not name is not the bot's either; without knowing its own
-        // account the bot cannot tell, and rewrites its status each evaluation instead.
-        let (mine, forged): (Vec<Seen>, Vec<Seen>) = statuses
-            .into_iter()
-            .filter(|s| by_bot(s).is_some())
-            .partition(|s| by_bot(s) == Some(true));
+        let by_bot = |s: &Seen| snap.bot.as_ref().and_then(|b| b.same_as(&s.status.author));
+        // Only a status shown written by the bot's own account is its own: one whose author
+        // GitLab does not name, or any when the bot does not know its account, is written over.
+        let (mine, forged): (Vec<Seen>, Vec<Seen>) =
+            statuses.into_iter().partition(|s| by_bot(s) == Some(true));
         for seen in &forged {
             let f = &seen.status;
             let who = named(&f.author);
-            d.notes.push(format!(
-                "A `{context}` status on this head ({}) was written by {who}, not by changegate: changegate wrote its verdict over it.",
-                f.status
-            ));
+            d.notes.push(if snap.bot.is_some() {
+                format!(
+                    "A `{context}` status on this head ({}) was written by {who}, not by changegate: changegate wrote its verdict over it.",
+                    f.status
+                )
+            } else {
+                format!(
+                    "A `{context}` status on this head ({}) was written by {who}; changegate cannot read its own account, so it wrote its verdict over it.",
+                    f.status
+                )
+            });
             self.record_overwrite(t, (repo, sha), seen).await?;
         }
         let key = key_of(&snap.change);
