@@ -393,3 +393,32 @@ async fn without_its_own_account_the_bot_writes_over_every_status_under_its_name
             .any(|r| r["written_by"] == "mallory")
     );
 }
+
+#[tokio::test]
+async fn forged_statuses_by_the_dozen_are_written_over_a_bounded_number_at_a_time() {
+    let s = free().await;
+    for _ in 0..30 {
+        s.gl.run_pipeline(3);
+        s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
+    }
+    let gate = s.gl.run_pipeline(3);
+    s.gl.clear_calls();
+    s.hook("update", None, "u1").await;
+    let writes =
+        s.gl.calls()
+            .into_iter()
+            .filter(|c| c.starts_with("POST") && c.contains("/statuses/"))
+            .count();
+    assert!(writes <= 21, "{writes} writes");
+    // The gating pipeline holds the verdict whatever else there is.
+    assert!(s.gl.statuses_in_effect(SHA, "changegate").contains(&(
+        gate,
+        "failed".to_string(),
+        BOT.to_string()
+    )));
+    assert!(
+        s.gl.notes(3)
+            .join("\n")
+            .contains("30 `changegate` statuses")
+    );
+}

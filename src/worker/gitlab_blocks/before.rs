@@ -14,6 +14,9 @@ use crate::worker::gitlab_settings::count_off;
 use anyhow::Result;
 use serde::Serialize;
 
+/// How many statuses written by others under changegate's name one evaluation writes over.
+const MAX_FORGED: usize = 20;
+
 /// An audit record of something written under changegate's name by someone else.
 #[derive(Serialize)]
 struct Overwritten<'a> {
@@ -94,8 +97,24 @@ impl Worker {
         let by_bot = |s: &Seen| snap.bot.as_ref().and_then(|b| b.same_as(&s.status.author));
         // Only a status shown written by the bot's own account is its own: one whose author
         // GitLab does not name, or any when the bot does not know its account, is written over.
-        let (mine, forged): (Vec<Seen>, Vec<Seen>) =
+        let (mine, mut forged): (Vec<Seen>, Vec<Seen>) =
             statuses.into_iter().partition(|s| by_bot(s) == Some(true));
+        // Anyone can post statuses by the thousand: a bounded number is written over per
+        // evaluation, those in the gating pipeline first (the gate itself is written first
+        // whatever else there is); the rest wait for the next evaluations.
+        forged.sort_by_key(|s| {
+            !(s.repo.id == gate.repo.id
+                && s.sha == gate.sha
+                && s.status.pipeline_id.is_some()
+                && s.status.pipeline_id == gate.pipeline)
+        });
+        if forged.len() > MAX_FORGED {
+            d.notes.push(format!(
+                "{} `{context}` statuses on this head were written by others; changegate writes over {MAX_FORGED} of them at each evaluation.",
+                forged.len()
+            ));
+            forged.truncate(MAX_FORGED);
+        }
         for seen in &forged {
             let f = &seen.status;
             let who = named(&f.author);
