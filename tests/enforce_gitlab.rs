@@ -276,9 +276,9 @@ async fn redelivery_and_failures() {
             .iter()
             .filter(|c| *c == &format!("GET {MR}"))
             .count(),
-        // Two failures and the read that succeeds, then the read of its head pipeline (the
-        // pipeline GitLab gates the merge on).
-        4
+        // Two failures and the read that succeeds, then the reads of its head pipeline (the
+        // pipeline GitLab gates the merge on): for `pending` on arrival, and for the verdict.
+        5
     );
     // pending, the verdict, the note.
     assert_eq!(s.gl.writes().len(), 3);

@@ -13,6 +13,7 @@ use common::*;
 
 const SHA: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
 const MERGE_SHA: &str = "5c1e7e3a9d2b4f6a8c0e1f3a5b7d9e1f2a4c6e8b";
+const MAIN_SHA: &str = "1f0e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c";
 const FORK: u64 = 77;
 const FORK_PATH: &str = "alice/platypus";
 
@@ -182,9 +183,13 @@ async fn a_pipeline_on_another_commit_counts_only_on_the_merge_requests_merge_or
 
 #[tokio::test]
 async fn without_a_named_head_pipeline_the_newest_listed_pipeline_is_the_gate() {
-    // A merged-results pipeline newer than the head's own: it is the one GitLab gates on.
+    // A merged-results pipeline newer than the head's own, whose merge commit merges the
+    // head: it is the one GitLab gates on.
     let s = free().await;
     s.gl.state.lock().unwrap().checks.head_pipeline_absent = true;
+    s.gl.commit(MAIN_SHA, &[], "bob");
+    s.gl.commit(SHA, &[MAIN_SHA], "alice");
+    s.gl.commit(MERGE_SHA, &[MAIN_SHA, SHA], "alice");
     s.gl.run_pipeline(3);
     let merged = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
     s.approve();
@@ -306,14 +311,17 @@ async fn a_status_gitlab_will_not_move_is_read_back_and_the_job_fails_saying_so(
     s.approve();
     s.hook("u1").await;
     assert_eq!(s.gl.status_named(SHA, "changegate").unwrap().0, "success");
-    // The approval is withdrawn; GitLab refuses to move the bot's success to failed.
+    // The approval is withdrawn; GitLab refuses to move the bot's success to failed, and
+    // refuses the `pending` it is to be reached through as well.
     s.gl.remove_label(3, "BT Integration Manager::Approved", "mona");
-    s.gl.fail_next(
-        "POST /api/v4/projects/42/statuses/",
-        wiremock::ResponseTemplate::new(400).set_body_json(
-            serde_json::json!({ "message": "Cannot transition status via :drop from :success" }),
-        ),
-    );
+    for _ in 0..2 {
+        s.gl.fail_next(
+            "POST /api/v4/projects/42/statuses/",
+            wiremock::ResponseTemplate::new(400).set_body_json(
+                serde_json::json!({ "message": "Cannot transition status via :drop from :success" }),
+            ),
+        );
+    }
     s.app.expect_failed_jobs(1);
     let body = s.gl.hook_of(3, "update", "alice", None);
     s.app.gitlab("Merge Request Hook", "u2", &body).await;
@@ -334,14 +342,16 @@ async fn a_status_gitlab_will_not_move_holds_only_when_the_bot_wrote_it() {
     s.gl.run_pipeline(3);
     s.approve();
     // mallory posts `success` under changegate's name into the head's pipeline, and GitLab then
-    // will not move it when the bot writes its own `success`.
+    // will not move it when the bot writes its own `success`, nor through `pending`.
     s.gl.forge_status(SHA, ("changegate", "success", "all good"), "mallory");
-    s.gl.fail_next(
-        "POST /api/v4/projects/42/statuses/",
-        wiremock::ResponseTemplate::new(400).set_body_json(
-            serde_json::json!({ "message": "Cannot transition status via :success from :success" }),
-        ),
-    );
+    for _ in 0..2 {
+        s.gl.fail_next(
+            "POST /api/v4/projects/42/statuses/",
+            wiremock::ResponseTemplate::new(400).set_body_json(
+                serde_json::json!({ "message": "Cannot transition status via :success from :success" }),
+            ),
+        );
+    }
     s.app.expect_failed_jobs(1);
     let body = s.gl.hook_of(3, "update", "alice", None);
     s.app.gitlab("Merge Request Hook", "u1", &body).await;
@@ -356,4 +366,60 @@ async fn a_status_gitlab_will_not_move_holds_only_when_the_bot_wrote_it() {
             })),
         "mallory's success is not taken for the bot's: {troubled:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_head_pipeline_gitlab_still_names_for_the_head_before_a_push_is_no_gate() {
+    const SHA2: &str = "0b4bc9a49b562e85de7cc9e834518ea6828729b9";
+    let s = free().await;
+    let old = s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+    s.approve();
+    s.hook("u1").await;
+    assert_eq!(
+        s.gl.statuses_in_effect(MERGE_SHA, "changegate"),
+        vec![(old, "success".to_string(), BOT.to_string())]
+    );
+    // A push; until a pipeline for the new head exists, GitLab's `head_pipeline` still names
+    // the merged-results pipeline of the head before it (GitLab itself gates on none).
+    s.gl.push(3, SHA2);
+    s.gl.state.lock().unwrap().checks.head_pipeline_stale = true;
+    let before = s.gl.status_history(MERGE_SHA).len();
+    s.hook("u2").await;
+    assert_eq!(
+        s.gl.status_history(MERGE_SHA).len(),
+        before,
+        "nothing for the new head goes into the old head's pipeline"
+    );
+    // The verdict goes on the new head itself, where GitLab's next pipeline for it finds it.
+    assert!(
+        s.gl.statuses_in_effect(SHA2, "changegate")
+            .iter()
+            .any(|(_, _, who)| who == BOT),
+        "{:?}",
+        s.gl.statuses_in_effect(SHA2, "changegate")
+    );
+    assert_project_calls_in_contract(&s.gl);
+}
+
+#[tokio::test]
+async fn a_merge_commit_counts_only_with_the_head_as_its_second_parent() {
+    // GitLab's merge ref has the target's tip first and the head second; a merge commit with
+    // the head first (the head merging the target) is no merged-results commit of it.
+    for parents in [[SHA, MAIN_SHA], [MAIN_SHA, MAIN_SHA]] {
+        let s = free().await;
+        s.gl.commit(MAIN_SHA, &[], "bob");
+        s.gl.commit(SHA, &[MAIN_SHA], "alice");
+        s.gl.commit(MERGE_SHA, &parents, "alice");
+        s.gl.run_merged_results_pipeline(3, MERGE_SHA);
+        s.approve();
+        s.hook("u1").await;
+        assert!(
+            s.gl.statuses_in_effect(MERGE_SHA, "changegate").is_empty(),
+            "{parents:?}"
+        );
+        assert!(
+            s.gl.status_named(SHA, "changegate").is_some(),
+            "{parents:?}"
+        );
+    }
 }

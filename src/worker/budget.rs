@@ -95,11 +95,13 @@ impl Worker {
         let rules = super::current(&self.rules);
         let url = self.details_url(change);
         let r = ChangeRef::of(ctx.change);
+        let bot = super::gitlab_blocks::status_writer(connected).await;
         let target = super::execute::Target {
             forge: &connected.client,
             r: &r,
             job: &ctx,
             rules: &rules,
+            bot: bot.as_ref(),
         };
         // A success the bot wrote on a head or context the change has left is taken back
         // first: waiting must not leave an old pass standing for a commit pushed back to.

@@ -87,10 +87,10 @@ impl Worker {
             r: &r,
             job,
             rules,
+            bot: bot.as_ref(),
         };
-        self.pending_on_arrival(&target, &change, bot.as_ref())
-            .await?;
-        let (mut snap, label_notes) = self.snapshot(&target, change, bot).await?;
+        self.pending_on_arrival(&target, &change).await?;
+        let (mut snap, label_notes) = self.snapshot(&target, change, bot.clone()).await?;
         let mut decision = self.decide_with_commands(&target, &mut snap).await?;
         decision.notes.extend(label_notes);
         if let Some(problem) = &effective.problem {

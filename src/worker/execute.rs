@@ -21,6 +21,9 @@ pub(super) struct Target<'a, F> {
     pub r: &'a ChangeRef,
     pub job: &'a JobContext<'a>,
     pub rules: &'a Rules,
+    /// The bot's own account, when known: a status GitLab will not move is the bot's only if
+    /// GitLab names it as its writer.
+    pub bot: Option<&'a crate::model::User>,
 }
 
 impl Worker {
@@ -123,14 +126,30 @@ impl Worker {
                 description,
             } => {
                 let url = self.details_url(&snap.change);
-                let more = crate::forge::StatusLinks {
-                    summary,
-                    target_url: url.as_deref(),
+                let written = match forge.gitlab() {
+                    // GitLab outside the blocks' pass (a verdict not enforced, a merge
+                    // request no longer open): the same one status write.
+                    Some(gl) => {
+                        let at = super::gitlab_blocks::StatusAt {
+                            repo: &r.repo,
+                            sha,
+                            pipeline: None,
+                            git_ref: None,
+                            target_url: url.as_deref(),
+                            change: (&r.repo, snap.change.head_sha.as_deref().unwrap_or(sha)),
+                        };
+                        self.gitlab_write(t, gl, at, action, &[]).await?
+                    }
+                    None => {
+                        let more = crate::forge::StatusLinks {
+                            summary,
+                            target_url: url.as_deref(),
+                        };
+                        let call = forge.set_status(r, sha, *state, context, description, &more);
+                        self.write_linked(job, rules, action, url.as_deref(), call)
+                            .await?
+                    }
                 };
-                let call = forge.set_status(r, sha, *state, context, description, &more);
-                let written = self
-                    .write_linked(job, rules, action, url.as_deref(), call)
-                    .await?;
                 if written.is_some() {
                     let key = key_of(&snap.change);
                     self.store

@@ -55,6 +55,9 @@ impl Worker {
             bail!("GitLab shows another head for the merge request than the one evaluated");
         }
         let target = repo.id.or(mr.target_project_id);
+        // GitLab's `head_pipeline`, or the newest listed pipeline, may be an older head's: one
+        // on another commit counts only when its merge commit merges the head (below).
+        let listed = mr.head_pipeline.is_err();
         let pipeline = match mr.head_pipeline {
             Ok(p) => p,
             // An instance that does not name the head pipeline: the merge request's newest
@@ -115,6 +118,32 @@ impl Worker {
                             p.id,
                             crate::markdown::code(&p.sha),
                             crate::markdown::code(p.git_ref.as_deref().unwrap_or("not given"))
+                        ),
+                    }),
+                    note: None,
+                });
+            }
+            // A merged-results or merge-train pipeline of an older head runs on the same ref:
+            // it counts only when its merge commit merges this head. GitLab's `head_pipeline`
+            // too can still name the previous head's pipeline after a push, until one for the
+            // new head exists; GitLab itself then gates on none, and so does changegate.
+            if p.sha != head && !gl.merges_head(repo, &p.sha, head).await? {
+                if !listed {
+                    return Ok(GateFound {
+                        gate: here(head, None),
+                        missing: None,
+                        note: None,
+                    });
+                }
+                return Ok(GateFound {
+                    gate: here(head, None),
+                    missing: Some(Missing {
+                        block: "pipeline_ref",
+                        reason: format!(
+                            "block missing: the newest pipeline GitLab lists for the merge request ({}) runs on {}, which GitLab does not show merging its head {}, so changegate cannot tell that its status there is for this head",
+                            p.id,
+                            crate::markdown::code(&p.sha),
+                            crate::markdown::code(head)
                         ),
                     }),
                     note: None,

@@ -337,7 +337,11 @@ impl Worker {
             return Ok(());
         };
         let reported = match self.forges.get(ctx.change.change.forge) {
-            Some(c) => self.report_unverifiable(&c.client, &ctx, error).await,
+            Some(c) => {
+                let bot = gitlab_blocks::status_writer(c).await;
+                self.report_unverifiable(&c.client, &ctx, error, bot.as_ref())
+                    .await
+            }
             None => Ok(()),
         };
         self.flush(&ctx).await?;

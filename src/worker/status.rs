@@ -132,6 +132,7 @@ impl Worker {
         forge: &F,
         job: &JobContext<'_>,
         error: &str,
+        bot: Option<&crate::model::User>,
     ) -> Result<()> {
         let change = &job.change.change;
         if !crate::policy::has_status(change) {
@@ -155,6 +156,7 @@ impl Worker {
             r: &r,
             job,
             rules: &rules,
+            bot,
         };
         for sha in &heads {
             let status = (sha.as_str(), StatusState::Error, description.as_str());
@@ -180,16 +182,32 @@ impl Worker {
             context: context.to_string(),
             description: description.to_string(),
         };
-        let more = crate::forge::StatusLinks {
-            summary: description,
-            target_url,
+        let written = match t.forge.gitlab() {
+            // GitLab: the one status write, which takes a status GitLab will not move for the
+            // bot's only when the bot wrote it (and records one someone else wrote).
+            Some(gl) => {
+                let at = super::gitlab_blocks::StatusAt {
+                    repo: &t.r.repo,
+                    sha,
+                    pipeline: None,
+                    git_ref: None,
+                    target_url,
+                    change: (&t.r.repo, change.head_sha.as_deref().unwrap_or(sha)),
+                };
+                self.gitlab_write(t, gl, at, &action, &[]).await?
+            }
+            None => {
+                let more = crate::forge::StatusLinks {
+                    summary: description,
+                    target_url,
+                };
+                let call = t
+                    .forge
+                    .set_status(t.r, sha, state, context, description, &more);
+                self.write_linked(t.job, t.rules, &action, target_url, call)
+                    .await?
+            }
         };
-        let call = t
-            .forge
-            .set_status(t.r, sha, state, context, description, &more);
-        let written = self
-            .write_linked(t.job, t.rules, &action, target_url, call)
-            .await?;
         if written.is_some() {
             self.store
                 .remember_status(&key_of(change), (sha, state, description), context)

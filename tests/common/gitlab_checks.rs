@@ -37,6 +37,14 @@ pub struct Checks {
     pub pipelines_unnamed: bool,
     /// An instance that names no `head_pipeline` but lists the merge request's pipelines.
     pub head_pipeline_absent: bool,
+    /// `head_pipeline` names the merge request's newest pipeline whatever its commit, as GitLab
+    /// does after a push until a pipeline for the new head exists.
+    pub head_pipeline_stale: bool,
+    /// After this many more reads of a merge request (`GET …/merge_requests/:iid`), the next
+    /// answers 403 (the token lost access between two reads); once.
+    pub mr_reads_before_refusal: Option<usize>,
+    /// The head's statuses cannot be listed (403), as when more are posted than can be read.
+    pub statuses_unreadable: bool,
     /// The project's external status checks (GitLab's JSON).
     pub external: Vec<Value>,
     /// Status check answers: (iid, sha, check id, status, who), oldest first.
@@ -58,6 +66,9 @@ impl Default for Checks {
             fork_statuses: vec![],
             pipelines_unnamed: false,
             head_pipeline_absent: false,
+            head_pipeline_stale: false,
+            mr_reads_before_refusal: None,
+            statuses_unreadable: false,
             push_and_answer_before_read: None,
             external: vec![],
             responses: vec![],
@@ -104,6 +115,9 @@ pub fn route(
     let num = |x: &str| x.parse::<u64>().unwrap_or(0);
     Some(match (method, tail) {
         ("POST", ["statuses", sha]) => post_status(s, sha, body, BOT),
+        ("GET", ["repository", "commits", _, "statuses"]) if s.checks.statuses_unreadable => {
+            reply(403, json!({ "message": "403 Forbidden" }))
+        }
         ("GET", ["repository", "commits", sha, "statuses"]) => {
             let name = query.iter().find(|(k, _)| k == "name").map(|(_, v)| v);
             reply(

@@ -11,6 +11,9 @@ use super::gitlab_world::{BOT, GitlabWorld, GlState, PROJECT_ID, user_id};
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
+/// The target branch's tip in merge commits the fake makes for merged-results pipelines.
+const TARGET_TIP: &str = "7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b";
+
 fn reply(status: u16, v: Value) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(v)
 }
@@ -89,7 +92,12 @@ pub fn head_pipeline(s: &GlState, iid: u64) -> Value {
         .pipelines
         .iter()
         .rev()
-        .find(|p| p.iid == iid && (p.sha == head || p.source_sha.as_deref() == Some(&head)))
+        .find(|p| {
+            p.iid == iid
+                && (s.checks.head_pipeline_stale
+                    || p.sha == head
+                    || p.source_sha.as_deref() == Some(&head))
+        })
         .map_or(Value::Null, pipeline_json)
 }
 
@@ -283,10 +291,22 @@ impl GitlabWorld {
     }
 
     /// A merged-results pipeline for merge request `iid`'s head, on merge commit `merge_sha`
-    /// in the target project; its id.
+    /// in the target project; its id. A merge commit the test did not make is made as GitLab
+    /// makes its merge ref: the target's tip first, the head second.
     pub fn run_merged_results_pipeline(&self, iid: u64, merge_sha: &str) -> u64 {
         let mut s = self.state.lock().unwrap();
         let head = head(&s, iid).expect("the merge request exists");
+        if s.deploy.graph.get(merge_sha).is_none() {
+            let at = s.tick();
+            for sha in [TARGET_TIP, head.as_str()] {
+                if s.deploy.graph.get(sha).is_none() {
+                    s.deploy.graph.add(sha, &[], "bob", &at);
+                }
+            }
+            s.deploy
+                .graph
+                .add(merge_sha, &[TARGET_TIP, head.as_str()], "bob", &at);
+        }
         let id = new_pipeline(&mut s, iid, merge_sha, PROJECT_ID);
         if let Some(p) = s.checks.pipelines.iter_mut().find(|p| p.id == id) {
             p.source_sha = Some(head);

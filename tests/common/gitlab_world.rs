@@ -862,6 +862,12 @@ fn route_change(
     }
     match (method, rest) {
         ("GET", []) => {
+            if mr && let Some(n) = s.checks.mr_reads_before_refusal {
+                s.checks.mr_reads_before_refusal = n.checked_sub(1);
+                if n == 0 {
+                    return reply(403, json!({ "message": "403 Forbidden" }));
+                }
+            }
             let mut v = change_json(s.change(iid, mr).unwrap());
             // With a repository attached, the merge request's latest diff version: its head,
             // the target's tip and their merge base, as GitLab gives `diff_refs`.

@@ -1,12 +1,9 @@
-//! The GitLab calls behind its blocks: the project's merge settings, the statuses of a head
-//! under the bot's name in every pipeline, the merge request's pipelines, and the external
-//! status checks (Ultimate) with their answers. GitLab-only nouns, read by
-//! `worker::gitlab_blocks`.
+//! The GitLab calls behind its blocks: the project's merge settings, the merge request's
+//! pipelines, and the external status checks (Ultimate) with their answers (the statuses under
+//! the bot's name: `statuses.rs`). GitLab-only nouns, read by `worker::gitlab_blocks`.
 
-use super::client::enc;
-use super::wire::WireUser;
 use super::{ChangeRef, ForgeError, GitlabClient};
-use crate::model::{Repo, StatusState, User};
+use crate::model::Repo;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -24,20 +21,6 @@ pub struct MergeSettings {
     pub allow_merge_on_skipped_pipeline: Option<bool>,
     /// "Status checks must succeed" (Ultimate).
     pub only_allow_merge_if_all_status_checks_passed: Option<bool>,
-}
-
-/// One commit status of a head under a name, as GitLab lists it (the latest of each pipeline).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NamedStatus {
-    pub id: Option<u64>,
-    /// `pending`, `running`, `success`, `failed`, `canceled`…
-    pub status: String,
-    pub description: String,
-    /// Who wrote it; GitLab names the account.
-    pub author: User,
-    /// GitLab 17 and later say which pipeline holds it.
-    pub pipeline_id: Option<u64>,
-    pub git_ref: Option<String>,
 }
 
 /// A pipeline of a merge request, newest first as GitLab lists them.
@@ -103,47 +86,6 @@ impl GitlabClient {
         })
     }
 
-    /// `GET /projects/:id/repository/commits/:sha/statuses?name=`: every pipeline's and
-    /// ref's latest status named `name` (no `ref`: all refs).
-    pub async fn statuses_named(
-        &self,
-        repo: &Repo,
-        sha: &str,
-        name: &str,
-    ) -> Result<Vec<NamedStatus>, ForgeError> {
-        #[derive(Deserialize)]
-        struct Wire {
-            id: Option<u64>,
-            status: Option<String>,
-            name: Option<String>,
-            description: Option<String>,
-            author: Option<WireUser>,
-            pipeline_id: Option<u64>,
-            #[serde(rename = "ref")]
-            git_ref: Option<String>,
-        }
-        let url = format!(
-            "{}/repository/commits/{}/statuses?name={}",
-            self.project_of(repo),
-            enc(sha),
-            enc(name)
-        );
-        let list: Vec<Wire> =
-            super::super::empty_if_missing(self.list(&url, "read the head's statuses").await)?;
-        Ok(list
-            .into_iter()
-            .filter(|s| s.name.as_deref() == Some(name))
-            .map(|s| NamedStatus {
-                id: s.id,
-                status: s.status.unwrap_or_default(),
-                description: s.description.unwrap_or_default(),
-                author: s.author.as_ref().map(WireUser::user).unwrap_or_default(),
-                pipeline_id: s.pipeline_id,
-                git_ref: s.git_ref,
-            })
-            .collect())
-    }
-
     /// `GET /projects/:id/merge_requests/:iid/pipelines`, first page (newest first): the
     /// newest is the one "Pipelines must succeed" reads.
     pub async fn mr_pipelines(&self, r: &ChangeRef) -> Result<Vec<MrPipeline>, ForgeError> {
@@ -170,76 +112,6 @@ impl GitlabClient {
                 project_id: p.project_id,
             })
             .collect())
-    }
-
-    /// `POST /projects/:id/statuses/:sha` into a given pipeline (`pipeline_id`) or ref. `bot`:
-    /// the bot's account, which must be the author of a status GitLab will not move.
-    pub async fn set_status_in(
-        &self,
-        repo: &Repo,
-        (sha, state, name, description): (&str, StatusState, &str, &str),
-        target_url: Option<&str>,
-        pipeline: Option<u64>,
-        git_ref: Option<&str>,
-        bot: Option<&User>,
-    ) -> Result<(), ForgeError> {
-        let url = format!("{}/statuses/{}", self.project_of(repo), enc(sha));
-        let mut body =
-            json!({ "state": state_name(state), "name": name, "description": description });
-        if let Some(u) = target_url {
-            body["target_url"] = json!(u);
-        }
-        if let Some(p) = pipeline {
-            body["pipeline_id"] = json!(p);
-        }
-        if let Some(g) = git_ref {
-            body["ref"] = json!(g);
-        }
-        match self
-            .call(
-                true,
-                reqwest::Method::POST,
-                &url,
-                Some(body),
-                "set the commit status",
-            )
-            .await
-        {
-            Err(ForgeError::Refused {
-                status: 400,
-                message,
-            }) if message.contains("Cannot transition status") => {
-                // GitLab leaves a status it will not move as it is: the write holds only if
-                // what it shows there now is the state wanted, written by the bot (anyone may
-                // post that state under the bot's name; an unknown bot proves nothing).
-                let shown = self.statuses_named(repo, sha, name).await?;
-                let here = shown.iter().find(|s| match (pipeline, git_ref) {
-                    (Some(p), _) => s.pipeline_id == Some(p),
-                    (None, Some(r)) => s.git_ref.as_deref() == Some(r),
-                    (None, None) => true,
-                });
-                let by_bot = |s: &NamedStatus| bot.and_then(|b| b.same_as(&s.author)) == Some(true);
-                match here {
-                    Some(s) if s.status == state_name(state) && by_bot(s) => Ok(()),
-                    other => Err(ForgeError::Refused {
-                        status: 400,
-                        message: format!(
-                            "GitLab would not set the `{name}` status to {} ({message}); it shows {}",
-                            state_name(state),
-                            other.map_or("none".to_string(), |s| format!(
-                                "{} by {}",
-                                s.status,
-                                s.author
-                                    .username
-                                    .as_deref()
-                                    .unwrap_or("an account it does not name")
-                            ))
-                        ),
-                    }),
-                }
-            }
-            other => other.map(drop),
-        }
     }
 
     /// `GET /projects/:id/external_status_checks`.
@@ -318,14 +190,5 @@ impl GitlabClient {
         )
         .await
         .map(drop)
-    }
-}
-
-/// GitLab's name for a status state.
-pub fn state_name(state: StatusState) -> &'static str {
-    match state {
-        StatusState::Success => "success",
-        StatusState::Failure | StatusState::Error => "failed",
-        StatusState::Pending => "pending",
     }
 }

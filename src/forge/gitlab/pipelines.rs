@@ -143,6 +143,51 @@ impl GitlabClient {
     }
 }
 
+impl GitlabClient {
+    /// Whether commit `merge` of `repo` merges `head` as GitLab's merge ref does: two parents,
+    /// the second `head` (`GET /projects/:id/repository/commits/:sha`, `parent_ids`). A commit
+    /// GitLab does not show, or a parent list it does not give, merges nothing.
+    pub async fn merges_head(
+        &self,
+        repo: &Repo,
+        merge: &str,
+        head: &str,
+    ) -> Result<bool, ForgeError> {
+        #[derive(Deserialize)]
+        struct Commit {
+            id: Option<String>,
+            #[serde(default)]
+            parent_ids: Vec<String>,
+        }
+        if merge.is_empty() || !merge.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let url = format!(
+            "{}/repository/commits/{}",
+            self.project_of(repo),
+            super::client::enc(merge)
+        );
+        let reply = match self
+            .call(
+                true,
+                reqwest::Method::GET,
+                &url,
+                None,
+                "read a pipeline's merge commit",
+            )
+            .await
+        {
+            Err(ForgeError::NotFound(_)) => return Ok(false),
+            other => other?,
+        };
+        let c: Commit = reply.json()?;
+        // GitLab's merge ref: the target's tip first, the merge request's head second.
+        Ok(c.id.as_deref() == Some(merge)
+            && c.parent_ids.len() == 2
+            && c.parent_ids.get(1).map(String::as_str) == Some(head))
+    }
+}
+
 /// A project addressed by its numeric id (its path, when known, only names it).
 pub fn project_repo(id: u64, path: Option<&str>) -> Repo {
     Repo {
