@@ -186,6 +186,13 @@ impl Worker {
             // GitLab: the one status write, which takes a status GitLab will not move for the
             // bot's only when the bot wrote it (and records one someone else wrote).
             Some(gl) => {
+                // A blocking state goes into the pipeline GitLab gates on too: written into no
+                // pipeline, GitLab puts it where it chooses (a branch anyone can make at the
+                // head), and a success of the bot's in the gate would stand.
+                if state != StatusState::Success {
+                    self.block_in_gate(t, gl, change, sha, &action, target_url)
+                        .await?;
+                }
                 let at = super::gitlab_blocks::StatusAt {
                     repo: &t.r.repo,
                     sha,
@@ -211,6 +218,57 @@ impl Worker {
         if written.is_some() {
             self.store
                 .remember_status(&key_of(change), (sha, state, description), context)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a blocking `action` into the gating pipeline of merge request `t.r` when `sha` is
+    /// its head and GitLab names a pipeline within reach; a gate that cannot be read is left
+    /// to the write on the head (the caller's), and said in the log.
+    async fn block_in_gate<F: Forge>(
+        &self,
+        t: &super::execute::Target<'_, F>,
+        gl: &crate::forge::gitlab::GitlabClient,
+        change: &Change,
+        sha: &str,
+        action: &PlannedAction,
+        target_url: Option<&str>,
+    ) -> Result<()> {
+        let PlannedAction::SetStatus {
+            state, description, ..
+        } = action
+        else {
+            return Ok(());
+        };
+        if change.kind != crate::model::ChangeKind::MergeRequest
+            || change.head_sha.as_deref() != Some(sha)
+        {
+            return Ok(());
+        }
+        let gate = match self.gate_of(gl, t.r, &change.repo, sha).await {
+            Ok(found) if found.missing.is_none() => found.gate,
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "cannot read the gating pipeline");
+                return Ok(());
+            }
+        };
+        let Some(pipeline) = gate.pipeline else {
+            return Ok(());
+        };
+        let at = super::gitlab_blocks::StatusAt {
+            repo: &gate.repo,
+            sha: &gate.sha,
+            pipeline: Some(pipeline),
+            git_ref: None,
+            target_url,
+            change: (&t.r.repo, sha),
+        };
+        if self.gitlab_write(t, gl, at, action, &[]).await?.is_some() {
+            let name = crate::forge::gitlab::state_name(*state);
+            self.store
+                .remember_pipeline_status(&key_of(change), pipeline, (&gate.sha, name, description))
                 .await?;
         }
         Ok(())
