@@ -51,3 +51,45 @@ async fn an_error_after_a_job_failed_for_good_reaches_the_merged_results_pipelin
     );
     assert_project_calls_in_contract(&gl);
 }
+
+#[tokio::test]
+async fn a_new_pipeline_while_the_change_waits_for_quota_holds_pending() {
+    let gl = GitlabWorld::start().await;
+    gl.member("acme/bt-integration-managers", "mona");
+    gl.open_mr(3, "alice", SHA);
+    let mut app = TestApp::with_forges(None, Some(&gl.url())).await;
+    let first = gl.run_pipeline(3);
+    gl.add_label(3, "CMT::Minor", "alice");
+    gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    hook(&app, &gl, "u1").await;
+    let in_pipeline = |p: u64| -> Vec<String> {
+        gl.status_history(SHA)
+            .into_iter()
+            .filter(|(_, q)| *q == p)
+            .map(|(state, _)| state)
+            .collect()
+    };
+    assert_eq!(
+        in_pipeline(first).last().map(String::as_str),
+        Some("success")
+    );
+    // The change has spent its hour's share: its jobs wait, saying so once.
+    app.worker.max_units_per_change_hour = 1;
+    app.expect_failed_jobs(2);
+    hook(&app, &gl, "u2").await;
+    // Someone runs a new pipeline on the head while it waits: its own jobs passing would
+    // satisfy "Pipelines must succeed", so it must hold changegate's pending.
+    let second = gl.run_pipeline(3);
+    let body = gl.pipeline_hook(second, SHA, Some(3));
+    let (status, _) = app.gitlab("Pipeline Hook", "pl1", &body).await;
+    assert_eq!(status.as_u16(), 202);
+    app.drain().await;
+    let there = in_pipeline(second);
+    assert_eq!(
+        there.first().map(String::as_str),
+        Some("pending"),
+        "{there:?}"
+    );
+    assert!(there.iter().all(|s| s != "success"), "{there:?}");
+    assert_project_calls_in_contract(&gl);
+}

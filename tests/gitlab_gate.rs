@@ -390,14 +390,17 @@ async fn a_head_pipeline_gitlab_still_names_for_the_head_before_a_push_is_no_gat
         before,
         "nothing for the new head goes into the old head's pipeline"
     );
-    // The verdict goes on the new head itself, where GitLab's next pipeline for it finds it.
+    // The verdict goes on the new head itself, where GitLab's next pipeline for it finds it;
+    // and it fails: the pipeline GitLab names is not one changegate can tell is this head's
+    // (a stale head pipeline, or a train of rebased commits), so the block is missing.
+    let on_new = s.gl.statuses_in_effect(SHA2, "changegate");
     assert!(
-        s.gl.statuses_in_effect(SHA2, "changegate")
+        on_new
             .iter()
-            .any(|(_, _, who)| who == BOT),
-        "{:?}",
-        s.gl.statuses_in_effect(SHA2, "changegate")
+            .any(|(_, state, who)| who == BOT && state == "failed"),
+        "{on_new:?}"
     );
+    assert!(on_new.iter().all(|(_, state, _)| state != "success"), "{on_new:?}");
     assert_project_calls_in_contract(&s.gl);
 }
 

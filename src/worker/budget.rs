@@ -54,6 +54,17 @@ impl Worker {
             }
             _ => false,
         };
+        // A Pipeline Hook's pipeline (a new pipeline on the head) holds nothing of it yet:
+        // "Pipelines must succeed" would read that pipeline alone, so it is said there too.
+        let hooked_unsaid = match change.pipeline.as_ref() {
+            Some(p) => !matches!(
+                self.store.pipeline_status(&key, p.id).await?,
+                Some((sha, state, _)) if Some(sha.as_str()) == change.change.head_sha.as_deref()
+                    && state == "pending"
+            ),
+            None => false,
+        };
+        let already_said = already_said && !hooked_unsaid;
         tracing::warn!(
             spent = spent.iter().map(|(_, u)| u).sum::<i64>(),
             budget = self.max_units_per_change_hour,
@@ -76,7 +87,17 @@ impl Worker {
         let Some(ctx) = JobContext::of(job, &audit) else {
             return Ok(());
         };
-        let change = &ctx.change.change;
+        // A Pipeline Hook names no merge request head: its pipeline's commit stands for it
+        // here (a pending written there blocks, whichever head it is).
+        let mut with_head;
+        let mut change = &ctx.change.change;
+        if change.head_sha.is_none()
+            && let Some(p) = ctx.change.pipeline.as_ref()
+        {
+            with_head = change.clone();
+            with_head.head_sha = Some(p.sha.clone());
+            change = &with_head;
+        }
         let (Some(connected), Some(sha)) = (self.forges.get(change.forge), &change.head_sha) else {
             return Ok(());
         };
@@ -103,6 +124,14 @@ impl Worker {
             rules: &rules,
             bot: bot.as_ref(),
         };
+        // A new pipeline on the head (the job's Pipeline Hook) gets `pending` first, with no
+        // read: its own jobs passing would otherwise satisfy "Pipelines must succeed".
+        if let Err(e) = self.pending_in_hooked_pipeline(&target, change).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "cannot write pending into the hooked pipeline"
+            );
+        }
         // A success the bot wrote on a head or context the change has left is taken back
         // first: waiting must not leave an old pass standing for a commit pushed back to.
         let written = match self.withdraw_left(&target, change).await {

@@ -126,12 +126,22 @@ impl Worker {
             // A merged-results or merge-train pipeline of an older head runs on the same ref:
             // it counts only when its merge commit merges this head. GitLab's `head_pipeline`
             // too can still name the previous head's pipeline after a push, until one for the
-            // new head exists; GitLab itself then gates on none, and so does changegate.
+            // new head exists; a train of rebased commits never shows the head as a parent.
+            // Either way changegate cannot put the verdict where GitLab reads it: the block is
+            // missing (fail closed) until GitLab names a pipeline for this head.
             if p.sha != head && !gl.merges_head(repo, &p.sha, head).await? {
                 if !listed {
                     return Ok(GateFound {
                         gate: here(head, None),
-                        missing: None,
+                        missing: Some(Missing {
+                            block: "pipeline_ref",
+                            reason: format!(
+                                "block missing: GitLab gates the merge request on pipeline {} on {}, which GitLab does not show merging its head {} (a pipeline of an earlier head, or a merge train of rebased commits), so changegate cannot tell that its status there is for this head",
+                                p.id,
+                                crate::markdown::code(&p.sha),
+                                crate::markdown::code(head)
+                            ),
+                        }),
                         note: None,
                     });
                 }

@@ -125,7 +125,7 @@ impl Worker {
     /// the merge request's project on its head), before the long reads: a new pipeline whose
     /// jobs pass could otherwise satisfy "Pipelines must succeed" before the verdict reaches
     /// it. Skipped when the bot's current verdict for the head is already in that pipeline.
-    async fn pending_in_hooked_pipeline<F: Forge>(
+    pub(in crate::worker) async fn pending_in_hooked_pipeline<F: Forge>(
         &self,
         t: &Target<'_, F>,
         change: &crate::model::Change,
