@@ -40,8 +40,8 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
           pageInfo { hasPreviousPage startCursor }
           nodes {
             __typename
-            ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
-            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on LabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }
+            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }
           }
         }
       }
@@ -56,8 +56,8 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
           pageInfo { hasPreviousPage startCursor }
           nodes {
             __typename
-            ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
-            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on LabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }
+            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }
             ... on BaseRefChangedEvent { createdAt actor { ...Who } }
             ... on HeadRefForcePushedEvent { createdAt actor { ...Who } afterCommit { oid } }
           }
@@ -161,6 +161,10 @@ struct Total {
 struct WLabel {
     id: String,
     name: String,
+    /// When the label was last edited (asked in the timeline only): a label edited after
+    /// changegate recorded its name may have been applied under another one.
+    #[serde(default, rename = "updatedAt")]
+    updated_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

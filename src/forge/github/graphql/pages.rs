@@ -73,7 +73,7 @@ impl Part {
             Part::Labels => change("Labels", Some(labels), labels),
             Part::Assignees => change("Assignees", Some(assignees), assignees),
             Part::Timeline => {
-                let label = "... on LabeledEvent { createdAt actor { ...Who } label { id name } } ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }";
+                let label = "... on LabeledEvent { createdAt actor { ...Who } label { id name updatedAt } } ... on UnlabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }";
                 let page = "pageInfo { hasPreviousPage startCursor }";
                 let issue = format!(
                     "timelineItems(last: 100, before: $cursor, itemTypes: [LABELED_EVENT, UNLABELED_EVENT]) {{ {page} nodes {{ __typename {label} }} }}"

@@ -183,6 +183,7 @@ fn history(t: &WTimeline) -> Result<Option<crate::model::History>, GqlError> {
     }
     let mut labels = vec![];
     let mut ids = vec![];
+    let mut edited = vec![];
     let mut retargeted_at = None;
     for e in &t.nodes {
         match e.typename.as_str() {
@@ -197,6 +198,7 @@ fn history(t: &WTimeline) -> Result<Option<crate::model::History>, GqlError> {
                     at: time(&e.created_at),
                 });
                 ids.push(Some(label.id.clone()));
+                edited.push(label.updated_at.as_deref().and_then(time));
             }
             "BaseRefChangedEvent" => retargeted_at = retargeted_at.max(time(&e.created_at)),
             "HeadRefForcePushedEvent" => {}
@@ -209,6 +211,7 @@ fn history(t: &WTimeline) -> Result<Option<crate::model::History>, GqlError> {
         gaps: vec![],
         label_ids: vec![],
         label_node_ids: ids,
+        label_node_edited_at: edited,
     }))
 }
 
