@@ -434,13 +434,6 @@ pub enum EventPayload {
     PeriodBoundary { period: String, at: DateTime<Utc> },
     /// A deployment asks to be allowed, was created, or changed state.
     Deployment(Box<DeploymentEvent>),
-    /// A repository label's node id as a `label` webhook names it (GitHub): recorded under
-    /// `name` unless either is recorded already (see `Store::remember_label_nodes`).
-    LabelNode {
-        repo: Repo,
-        name: String,
-        node_id: String,
-    },
 }
 
 /// A delivery as the server hands it to the store: forge, delivery id, and what it means.
