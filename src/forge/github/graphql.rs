@@ -125,10 +125,23 @@ struct WRepo {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PageInfo {
+    /// Absent where not asked; absent where asked is never "no more pages".
     #[serde(default)]
-    has_next_page: bool,
+    has_next_page: Option<bool>,
     #[serde(default)]
-    has_previous_page: bool,
+    has_previous_page: Option<bool>,
+}
+
+impl PageInfo {
+    /// Whether no items follow (`hasNextPage: false`); a page info without it is not whole.
+    fn ends(&self) -> bool {
+        self.has_next_page == Some(false)
+    }
+
+    /// Whether no items precede (`hasPreviousPage: false`); a page info without it is not whole.
+    fn starts(&self) -> bool {
+        self.has_previous_page == Some(false)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,4 +407,20 @@ pub fn variables(repo: &Repo, number: u64) -> Result<serde_json::Value, ForgeErr
     let number = i32::try_from(number)
         .map_err(|_| ForgeError::Decode("a change number past GraphQL's Int".into()))?;
     Ok(serde_json::json!({ "owner": owner, "name": name, "number": number }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageInfo;
+
+    #[test]
+    fn a_page_info_without_the_flag_asked_is_not_whole() {
+        let read = |v: serde_json::Value| serde_json::from_value::<PageInfo>(v).unwrap();
+        assert!(!read(serde_json::json!({})).ends());
+        assert!(!read(serde_json::json!({})).starts());
+        assert!(!read(serde_json::json!({ "hasNextPage": false })).starts());
+        assert!(!read(serde_json::json!({ "hasNextPage": true })).ends());
+        assert!(read(serde_json::json!({ "hasNextPage": false })).ends());
+        assert!(read(serde_json::json!({ "hasPreviousPage": false })).starts());
+    }
 }
