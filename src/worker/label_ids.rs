@@ -159,6 +159,10 @@ pub(super) fn unedited_since_recorded(
         .any(|(n, i, t)| n == name && i == id && edited.timestamp_millis() <= *t)
 }
 
+/// Where label ids are recorded, for the operator the comment points to.
+const TABLES: &str =
+    "table `label_ids` for GitLab, `label_node_ids` for GitHub, by scope `forge:group/project`";
+
 /// Pure: the reasons approvals in `labels` (whose label ids are `ids`, in order) do not count
 /// (their events lose their applier), and the (name, id) pairs seen for the first time, to
 /// remember. `known`: (name, id) as first seen, oldest first.
@@ -184,11 +188,11 @@ where
         let name = ev.label.as_str().to_string();
         let refused = match (id_of.get(&name), name_of.get(&id)) {
             (Some(first), _) if *first != id => Some(format!(
-                "`{name}` applied by {} is label id {id}, but changegate first saw `{name}` as label id {first}: another label under that name does not approve; apply `{name}` again",
+                "`{name}` applied by {} is label id {id}, but changegate first saw `{name}` as label id {first}: another label under that name does not approve, however often it is applied. If `{name}` was deleted and created again, an operator removes changegate's record of `{name}` ({TABLES}) so that the label now named so is recorded",
                 ev.actor.mention()
             )),
             (_, Some(was)) if *was != name => Some(format!(
-                "the label {} applied was `{was}` when changegate first saw it (id {id}) and was renamed `{name}` since: a renamed label does not approve; apply `{name}` again",
+                "the label {} applied was `{was}` when changegate first saw it (id {id}) and was renamed `{name}` since: a renamed label does not approve, however often it is applied. If it is meant to, an operator removes changegate's record of label id {id} ({TABLES})",
                 ev.actor.mention()
             )),
             (None, None) => {
@@ -271,7 +275,8 @@ mod tests {
         );
         assert_eq!(h.labels[0].actor.username, None);
         assert!(
-            notes[0].contains("was `team::infra` when changegate first saw it (id 12)"),
+            notes[0].contains("was `team::infra` when changegate first saw it (id 12)")
+                && notes[0].contains("an operator removes changegate's record of label id 12"),
             "{notes:?}"
         );
     }
@@ -286,6 +291,11 @@ mod tests {
         assert_eq!(h.labels[1].actor, User::named("mona"));
         assert_eq!(notes.len(), 1);
         assert!(notes[0].contains("first saw `BT Integration Manager::Approved` as label id 20"));
+        // What helps: an operator, never applying the label again.
+        assert!(notes[0].contains(
+            "an operator removes changegate's record of `BT Integration Manager::Approved`"
+        ));
+        assert!(!notes[0].contains("; apply `"), "{notes:?}");
     }
 
     #[test]
