@@ -434,13 +434,6 @@ pub enum EventPayload {
     PeriodBoundary { period: String, at: DateTime<Utc> },
     /// A deployment asks to be allowed, was created, or changed state.
     Deployment(Box<DeploymentEvent>),
-    /// A repository label's node id as a `label` webhook names it (GitHub): recorded under
-    /// `name` unless either is recorded already (see `Store::remember_label_nodes`).
-    LabelNode {
-        repo: Repo,
-        name: String,
-        node_id: String,
-    },
 }
 
 /// A delivery as the server hands it to the store: forge, delivery id, and what it means.
@@ -503,6 +496,9 @@ pub struct History {
     /// The node id of each entry's label, in the order of `labels`, where the history was read
     /// through GitHub's GraphQL (which shows a label by its current name); else empty.
     pub label_node_ids: Vec<Option<String>>,
+    /// When each entry's label was last edited (GraphQL's `Label.updatedAt`), in the order of
+    /// `labels`, where `label_node_ids` is read; unknown is `None`.
+    pub label_node_edited_at: Vec<Option<DateTime<Utc>>>,
 }
 
 /// A part of a label history that cannot be placed: events not read (a history read from its

@@ -309,16 +309,6 @@ async fn every_corpus_payload_signed_right_is_accepted_and_normalized() {
                     "not handled yet"
                 },
             )
-        } else if f.event_header == "label" && f.action != "deleted" {
-            // A label's node id, recorded by its name (GraphQL counts labels by id).
-            assert!(
-                matches!(event.payload, EventPayload::LabelNode { ref name, ref node_id, .. }
-                    if name == ":bug: Bugfix" && node_id == "MDU6TGFiZWwxMzYyOTM3MDI2"),
-                "{}: expected a label node id, got {:?}",
-                f.file,
-                event.payload
-            );
-            (StatusCode::ACCEPTED, "recorded")
         } else {
             assert!(
                 matches!(event.payload, EventPayload::Ignored { .. }),

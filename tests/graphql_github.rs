@@ -436,3 +436,26 @@ async fn an_application_before_the_label_was_recorded_is_read_through_rest() {
     assert_eq!(s.gh.status(H1).unwrap().0, "success", "{}", s.comment());
     assert_eq!(snapshot_reads(&s), Vec::<String>::new());
 }
+
+/// Renamed away and back: the approval label, recorded by its name, is renamed to `docs`, mona
+/// applies `docs`, and it is renamed back. GraphQL shows mona's application under the name the
+/// label has now; the label was edited after changegate recorded it, so its applications are
+/// read as applied (REST), and `docs` approves nothing.
+#[tokio::test]
+async fn a_label_renamed_away_and_back_does_not_approve_what_was_applied_meanwhile() {
+    const APPROVED: &str = "BT Integration Manager::Approved";
+    let s = with_graphql().await;
+    s.gh.add_label(7, "CMT::Minor", "alice");
+    s.gh.rename_label(APPROVED, "docs");
+    s.gh.add_label(7, "docs", "mona");
+    s.gh.rename_label("docs", APPROVED);
+    assert!(s.gh.labels(7).contains(&APPROVED.to_string()));
+    s.deliver("edited", None, "alice", "d1").await;
+    assert_eq!(s.gh.status(H1).unwrap().0, "failure", "{}", s.comment());
+    assert!(
+        s.gh.calls()
+            .iter()
+            .any(|c| c.starts_with("GET /repos/acme/platypus/issues/7/events")),
+        "the names as applied were read"
+    );
+}

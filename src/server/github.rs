@@ -73,7 +73,7 @@ pub fn parse(event: &str, delivery_id: Option<String>, body: &[u8]) -> Result<Ev
         }
         "deployment" => deployments::deployment(serde_json::from_slice(body)?)?,
         "deployment_status" => deployments::deployment_status(serde_json::from_slice(body)?)?,
-        "label" => label::label(serde_json::from_slice(body)?),
+        "label" => label::label(),
         "ping" => {
             let ping: Ping = serde_json::from_slice(body)?;
             EventPayload::Ping { zen: ping.zen }

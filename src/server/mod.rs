@@ -352,21 +352,6 @@ async fn accept(state: &AppState, event: Event) -> Result<(StatusCode, &'static 
             Ok((StatusCode::ACCEPTED, "ignored"))
         }
         EventPayload::PeriodBoundary { .. } => Ok((StatusCode::ACCEPTED, "ignored")),
-        EventPayload::LabelNode {
-            repo,
-            name,
-            node_id,
-        } => {
-            // Recorded before the acknowledgement: a label created now counts through GraphQL
-            // from its first application on, without reading the history through REST.
-            let scope = crate::store::label_scope(event.forge, &repo.path);
-            state
-                .store
-                .remember_label_node_once(&scope, name, node_id)
-                .await
-                .map_err(AppError::Unavailable)?;
-            Ok((StatusCode::ACCEPTED, "recorded"))
-        }
         EventPayload::Deployment(d) => {
             let span = tracing::info_span!(
                 "delivery",

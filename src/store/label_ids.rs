@@ -63,11 +63,6 @@ impl Store {
     }
 }
 
-/// The scope labels are remembered in: the forge and the repository's path, lowercased.
-pub fn label_scope(forge: crate::model::Forge, path: &crate::model::RepoPath) -> String {
-    format!("{forge}:{}", path.as_str().to_lowercase())
-}
-
 impl Store {
     /// Every label node id remembered for `scope` (a forge and repository) as (name, node id),
     /// oldest sighting first.
@@ -126,28 +121,6 @@ impl Store {
             .await
             .context("cannot write label node ids")?;
         }
-        Ok(())
-    }
-
-    /// Remembers label node `id` by `name`, now, unless the name or the id is remembered
-    /// already: an id stays bound to the name it was first seen by (a renamed label never
-    /// brings its applications under the new name).
-    pub async fn remember_label_node_once(&self, scope: &str, name: &str, id: &str) -> Result<()> {
-        let now = self.now_ms();
-        let mut conn = self.writer().await?;
-        sqlx::query(
-            "INSERT INTO label_node_ids (scope, name, node_id, first_seen_at)
-             SELECT $1, $2, $3, $4
-             WHERE NOT EXISTS (SELECT 1 FROM label_node_ids WHERE scope = $1 AND node_id = $3)
-             ON CONFLICT (scope, name) DO NOTHING",
-        )
-        .bind(scope.to_string())
-        .bind(name.to_string())
-        .bind(id.to_string())
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .context("cannot write a label node id")?;
         Ok(())
     }
 }

@@ -38,7 +38,7 @@ pub use deliveries::{Enqueued, Priority};
 pub use deploy_events::MergeRecord;
 pub use deployments::{CountedSuccess, DecisionRecord, Recorded, StoredDecision, env_key};
 pub use jobs::{Job, JobRow};
-pub use label_ids::{SeenLabel, label_scope};
+pub use label_ids::SeenLabel;
 pub use memory::{RememberedVerdict, Verdict};
 pub use reeval::RulesInForce;
 pub use replies::StoredReplies;

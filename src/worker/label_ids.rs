@@ -91,17 +91,25 @@ impl Worker {
         // made under another name, later renamed. Such a history is read again through REST,
         // whose events keep the names as applied.
         let at = self.store.seen_label_nodes_at(&scope).await?;
+        // A label edited after it was recorded may have been renamed away, applied under
+        // another name and renamed back: GraphQL shows that application under the name it has
+        // now, so its applications are read as applied too.
+        let edited = |i: usize| history.label_node_edited_at.get(i).copied().flatten();
         let untrusted = history
             .labels
             .iter()
             .zip(history.label_node_ids.iter())
-            .filter(|(ev, _)| ev.added && ev.actor.username.is_some())
-            .filter(|(ev, _)| governed.contains(&&ev.label))
-            .any(|(ev, id)| {
+            .enumerate()
+            .filter(|(_, (ev, _))| ev.added && ev.actor.username.is_some())
+            .filter(|(_, (ev, _))| governed.contains(&&ev.label))
+            .any(|(i, (ev, id))| {
                 let name = ev.label.as_str();
                 // Recorded in this run is recorded after the event, whatever the clocks say.
-                let new_now = new.iter().any(|(n, i)| n == name && Some(i) == id.as_ref());
-                baseline_now || new_now || !recorded_before(&at, name, id.as_deref(), ev.at)
+                let new_now = new.iter().any(|(n, j)| n == name && Some(j) == id.as_ref());
+                baseline_now
+                    || new_now
+                    || !recorded_before(&at, name, id.as_deref(), ev.at)
+                    || !unedited_since_recorded(&at, name, id.as_deref(), edited(i))
             });
         if untrusted {
             let r = crate::forge::ChangeRef {
@@ -135,6 +143,26 @@ pub(super) fn recorded_before(
         .any(|(n, i, t)| n == name && i == id && *t <= at.timestamp_millis())
 }
 
+/// Pure: whether label node `id`, last edited at `edited`, has not been edited since it was
+/// recorded by `name` (`recorded` as in [`recorded_before`]). An unknown edit time is an edit.
+pub(super) fn unedited_since_recorded(
+    recorded: &[(String, String, i64)],
+    name: &str,
+    id: Option<&str>,
+    edited: Option<chrono::DateTime<chrono::Utc>>,
+) -> bool {
+    let (Some(id), Some(edited)) = (id, edited) else {
+        return false;
+    };
+    recorded
+        .iter()
+        .any(|(n, i, t)| n == name && i == id && edited.timestamp_millis() <= *t)
+}
+
+/// Where label ids are recorded, for the operator the comment points to.
+const TABLES: &str =
+    "table `label_ids` for GitLab, `label_node_ids` for GitHub, by scope `forge:group/project`";
+
 /// Pure: the reasons approvals in `labels` (whose label ids are `ids`, in order) do not count
 /// (their events lose their applier), and the (name, id) pairs seen for the first time, to
 /// remember. `known`: (name, id) as first seen, oldest first.
@@ -160,11 +188,11 @@ where
         let name = ev.label.as_str().to_string();
         let refused = match (id_of.get(&name), name_of.get(&id)) {
             (Some(first), _) if *first != id => Some(format!(
-                "`{name}` applied by {} is label id {id}, but changegate first saw `{name}` as label id {first}: another label under that name does not approve; apply `{name}` again",
+                "`{name}` applied by {} is label id {id}, but changegate first saw `{name}` as label id {first}: another label under that name does not approve, however often it is applied. If `{name}` was deleted and created again, an operator removes changegate's record of `{name}` ({TABLES}) so that the label now named so is recorded",
                 ev.actor.mention()
             )),
             (_, Some(was)) if *was != name => Some(format!(
-                "the label {} applied was `{was}` when changegate first saw it (id {id}) and was renamed `{name}` since: a renamed label does not approve; apply `{name}` again",
+                "the label {} applied was `{was}` when changegate first saw it (id {id}) and was renamed `{name}` since: a renamed label does not approve, however often it is applied. If it is meant to, an operator removes changegate's record of label id {id} ({TABLES})",
                 ev.actor.mention()
             )),
             (None, None) => {
@@ -207,6 +235,7 @@ mod tests {
             gaps: vec![],
             label_ids: entries.iter().map(|(_, id, _)| Some(*id)).collect(),
             label_node_ids: vec![],
+            label_node_edited_at: vec![],
         }
     }
 
@@ -246,7 +275,8 @@ mod tests {
         );
         assert_eq!(h.labels[0].actor.username, None);
         assert!(
-            notes[0].contains("was `team::infra` when changegate first saw it (id 12)"),
+            notes[0].contains("was `team::infra` when changegate first saw it (id 12)")
+                && notes[0].contains("an operator removes changegate's record of label id 12"),
             "{notes:?}"
         );
     }
@@ -261,6 +291,11 @@ mod tests {
         assert_eq!(h.labels[1].actor, User::named("mona"));
         assert_eq!(notes.len(), 1);
         assert!(notes[0].contains("first saw `BT Integration Manager::Approved` as label id 20"));
+        // What helps: an operator, never applying the label again.
+        assert!(notes[0].contains(
+            "an operator removes changegate's record of `BT Integration Manager::Approved`"
+        ));
+        assert!(!notes[0].contains("; apply `"), "{notes:?}");
     }
 
     #[test]
@@ -273,6 +308,37 @@ mod tests {
         assert!(!recorded_before(&rec, "docs", Some("LA_1"), at(200)));
         assert!(!recorded_before(&rec, APPROVED, None, at(200)));
         assert!(!recorded_before(&rec, APPROVED, Some("LA_1"), None));
+    }
+
+    #[test]
+    fn a_label_edited_after_it_was_recorded_is_not_trusted_by_its_name() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0);
+        let rec = vec![(APPROVED.to_string(), "LA_1".to_string(), 100_000)];
+        assert!(unedited_since_recorded(
+            &rec,
+            APPROVED,
+            Some("LA_1"),
+            at(100)
+        ));
+        assert!(unedited_since_recorded(
+            &rec,
+            APPROVED,
+            Some("LA_1"),
+            at(50)
+        ));
+        assert!(!unedited_since_recorded(
+            &rec,
+            APPROVED,
+            Some("LA_1"),
+            at(101)
+        ));
+        assert!(!unedited_since_recorded(&rec, APPROVED, Some("LA_1"), None));
+        assert!(!unedited_since_recorded(
+            &rec,
+            APPROVED,
+            Some("LA_2"),
+            at(50)
+        ));
     }
 
     #[test]

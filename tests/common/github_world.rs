@@ -109,6 +109,9 @@ pub struct GhState {
     pub bot_login: Option<String>,
     /// Labels by node id: (node id, name now); a rename keeps the id.
     pub label_nodes: Vec<(String, String)>,
+    /// When each label was last edited (GraphQL's `Label.updatedAt`), by node id; a label
+    /// never edited answers [`graphql::LABELS_MADE_AT`] (made before anything happened).
+    pub label_edited: Vec<(String, String)>,
 }
 
 /// GitHub's primary rate limit: `limit` requests per window (304s are free), then 403 with
@@ -192,6 +195,19 @@ impl GhState {
             self.epoch
         };
         chrono::DateTime::from_timestamp(epoch + self.clock * 60, 0)
+            .unwrap()
+            .to_rfc3339()
+    }
+
+    /// The moment the fake's clock was last set (with the bot's, by tests that move both):
+    /// an edit the bot may see at once, where an event's tick runs ahead of the bot's clock.
+    fn moment(&self) -> String {
+        let epoch = if self.epoch == 0 {
+            1_767_225_600
+        } else {
+            self.epoch
+        };
+        chrono::DateTime::from_timestamp(epoch, 0)
             .unwrap()
             .to_rfc3339()
     }
@@ -404,12 +420,15 @@ impl GithubWorld {
     /// it show the new name, and REST's issue events keep the name each was given under.
     pub fn rename_label(&self, from: &str, to: &str) {
         let mut s = self.state.lock().unwrap();
-        graphql::node_of(&mut s, from);
+        let id = graphql::node_of(&mut s, from);
         for (_, name) in s.label_nodes.iter_mut() {
             if name.eq_ignore_ascii_case(from) {
                 *name = to.into();
             }
         }
+        let at = s.moment();
+        s.label_edited.retain(|(i, _)| *i != id);
+        s.label_edited.push((id, at));
         for c in s.changes.iter_mut() {
             for l in c.labels.iter_mut() {
                 if l.eq_ignore_ascii_case(from) {

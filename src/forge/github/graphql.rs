@@ -40,8 +40,8 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
           pageInfo { hasPreviousPage startCursor }
           nodes {
             __typename
-            ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
-            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on LabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }
+            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }
           }
         }
       }
@@ -56,8 +56,8 @@ pub const SNAPSHOT_QUERY: &str = r#"query ChangegateSnapshot($owner: String!, $n
           pageInfo { hasPreviousPage startCursor }
           nodes {
             __typename
-            ... on LabeledEvent { createdAt actor { ...Who } label { id name } }
-            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }
+            ... on LabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }
+            ... on UnlabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }
             ... on BaseRefChangedEvent { createdAt actor { ...Who } }
             ... on HeadRefForcePushedEvent { createdAt actor { ...Who } afterCommit { oid } }
           }
@@ -125,10 +125,23 @@ struct WRepo {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PageInfo {
+    /// Absent where not asked; absent where asked is never "no more pages".
     #[serde(default)]
-    has_next_page: bool,
+    has_next_page: Option<bool>,
     #[serde(default)]
-    has_previous_page: bool,
+    has_previous_page: Option<bool>,
+}
+
+impl PageInfo {
+    /// Whether no items follow (`hasNextPage: false`); a page info without it is not whole.
+    fn ends(&self) -> bool {
+        self.has_next_page == Some(false)
+    }
+
+    /// Whether no items precede (`hasPreviousPage: false`); a page info without it is not whole.
+    fn starts(&self) -> bool {
+        self.has_previous_page == Some(false)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +174,10 @@ struct Total {
 struct WLabel {
     id: String,
     name: String,
+    /// When the label was last edited (asked in the timeline only): a label edited after
+    /// changegate recorded its name may have been applied under another one.
+    #[serde(default, rename = "updatedAt")]
+    updated_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -390,4 +407,20 @@ pub fn variables(repo: &Repo, number: u64) -> Result<serde_json::Value, ForgeErr
     let number = i32::try_from(number)
         .map_err(|_| ForgeError::Decode("a change number past GraphQL's Int".into()))?;
     Ok(serde_json::json!({ "owner": owner, "name": name, "number": number }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageInfo;
+
+    #[test]
+    fn a_page_info_without_the_flag_asked_is_not_whole() {
+        let read = |v: serde_json::Value| serde_json::from_value::<PageInfo>(v).unwrap();
+        assert!(!read(serde_json::json!({})).ends());
+        assert!(!read(serde_json::json!({})).starts());
+        assert!(!read(serde_json::json!({ "hasNextPage": false })).starts());
+        assert!(!read(serde_json::json!({ "hasNextPage": true })).ends());
+        assert!(read(serde_json::json!({ "hasNextPage": false })).ends());
+        assert!(read(serde_json::json!({ "hasPreviousPage": false })).starts());
+    }
 }

@@ -236,6 +236,7 @@ impl Forge for GithubClient {
             // GitHub's events keep the label's name as it was when applied.
             label_ids: vec![],
             label_node_ids: vec![],
+            label_node_edited_at: vec![],
             labels,
             retargeted_at,
             gaps,

@@ -239,7 +239,7 @@ impl GithubClient {
         if let Some(rate) = pending.rate() {
             self.note_points(installation, &rate);
         }
-        while let Some((part, cursor)) = pending.next() {
+        while let Some((part, cursor)) = pending.next().map_err(Outcome::Gql)? {
             let variables = graphql::page_variables(&r.repo, r.number, part, &cursor)
                 .map_err(Outcome::Failed)?;
             let body = serde_json::json!({ "query": part.query(), "variables": variables });

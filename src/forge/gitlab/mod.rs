@@ -270,6 +270,7 @@ impl Forge for GitlabClient {
             gaps,
             label_ids,
             label_node_ids: vec![],
+            label_node_edited_at: vec![],
         })
     }
 

@@ -25,6 +25,9 @@ fn who(s: &GhState, login: &str) -> Value {
     actor(&s.account(login))
 }
 
+/// When labels never edited were made: before any test's history.
+pub const LABELS_MADE_AT: &str = "2020-01-01T00:00:00Z";
+
 /// The node id of the label named `name` now, made when first named.
 pub(super) fn node_of(s: &mut GhState, name: &str) -> String {
     if let Some((id, _)) = s
@@ -46,7 +49,12 @@ fn label(s: &GhState, id: &str) -> Value {
         .find(|(i, _)| i == id)
         .map(|(_, n)| n.clone())
         .unwrap_or_default();
-    json!({ "id": id, "name": name })
+    let edited = s
+        .label_edited
+        .iter()
+        .find(|(i, _)| i == id)
+        .map_or(LABELS_MADE_AT, |(_, at)| at.as_str());
+    json!({ "id": id, "name": name, "updatedAt": edited })
 }
 
 /// Answers the snapshot query for `variables.number`, or 404 while GraphQL is off.

@@ -73,7 +73,7 @@ impl Part {
             Part::Labels => change("Labels", Some(labels), labels),
             Part::Assignees => change("Assignees", Some(assignees), assignees),
             Part::Timeline => {
-                let label = "... on LabeledEvent { createdAt actor { ...Who } label { id name } } ... on UnlabeledEvent { createdAt actor { ...Who } label { id name } }";
+                let label = "... on LabeledEvent { createdAt actor { ...Who } label { id name updatedAt } } ... on UnlabeledEvent { createdAt actor { ...Who } label { id name updatedAt } }";
                 let page = "pageInfo { hasPreviousPage startCursor }";
                 let issue = format!(
                     "timelineItems(last: 100, before: $cursor, itemTypes: [LABELED_EVENT, UNLABELED_EVENT]) {{ {page} nodes {{ __typename {label} }} }}"
@@ -188,30 +188,49 @@ pub fn begin(body: &[u8]) -> Result<Pending, GqlError> {
     })
 }
 
-fn cursor_of(conn: &Value, part: Part) -> Option<String> {
-    let info = conn.get("pageInfo")?;
+/// The cursor of `part`'s next page in connection `conn`, `None` when it has no more. A page
+/// info without the flag of the direction asked, or with more pages and no cursor, is refused:
+/// never read as a whole connection.
+fn cursor_of(conn: &Value, part: Part) -> Result<Option<String>, GqlError> {
     let (more, cursor) = if part.backward() {
         ("hasPreviousPage", "startCursor")
     } else {
         ("hasNextPage", "endCursor")
     };
-    if info.get(more)?.as_bool()? {
-        info.get(cursor)?.as_str().map(str::to_string)
-    } else {
-        None
+    let info = conn.get("pageInfo").filter(|i| i.is_object());
+    let Some(flag) = info.and_then(|i| i.get(more)).and_then(Value::as_bool) else {
+        return Err(GqlError::Partial(format!(
+            "{part:?} without pageInfo.{more}"
+        )));
+    };
+    if !flag {
+        return Ok(None);
+    }
+    match info.and_then(|i| i.get(cursor)).and_then(Value::as_str) {
+        Some(c) => Ok(Some(c.to_string())),
+        None => Err(GqlError::Partial(format!(
+            "{part:?} with more pages and no {cursor}"
+        ))),
     }
 }
 
 impl Pending {
     /// The next page to read: a connection with more items, a cursor, and pages left.
-    pub fn next(&self) -> Option<(Part, String)> {
-        self.pages
-            .iter()
-            .filter(|(_, read)| *read < MAX_PAGES)
-            .find_map(|(part, _)| {
-                let conn = self.raw.pointer(part.pointer())?;
-                Some((*part, cursor_of(conn, *part)?))
-            })
+    /// A connection that is not there (null, or not asked of this kind of change) is judged
+    /// when the snapshot is read.
+    pub fn next(&self) -> Result<Option<(Part, String)>, GqlError> {
+        let mut next = None;
+        for (part, read) in &self.pages {
+            let Some(conn) = self.raw.pointer(part.pointer()).filter(|c| c.is_object()) else {
+                continue;
+            };
+            // Every connection's page info is checked, not only up to the first to page.
+            let cursor = cursor_of(conn, *part)?;
+            if let (None, Some(cursor), true) = (&next, cursor, *read < MAX_PAGES) {
+                next = Some((*part, cursor));
+            }
+        }
+        Ok(next)
     }
 
     /// Adds a page of `part` (the answer to its page query): its items join the connection's,
@@ -236,6 +255,7 @@ impl Pending {
         ) else {
             return Err(GqlError::Partial(format!("a page of {part:?} with nulls")));
         };
+        cursor_of(page, part)?;
         let conn = self
             .raw
             .pointer_mut(part.pointer())
@@ -292,17 +312,17 @@ mod tests {
     #[test]
     fn pages_join_their_connection_in_order() {
         let mut p = begin(&answer(json!([1]), json!([3]))).unwrap();
-        assert_eq!(p.next(), Some((Part::Timeline, "c1".into())));
+        assert_eq!(p.next().unwrap(), Some((Part::Timeline, "c1".into())));
         let older = json!({ "data": { "repository": { "issueOrPullRequest": { "timelineItems":
             { "pageInfo": { "hasPreviousPage": false, "startCursor": "c0" }, "nodes": [2] } } } } });
         p.add(Part::Timeline, &serde_json::to_vec(&older).unwrap())
             .unwrap();
-        assert_eq!(p.next(), Some((Part::Reviews, "c1".into())));
+        assert_eq!(p.next().unwrap(), Some((Part::Reviews, "c1".into())));
         let later = json!({ "data": { "repository": { "issueOrPullRequest": { "reviews":
             { "pageInfo": { "hasNextPage": false, "endCursor": "c2" }, "nodes": [4] } } } } });
         p.add(Part::Reviews, &serde_json::to_vec(&later).unwrap())
             .unwrap();
-        assert_eq!(p.next(), None);
+        assert_eq!(p.next().unwrap(), None);
         let at = |ptr: &str| p.raw.pointer(ptr).cloned().unwrap();
         assert_eq!(
             at("/data/repository/issueOrPullRequest/timelineItems/nodes"),
@@ -327,10 +347,34 @@ mod tests {
     }
 
     #[test]
+    fn a_page_info_without_its_flag_or_cursor_is_never_whole() {
+        let no_flag = json!({ "data": { "repository": { "issueOrPullRequest": { "timelineItems":
+            { "pageInfo": { "startCursor": "c0" }, "nodes": [2] } } } } });
+        let no_cursor = json!({ "data": { "repository": { "issueOrPullRequest": { "timelineItems":
+            { "pageInfo": { "hasPreviousPage": true, "startCursor": null }, "nodes": [2] } } } } });
+        let wrong_way = json!({ "data": { "repository": { "issueOrPullRequest": { "timelineItems":
+            { "pageInfo": { "hasNextPage": false }, "nodes": [2] } } } } });
+        for bad in [no_flag, no_cursor, wrong_way] {
+            let mut p = begin(&answer(json!([1]), json!([3]))).unwrap();
+            let got = p.add(Part::Timeline, &serde_json::to_vec(&bad).unwrap());
+            assert!(matches!(got, Err(GqlError::Partial(_))), "{bad}: {got:?}");
+        }
+        // The first answer too: a connection without its page flag is not whole.
+        let mut v: Value = serde_json::from_slice(&answer(json!([1]), json!([3]))).unwrap();
+        v["data"]["repository"]["issueOrPullRequest"]["reviews"]["pageInfo"] = json!({});
+        let p = begin(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert!(matches!(p.next(), Err(GqlError::Partial(_))));
+    }
+
+    #[test]
     fn a_connection_is_paged_no_further_than_rest_reads() {
         let mut p = begin(&answer(json!([1]), json!([]))).unwrap();
         p.pages.iter_mut().for_each(|(_, n)| *n = MAX_PAGES);
-        assert_eq!(p.next(), None, "left to REST, which blocks when too long");
+        assert_eq!(
+            p.next().unwrap(),
+            None,
+            "left to REST, which blocks when too long"
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
     {
         return Err(GqlError::Partial("a pull request without its parts".into()));
     }
-    if w.labels.page_info.has_next_page {
+    if !w.labels.page_info.ends() {
         // The labels decide: more than one page is read through REST whole.
         return Err(GqlError::Partial("more than 100 labels".into()));
     }
@@ -83,11 +83,11 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
     let history = history(&w.timeline_items)?;
     let reviews = w
         .reviews
-        .filter(|r| !r.page_info.has_next_page)
+        .filter(|r| r.page_info.ends())
         .map(|r| standing(r.nodes));
     let commit_authors = w
         .commits
-        .filter(|c| !c.page_info.has_next_page && c.total_count as usize == c.nodes.len())
+        .filter(|c| c.page_info.ends() && c.total_count as usize == c.nodes.len())
         .map(|c| authors(&c.nodes));
     let forced_at = |sha: &str| {
         w.timeline_items
@@ -124,7 +124,7 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
                 })
                 .unwrap_or_default();
             let pulls = &h.commit.associated_pull_requests;
-            let head_pulls = (!pulls.page_info.has_next_page).then(|| {
+            let head_pulls = (pulls.page_info.ends()).then(|| {
                 pulls
                     .nodes
                     .iter()
@@ -139,16 +139,16 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
     };
     let files = w.files.and_then(|f| {
         // GraphQL gives no previous path of a renamed file: a rename is read through REST.
-        let whole = !f.page_info.has_next_page && f.total_count as usize == f.nodes.len();
+        let whole = f.page_info.ends() && f.total_count as usize == f.nodes.len();
         let renamed = f.nodes.iter().any(|n| n.change_type == "RENAMED");
         (whole && !renamed).then(|| ChangedFiles {
             paths: f.nodes.into_iter().map(|n| n.path).collect(),
             complete: true,
         })
     });
-    let assignees = (!w.assignees.page_info.has_next_page)
-        .then(|| w.assignees.nodes.iter().map(Who::user).collect());
-    let repo_labels = (!data.repository.labels.page_info.has_next_page).then(|| {
+    let assignees =
+        (w.assignees.page_info.ends()).then(|| w.assignees.nodes.iter().map(Who::user).collect());
+    let repo_labels = (data.repository.labels.page_info.ends()).then(|| {
         data.repository
             .labels
             .nodes
@@ -178,11 +178,12 @@ fn snapshot(repo: &Repo, data: Data) -> Result<GqlSnapshot, GqlError> {
 /// The label history with its label node ids; `None` when older events were not read (REST
 /// then reads the history with its own rules for long ones).
 fn history(t: &WTimeline) -> Result<Option<crate::model::History>, GqlError> {
-    if t.page_info.has_previous_page {
+    if !t.page_info.starts() {
         return Ok(None);
     }
     let mut labels = vec![];
     let mut ids = vec![];
+    let mut edited = vec![];
     let mut retargeted_at = None;
     for e in &t.nodes {
         match e.typename.as_str() {
@@ -197,6 +198,7 @@ fn history(t: &WTimeline) -> Result<Option<crate::model::History>, GqlError> {
                     at: time(&e.created_at),
                 });
                 ids.push(Some(label.id.clone()));
+                edited.push(label.updated_at.as_deref().and_then(time));
             }
             "BaseRefChangedEvent" => retargeted_at = retargeted_at.max(time(&e.created_at)),
             "HeadRefForcePushedEvent" => {}
@@ -209,6 +211,7 @@ fn history(t: &WTimeline) -> Result<Option<crate::model::History>, GqlError> {
         gaps: vec![],
         label_ids: vec![],
         label_node_ids: ids,
+        label_node_edited_at: edited,
     }))
 }
 
