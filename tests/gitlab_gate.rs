@@ -400,7 +400,10 @@ async fn a_head_pipeline_gitlab_still_names_for_the_head_before_a_push_is_no_gat
             .any(|(_, state, who)| who == BOT && state == "failed"),
         "{on_new:?}"
     );
-    assert!(on_new.iter().all(|(_, state, _)| state != "success"), "{on_new:?}");
+    assert!(
+        on_new.iter().all(|(_, state, _)| state != "success"),
+        "{on_new:?}"
+    );
     assert_project_calls_in_contract(&s.gl);
 }
 
