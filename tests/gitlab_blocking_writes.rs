@@ -93,3 +93,47 @@ async fn a_new_pipeline_while_the_change_waits_for_quota_holds_pending() {
     assert!(there.iter().all(|s| s != "success"), "{there:?}");
     assert_project_calls_in_contract(&gl);
 }
+
+#[tokio::test]
+async fn a_success_given_is_taken_back_when_the_gate_cannot_be_read() {
+    let gl = GitlabWorld::start().await;
+    gl.member("acme/bt-integration-managers", "mona");
+    gl.open_mr(3, "alice", SHA);
+    let app = TestApp::with_forges(None, Some(&gl.url())).await;
+    let given = gl.run_pipeline(3);
+    gl.add_label(3, "CMT::Minor", "alice");
+    gl.add_label(3, "BT Integration Manager::Approved", "mona");
+    hook(&app, &gl, "u1").await;
+    let in_pipeline = |p: u64| -> Vec<String> {
+        gl.status_history(SHA)
+            .into_iter()
+            .filter(|(_, q)| *q == p)
+            .map(|(state, _)| state)
+            .collect()
+    };
+    assert_eq!(
+        in_pipeline(given).last().map(String::as_str),
+        Some("success")
+    );
+    // A newer pipeline on the head (a branch anyone can create there): a status written into
+    // no pipeline lands in it. Then the merge request cannot be read at all: the job fails for
+    // good and the gate cannot be read, so the pipeline given the success is taken back from
+    // the record.
+    let newer = gl.run_pipeline(3);
+    for _ in 0..8 {
+        gl.fail_next(
+            "GET /api/v4/projects/42/merge_requests/3$",
+            wiremock::ResponseTemplate::new(403)
+                .set_body_json(serde_json::json!({ "message": "403 Forbidden" })),
+        );
+    }
+    app.expect_failed_jobs(1);
+    hook(&app, &gl, "u2").await;
+    let there = in_pipeline(given);
+    assert_eq!(
+        there.last().map(String::as_str),
+        Some("failed"),
+        "{there:?}"
+    );
+    assert!(in_pipeline(newer).iter().all(|s| s != "success"));
+}

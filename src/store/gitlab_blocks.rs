@@ -26,6 +26,27 @@ impl Store {
             .transpose()
     }
 
+    /// The pipelines (id, commit) the bot last gave `state` for change `key`, newest first.
+    pub async fn pipelines_given(&self, key: &str, state: &str) -> Result<Vec<(u64, String)>> {
+        let rows = sqlx::query(
+            "SELECT pipeline_id, head_sha FROM gitlab_pipeline_statuses
+             WHERE change_key = $1 AND state = $2 AND pipeline_id > 0
+             ORDER BY written_at DESC LIMIT 20",
+        )
+        .bind(key.to_string())
+        .bind(state.to_string())
+        .fetch_all(&self.reads)
+        .await
+        .context("cannot read the pipelines given a status")?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get(0)?;
+                let id = u64::try_from(id).context("a negative pipeline id")?;
+                Ok((id, r.try_get(1)?))
+            })
+            .collect()
+    }
+
     /// Remembers that the bot wrote `state`/`description` for `sha` into `pipeline`.
     pub async fn remember_pipeline_status(
         &self,

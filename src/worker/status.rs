@@ -250,8 +250,12 @@ impl Worker {
             Ok(found) if found.missing.is_none() => found.gate,
             Ok(_) => return Ok(()),
             Err(e) => {
+                // The gate cannot be read (or GitLab shows another head): the pipelines the
+                // bot gave a success are taken back from the record, with no read.
                 tracing::warn!(error = format!("{e:#}"), "cannot read the gating pipeline");
-                return Ok(());
+                return self
+                    .block_given(t, gl, change, sha, action, target_url)
+                    .await;
             }
         };
         let Some(pipeline) = gate.pipeline else {
@@ -270,6 +274,47 @@ impl Worker {
             self.store
                 .remember_pipeline_status(&key_of(change), pipeline, (&gate.sha, name, description))
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes blocking `action` into every pipeline on commit `sha` the bot last gave a success
+    /// for `change` (only that commit's: another head's pipelines hold their own verdicts).
+    async fn block_given<F: Forge>(
+        &self,
+        t: &super::execute::Target<'_, F>,
+        gl: &crate::forge::gitlab::GitlabClient,
+        change: &Change,
+        sha: &str,
+        action: &PlannedAction,
+        target_url: Option<&str>,
+    ) -> Result<()> {
+        let PlannedAction::SetStatus {
+            state, description, ..
+        } = action
+        else {
+            return Ok(());
+        };
+        let key = key_of(change);
+        let head = change.head_sha.as_deref().unwrap_or_default();
+        for (pipeline, commit) in self.store.pipelines_given(&key, "success").await? {
+            if commit != sha {
+                continue;
+            }
+            let at = super::gitlab_blocks::StatusAt {
+                repo: &change.repo,
+                sha: &commit,
+                pipeline: Some(pipeline),
+                git_ref: None,
+                target_url,
+                change: (&t.r.repo, head),
+            };
+            if self.gitlab_write(t, gl, at, action, &[]).await?.is_some() {
+                let name = crate::forge::gitlab::state_name(*state);
+                self.store
+                    .remember_pipeline_status(&key, pipeline, (&commit, name, description))
+                    .await?;
+            }
         }
         Ok(())
     }
