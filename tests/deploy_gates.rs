@@ -369,6 +369,15 @@ async fn the_gate_route_needs_its_token_and_answers_200_only_for_allow() {
             .contains("cannot be verified: the repository's default branch cannot be read"),
         "{body}"
     );
+    // A repository GitLab or GitHub answers 404 for (the token lost access) fails closed too.
+    g.s.gh.fail_next(
+        "GET /repos/acme/platypus$",
+        wiremock::ResponseTemplate::new(404)
+            .set_body_json(serde_json::json!({ "message": "Not Found" })),
+    );
+    let (status, body) = call(ask(Some("gate-token"), H1)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("default branch"), "{body}");
     // The caller names the branch; one production does not deploy from is denied.
     let (status, body) = call(ask_on(Some("gate-token"), H1, "&ref=evil")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
