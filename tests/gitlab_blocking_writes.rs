@@ -19,6 +19,15 @@ async fn hook(app: &TestApp, gl: &GitlabWorld, delivery: &str) {
     app.drain().await;
 }
 
+/// The states changegate's status went through in pipeline `p` of the head, oldest first.
+fn in_pipeline(gl: &GitlabWorld, p: u64) -> Vec<String> {
+    gl.status_history(SHA)
+        .into_iter()
+        .filter(|(_, q)| *q == p)
+        .map(|(state, _)| state)
+        .collect()
+}
+
 #[tokio::test]
 async fn an_error_after_a_job_failed_for_good_reaches_the_merged_results_pipeline() {
     let gl = GitlabWorld::start().await;
@@ -62,13 +71,7 @@ async fn a_new_pipeline_while_the_change_waits_for_quota_holds_pending() {
     gl.add_label(3, "CMT::Minor", "alice");
     gl.add_label(3, "BT Integration Manager::Approved", "mona");
     hook(&app, &gl, "u1").await;
-    let in_pipeline = |p: u64| -> Vec<String> {
-        gl.status_history(SHA)
-            .into_iter()
-            .filter(|(_, q)| *q == p)
-            .map(|(state, _)| state)
-            .collect()
-    };
+    let in_pipeline = |p: u64| in_pipeline(&gl, p);
     assert_eq!(
         in_pipeline(first).last().map(String::as_str),
         Some("success")
@@ -104,13 +107,7 @@ async fn a_success_given_is_taken_back_when_the_gate_cannot_be_read() {
     gl.add_label(3, "CMT::Minor", "alice");
     gl.add_label(3, "BT Integration Manager::Approved", "mona");
     hook(&app, &gl, "u1").await;
-    let in_pipeline = |p: u64| -> Vec<String> {
-        gl.status_history(SHA)
-            .into_iter()
-            .filter(|(_, q)| *q == p)
-            .map(|(state, _)| state)
-            .collect()
-    };
+    let in_pipeline = |p: u64| in_pipeline(&gl, p);
     assert_eq!(
         in_pipeline(given).last().map(String::as_str),
         Some("success")

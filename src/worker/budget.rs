@@ -88,12 +88,12 @@ impl Worker {
             return Ok(());
         };
         // A Pipeline Hook names no merge request head: its pipeline's commit stands for it
-        // here (a pending written there blocks, whichever head it is).
+        // for the pending written into that pipeline (it blocks, whichever head it is), and
+        // nothing else is written or recorded for a head the hook does not know.
         let mut with_head;
         let mut change = &ctx.change.change;
-        if change.head_sha.is_none()
-            && let Some(p) = ctx.change.pipeline.as_ref()
-        {
+        let head_known = change.head_sha.is_some();
+        if !head_known && let Some(p) = ctx.change.pipeline.as_ref() {
             with_head = change.clone();
             with_head.head_sha = Some(p.sha.clone());
             change = &with_head;
@@ -131,6 +131,9 @@ impl Worker {
                 error = format!("{e:#}"),
                 "cannot write pending into the hooked pipeline"
             );
+        }
+        if !head_known {
+            return self.flush(&ctx).await;
         }
         // A success the bot wrote on a head or context the change has left is taken back
         // first: waiting must not leave an old pass standing for a commit pushed back to.

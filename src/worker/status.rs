@@ -224,8 +224,8 @@ impl Worker {
     }
 
     /// Writes a blocking `action` into the gating pipeline of merge request `t.r` when GitLab
-    /// shows `sha` as its head and names a pipeline within reach; a gate that cannot be read is left
-    /// to the write on the head (the caller's), and said in the log.
+    /// shows `sha` as its head and names a pipeline within reach; when the gate cannot be read,
+    /// into the pipelines on `sha` the record says the bot gave a success.
     async fn block_in_gate<F: Forge>(
         &self,
         t: &super::execute::Target<'_, F>,
@@ -235,12 +235,6 @@ impl Worker {
         action: &PlannedAction,
         target_url: Option<&str>,
     ) -> Result<()> {
-        let PlannedAction::SetStatus {
-            state, description, ..
-        } = action
-        else {
-            return Ok(());
-        };
         // Any head the caller writes on may be the current one (a delivery's head can be older
         // than the one remembered): GitLab's answer says, as the gate is read for `sha` only.
         if change.kind != crate::model::ChangeKind::MergeRequest {
@@ -261,18 +255,46 @@ impl Worker {
         let Some(pipeline) = gate.pipeline else {
             return Ok(());
         };
+        self.write_in_pipeline(
+            t,
+            gl,
+            (change, sha),
+            (&gate.repo, &gate.sha, pipeline),
+            action,
+            target_url,
+        )
+        .await
+    }
+
+    /// Writes `action` for head `head` into `pipeline` (of `repo`, on `commit`) and records what
+    /// it holds.
+    async fn write_in_pipeline<F: Forge>(
+        &self,
+        t: &super::execute::Target<'_, F>,
+        gl: &crate::forge::gitlab::GitlabClient,
+        (change, head): (&Change, &str),
+        (repo, commit, pipeline): (&crate::model::Repo, &str, u64),
+        action: &PlannedAction,
+        target_url: Option<&str>,
+    ) -> Result<()> {
+        let PlannedAction::SetStatus {
+            state, description, ..
+        } = action
+        else {
+            return Ok(());
+        };
         let at = super::gitlab_blocks::StatusAt {
-            repo: &gate.repo,
-            sha: &gate.sha,
+            repo,
+            sha: commit,
             pipeline: Some(pipeline),
             git_ref: None,
             target_url,
-            change: (&t.r.repo, sha),
+            change: (&t.r.repo, head),
         };
         if self.gitlab_write(t, gl, at, action, &[]).await?.is_some() {
             let name = crate::forge::gitlab::state_name(*state);
             self.store
-                .remember_pipeline_status(&key_of(change), pipeline, (&gate.sha, name, description))
+                .remember_pipeline_status(&key_of(change), pipeline, (commit, name, description))
                 .await?;
         }
         Ok(())
@@ -289,32 +311,20 @@ impl Worker {
         action: &PlannedAction,
         target_url: Option<&str>,
     ) -> Result<()> {
-        let PlannedAction::SetStatus {
-            state, description, ..
-        } = action
-        else {
-            return Ok(());
-        };
-        let key = key_of(change);
-        let head = change.head_sha.as_deref().unwrap_or_default();
-        for (pipeline, commit) in self.store.pipelines_given(&key, "success").await? {
-            if commit != sha {
-                continue;
-            }
-            let at = super::gitlab_blocks::StatusAt {
-                repo: &change.repo,
-                sha: &commit,
-                pipeline: Some(pipeline),
-                git_ref: None,
+        let given = self
+            .store
+            .pipelines_given(&key_of(change), "success")
+            .await?;
+        for (pipeline, commit) in given.into_iter().filter(|(_, c)| c == sha) {
+            self.write_in_pipeline(
+                t,
+                gl,
+                (change, sha),
+                (&change.repo, &commit, pipeline),
+                action,
                 target_url,
-                change: (&t.r.repo, head),
-            };
-            if self.gitlab_write(t, gl, at, action, &[]).await?.is_some() {
-                let name = crate::forge::gitlab::state_name(*state);
-                self.store
-                    .remember_pipeline_status(&key, pipeline, (&commit, name, description))
-                    .await?;
-            }
+            )
+            .await?;
         }
         Ok(())
     }
