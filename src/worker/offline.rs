@@ -24,7 +24,8 @@ impl Worker {
     ) -> Result<()> {
         let mut snapshot =
             Snapshot::from_event(job.change, self.store.clock().now()).offline_link(rules);
-        self.received
+        let lent = self
+            .received
             .apply(
                 &self.store,
                 &key_of(&job.change.change),
@@ -61,6 +62,7 @@ impl Worker {
             self.record(job, "action", Some(&rules.hash), &detail)
                 .await?;
         }
+        self.received.keep(lent, &mut snapshot);
         Ok(())
     }
 }

@@ -59,11 +59,21 @@ impl ReceivedHistory {
     }
 
     /// Puts the history into the snapshot; with nothing received, the payload's stays.
+    #[cfg(test)]
     pub fn apply(&self, snap: &mut Snapshot) {
-        if self.labels.is_empty() && self.reviews.is_empty() && self.push.is_none() {
+        if self.is_empty() {
             return;
         }
         snap.label_events = self.labels.clone();
+        self.apply_rest(snap);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.reviews.is_empty() && self.push.is_none()
+    }
+
+    /// What [`Self::apply`] puts in but the label events.
+    fn apply_rest(&self, snap: &mut Snapshot) {
         snap.reviews = self
             .reviews
             .iter()
@@ -85,6 +95,13 @@ struct Kept {
     history: ReceivedHistory,
 }
 
+/// A change's history while its label events are in a snapshot being judged.
+pub struct Lent {
+    key: String,
+    kept: Kept,
+    labels_lent: bool,
+}
+
 /// The histories of the changes a dry run evaluated lately, by change key.
 #[derive(Clone, Default)]
 pub struct ReceivedCache {
@@ -93,14 +110,16 @@ pub struct ReceivedCache {
 
 impl ReceivedCache {
     /// Puts into `snap` the history of the change `key` from its deliveries received at or
-    /// before `up_to` (ms), in the order they were stored.
+    /// before `up_to` (ms), in the order they were stored. The label events are moved into the
+    /// snapshot, not copied (a flood of one change makes them long): hand them back with
+    /// [`Self::keep`] once the snapshot is judged, or the next run reads them again.
     pub async fn apply(
         &self,
         store: &Store,
         key: &str,
         up_to: i64,
         snap: &mut Snapshot,
-    ) -> Result<()> {
+    ) -> Result<Lent> {
         let (kind, number) = (snap.change.kind, snap.change.number);
         let kept = self.lock().remove(key).filter(|k| k.up_to <= up_to);
         let (mut history, mut last_job) = match kept {
@@ -114,20 +133,38 @@ impl ReceivedCache {
             history.add(kind, number, at, &event);
             last_job = job;
         }
-        history.apply(snap);
-        let mut kept = self.lock();
-        if kept.len() >= CHANGES_KEPT {
-            kept.clear();
+        let lent = !history.is_empty();
+        if lent {
+            snap.label_events = std::mem::take(&mut history.labels);
+            history.apply_rest(snap);
         }
-        kept.insert(
-            key.to_string(),
-            Kept {
+        Ok(Lent {
+            key: key.to_string(),
+            kept: Kept {
                 last_job,
                 up_to,
                 history,
             },
-        );
-        Ok(())
+            labels_lent: lent,
+        })
+    }
+
+    /// Keeps the history [`Self::apply`] lent, with the label events back from the judged
+    /// snapshot.
+    pub fn keep(&self, lent: Lent, snap: &mut Snapshot) {
+        let Lent {
+            key,
+            mut kept,
+            labels_lent,
+        } = lent;
+        if labels_lent {
+            kept.history.labels = std::mem::take(&mut snap.label_events);
+        }
+        let mut all = self.lock();
+        if all.len() >= CHANGES_KEPT {
+            all.clear();
+        }
+        all.insert(key, kept);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
