@@ -103,3 +103,35 @@ async fn an_older_ghes_schema_reads_rest_and_graphql_is_not_asked_again() {
         );
     }
 }
+
+#[tokio::test]
+async fn graphql_is_asked_again_an_hour_after_it_could_not_answer() {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = changegate::clock::Clock::manual(at);
+    let server = MockServer::start().await;
+    let error = json!({ "message": "Field 'isDraft' doesn't exist on type 'PullRequest'" });
+    let client = ghes(&server, error).await.with_clock(clock.clone());
+    let posts = || async { graphql_posts(&server.received_requests().await.unwrap()).len() };
+
+    client.change(&change_ref()).await.unwrap().unwrap();
+    assert_eq!(posts().await, 1);
+    // 59 minutes on: still REST only.
+    clock.advance(chrono::Duration::minutes(59));
+    client.change(&change_ref()).await.unwrap().unwrap();
+    assert_eq!(posts().await, 1, "not asked within the hour");
+    // A clock set back does not shorten the wait.
+    clock.set(at - chrono::Duration::minutes(30));
+    client.change(&change_ref()).await.unwrap().unwrap();
+    assert_eq!(posts().await, 1, "not asked when the clock went back");
+    // An hour after it could not answer: asked again (an upgraded server would answer), and
+    // when it still cannot, REST for another hour.
+    clock.set(at + chrono::Duration::minutes(61));
+    let change = client.change(&change_ref()).await.unwrap().unwrap();
+    assert_eq!(change.number, 7, "read through REST again");
+    assert_eq!(posts().await, 2, "asked again after the hour");
+    clock.advance(chrono::Duration::minutes(30));
+    client.change(&change_ref()).await.unwrap().unwrap();
+    assert_eq!(posts().await, 2, "remembered again");
+}

@@ -9,20 +9,22 @@ use sqlx::Row;
 /// The note a job waiting for its change's quota carries (`changegate jobs` shows it).
 pub const WAITING_FOR_QUOTA: &str = "waiting for API quota";
 
+/// Read before every run of a change: through the partial index `jobs_change_spent`, never
+/// every job the change ever had.
+pub(super) const UNITS_SPENT: &str = "SELECT updated_at, units FROM jobs
+     WHERE change_key = $1 AND state = 'done' AND units > 0 AND updated_at >= $2
+     ORDER BY updated_at";
+
 impl Store {
     /// The quota units the runs of change `key` spent since `since` (ms since the epoch): when
     /// each run ended and what it spent, oldest first.
     pub async fn units_spent(&self, key: &str, since: i64) -> Result<Vec<(i64, i64)>> {
-        let rows = sqlx::query(
-            "SELECT updated_at, units FROM jobs
-             WHERE change_key = $1 AND state = 'done' AND units > 0 AND updated_at >= $2
-             ORDER BY updated_at",
-        )
-        .bind(key.to_string())
-        .bind(since)
-        .fetch_all(&self.reads)
-        .await
-        .context("cannot read what the change spent")?;
+        let rows = sqlx::query(UNITS_SPENT)
+            .bind(key.to_string())
+            .bind(since)
+            .fetch_all(&self.reads)
+            .await
+            .context("cannot read what the change spent")?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()

@@ -22,6 +22,8 @@ mod label_ids;
 mod logins;
 mod memory;
 mod migrations;
+#[cfg(test)]
+mod plans;
 mod received;
 mod reeval;
 mod replies;

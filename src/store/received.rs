@@ -29,6 +29,12 @@ impl Store {
     }
 }
 
+/// Read on every dry run of a change: through `jobs_change_id`, never every job of the change.
+pub(super) const RECEIVED_SINCE: &str =
+    "SELECT j.id, d.received_at, CASE WHEN d.received_at <= $3 THEN d.event_json END
+     FROM jobs j JOIN deliveries d ON d.id = j.delivery
+     WHERE j.change_key = $1 AND j.id > $2 ORDER BY j.id";
+
 impl Store {
     /// The change `key`'s deliveries stored after job `after_job`, in the order stored: (job
     /// id, when received, the event, or none when it was received after `up_to_ms`). The
@@ -39,17 +45,13 @@ impl Store {
         after_job: i64,
         up_to_ms: i64,
     ) -> Result<Vec<(i64, i64, Option<Event>)>> {
-        let rows = sqlx::query(
-            "SELECT j.id, d.received_at, CASE WHEN d.received_at <= $3 THEN d.event_json END
-             FROM jobs j JOIN deliveries d ON d.id = j.delivery
-             WHERE j.change_key = $1 AND j.id > $2 ORDER BY j.id",
-        )
-        .bind(key.to_string())
-        .bind(after_job)
-        .bind(up_to_ms)
-        .fetch_all(&self.reads)
-        .await
-        .context("cannot read the change's deliveries")?;
+        let rows = sqlx::query(RECEIVED_SINCE)
+            .bind(key.to_string())
+            .bind(after_job)
+            .bind(up_to_ms)
+            .fetch_all(&self.reads)
+            .await
+            .context("cannot read the change's deliveries")?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let (job, at, json): (i64, i64, Option<String>) =

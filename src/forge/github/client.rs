@@ -116,6 +116,13 @@ impl GithubClient {
         self
     }
 
+    /// Reads `clock` for how long an installation whose GraphQL could not answer reads REST
+    /// only (the process's clock; tests move it).
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Self {
+        self.snapshots.clock = clock;
+        self
+    }
+
     /// Reads through REST only, never GraphQL (`github.graphql: false`).
     pub fn without_graphql(mut self) -> Self {
         self.snapshots.off = true;

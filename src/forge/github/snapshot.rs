@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long an installation whose GraphQL could not answer the query reads REST only.
-const UNAVAILABLE_FOR: Duration = Duration::from_secs(3600);
+/// How long an installation whose GraphQL could not answer the query reads REST only (ms).
+const UNAVAILABLE_FOR_MS: i64 = 3_600_000;
 /// Snapshots kept at most (one per change being evaluated; older ones are dropped).
 const KEPT: usize = 256;
 
@@ -40,9 +40,11 @@ enum Outcome {
 #[derive(Default, Clone)]
 pub(crate) struct Snapshots {
     kept: Arc<Mutex<HashMap<String, Kept>>>,
-    unavailable: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Since when (ms, [`Self::clock`]) each installation reads REST only.
+    unavailable: Arc<Mutex<HashMap<String, i64>>>,
     /// Off by setting (`github.graphql: false`): REST only.
     pub(super) off: bool,
+    pub(super) clock: crate::clock::Clock,
 }
 
 fn key(r: &ChangeRef) -> String {
@@ -112,8 +114,16 @@ impl Snapshots {
         let Ok(mut off) = self.unavailable.lock() else {
             return false;
         };
+        let now = self.clock.now_ms();
         match off.get(installation) {
-            Some(since) if since.elapsed() < UNAVAILABLE_FOR => false,
+            // A clock moved back (or a time that cannot be placed) counts as still within.
+            Some(since)
+                if now
+                    .checked_sub(*since)
+                    .is_none_or(|d| d < UNAVAILABLE_FOR_MS) =>
+            {
+                false
+            }
             Some(_) => {
                 off.remove(installation);
                 true
@@ -124,7 +134,7 @@ impl Snapshots {
 
     fn mark_unavailable(&self, installation: &str) {
         if let Ok(mut off) = self.unavailable.lock() {
-            off.insert(installation.to_string(), Instant::now());
+            off.insert(installation.to_string(), self.clock.now_ms());
         }
     }
 }
