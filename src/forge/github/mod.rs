@@ -1,97 +1,49 @@
 //! GitHub REST API through octocrab (token auth, or a GitHub App's installation tokens).
 //! Requests are paths on `github.api_url`, so GitHub Enterprise (`https://HOST/api/v3`) and test
-//! fakes work alike. `client.rs` holds the plumbing, `wire.rs` the answers' shapes.
+//! fakes work alike. `client.rs` holds the plumbing, `wire.rs` the answers' shapes; the
+//! [`Forge`] methods below hand the longer reads and writes to the files named for them.
 
+mod changes;
 mod client;
 mod comments;
 mod commits;
 pub mod compare;
+mod contents;
 mod deployments;
 pub mod graphql;
+mod history;
 mod labels;
 mod members;
 mod repository;
 mod snapshot;
+mod statuses;
 mod wire;
 
 pub use client::GithubClient;
 
 use super::{ChangeRef, Comment, Forge, ForgeError};
 use crate::model::{
-    Change, ChangeKind, ChangedFiles, History, Label, LabelEvent, Review, StatusState, TeamRef,
-    User,
+    Change, ChangeKind, ChangedFiles, History, Label, Review, StatusState, TeamRef, User,
 };
 use ::http::Method;
 use client::enc;
-use serde::Deserialize;
 use serde_json::json;
 use wire::*;
 
 impl Forge for GithubClient {
     async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
-        // One query for the whole snapshot; REST when GraphQL cannot give it whole.
-        if let Some(read) = self.change_by_graphql(r).await? {
-            return Ok(read);
-        }
-        let path = match r.kind {
-            ChangeKind::MergeRequest => format!("/pulls/{}", r.number),
-            ChangeKind::Issue => format!("/issues/{}", r.number),
-        };
-        // Conditional: an unchanged change answers 304, which costs no rate limit.
-        let reply = match self
-            .get_conditional(&self.repo_url(r, &path), "read the change")
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
-        };
-        let w: WireChange = reply.json()?;
-        // `/issues/{n}` answers for pull requests too: such an answer is no issue.
-        let kind = match &w.pull_request {
-            Some(_) => ChangeKind::MergeRequest,
-            None => r.kind,
-        };
-        Ok(Some(w.into_change(&r.repo, kind, r.number)))
+        self.read_change(r).await
     }
 
     async fn project_label_nodes(
         &self,
         r: &ChangeRef,
     ) -> Result<Vec<(String, String)>, ForgeError> {
-        if let Some(labels) = self.snapshot_part(r, |s| s.repo_labels.clone()) {
-            return Ok(labels);
-        }
-        #[derive(Deserialize)]
-        struct WireRepoLabel {
-            name: String,
-            node_id: Option<String>,
-        }
-        let url = format!("{}/repos/{}/labels", self.api, r.repo.path);
-        let labels: Vec<WireRepoLabel> = self
-            .list_conditional(&url, "list the repository's labels")
-            .await?;
-        Ok(labels
-            .into_iter()
-            .filter_map(|l| Some((l.name, l.node_id?)))
-            .collect())
+        self.repo_label_nodes(r).await
     }
 
     async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
-        #[derive(Deserialize)]
-        struct Assigned {
-            #[serde(default)]
-            assignees: Vec<WireUser>,
-        }
-        if let Some(a) = self.snapshot_part(r, |s| s.assignees.clone()) {
-            return Ok(a);
-        }
-        let url = self.repo_url(r, &format!("/issues/{}", r.number));
-        // The issue was just read: this answers 304 (free) unless it changed since.
-        let a: Assigned = self
-            .get_conditional(&url, "read the issue's assignees")
-            .await?
-            .json()?;
-        Ok(a.assignees.iter().map(WireUser::user).collect())
+        self.read_issue_assignees(r).await
     }
 
     async fn repo_file(
@@ -99,56 +51,11 @@ impl Forge for GithubClient {
         repo: &crate::model::Repo,
         path: &str,
     ) -> Result<Option<super::RepoFile>, ForgeError> {
-        #[derive(Deserialize)]
-        struct Contents {
-            content: Option<String>,
-            sha: String,
-        }
-        let encoded: Vec<String> = path.split('/').map(enc).collect();
-        let url = format!(
-            "{}/repos/{}/contents/{}",
-            self.api,
-            repo.path,
-            encoded.join("/")
-        );
-        let reply = match self
-            .call(true, Method::GET, &url, None, "read the repository rules")
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
-        };
-        let c: Contents = reply.json()?;
-        super::decode_file(c.content.as_deref().unwrap_or(""), c.sha).map(Some)
+        self.read_repo_file(repo, path).await
     }
 
     async fn open_changes(&self, repo: &crate::model::Repo) -> Result<Vec<Change>, ForgeError> {
-        let base = format!("{}/repos/{}", self.api, repo.path);
-        let pulls: Vec<WireChange> = self
-            .list_conditional(
-                &format!("{base}/pulls?state=open"),
-                "list open pull requests",
-            )
-            .await?;
-        let issues: Vec<WireChange> = self
-            .list_conditional(&format!("{base}/issues?state=open"), "list open issues")
-            .await?;
-        let to_change = |w: WireChange, kind| {
-            let n = w.number.and_then(|n| u64::try_from(n).ok())?;
-            Some(w.into_change(repo, kind, n))
-        };
-        let mut out: Vec<Change> = pulls
-            .into_iter()
-            .filter_map(|w| to_change(w, ChangeKind::MergeRequest))
-            .collect();
-        // The issues listing includes pull requests; they are listed above already.
-        out.extend(
-            issues
-                .into_iter()
-                .filter(|w| w.pull_request.is_none())
-                .filter_map(|w| to_change(w, ChangeKind::Issue)),
-        );
-        Ok(out)
+        self.list_open_changes(repo).await
     }
 
     async fn open_changes_with_head(
@@ -156,29 +63,7 @@ impl Forge for GithubClient {
         repo: &crate::model::Repo,
         sha: &str,
     ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
-        if let Some(pulls) = self.head_pulls_from_snapshot(repo, sha) {
-            return Ok(pulls);
-        }
-        // The pull requests associated with a commit include those that merely contain it
-        // and merged ones: only open ones whose head it is share its status.
-        let url = format!(
-            "{}/repos/{}/commits/{}/pulls",
-            self.api,
-            repo.path,
-            enc(sha)
-        );
-        let pulls: Vec<WireChange> = self
-            .list_conditional(&url, "list the pull requests of a commit")
-            .await?;
-        Ok(pulls
-            .into_iter()
-            .filter(|w| w.state.as_deref() == Some("open"))
-            .filter(|w| w.head.as_ref().and_then(|h| h.sha.as_deref()) == Some(sha))
-            .filter_map(|w| {
-                let n = w.number.and_then(|n| u64::try_from(n).ok())?;
-                Some((n, w.base.and_then(|b| b.name)))
-            })
-            .collect())
+        self.open_pulls_with_head(repo, sha).await
     }
 
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
@@ -195,52 +80,7 @@ impl Forge for GithubClient {
         r: &ChangeRef,
         current: &[Label],
     ) -> Result<History, ForgeError> {
-        let url = self.repo_url(r, &format!("/issues/{}/events", r.number));
-        let read = super::read_history(
-            "label history",
-            |n| self.page::<WireIssueEvent>(&url, n, "read label history"),
-            |events| {
-                crate::model::holds_latest(
-                    current,
-                    events.iter().filter_map(|e| {
-                        let name = e.label.as_ref()?.name.as_str();
-                        Some((name, e.event == "labeled"))
-                    }),
-                )
-            },
-        )
-        .await;
-        let (events, cut) = match read {
-            Err(ForgeError::NotFound(_)) => (vec![], false),
-            other => other?,
-        };
-        let gaps = super::cut_gap(cut, events.first().and_then(|e| time(&e.created_at)));
-        let retargeted_at = events
-            .iter()
-            .filter(|e| e.event == "base_ref_changed")
-            .filter_map(|e| time(&e.created_at))
-            .max();
-        let labels = events
-            .into_iter()
-            .filter(|e| e.event == "labeled" || e.event == "unlabeled")
-            .filter_map(|e| {
-                Some(LabelEvent {
-                    label: Label::new(&e.label?.name),
-                    added: e.event == "labeled",
-                    actor: e.actor.as_ref().map(WireUser::user).unwrap_or_default(),
-                    at: time(&e.created_at),
-                })
-            })
-            .collect();
-        Ok(History {
-            // GitHub's events keep the label's name as it was when applied.
-            label_ids: vec![],
-            label_node_ids: vec![],
-            label_node_edited_at: vec![],
-            labels,
-            retargeted_at,
-            gaps,
-        })
+        self.issue_label_events(r, current).await
     }
 
     async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
@@ -278,30 +118,7 @@ impl Forge for GithubClient {
     }
 
     async fn changed_files(&self, r: &ChangeRef) -> Result<ChangedFiles, ForgeError> {
-        #[derive(Deserialize)]
-        struct WireFile {
-            filename: String,
-            previous_filename: Option<String>,
-        }
-        // GitHub lists at most 3,000 files of a pull request: a listing that long may be cut.
-        const GITHUB_MAX_FILES: usize = 3000;
-        if r.kind != ChangeKind::MergeRequest {
-            return Ok(ChangedFiles::none());
-        }
-        if let Some(files) = self.snapshot_part(r, |s| s.files.clone()) {
-            return Ok(files);
-        }
-        let url = self.repo_url(r, &format!("/pulls/{}/files", r.number));
-        let files: Vec<WireFile> = match self.list_conditional(&url, "read changed files").await {
-            Err(ForgeError::TooLong(_)) => return Ok(ChangedFiles::cut()),
-            other => other?,
-        };
-        let complete = files.len() < GITHUB_MAX_FILES;
-        let paths = files
-            .into_iter()
-            .flat_map(|f| std::iter::once(f.filename).chain(f.previous_filename))
-            .collect();
-        Ok(ChangedFiles { paths, complete })
+        self.pull_files(r).await
     }
 
     async fn change_diff(
@@ -472,85 +289,7 @@ impl Forge for GithubClient {
         sha: &str,
         context: &str,
     ) -> Result<Option<(StatusState, String)>, ForgeError> {
-        #[derive(Deserialize)]
-        struct Combined {
-            #[serde(default)]
-            statuses: Vec<WireStatus>,
-        }
-        #[derive(Deserialize)]
-        struct WireStatus {
-            state: Option<String>,
-            context: Option<String>,
-            description: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct CheckRuns {
-            #[serde(default)]
-            check_runs: Vec<WireCheckRun>,
-        }
-        #[derive(Deserialize)]
-        struct WireCheckRun {
-            conclusion: Option<String>,
-            output: Option<WireOutput>,
-        }
-        #[derive(Deserialize)]
-        struct WireOutput {
-            title: Option<String>,
-        }
-        let state = |s: Option<&str>| match s {
-            Some("success") => Some(StatusState::Success),
-            Some("failure") => Some(StatusState::Failure),
-            Some("error") => Some(StatusState::Error),
-            Some("pending") => Some(StatusState::Pending),
-            _ => None,
-        };
-        // The head's statuses as the snapshot read them (a token's verdict is a status).
-        if self.app.is_none()
-            && let Some(statuses) = self.snapshot_part(r, |s| {
-                let (head, _) = s.head.as_ref()?;
-                (head == sha).then(|| s.statuses.clone()).flatten()
-            })
-        {
-            return Ok(statuses
-                .into_iter()
-                .find(|(c, _, _)| c == context)
-                .and_then(|(_, st, description)| Some((state(Some(st.as_str()))?, description))));
-        }
-        if self.app.is_some() {
-            let url = self.repo_url(
-                r,
-                &format!(
-                    "/commits/{}/check-runs?check_name={}&filter=latest",
-                    enc(sha),
-                    enc(context)
-                ),
-            );
-            let runs: CheckRuns = match self.get_conditional(&url, "read the check run").await {
-                Err(ForgeError::NotFound(_)) => return Ok(None),
-                other => other?.json()?,
-            };
-            return Ok(runs.check_runs.into_iter().next().and_then(|c| {
-                let title = c.output.and_then(|o| o.title).unwrap_or_default();
-                Some((state(c.conclusion.as_deref())?, title))
-            }));
-        }
-        // The combined status lists the latest status of each context (a 304 is free).
-        let url = self.repo_url(r, &format!("/commits/{}/status?per_page=100", enc(sha)));
-        // None known: the verdict is written.
-        let combined: Combined = match self.get_conditional(&url, "read the commit status").await {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?.json()?,
-        };
-        Ok(combined
-            .statuses
-            .into_iter()
-            .find(|s| s.context.as_deref() == Some(context))
-            .and_then(|s| {
-                Some((
-                    state(s.state.as_deref())?,
-                    s.description.unwrap_or_default(),
-                ))
-            }))
+        self.read_status(r, sha, context).await
     }
 
     async fn set_status(
@@ -562,49 +301,8 @@ impl Forge for GithubClient {
         description: &str,
         more: &super::StatusLinks<'_>,
     ) -> Result<(), ForgeError> {
-        self.snapshots.forget(r);
-        let (state, conclusion) = match state {
-            StatusState::Success => ("success", "success"),
-            StatusState::Failure => ("failure", "failure"),
-            StatusState::Error => ("error", "failure"),
-            StatusState::Pending => ("pending", ""),
-        };
-        if self.app.is_some() {
-            // Only this App can write its check runs: a status could be posted by anyone.
-            let url = self.repo_url(r, "/check-runs");
-            let mut body = json!({
-                "name": context, "head_sha": sha, "status": "completed", "conclusion": conclusion,
-                "output": { "title": description, "summary": more.summary },
-            });
-            if conclusion.is_empty() {
-                // A pending check run is queued: it has no conclusion yet.
-                body["status"] = json!("queued");
-                if let Some(o) = body.as_object_mut() {
-                    o.remove("conclusion");
-                }
-            }
-            if let Some(url) = more.target_url {
-                body["details_url"] = json!(url);
-            }
-            return self
-                .call(true, Method::POST, &url, Some(body), "create a check run")
-                .await
-                .map(drop);
-        }
-        let url = self.repo_url(r, &format!("/statuses/{}", enc(sha)));
-        let mut body = json!({ "state": state, "context": context, "description": description });
-        if let Some(url) = more.target_url {
-            body["target_url"] = json!(url);
-        }
-        self.call(
-            true,
-            Method::POST,
-            &url,
-            Some(body),
-            "set the commit status",
-        )
-        .await
-        .map(drop)
+        self.write_status(r, sha, state, context, description, more)
+            .await
     }
     async fn compare(
         &self,

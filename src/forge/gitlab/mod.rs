@@ -1,12 +1,18 @@
 //! GitLab REST API v4 through reqwest. Projects are addressed by numeric id when the webhook
 //! gave one, else by URL-encoded full path; the project's path is always taken from the API.
-//! `client.rs` holds the plumbing, `wire.rs` the answers' shapes.
+//! `client.rs` holds the plumbing, `wire.rs` the answers' shapes; the [`Forge`] methods below
+//! hand the longer reads and writes to the files named for them.
 
 mod blocks;
+mod changes;
 mod client;
 pub mod compare;
+mod contents;
 mod deployments;
+mod history;
 mod labels;
+mod notes;
+mod people;
 mod pipelines;
 mod project;
 mod range;
@@ -19,10 +25,7 @@ pub use pipelines::{GatePipeline, MrGate, ProjectAccess, project_repo};
 pub use statuses::{NamedStatus, StatusText, state_name};
 
 use super::{ChangeRef, Comment, Forge, ForgeError};
-use crate::model::{
-    Change, ChangeKind, ChangedFiles, History, Label, LabelEvent, Review, StatusState, TeamRef,
-    User,
-};
+use crate::model::{Change, ChangedFiles, History, Label, Review, StatusState, TeamRef, User};
 use chrono::{DateTime, Utc};
 use client::enc;
 use serde::Deserialize;
@@ -35,31 +38,7 @@ impl Forge for GitlabClient {
     }
 
     async fn change(&self, r: &ChangeRef) -> Result<Option<Change>, ForgeError> {
-        let reply = match self
-            .call(
-                true,
-                reqwest::Method::GET,
-                &self.change_url(r),
-                None,
-                "read the change",
-            )
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
-        };
-        let w: WireChange = reply.json()?;
-        // The payload's path is not signed by anything the project owns: the API says
-        // which project this id is, and approver groups follow from that.
-        let path = match w.project_path() {
-            Some(p) => p,
-            None => self.project_path(r).await?,
-        };
-        let repo = crate::model::Repo {
-            path: crate::model::RepoPath::new(&path),
-            id: r.repo.id,
-        };
-        Ok(Some(w.into_change(&repo, r.kind)))
+        self.read_change(r).await
     }
 
     async fn head_pushed_at(
@@ -67,23 +46,7 @@ impl Forge for GitlabClient {
         r: &ChangeRef,
         sha: &str,
     ) -> Result<Option<DateTime<Utc>>, ForgeError> {
-        if r.kind != ChangeKind::MergeRequest {
-            return Ok(None);
-        }
-        // Newest first; the first page holds the current head.
-        let url = format!("{}/versions?per_page=20", self.change_url(r));
-        let reply = match self
-            .call(true, reqwest::Method::GET, &url, None, "read diff versions")
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
-        };
-        Ok(reply
-            .json::<Vec<WireVersion>>()?
-            .into_iter()
-            .find(|v| v.head_commit_sha.as_deref() == Some(sha))
-            .and_then(|v| v.created_at))
+        self.head_version_pushed_at(r, sha).await
     }
 
     async fn repo_file(
@@ -91,107 +54,22 @@ impl Forge for GitlabClient {
         repo: &crate::model::Repo,
         path: &str,
     ) -> Result<Option<super::RepoFile>, ForgeError> {
-        #[derive(Deserialize)]
-        struct File {
-            content: String,
-            blob_id: String,
-        }
-        let r = ChangeRef {
-            repo: repo.clone(),
-            kind: ChangeKind::MergeRequest,
-            number: 0,
-        };
-        // `HEAD` is the default branch.
-        let url = format!(
-            "{}/repository/files/{}?ref=HEAD",
-            self.project(&r),
-            enc(path)
-        );
-        let reply = match self
-            .call(
-                true,
-                reqwest::Method::GET,
-                &url,
-                None,
-                "read the repository rules",
-            )
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
-        };
-        let f: File = reply.json()?;
-        super::decode_file(&f.content, f.blob_id).map(Some)
+        self.read_repo_file(repo, path).await
     }
 
     async fn open_changes(&self, repo: &crate::model::Repo) -> Result<Vec<Change>, ForgeError> {
-        let r = ChangeRef {
-            repo: repo.clone(),
-            kind: ChangeKind::MergeRequest,
-            number: 0,
-        };
-        let project = self.project(&r);
-        let mrs: Vec<WireChange> = self
-            .list(
-                &format!("{project}/merge_requests?state=opened"),
-                "list open merge requests",
-            )
-            .await?;
-        let issues: Vec<WireChange> = self
-            .list(
-                &format!("{project}/issues?state=opened"),
-                "list open issues",
-            )
-            .await?;
-        let mut out: Vec<Change> = mrs
-            .into_iter()
-            .map(|w| w.into_change(repo, ChangeKind::MergeRequest))
-            .collect();
-        out.extend(
-            issues
-                .into_iter()
-                .map(|w| w.into_change(repo, ChangeKind::Issue)),
-        );
-        Ok(out)
+        self.list_open_changes(repo).await
     }
 
     async fn project_labels(
         &self,
         repo: &crate::model::Repo,
     ) -> Result<Vec<(String, u64)>, ForgeError> {
-        #[derive(Deserialize)]
-        struct WireProjectLabel {
-            id: u64,
-            name: String,
-        }
-        let r = ChangeRef {
-            repo: repo.clone(),
-            kind: ChangeKind::MergeRequest,
-            number: 0,
-        };
-        // Group labels too: a project's merge requests may carry them.
-        let url = format!("{}/labels?include_ancestor_groups=true", self.project(&r));
-        let labels: Vec<WireProjectLabel> = self.list(&url, "list the project's labels").await?;
-        Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
+        self.project_label_ids(repo).await
     }
 
     async fn issue_assignees(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
-        #[derive(Deserialize)]
-        struct Assigned {
-            #[serde(default)]
-            assignees: Vec<WireUser>,
-        }
-        let a: Assigned = self
-            .call(
-                true,
-                reqwest::Method::GET,
-                &self.change_url(r),
-                None,
-                "read the issue's assignees",
-            )
-            .await?
-            .json()?;
-        Ok(a.assignees.iter().map(WireUser::user).collect())
+        self.read_issue_assignees(r).await
     }
 
     async fn open_changes_with_head(
@@ -199,125 +77,19 @@ impl Forge for GitlabClient {
         repo: &crate::model::Repo,
         sha: &str,
     ) -> Result<Vec<(u64, Option<String>)>, ForgeError> {
-        let r = ChangeRef {
-            repo: repo.clone(),
-            kind: ChangeKind::MergeRequest,
-            number: 0,
-        };
-        // Merge requests related to the commit: those containing it too, and merged ones.
-        let url = format!(
-            "{}/repository/commits/{}/merge_requests",
-            self.project(&r),
-            enc(sha)
-        );
-        let mrs: Vec<WireChange> = self
-            .list(&url, "list the merge requests of a commit")
-            .await?;
-        Ok(mrs
-            .into_iter()
-            .filter(|w| w.state.as_deref() == Some("opened") && w.sha.as_deref() == Some(sha))
-            .map(|w| (w.iid, w.target_branch))
-            .collect())
+        self.open_mrs_with_head(repo, sha).await
     }
 
     async fn label_events(&self, r: &ChangeRef, current: &[Label]) -> Result<History, ForgeError> {
-        let url = format!("{}/resource_label_events", self.change_url(r));
-        let read = super::read_history(
-            "label history",
-            |n| self.page::<WireLabelEvent>(&url, n, "read label history"),
-            |events| {
-                crate::model::holds_latest(
-                    current,
-                    events
-                        .iter()
-                        .filter_map(|e| Some((e.label.as_ref()?.name.as_str(), e.action == "add"))),
-                )
-            },
-        )
-        .await;
-        let (events, cut) = match read {
-            Err(ForgeError::NotFound(_)) => (vec![], false),
-            other => other?,
-        };
-        let mut gaps = super::cut_gap(cut, events.first().and_then(|e| e.created_at));
-        // A deleted label's events name no label: what they applied or removed, and so the
-        // labels at any time before them, cannot be told.
-        let blank = events.iter().filter(|e| e.label.is_none()).count();
-        if blank > 0 {
-            gaps.push(crate::model::Gap {
-                what: format!("{blank} label events of a deleted label"),
-                before: None,
-            });
-        }
-        let (labels, label_ids) = events
-            .into_iter()
-            .filter_map(|e| {
-                // A deleted label's events have no label: nothing to attribute.
-                let label = e.label?;
-                let event = LabelEvent {
-                    label: Label::new(&label.name),
-                    added: e.action == "add",
-                    actor: e.user.as_ref().map(WireUser::user).unwrap_or_default(),
-                    at: e.created_at,
-                };
-                Some((event, label.id))
-            })
-            .unzip();
-        // GitLab keeps no event for a retarget; the webhook and the bot's memory tell it.
-        Ok(History {
-            labels,
-            retargeted_at: None,
-            gaps,
-            label_ids,
-            label_node_ids: vec![],
-            label_node_edited_at: vec![],
-        })
+        self.read_label_events(r, current).await
     }
 
     async fn approvals(&self, r: &ChangeRef) -> Result<Vec<Review>, ForgeError> {
-        if r.kind != ChangeKind::MergeRequest {
-            return Ok(vec![]);
-        }
-        let url = format!("{}/approvals", self.change_url(r));
-        let reply = match self
-            .call(true, reqwest::Method::GET, &url, None, "read approvals")
-            .await
-        {
-            // GitLab Free answers 404 where Premium has merge request approvals.
-            Err(ForgeError::NotFound(_)) => return Ok(vec![]),
-            other => other?,
-        };
-        // GitLab resets approvals on push when the project says so; the ones listed stand.
-        Ok(reply
-            .json::<WireApprovals>()?
-            .approved_by
-            .into_iter()
-            .map(|a| Review {
-                reviewer: a.user.user(),
-                approved: true,
-                commit_sha: None,
-                submitted_at: a.approved_at,
-            })
-            .collect())
+        self.read_approvals(r).await
     }
 
     async fn commit_authors(&self, r: &ChangeRef) -> Result<Vec<User>, ForgeError> {
-        #[derive(Deserialize)]
-        struct WireCommit {
-            author_email: Option<String>,
-            committer_email: Option<String>,
-        }
-        if r.kind != ChangeKind::MergeRequest {
-            return Ok(vec![]);
-        }
-        let url = format!("{}/commits", self.change_url(r));
-        let commits: Vec<WireCommit> =
-            super::empty_if_missing(self.list(&url, "read commits").await)?;
-        let emails = commits
-            .into_iter()
-            .flat_map(|c| [c.author_email, c.committer_email])
-            .flatten();
-        self.users_by_email(emails).await
+        self.mr_commit_authors(r).await
     }
 
     async fn change_diff(
@@ -339,61 +111,11 @@ impl Forge for GitlabClient {
     }
 
     async fn changed_files(&self, r: &ChangeRef) -> Result<ChangedFiles, ForgeError> {
-        #[derive(Deserialize)]
-        struct WireDiff {
-            old_path: Option<String>,
-            new_path: Option<String>,
-        }
-        if r.kind != ChangeKind::MergeRequest {
-            return Ok(ChangedFiles::none());
-        }
-        let url = format!("{}/diffs", self.change_url(r));
-        let diffs: Vec<WireDiff> = match self.list(&url, "read changed files").await {
-            Err(ForgeError::TooLong(_)) => return Ok(ChangedFiles::cut()),
-            other => other?,
-        };
-        let mut paths: Vec<String> = vec![];
-        for p in diffs
-            .into_iter()
-            .flat_map(|d| [d.new_path, d.old_path])
-            .flatten()
-        {
-            if !paths.contains(&p) {
-                paths.push(p);
-            }
-        }
-        Ok(ChangedFiles {
-            paths,
-            complete: true,
-        })
+        self.mr_changed_files(r).await
     }
 
     async fn is_member(&self, team: &TeamRef, user: &User) -> Result<bool, ForgeError> {
-        let TeamRef::GitlabGroup { path } = team else {
-            return Ok(false);
-        };
-        let Some(id) = self.user_id(user).await? else {
-            return Ok(false);
-        };
-        // Direct members only: `/members/all` would count everyone who inherits access from
-        // a parent group (every member of `acme` in `acme/managers`).
-        let url = format!("{}/groups/{}/members/{id}", self.api, enc(path));
-        match self
-            .call(
-                true,
-                reqwest::Method::GET,
-                &url,
-                None,
-                "read group membership",
-            )
-            .await
-        {
-            Ok(reply) => Ok(reply
-                .json::<WireMember>()?
-                .counts(self.min_access_level, Utc::now().date_naive())),
-            Err(ForgeError::NotFound(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.group_member(team, user).await
     }
 
     async fn user_by_login(&self, login: &str) -> Result<Option<u64>, ForgeError> {
@@ -414,13 +136,7 @@ impl Forge for GitlabClient {
     }
 
     async fn comments(&self, r: &ChangeRef) -> Result<Vec<Comment>, ForgeError> {
-        let url = format!("{}/notes?sort=asc&order_by=created_at", self.change_url(r));
-        let notes: Vec<WireNote> = super::empty_if_missing(self.list(&url, "read notes").await)?;
-        Ok(notes
-            .into_iter()
-            .filter(|n| !n.system)
-            .map(WireNote::comment)
-            .collect())
+        self.list_notes(r).await
     }
 
     async fn comment(
@@ -429,15 +145,7 @@ impl Forge for GitlabClient {
         _source: crate::model::CommentSource,
         id: u64,
     ) -> Result<Option<Comment>, ForgeError> {
-        let url = format!("{}/notes/{id}", self.change_url(r));
-        match self
-            .call(true, reqwest::Method::GET, &url, None, "read a note")
-            .await
-        {
-            Ok(reply) => Ok(Some(reply.json::<WireNote>()?.comment())),
-            Err(ForgeError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.read_note(r, id).await
     }
 
     async fn react(
@@ -446,43 +154,15 @@ impl Forge for GitlabClient {
         _source: crate::model::CommentSource,
         id: u64,
     ) -> Result<(), ForgeError> {
-        let url = format!("{}/notes/{id}/award_emoji", self.change_url(r));
-        self.call(
-            false,
-            reqwest::Method::POST,
-            &url,
-            Some(json!({ "name": "thumbsup" })),
-            "award an emoji to a note",
-        )
-        .await?;
-        Ok(())
+        self.award_thumbsup(r, id).await
     }
 
     async fn create_comment(&self, r: &ChangeRef, body: &str) -> Result<u64, ForgeError> {
-        let url = format!("{}/notes", self.change_url(r));
-        self.call(
-            false,
-            reqwest::Method::POST,
-            &url,
-            Some(json!({ "body": body })),
-            "create the note",
-        )
-        .await?
-        .json::<CreatedId>()
-        .map(|c| u64::try_from(c.id).unwrap_or(0))
+        self.create_note(r, body).await
     }
 
     async fn update_comment(&self, r: &ChangeRef, id: u64, body: &str) -> Result<(), ForgeError> {
-        let url = format!("{}/notes/{id}", self.change_url(r));
-        self.call(
-            true,
-            reqwest::Method::PUT,
-            &url,
-            Some(json!({ "body": body })),
-            "update the note",
-        )
-        .await
-        .map(drop)
+        self.update_note(r, id, body).await
     }
 
     async fn add_labels(&self, r: &ChangeRef, labels: &[Label]) -> Result<(), ForgeError> {
