@@ -50,12 +50,8 @@ impl GitlabClient {
         }
         // Newest first; the first page holds the current head.
         let url = format!("{}/versions?per_page=20", self.change_url(r));
-        let reply = match self
-            .call(true, reqwest::Method::GET, &url, None, "read diff versions")
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
+        let Some(reply) = self.get_found(&url, "read diff versions").await? else {
+            return Ok(None);
         };
         Ok(reply
             .json::<Vec<WireVersion>>()?

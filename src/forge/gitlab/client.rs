@@ -114,6 +114,18 @@ impl GitlabClient {
             .await
     }
 
+    /// A read whose 404 means there is none (no such merge request, file, status or commit).
+    pub(super) async fn get_found(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<Option<Reply>, ForgeError> {
+        match self.call(true, reqwest::Method::GET, url, None, what).await {
+            Err(ForgeError::NotFound(_)) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
     /// Every page of a listing (GitLab's `x-next-page`), up to [`MAX_PAGES`]; a longer one is
     /// an error, never silently cut.
     pub(super) async fn list<T: serde::de::DeserializeOwned>(

@@ -30,18 +30,8 @@ impl GitlabClient {
             self.project(&r),
             enc(path)
         );
-        let reply = match self
-            .call(
-                true,
-                reqwest::Method::GET,
-                &url,
-                None,
-                "read the repository rules",
-            )
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
+        let Some(reply) = self.get_found(&url, "read the repository rules").await? else {
+            return Ok(None);
         };
         let f: File = reply.json()?;
         crate::forge::decode_file(&f.content, f.blob_id).map(Some)

@@ -263,12 +263,8 @@ impl GitlabClient {
             return Ok(None);
         }
         let url = format!("{}/repository/commits/{}", self.project_of(repo), enc(sha));
-        let reply = match self
-            .call(true, Method::GET, &url, None, "read a commit")
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
+        let Some(reply) = self.get_found(&url, "read a commit").await? else {
+            return Ok(None);
         };
         let full = reply.json::<Commit>()?.id.unwrap_or_default();
         if !same_commit(&full, sha) || !is_commitish(&full) {

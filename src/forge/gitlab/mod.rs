@@ -232,18 +232,8 @@ impl Forge for GitlabClient {
             enc(sha),
             enc(context)
         );
-        let reply = match self
-            .call(
-                true,
-                reqwest::Method::GET,
-                &url,
-                None,
-                "read the commit status",
-            )
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(None),
-            other => other?,
+        let Some(reply) = self.get_found(&url, "read the commit status").await? else {
+            return Ok(None);
         };
         // Newest first; GitLab lists the latest status of each name unless `all` is asked.
         Ok(reply

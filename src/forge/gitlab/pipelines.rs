@@ -167,18 +167,11 @@ impl GitlabClient {
             self.project_of(repo),
             super::client::enc(merge)
         );
-        let reply = match self
-            .call(
-                true,
-                reqwest::Method::GET,
-                &url,
-                None,
-                "read a pipeline's merge commit",
-            )
-            .await
-        {
-            Err(ForgeError::NotFound(_)) => return Ok(false),
-            other => other?,
+        let Some(reply) = self
+            .get_found(&url, "read a pipeline's merge commit")
+            .await?
+        else {
+            return Ok(false);
         };
         let c: Commit = reply.json()?;
         // GitLab's merge ref: the target's tip first, the merge request's head second.
