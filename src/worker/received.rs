@@ -99,7 +99,8 @@ struct Kept {
 pub struct Lent {
     key: String,
     kept: Kept,
-    labels_lent: bool,
+    /// How many label events went into the snapshot, when they did.
+    labels_lent: Option<usize>,
 }
 
 /// The histories of the changes a dry run evaluated lately, by change key.
@@ -133,11 +134,11 @@ impl ReceivedCache {
             history.add(kind, number, at, &event);
             last_job = job;
         }
-        let lent = !history.is_empty();
-        if lent {
+        let lent = (!history.is_empty()).then(|| {
             snap.label_events = std::mem::take(&mut history.labels);
             history.apply_rest(snap);
-        }
+            snap.label_events.len()
+        });
         Ok(Lent {
             key: key.to_string(),
             kept: Kept {
@@ -157,7 +158,11 @@ impl ReceivedCache {
             mut kept,
             labels_lent,
         } = lent;
-        if labels_lent {
+        if let Some(n) = labels_lent {
+            // Not the events lent (judging must not change them): forget, read again next time.
+            if snap.label_events.len() != n {
+                return;
+            }
             kept.history.labels = std::mem::take(&mut snap.label_events);
         }
         let mut all = self.lock();
