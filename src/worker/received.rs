@@ -96,6 +96,7 @@ struct Kept {
 }
 
 /// A change's history while its label events are in a snapshot being judged.
+#[must_use = "hand it back with `ReceivedCache::keep`, or the next run reads the change again"]
 pub struct Lent {
     key: String,
     kept: Kept,
